@@ -1,0 +1,90 @@
+// engine/engine.h — the public face of the engine: load a model, accept
+// requests, stream tokens.
+//
+// One engine thread owns all mutable state (queues, block tables, KV pool) and
+// runs the step loop: schedule -> run model -> sample -> update -> emit
+// (DESIGN §2). Submit/Abort/GetStats are thread-safe and only enqueue messages
+// or read atomics; they never touch the step loop's state.
+#ifndef INFERD_ENGINE_ENGINE_H_
+#define INFERD_ENGINE_ENGINE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/model/config.h"
+#include "engine/output_channel.h"
+#include "engine/request.h"
+#include "engine/tokenizer/tokenizer.h"
+
+namespace inferd::engine {
+
+struct EngineConfig {
+  std::string model_dir;
+  int32_t max_num_seqs = 64;             // sequences in one step
+  int32_t max_num_batched_tokens = 2048;  // tokens (prefill + decode) in one step
+  int64_t kv_cache_memory_bytes = 256ll << 20;
+  int32_t block_size = 16;
+  int32_t max_queue_len = 1024;  // waiting requests beyond this: RESOURCE_EXHAUSTED
+  int32_t num_threads = 0;       // kernel threads; 0 = all cores
+};
+
+// Static facts about the loaded model (GetModelInfo).
+struct ModelInfo {
+  std::string model_name;  // directory base name
+  std::string model_dir;
+  std::string architecture;
+  int64_t vocab_size = 0;
+  int64_t max_context = 0;  // max_position_embeddings
+  int64_t hidden_size = 0;
+  int64_t num_layers = 0;
+  int32_t bos_id = -1;
+  std::vector<int32_t> eos_ids;  // stop tokens from generation_config / config
+  bool adds_bos = false;
+  int32_t block_size = 0;
+  int64_t num_kv_blocks = 0;
+  int32_t max_num_seqs = 0;
+  int32_t max_num_batched_tokens = 0;
+};
+
+// A thread-safe snapshot for introspection and (later) metrics.
+struct EngineStats {
+  int64_t num_running = 0;
+  int64_t num_waiting = 0;
+  int64_t num_kv_blocks_total = 0;
+  int64_t num_kv_blocks_free = 0;  // not owned by any request
+  int64_t num_steps = 0;
+  int64_t num_requests_finished = 0;
+};
+
+class Engine {
+ public:
+  // Loads the model and tokenizer and starts the engine thread.
+  static absl::StatusOr<std::unique_ptr<Engine>> Create(const EngineConfig& config);
+  virtual ~Engine() = default;  // stops the thread; unfinished requests end with kAbort
+
+  virtual const ModelInfo& model_info() const = 0;
+  virtual const Tokenizer& tokenizer() const = 0;
+
+  // Validates and enqueues a request. Errors (nothing enqueued):
+  //   INVALID_ARGUMENT   bad sampling values, empty prompt, ids out of vocab,
+  //                      prompt + max_tokens beyond the model context,
+  //                      duplicate live request_id
+  //   RESOURCE_EXHAUSTED waiting queue full
+  //   UNAVAILABLE        engine shutting down
+  // `channel` receives the stream; the engine calls channel->SetNotify never:
+  // the caller sets it before calling Submit.
+  virtual absl::Status Submit(Request request, std::shared_ptr<OutputChannel> channel) = 0;
+
+  // Aborts a live request (no-op if unknown or finished). Its final chunk has
+  // finish_reason kAbort; its KV blocks are freed in the next step.
+  virtual void Abort(const std::string& request_id) = 0;
+
+  virtual EngineStats GetStats() const = 0;
+};
+
+}  // namespace inferd::engine
+
+#endif  // INFERD_ENGINE_ENGINE_H_

@@ -1,0 +1,65 @@
+// engine/model/config.h — the parsed config.json of a HF model directory.
+//
+// Parsing validates every field the engine uses (types, ranges, consistency:
+// hidden_size divisible by heads, kv heads dividing q heads, ...) and reports
+// problems naming the file and the field. Immutable after parsing.
+#ifndef INFERD_ENGINE_MODEL_CONFIG_H_
+#define INFERD_ENGINE_MODEL_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace inferd::engine {
+
+struct RopeScaling {
+  std::string type;  // "" (none) or "llama3" (others are rejected at parse time)
+  double factor = 1.0;
+  double low_freq_factor = 1.0;
+  double high_freq_factor = 4.0;
+  int64_t original_max_position_embeddings = 8192;
+};
+
+struct ModelConfig {
+  std::string architecture;  // architectures[0], e.g. "LlamaForCausalLM"
+  std::string model_type;    // "llama", "mistral", "qwen2", ...
+  int64_t vocab_size = 0;
+  int64_t hidden_size = 0;
+  int64_t intermediate_size = 0;
+  int64_t num_hidden_layers = 0;
+  int64_t num_attention_heads = 0;
+  int64_t num_key_value_heads = 0;  // defaults to num_attention_heads
+  int64_t head_dim = 0;             // defaults to hidden_size / num_attention_heads
+  int64_t max_position_embeddings = 0;
+  double rms_norm_eps = 1e-6;
+  double rope_theta = 10000.0;
+  RopeScaling rope_scaling;
+  bool attention_bias = false;  // q/k/v (not o) projections have a bias (Qwen2: always)
+  bool tie_word_embeddings = false;
+  std::string hidden_act = "silu";
+  std::string torch_dtype;               // as written; "" when absent
+  std::vector<int32_t> bos_token_ids;    // config.json bos_token_id (may be empty)
+  std::vector<int32_t> eos_token_ids;    // config.json eos_token_id, int or list
+
+  // Parses `json_text`; `origin` (a path) prefixes error messages.
+  static absl::StatusOr<ModelConfig> Parse(const std::string& json_text,
+                                           const std::string& origin);
+  // Reads and parses DIR/config.json.
+  static absl::StatusOr<ModelConfig> FromDirectory(const std::string& dir);
+
+  // RoPE inverse frequencies [head_dim / 2], rope_scaling applied (llama3).
+  std::vector<float> RopeInvFreq() const;
+};
+
+// generation_config.json (optional file): stop tokens and defaults.
+struct GenerationConfig {
+  std::vector<int32_t> eos_token_ids;  // eos_token_id, int or list; empty when absent
+  int32_t bos_token_id = -1;
+  static absl::StatusOr<GenerationConfig> FromDirectory(const std::string& dir);  // absent file -> empty config
+};
+
+}  // namespace inferd::engine
+
+#endif  // INFERD_ENGINE_MODEL_CONFIG_H_

@@ -1,0 +1,107 @@
+// kernels/ops.h — the op set every backend implements.
+//
+// Pure functions on device buffers: no engine types, no allocation inside an
+// op (callers own every buffer), no logging. The CPU implementations in
+// kernels/cpu/ are also the reference the CUDA ones (kernels/cuda/) are tested
+// against.
+//
+// Numerics: fp32 storage and fp32 accumulation on the CPU backend.
+// Batch invariance (DESIGN §5): the value computed for one row (token) never
+// depends on the other rows in the call, on the row count, or on how the work
+// is split across threads. Every reduction has a fixed order per row. Tests
+// check this bit for bit.
+//
+// Threading: ops run on the calling thread plus the process-wide CPU pool
+// (kernels/cpu/thread_pool.h); callers must not call ops concurrently from
+// several threads (the engine has exactly one step thread).
+#ifndef INFERD_KERNELS_OPS_H_
+#define INFERD_KERNELS_OPS_H_
+
+#include <cstdint>
+
+namespace inferd::kernels {
+
+// out[i, :] = table[ids[i], :]. Every id must be in [0, vocab).
+//   table: [vocab, hidden]   ids: [n]   out: [n, hidden]
+void Embedding(const float* table, int64_t vocab, int64_t hidden, const int32_t* ids,
+               int64_t n, float* out);
+
+// out = x · wᵀ (+ bias): a linear layer with PyTorch's weight layout.
+//   x: [m, k]   w: [n, k]   bias: [n] or nullptr   out: [m, n]
+// Each out[i, j] is the dot product of x row i and w row j summed in a fixed
+// order that depends only on k (not on m, n or threading).
+void Matmul(const float* x, const float* w, const float* bias, int64_t m, int64_t n,
+            int64_t k, float* out);
+
+// out[i] = x[i] / sqrt(mean(x[i]^2) + eps) * weight   (Llama RMSNorm)
+//   x, out: [n, hidden] (may alias)   weight: [hidden]
+void RmsNorm(const float* x, const float* weight, int64_t n, int64_t hidden, float eps,
+             float* out);
+
+// Fused residual add + RMSNorm:
+//   residual[i] += x[i];  out[i] = RmsNorm(residual[i])
+//   residual, x, out: [n, hidden]   weight: [hidden]
+void AddRmsNorm(float* residual, const float* x, const float* weight, int64_t n,
+                int64_t hidden, float eps, float* out);
+
+// out = a + b elementwise. a, b, out: [n] (out may alias a or b).
+void Add(const float* a, const float* b, int64_t n, float* out);
+
+// RoPE, rotate-half convention (HuggingFace): for each head vector v of size
+// head_dim and i < head_dim/2, with angle = pos * inv_freq[i]:
+//   v'[i]            = v[i] * cos - v[i + d/2] * sin
+//   v'[i + d/2]      = v[i + d/2] * cos + v[i] * sin
+// Applied in place to every head of every row.
+//   x: [n, num_heads, head_dim]   positions: [n]   inv_freq: [head_dim / 2]
+// cos/sin are computed in double from (pos * inv_freq) and rounded to float,
+// so results do not depend on a precomputed table's length.
+void Rope(float* x, const int32_t* positions, int64_t n, int64_t num_heads,
+          int64_t head_dim, const float* inv_freq);
+
+// out[i, j] = silu(gate_up[i, j]) * gate_up[i, inter + j]   (SwiGLU)
+//   gate_up: [n, 2 * inter] (gate first, then up)   out: [n, inter]
+void SiluMul(const float* gate_up, int64_t n, int64_t inter, float* out);
+
+// Writes new K/V rows into the paged cache at flat slots
+// (slot = block_id * block_size + offset).
+//   k, v: [n, num_kv_heads * head_dim]   slot_mapping: [n] (a negative slot skips the row)
+//   k_cache, v_cache: [num_blocks, block_size, num_kv_heads * head_dim]
+void WriteKvCache(const float* k, const float* v, const int32_t* slot_mapping, int64_t n,
+                  int64_t kv_dim, float* k_cache, float* v_cache);
+
+// Varlen paged attention, FlashAttention-style: per (token, query head) one
+// pass over the sequence's KV blocks with an online softmax (running max and
+// sum, rescaling the accumulator); the score matrix is never materialised.
+//
+// The batch is `num_seqs` sequences; sequence s owns query rows
+// [query_start[s], query_start[s+1]) and has seq_lens[s] tokens of context in
+// the cache, already including its new tokens (write them with WriteKvCache
+// first). The new tokens are the last q_len = query_start[s+1]-query_start[s]
+// positions, so query row r of sequence s sits at position
+// seq_lens[s] - q_len + (r - query_start[s]) and, causally, attends to cache
+// positions [0, that position]. Position p of sequence s lives at
+//   block_tables[s * max_blocks_per_seq + p / block_size], offset p % block_size.
+// GQA: query head h reads KV head h / (num_q_heads / num_kv_heads).
+// Keys are visited in increasing position order whatever the batch: a
+// query's output is bit-identical however its sequence was batched or chunked.
+struct PagedAttentionParams {
+  const float* q = nullptr;          // [num_tokens, num_q_heads, head_dim]
+  const float* k_cache = nullptr;    // [num_blocks, block_size, num_kv_heads, head_dim]
+  const float* v_cache = nullptr;    // [num_blocks, block_size, num_kv_heads, head_dim]
+  float* out = nullptr;              // [num_tokens, num_q_heads, head_dim]
+  const int32_t* query_start = nullptr;   // [num_seqs + 1], query_start[0] == 0
+  const int32_t* seq_lens = nullptr;      // [num_seqs]
+  const int32_t* block_tables = nullptr;  // [num_seqs, max_blocks_per_seq]
+  int32_t num_seqs = 0;
+  int32_t max_blocks_per_seq = 0;
+  int32_t num_q_heads = 0;
+  int32_t num_kv_heads = 0;
+  int32_t head_dim = 0;
+  int32_t block_size = 0;
+  float scale = 1.0f;  // usually 1/sqrt(head_dim)
+};
+void PagedAttention(const PagedAttentionParams& p);
+
+}  // namespace inferd::kernels
+
+#endif  // INFERD_KERNELS_OPS_H_
