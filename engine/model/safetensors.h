@@ -32,6 +32,8 @@ struct TensorInfo {
 class SafetensorsFile {
  public:
   ~SafetensorsFile();
+  SafetensorsFile(const SafetensorsFile&) = delete;
+  SafetensorsFile& operator=(const SafetensorsFile&) = delete;
   static absl::StatusOr<std::unique_ptr<SafetensorsFile>> Open(const std::string& path);
   // Parses a header from bytes (for tests and fuzzing): `bytes` is the whole
   // file content.
@@ -68,6 +70,10 @@ class WeightStore {
   std::vector<std::string> Names() const;
 
  private:
+  // Adds every tensor of `file`; a name already held by another file is an error.
+  absl::Status Add(std::unique_ptr<SafetensorsFile> file);
+
+  std::string dir_;
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::map<std::string, const SafetensorsFile*> by_name_;
 };

@@ -1,0 +1,155 @@
+// engine/model/json_fields.cc — typed reads of JSON object fields.
+#include "engine/model/json_fields.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+
+namespace inferd::engine {
+namespace {
+
+using Json = nlohmann::json;
+
+// Integer value of `v` when it is a JSON integer that fits in int64.
+std::optional<int64_t> AsInt64(const Json& v) {
+  if (v.is_number_unsigned()) {
+    const uint64_t u = v.get<uint64_t>();
+    if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return std::nullopt;
+    return static_cast<int64_t>(u);
+  }
+  if (v.is_number_integer()) return v.get<int64_t>();
+  return std::nullopt;
+}
+
+}  // namespace
+
+const char* JsonTypeName(const Json& value) {
+  switch (value.type()) {
+    case Json::value_t::null:
+      return "null";
+    case Json::value_t::object:
+      return "an object";
+    case Json::value_t::array:
+      return "an array";
+    case Json::value_t::string:
+      return "a string";
+    case Json::value_t::boolean:
+      return "a boolean";
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned:
+      return "an integer";
+    case Json::value_t::number_float:
+      return "a floating-point number";
+    default:
+      return "an unsupported JSON value";
+  }
+}
+
+absl::StatusOr<Json> ParseJson(absl::string_view text, const std::string& origin) {
+  try {
+    return Json::parse(text.begin(), text.end());
+  } catch (const Json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(origin, ": invalid JSON: ", e.what()));
+  }
+}
+
+absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    return absl::NotFoundError(absl::StrCat(path, ": file not found"));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open for reading"));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read error"));
+  return ss.str();
+}
+
+const Json* JsonFields::Find(absl::string_view key) const {
+  auto it = object_.find(std::string(key));
+  if (it == object_.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+absl::Status JsonFields::Error(absl::string_view key, absl::string_view what) const {
+  return absl::InvalidArgumentError(absl::StrCat(origin_, ": field `", prefix_, key, "`: ", what));
+}
+
+absl::StatusOr<int64_t> JsonFields::Int(absl::string_view key) const {
+  absl::StatusOr<std::optional<int64_t>> v = OptionalInt(key);
+  if (!v.ok()) return v.status();
+  if (!v->has_value()) return Error(key, "required field is missing");
+  return **v;
+}
+
+absl::StatusOr<std::optional<int64_t>> JsonFields::OptionalInt(absl::string_view key) const {
+  const Json* v = Find(key);
+  if (v == nullptr) return std::optional<int64_t>();
+  std::optional<int64_t> i = AsInt64(*v);
+  if (!i.has_value()) {
+    return Error(key,
+                 absl::StrCat("expected an integer, got ", JsonTypeName(*v), " (", v->dump(), ")"));
+  }
+  return i;
+}
+
+absl::StatusOr<std::optional<double>> JsonFields::OptionalDouble(absl::string_view key) const {
+  const Json* v = Find(key);
+  if (v == nullptr) return std::optional<double>();
+  if (!v->is_number()) {
+    return Error(key, absl::StrCat("expected a number, got ", JsonTypeName(*v)));
+  }
+  const double d = v->get<double>();
+  if (!std::isfinite(d)) return Error(key, "expected a finite number");
+  return d;
+}
+
+absl::StatusOr<std::optional<bool>> JsonFields::OptionalBool(absl::string_view key) const {
+  const Json* v = Find(key);
+  if (v == nullptr) return std::optional<bool>();
+  if (!v->is_boolean()) {
+    return Error(key, absl::StrCat("expected true or false, got ", JsonTypeName(*v)));
+  }
+  return v->get<bool>();
+}
+
+absl::StatusOr<std::optional<std::string>> JsonFields::OptionalString(absl::string_view key) const {
+  const Json* v = Find(key);
+  if (v == nullptr) return std::optional<std::string>();
+  if (!v->is_string()) {
+    return Error(key, absl::StrCat("expected a string, got ", JsonTypeName(*v)));
+  }
+  return v->get<std::string>();
+}
+
+absl::StatusOr<std::vector<int32_t>> JsonFields::TokenIds(absl::string_view key) const {
+  std::vector<int32_t> ids;
+  const Json* v = Find(key);
+  if (v == nullptr) return ids;
+  auto add = [&](const Json& e) -> absl::Status {
+    std::optional<int64_t> i = AsInt64(e);
+    if (!i.has_value() || *i < 0 || *i > std::numeric_limits<int32_t>::max()) {
+      return Error(key, absl::StrCat("expected a token id (an integer in [0, 2^31)) or a list of "
+                                     "them, got ",
+                                     e.dump()));
+    }
+    ids.push_back(static_cast<int32_t>(*i));
+    return absl::OkStatus();
+  };
+  if (v->is_array()) {
+    for (const Json& e : *v) {
+      if (absl::Status s = add(e); !s.ok()) return s;
+    }
+  } else if (absl::Status s = add(*v); !s.ok()) {
+    return s;
+  }
+  return ids;
+}
+
+}  // namespace inferd::engine

@@ -1,0 +1,264 @@
+// engine/model/safetensors.cc — SafetensorsFile: header validation, mapping,
+// copy-out with dtype conversion.
+//
+// Layout: [u64 LE header length N][N bytes of JSON header][data section].
+// Header: {"__metadata__": {str: str}?, "<tensor>": {"dtype": "F32"|"F16"|
+// "BF16", "shape": [int...], "data_offsets": [begin, end]}, ...}, offsets
+// relative to the data section.
+#include "engine/model/safetensors.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <tuple>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/model/dtype.h"
+#include "engine/model/json_fields.h"
+
+namespace inferd::engine {
+namespace {
+
+using Json = nlohmann::json;
+
+// A header larger than this is refused (real ones are well under 10 MB).
+constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
+
+absl::Status Invalid(const std::string& origin, absl::string_view tensor, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(origin, ": tensor `", tensor, "`: ", what));
+}
+
+// Reads a non-negative JSON integer.
+bool AsU64(const Json& v, uint64_t* out) {
+  if (v.is_number_unsigned()) {
+    *out = v.get<uint64_t>();
+    return true;
+  }
+  if (v.is_number_integer() && v.get<int64_t>() >= 0) {
+    *out = static_cast<uint64_t>(v.get<int64_t>());
+    return true;
+  }
+  return false;
+}
+
+absl::StatusOr<TensorInfo> ParseTensor(const std::string& origin, const std::string& name,
+                                       const Json& entry, uint64_t data_size) {
+  if (!entry.is_object()) {
+    return Invalid(origin, name, absl::StrCat("expected an object, got ", JsonTypeName(entry)));
+  }
+  TensorInfo info;
+  auto dtype_it = entry.find("dtype");
+  if (dtype_it == entry.end() || !dtype_it->is_string()) {
+    return Invalid(origin, name, "field `dtype` is missing or not a string");
+  }
+  std::optional<DType> dtype = ParseDType(dtype_it->get<std::string>());
+  if (!dtype.has_value()) {
+    return Invalid(origin, name,
+                   absl::StrCat("dtype ", dtype_it->get<std::string>(),
+                                " is not supported (supported: F32, F16, BF16)"));
+  }
+  info.dtype = *dtype;
+
+  auto shape_it = entry.find("shape");
+  if (shape_it == entry.end() || !shape_it->is_array()) {
+    return Invalid(origin, name, "field `shape` is missing or not an array");
+  }
+  uint64_t numel = 1;
+  for (const Json& d : *shape_it) {
+    uint64_t dim;
+    if (!AsU64(d, &dim) || dim > static_cast<uint64_t>(INT64_MAX)) {
+      return Invalid(origin, name,
+                     absl::StrCat("shape ", shape_it->dump(),
+                                  " has an entry that is not a "
+                                  "non-negative integer"));
+    }
+    if (__builtin_mul_overflow(numel, dim, &numel)) {
+      return Invalid(origin, name, absl::StrCat("shape ", shape_it->dump(), " overflows"));
+    }
+    info.shape.push_back(static_cast<int64_t>(dim));
+  }
+  uint64_t nbytes;
+  if (__builtin_mul_overflow(numel, DTypeSize(info.dtype), &nbytes)) {
+    return Invalid(origin, name, absl::StrCat("shape ", shape_it->dump(), " overflows"));
+  }
+
+  auto off_it = entry.find("data_offsets");
+  if (off_it == entry.end() || !off_it->is_array() || off_it->size() != 2 ||
+      !AsU64((*off_it)[0], &info.begin) || !AsU64((*off_it)[1], &info.end)) {
+    return Invalid(origin, name, "field `data_offsets` must be [begin, end] (non-negative ints)");
+  }
+  if (info.begin > info.end) {
+    return Invalid(origin, name,
+                   absl::StrCat("data_offsets [", info.begin, ", ", info.end, "] has begin > end"));
+  }
+  if (info.end > data_size) {
+    return Invalid(
+        origin, name,
+        absl::StrCat("data_offsets [", info.begin, ", ", info.end,
+                     "] lie outside the data section of ", data_size, " bytes (file truncated?)"));
+  }
+  if (info.end - info.begin != nbytes) {
+    return Invalid(origin, name,
+                   absl::StrCat("data_offsets [", info.begin, ", ", info.end, "] span ",
+                                info.end - info.begin, " bytes but shape ", shape_it->dump(),
+                                " of ", DTypeName(info.dtype), " needs ", nbytes));
+  }
+  return info;
+}
+
+absl::Status CheckMetadata(const std::string& origin, const Json& meta) {
+  if (!meta.is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(origin, ": `__metadata__` must be an object, got ", JsonTypeName(meta)));
+  }
+  for (const auto& [key, value] : meta.items()) {
+    if (!value.is_string()) {
+      return absl::InvalidArgumentError(absl::StrCat(origin, ": `__metadata__` entry `", key,
+                                                     "` must be a string, got ",
+                                                     JsonTypeName(value)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Tensors with bytes must not share any.
+absl::Status CheckOverlaps(const std::string& origin,
+                           const std::map<std::string, TensorInfo>& tensors) {
+  std::vector<std::tuple<uint64_t, uint64_t, const std::string*>> spans;
+  for (const auto& [name, info] : tensors) {
+    if (info.end > info.begin) spans.emplace_back(info.begin, info.end, &name);
+  }
+  std::sort(spans.begin(), spans.end());
+  for (size_t i = 1; i < spans.size(); ++i) {
+    if (std::get<0>(spans[i]) < std::get<1>(spans[i - 1])) {
+      return Invalid(
+          origin, *std::get<2>(spans[i]),
+          absl::StrCat("data_offsets overlap those of tensor `", *std::get<2>(spans[i - 1]), "`"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::map<std::string, TensorInfo>> ParseHeaderJson(const std::string& origin,
+                                                                  absl::string_view text,
+                                                                  uint64_t data_size) {
+  // Duplicate top-level keys are an error (nlohmann would keep the last one).
+  std::set<std::string> keys;
+  std::string duplicate;
+  Json::parser_callback_t on_event = [&](int depth, Json::parse_event_t event, Json& parsed) {
+    if (depth == 1 && event == Json::parse_event_t::key && duplicate.empty() &&
+        !keys.insert(parsed.get<std::string>()).second) {
+      duplicate = parsed.get<std::string>();
+    }
+    return true;
+  };
+  Json header;
+  try {
+    header = Json::parse(text.begin(), text.end(), on_event);
+  } catch (const Json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(origin, ": invalid JSON header: ", e.what()));
+  }
+  if (!header.is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(origin, ": header must be a JSON object, got ", JsonTypeName(header)));
+  }
+  if (!duplicate.empty()) return Invalid(origin, duplicate, "listed twice in the header");
+  std::map<std::string, TensorInfo> tensors;
+  for (const auto& [name, entry] : header.items()) {
+    if (name == "__metadata__") {
+      if (absl::Status s = CheckMetadata(origin, entry); !s.ok()) return s;
+      continue;
+    }
+    absl::StatusOr<TensorInfo> info = ParseTensor(origin, name, entry, data_size);
+    if (!info.ok()) return info.status();
+    tensors.emplace(name, *std::move(info));
+  }
+  if (absl::Status s = CheckOverlaps(origin, tensors); !s.ok()) return s;
+  return tensors;
+}
+
+}  // namespace
+
+absl::StatusOr<std::map<std::string, TensorInfo>> SafetensorsFile::ParseHeader(
+    const uint8_t* bytes, uint64_t size, const std::string& origin) {
+  if (size < 8) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        origin, ": truncated: ", size, " bytes, shorter than the 8-byte header length"));
+  }
+  uint64_t header_len = 0;
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | bytes[i];
+  if (header_len > kMaxHeaderBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(origin, ": header length ", header_len,
+                                                   " exceeds the limit of ", kMaxHeaderBytes));
+  }
+  if (header_len > size - 8) {
+    return absl::InvalidArgumentError(absl::StrCat(origin, ": truncated: header length ",
+                                                   header_len, " exceeds the file size ", size));
+  }
+  const absl::string_view text(reinterpret_cast<const char*>(bytes + 8), header_len);
+  try {
+    return ParseHeaderJson(origin, text, size - 8 - header_len);
+  } catch (const Json::exception& e) {  // defensive: the readers check types first
+    return absl::InvalidArgumentError(absl::StrCat(origin, ": bad header: ", e.what()));
+  }
+}
+
+SafetensorsFile::~SafetensorsFile() {
+  if (data_ != nullptr) munmap(const_cast<uint8_t*>(data_), size_);
+}
+
+absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const std::string msg = absl::StrCat(path, ": cannot open: ", std::strerror(errno));
+    return errno == ENOENT ? absl::NotFoundError(msg) : absl::PermissionDeniedError(msg);
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not a regular file"));
+  }
+  std::unique_ptr<SafetensorsFile> file(new SafetensorsFile());
+  file->path_ = path;
+  file->size_ = static_cast<uint64_t>(st.st_size);
+  if (file->size_ > 0) {
+    void* p = mmap(nullptr, file->size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      const std::string msg = absl::StrCat(path, ": mmap failed: ", std::strerror(errno));
+      ::close(fd);
+      return absl::InternalError(msg);
+    }
+    file->data_ = static_cast<const uint8_t*>(p);
+  }
+  ::close(fd);  // the mapping stays valid without the descriptor
+  absl::StatusOr<std::map<std::string, TensorInfo>> tensors =
+      ParseHeader(file->data_, file->size_, path);
+  if (!tensors.ok()) return tensors.status();
+  file->tensors_ = *std::move(tensors);
+  uint64_t header_len = 0;
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | file->data_[i];
+  file->data_start_ = 8 + header_len;
+  return file;
+}
+
+absl::Status SafetensorsFile::LoadF32(const std::string& name, std::vector<float>* out) const {
+  auto it = tensors_.find(name);
+  if (it == tensors_.end()) {
+    return absl::NotFoundError(absl::StrCat(path_, ": no tensor `", name, "`"));
+  }
+  const TensorInfo& info = it->second;
+  const uint64_t numel = (info.end - info.begin) / DTypeSize(info.dtype);
+  out->resize(numel);
+  ConvertToF32(info.dtype, data_ + data_start_ + info.begin, numel, out->data());
+  return absl::OkStatus();
+}
+
+}  // namespace inferd::engine

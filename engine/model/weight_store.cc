@@ -1,0 +1,164 @@
+// engine/model/weight_store.cc — WeightStore: every tensor of a model
+// directory, from model.safetensors, the shards of
+// model.safetensors.index.json, or all *.safetensors files.
+#include <algorithm>
+#include <filesystem>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/model/json_fields.h"
+#include "engine/model/safetensors.h"
+
+namespace inferd::engine {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+std::string ShapeString(const std::vector<int64_t>& shape) {
+  return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
+}
+
+// weight_map of an index file: tensor name -> shard file name (a plain name
+// inside the directory).
+absl::StatusOr<std::map<std::string, std::string>> ReadIndex(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadTextFile(path);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<Json> j = ParseJson(*text, path);
+  if (!j.ok()) return j.status();
+  if (!j->is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": expected a JSON object, got ", JsonTypeName(*j)));
+  }
+  auto wm = j->find("weight_map");
+  if (wm == j->end() || !wm->is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": field `weight_map` is missing or not an object"));
+  }
+  std::map<std::string, std::string> map;
+  for (const auto& [name, shard] : wm->items()) {
+    if (!shard.is_string()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": field `weight_map.", name,
+                                                     "`: expected a file name, got ",
+                                                     JsonTypeName(shard)));
+    }
+    const std::string file = shard.get<std::string>();
+    if (file.empty() || file == "." || file == ".." || file.find('/') != std::string::npos ||
+        file.find('\\') != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": field `weight_map.", name,
+                                                     "`: shard \"", file,
+                                                     "\" is not a file name in the directory"));
+    }
+    map.emplace(name, file);
+  }
+  return map;
+}
+
+}  // namespace
+
+absl::Status WeightStore::Add(std::unique_ptr<SafetensorsFile> file) {
+  for (const auto& [name, info] : file->tensors()) {
+    auto [it, inserted] = by_name_.emplace(name, file.get());
+    if (!inserted) {
+      return absl::InvalidArgumentError(absl::StrCat("tensor `", name, "` is in both ",
+                                                     it->second->path(), " and ", file->path()));
+    }
+  }
+  files_.push_back(std::move(file));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<WeightStore>> WeightStore::Open(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return absl::NotFoundError(absl::StrCat("model directory ", dir, " not found"));
+  }
+  std::unique_ptr<WeightStore> store(new WeightStore());
+  store->dir_ = dir;
+  const fs::path root(dir);
+  const std::string index_path = (root / "model.safetensors.index.json").string();
+  const std::string single_path = (root / "model.safetensors").string();
+  if (fs::exists(index_path, ec)) {
+    absl::StatusOr<std::map<std::string, std::string>> index = ReadIndex(index_path);
+    if (!index.ok()) return index.status();
+    std::set<std::string> shards;
+    for (const auto& [name, shard] : *index) shards.insert(shard);
+    for (const std::string& shard : shards) {
+      const std::string shard_path = (root / shard).string();
+      if (!fs::exists(shard_path, ec)) {
+        return absl::NotFoundError(
+            absl::StrCat(index_path, ": shard ", shard, " is missing (", shard_path, ")"));
+      }
+      absl::StatusOr<std::unique_ptr<SafetensorsFile>> file = SafetensorsFile::Open(shard_path);
+      if (!file.ok()) return file.status();
+      if (absl::Status s = store->Add(*std::move(file)); !s.ok()) return s;
+    }
+    for (const auto& [name, shard] : *index) {
+      auto it = store->by_name_.find(name);
+      if (it == store->by_name_.end() || fs::path(it->second->path()).filename() != shard) {
+        return absl::InvalidArgumentError(absl::StrCat(index_path, ": weight_map puts tensor `",
+                                                       name, "` in ", shard, ", which lacks it"));
+      }
+    }
+    return store;
+  }
+  std::vector<std::string> paths;
+  if (fs::exists(single_path, ec)) {
+    paths.push_back(single_path);
+  } else {
+    for (const fs::directory_entry& e : fs::directory_iterator(root, ec)) {
+      if (e.path().extension() == ".safetensors") paths.push_back(e.path().string());
+    }
+    std::sort(paths.begin(), paths.end());
+  }
+  if (paths.empty()) {
+    return absl::NotFoundError(absl::StrCat(
+        dir, ": no model.safetensors, model.safetensors.index.json or *.safetensors file"));
+  }
+  for (const std::string& path : paths) {
+    absl::StatusOr<std::unique_ptr<SafetensorsFile>> file = SafetensorsFile::Open(path);
+    if (!file.ok()) return file.status();
+    if (absl::Status s = store->Add(*std::move(file)); !s.ok()) return s;
+  }
+  return store;
+}
+
+bool WeightStore::Has(const std::string& name) const { return by_name_.count(name) != 0; }
+
+absl::StatusOr<std::vector<int64_t>> WeightStore::Shape(const std::string& name) const {
+  auto it = by_name_.find(name);
+  if (it == by_name_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat(dir_, ": tensor `", name, "` not found in the model's safetensors files"));
+  }
+  return it->second->tensors().at(name).shape;
+}
+
+absl::StatusOr<std::vector<float>> WeightStore::LoadF32(
+    const std::string& name, const std::vector<int64_t>& expected_shape) const {
+  auto it = by_name_.find(name);
+  if (it == by_name_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat(dir_, ": tensor `", name, "` not found in the model's safetensors files"));
+  }
+  const std::vector<int64_t>& shape = it->second->tensors().at(name).shape;
+  if (shape != expected_shape) {
+    return absl::InvalidArgumentError(absl::StrCat(it->second->path(), ": tensor `", name,
+                                                   "` has shape ", ShapeString(shape),
+                                                   ", expected ", ShapeString(expected_shape)));
+  }
+  std::vector<float> out;
+  if (absl::Status s = it->second->LoadF32(name, &out); !s.ok()) return s;
+  return out;
+}
+
+std::vector<std::string> WeightStore::Names() const {
+  std::vector<std::string> names;
+  names.reserve(by_name_.size());
+  for (const auto& [name, file] : by_name_) names.push_back(name);
+  return names;
+}
+
+}  // namespace inferd::engine
