@@ -57,6 +57,7 @@ struct EngineStats {
   int64_t num_kv_blocks_free = 0;  // not owned by any request
   int64_t num_steps = 0;
   int64_t num_requests_finished = 0;
+  int64_t num_preemptions = 0;
 };
 
 class Engine {

@@ -1,0 +1,108 @@
+// engine/engine.cc — Engine::Create: load config, tokenizer and weights, size
+// the KV cache from the memory budget, start the engine thread.
+#include "engine/engine.h"
+
+#include <filesystem>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/engine_impl.h"
+#include "engine/kv_cache/kv_cache_tensors.h"
+#include "engine/model/safetensors.h"
+#include "engine/model/transformer.h"
+#include "engine/runner/model_runner.h"
+#include "kernels/cpu/thread_pool.h"
+
+namespace inferd::engine {
+
+namespace {
+
+absl::Status ValidateConfig(const EngineConfig& c) {
+  if (c.max_num_seqs < 1) return absl::InvalidArgumentError("max_num_seqs must be >= 1");
+  if (c.max_num_batched_tokens < 1) {
+    return absl::InvalidArgumentError("max_num_batched_tokens must be >= 1");
+  }
+  if (c.block_size < 1 || c.block_size > 1024) {
+    return absl::InvalidArgumentError("block_size must be in [1, 1024]");
+  }
+  if (c.max_queue_len < 1) return absl::InvalidArgumentError("max_queue_len must be >= 1");
+  if (c.kv_cache_memory_bytes < 1) {
+    return absl::InvalidArgumentError("kv_cache_memory must be > 0");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
+  if (absl::Status s = ValidateConfig(config); !s.ok()) return s;
+  if (!std::filesystem::is_directory(config.model_dir)) {
+    return absl::NotFoundError(absl::StrCat("model directory ", config.model_dir, " not found"));
+  }
+  absl::StatusOr<ModelConfig> model_config = ModelConfig::FromDirectory(config.model_dir);
+  if (!model_config.ok()) return model_config.status();
+  absl::StatusOr<GenerationConfig> gen_config = GenerationConfig::FromDirectory(config.model_dir);
+  if (!gen_config.ok()) return gen_config.status();
+  absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = Tokenizer::FromDirectory(config.model_dir);
+  if (!tokenizer.ok()) return tokenizer.status();
+  if ((*tokenizer)->vocab_size() > model_config->vocab_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tokenizer of ", config.model_dir, " has ", (*tokenizer)->vocab_size(),
+        " tokens but config.json vocab_size is ", model_config->vocab_size));
+  }
+
+  std::unique_ptr<Transformer> model;
+  {
+    // The weight files are mapped only while loading; tensors are copied out.
+    absl::StatusOr<std::unique_ptr<WeightStore>> weights = WeightStore::Open(config.model_dir);
+    if (!weights.ok()) return weights.status();
+    absl::StatusOr<std::unique_ptr<Transformer>> loaded = Transformer::Load(*model_config, **weights);
+    if (!loaded.ok()) return loaded.status();
+    model = *std::move(loaded);
+  }
+
+  const int64_t bytes_per_block = KvCacheTensors::BytesPerBlock(
+      model_config->num_hidden_layers, config.block_size, model->kv_dim());
+  const int64_t num_blocks = config.kv_cache_memory_bytes / bytes_per_block;
+  const int64_t blocks_per_context =
+      (model_config->max_position_embeddings + config.block_size - 1) / config.block_size;
+  if (num_blocks < blocks_per_context) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "kv_cache_memory of ", config.kv_cache_memory_bytes, " bytes holds ", num_blocks,
+        " blocks of ", bytes_per_block, " bytes, fewer than the ", blocks_per_context,
+        " one full-context sequence needs; raise --kv-cache-memory to at least ",
+        blocks_per_context * bytes_per_block));
+  }
+
+  ModelInfo info;
+  info.model_dir = config.model_dir;
+  info.model_name = std::filesystem::path(config.model_dir).lexically_normal().filename().string();
+  if (info.model_name.empty()) {
+    info.model_name =
+        std::filesystem::path(config.model_dir).lexically_normal().parent_path().filename();
+  }
+  info.architecture = model_config->architecture;
+  info.vocab_size = model_config->vocab_size;
+  info.max_context = model_config->max_position_embeddings;
+  info.hidden_size = model_config->hidden_size;
+  info.num_layers = model_config->num_hidden_layers;
+  info.bos_id = (*tokenizer)->bos_id();
+  // Stop tokens: generation_config.json, else config.json, else the tokenizer's EOS.
+  info.eos_ids = gen_config->eos_token_ids;
+  if (info.eos_ids.empty()) info.eos_ids = model_config->eos_token_ids;
+  if (info.eos_ids.empty() && (*tokenizer)->eos_id() >= 0) {
+    info.eos_ids.push_back((*tokenizer)->eos_id());
+  }
+  info.adds_bos = (*tokenizer)->adds_bos();
+  info.block_size = config.block_size;
+  info.num_kv_blocks = num_blocks;
+  info.max_num_seqs = config.max_num_seqs;
+  info.max_num_batched_tokens = config.max_num_batched_tokens;
+
+  kernels::SetNumThreads(config.num_threads);
+  auto runner = std::make_unique<ModelRunner>(std::move(model), num_blocks, config.block_size);
+  return std::unique_ptr<Engine>(new EngineImpl(config, std::move(info), *std::move(tokenizer),
+                                                std::move(runner), num_blocks));
+}
+
+}  // namespace inferd::engine

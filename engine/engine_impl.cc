@@ -1,0 +1,253 @@
+// engine/engine_impl.cc — the step loop: schedule -> run -> sample -> update
+// -> emit. No logging and no string formatting in here (STYLE rule 11).
+#include "engine/engine_impl.h"
+
+#include <random>
+#include <utility>
+
+#include "kernels/check.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace inferd::engine {
+
+namespace {
+uint64_t RandomSeed() {
+  static std::random_device rd;
+  return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+}
+}  // namespace
+
+EngineImpl::EngineImpl(const EngineConfig& config, ModelInfo info,
+                       std::unique_ptr<Tokenizer> tokenizer, std::unique_ptr<ModelRunner> runner,
+                       int64_t num_blocks)
+    : config_(config),
+      info_(std::move(info)),
+      tokenizer_(std::move(tokenizer)),
+      runner_(std::move(runner)),
+      kv_cache_(num_blocks, config.block_size),
+      scheduler_(SchedulerConfig{config.max_num_seqs, config.max_num_batched_tokens}, &kv_cache_) {
+  stat_free_blocks_ = kv_cache_.num_free_blocks();
+  thread_ = std::thread([this] { Loop(); });
+}
+
+EngineImpl::~EngineImpl() {
+  {
+    absl::MutexLock lock(&inbox_mu_);
+    stopping_ = true;
+  }
+  thread_.join();
+}
+
+absl::Status EngineImpl::Submit(Request request, std::shared_ptr<OutputChannel> channel) {
+  INFERD_CHECK(channel != nullptr);
+  const int64_t n = static_cast<int64_t>(request.prompt_ids.size());
+  if (n == 0) return absl::InvalidArgumentError("the prompt has no tokens");
+  for (int32_t id : request.prompt_ids) {
+    if (id < 0 || id >= info_.vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat("prompt token id ", id,
+                                                     " is outside the vocabulary [0, ",
+                                                     info_.vocab_size, ")"));
+    }
+  }
+  if (absl::Status s = request.sampling.Validate(info_.vocab_size); !s.ok()) return s;
+  if (n + request.sampling.max_tokens > info_.max_context) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "prompt (", n, " tokens) + max_tokens (", request.sampling.max_tokens,
+        ") exceeds the model context of ", info_.max_context, " tokens"));
+  }
+  if (request.request_id.empty()) return absl::InvalidArgumentError("request_id is empty");
+
+  const uint64_t seed = request.sampling.seed.value_or(RandomSeed());
+  auto state = std::make_unique<RequestState>(std::move(request), std::move(channel), seed,
+                                              tokenizer_.get(), info_.vocab_size);
+  absl::MutexLock lock(&inbox_mu_);
+  if (stopping_) return absl::UnavailableError("the engine is shutting down");
+  if (static_cast<int64_t>(inbox_.requests.size()) + stat_waiting_.load() >=
+      config_.max_queue_len) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the waiting queue is full (", config_.max_queue_len, " requests)"));
+  }
+  {
+    absl::MutexLock ids_lock(&ids_mu_);
+    if (!live_ids_.insert(state->request.request_id).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("request_id \"", state->request.request_id, "\" is already in flight"));
+    }
+  }
+  inbox_.requests.push_back(std::move(state));
+  return absl::OkStatus();
+}
+
+void EngineImpl::Abort(const std::string& request_id) {
+  absl::MutexLock lock(&inbox_mu_);
+  inbox_.aborts.push_back(request_id);
+}
+
+EngineStats EngineImpl::GetStats() const {
+  EngineStats s;
+  s.num_running = stat_running_.load();
+  s.num_waiting = stat_waiting_.load();
+  s.num_kv_blocks_total = kv_cache_.num_blocks();
+  s.num_kv_blocks_free = stat_free_blocks_.load();
+  s.num_steps = stat_steps_.load();
+  s.num_requests_finished = stat_finished_.load();
+  s.num_preemptions = stat_preemptions_.load();
+  return s;
+}
+
+bool EngineImpl::DrainInbox(bool block) {
+  Inbox inbox;
+  bool stopping;
+  {
+    absl::MutexLock lock(&inbox_mu_);
+    if (block) {
+      inbox_mu_.Await(absl::Condition(
+          +[](EngineImpl* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->inbox_mu_) {
+            return e->stopping_ || !e->inbox_.requests.empty() || !e->inbox_.aborts.empty();
+          },
+          this));
+    }
+    std::swap(inbox, inbox_);
+    stopping = stopping_;
+  }
+  for (std::unique_ptr<RequestState>& state : inbox.requests) AdmitRequest(std::move(state));
+  for (const std::string& id : inbox.aborts) {
+    auto it = ids_.find(id);
+    if (it == ids_.end()) continue;
+    Finish(states_.at(it->second).get(), FinishReason::kAbort, RequestOutput{});
+  }
+  return !stopping;
+}
+
+void EngineImpl::AdmitRequest(std::unique_ptr<RequestState> state) {
+  const SeqId id = next_seq_id_++;
+  Sequence& seq = state->seq;
+  seq.id = id;
+  seq.priority = state->request.priority;
+  seq.arrival = id;
+  seq.token_ids = state->request.prompt_ids;
+  seq.num_prompt_tokens = seq.num_tokens();
+  ids_[state->request.request_id] = id;
+  scheduler_.Add(&seq);
+  states_[id] = std::move(state);
+}
+
+void EngineImpl::Finish(RequestState* state, FinishReason reason, RequestOutput out,
+                        absl::Status status) {
+  out.finished = true;
+  out.finish_reason = reason;
+  out.status = std::move(status);
+  out.usage.prompt_tokens = static_cast<int32_t>(state->seq.num_prompt_tokens);
+  out.usage.completion_tokens = static_cast<int32_t>(state->seq.num_output_tokens());
+  const SeqId id = state->seq.id;
+  const std::string request_id = state->request.request_id;
+  std::shared_ptr<OutputChannel> channel = state->channel;
+  scheduler_.Remove(id);  // frees its KV blocks now
+  ids_.erase(request_id);
+  states_.erase(id);  // `state` is gone from here on
+  {
+    absl::MutexLock lock(&ids_mu_);
+    live_ids_.erase(request_id);
+  }
+  ++stat_finished_;
+  channel->Push(std::move(out));
+}
+
+bool EngineImpl::ProcessToken(RequestState* state, int32_t token, TokenLogprob* logprob) {
+  const SamplingParams& sp = state->request.sampling;
+  RequestOutput out;
+  bool is_stop_token = false;
+  for (int32_t s : sp.stop_token_ids) is_stop_token |= (s == token);
+  if (!sp.ignore_eos) {
+    for (int32_t e : info_.eos_ids) is_stop_token |= (e == token);
+  }
+  if (is_stop_token) {
+    out.text = state->stops.Flush();
+    out.text += state->detokenizer.Flush();
+    Finish(state, FinishReason::kStop, std::move(out));
+    return true;
+  }
+
+  state->seq.token_ids.push_back(token);
+  out.token_ids.push_back(token);
+  if (logprob != nullptr) out.logprobs.push_back(std::move(*logprob));
+  bool hit = false;
+  out.text = state->stops.Push(state->detokenizer.Push(token), &hit);
+  if (hit) {
+    Finish(state, FinishReason::kStopString, std::move(out));
+    return true;
+  }
+  if (state->seq.num_output_tokens() >= sp.max_tokens) {
+    bool late_hit = false;
+    out.text += state->stops.Push(state->detokenizer.Flush(), &late_hit);
+    if (!late_hit) out.text += state->stops.Flush();
+    Finish(state, late_hit ? FinishReason::kStopString : FinishReason::kLength, std::move(out));
+    return true;
+  }
+  state->channel->Push(std::move(out));
+  return false;
+}
+
+void EngineImpl::ExpireDeadlines() {
+  const absl::Time now = absl::Now();
+  finished_.clear();
+  for (const auto& [id, state] : states_) {
+    if (state->request.deadline < now) finished_.push_back(id);
+  }
+  for (SeqId id : finished_) {
+    Finish(states_.at(id).get(), FinishReason::kAbort, RequestOutput{},
+           absl::DeadlineExceededError("the request deadline passed"));
+  }
+}
+
+void EngineImpl::Step() {
+  SchedulerOutput plan = scheduler_.Schedule();
+  stat_preemptions_ += static_cast<int64_t>(plan.preempted.size());
+  if (plan.empty()) return;
+  const float* logits = runner_->Execute(
+      plan, [this](SeqId id) -> const Sequence& { return states_.at(id)->seq; }, kv_cache_);
+  scheduler_.Update(plan);
+
+  const int64_t vocab = runner_->vocab_size();
+  int64_t row = 0;
+  for (const ScheduledSequence& s : plan.scheduled) {
+    if (!s.samples) continue;
+    RequestState* state = states_.at(s.id).get();
+    // The logits buffer is scratch for the sampler.
+    float* row_logits = const_cast<float*>(logits) + row * vocab;
+    ++row;
+    TokenLogprob logprob;
+    const bool want_logprobs = state->request.sampling.logprobs >= 0;
+    const int32_t token = Sampler::Sample(row_logits, vocab, state->request.sampling,
+                                          &state->sampling, want_logprobs ? &logprob : nullptr);
+    ProcessToken(state, token, want_logprobs ? &logprob : nullptr);
+  }
+  ++stat_steps_;
+}
+
+void EngineImpl::PublishStats() {
+  stat_running_ = scheduler_.num_running();
+  stat_waiting_ = scheduler_.num_waiting();
+  stat_free_blocks_ = kv_cache_.num_free_blocks();
+}
+
+void EngineImpl::Loop() {
+  while (true) {
+    if (!DrainInbox(/*block=*/!scheduler_.HasWork())) break;
+    PublishStats();  // Submit sees the waiting queue it just grew
+    ExpireDeadlines();
+    Step();
+    PublishStats();
+  }
+  // Shutdown: every live request ends with an abort chunk.
+  finished_.clear();
+  for (const auto& [id, state] : states_) finished_.push_back(id);
+  for (SeqId id : finished_) {
+    Finish(states_.at(id).get(), FinishReason::kAbort, RequestOutput{},
+           absl::UnavailableError("the engine shut down"));
+  }
+  PublishStats();
+}
+
+}  // namespace inferd::engine

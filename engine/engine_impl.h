@@ -1,0 +1,90 @@
+// engine/engine_impl.h — the Engine implementation: the message inbox and the
+// step loop on its own thread (DESIGN §2).
+//
+// Threads: Submit/Abort/GetStats run on any thread and touch only inbox_ (under
+// inbox_mu_), the live-id set (under ids_mu_) and atomics. Everything else is
+// owned by the engine thread.
+#ifndef INFERD_ENGINE_ENGINE_IMPL_H_
+#define INFERD_ENGINE_ENGINE_IMPL_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "engine/engine.h"
+#include "engine/kv_cache/kv_cache_manager.h"
+#include "engine/request_state.h"
+#include "engine/runner/model_runner.h"
+#include "engine/scheduler/scheduler.h"
+
+namespace inferd::engine {
+
+class EngineImpl final : public Engine {
+ public:
+  EngineImpl(const EngineConfig& config, ModelInfo info, std::unique_ptr<Tokenizer> tokenizer,
+             std::unique_ptr<ModelRunner> runner, int64_t num_blocks);
+  ~EngineImpl() override;
+
+  const ModelInfo& model_info() const override { return info_; }
+  const Tokenizer& tokenizer() const override { return *tokenizer_; }
+  absl::Status Submit(Request request, std::shared_ptr<OutputChannel> channel) override;
+  void Abort(const std::string& request_id) override;
+  EngineStats GetStats() const override;
+
+ private:
+  struct Inbox {
+    std::vector<std::unique_ptr<RequestState>> requests;
+    std::vector<std::string> aborts;
+  };
+
+  void Loop();
+  // Moves inbox messages into the scheduler; returns false when stopping.
+  bool DrainInbox(bool block);
+  void Step();
+  void AdmitRequest(std::unique_ptr<RequestState> state);
+  // Handles one sampled token; returns true when the request finished.
+  bool ProcessToken(RequestState* state, int32_t token, TokenLogprob* logprob);
+  // Sends the final chunk and forgets the request.
+  void Finish(RequestState* state, FinishReason reason, RequestOutput out,
+              absl::Status status = absl::OkStatus());
+  void ExpireDeadlines();
+  void PublishStats();
+
+  const EngineConfig config_;
+  const ModelInfo info_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+
+  // Engine-thread state.
+  std::unique_ptr<ModelRunner> runner_;
+  KvCacheManager kv_cache_;
+  Scheduler scheduler_;
+  std::unordered_map<SeqId, std::unique_ptr<RequestState>> states_;
+  std::unordered_map<std::string, SeqId> ids_;
+  SeqId next_seq_id_ = 1;
+  std::vector<SeqId> finished_;  // scratch, per step
+
+  // Cross-thread.
+  mutable absl::Mutex inbox_mu_;
+  Inbox inbox_ ABSL_GUARDED_BY(inbox_mu_);
+  bool stopping_ ABSL_GUARDED_BY(inbox_mu_) = false;
+  absl::Mutex ids_mu_;
+  std::unordered_set<std::string> live_ids_ ABSL_GUARDED_BY(ids_mu_);
+  std::atomic<int64_t> stat_running_{0};
+  std::atomic<int64_t> stat_waiting_{0};
+  std::atomic<int64_t> stat_free_blocks_{0};
+  std::atomic<int64_t> stat_steps_{0};
+  std::atomic<int64_t> stat_finished_{0};
+  std::atomic<int64_t> stat_preemptions_{0};
+
+  std::thread thread_;  // last: started after everything above exists
+};
+
+}  // namespace inferd::engine
+
+#endif  // INFERD_ENGINE_ENGINE_IMPL_H_

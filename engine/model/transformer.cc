@@ -1,0 +1,182 @@
+// engine/model/transformer.cc
+#include "engine/model/transformer.h"
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "kernels/check.h"
+#include "absl/strings/str_cat.h"
+#include "kernels/ops.h"
+
+namespace inferd::engine {
+
+namespace {
+
+// Loads `name` with shape `shape` and appends it to `out`.
+absl::Status Append(const WeightStore& w, const std::string& name,
+                    const std::vector<int64_t>& shape, std::vector<float>* out) {
+  absl::StatusOr<std::vector<float>> t = w.LoadF32(name, shape);
+  if (!t.ok()) return t.status();
+  out->insert(out->end(), t->begin(), t->end());
+  return absl::OkStatus();
+}
+
+#define INFERD_RETURN_IF_ERROR(expr)         \
+  do {                                       \
+    if (absl::Status s_ = (expr); !s_.ok()) { \
+      return s_;                             \
+    }                                        \
+  } while (0)
+
+}  // namespace
+
+Transformer::Transformer(const ModelConfig& config) : config_(config) {}
+
+absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig& config,
+                                                               const WeightStore& w) {
+  std::unique_ptr<Transformer> t(new Transformer(config));
+  const int64_t hidden = config.hidden_size;
+  const int64_t vocab = config.vocab_size;
+  const int64_t q_dim = config.num_attention_heads * config.head_dim;
+  const int64_t kv_dim = config.num_key_value_heads * config.head_dim;
+  const int64_t inter = config.intermediate_size;
+  t->inv_freq_ = config.RopeInvFreq();
+
+  INFERD_RETURN_IF_ERROR(Append(w, "model.embed_tokens.weight", {vocab, hidden}, &t->embed_tokens_));
+  INFERD_RETURN_IF_ERROR(Append(w, "model.norm.weight", {hidden}, &t->final_norm_));
+  if (!config.tie_word_embeddings) {
+    INFERD_RETURN_IF_ERROR(Append(w, "lm_head.weight", {vocab, hidden}, &t->lm_head_));
+  }
+  t->layers_.resize(config.num_hidden_layers);
+  for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
+    const std::string p = absl::StrCat("model.layers.", i, ".");
+    LayerWeights& l = t->layers_[i];
+    INFERD_RETURN_IF_ERROR(Append(w, p + "input_layernorm.weight", {hidden}, &l.input_norm));
+    INFERD_RETURN_IF_ERROR(
+        Append(w, p + "post_attention_layernorm.weight", {hidden}, &l.post_attn_norm));
+    INFERD_RETURN_IF_ERROR(Append(w, p + "self_attn.q_proj.weight", {q_dim, hidden}, &l.attn.qkv));
+    INFERD_RETURN_IF_ERROR(Append(w, p + "self_attn.k_proj.weight", {kv_dim, hidden}, &l.attn.qkv));
+    INFERD_RETURN_IF_ERROR(Append(w, p + "self_attn.v_proj.weight", {kv_dim, hidden}, &l.attn.qkv));
+    if (config.attention_bias) {
+      INFERD_RETURN_IF_ERROR(Append(w, p + "self_attn.q_proj.bias", {q_dim}, &l.attn.qkv_bias));
+      INFERD_RETURN_IF_ERROR(Append(w, p + "self_attn.k_proj.bias", {kv_dim}, &l.attn.qkv_bias));
+      INFERD_RETURN_IF_ERROR(Append(w, p + "self_attn.v_proj.bias", {kv_dim}, &l.attn.qkv_bias));
+    }
+    INFERD_RETURN_IF_ERROR(Append(w, p + "self_attn.o_proj.weight", {hidden, q_dim}, &l.attn.o));
+    INFERD_RETURN_IF_ERROR(Append(w, p + "mlp.gate_proj.weight", {inter, hidden}, &l.mlp.gate_up));
+    INFERD_RETURN_IF_ERROR(Append(w, p + "mlp.up_proj.weight", {inter, hidden}, &l.mlp.gate_up));
+    INFERD_RETURN_IF_ERROR(Append(w, p + "mlp.down_proj.weight", {hidden, inter}, &l.mlp.down));
+  }
+  return t;
+}
+
+void Transformer::EnsureWorkspace(int64_t n) {
+  if (n <= capacity_) return;
+  const int64_t hidden = config_.hidden_size;
+  const int64_t q_dim = config_.num_attention_heads * config_.head_dim;
+  residual_.resize(n * hidden);
+  h_.resize(n * hidden);
+  delta_.resize(n * hidden);
+  qkv_.resize(n * (q_dim + 2 * kv_dim()));
+  q_.resize(n * q_dim);
+  k_.resize(n * kv_dim());
+  v_.resize(n * kv_dim());
+  attn_.resize(n * q_dim);
+  gate_up_.resize(n * 2 * config_.intermediate_size);
+  act_.resize(n * config_.intermediate_size);
+  selected_.resize(n * hidden);
+  capacity_ = n;
+}
+
+void Transformer::Attention(const InputBatch& batch, int64_t layer, int32_t block_size,
+                            KvCacheTensors* kv, const float* h, float* out) {
+  const LayerWeights& l = layers_[layer];
+  const int64_t n = batch.num_tokens();
+  const int64_t hidden = config_.hidden_size;
+  const int64_t head_dim = config_.head_dim;
+  const int64_t q_dim = config_.num_attention_heads * head_dim;
+  const int64_t kvd = kv_dim();
+  const int64_t qkv_dim = q_dim + 2 * kvd;
+
+  // [n, q_dim + 2 * kv_dim]
+  kernels::Matmul(h, l.attn.qkv.data(), l.attn.qkv_bias.empty() ? nullptr : l.attn.qkv_bias.data(),
+                  n, qkv_dim, hidden, qkv_.data());
+  for (int64_t i = 0; i < n; ++i) {
+    const float* row = qkv_.data() + i * qkv_dim;
+    std::memcpy(q_.data() + i * q_dim, row, q_dim * sizeof(float));
+    std::memcpy(k_.data() + i * kvd, row + q_dim, kvd * sizeof(float));
+    std::memcpy(v_.data() + i * kvd, row + q_dim + kvd, kvd * sizeof(float));
+  }
+  kernels::Rope(q_.data(), batch.positions.data(), n, config_.num_attention_heads, head_dim,
+                inv_freq_.data());
+  kernels::Rope(k_.data(), batch.positions.data(), n, config_.num_key_value_heads, head_dim,
+                inv_freq_.data());
+  kernels::WriteKvCache(k_.data(), v_.data(), batch.slot_mapping.data(), n, kvd, kv->k(layer),
+                        kv->v(layer));
+
+  kernels::PagedAttentionParams p;
+  p.q = q_.data();
+  p.k_cache = kv->k(layer);
+  p.v_cache = kv->v(layer);
+  p.out = attn_.data();
+  p.query_start = batch.query_start.data();
+  p.seq_lens = batch.seq_lens.data();
+  p.block_tables = batch.block_tables.data();
+  p.num_seqs = batch.num_seqs();
+  p.max_blocks_per_seq = batch.max_blocks_per_seq;
+  p.num_q_heads = static_cast<int32_t>(config_.num_attention_heads);
+  p.num_kv_heads = static_cast<int32_t>(config_.num_key_value_heads);
+  p.head_dim = static_cast<int32_t>(head_dim);
+  p.block_size = block_size;
+  p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
+  kernels::PagedAttention(p);
+
+  // [n, hidden]
+  kernels::Matmul(attn_.data(), l.attn.o.data(), nullptr, n, hidden, q_dim, out);
+}
+
+void Transformer::Mlp(int64_t layer, int64_t n, const float* h, float* out) {
+  const DenseMlpWeights& m = layers_[layer].mlp;
+  const int64_t hidden = config_.hidden_size;
+  const int64_t inter = config_.intermediate_size;
+  kernels::Matmul(h, m.gate_up.data(), nullptr, n, 2 * inter, hidden, gate_up_.data());
+  kernels::SiluMul(gate_up_.data(), n, inter, act_.data());
+  kernels::Matmul(act_.data(), m.down.data(), nullptr, n, hidden, inter, out);
+}
+
+void Transformer::Forward(const InputBatch& batch, int32_t block_size, KvCacheTensors* kv,
+                          float* logits) {
+  const int64_t n = batch.num_tokens();
+  INFERD_CHECK_GT(n, 0);
+  EnsureWorkspace(n);
+  const int64_t hidden = config_.hidden_size;
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+
+  // [n, hidden]
+  kernels::Embedding(embed_tokens_.data(), config_.vocab_size, hidden, batch.token_ids.data(), n,
+                     residual_.data());
+  kernels::RmsNorm(residual_.data(), layers_[0].input_norm.data(), n, hidden, eps, h_.data());
+  for (int64_t layer = 0; layer < config_.num_hidden_layers; ++layer) {
+    Attention(batch, layer, block_size, kv, h_.data(), delta_.data());
+    kernels::AddRmsNorm(residual_.data(), delta_.data(), layers_[layer].post_attn_norm.data(), n,
+                        hidden, eps, h_.data());
+    Mlp(layer, n, h_.data(), delta_.data());
+    const float* next_norm = layer + 1 < config_.num_hidden_layers
+                                 ? layers_[layer + 1].input_norm.data()
+                                 : final_norm_.data();
+    kernels::AddRmsNorm(residual_.data(), delta_.data(), next_norm, n, hidden, eps, h_.data());
+  }
+
+  // Only the rows that sample need the LM head: [R, hidden] -> [R, vocab].
+  const int64_t r = static_cast<int64_t>(batch.logits_rows.size());
+  if (r == 0) return;
+  for (int64_t i = 0; i < r; ++i) {
+    std::memcpy(selected_.data() + i * hidden, h_.data() + batch.logits_rows[i] * hidden,
+                hidden * sizeof(float));
+  }
+  const float* head = lm_head_.empty() ? embed_tokens_.data() : lm_head_.data();
+  kernels::Matmul(selected_.data(), head, nullptr, r, config_.vocab_size, hidden, logits);
+}
+
+}  // namespace inferd::engine

@@ -1,0 +1,87 @@
+// engine/model/transformer.h — the decoder-only transformer of the Llama
+// family (Llama 2/3, Mistral, Qwen2): embedding -> N x (RMSNorm, attention
+// with RoPE over the paged KV cache, RMSNorm, SwiGLU MLP) -> RMSNorm -> LM head.
+//
+// Weights are copied out of the checkpoint at load as fp32 (q/k/v fused into
+// one matrix, gate/up into another). Forward() runs one flat varlen batch and
+// writes logits only for the requested rows. Not thread-safe: the engine
+// thread owns it and its workspace.
+#ifndef INFERD_ENGINE_MODEL_TRANSFORMER_H_
+#define INFERD_ENGINE_MODEL_TRANSFORMER_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/kv_cache/kv_cache_tensors.h"
+#include "engine/model/config.h"
+#include "engine/model/safetensors.h"
+#include "engine/runner/input_batch.h"
+
+namespace inferd::engine {
+
+struct AttentionWeights {
+  std::vector<float> qkv;       // [q_dim + 2 * kv_dim, hidden]
+  std::vector<float> qkv_bias;  // [q_dim + 2 * kv_dim] or empty
+  std::vector<float> o;         // [hidden, q_dim]
+};
+
+struct DenseMlpWeights {
+  std::vector<float> gate_up;  // [2 * intermediate, hidden]: gate rows, then up rows
+  std::vector<float> down;     // [hidden, intermediate]
+};
+
+struct LayerWeights {
+  std::vector<float> input_norm;      // [hidden]
+  std::vector<float> post_attn_norm;  // [hidden]
+  AttentionWeights attn;
+  DenseMlpWeights mlp;
+};
+
+class Transformer {
+ public:
+  static absl::StatusOr<std::unique_ptr<Transformer>> Load(const ModelConfig& config,
+                                                           const WeightStore& weights);
+
+  const ModelConfig& config() const { return config_; }
+  int64_t kv_dim() const { return config_.num_key_value_heads * config_.head_dim; }
+
+  // Runs `batch` (its K/V are written into `kv` at batch.slot_mapping) and
+  // writes logits for batch.logits_rows, in that order, to `logits`
+  // [logits_rows.size(), vocab]. Grows the workspace when needed.
+  void Forward(const InputBatch& batch, int32_t block_size, KvCacheTensors* kv,
+               float* logits);
+
+ private:
+  explicit Transformer(const ModelConfig& config);
+  void EnsureWorkspace(int64_t num_tokens);
+  void Attention(const InputBatch& batch, int64_t layer, int32_t block_size,
+                 KvCacheTensors* kv, const float* h, float* out);
+  void Mlp(int64_t layer, int64_t num_tokens, const float* h, float* out);
+
+  ModelConfig config_;
+  std::vector<float> inv_freq_;      // [head_dim / 2]
+  std::vector<float> embed_tokens_;  // [vocab, hidden]
+  std::vector<float> lm_head_;       // [vocab, hidden]; empty when tied
+  std::vector<float> final_norm_;    // [hidden]
+  std::vector<LayerWeights> layers_;
+
+  // Workspace, sized for the largest batch seen so far.
+  int64_t capacity_ = 0;
+  std::vector<float> residual_;  // [T, hidden]
+  std::vector<float> h_;         // [T, hidden]
+  std::vector<float> delta_;     // [T, hidden] output of a sub-block
+  std::vector<float> qkv_;       // [T, q_dim + 2 * kv_dim]
+  std::vector<float> q_;         // [T, q_dim]
+  std::vector<float> k_;         // [T, kv_dim]
+  std::vector<float> v_;         // [T, kv_dim]
+  std::vector<float> attn_;      // [T, q_dim]
+  std::vector<float> gate_up_;   // [T, 2 * intermediate]
+  std::vector<float> act_;       // [T, intermediate]
+  std::vector<float> selected_;  // [R, hidden] rows whose logits are wanted
+};
+
+}  // namespace inferd::engine
+
+#endif  // INFERD_ENGINE_MODEL_TRANSFORMER_H_

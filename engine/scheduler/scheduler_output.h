@@ -1,0 +1,30 @@
+// engine/scheduler/scheduler_output.h — one step's plan: ids and integers only
+// (STYLE rule 3). The model runner turns it into tensors.
+#ifndef INFERD_ENGINE_SCHEDULER_SCHEDULER_OUTPUT_H_
+#define INFERD_ENGINE_SCHEDULER_SCHEDULER_OUTPUT_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/kv_cache/kv_cache_manager.h"
+
+namespace inferd::engine {
+
+struct ScheduledSequence {
+  SeqId id = 0;
+  int64_t num_computed_before = 0;  // tokens already in the KV cache
+  int64_t num_new_tokens = 0;       // tokens computed this step
+  bool samples = false;             // this step reaches num_tokens: sample a token
+};
+
+struct SchedulerOutput {
+  std::vector<ScheduledSequence> scheduled;  // in batch order
+  std::vector<SeqId> preempted;              // gave their blocks back this step
+  int64_t num_batched_tokens = 0;
+
+  bool empty() const { return scheduled.empty(); }
+};
+
+}  // namespace inferd::engine
+
+#endif  // INFERD_ENGINE_SCHEDULER_SCHEDULER_OUTPUT_H_

@@ -1,0 +1,36 @@
+// engine/scheduler/sequence.h — a request's token state as the scheduler sees it.
+//
+// The scheduler's only rule (vLLM v1): each step, a sequence's computed-token
+// count catches up with its token count (prompt + output). A fresh prompt, a
+// prefill chunk, a decode step and a recompute after preemption are all the
+// same thing: num_tokens() - num_computed_tokens tokens still to compute.
+// Owned by the engine; mutated only on the engine thread.
+#ifndef INFERD_ENGINE_SCHEDULER_SEQUENCE_H_
+#define INFERD_ENGINE_SCHEDULER_SEQUENCE_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/kv_cache/kv_cache_manager.h"
+
+namespace inferd::engine {
+
+enum class SequenceStatus { kWaiting, kRunning, kFinished };
+
+struct Sequence {
+  SeqId id = 0;
+  int32_t priority = 0;      // lower is served first
+  int64_t arrival = 0;       // monotonically increasing admission order
+  std::vector<int32_t> token_ids;  // prompt followed by generated tokens
+  int64_t num_prompt_tokens = 0;
+  int64_t num_computed_tokens = 0;  // tokens whose KV is in the cache
+  int32_t num_preemptions = 0;
+  SequenceStatus status = SequenceStatus::kWaiting;
+
+  int64_t num_tokens() const { return static_cast<int64_t>(token_ids.size()); }
+  int64_t num_output_tokens() const { return num_tokens() - num_prompt_tokens; }
+};
+
+}  // namespace inferd::engine
+
+#endif  // INFERD_ENGINE_SCHEDULER_SEQUENCE_H_

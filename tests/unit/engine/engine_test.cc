@@ -1,0 +1,241 @@
+// The engine end to end on the real stories260K checkpoint: batch
+// invariance (concurrency, chunked prefill, preemption by recompute), stop
+// conditions, aborts, admission errors. Skips when ../shared is absent.
+#include "engine/engine.h"
+
+#include <chrono>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "tests/engine_test_util.h"
+#include "tests/test_util.h"
+
+namespace inferd::testing {
+namespace {
+
+using engine::Engine;
+using engine::EngineConfig;
+using engine::FinishReason;
+using engine::Request;
+
+const std::vector<std::vector<int32_t>> kPrompts = {
+    {1, 403, 407, 261, 378},
+    {1, 291, 376, 400, 428},
+    {1, 317, 391, 266, 267},
+    {1, 385, 328, 432, 274, 287, 272, 277, 264, 261, 370, 352, 266, 268, 388},
+    {1},
+    {1, 403, 407},
+    {1, 291},
+    {1, 317, 391, 266, 267, 298, 414, 353, 261, 273, 421, 433, 426, 338, 394, 261, 370, 268},
+};
+
+std::unique_ptr<Engine> MakeEngine(int32_t max_batched_tokens = 2048, int64_t kv_bytes = 64 << 20,
+                                   int32_t max_num_seqs = 64) {
+  EngineConfig cfg;
+  cfg.model_dir = SharedPath("models/stories260K");
+  cfg.max_num_batched_tokens = max_batched_tokens;
+  cfg.kv_cache_memory_bytes = kv_bytes;
+  cfg.max_num_seqs = max_num_seqs;
+  auto e = Engine::Create(cfg);
+  EXPECT_TRUE(e.ok()) << e.status();
+  return e.ok() ? *std::move(e) : nullptr;
+}
+
+// 16 requests: greedy or seeded sampling, mixed prompt and output lengths.
+std::vector<Request> MixedRequests(bool sampled) {
+  std::vector<Request> out;
+  for (int i = 0; i < 16; ++i) {
+    Request r = Greedy("r" + std::to_string(i), kPrompts[i % kPrompts.size()], 20 + 13 * i);
+    r.sampling.ignore_eos = (i % 3 == 0);
+    if (sampled) {
+      r.sampling.temperature = 0.8f;
+      r.sampling.top_p = 0.95f;
+      r.sampling.seed = 1000 + i;
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+// Runs each request alone, then all together with staggered starts, on
+// `batched`; every sequence must produce exactly the same tokens.
+void ExpectBatchInvariant(Engine& alone, Engine& batched, bool sampled) {
+  std::vector<Request> reqs = MixedRequests(sampled);
+  std::vector<Collected> solo;
+  for (const Request& r : reqs) solo.push_back(RunOne(alone, r));
+  std::vector<std::shared_ptr<engine::OutputChannel>> channels;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    channels.push_back(SubmitOrDie(batched, reqs[i]));
+    if (i % 4 == 3) std::this_thread::sleep_for(std::chrono::milliseconds(3));
+  }
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    Collected together = Drain(*channels[i]);
+    EXPECT_EQ(together.ids, solo[i].ids) << "request " << i;
+    EXPECT_EQ(together.text, solo[i].text) << "request " << i;
+    EXPECT_EQ(together.finish_reason, solo[i].finish_reason) << "request " << i;
+  }
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override { INFERD_REQUIRE_SHARED("models/stories260K"); }
+};
+
+TEST_F(EngineTest, GreedyIsBatchInvariant) {
+  auto e = MakeEngine();
+  ExpectBatchInvariant(*e, *e, /*sampled=*/false);
+}
+
+TEST_F(EngineTest, SeededSamplingIsBatchInvariant) {
+  auto e = MakeEngine();
+  ExpectBatchInvariant(*e, *e, /*sampled=*/true);
+}
+
+TEST_F(EngineTest, ChunkedPrefillDoesNotChangeOutputs) {
+  auto whole = MakeEngine();
+  auto chunked = MakeEngine(/*max_batched_tokens=*/7);
+  ExpectBatchInvariant(*whole, *chunked, /*sampled=*/false);
+  ExpectBatchInvariant(*whole, *chunked, /*sampled=*/true);
+}
+
+TEST_F(EngineTest, PreemptionByRecomputeDoesNotChangeOutputs) {
+  auto roomy = MakeEngine();
+  // 512-token context in 16-token blocks: 32 blocks is the smallest legal pool
+  // (one full sequence); 16 concurrent sequences need far more.
+  const int64_t bytes_per_block = 2 * 5 * 16 * 32 * 4;
+  auto tight = MakeEngine(2048, 34 * bytes_per_block);
+  ASSERT_NE(tight, nullptr);
+  ExpectBatchInvariant(*roomy, *tight, /*sampled=*/true);
+  EXPECT_GT(tight->GetStats().num_preemptions, 0);
+  EXPECT_EQ(tight->GetStats().num_kv_blocks_free, tight->GetStats().num_kv_blocks_total);
+}
+
+TEST_F(EngineTest, StopStringEndsTheStreamBeforeIt) {
+  auto e = MakeEngine();
+  Request r = Greedy("s", kPrompts[0], 100);
+  Collected full = RunOne(*e, r);
+  // ", there was a little girl named Lily. ..."
+  ASSERT_NE(full.text.find("Lily"), std::string::npos);
+  r.sampling.stop = {"Lily"};
+  Collected stopped = RunOne(*e, r);
+  EXPECT_EQ(stopped.finish_reason, FinishReason::kStopString);
+  EXPECT_EQ(stopped.text, full.text.substr(0, full.text.find("Lily")));
+  EXPECT_LT(stopped.ids.size(), full.ids.size());
+}
+
+TEST_F(EngineTest, StopTokenIdIsExcludedFromTheOutput) {
+  auto e = MakeEngine();
+  Request r = Greedy("t", kPrompts[0], 100);
+  Collected full = RunOne(*e, r);
+  ASSERT_GT(full.ids.size(), 10u);
+  r.sampling.stop_token_ids = {full.ids[5]};
+  Collected stopped = RunOne(*e, r);
+  EXPECT_EQ(stopped.finish_reason, FinishReason::kStop);
+  // Stops at the first occurrence of that id, which it does not include.
+  size_t first = 0;
+  while (full.ids[first] != full.ids[5]) ++first;
+  EXPECT_EQ(stopped.ids, std::vector<int32_t>(full.ids.begin(), full.ids.begin() + first));
+}
+
+TEST_F(EngineTest, MaxTokensUsageAndLogprobs) {
+  auto e = MakeEngine();
+  Request r = Greedy("m", kPrompts[3], 7);
+  r.sampling.logprobs = 3;
+  Collected c = RunOne(*e, r);
+  EXPECT_EQ(c.finish_reason, FinishReason::kLength);
+  EXPECT_EQ(c.ids.size(), 7u);
+  EXPECT_EQ(c.usage.prompt_tokens, 15);
+  EXPECT_EQ(c.usage.completion_tokens, 7);
+  ASSERT_EQ(c.logprobs.size(), 7u);
+  for (size_t i = 0; i < c.ids.size(); ++i) {
+    EXPECT_EQ(c.logprobs[i].token_id, c.ids[i]);
+    ASSERT_EQ(c.logprobs[i].top.size(), 3u);
+    EXPECT_EQ(c.logprobs[i].top[0].first, c.ids[i]);  // greedy picks the top token
+    EXPECT_LE(c.logprobs[i].logprob, 0.0f);
+  }
+}
+
+TEST_F(EngineTest, AbortMidStreamFreesEveryBlock) {
+  auto e = MakeEngine();
+  std::vector<std::shared_ptr<engine::OutputChannel>> chans;
+  for (int i = 0; i < 6; ++i) {
+    Request r = Greedy("a" + std::to_string(i), kPrompts[i], 400);
+    r.sampling.ignore_eos = true;
+    chans.push_back(SubmitOrDie(*e, r));
+  }
+  chans[0]->WaitPop();  // streaming has started
+  for (int i = 0; i < 6; ++i) e->Abort("a" + std::to_string(i));
+  for (auto& ch : chans) {
+    Collected c = Drain(*ch);
+    EXPECT_EQ(c.finish_reason, FinishReason::kAbort);
+  }
+  engine::EngineStats s = e->GetStats();
+  EXPECT_EQ(s.num_kv_blocks_free, s.num_kv_blocks_total);
+  EXPECT_EQ(s.num_running, 0);
+  EXPECT_EQ(s.num_waiting, 0);
+  e->Abort("never-existed");  // harmless
+}
+
+TEST_F(EngineTest, DeadlineInThePastFailsWithDeadlineExceeded) {
+  auto e = MakeEngine();
+  Request r = Greedy("d", kPrompts[0], 50);
+  r.deadline = absl::Now() - absl::Seconds(1);
+  Collected c = RunOne(*e, r);
+  EXPECT_EQ(c.status.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_TRUE(c.ids.empty());
+}
+
+TEST_F(EngineTest, AdmissionErrorsHaveTheRightCodes) {
+  auto e = MakeEngine(2048, 64 << 20, 1);
+  auto submit = [&](Request r) { return e->Submit(std::move(r), std::make_shared<engine::OutputChannel>()).code(); };
+  EXPECT_EQ(submit(Greedy("e1", {}, 5)), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(submit(Greedy("e2", {1, 99999}, 5)), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(submit(Greedy("e3", {1, -4}, 5)), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(submit(Greedy("e4", {1}, 512)), absl::StatusCode::kInvalidArgument);  // > context
+  Request bad_temp = Greedy("e5", {1}, 5);
+  bad_temp.sampling.temperature = -1;
+  EXPECT_EQ(submit(bad_temp), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(submit(Greedy("", {1}, 5)), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(EngineTest, FullWaitingQueueIsResourceExhausted) {
+  EngineConfig cfg;
+  cfg.model_dir = SharedPath("models/stories260K");
+  cfg.max_num_seqs = 1;
+  cfg.max_queue_len = 2;
+  auto e = Engine::Create(cfg);
+  ASSERT_TRUE(e.ok());
+  std::vector<std::shared_ptr<engine::OutputChannel>> chans;
+  int exhausted = 0;
+  for (int i = 0; i < 50; ++i) {
+    Request r = Greedy("q" + std::to_string(i), {1}, 300);
+    r.sampling.ignore_eos = true;
+    auto ch = std::make_shared<engine::OutputChannel>();
+    absl::Status s = (*e)->Submit(std::move(r), ch);
+    if (s.code() == absl::StatusCode::kResourceExhausted) {
+      ++exhausted;
+    } else {
+      ASSERT_TRUE(s.ok()) << s;
+      chans.push_back(ch);
+    }
+  }
+  EXPECT_GT(exhausted, 0);
+  EXPECT_LE(chans.size(), 4u);  // 1 running + 2 waiting (+ an inbox race)
+  for (int i = 0; i < 50; ++i) (*e)->Abort("q" + std::to_string(i));
+  for (auto& ch : chans) Drain(*ch);
+}
+
+TEST_F(EngineTest, DuplicateLiveRequestIdIsRejected) {
+  auto e = MakeEngine();
+  Request r = Greedy("dup", {1}, 300);
+  r.sampling.ignore_eos = true;
+  auto ch = SubmitOrDie(*e, r);
+  EXPECT_EQ(e->Submit(r, std::make_shared<engine::OutputChannel>()).code(),
+            absl::StatusCode::kInvalidArgument);
+  e->Abort("dup");
+  Drain(*ch);
+  EXPECT_TRUE(RunOne(*e, Greedy("dup", {1}, 3)).status.ok());  // reusable once finished
+}
+
+}  // namespace
+}  // namespace inferd::testing
