@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/tokenizer/tokenizer.h"
+#include "engine/tokenizer/utf8.h"
 
 namespace inferd::engine {
 
@@ -31,9 +32,15 @@ class IncrementalDetokenizer {
   std::string Flush();
 
  private:
+  // The bytes `id` adds to the decoded stream (empty when Decode skips it);
+  // strips the leading space of the stream's first bytes when Decode would.
+  std::string Bytes(int32_t id);
+
   const Tokenizer* tokenizer_;
   bool skip_special_tokens_;
-  bool at_start_;        // nothing but specials so far (prompt included)
+  bool at_start_;        // no decoded bytes so far (prompt included)
+  InvalidUtf8 policy_;   // tokenizer_->invalid_utf8()
+  bool strip_space_;     // tokenizer_->strips_leading_space()
   std::string pending_;  // bytes of an incomplete UTF-8 character
 };
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/tokenizer/utf8.h"
 
 namespace inferd::engine {
 
@@ -61,6 +62,12 @@ class Tokenizer {
   // (sentencepiece / metaspace "add dummy prefix"); the incremental
   // detokenizer needs this to reproduce Decode() exactly.
   virtual bool strips_leading_space() const = 0;
+  // How Decode shows bytes that are not valid UTF-8 (byte-fallback tokens
+  // that do not form a character, byte-level tokens split mid-character).
+  // Decode(ids) is always: TokenBytes of the kept ids concatenated, one
+  // leading space stripped when strips_leading_space(), then repaired per
+  // this policy; IncrementalDetokenizer relies on that.
+  virtual InvalidUtf8 invalid_utf8() const { return InvalidUtf8::kReplacePerByte; }
 };
 
 }  // namespace inferd::engine
