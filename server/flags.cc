@@ -1,0 +1,78 @@
+// server/flags.cc
+#include "server/flags.h"
+
+#include "absl/flags/flag.h"
+
+ABSL_FLAG(std::string, model, "",
+          "HF model directory. Default: the embedded models/stories260K of the repository "
+          "(next to the executable, then the source tree)");
+ABSL_FLAG(int32_t, max_num_seqs, 64, "Most sequences in one engine step");
+ABSL_FLAG(int32_t, max_num_batched_tokens, 2048,
+          "Most tokens (prefill + decode) in one engine step");
+ABSL_FLAG(inferd::server::ByteSize, kv_cache_memory, inferd::server::ByteSize{256ll << 20},
+          "KV cache budget: bytes or a size like 512MiB, 1GiB, 2G, 64M");
+ABSL_FLAG(int32_t, block_size, 16, "Tokens per KV cache block");
+ABSL_FLAG(int32_t, num_threads, 0, "Kernel threads (0: all cores)");
+
+ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on");
+ABSL_FLAG(int32_t, port, 50051, "Port to listen on (0: pick a free port)");
+ABSL_FLAG(int32_t, max_queue_len, 1024,
+          "Most waiting requests; more are refused with RESOURCE_EXHAUSTED");
+
+ABSL_FLAG(std::string, prompt, "",
+          "Prompt text, encoded with BOS as the tokenizer config says (empty text is [BOS])");
+ABSL_FLAG(inferd::server::TokenIdList, prompt_ids, inferd::server::TokenIdList{},
+          "Prompt as comma-separated token ids (1,2,3), fed exactly as given");
+ABSL_FLAG(int32_t, max_tokens, 256, "Most tokens to generate");
+ABSL_FLAG(float, temperature, 1.0f, "Sampling temperature (0: greedy)");
+ABSL_FLAG(int32_t, top_k, 0, "Keep the k most likely tokens (0: disabled)");
+ABSL_FLAG(float, top_p, 1.0f, "Nucleus sampling mass in (0, 1] (1: disabled)");
+ABSL_FLAG(float, min_p, 0.0f, "Drop tokens below min_p * p(best) (0: disabled)");
+ABSL_FLAG(std::optional<uint64_t>, seed, std::nullopt,
+          "Sampling seed (default: a fresh random stream)");
+ABSL_FLAG(std::string, stop, "", "Stop string; generation ends before it");
+ABSL_FLAG(bool, ignore_eos, false, "Keep generating past EOS");
+ABSL_FLAG(bool, json, false,
+          "Print one JSON object (prompt_ids, output_ids, text, finish_reason) as the last line");
+
+namespace inferd::server {
+
+const SubcommandSpec& ServeSpec() {
+  static const SubcommandSpec* spec = new SubcommandSpec{
+      .name = "serve",
+      .synopsis =
+          "[--model DIR] [--host 127.0.0.1] [--port 50051] [--max-num-seqs N] "
+          "[--max-num-batched-tokens N] [--kv-cache-memory SIZE] [--block-size 16] "
+          "[--max-queue-len N] [--num-threads N]",
+      .summary =
+          "Serve the model over gRPC (inferd.v1.Inference, grpc.health.v1.Health, "
+          "reflection). Prints 'inferd: serving <model> on HOST:PORT' once ready; "
+          "SIGINT/SIGTERM shut it down.",
+      .flags = {"model", "host", "port", "max_num_seqs", "max_num_batched_tokens",
+                "kv_cache_memory", "block_size", "max_queue_len", "num_threads"},
+      .repeatable = {},
+      .max_positional = 0,
+  };
+  return *spec;
+}
+
+const SubcommandSpec& GenerateSpec() {
+  static const SubcommandSpec* spec = new SubcommandSpec{
+      .name = "generate",
+      .synopsis =
+          "[--model DIR] (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens 256] "
+          "[--temperature 1.0] [--top-k K] [--top-p P] [--min-p P] [--seed S] "
+          "[--stop STR]... [--ignore-eos] [--json]",
+      .summary =
+          "Run one request through the engine, without a server, and print the "
+          "continuation as it streams (--json: one JSON object as the last line).",
+      .flags = {"model", "prompt", "prompt_ids", "max_tokens", "temperature", "top_k", "top_p",
+                "min_p", "seed", "stop", "ignore_eos", "json", "max_num_seqs",
+                "max_num_batched_tokens", "kv_cache_memory", "block_size", "num_threads"},
+      .repeatable = {"stop"},
+      .max_positional = 0,
+  };
+  return *spec;
+}
+
+}  // namespace inferd::server

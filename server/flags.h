@@ -1,0 +1,50 @@
+// server/flags.h — the flags of `inferd serve` and `inferd generate`, and
+// which subcommand accepts which.
+//
+// Flags are absl flags (global, underscore names); cli_flags.h spells them
+// with dashes on the command line (--max-num-seqs).
+#ifndef INFERD_SERVER_FLAGS_H_
+#define INFERD_SERVER_FLAGS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/flags/declare.h"
+#include "server/cli_flags.h"
+#include "server/flag_types.h"
+
+// Shared by serve and generate.
+ABSL_DECLARE_FLAG(std::string, model);
+ABSL_DECLARE_FLAG(int32_t, max_num_seqs);
+ABSL_DECLARE_FLAG(int32_t, max_num_batched_tokens);
+ABSL_DECLARE_FLAG(inferd::server::ByteSize, kv_cache_memory);
+ABSL_DECLARE_FLAG(int32_t, block_size);
+ABSL_DECLARE_FLAG(int32_t, num_threads);
+
+// serve.
+ABSL_DECLARE_FLAG(std::string, host);
+ABSL_DECLARE_FLAG(int32_t, port);
+ABSL_DECLARE_FLAG(int32_t, max_queue_len);
+
+// generate.
+ABSL_DECLARE_FLAG(std::string, prompt);
+ABSL_DECLARE_FLAG(inferd::server::TokenIdList, prompt_ids);
+ABSL_DECLARE_FLAG(int32_t, max_tokens);
+ABSL_DECLARE_FLAG(float, temperature);
+ABSL_DECLARE_FLAG(int32_t, top_k);
+ABSL_DECLARE_FLAG(float, top_p);
+ABSL_DECLARE_FLAG(float, min_p);
+ABSL_DECLARE_FLAG(std::optional<uint64_t>, seed);
+ABSL_DECLARE_FLAG(std::string, stop);  // repeatable: values come from ParsedArgs
+ABSL_DECLARE_FLAG(bool, ignore_eos);
+ABSL_DECLARE_FLAG(bool, json);
+
+namespace inferd::server {
+
+const SubcommandSpec& ServeSpec();
+const SubcommandSpec& GenerateSpec();
+
+}  // namespace inferd::server
+
+#endif  // INFERD_SERVER_FLAGS_H_

@@ -1,0 +1,97 @@
+// server/generate_command.cc
+#include "server/generate_command.h"
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_format.h"
+#include "engine/engine.h"
+#include "engine/output_channel.h"
+#include "engine/request.h"
+#include "nlohmann/json.hpp"
+#include "server/engine_config_flags.h"
+#include "server/flags.h"
+
+namespace inferd::server {
+
+namespace {
+
+engine::SamplingParams SamplingFromFlags(const ParsedArgs& args) {
+  engine::SamplingParams params;
+  params.max_tokens = absl::GetFlag(FLAGS_max_tokens);
+  params.temperature = absl::GetFlag(FLAGS_temperature);
+  params.top_k = absl::GetFlag(FLAGS_top_k);
+  params.top_p = absl::GetFlag(FLAGS_top_p);
+  params.min_p = absl::GetFlag(FLAGS_min_p);
+  params.seed = absl::GetFlag(FLAGS_seed);
+  if (auto it = args.repeated.find("stop"); it != args.repeated.end()) params.stop = it->second;
+  params.ignore_eos = absl::GetFlag(FLAGS_ignore_eos);
+  return params;
+}
+
+int Fail(int code, const std::string& message) {
+  absl::FPrintF(stderr, "inferd generate: %s\n", message);
+  return code;
+}
+
+}  // namespace
+
+int RunGenerate(const ParsedArgs& args) {
+  const bool has_text = args.specified.count("prompt") > 0;
+  const bool has_ids = args.specified.count("prompt_ids") > 0;
+  if (has_text == has_ids) return Fail(2, "give exactly one of --prompt or --prompt-ids");
+  absl::StatusOr<engine::EngineConfig> config = EngineConfigFromFlags();
+  if (!config.ok()) return Fail(2, std::string(config.status().message()));
+  absl::StatusOr<std::unique_ptr<engine::Engine>> engine = engine::Engine::Create(*config);
+  if (!engine.ok()) {
+    return Fail(1, absl::StrFormat("cannot load model %s: %s", config->model_dir,
+                                   engine.status().ToString()));
+  }
+
+  engine::Request request;
+  request.request_id = "generate";
+  request.prompt_ids = has_ids ? absl::GetFlag(FLAGS_prompt_ids).ids
+                               : (*engine)->tokenizer().Encode(absl::GetFlag(FLAGS_prompt),
+                                                               /*add_special_tokens=*/true);
+  request.sampling = SamplingFromFlags(args);
+  const std::vector<int32_t> prompt_ids = request.prompt_ids;
+  auto channel = std::make_shared<engine::OutputChannel>();
+  if (absl::Status s = (*engine)->Submit(std::move(request), channel); !s.ok()) {
+    return Fail(s.code() == absl::StatusCode::kInvalidArgument ? 2 : 1, s.ToString());
+  }
+
+  const bool json = absl::GetFlag(FLAGS_json);
+  std::vector<int32_t> output_ids;
+  std::string text;
+  engine::FinishReason reason = engine::FinishReason::kNone;
+  for (bool finished = false; !finished;) {
+    engine::RequestOutput chunk = channel->WaitPop();
+    output_ids.insert(output_ids.end(), chunk.token_ids.begin(), chunk.token_ids.end());
+    text += chunk.text;
+    if (!json && !chunk.text.empty()) {
+      std::fwrite(chunk.text.data(), 1, chunk.text.size(), stdout);
+      std::fflush(stdout);
+    }
+    if (!chunk.status.ok()) return Fail(1, chunk.status.ToString());
+    finished = chunk.finished;
+    reason = chunk.finish_reason;
+  }
+  if (json) {
+    const nlohmann::json out = {{"prompt_ids", prompt_ids},
+                                {"output_ids", output_ids},
+                                {"text", text},
+                                {"finish_reason", engine::FinishReasonName(reason)}};
+    // Invalid UTF-8 cannot occur (the engine emits whole characters); replace
+    // rather than throw if it ever does.
+    absl::PrintF("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  } else {
+    absl::PrintF("\n");
+  }
+  return 0;
+}
+
+}  // namespace inferd::server

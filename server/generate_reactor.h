@@ -1,0 +1,89 @@
+// server/generate_reactor.h — the server-streaming reactor of one Generate
+// call: engine output channel -> GenerateResponse chunks on the wire.
+//
+// Flow: the engine thread pushes chunks into the request's OutputChannel and
+// calls its notify hook; the hook (cheap, never blocking) pops the pending
+// chunk and starts a write when none is in flight. OnWriteDone pops the next
+// one. The final chunk goes out with StartWriteAndFinish(OK); an engine error
+// finishes with that error. OnCancel (client cancelled or disconnected) and a
+// failed write abort the request in the engine and finish with CANCELLED.
+//
+// Lifetime: gRPC owns the reactor until OnDone, which deletes it. The notify
+// hook can outlive it (the engine still pushes the abort's final chunk), so
+// the hook holds a shared Link and finds the reactor through it; OnDone
+// clears the link. All mutable state is guarded by Link::mu, and no gRPC
+// operation is started while it is held. Invariant that keeps the reactor
+// alive while a thread starts an operation outside the lock: that thread set
+// write_in_flight_ or finish_called_ under the lock first, and OnDone cannot
+// run before that write completes / before Finish is called.
+#ifndef INFERD_SERVER_GENERATE_REACTOR_H_
+#define INFERD_SERVER_GENERATE_REACTOR_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "engine/engine.h"
+#include "engine/output_channel.h"
+#include "engine/request.h"
+#include "grpcpp/support/server_callback.h"
+#include "grpcpp/support/status.h"
+#include "inferd/v1/inference.pb.h"
+#include "server/stream_tracker.h"
+
+namespace inferd::server {
+
+class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateResponse> {
+ public:
+  // `engine` and `streams` must outlive the reactor (the server shuts down
+  // before they are destroyed). The reactor counts itself in `streams` until
+  // OnDone.
+  GenerateReactor(engine::Engine* engine, StreamTracker* streams);
+
+  // Submits the (validated) request; finishes the call with the engine's
+  // error when Submit refuses it. Call once, from the method handler.
+  void Submit(engine::Request request);
+  // Finishes the call at once with `status` (validation failed).
+  void Fail(grpc::Status status);
+
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  // Shared between the reactor and the channel's notify hook.
+  struct Link {
+    absl::Mutex mu;
+    GenerateReactor* reactor ABSL_GUARDED_BY(mu) = nullptr;
+  };
+  enum class Action { kNone, kWrite, kWriteAndFinish, kFinish };
+
+  // Runs on the engine thread after every Push.
+  static void OnNotify(const std::shared_ptr<Link>& link);
+  // Decides the next gRPC operation and updates the state for it.
+  Action NextActionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(link_->mu);
+  // Starts the operation chosen by NextActionLocked (lock not held).
+  void Perform(Action action);
+
+  engine::Engine* const engine_;
+  StreamTracker* const streams_;
+  const std::shared_ptr<Link> link_;
+  std::shared_ptr<engine::OutputChannel> channel_;
+  std::string request_id_;
+
+  bool submitted_ ABSL_GUARDED_BY(link_->mu) = false;
+  bool write_in_flight_ ABSL_GUARDED_BY(link_->mu) = false;
+  bool finish_called_ ABSL_GUARDED_BY(link_->mu) = false;
+  bool cancelled_ ABSL_GUARDED_BY(link_->mu) = false;
+  // Set when an engine error arrived with output still to write: finish with
+  // final_status_ once that write is done.
+  bool finish_after_write_ ABSL_GUARDED_BY(link_->mu) = false;
+  grpc::Status final_status_ ABSL_GUARDED_BY(link_->mu);
+  // The message being written; stable until OnWriteDone (or OnDone).
+  v1::GenerateResponse response_;
+};
+
+}  // namespace inferd::server
+
+#endif  // INFERD_SERVER_GENERATE_REACTOR_H_

@@ -1,0 +1,89 @@
+// server/inference_service.cc
+#include "server/inference_service.h"
+
+#include <random>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "server/generate_reactor.h"
+#include "server/proto_conversion.h"
+#include "server/request_builder.h"
+#include "server/status_mapping.h"
+
+namespace inferd::server {
+
+namespace {
+
+std::string ProcessTag() {
+  std::random_device device;
+  return absl::StrCat(absl::Hex(device(), absl::kZeroPad8));
+}
+
+grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context, grpc::Status status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(std::move(status));
+  return reactor;
+}
+
+}  // namespace
+
+InferenceService::InferenceService(engine::Engine* engine)
+    : engine_(engine), id_prefix_(absl::StrCat("req-", ProcessTag(), "-")) {}
+
+std::string InferenceService::NextRequestId() {
+  return absl::StrCat(id_prefix_, next_id_.fetch_add(1) + 1);
+}
+
+grpc::ServerWriteReactor<v1::GenerateResponse>* InferenceService::Generate(
+    grpc::CallbackServerContext* context, const v1::GenerateRequest* request) {
+  auto* reactor = new GenerateReactor(engine_, &streams_);
+  if (!admitting_.load()) {
+    reactor->Fail(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                               "the server is shutting down and admits no new requests"));
+    return reactor;
+  }
+  absl::StatusOr<engine::Request> built =
+      BuildEngineRequest(*request, engine_->model_info(), engine_->tokenizer());
+  if (!built.ok()) {
+    reactor->Fail(ToGrpcStatus(built.status()));
+    return reactor;
+  }
+  if (built->request_id.empty()) built->request_id = NextRequestId();
+  reactor->Submit(std::move(*built));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* InferenceService::Tokenize(grpc::CallbackServerContext* context,
+                                                     const v1::TokenizeRequest* request,
+                                                     v1::TokenizeResponse* response) {
+  const engine::Tokenizer& tokenizer = engine_->tokenizer();
+  const bool special = request->has_add_special_tokens() ? request->add_special_tokens() : true;
+  const std::vector<int32_t> ids = tokenizer.Encode(request->text(), special);
+  response->mutable_token_ids()->Add(ids.begin(), ids.end());
+  for (int32_t id : ids) response->add_pieces(tokenizer.IdToPiece(id));
+  return FinishUnary(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* InferenceService::Detokenize(grpc::CallbackServerContext* context,
+                                                       const v1::DetokenizeRequest* request,
+                                                       v1::DetokenizeResponse* response) {
+  const engine::ModelInfo& model = engine_->model_info();
+  if (absl::Status s = CheckTokenIds(request->token_ids(), model.vocab_size, "token_ids");
+      !s.ok()) {
+    return FinishUnary(context, ToGrpcStatus(s));
+  }
+  const bool skip = request->has_skip_special_tokens() ? request->skip_special_tokens() : true;
+  const std::vector<int32_t> ids(request->token_ids().begin(), request->token_ids().end());
+  response->set_text(engine_->tokenizer().Decode(ids, skip));
+  return FinishUnary(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* InferenceService::GetModelInfo(grpc::CallbackServerContext* context,
+                                                         const v1::GetModelInfoRequest* request,
+                                                         v1::GetModelInfoResponse* response) {
+  ToProto(engine_->model_info(), engine_->GetStats(), response);
+  return FinishUnary(context, grpc::Status::OK);
+}
+
+}  // namespace inferd::server

@@ -1,0 +1,128 @@
+// server/request_builder.cc
+#include "server/request_builder.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace inferd::server {
+
+namespace {
+
+absl::Status Invalid(std::string message) { return absl::InvalidArgumentError(std::move(message)); }
+
+absl::StatusOr<std::vector<int32_t>> PromptIds(const v1::GenerateRequest& request,
+                                               const engine::ModelInfo& model,
+                                               const engine::Tokenizer& tokenizer) {
+  switch (request.prompt_case()) {
+    case v1::GenerateRequest::kText: {
+      const bool special = request.has_add_special_tokens() ? request.add_special_tokens() : true;
+      std::vector<int32_t> ids = tokenizer.Encode(request.text(), special);
+      if (ids.empty()) {
+        return Invalid(
+            "text: the prompt encodes to no tokens (empty text is only valid when the tokenizer "
+            "adds BOS and add_special_tokens is true)");
+      }
+      return ids;
+    }
+    case v1::GenerateRequest::kTokenIds: {
+      const auto& ids = request.token_ids().ids();
+      if (ids.empty()) return Invalid("token_ids: the prompt must have at least one token id");
+      if (absl::Status s = CheckTokenIds(ids, model.vocab_size, "token_ids.ids"); !s.ok()) {
+        return s;
+      }
+      return std::vector<int32_t>(ids.begin(), ids.end());
+    }
+    case v1::GenerateRequest::PROMPT_NOT_SET:
+      break;
+  }
+  return Invalid("prompt: set either text or token_ids");
+}
+
+absl::Status CheckSpeculative(const v1::SpeculativeOverride& spec) {
+  if (!v1::SpeculativeOverride::Mode_IsValid(spec.mode())) {
+    return Invalid(absl::StrCat("speculative.mode: unknown value ", spec.mode()));
+  }
+  if (spec.has_num_speculative_tokens() &&
+      (spec.num_speculative_tokens() < 0 ||
+       spec.num_speculative_tokens() > kMaxSpeculativeTokens)) {
+    return Invalid(absl::StrCat("speculative.num_speculative_tokens must be in [0, ",
+                                kMaxSpeculativeTokens, "], got ", spec.num_speculative_tokens()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckTokenIds(const google::protobuf::RepeatedField<int32_t>& ids, int64_t vocab_size,
+                           const char* field) {
+  for (int i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0 || ids[i] >= vocab_size) {
+      return Invalid(absl::StrCat(field, "[", i, "]: id ", ids[i],
+                                  " is outside the vocabulary [0, ", vocab_size, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<engine::Request> BuildEngineRequest(const v1::GenerateRequest& request,
+                                                   const engine::ModelInfo& model,
+                                                   const engine::Tokenizer& tokenizer) {
+  if (request.request_id().size() > kMaxRequestIdBytes) {
+    return Invalid(absl::StrCat("request_id: at most ", kMaxRequestIdBytes, " bytes, got ",
+                                request.request_id().size()));
+  }
+  if (absl::Status s = CheckSpeculative(request.speculative()); !s.ok()) return s;
+  if (request.has_logprobs() && request.logprobs() < 0) {
+    return Invalid(absl::StrCat("logprobs must be in [0, 20], got ", request.logprobs()));
+  }
+
+  engine::Request out;
+  out.request_id = request.request_id();
+  out.priority = request.priority();
+  absl::StatusOr<std::vector<int32_t>> ids = PromptIds(request, model, tokenizer);
+  if (!ids.ok()) return ids.status();
+  out.prompt_ids = std::move(*ids);
+  const int64_t prompt_len = static_cast<int64_t>(out.prompt_ids.size());
+  if (prompt_len > model.max_context) {
+    return Invalid(absl::StrCat("prompt: ", prompt_len, " tokens, more than the model context of ",
+                                model.max_context));
+  }
+
+  engine::SamplingParams& s = out.sampling;
+  if (request.has_max_tokens()) {
+    if (request.max_tokens() < 1) {
+      return Invalid(absl::StrCat("max_tokens must be >= 1, got ", request.max_tokens()));
+    }
+    if (prompt_len + request.max_tokens() > model.max_context) {
+      return Invalid(absl::StrCat("max_tokens: prompt (", prompt_len, " tokens) + max_tokens (",
+                                  request.max_tokens(), ") exceeds the model context of ",
+                                  model.max_context));
+    }
+    s.max_tokens = request.max_tokens();
+  } else {
+    if (prompt_len >= model.max_context) {
+      return Invalid(absl::StrCat("prompt: ", prompt_len, " tokens fill the model context of ",
+                                  model.max_context, "; no room to generate"));
+    }
+    s.max_tokens = static_cast<int32_t>(model.max_context - prompt_len);
+  }
+  if (request.has_temperature()) s.temperature = request.temperature();
+  if (request.has_top_p()) s.top_p = request.top_p();
+  if (request.has_top_k()) s.top_k = request.top_k();
+  if (request.has_min_p()) s.min_p = request.min_p();
+  if (request.has_repetition_penalty()) s.repetition_penalty = request.repetition_penalty();
+  if (request.has_presence_penalty()) s.presence_penalty = request.presence_penalty();
+  if (request.has_frequency_penalty()) s.frequency_penalty = request.frequency_penalty();
+  if (request.has_seed()) s.seed = request.seed();
+  s.stop.assign(request.stop().begin(), request.stop().end());
+  s.stop_token_ids.assign(request.stop_token_ids().begin(), request.stop_token_ids().end());
+  s.ignore_eos = request.ignore_eos();
+  s.logprobs = request.has_logprobs() ? request.logprobs() : -1;
+  if (absl::Status status = s.Validate(model.vocab_size); !status.ok()) return status;
+  return out;
+}
+
+}  // namespace inferd::server

@@ -1,0 +1,84 @@
+// tests/integration/inferd_server.cc
+#include "tests/integration/inferd_server.h"
+
+#include <signal.h>
+
+#include <thread>
+#include <utility>
+
+#include "grpc/health/v1/health.grpc.pb.h"
+
+#ifndef INFERD_BINARY_DIR
+#error "INFERD_BINARY_DIR must be defined by the build"
+#endif
+
+namespace inferd::testing {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr char kReadyPrefix[] = "inferd: serving ";
+
+bool IsServing(const std::shared_ptr<grpc::Channel>& channel, Clock::time_point deadline) {
+  auto stub = grpc::health::v1::Health::NewStub(channel);
+  while (Clock::now() < deadline) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    grpc::health::v1::HealthCheckRequest request;
+    grpc::health::v1::HealthCheckResponse response;
+    if (stub->Check(&context, request, &response).ok() &&
+        response.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string InferdPath() { return std::string(INFERD_BINARY_DIR) + "/inferd"; }
+std::string InferctlPath() { return std::string(INFERD_BINARY_DIR) + "/inferctl"; }
+
+InferdServer::InferdServer(ChildProcess process, std::string address)
+    : process_(std::move(process)),
+      address_(std::move(address)),
+      channel_(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials())) {}
+
+std::unique_ptr<InferdServer> InferdServer::Start(const std::string& model_dir,
+                                                  const std::vector<std::string>& extra_args,
+                                                  std::string* error,
+                                                  std::chrono::milliseconds timeout) {
+  const Clock::time_point deadline = Clock::now() + timeout;
+  std::vector<std::string> argv = {InferdPath(), "serve",     "--model", model_dir,
+                                   "--host",     "127.0.0.1", "--port",  "0"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  std::optional<ChildProcess> process = ChildProcess::Start(argv, error);
+  if (!process.has_value()) return nullptr;
+  std::string port;
+  while (port.empty()) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    std::optional<std::string> line = process->ReadLine(left);
+    if (!line.has_value()) {
+      *error = "inferd serve exited or printed no ready line in time (see its stderr above)";
+      return nullptr;
+    }
+    if (line->rfind(kReadyPrefix, 0) == 0) {
+      port = line->substr(line->rfind(':') + 1);
+    }
+  }
+  std::unique_ptr<InferdServer> server(new InferdServer(std::move(*process), "127.0.0.1:" + port));
+  if (!IsServing(server->channel_, deadline)) {
+    *error = "inferd serve did not report health SERVING in time";
+    return nullptr;
+  }
+  return server;
+}
+
+int InferdServer::Stop(std::chrono::milliseconds timeout) {
+  process_.Signal(SIGTERM);
+  return process_.Wait(timeout);
+}
+
+}  // namespace inferd::testing

@@ -1,0 +1,49 @@
+// tests/integration/inferd_server.h — the real daemon for a test:
+// `build/inferd serve --model DIR --host 127.0.0.1 --port 0 ...`, its port read
+// from the "inferd: serving <model> on HOST:PORT" line, health SERVING awaited.
+// Stop() sends SIGTERM and waits (bounded); the destructor kills it.
+#ifndef INFERD_TESTS_INTEGRATION_INFERD_SERVER_H_
+#define INFERD_TESTS_INTEGRATION_INFERD_SERVER_H_
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "grpcpp/grpcpp.h"
+#include "inferd/v1/inference.grpc.pb.h"
+#include "tests/integration/subprocess.h"
+
+namespace inferd::testing {
+
+// <build dir>/inferd and <build dir>/inferctl.
+std::string InferdPath();
+std::string InferctlPath();
+
+class InferdServer {
+ public:
+  // Starts the server and waits (at most `timeout`) until it serves and its
+  // health is SERVING. Null, with the reason in *error, on failure.
+  static std::unique_ptr<InferdServer> Start(
+      const std::string& model_dir, const std::vector<std::string>& extra_args, std::string* error,
+      std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+  // "127.0.0.1:PORT".
+  const std::string& address() const { return address_; }
+  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
+  std::unique_ptr<v1::Inference::Stub> NewStub() const { return v1::Inference::NewStub(channel_); }
+
+  // SIGTERM, then waits; the exit code (-1: killed after `timeout`).
+  int Stop(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+ private:
+  InferdServer(ChildProcess process, std::string address);
+
+  ChildProcess process_;
+  std::string address_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+}  // namespace inferd::testing
+
+#endif  // INFERD_TESTS_INTEGRATION_INFERD_SERVER_H_

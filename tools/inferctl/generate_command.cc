@@ -1,0 +1,94 @@
+// tools/inferctl/generate_command.cc — `inferctl generate PROMPT`: stream the
+// continuation; with --json, a JSON summary on the last line (prompt_ids from
+// the Tokenize RPC, i.e. as the server feeds the prompt).
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_format.h"
+#include "inferd/v1/inference.grpc.pb.h"
+#include "nlohmann/json.hpp"
+#include "tools/inferctl/commands.h"
+#include "tools/inferctl/connection.h"
+#include "tools/inferctl/flags.h"
+
+namespace inferd::inferctl {
+
+namespace {
+
+constexpr double kTokenizeTimeoutSeconds = 10;
+
+// The CLI/JSON spelling of a finish reason ("stop", "length", ...).
+std::string FinishReasonName(v1::FinishReason reason) {
+  switch (reason) {
+    case v1::FINISH_REASON_STOP:
+      return "stop";
+    case v1::FINISH_REASON_LENGTH:
+      return "length";
+    case v1::FINISH_REASON_STOP_STRING:
+      return "stop_string";
+    case v1::FINISH_REASON_ABORT:
+      return "abort";
+    default:
+      break;
+  }
+  return "";
+}
+
+}  // namespace
+
+int RunGenerate(const ParsedArgs& args) {
+  if (args.positional.size() != 1) {
+    absl::FPrintF(stderr, "inferctl generate: give the prompt as one argument\n");
+    return 2;
+  }
+  const std::string& prompt = args.positional[0];
+  const bool json = absl::GetFlag(FLAGS_json);
+  auto stub = v1::Inference::NewStub(Connect());
+
+  std::vector<int32_t> prompt_ids;
+  if (json) {
+    v1::TokenizeRequest request;
+    request.set_text(prompt);
+    v1::TokenizeResponse response;
+    grpc::Status status =
+        stub->Tokenize(MakeContext(kTokenizeTimeoutSeconds).get(), request, &response);
+    if (!status.ok()) return ReportRpcError("generate", "Tokenize", status);
+    prompt_ids.assign(response.token_ids().begin(), response.token_ids().end());
+  }
+
+  v1::GenerateRequest request;
+  request.set_text(prompt);
+  request.set_max_tokens(absl::GetFlag(FLAGS_max_tokens));
+  request.set_temperature(absl::GetFlag(FLAGS_temperature));
+  if (const auto seed = absl::GetFlag(FLAGS_seed); seed.has_value()) request.set_seed(*seed);
+  request.set_ignore_eos(absl::GetFlag(FLAGS_ignore_eos));
+
+  std::unique_ptr<grpc::ClientContext> context = MakeContext(0);
+  std::unique_ptr<grpc::ClientReader<v1::GenerateResponse>> reader =
+      stub->Generate(context.get(), request);
+  std::vector<int32_t> output_ids;
+  std::string text;
+  v1::FinishReason reason = v1::FINISH_REASON_UNSPECIFIED;
+  for (v1::GenerateResponse chunk; reader->Read(&chunk);) {
+    output_ids.insert(output_ids.end(), chunk.token_ids().begin(), chunk.token_ids().end());
+    text += chunk.text();
+    std::fwrite(chunk.text().data(), 1, chunk.text().size(), stdout);
+    std::fflush(stdout);
+    if (chunk.finish_reason() != v1::FINISH_REASON_UNSPECIFIED) reason = chunk.finish_reason();
+  }
+  grpc::Status status = reader->Finish();
+  absl::PrintF("\n");
+  if (!status.ok()) return ReportRpcError("generate", "Generate", status);
+  if (json) {
+    const nlohmann::json out = {{"prompt_ids", prompt_ids},
+                                {"output_ids", output_ids},
+                                {"text", text},
+                                {"finish_reason", FinishReasonName(reason)}};
+    absl::PrintF("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+  return 0;
+}
+
+}  // namespace inferd::inferctl
