@@ -151,6 +151,7 @@ void EngineImpl::Finish(RequestState* state, FinishReason reason, RequestOutput 
     live_ids_.erase(request_id);
   }
   ++stat_finished_;
+  PublishStats();  // a client that sees its final chunk sees its blocks freed
   channel->Push(std::move(out));
 }
 
