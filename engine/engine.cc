@@ -46,9 +46,9 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
   absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = Tokenizer::FromDirectory(config.model_dir);
   if (!tokenizer.ok()) return tokenizer.status();
   if ((*tokenizer)->vocab_size() > model_config->vocab_size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "tokenizer of ", config.model_dir, " has ", (*tokenizer)->vocab_size(),
-        " tokens but config.json vocab_size is ", model_config->vocab_size));
+    return absl::InvalidArgumentError(
+        absl::StrCat("tokenizer of ", config.model_dir, " has ", (*tokenizer)->vocab_size(),
+                     " tokens but config.json vocab_size is ", model_config->vocab_size));
   }
 
   std::unique_ptr<Transformer> model;
@@ -56,13 +56,14 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
     // The weight files are mapped only while loading; tensors are copied out.
     absl::StatusOr<std::unique_ptr<WeightStore>> weights = WeightStore::Open(config.model_dir);
     if (!weights.ok()) return weights.status();
-    absl::StatusOr<std::unique_ptr<Transformer>> loaded = Transformer::Load(*model_config, **weights);
+    absl::StatusOr<std::unique_ptr<Transformer>> loaded =
+        Transformer::Load(*model_config, **weights);
     if (!loaded.ok()) return loaded.status();
     model = *std::move(loaded);
   }
 
-  const int64_t bytes_per_block = KvCacheTensors::BytesPerBlock(
-      model_config->num_hidden_layers, config.block_size, model->kv_dim());
+  const int64_t bytes_per_block = KvCacheTensors::BytesPerBlock(model_config->num_hidden_layers,
+                                                                config.block_size, model->kv_dim());
   const int64_t num_blocks = config.kv_cache_memory_bytes / bytes_per_block;
   const int64_t blocks_per_context =
       (model_config->max_position_embeddings + config.block_size - 1) / config.block_size;

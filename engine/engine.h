@@ -23,7 +23,7 @@ namespace inferd::engine {
 
 struct EngineConfig {
   std::string model_dir;
-  int32_t max_num_seqs = 64;             // sequences in one step
+  int32_t max_num_seqs = 64;              // sequences in one step
   int32_t max_num_batched_tokens = 2048;  // tokens (prefill + decode) in one step
   int64_t kv_cache_memory_bytes = 256ll << 20;
   int32_t block_size = 16;

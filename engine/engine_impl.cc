@@ -5,9 +5,9 @@
 #include <random>
 #include <utility>
 
-#include "kernels/check.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "kernels/check.h"
 
 namespace inferd::engine {
 
@@ -45,16 +45,15 @@ absl::Status EngineImpl::Submit(Request request, std::shared_ptr<OutputChannel> 
   if (n == 0) return absl::InvalidArgumentError("the prompt has no tokens");
   for (int32_t id : request.prompt_ids) {
     if (id < 0 || id >= info_.vocab_size) {
-      return absl::InvalidArgumentError(absl::StrCat("prompt token id ", id,
-                                                     " is outside the vocabulary [0, ",
-                                                     info_.vocab_size, ")"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "prompt token id ", id, " is outside the vocabulary [0, ", info_.vocab_size, ")"));
     }
   }
   if (absl::Status s = request.sampling.Validate(info_.vocab_size); !s.ok()) return s;
   if (n + request.sampling.max_tokens > info_.max_context) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "prompt (", n, " tokens) + max_tokens (", request.sampling.max_tokens,
-        ") exceeds the model context of ", info_.max_context, " tokens"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("prompt (", n, " tokens) + max_tokens (", request.sampling.max_tokens,
+                     ") exceeds the model context of ", info_.max_context, " tokens"));
   }
   if (request.request_id.empty()) return absl::InvalidArgumentError("request_id is empty");
 

@@ -18,16 +18,16 @@ namespace inferd::engine {
 
 struct SamplingParams {
   int32_t max_tokens = 256;
-  float temperature = 1.0f;   // 0 = greedy (argmax, lowest id wins ties)
-  int32_t top_k = 0;          // 0 = disabled
-  float top_p = 1.0f;         // 1 = disabled
-  float min_p = 0.0f;         // 0 = disabled
-  float repetition_penalty = 1.0f;  // 1 = disabled (HF/vLLM: prompt + output tokens)
-  float presence_penalty = 0.0f;    // OpenAI semantics, output tokens only
-  float frequency_penalty = 0.0f;   // OpenAI semantics, output tokens only
-  std::optional<uint64_t> seed;     // same seed -> same output, whatever the batch
-  std::vector<std::string> stop;             // stop strings (excluded from the text)
-  std::vector<int32_t> stop_token_ids;       // in addition to the model's EOS ids
+  float temperature = 1.0f;             // 0 = greedy (argmax, lowest id wins ties)
+  int32_t top_k = 0;                    // 0 = disabled
+  float top_p = 1.0f;                   // 1 = disabled
+  float min_p = 0.0f;                   // 0 = disabled
+  float repetition_penalty = 1.0f;      // 1 = disabled (HF/vLLM: prompt + output tokens)
+  float presence_penalty = 0.0f;        // OpenAI semantics, output tokens only
+  float frequency_penalty = 0.0f;       // OpenAI semantics, output tokens only
+  std::optional<uint64_t> seed;         // same seed -> same output, whatever the batch
+  std::vector<std::string> stop;        // stop strings (excluded from the text)
+  std::vector<int32_t> stop_token_ids;  // in addition to the model's EOS ids
   bool ignore_eos = false;
   int32_t logprobs = -1;  // -1: none; 0: chosen token only; n: chosen + top n (n <= 20)
 
@@ -40,10 +40,10 @@ enum class FinishReason { kNone = 0, kStop, kLength, kStopString, kAbort };
 const char* FinishReasonName(FinishReason reason);
 
 struct Request {
-  std::string request_id;          // unique among live requests
+  std::string request_id;           // unique among live requests
   std::vector<int32_t> prompt_ids;  // fed exactly as given (BOS already added by the caller)
   SamplingParams sampling;
-  int32_t priority = 0;             // lower value = served first (vLLM convention)
+  int32_t priority = 0;  // lower value = served first (vLLM convention)
   absl::Time deadline = absl::InfiniteFuture();
 };
 
@@ -62,13 +62,13 @@ struct Usage {
 // One chunk of a request's stream. Consecutive chunks may be merged by the
 // output channel when the reader is slower than the engine.
 struct RequestOutput {
-  std::vector<int32_t> token_ids;  // new generated ids (a stop token is never included)
-  std::string text;                // new text (valid UTF-8, never past a stop string)
+  std::vector<int32_t> token_ids;      // new generated ids (a stop token is never included)
+  std::string text;                    // new text (valid UTF-8, never past a stop string)
   std::vector<TokenLogprob> logprobs;  // one per token id when logprobs >= 0
   bool finished = false;
   FinishReason finish_reason = FinishReason::kNone;
-  Usage usage;           // filled on the final chunk
-  absl::Status status;   // non-OK: the request failed (final chunk)
+  Usage usage;          // filled on the final chunk
+  absl::Status status;  // non-OK: the request failed (final chunk)
 };
 
 }  // namespace inferd::engine

@@ -38,13 +38,12 @@ struct Voidify {
 
 }  // namespace inferd::internal
 
-#define INFERD_CHECK(condition)                  \
-  (condition) ? (void)0                          \
-              : ::inferd::internal::Voidify() &  \
+#define INFERD_CHECK(condition)                 \
+  (condition) ? (void)0                         \
+              : ::inferd::internal::Voidify() & \
                     ::inferd::internal::CheckFailure(__FILE__, __LINE__, #condition).stream()
 
-#define INFERD_CHECK_OP_(a, op, b) \
-  INFERD_CHECK((a)op(b)) << "(" << (a) << " vs " << (b) << ") "
+#define INFERD_CHECK_OP_(a, op, b) INFERD_CHECK((a)op(b)) << "(" << (a) << " vs " << (b) << ") "
 #define INFERD_CHECK_EQ(a, b) INFERD_CHECK_OP_(a, ==, b)
 #define INFERD_CHECK_NE(a, b) INFERD_CHECK_OP_(a, !=, b)
 #define INFERD_CHECK_LT(a, b) INFERD_CHECK_OP_(a, <, b)

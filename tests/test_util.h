@@ -39,12 +39,12 @@ inline std::string ReadFileOrDie(const std::string& path) {
 }  // namespace inferd::testing
 
 // Skips the current test when ../shared/<rel> does not exist.
-#define INFERD_REQUIRE_SHARED(rel)                                                      \
-  do {                                                                                  \
-    if (!std::filesystem::exists(::inferd::testing::SharedPath(rel))) {                 \
-      GTEST_SKIP() << "../shared/" << (rel) << " not found (set INFERD_SHARED_DIR to "  \
-                   << "the shared folder with models, tokenizers and goldens)";         \
-    }                                                                                   \
+#define INFERD_REQUIRE_SHARED(rel)                                                     \
+  do {                                                                                 \
+    if (!std::filesystem::exists(::inferd::testing::SharedPath(rel))) {                \
+      GTEST_SKIP() << "../shared/" << (rel) << " not found (set INFERD_SHARED_DIR to " \
+                   << "the shared folder with models, tokenizers and goldens)";        \
+    }                                                                                  \
   } while (0)
 
 #endif  // INFERD_TESTS_TEST_UTIL_H_

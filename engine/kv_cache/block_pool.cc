@@ -1,8 +1,8 @@
 // engine/kv_cache/block_pool.cc
 #include "engine/kv_cache/block_pool.h"
 
-#include "kernels/check.h"
 #include "absl/strings/str_cat.h"
+#include "kernels/check.h"
 
 namespace inferd::engine {
 
@@ -50,7 +50,8 @@ absl::Status BlockPool::CheckIntegrity() const {
     }
   }
   for (int64_t b = 0; b < num_blocks(); ++b) {
-    if (ref_counts_[b] < 0) return absl::InternalError(absl::StrCat("negative ref count, block ", b));
+    if (ref_counts_[b] < 0)
+      return absl::InternalError(absl::StrCat("negative ref count, block ", b));
     if (ref_counts_[b] == 0 && !on_free_list[b]) {
       return absl::InternalError(absl::StrCat("block ", b, " leaked: no owner, not free"));
     }

@@ -1,8 +1,8 @@
 // engine/kv_cache/kv_cache_manager.cc
 #include "engine/kv_cache/kv_cache_manager.h"
 
-#include "kernels/check.h"
 #include "absl/strings/str_cat.h"
+#include "kernels/check.h"
 
 namespace inferd::engine {
 

@@ -39,13 +39,12 @@ struct ModelConfig {
   bool attention_bias = false;  // q/k/v (not o) projections have a bias (Qwen2: always)
   bool tie_word_embeddings = false;
   std::string hidden_act = "silu";
-  std::string torch_dtype;               // as written; "" when absent
-  std::vector<int32_t> bos_token_ids;    // config.json bos_token_id (may be empty)
-  std::vector<int32_t> eos_token_ids;    // config.json eos_token_id, int or list
+  std::string torch_dtype;             // as written; "" when absent
+  std::vector<int32_t> bos_token_ids;  // config.json bos_token_id (may be empty)
+  std::vector<int32_t> eos_token_ids;  // config.json eos_token_id, int or list
 
   // Parses `json_text`; `origin` (a path) prefixes error messages.
-  static absl::StatusOr<ModelConfig> Parse(const std::string& json_text,
-                                           const std::string& origin);
+  static absl::StatusOr<ModelConfig> Parse(const std::string& json_text, const std::string& origin);
   // Reads and parses DIR/config.json.
   static absl::StatusOr<ModelConfig> FromDirectory(const std::string& dir);
 
@@ -57,7 +56,8 @@ struct ModelConfig {
 struct GenerationConfig {
   std::vector<int32_t> eos_token_ids;  // eos_token_id, int or list; empty when absent
   int32_t bos_token_id = -1;
-  static absl::StatusOr<GenerationConfig> FromDirectory(const std::string& dir);  // absent file -> empty config
+  static absl::StatusOr<GenerationConfig> FromDirectory(
+      const std::string& dir);  // absent file -> empty config
 };
 
 }  // namespace inferd::engine

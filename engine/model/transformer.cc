@@ -5,8 +5,8 @@
 #include <cstring>
 #include <string>
 
-#include "kernels/check.h"
 #include "absl/strings/str_cat.h"
+#include "kernels/check.h"
 #include "kernels/ops.h"
 
 namespace inferd::engine {
@@ -22,11 +22,11 @@ absl::Status Append(const WeightStore& w, const std::string& name,
   return absl::OkStatus();
 }
 
-#define INFERD_RETURN_IF_ERROR(expr)         \
-  do {                                       \
+#define INFERD_RETURN_IF_ERROR(expr)          \
+  do {                                        \
     if (absl::Status s_ = (expr); !s_.ok()) { \
-      return s_;                             \
-    }                                        \
+      return s_;                              \
+    }                                         \
   } while (0)
 
 }  // namespace
@@ -43,7 +43,8 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig
   const int64_t inter = config.intermediate_size;
   t->inv_freq_ = config.RopeInvFreq();
 
-  INFERD_RETURN_IF_ERROR(Append(w, "model.embed_tokens.weight", {vocab, hidden}, &t->embed_tokens_));
+  INFERD_RETURN_IF_ERROR(
+      Append(w, "model.embed_tokens.weight", {vocab, hidden}, &t->embed_tokens_));
   INFERD_RETURN_IF_ERROR(Append(w, "model.norm.weight", {hidden}, &t->final_norm_));
   if (!config.tie_word_embeddings) {
     INFERD_RETURN_IF_ERROR(Append(w, "lm_head.weight", {vocab, hidden}, &t->lm_head_));

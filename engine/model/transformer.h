@@ -50,14 +50,13 @@ class Transformer {
   // Runs `batch` (its K/V are written into `kv` at batch.slot_mapping) and
   // writes logits for batch.logits_rows, in that order, to `logits`
   // [logits_rows.size(), vocab]. Grows the workspace when needed.
-  void Forward(const InputBatch& batch, int32_t block_size, KvCacheTensors* kv,
-               float* logits);
+  void Forward(const InputBatch& batch, int32_t block_size, KvCacheTensors* kv, float* logits);
 
  private:
   explicit Transformer(const ModelConfig& config);
   void EnsureWorkspace(int64_t num_tokens);
-  void Attention(const InputBatch& batch, int64_t layer, int32_t block_size,
-                 KvCacheTensors* kv, const float* h, float* out);
+  void Attention(const InputBatch& batch, int64_t layer, int32_t block_size, KvCacheTensors* kv,
+                 const float* h, float* out);
   void Mlp(int64_t layer, int64_t num_tokens, const float* h, float* out);
 
   ModelConfig config_;

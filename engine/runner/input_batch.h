@@ -17,7 +17,7 @@ struct InputBatch {
   std::vector<int32_t> seq_lens;      // [num_seqs] context length after this step
   std::vector<int32_t> block_tables;  // [num_seqs, max_blocks_per_seq]
   int32_t max_blocks_per_seq = 0;
-  std::vector<int32_t> logits_rows;   // rows (token indices) whose logits are wanted
+  std::vector<int32_t> logits_rows;  // rows (token indices) whose logits are wanted
 
   int32_t num_tokens() const { return static_cast<int32_t>(token_ids.size()); }
   int32_t num_seqs() const { return static_cast<int32_t>(seq_lens.size()); }

@@ -7,8 +7,7 @@
 
 namespace inferd::engine {
 
-ModelRunner::ModelRunner(std::unique_ptr<Transformer> model, int64_t num_blocks,
-                         int32_t block_size)
+ModelRunner::ModelRunner(std::unique_ptr<Transformer> model, int64_t num_blocks, int32_t block_size)
     : model_(std::move(model)),
       block_size_(block_size),
       kv_(model_->config().num_hidden_layers, num_blocks, block_size, model_->kv_dim()) {}
@@ -19,8 +18,8 @@ void ModelRunner::BuildBatch(const SchedulerOutput& plan,
   batch_.Clear();
   int32_t max_blocks = 0;
   for (const ScheduledSequence& s : plan.scheduled) {
-    max_blocks = std::max<int32_t>(max_blocks,
-                                   static_cast<int32_t>(kv_cache.BlockTable(s.id).size()));
+    max_blocks =
+        std::max<int32_t>(max_blocks, static_cast<int32_t>(kv_cache.BlockTable(s.id).size()));
   }
   batch_.max_blocks_per_seq = max_blocks;
   batch_.block_tables.assign(plan.scheduled.size() * max_blocks, 0);

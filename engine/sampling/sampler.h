@@ -23,8 +23,8 @@ struct SamplingState {
   Rng rng;
   // Occurrence counts for penalties, kept incrementally: output tokens
   // (presence/frequency) and prompt+output tokens (repetition).
-  std::vector<int32_t> output_counts;   // [vocab] or empty until the first token
-  std::vector<uint8_t> seen;            // [vocab] prompt or output token seen
+  std::vector<int32_t> output_counts;  // [vocab] or empty until the first token
+  std::vector<uint8_t> seen;           // [vocab] prompt or output token seen
 };
 
 class Sampler {

@@ -78,8 +78,8 @@ SchedulerOutput Scheduler::Schedule() {
       }
     }
     if (preempted_self) break;  // everything after it was preempted too
-    out.scheduled.push_back({seq->id, seq->num_computed_tokens, n,
-                             seq->num_computed_tokens + n == seq->num_tokens()});
+    out.scheduled.push_back(
+        {seq->id, seq->num_computed_tokens, n, seq->num_computed_tokens + n == seq->num_tokens()});
     budget -= n;
     ++i;
   }
@@ -93,8 +93,8 @@ SchedulerOutput Scheduler::Schedule() {
     waiting_.pop_front();
     seq->status = SequenceStatus::kRunning;
     running_.push_back(seq);
-    out.scheduled.push_back({seq->id, seq->num_computed_tokens, n,
-                             seq->num_computed_tokens + n == seq->num_tokens()});
+    out.scheduled.push_back(
+        {seq->id, seq->num_computed_tokens, n, seq->num_computed_tokens + n == seq->num_tokens()});
     budget -= n;
   }
 

@@ -19,8 +19,8 @@ enum class SequenceStatus { kWaiting, kRunning, kFinished };
 
 struct Sequence {
   SeqId id = 0;
-  int32_t priority = 0;      // lower is served first
-  int64_t arrival = 0;       // monotonically increasing admission order
+  int32_t priority = 0;            // lower is served first
+  int64_t arrival = 0;             // monotonically increasing admission order
   std::vector<int32_t> token_ids;  // prompt followed by generated tokens
   int64_t num_prompt_tokens = 0;
   int64_t num_computed_tokens = 0;  // tokens whose KV is in the cache

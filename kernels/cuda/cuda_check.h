@@ -9,14 +9,14 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define CUDA_CHECK(expr)                                                           \
-  do {                                                                             \
-    cudaError_t err_ = (expr);                                                     \
-    if (err_ != cudaSuccess) {                                                     \
-      std::fprintf(stderr, "%s:%d: CUDA error %s: %s (%s)\n", __FILE__, __LINE__,  \
-                   cudaGetErrorName(err_), cudaGetErrorString(err_), #expr);       \
-      std::abort();                                                                \
-    }                                                                              \
+#define CUDA_CHECK(expr)                                                          \
+  do {                                                                            \
+    cudaError_t err_ = (expr);                                                    \
+    if (err_ != cudaSuccess) {                                                    \
+      std::fprintf(stderr, "%s:%d: CUDA error %s: %s (%s)\n", __FILE__, __LINE__, \
+                   cudaGetErrorName(err_), cudaGetErrorString(err_), #expr);      \
+      std::abort();                                                               \
+    }                                                                             \
   } while (0)
 
 #endif  // INFERD_KERNELS_CUDA_CUDA_CHECK_H_

@@ -50,8 +50,8 @@ TEST(TinyLlamaGoldenTest, LastPositionLogprobsAndGreedyIdsMatchLlamaCpp) {
     for (size_t i = 0; i + 1 < top20.size(); ++i) {
       const int32_t id = top20[i][0];
       const double expected = top20[i][1].get<double>() - lse;
-      ASSERT_TRUE(ours.count(id)) << "id " << id << " (rank " << i << ") missing, prompt \""
-                                  << text << "\"";
+      ASSERT_TRUE(ours.count(id)) << "id " << id << " (rank " << i << ") missing, prompt \"" << text
+                                  << "\"";
       EXPECT_NEAR(ours[id], expected, 2e-5) << "rank " << i << ", prompt \"" << text << "\"";
     }
     EXPECT_EQ(first.token_id, top20[0][0].get<int32_t>());

@@ -187,7 +187,9 @@ TEST_F(EngineTest, DeadlineInThePastFailsWithDeadlineExceeded) {
 
 TEST_F(EngineTest, AdmissionErrorsHaveTheRightCodes) {
   auto e = MakeEngine(2048, 64 << 20, 1);
-  auto submit = [&](Request r) { return e->Submit(std::move(r), std::make_shared<engine::OutputChannel>()).code(); };
+  auto submit = [&](Request r) {
+    return e->Submit(std::move(r), std::make_shared<engine::OutputChannel>()).code();
+  };
   EXPECT_EQ(submit(Greedy("e1", {}, 5)), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(submit(Greedy("e2", {1, 99999}, 5)), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(submit(Greedy("e3", {1, -4}, 5)), absl::StatusCode::kInvalidArgument);

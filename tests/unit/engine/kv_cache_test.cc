@@ -93,7 +93,7 @@ TEST(KvCacheManagerTest, BlockTableGrowsAcrossBlockBoundaries) {
 
 TEST(KvCacheManagerTest, ExhaustionChangesNothingAndFreeGivesEverythingBack) {
   KvCacheManager kv(/*num_blocks=*/4, /*block_size=*/16);
-  ASSERT_TRUE(kv.Allocate(1, 40));  // 3 blocks
+  ASSERT_TRUE(kv.Allocate(1, 40));   // 3 blocks
   EXPECT_FALSE(kv.Allocate(2, 17));  // needs 2, only 1 free
   EXPECT_TRUE(kv.BlockTable(2).empty());
   EXPECT_EQ(kv.num_sequences(), 1);

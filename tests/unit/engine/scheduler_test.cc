@@ -124,8 +124,8 @@ TEST(SchedulerTest, PoolExhaustionPreemptsTheLatestAndKeepsItsTokens) {
   SchedulerHarness h(4, 2, {8, 100});
   Sequence* a = h.Add(3);
   Sequence* b = h.Add(3);
-  h.Step();  // both prefill: 4 tokens each after sampling
-  h.Step();  // both decode token 4 (fits): 5 tokens each
+  h.Step();                      // both prefill: 4 tokens each after sampling
+  h.Step();                      // both decode token 4 (fits): 5 tokens each
   SchedulerOutput o = h.Step();  // decoding token 5 needs a 3rd block each
   ASSERT_EQ(o.preempted.size(), 1u);
   EXPECT_EQ(o.preempted[0], b->id);
