@@ -23,26 +23,25 @@ namespace inferd::kernels {
 
 // out[i, :] = table[ids[i], :]. Every id must be in [0, vocab).
 //   table: [vocab, hidden]   ids: [n]   out: [n, hidden]
-void Embedding(const float* table, int64_t vocab, int64_t hidden, const int32_t* ids,
-               int64_t n, float* out);
+void Embedding(const float* table, int64_t vocab, int64_t hidden, const int32_t* ids, int64_t n,
+               float* out);
 
 // out = x · wᵀ (+ bias): a linear layer with PyTorch's weight layout.
 //   x: [m, k]   w: [n, k]   bias: [n] or nullptr   out: [m, n]
 // Each out[i, j] is the dot product of x row i and w row j summed in a fixed
 // order that depends only on k (not on m, n or threading).
-void Matmul(const float* x, const float* w, const float* bias, int64_t m, int64_t n,
-            int64_t k, float* out);
+void Matmul(const float* x, const float* w, const float* bias, int64_t m, int64_t n, int64_t k,
+            float* out);
 
 // out[i] = x[i] / sqrt(mean(x[i]^2) + eps) * weight   (Llama RMSNorm)
 //   x, out: [n, hidden] (may alias)   weight: [hidden]
-void RmsNorm(const float* x, const float* weight, int64_t n, int64_t hidden, float eps,
-             float* out);
+void RmsNorm(const float* x, const float* weight, int64_t n, int64_t hidden, float eps, float* out);
 
 // Fused residual add + RMSNorm:
 //   residual[i] += x[i];  out[i] = RmsNorm(residual[i])
 //   residual, x, out: [n, hidden]   weight: [hidden]
-void AddRmsNorm(float* residual, const float* x, const float* weight, int64_t n,
-                int64_t hidden, float eps, float* out);
+void AddRmsNorm(float* residual, const float* x, const float* weight, int64_t n, int64_t hidden,
+                float eps, float* out);
 
 // out = a + b elementwise. a, b, out: [n] (out may alias a or b).
 void Add(const float* a, const float* b, int64_t n, float* out);
@@ -54,9 +53,11 @@ void Add(const float* a, const float* b, int64_t n, float* out);
 // Applied in place to every head of every row.
 //   x: [n, num_heads, head_dim]   positions: [n]   inv_freq: [head_dim / 2]
 // cos/sin are computed in double from (pos * inv_freq) and rounded to float,
-// so results do not depend on a precomputed table's length.
-void Rope(float* x, const int32_t* positions, int64_t n, int64_t num_heads,
-          int64_t head_dim, const float* inv_freq);
+// so results do not depend on a precomputed table's length. The angle itself
+// is the float product float(pos) * inv_freq[i] (what HF computes), widened
+// to double only for cos/sin.
+void Rope(float* x, const int32_t* positions, int64_t n, int64_t num_heads, int64_t head_dim,
+          const float* inv_freq);
 
 // out[i, j] = silu(gate_up[i, j]) * gate_up[i, inter + j]   (SwiGLU)
 //   gate_up: [n, 2 * inter] (gate first, then up)   out: [n, inter]
@@ -85,10 +86,10 @@ void WriteKvCache(const float* k, const float* v, const int32_t* slot_mapping, i
 // Keys are visited in increasing position order whatever the batch: a
 // query's output is bit-identical however its sequence was batched or chunked.
 struct PagedAttentionParams {
-  const float* q = nullptr;          // [num_tokens, num_q_heads, head_dim]
-  const float* k_cache = nullptr;    // [num_blocks, block_size, num_kv_heads, head_dim]
-  const float* v_cache = nullptr;    // [num_blocks, block_size, num_kv_heads, head_dim]
-  float* out = nullptr;              // [num_tokens, num_q_heads, head_dim]
+  const float* q = nullptr;               // [num_tokens, num_q_heads, head_dim]
+  const float* k_cache = nullptr;         // [num_blocks, block_size, num_kv_heads, head_dim]
+  const float* v_cache = nullptr;         // [num_blocks, block_size, num_kv_heads, head_dim]
+  float* out = nullptr;                   // [num_tokens, num_q_heads, head_dim]
   const int32_t* query_start = nullptr;   // [num_seqs + 1], query_start[0] == 0
   const int32_t* seq_lens = nullptr;      // [num_seqs]
   const int32_t* block_tables = nullptr;  // [num_seqs, max_blocks_per_seq]

@@ -1,0 +1,216 @@
+// kernels/cpu/attention.cc — PagedAttention: varlen, paged KV, causal, GQA,
+// FlashAttention-style online softmax; scores are never materialised beyond
+// one tile of kTile keys.
+//
+// Work item = (query token, KV head, slice of that KV head's query heads): an
+// item runs its heads together, so each K/V row is loaded once per slice.
+// Items are split across threads; each head's arithmetic is fixed by (query
+// position, head), so neither the slicing nor the split changes a bit.
+//
+// Per query head, keys are visited in tiles of kTile positions aligned to
+// absolute multiples of kTile ([0, 16), [16, 32), ... cut at the query's own
+// position), in increasing order:
+//   s_j   = simd-dot(q, k_j) * scale        (simd.h lane order; 8 keys at once)
+//   m'    = max(m, max_j s_j)
+//   p_j   = exp(s_j - m')                   (simd::Exp; lanes past the tile end = 0)
+//   l     = l * exp(m - m') + (Sum8(p[0:8]) + Sum8(p[8:16]))
+//   acc   = acc * exp(m - m'); then acc = fma(p_j, v_j, acc) for j in order
+//   out   = acc / l
+// Tiles depend only on the query position, never on the batch, q_len or how a
+// prefill was chunked: a query's output is bit-identical in every batching.
+// The accumulator lives in the output row itself (no scratch allocation).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+
+#include "kernels/cpu/simd.h"
+#include "kernels/cpu/thread_pool.h"
+#include "kernels/ops.h"
+
+namespace inferd::kernels {
+namespace {
+
+constexpr int kTile = 16;
+
+// Eight dot products q·k[0..7], each with simd::Dot's order (bit-identical
+// to it); eight independent FMA chains keep both FMA ports busy.
+inline void Dot8(const float* q, const float* const* k, int64_t d, float scale, float* out) {
+  __m256 a[8];
+  for (int j = 0; j < 8; ++j) a[j] = _mm256_setzero_ps();
+  int64_t t = 0;
+  for (; t + 8 <= d; t += 8) {
+    const __m256 qv = _mm256_loadu_ps(q + t);
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) a[j] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k[j] + t), a[j]);
+  }
+  if (t < d) {
+    const __m256i m = simd::TailMask(d - t);
+    const __m256 qv = simd::LoadPartial(q + t, m);
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) {
+      a[j] = _mm256_fmadd_ps(qv, simd::LoadPartial(k[j] + t, m), a[j]);
+    }
+  }
+  const __m128 vs = _mm_set1_ps(scale);
+  _mm_storeu_ps(out, _mm_mul_ps(simd::Reduce4(a[0], a[1], a[2], a[3]), vs));
+  _mm_storeu_ps(out + 4, _mm_mul_ps(simd::Reduce4(a[4], a[5], a[6], a[7]), vs));
+}
+
+inline float ExpScalar(float x) { return _mm256_cvtss_f32(simd::Exp(_mm256_set1_ps(x))); }
+
+// NV vectors of the accumulator starting at acc: a = acc * c (or 0 on the
+// first tile), then a = fma(p_j, v_j, a) for j in order. Every element gets
+// that same sequence whichever NV covers it.
+template <int NV>
+inline void AccumulateBlock(float* acc, int64_t off, bool scale_acc, __m256 c, const float* p,
+                            const float* const* v, int cnt) {
+  __m256 a[NV];
+#pragma GCC unroll 8
+  for (int u = 0; u < NV; ++u) {
+    a[u] = scale_acc ? _mm256_mul_ps(_mm256_loadu_ps(acc + off + 8 * u), c) : _mm256_setzero_ps();
+  }
+  for (int j = 0; j < cnt; ++j) {
+    const __m256 pj = _mm256_set1_ps(p[j]);
+    const float* vj = v[j] + off;
+#pragma GCC unroll 8
+    for (int u = 0; u < NV; ++u) a[u] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 8 * u), a[u]);
+  }
+#pragma GCC unroll 8
+  for (int u = 0; u < NV; ++u) _mm256_storeu_ps(acc + off + 8 * u, a[u]);
+}
+
+// acc[0:d] = acc * c (skipped on the first tile), then += p_j * v_j in order.
+inline void AccumulateV(float* acc, int64_t d, bool scale_acc, float c, const float* p,
+                        const float* const* v, int cnt) {
+  const __m256 vc = _mm256_set1_ps(c);
+  int64_t t = 0;
+  for (; t + 64 <= d; t += 64) AccumulateBlock<8>(acc, t, scale_acc, vc, p, v, cnt);
+  for (; t + 8 <= d; t += 8) AccumulateBlock<1>(acc, t, scale_acc, vc, p, v, cnt);
+  if (t < d) {
+    const __m256i m = simd::TailMask(d - t);
+    __m256 a = scale_acc ? _mm256_mul_ps(simd::LoadPartial(acc + t, m), vc) : _mm256_setzero_ps();
+    for (int j = 0; j < cnt; ++j) {
+      a = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), simd::LoadPartial(v[j] + t, m), a);
+    }
+    _mm256_maskstore_ps(acc + t, m, a);
+  }
+}
+
+struct HeadState {
+  float max = -std::numeric_limits<float>::infinity();
+  float sum = 0.0f;
+};
+
+// One query token of sequence `s` at position `pos`: query heads [g_begin,
+// g_end) of KV head `kvh`'s group (indices within the group).
+void AttendItem(const PagedAttentionParams& p, int64_t token, int32_t s, int64_t pos, int32_t kvh,
+                int32_t g_begin, int32_t g_end) {
+  const int64_t d = p.head_dim;
+  const int32_t group = p.num_q_heads / p.num_kv_heads;
+  const int64_t kv_stride = static_cast<int64_t>(p.num_kv_heads) * d;  // one cache slot
+  const int32_t* table = p.block_tables + static_cast<int64_t>(s) * p.max_blocks_per_seq;
+  const float* q_base = p.q + (token * p.num_q_heads + static_cast<int64_t>(kvh) * group) * d;
+  float* out_base = p.out + (token * p.num_q_heads + static_cast<int64_t>(kvh) * group) * d;
+
+  constexpr int kMaxGroup = 64;
+  HeadState state_buf[kMaxGroup];
+  const float* k_ptr[kTile];
+  const float* v_ptr[kTile];
+  for (int32_t g0 = g_begin; g0 < g_end; g0 += kMaxGroup) {  // > 64 heads: in slices
+    const int32_t g_cnt = std::min(kMaxGroup, g_end - g0);
+    for (int32_t g = 0; g < g_cnt; ++g) state_buf[g] = HeadState{};
+    for (int64_t t0 = 0; t0 <= pos; t0 += kTile) {
+      const int cnt = static_cast<int>(std::min<int64_t>(kTile, pos + 1 - t0));
+      for (int j = 0; j < kTile; ++j) {
+        const int64_t pp = t0 + std::min(j, cnt - 1);  // pad with the last key
+        const int64_t slot =
+            static_cast<int64_t>(table[pp / p.block_size]) * p.block_size + pp % p.block_size;
+        k_ptr[j] = p.k_cache + slot * kv_stride + static_cast<int64_t>(kvh) * d;
+        v_ptr[j] = p.v_cache + slot * kv_stride + static_cast<int64_t>(kvh) * d;
+      }
+      for (int32_t g = 0; g < g_cnt; ++g) {
+        const float* q = q_base + static_cast<int64_t>(g0 + g) * d;
+        float* acc = out_base + static_cast<int64_t>(g0 + g) * d;
+        HeadState& st = state_buf[g];
+        alignas(32) float sc[kTile] = {};
+        for (int j = 0; j < cnt; j += 8) Dot8(q, k_ptr + j, d, p.scale, sc + j);
+        float tile_max = sc[0];
+        for (int j = 1; j < cnt; ++j) tile_max = std::max(tile_max, sc[j]);
+        const bool first = t0 == 0;
+        const float new_max = first ? tile_max : std::max(st.max, tile_max);
+        const float corr = first ? 0.0f : ExpScalar(st.max - new_max);
+        const __m256 vmax = _mm256_set1_ps(new_max);
+        const __m256 p_lo = _mm256_and_ps(simd::Exp(_mm256_sub_ps(_mm256_load_ps(sc), vmax)),
+                                          _mm256_castsi256_ps(simd::TailMask(std::min(cnt, 8))));
+        const __m256 p_hi =
+            _mm256_and_ps(simd::Exp(_mm256_sub_ps(_mm256_load_ps(sc + 8), vmax)),
+                          _mm256_castsi256_ps(simd::TailMask(std::max(cnt - 8, 0))));
+        alignas(32) float pr[kTile];
+        _mm256_store_ps(pr, p_lo);
+        _mm256_store_ps(pr + 8, p_hi);
+        const float tile_sum = simd::Sum8(p_lo) + simd::Sum8(p_hi);
+        st.sum = first ? tile_sum : st.sum * corr + tile_sum;
+        st.max = new_max;
+        AccumulateV(acc, d, !first, corr, pr, v_ptr, cnt);
+      }
+    }
+    for (int32_t g = 0; g < g_cnt; ++g) {
+      float* acc = out_base + static_cast<int64_t>(g0 + g) * d;
+      const float l = state_buf[g].sum;
+      for (int64_t t = 0; t < d; ++t) acc[t] = acc[t] / l;
+    }
+  }
+}
+
+}  // namespace
+
+void PagedAttention(const PagedAttentionParams& p) {
+  if (p.num_seqs <= 0) return;
+  const int64_t num_tokens = p.query_start[p.num_seqs];
+  if (num_tokens <= 0 || p.num_kv_heads <= 0) return;
+  // Average work per item, for the grain: ~4 flops per (key, head, dim).
+  int64_t total_keys = 0;
+  for (int32_t s = 0; s < p.num_seqs; ++s) {
+    const int64_t q_len = p.query_start[s + 1] - p.query_start[s];
+    total_keys += q_len * (2 * static_cast<int64_t>(p.seq_lens[s]) - q_len + 1) / 2;
+  }
+  const int32_t group = p.num_q_heads / p.num_kv_heads;
+  // Items are (token, KV head, slice of the group's query heads). One slice
+  // per group shares K/V loads across its heads; when that leaves too few
+  // items to occupy the threads (a lone decode), slices shrink down to single
+  // heads. Each head's arithmetic is the same either way.
+  const int64_t want_items = 4 * static_cast<int64_t>(NumThreads());
+  const int64_t base_items = num_tokens * p.num_kv_heads;
+  const int32_t slices = static_cast<int32_t>(
+      std::clamp<int64_t>((want_items + base_items - 1) / base_items, 1, group));
+  const int32_t slice = (group + slices - 1) / slices;
+  const int64_t items = base_items * slices;
+  const int64_t cost = std::max<int64_t>(1, total_keys / num_tokens) * slice * p.head_dim * 4;
+  // The pool hands out contiguous index ranges, but item cost grows with the
+  // query position; visiting items in a golden-ratio stride order gives every
+  // range a spread of positions.
+  int64_t stride = std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(items) * 0.618));
+  while (std::gcd(stride, items) != 1) --stride;
+  ParallelFor(items, GrainFor(cost), [&](int64_t b, int64_t e) {
+    for (int64_t idx = b; idx < e; ++idx) {
+      const int64_t it = idx * stride % items;
+      const int32_t sl = static_cast<int32_t>(it % slices);
+      const int64_t token = it / slices / p.num_kv_heads;
+      const int32_t kvh = static_cast<int32_t>((it / slices) % p.num_kv_heads);
+      // The sequence holding `token`: last s with query_start[s] <= token.
+      const int32_t* qs = p.query_start;
+      const int32_t s = static_cast<int32_t>(
+          std::upper_bound(qs, qs + p.num_seqs + 1, static_cast<int32_t>(token)) - qs - 1);
+      const int64_t q_len = qs[s + 1] - qs[s];
+      const int64_t pos = p.seq_lens[s] - q_len + (token - qs[s]);
+      const int32_t g_begin = sl * slice;
+      const int32_t g_end = std::min(group, g_begin + slice);
+      if (g_begin < g_end) AttendItem(p, token, s, pos, kvh, g_begin, g_end);
+    }
+  });
+}
+
+}  // namespace inferd::kernels

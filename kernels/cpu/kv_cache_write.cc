@@ -1,0 +1,24 @@
+// kernels/cpu/kv_cache_write.cc — WriteKvCache: scatters new K/V rows into
+// the paged cache at flat slots (block_id * block_size + offset); a negative
+// slot skips its row (padding). A pure copy, so trivially batch-invariant.
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/cpu/thread_pool.h"
+#include "kernels/ops.h"
+
+namespace inferd::kernels {
+
+void WriteKvCache(const float* k, const float* v, const int32_t* slot_mapping, int64_t n,
+                  int64_t kv_dim, float* k_cache, float* v_cache) {
+  ParallelFor(n, GrainFor(16 * kv_dim), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const int64_t slot = slot_mapping[i];
+      if (slot < 0) continue;
+      std::memcpy(k_cache + slot * kv_dim, k + i * kv_dim, sizeof(float) * kv_dim);
+      std::memcpy(v_cache + slot * kv_dim, v + i * kv_dim, sizeof(float) * kv_dim);
+    }
+  });
+}
+
+}  // namespace inferd::kernels

@@ -1,0 +1,190 @@
+// kernels/cpu/matmul.cc — Matmul: out = x · wᵀ (+ bias), fp32, AVX2/FMA.
+//
+// Register-blocked micro-kernel: a tile of kMr rows of x by kNr rows of w
+// (output columns) keeps kMr*kNr 8-lane accumulators vectorised along k, so
+// neither operand needs packing and w is read straight from its [n, k] layout.
+//
+// Batch invariance: every out[i, j] is simd::Dot's order — lane l accumulates
+// k = 8t + l with one FMA per t in increasing t, the k tail through a masked
+// load, then the fixed lane tree of simd::Reduce4, then + bias[j]. Edge tiles
+// are the same template with fewer rows/columns, so an element's arithmetic
+// does not depend on m, n, which tile holds it, or which thread runs it.
+//
+// Threading: the pool splits output columns (tiles of kNr); each thread sweeps
+// its columns in L2-sized panels and, inside a panel, rows in L1-sized blocks.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/cpu/simd.h"
+#include "kernels/cpu/thread_pool.h"
+#include "kernels/ops.h"
+
+namespace inferd::kernels {
+namespace {
+
+// 3 x 4 tiles: 12 accumulators + 4 w vectors in the 16 ymm registers; each
+// k step is 12 FMAs (6 cycles on 2 ports) against 7 loads.
+constexpr int kMr = 3;    // rows of x per tile
+constexpr int kNr = 4;    // rows of w (output columns) per tile
+constexpr int kWide = 8;  // columns per tile for a lone leftover row
+// Bytes of w per panel (kept in L2 while every row block passes over it) and
+// of x per row block (kept in L1 while the panel's columns pass over it).
+constexpr int64_t kPanelBytes = 256 * 1024;
+constexpr int64_t kRowBlockBytes = 16 * 1024;
+
+// out[i, j] for i < MR, j < NR of one tile. x rows are ldx apart, w rows k
+// apart, out rows ldo apart. kTail = (k % 8 != 0); the kTail = false
+// instantiation only drops a branch that would not run (it keeps the
+// accumulators in registers), so both give the same bits.
+template <int MR, int NR, bool kTail>
+inline void Tile(const float* x, int64_t ldx, const float* w, int64_t k, const float* bias,
+                 float* out, int64_t ldo) {
+  __m256 acc[MR][NR];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) acc[i][j] = _mm256_setzero_ps();
+  }
+  int64_t t = 0;
+  for (; t + 8 <= k; t += 8) {
+    __m256 wv[NR];
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) wv[j] = _mm256_loadu_ps(w + j * k + t);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      const __m256 xv = _mm256_loadu_ps(x + i * ldx + t);
+#pragma GCC unroll 8
+      for (int j = 0; j < NR; ++j) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);
+    }
+  }
+  if (kTail && t < k) {
+    const __m256i mask = simd::TailMask(k - t);
+    __m256 wv[NR];
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) wv[j] = simd::LoadPartial(w + j * k + t, mask);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      const __m256 xv = simd::LoadPartial(x + i * ldx + t, mask);
+#pragma GCC unroll 8
+      for (int j = 0; j < NR; ++j) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);
+    }
+  }
+  const __m256 zero = _mm256_setzero_ps();
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 8
+    for (int j0 = 0; j0 < NR; j0 += 4) {
+      const __m128 s =
+          simd::Reduce4(acc[i][j0], j0 + 1 < NR ? acc[i][j0 + 1] : zero,
+                        j0 + 2 < NR ? acc[i][j0 + 2] : zero, j0 + 3 < NR ? acc[i][j0 + 3] : zero);
+      float* o = out + i * ldo + j0;
+      if (NR - j0 >= 4) {
+        _mm_storeu_ps(o, bias != nullptr ? _mm_add_ps(s, _mm_loadu_ps(bias + j0)) : s);
+        continue;
+      }
+      alignas(16) float sums[4];
+      _mm_store_ps(sums, s);
+      const int cols = NR - j0;
+      if (bias != nullptr) {
+#pragma GCC unroll 8
+        for (int j = 0; j < cols; ++j) o[j] = sums[j] + bias[j0 + j];
+      } else {
+#pragma GCC unroll 8
+        for (int j = 0; j < cols; ++j) o[j] = sums[j];
+      }
+    }
+  }
+}
+
+// A tile of `rows` (1..MR) rows and `cols` (1..NR) columns: the same
+// template as a full tile, so the same arithmetic per element.
+template <bool kTail, int NR, int MR = kMr>
+inline void TileRows(int64_t rows, const float* x, int64_t ldx, const float* w, int64_t k,
+                     const float* bias, float* out, int64_t ldo) {
+  if (rows == MR) {
+    Tile<MR, NR, kTail>(x, ldx, w, k, bias, out, ldo);
+  } else if constexpr (MR > 1) {
+    TileRows<kTail, NR, MR - 1>(rows, x, ldx, w, k, bias, out, ldo);
+  }
+}
+
+template <bool kTail, int NR = kNr>
+inline void AnyTile(int64_t rows, int64_t cols, const float* x, int64_t ldx, const float* w,
+                    int64_t k, const float* bias, float* out, int64_t ldo) {
+  if (cols == NR) {
+    TileRows<kTail, NR>(rows, x, ldx, w, k, bias, out, ldo);
+  } else if constexpr (NR > 1) {
+    AnyTile<kTail, NR - 1>(rows, cols, x, ldx, w, k, bias, out, ldo);
+  }
+}
+
+// Output columns [j_begin, j_end) for all m rows.
+template <bool kTail>
+void MatmulColumns(const float* x, const float* w, const float* bias, int64_t m, int64_t n,
+                   int64_t k, float* out, int64_t j_begin, int64_t j_end) {
+  const int64_t row_bytes = std::max<int64_t>(1, k * 4);
+  const int64_t panel_cols = std::max<int64_t>(kNr, (kPanelBytes / row_bytes) / kNr * kNr);
+  const int64_t block_rows = std::max<int64_t>(kMr, (kRowBlockBytes / row_bytes) / kMr * kMr);
+  for (int64_t jp = j_begin; jp < j_end; jp += panel_cols) {
+    const int64_t jp_end = std::min(j_end, jp + panel_cols);
+    for (int64_t ib = 0; ib < m; ib += block_rows) {
+      const int64_t ib_end = std::min(m, ib + block_rows);
+      for (int64_t j = jp; j < jp_end; j += kNr) {
+        const int64_t cols = std::min<int64_t>(kNr, jp_end - j);
+        const float* wj = w + j * k;
+        const float* bj = bias != nullptr ? bias + j : nullptr;
+        if (j + 2 * kNr <= n) {
+          // Pull the next column tile of w towards L1 while this one computes
+          // (w streams from L3 for large n).
+          const char* next = reinterpret_cast<const char*>(wj + kNr * k);
+          for (int64_t b = 0; b < kNr * k * 4; b += 64) _mm_prefetch(next + b, _MM_HINT_T0);
+        }
+        if (cols == kNr) {
+          for (int64_t i = ib; i + kMr <= ib_end; i += kMr) {
+            Tile<kMr, kNr, kTail>(x + i * k, k, wj, k, bj, out + i * n + j, n);
+          }
+        } else {
+          for (int64_t i = ib; i + kMr <= ib_end; i += kMr) {
+            AnyTile<kTail>(kMr, cols, x + i * k, k, wj, k, bj, out + i * n + j, n);
+          }
+        }
+      }
+      // Leftover rows (< kMr): a single row takes kWide columns at a time so
+      // it still has enough independent FMA chains (this is all of M = 1).
+      const int64_t i = ib + (ib_end - ib) / kMr * kMr;
+      const int64_t rows = ib_end - i;
+      if (rows == 0) continue;
+      int64_t j = jp;
+      if (rows == 1) {
+        for (; j + kWide <= jp_end; j += kWide) {
+          Tile<1, kWide, kTail>(x + i * k, k, w + j * k, k, bias != nullptr ? bias + j : nullptr,
+                                out + i * n + j, n);
+        }
+      }
+      for (; j < jp_end; j += kNr) {
+        AnyTile<kTail>(rows, std::min<int64_t>(kNr, jp_end - j), x + i * k, k, w + j * k, k,
+                       bias != nullptr ? bias + j : nullptr, out + i * n + j, n);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void Matmul(const float* x, const float* w, const float* bias, int64_t m, int64_t n, int64_t k,
+            float* out) {
+  if (m <= 0 || n <= 0) return;
+  const int64_t col_tiles = (n + kNr - 1) / kNr;
+  const int64_t cost_per_tile = 2 * m * std::max<int64_t>(k, 1) * kNr;
+  ParallelFor(col_tiles, GrainFor(cost_per_tile), [&](int64_t b, int64_t e) {
+    if (k % 8 == 0) {
+      MatmulColumns<false>(x, w, bias, m, n, k, out, b * kNr, std::min(n, e * kNr));
+    } else {
+      MatmulColumns<true>(x, w, bias, m, n, k, out, b * kNr, std::min(n, e * kNr));
+    }
+  });
+}
+
+}  // namespace inferd::kernels
