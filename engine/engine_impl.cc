@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "kernels/check.h"
+#include "kernels/cpu/thread_pool.h"
 
 namespace inferd::engine {
 
@@ -209,19 +210,29 @@ void EngineImpl::Step() {
       plan, [this](SeqId id) -> const Sequence& { return states_.at(id)->seq; }, kv_cache_);
   scheduler_.Update(plan);
 
+  // Sample every sequence that reached its end, in parallel across the
+  // kernel pool: each has its own RNG and state, so results do not depend on
+  // the split. Then handle the tokens in batch order on this thread.
   const int64_t vocab = runner_->vocab_size();
-  int64_t row = 0;
+  sampled_.clear();
   for (const ScheduledSequence& s : plan.scheduled) {
-    if (!s.samples) continue;
-    RequestState* state = states_.at(s.id).get();
-    // The logits buffer is scratch for the sampler.
-    float* row_logits = const_cast<float*>(logits) + row * vocab;
-    ++row;
-    TokenLogprob logprob;
-    const bool want_logprobs = state->request.sampling.logprobs >= 0;
-    const int32_t token = Sampler::Sample(row_logits, vocab, state->request.sampling,
-                                          &state->sampling, want_logprobs ? &logprob : nullptr);
-    ProcessToken(state, token, want_logprobs ? &logprob : nullptr);
+    if (s.samples) sampled_.push_back({states_.at(s.id).get(), 0, TokenLogprob{}});
+  }
+  // The logits buffer is scratch for the sampler.
+  float* logits_rows = const_cast<float*>(logits);
+  kernels::ParallelFor(static_cast<int64_t>(sampled_.size()), kernels::GrainFor(8 * vocab),
+                       [&](int64_t begin, int64_t end) {
+                         for (int64_t i = begin; i < end; ++i) {
+                           SampledToken& t = sampled_[i];
+                           const SamplingParams& sp = t.state->request.sampling;
+                           t.token = Sampler::Sample(logits_rows + i * vocab, vocab, sp,
+                                                     &t.state->sampling,
+                                                     sp.logprobs >= 0 ? &t.logprob : nullptr);
+                         }
+                       });
+  for (SampledToken& t : sampled_) {
+    const bool want_logprobs = t.state->request.sampling.logprobs >= 0;
+    ProcessToken(t.state, t.token, want_logprobs ? &t.logprob : nullptr);
   }
   ++stat_steps_;
 }

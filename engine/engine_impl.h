@@ -68,6 +68,12 @@ class EngineImpl final : public Engine {
   std::unordered_map<std::string, SeqId> ids_;
   SeqId next_seq_id_ = 1;
   std::vector<SeqId> finished_;  // scratch, per step
+  struct SampledToken {
+    RequestState* state;
+    int32_t token;
+    TokenLogprob logprob;
+  };
+  std::vector<SampledToken> sampled_;  // scratch, per step
 
   // Cross-thread.
   mutable absl::Mutex inbox_mu_;
