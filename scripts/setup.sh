@@ -12,7 +12,7 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache git clang-format python3
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libabsl-dev prometheus-cpp-dev nlohmann-json3-dev
-  libsentencepiece-dev libpcre2-dev libutf8proc-dev
+  libpcre2-dev libutf8proc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-grpcio python3-protobuf
 )

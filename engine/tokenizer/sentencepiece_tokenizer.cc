@@ -1,7 +1,7 @@
 // engine/tokenizer/sentencepiece_tokenizer.cc — see sentencepiece_tokenizer.h.
 #include "engine/tokenizer/sentencepiece_tokenizer.h"
 
-#include <cstdio>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -11,38 +11,48 @@
 #include "engine/tokenizer/absl_compat.h"
 #include "engine/tokenizer/decode_bytes.h"
 #include "engine/tokenizer/json_util.h"
-#include "engine/tokenizer/sentencepiece_model.h"
+#include "engine/tokenizer/sentencepiece_bpe.h"
+#include "engine/tokenizer/sentencepiece_normalizer.h"
+#include "engine/tokenizer/sentencepiece_proto.h"
 
 namespace inferd::engine {
 
 namespace {
 
-constexpr char kMetaspace[] = "\xE2\x96\x81";  // U+2581
+using PieceType = SentencePieceModelProto::PieceType;
 
 class SentencePieceTokenizer final : public Tokenizer {
  public:
-  // Takes a loaded processor; precomputes pieces and their bytes.
-  explicit SentencePieceTokenizer(std::unique_ptr<SentencePieceModel> sp) : sp_(std::move(sp)) {
-    const int n = sp_->size();
+  // Precomputes the pieces and their bytes.
+  SentencePieceTokenizer(const SentencePieceModelProto& model,
+                         std::unique_ptr<SentencePieceBpe> bpe, SentencePieceNormalizer normalizer)
+      : bpe_(std::move(bpe)), normalizer_(std::move(normalizer)) {
+    const size_t n = model.pieces.size();
     pieces_.resize(n);
     bytes_.resize(n);
     special_.resize(n);
-    for (int id = 0; id < n; ++id) {
-      pieces_[id] = sp_->IdToPiece(id);
-      special_[id] = sp_->IsControl(id) || sp_->IsUnknown(id);
-      unsigned byte = 0;
-      if (sp_->IsByte(id) && std::sscanf(pieces_[id].c_str(), "<0x%2X>", &byte) == 1) {
-        bytes_[id].assign(1, static_cast<char>(byte));
-      } else if (special_[id]) {
-        bytes_[id] = pieces_[id];
+    for (size_t i = 0; i < n; ++i) {
+      const SentencePieceModelProto::Piece& p = model.pieces[i];
+      pieces_[i] = p.piece;
+      special_[i] = p.type == PieceType::kControl || p.type == PieceType::kUnknown;
+      if (p.type == PieceType::kByte) {
+        bytes_[i].assign(1, static_cast<char>(SentencePieceByte(p.piece)));
+      } else if (special_[i]) {
+        bytes_[i] = p.piece;
       } else {
-        bytes_[id] = absl::StrReplaceAll(pieces_[id], {{kMetaspace, " "}});
+        bytes_[i] = absl::StrReplaceAll(p.piece, {{ToAbsl(kSentencePieceSpace), " "}});
       }
-      ids_[pieces_[id]] = id;
+      ids_[p.piece] = static_cast<int32_t>(i);
     }
-    // add_dummy_prefix (not exposed by the API): does "a" encode with "▁"?
-    const std::vector<std::string> probe = sp_->EncodeAsPieces("a");
-    strips_leading_space_ = !probe.empty() && probe[0].rfind(kMetaspace, 0) == 0;
+    // The dummy prefix is a leading "▁" that decoding strips.
+    strips_leading_space_ = normalizer_.add_dummy_prefix() && normalizer_.escape_whitespaces();
+  }
+
+  // sentencepiece's bos_id()/eos_id(): the id of `piece` when it is a
+  // CONTROL piece, else -1.
+  int32_t ControlId(const std::string& piece) const {
+    const int32_t id = bpe_->PieceToId(piece);
+    return id >= 0 && special_[id] && id != bpe_->unk_id() ? id : -1;
   }
 
   void SetSpecialIds(bool add_bos, bool add_eos, int32_t bos, int32_t eos) {
@@ -53,13 +63,9 @@ class SentencePieceTokenizer final : public Tokenizer {
   }
 
   std::vector<int32_t> Encode(std::string_view text, bool add_special_tokens) const override {
-    std::vector<int> raw;
-    // Encode only fails for an unloaded model; an empty result is then right.
-    sp_->Encode(text, &raw);
     std::vector<int32_t> ids;
-    ids.reserve(raw.size() + 2);
     if (add_special_tokens && add_bos_) ids.push_back(bos_);
-    ids.insert(ids.end(), raw.begin(), raw.end());
+    bpe_->Encode(normalizer_.Normalize(text), &ids);
     if (add_special_tokens && add_eos_) ids.push_back(eos_);
     return ids;
   }
@@ -83,7 +89,8 @@ class SentencePieceTokenizer final : public Tokenizer {
  private:
   bool InRange(int32_t id) const { return id >= 0 && id < vocab_size(); }
 
-  std::unique_ptr<SentencePieceModel> sp_;
+  std::unique_ptr<SentencePieceBpe> bpe_;
+  SentencePieceNormalizer normalizer_;
   std::vector<std::string> pieces_;
   std::vector<std::string> bytes_;
   std::vector<bool> special_;
@@ -95,29 +102,32 @@ class SentencePieceTokenizer final : public Tokenizer {
   bool strips_leading_space_ = true;
 };
 
+std::string OrDefault(const std::string& piece, const char* fallback) {
+  return piece.empty() ? fallback : piece;
+}
+
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Tokenizer>> LoadSentencePieceTokenizer(
-    const std::string& path, const TokenizerConfig* config) {
-  absl::StatusOr<std::string> proto = ReadFileToString(path);
-  if (!proto.ok()) return proto.status();
-  if (proto->empty()) {
+absl::StatusOr<std::unique_ptr<Tokenizer>> SentencePieceTokenizerFromBytes(
+    std::string_view bytes, const std::string& origin, const TokenizerConfig* config) {
+  if (bytes.empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(path, ": empty file (not a sentencepiece model)"));
+        absl::StrCat(origin, ": empty file (not a sentencepiece model)"));
   }
-  std::string error;
-  std::unique_ptr<SentencePieceModel> sp = SentencePieceModel::Load(*proto, &error);
-  if (sp == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not a valid sentencepiece model: ", error));
-  }
-  if (sp->size() <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": sentencepiece model has no pieces"));
-  }
+  absl::StatusOr<SentencePieceModelProto> model = ParseModelProto(bytes, origin);
+  if (!model.ok()) return model.status();
+  absl::StatusOr<std::unique_ptr<SentencePieceBpe>> bpe = SentencePieceBpe::Create(*model, origin);
+  if (!bpe.ok()) return bpe.status();
+  absl::StatusOr<SentencePieceNormalizer> normalizer =
+      SentencePieceNormalizer::Create(*model, (*bpe)->user_defined(), origin);
+  if (!normalizer.ok()) return normalizer.status();
+
+  const SentencePieceModelProto::TrainerSpec& trainer = model->trainer_spec;
+  auto tok =
+      std::make_unique<SentencePieceTokenizer>(*model, *std::move(bpe), *std::move(normalizer));
   // The model's own bos/eos pieces (-1 when it has none).
-  int32_t bos = sp->bos_id();
-  int32_t eos = sp->eos_id();
-  auto tok = std::make_unique<SentencePieceTokenizer>(std::move(sp));
+  int32_t bos = tok->ControlId(OrDefault(trainer.bos_piece, "<s>"));
+  int32_t eos = tok->ControlId(OrDefault(trainer.eos_piece, "</s>"));
   bool add_bos = true;
   bool add_eos = false;
   if (config != nullptr) {
@@ -132,6 +142,13 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadSentencePieceTokenizer(
   }
   tok->SetSpecialIds(add_bos, add_eos, bos, eos);
   return std::unique_ptr<Tokenizer>(std::move(tok));
+}
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> LoadSentencePieceTokenizer(
+    const std::string& path, const TokenizerConfig* config) {
+  absl::StatusOr<std::string> bytes = ReadFileToString(path);
+  if (!bytes.ok()) return bytes.status();
+  return SentencePieceTokenizerFromBytes(*bytes, path, config);
 }
 
 }  // namespace inferd::engine

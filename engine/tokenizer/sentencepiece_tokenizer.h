@@ -1,10 +1,14 @@
 // engine/tokenizer/sentencepiece_tokenizer.h — a Tokenizer over a
-// sentencepiece ModelProto (tokenizer.model) through libsentencepiece.
+// sentencepiece ModelProto (tokenizer.model), read and run by inferd itself
+// (no libsentencepiece, no libprotobuf): ParseModelProto reads the file,
+// SentencePieceNormalizer and SentencePieceBpe encode as sentencepiece does.
 //
-// Encoding is sentencepiece's own (its normaliser included: e.g. the
-// stories260K model collapses runs of whitespace, which tokenizer.json does
-// not). Special tokens written in the text are not matched (sentencepiece
-// does not). BOS/EOS follow tokenizer_config.json, by default BOS only (HF
+// Only BPE models with the identity normalisation rule are supported (Llama
+// 1/2, Mistral, tinyllamas); others fail to load with a message naming the
+// field. Encoding includes sentencepiece's normaliser (e.g. the stories260K
+// model collapses runs of spaces, which tokenizer.json does not). Special
+// tokens written in the text are not matched (sentencepiece does not).
+// BOS/EOS follow tokenizer_config.json, by default BOS only (HF
 // LlamaTokenizer). Decoding uses the same TokenBytes rule as tokenizer.json
 // (control and unknown pieces are the special tokens, shown as their piece).
 #ifndef INFERD_ENGINE_TOKENIZER_SENTENCEPIECE_TOKENIZER_H_
@@ -12,6 +16,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -20,9 +25,13 @@
 namespace inferd::engine {
 
 // Loads `path` (a serialized ModelProto); `config` may be null. Errors name
-// the file and sentencepiece's message.
+// the file and the problem.
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadSentencePieceTokenizer(
     const std::string& path, const TokenizerConfig* config);
+
+// The same from the file's bytes; `origin` names them in errors.
+absl::StatusOr<std::unique_ptr<Tokenizer>> SentencePieceTokenizerFromBytes(
+    std::string_view bytes, const std::string& origin, const TokenizerConfig* config);
 
 }  // namespace inferd::engine
 
