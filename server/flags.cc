@@ -37,8 +37,8 @@ ABSL_FLAG(bool, json, false,
 
 namespace inferd::server {
 
-const SubcommandSpec& ServeSpec() {
-  static const SubcommandSpec* spec = new SubcommandSpec{
+const cli::SubcommandSpec& ServeSpec() {
+  static const cli::SubcommandSpec* spec = new cli::SubcommandSpec{
       .name = "serve",
       .synopsis =
           "[--model DIR] [--host 127.0.0.1] [--port 50051] [--max-num-seqs N] "
@@ -56,8 +56,8 @@ const SubcommandSpec& ServeSpec() {
   return *spec;
 }
 
-const SubcommandSpec& GenerateSpec() {
-  static const SubcommandSpec* spec = new SubcommandSpec{
+const cli::SubcommandSpec& GenerateSpec() {
+  static const cli::SubcommandSpec* spec = new cli::SubcommandSpec{
       .name = "generate",
       .synopsis =
           "[--model DIR] (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens 256] "

@@ -1,7 +1,7 @@
 // server/flags.h — the flags of `inferd serve` and `inferd generate`, and
 // which subcommand accepts which.
 //
-// Flags are absl flags (global, underscore names); cli_flags.h spells them
+// Flags are absl flags (global, underscore names); tools/cli/subcommand_flags.h spells them
 // with dashes on the command line (--max-num-seqs).
 #ifndef INFERD_SERVER_FLAGS_H_
 #define INFERD_SERVER_FLAGS_H_
@@ -11,8 +11,8 @@
 #include <string>
 
 #include "absl/flags/declare.h"
-#include "server/cli_flags.h"
 #include "server/flag_types.h"
+#include "tools/cli/subcommand_flags.h"
 
 // Shared by serve and generate.
 ABSL_DECLARE_FLAG(std::string, model);
@@ -36,14 +36,14 @@ ABSL_DECLARE_FLAG(int32_t, top_k);
 ABSL_DECLARE_FLAG(float, top_p);
 ABSL_DECLARE_FLAG(float, min_p);
 ABSL_DECLARE_FLAG(std::optional<uint64_t>, seed);
-ABSL_DECLARE_FLAG(std::string, stop);  // repeatable: values come from ParsedArgs
+ABSL_DECLARE_FLAG(std::string, stop);  // repeatable: values come from cli::ParsedArgs
 ABSL_DECLARE_FLAG(bool, ignore_eos);
 ABSL_DECLARE_FLAG(bool, json);
 
 namespace inferd::server {
 
-const SubcommandSpec& ServeSpec();
-const SubcommandSpec& GenerateSpec();
+const cli::SubcommandSpec& ServeSpec();
+const cli::SubcommandSpec& GenerateSpec();
 
 }  // namespace inferd::server
 

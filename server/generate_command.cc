@@ -20,7 +20,7 @@ namespace inferd::server {
 
 namespace {
 
-engine::SamplingParams SamplingFromFlags(const ParsedArgs& args) {
+engine::SamplingParams SamplingFromFlags(const cli::ParsedArgs& args) {
   engine::SamplingParams params;
   params.max_tokens = absl::GetFlag(FLAGS_max_tokens);
   params.temperature = absl::GetFlag(FLAGS_temperature);
@@ -40,7 +40,7 @@ int Fail(int code, const std::string& message) {
 
 }  // namespace
 
-int RunGenerate(const ParsedArgs& args) {
+int RunGenerate(const cli::ParsedArgs& args) {
   const bool has_text = args.specified.count("prompt") > 0;
   const bool has_ids = args.specified.count("prompt_ids") > 0;
   if (has_text == has_ids) return Fail(2, "give exactly one of --prompt or --prompt-ids");

@@ -10,13 +10,13 @@
 #ifndef INFERD_SERVER_GENERATE_COMMAND_H_
 #define INFERD_SERVER_GENERATE_COMMAND_H_
 
-#include "server/cli_flags.h"
+#include "tools/cli/subcommand_flags.h"
 
 namespace inferd::server {
 
 // Returns the exit code: 0 on success, 2 for bad flags or a request the
 // engine refuses as invalid, 1 for other failures.
-int RunGenerate(const ParsedArgs& args);
+int RunGenerate(const cli::ParsedArgs& args);
 
 }  // namespace inferd::server
 

@@ -41,7 +41,7 @@ std::string HostPort(const std::string& host, int port) {
 
 }  // namespace
 
-int RunServe(const ParsedArgs& args) {
+int RunServe(const cli::ParsedArgs& args) {
   const std::string host = absl::GetFlag(FLAGS_host);
   const int32_t port = absl::GetFlag(FLAGS_port);
   if (port < 0 || port > 65535) {

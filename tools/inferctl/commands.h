@@ -5,14 +5,14 @@
 #ifndef INFERD_TOOLS_INFERCTL_COMMANDS_H_
 #define INFERD_TOOLS_INFERCTL_COMMANDS_H_
 
-#include "tools/inferctl/cli_flags.h"
+#include "tools/cli/subcommand_flags.h"
 
 namespace inferd::inferctl {
 
-int RunGenerate(const ParsedArgs& args);  // generate_command.cc
-int RunHealth(const ParsedArgs& args);    // health_command.cc
-int RunTokenize(const ParsedArgs& args);  // tokenize_command.cc
-int RunInfo(const ParsedArgs& args);      // info_command.cc
+int RunGenerate(const cli::ParsedArgs& args);  // generate_command.cc
+int RunHealth(const cli::ParsedArgs& args);    // health_command.cc
+int RunTokenize(const cli::ParsedArgs& args);  // tokenize_command.cc
+int RunInfo(const cli::ParsedArgs& args);      // info_command.cc
 
 }  // namespace inferd::inferctl
 

@@ -19,8 +19,8 @@ ABSL_FLAG(std::string, service, "",
 
 namespace inferd::inferctl {
 
-const SubcommandSpec& GenerateSpec() {
-  static const SubcommandSpec* spec = new SubcommandSpec{
+const cli::SubcommandSpec& GenerateSpec() {
+  static const cli::SubcommandSpec* spec = new cli::SubcommandSpec{
       .name = "generate",
       .synopsis =
           "[--addr 127.0.0.1:50051] [--max-tokens 256] [--temperature 1.0] [--seed S] "
@@ -33,8 +33,8 @@ const SubcommandSpec& GenerateSpec() {
   return *spec;
 }
 
-const SubcommandSpec& HealthSpec() {
-  static const SubcommandSpec* spec = new SubcommandSpec{
+const cli::SubcommandSpec& HealthSpec() {
+  static const cli::SubcommandSpec* spec = new cli::SubcommandSpec{
       .name = "health",
       .synopsis = "[--addr 127.0.0.1:50051] [--service NAME]",
       .summary =
@@ -47,8 +47,8 @@ const SubcommandSpec& HealthSpec() {
   return *spec;
 }
 
-const SubcommandSpec& TokenizeSpec() {
-  static const SubcommandSpec* spec = new SubcommandSpec{
+const cli::SubcommandSpec& TokenizeSpec() {
+  static const cli::SubcommandSpec* spec = new cli::SubcommandSpec{
       .name = "tokenize",
       .synopsis = "[--addr 127.0.0.1:50051] TEXT",
       .summary =
@@ -61,8 +61,8 @@ const SubcommandSpec& TokenizeSpec() {
   return *spec;
 }
 
-const SubcommandSpec& InfoSpec() {
-  static const SubcommandSpec* spec = new SubcommandSpec{
+const cli::SubcommandSpec& InfoSpec() {
+  static const cli::SubcommandSpec* spec = new cli::SubcommandSpec{
       .name = "info",
       .synopsis = "[--addr 127.0.0.1:50051]",
       .summary = "Print the model info and live engine counters as JSON.",

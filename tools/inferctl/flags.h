@@ -8,7 +8,7 @@
 #include <string>
 
 #include "absl/flags/declare.h"
-#include "tools/inferctl/cli_flags.h"
+#include "tools/cli/subcommand_flags.h"
 
 ABSL_DECLARE_FLAG(std::string, addr);
 ABSL_DECLARE_FLAG(double, timeout);
@@ -21,10 +21,10 @@ ABSL_DECLARE_FLAG(std::string, service);
 
 namespace inferd::inferctl {
 
-const SubcommandSpec& GenerateSpec();
-const SubcommandSpec& HealthSpec();
-const SubcommandSpec& TokenizeSpec();
-const SubcommandSpec& InfoSpec();
+const cli::SubcommandSpec& GenerateSpec();
+const cli::SubcommandSpec& HealthSpec();
+const cli::SubcommandSpec& TokenizeSpec();
+const cli::SubcommandSpec& InfoSpec();
 
 }  // namespace inferd::inferctl
 

@@ -38,7 +38,7 @@ std::string FinishReasonName(v1::FinishReason reason) {
 
 }  // namespace
 
-int RunGenerate(const ParsedArgs& args) {
+int RunGenerate(const cli::ParsedArgs& args) {
   if (args.positional.size() != 1) {
     absl::FPrintF(stderr, "inferctl generate: give the prompt as one argument\n");
     return 2;

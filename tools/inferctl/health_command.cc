@@ -14,7 +14,7 @@ namespace {
 constexpr double kTimeoutSeconds = 10;
 }  // namespace
 
-int RunHealth(const ParsedArgs& args) {
+int RunHealth(const cli::ParsedArgs& args) {
   using grpc::health::v1::HealthCheckRequest;
   using grpc::health::v1::HealthCheckResponse;
   auto stub = grpc::health::v1::Health::NewStub(Connect());

@@ -11,7 +11,7 @@ namespace {
 constexpr double kTimeoutSeconds = 10;
 }  // namespace
 
-int RunInfo(const ParsedArgs& args) {
+int RunInfo(const cli::ParsedArgs& args) {
   auto stub = v1::Inference::NewStub(Connect());
   v1::GetModelInfoResponse response;
   grpc::Status status =

@@ -14,7 +14,7 @@ namespace {
 constexpr double kTimeoutSeconds = 10;
 }  // namespace
 
-int RunTokenize(const ParsedArgs& args) {
+int RunTokenize(const cli::ParsedArgs& args) {
   if (args.positional.size() != 1) {
     absl::FPrintF(stderr, "inferctl tokenize: give the text as one argument\n");
     return 2;

@@ -1,18 +1,20 @@
-// tools/inferctl/cli_flags.h — command-line parsing for `inferctl <subcommand> ...`
-// on top of the absl flags registry.
+// tools/cli/subcommand_flags.h — `program <subcommand> [flags]` command lines on
+// top of the absl flags registry, shared by inferd and inferctl.
 //
 // absl flags are global and spelled with underscores; the CLI contract is
-// subcommands with dashed flags (--max-tokens). This parser takes the
+// subcommands with dashed flags (--max-num-seqs). This parser takes the
 // arguments after the subcommand, maps --dashed-name to the absl flag
 // dashed_name, rejects flags that do not belong to the subcommand, sets
 // values through absl (so types and custom AbslParseFlag apply), and collects
 // repeatable flags (--stop A --stop B) itself. Forms: --name=value,
 // --name value, --bool-flag, --nobool-flag, --bool-flag=false, and "--" to
-// end flags. This is a twin of server/cli_flags.h: inferctl may depend on
-// proto/ only (DESIGN §1), so it cannot link the server's copy.
-#ifndef INFERD_TOOLS_INFERCTL_CLI_FLAGS_H_
-#define INFERD_TOOLS_INFERCTL_CLI_FLAGS_H_
+// end flags.
+// Generic: no server, engine or proto types, so inferctl (which may depend
+// only on proto/) and inferd both use it.
+#ifndef INFERD_TOOLS_CLI_SUBCOMMAND_FLAGS_H_
+#define INFERD_TOOLS_CLI_SUBCOMMAND_FLAGS_H_
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -20,13 +22,13 @@
 
 #include "absl/status/statusor.h"
 
-namespace inferd::inferctl {
+namespace inferd::cli {
 
 // What a subcommand accepts.
 struct SubcommandSpec {
-  std::string name;                  // "generate"
-  std::string synopsis;              // "[--addr A] PROMPT"
-  std::string summary;               // one line for `inferctl --help`
+  std::string name;                  // "serve"
+  std::string synopsis;              // "[--model DIR] [--port N] ..."
+  std::string summary;               // one line for `inferd --help`
   std::vector<std::string> flags;    // absl flag names (underscores)
   std::set<std::string> repeatable;  // of `flags`: kept as lists, not set in absl
   int max_positional = 0;
@@ -49,6 +51,17 @@ absl::StatusOr<ParsedArgs> ParseSubcommandArgs(const SubcommandSpec& spec,
 // text and its default.
 std::string SubcommandHelp(const std::string& program, const SubcommandSpec& spec);
 
-}  // namespace inferd::inferctl
+struct Subcommand {
+  const SubcommandSpec* spec;
+  std::function<int(const ParsedArgs&)> run;
+};
 
-#endif  // INFERD_TOOLS_INFERCTL_CLI_FLAGS_H_
+// The whole of a multi-command main(): `program --help` lists the commands,
+// `program NAME --help` a command's flags; a known command runs with its
+// parsed arguments. Bad usage prints to stderr and returns 2.
+int RunSubcommandMain(const std::string& program, const std::vector<Subcommand>& commands, int argc,
+                      char** argv);
+
+}  // namespace inferd::cli
+
+#endif  // INFERD_TOOLS_CLI_SUBCOMMAND_FLAGS_H_

@@ -1,15 +1,17 @@
-// server/cli_flags.cc
-#include "server/cli_flags.h"
+// tools/cli/subcommand_flags.cc
+#include "tools/cli/subcommand_flags.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/reflection.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 
-namespace inferd::server {
+namespace inferd::cli {
 
 namespace {
 
@@ -113,4 +115,45 @@ std::string SubcommandHelp(const std::string& program, const SubcommandSpec& spe
   return out;
 }
 
-}  // namespace inferd::server
+namespace {
+std::string MainHelp(const std::string& program, const std::vector<Subcommand>& commands) {
+  std::string help = absl::StrFormat("usage: %s <command> [flags]\n\ncommands:\n", program);
+  for (const Subcommand& command : commands) {
+    absl::StrAppendFormat(&help, "  %-10s %s\n", command.spec->name, command.spec->summary);
+  }
+  absl::StrAppendFormat(&help, "\n'%s <command> --help' lists the flags of a command.\n", program);
+  return help;
+}
+}  // namespace
+
+int RunSubcommandMain(const std::string& program, const std::vector<Subcommand>& commands, int argc,
+                      char** argv) {
+  if (argc < 2) {
+    absl::FPrintF(stderr, "%s", MainHelp(program, commands));
+    return 2;
+  }
+  const std::string name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    absl::PrintF("%s", MainHelp(program, commands));
+    return 0;
+  }
+  for (const Subcommand& command : commands) {
+    if (command.spec->name != name) continue;
+    absl::StatusOr<ParsedArgs> args =
+        ParseSubcommandArgs(*command.spec, std::vector<std::string>(argv + 2, argv + argc));
+    if (!args.ok()) {
+      absl::FPrintF(stderr, "%s %s: %s\n", program, name, args.status().message());
+      return 2;
+    }
+    if (args->help) {
+      absl::PrintF("%s", SubcommandHelp(program, *command.spec));
+      return 0;
+    }
+    return command.run(*args);
+  }
+  absl::FPrintF(stderr, "%s: unknown command '%s'\n\n%s", program, name,
+                MainHelp(program, commands));
+  return 2;
+}
+
+}  // namespace inferd::cli
