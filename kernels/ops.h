@@ -103,6 +103,12 @@ struct PagedAttentionParams {
 };
 void PagedAttention(const PagedAttentionParams& p);
 
+// Index of the largest value in x[0, n): the lowest index among equal maxima;
+// NaN is never the maximum; 0 when no element is greater than -inf (all -inf
+// or NaN). Logits post-processing for greedy sampling.
+//   x: [n]
+int64_t Argmax(const float* x, int64_t n);
+
 }  // namespace inferd::kernels
 
 #endif  // INFERD_KERNELS_OPS_H_

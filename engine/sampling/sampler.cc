@@ -10,6 +10,7 @@
 #include "engine/sampling/candidate_set.h"
 #include "engine/sampling/logprobs.h"
 #include "engine/sampling/penalties.h"
+#include "kernels/ops.h"
 
 namespace inferd::engine {
 namespace {
@@ -31,13 +32,13 @@ void Sanitize(float* logits, int64_t vocab) {
   }
 }
 
+bool PenaltiesActive(const SamplingParams& p) {
+  return p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f;
+}
+
 // Highest logit, lowest id among ties; 0 when every logit is -inf.
 int32_t Argmax(const float* logits, int64_t vocab) {
-  int64_t best = 0;
-  for (int64_t i = 1; i < vocab; ++i) {
-    if (logits[i] > logits[best]) best = i;
-  }
-  return static_cast<int32_t>(best);
+  return static_cast<int32_t>(kernels::Argmax(logits, vocab));
 }
 
 }  // namespace
@@ -56,8 +57,16 @@ SamplingState Sampler::NewState(const SamplingParams& params, uint64_t seed,
 
 int32_t Sampler::Sample(float* logits, int64_t vocab, const SamplingParams& params,
                         SamplingState* state, TokenLogprob* logprob) {
-  Sanitize(logits, vocab);
   const bool want_logprobs = logprob != nullptr && params.logprobs >= 0;
+  const bool greedy = !(params.temperature >= kGreedyTemperature);
+  if (greedy && !want_logprobs && !PenaltiesActive(params)) {
+    // Plain greedy, the common decode case: one vector pass, no rewrite of
+    // the logits (Argmax already ignores NaN and takes +inf as a maximum).
+    const int32_t token = Argmax(logits, vocab);
+    RecordToken(token, vocab, params, state);
+    return token;
+  }
+  Sanitize(logits, vocab);
   // The engine thread samples one sequence at a time; buffers are reused.
   thread_local std::vector<float> raw;
   thread_local CandidateSet candidates;
@@ -65,7 +74,7 @@ int32_t Sampler::Sample(float* logits, int64_t vocab, const SamplingParams& para
 
   ApplyPenalties(logits, vocab, params, *state);
   int32_t token;
-  if (!(params.temperature >= kGreedyTemperature)) {
+  if (greedy) {
     token = Argmax(logits, vocab);
   } else {
     // Exactly one draw per sampled token, whatever the filters keep.
