@@ -63,6 +63,10 @@ void Rope(float* x, const int32_t* positions, int64_t n, int64_t num_heads, int6
 //   gate_up: [n, 2 * inter] (gate first, then up)   out: [n, inter]
 void SiluMul(const float* gate_up, int64_t n, int64_t inter, float* out);
 
+// out[i, :] += sigmoid(gate[i]) * y[i, :]   (Qwen2-MoE's gated shared expert)
+//   gate: [n]   y, out: [n, hidden]
+void SigmoidGatedAdd(const float* gate, const float* y, int64_t n, int64_t hidden, float* out);
+
 // Writes new K/V rows into the paged cache at flat slots
 // (slot = block_id * block_size + offset).
 //   k, v: [n, num_kv_heads * head_dim]   slot_mapping: [n] (a negative slot skips the row)
@@ -102,6 +106,45 @@ struct PagedAttentionParams {
   float scale = 1.0f;  // usually 1/sqrt(head_dim)
 };
 void PagedAttention(const PagedAttentionParams& p);
+
+// MoE routing: softmax over each token's router logits, then the k experts
+// with the highest probability (ties: the lower expert id first), in
+// descending order of probability. weights = those probabilities, divided by
+// their sum when `renormalize` (Mixtral; Qwen when norm_topk_prob).
+//   router_logits: [n, num_experts]   topk_ids: [n, k]   topk_weights: [n, k]
+// The softmax is max-subtracted with exp and sums in double (experts summed in
+// id order, the renormalising sum in slot order), rounded to float once at
+// the end. Experts are ranked by logit, which is the exact probability order
+// (equal logits are the ties). Requires 1 <= k <= num_experts, no NaN logits.
+void MoeRoute(const float* router_logits, int64_t n, int64_t num_experts, int64_t k,
+              bool renormalize, int32_t* topk_ids, float* topk_weights);
+
+// Scratch MoeExperts needs, in floats and in int32s.
+int64_t MoeScratchFloats(int64_t n, int64_t k, int64_t hidden, int64_t inter);
+int64_t MoeScratchInts(int64_t n, int64_t k, int64_t num_experts);
+
+// MoE expert compute (SwiGLU experts): permute token slots by expert
+// (counts, offsets, gather), run each expert that received tokens over its
+// rows only (experts with no tokens cost nothing), weighted combine back in
+// token order:
+//   out[t] = sum over j = 0..k-1, in that order, of topk_weights[t, j] * E_{id}(x[t])
+//   E_e(v) = down_e · (silu(gate_e · v) * (up_e · v))
+// A token's result depends only on its own row, ids and weights.
+// Combine order: acc = 0.0f, then acc = fma(topk_weights[t, j], E(x[t])[h],
+// acc) for j = 0..k-1. Each E row comes from Matmul/SiluMul, whose per-row
+// arithmetic does not depend on the other rows.
+struct MoeExpertsParams {
+  const float* x = nullptr;             // [n, hidden]
+  const int32_t* topk_ids = nullptr;    // [n, k], each in [0, num_experts)
+  const float* topk_weights = nullptr;  // [n, k]
+  const float* gate_up = nullptr;       // [num_experts, 2 * inter, hidden]: gate rows, then up rows
+  const float* down = nullptr;          // [num_experts, hidden, inter]
+  float* out = nullptr;                 // [n, hidden]
+  float* scratch = nullptr;             // MoeScratchFloats(...) floats
+  int32_t* int_scratch = nullptr;       // MoeScratchInts(...) int32s
+  int64_t n = 0, k = 0, hidden = 0, inter = 0, num_experts = 0;
+};
+void MoeExperts(const MoeExpertsParams& p);
 
 // Index of the largest value in x[0, n): the lowest index among equal maxima;
 // NaN is never the maximum; 0 when no element is greater than -inf (all -inf

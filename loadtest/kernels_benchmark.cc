@@ -7,6 +7,7 @@
 // with the GHz implied by the measurement. Each Matmul case reports GFLOP/s
 // and % of that peak; RmsNorm and PagedAttention decode report bytes/s.
 //   build/kernels_benchmark --benchmark_min_time=0.2
+// The MoE and dense-MLP cases live in moe_benchmark.cc.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -23,19 +24,10 @@
 #include "benchmark/benchmark.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/ops.h"
+#include "loadtest/kernels_benchmark_util.h"
 
 namespace inferd::kernels {
 namespace {
-
-double g_peak_flops = 0;  // measured FP32 FMA peak, flop/s, all cores
-
-std::vector<float> Random(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
 
 // kChains independent FMA chains (enough to hide 4-cycle latency on 2 ports).
 constexpr int kChains = 12;
@@ -91,14 +83,6 @@ double MeasurePeak(int threads) {
     best = std::max(best, threads * kIters * kChains * 8.0 * 2.0 / worst);
   }
   return best;
-}
-
-void SetFlopCounters(benchmark::State& state, double flops_per_iter) {
-  const double iters = static_cast<double>(state.iterations());
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(flops_per_iter * iters / 1e9, benchmark::Counter::kIsRate);
-  state.counters["%peak"] = benchmark::Counter(flops_per_iter * iters / g_peak_flops * 100.0,
-                                               benchmark::Counter::kIsRate);
 }
 
 void BM_Matmul(benchmark::State& state) {
@@ -202,6 +186,7 @@ void RegisterAll() {
         ->ArgNames({"batch", "ctx", "hq", "hkv", "d"})
         ->UseRealTime();
   }
+  RegisterMoeBenchmarks();
 }
 
 }  // namespace
