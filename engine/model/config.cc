@@ -13,17 +13,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/model/json_fields.h"
+#include "engine/model/moe_config.h"
 
 namespace inferd::engine {
 namespace {
 
 using Json = nlohmann::json;
 
-// Dense Llama-family architectures this build runs.
-constexpr std::array<const char*, 3> kSupportedArchitectures = {
-    "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"};
-// Known MoE architectures, not runnable yet.
-constexpr std::array<const char*, 3> kMoeArchitectures = {
+// The Llama-family architectures this build runs, dense and MoE.
+constexpr std::array<const char*, 6> kSupportedArchitectures = {
+    "LlamaForCausalLM",   "MistralForCausalLM",  "Qwen2ForCausalLM",
     "MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM"};
 
 struct FamilyDefaults {
@@ -31,10 +30,13 @@ struct FamilyDefaults {
   const char* model_type;
   int64_t max_position_embeddings;  // HF config class default
 };
-constexpr std::array<FamilyDefaults, 3> kFamilies = {{
+constexpr std::array<FamilyDefaults, 6> kFamilies = {{
     {"LlamaForCausalLM", "llama", 2048},
     {"MistralForCausalLM", "mistral", 4096 * 32},
     {"Qwen2ForCausalLM", "qwen2", 32768},
+    {"MixtralForCausalLM", "mixtral", 4096 * 32},
+    {"Qwen2MoeForCausalLM", "qwen2_moe", 32768},
+    {"Qwen3MoeForCausalLM", "qwen3_moe", 32768},
 }};
 
 // Largest accepted size field: keeps every product of two sizes in int64.
@@ -51,13 +53,6 @@ absl::StatusOr<std::string> ParseArchitecture(const JsonFields& f) {
   std::string arch = (*archs)[0].get<std::string>();
   for (const char* a : kSupportedArchitectures) {
     if (arch == a) return arch;
-  }
-  for (const char* a : kMoeArchitectures) {
-    if (arch == a) {
-      return f.Error("architectures",
-                     absl::StrCat("the MoE architecture ", arch,
-                                  " is not supported yet (supported: ", supported, ")"));
-    }
   }
   return f.Error("architectures",
                  absl::StrCat("unknown architecture ", arch, " (supported: ", supported, ")"));
@@ -153,8 +148,10 @@ absl::Status ParseRopeScaling(const JsonFields& top, RopeScaling* out) {
 // Sliding-window attention is not implemented; a window narrower than the
 // context is honoured exactly by capping the context at the window.
 absl::Status ApplySlidingWindow(const JsonFields& f, ModelConfig* c) {
-  bool use_window = c->architecture == "MistralForCausalLM";
-  if (c->architecture == "Qwen2ForCausalLM") {
+  bool use_window =
+      c->architecture == "MistralForCausalLM" || c->architecture == "MixtralForCausalLM";
+  if (c->architecture == "Qwen2ForCausalLM" || c->architecture == "Qwen2MoeForCausalLM" ||
+      c->architecture == "Qwen3MoeForCausalLM") {
     if (absl::Status s = ReadBool(f, "use_sliding_window", &use_window); !s.ok()) return s;
   }
   if (!use_window || !f.Has("sliding_window")) return absl::OkStatus();
@@ -223,11 +220,17 @@ absl::StatusOr<ModelConfig> ParseObject(const Json& j, const std::string& origin
   if (absl::Status s = ParseRopeScaling(f, &c.rope_scaling); !s.ok()) return s;
   if (absl::Status s = ApplySlidingWindow(f, &c); !s.ok()) return s;
 
-  if (c.architecture == "Qwen2ForCausalLM" || c.model_type == "qwen2") {
-    c.attention_bias = true;  // Qwen2 always has q/k/v biases
-  } else if (c.architecture == "LlamaForCausalLM") {
+  if (c.architecture == "Qwen2ForCausalLM" || c.model_type == "qwen2" ||
+      c.architecture == "Qwen2MoeForCausalLM") {
+    c.attention_bias = true;  // Qwen2 (and Qwen2-MoE) always have q/k/v biases
+    if (c.architecture == "Qwen2MoeForCausalLM") {
+      if (absl::Status s = ReadBool(f, "qkv_bias", &c.attention_bias); !s.ok()) return s;
+    }
+  } else if (c.architecture == "LlamaForCausalLM" || c.architecture == "Qwen3MoeForCausalLM") {
     if (absl::Status s = ReadBool(f, "attention_bias", &c.attention_bias); !s.ok()) return s;
-  }  // Mistral: never (HF ignores the field)
+  }  // Mistral, Mixtral: never (HF ignores the field)
+  c.qk_norm = c.architecture == "Qwen3MoeForCausalLM";
+  if (absl::Status s = ParseMoeConfig(f, &c); !s.ok()) return s;
   bool mlp_bias = false;
   if (absl::Status s = ReadBool(f, "mlp_bias", &mlp_bias); !s.ok()) return s;
   if (mlp_bias) return f.Error("mlp_bias", "MLP biases are not supported");

@@ -22,6 +22,18 @@ struct RopeScaling {
   int64_t original_max_position_embeddings = 8192;
 };
 
+// Mixture-of-Experts fields (Mixtral, Qwen2-MoE, Qwen3-MoE); num_experts == 0
+// for dense models. engine/model/moe_config.cc parses them.
+struct MoeConfig {
+  int64_t num_experts = 0;               // num_local_experts (Mixtral) / num_experts (Qwen)
+  int64_t num_experts_per_tok = 0;       // k
+  int64_t expert_intermediate_size = 0;  // Mixtral: intermediate_size; Qwen: moe_intermediate_size
+  bool norm_topk_prob = true;            // renormalise the k weights (always for Mixtral)
+  int64_t shared_expert_intermediate_size = 0;  // Qwen2-MoE's sigmoid-gated shared expert; 0: none
+  int64_t decoder_sparse_step = 1;              // a layer is sparse when (i + 1) % step == 0
+  std::vector<int64_t> mlp_only_layers;         // layers that stay dense
+};
+
 struct ModelConfig {
   std::string architecture;  // architectures[0], e.g. "LlamaForCausalLM"
   std::string model_type;    // "llama", "mistral", "qwen2", ...
@@ -42,6 +54,12 @@ struct ModelConfig {
   std::string torch_dtype;             // as written; "" when absent
   std::vector<int32_t> bos_token_ids;  // config.json bos_token_id (may be empty)
   std::vector<int32_t> eos_token_ids;  // config.json eos_token_id, int or list
+  MoeConfig moe;
+  bool qk_norm = false;  // per-head RMSNorm of q and k before RoPE (Qwen3)
+
+  // True when layer `layer` uses the MoE block (HF Qwen2-MoE rule; every
+  // layer of Mixtral); dense layers use intermediate_size.
+  bool IsMoeLayer(int64_t layer) const;
 
   // Parses `json_text`; `origin` (a path) prefixes error messages.
   static absl::StatusOr<ModelConfig> Parse(const std::string& json_text, const std::string& origin);

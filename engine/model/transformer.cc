@@ -13,13 +13,9 @@ namespace inferd::engine {
 
 namespace {
 
-// Loads `name` with shape `shape` and appends it to `out`.
 absl::Status Append(const WeightStore& w, const std::string& name,
                     const std::vector<int64_t>& shape, std::vector<float>* out) {
-  absl::StatusOr<std::vector<float>> t = w.LoadF32(name, shape);
-  if (!t.ok()) return t.status();
-  out->insert(out->end(), t->begin(), t->end());
-  return absl::OkStatus();
+  return AppendTensor(w, name, shape, out);
 }
 
 #define INFERD_RETURN_IF_ERROR(expr)          \
@@ -65,9 +61,18 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig
       INFERD_RETURN_IF_ERROR(Append(w, p + "self_attn.v_proj.bias", {kv_dim}, &l.attn.qkv_bias));
     }
     INFERD_RETURN_IF_ERROR(Append(w, p + "self_attn.o_proj.weight", {hidden, q_dim}, &l.attn.o));
-    INFERD_RETURN_IF_ERROR(Append(w, p + "mlp.gate_proj.weight", {inter, hidden}, &l.mlp.gate_up));
-    INFERD_RETURN_IF_ERROR(Append(w, p + "mlp.up_proj.weight", {inter, hidden}, &l.mlp.gate_up));
-    INFERD_RETURN_IF_ERROR(Append(w, p + "mlp.down_proj.weight", {hidden, inter}, &l.mlp.down));
+    if (config.qk_norm) {
+      INFERD_RETURN_IF_ERROR(
+          Append(w, p + "self_attn.q_norm.weight", {config.head_dim}, &l.q_norm));
+      INFERD_RETURN_IF_ERROR(
+          Append(w, p + "self_attn.k_norm.weight", {config.head_dim}, &l.k_norm));
+    }
+    if (config.IsMoeLayer(i)) {
+      l.moe = std::make_unique<MoeMlpWeights>();
+      INFERD_RETURN_IF_ERROR(LoadMoeMlp(config, w, i, l.moe.get()));
+    } else {
+      INFERD_RETURN_IF_ERROR(LoadDenseMlp(w, p + "mlp.", hidden, inter, &l.mlp));
+    }
   }
   return t;
 }
@@ -84,8 +89,6 @@ void Transformer::EnsureWorkspace(int64_t n) {
   k_.resize(n * kv_dim());
   v_.resize(n * kv_dim());
   attn_.resize(n * q_dim);
-  gate_up_.resize(n * 2 * config_.intermediate_size);
-  act_.resize(n * config_.intermediate_size);
   selected_.resize(n * hidden);
   capacity_ = n;
 }
@@ -108,6 +111,13 @@ void Transformer::Attention(const InputBatch& batch, int64_t layer, int32_t bloc
     std::memcpy(q_.data() + i * q_dim, row, q_dim * sizeof(float));
     std::memcpy(k_.data() + i * kvd, row + q_dim, kvd * sizeof(float));
     std::memcpy(v_.data() + i * kvd, row + q_dim + kvd, kvd * sizeof(float));
+  }
+  if (config_.qk_norm) {  // per head: [n * heads, head_dim], in place
+    const float eps = static_cast<float>(config_.rms_norm_eps);
+    kernels::RmsNorm(q_.data(), l.q_norm.data(), n * config_.num_attention_heads, head_dim, eps,
+                     q_.data());
+    kernels::RmsNorm(k_.data(), l.k_norm.data(), n * config_.num_key_value_heads, head_dim, eps,
+                     k_.data());
   }
   kernels::Rope(q_.data(), batch.positions.data(), n, config_.num_attention_heads, head_dim,
                 inv_freq_.data());
@@ -137,13 +147,18 @@ void Transformer::Attention(const InputBatch& batch, int64_t layer, int32_t bloc
   kernels::Matmul(attn_.data(), l.attn.o.data(), nullptr, n, hidden, q_dim, out);
 }
 
+void Transformer::EnableExpertLoad() {
+  if (config_.moe.num_experts == 0 || expert_load_ != nullptr) return;
+  expert_load_ = std::make_unique<ExpertLoad>(config_.num_hidden_layers, config_.moe.num_experts);
+}
+
 void Transformer::Mlp(int64_t layer, int64_t n, const float* h, float* out) {
-  const DenseMlpWeights& m = layers_[layer].mlp;
-  const int64_t hidden = config_.hidden_size;
-  const int64_t inter = config_.intermediate_size;
-  kernels::Matmul(h, m.gate_up.data(), nullptr, n, 2 * inter, hidden, gate_up_.data());
-  kernels::SiluMul(gate_up_.data(), n, inter, act_.data());
-  kernels::Matmul(act_.data(), m.down.data(), nullptr, n, hidden, inter, out);
+  const LayerWeights& l = layers_[layer];
+  if (l.moe != nullptr) {
+    RunMoeMlp(config_, *l.moe, layer, n, h, out, &moe_scratch_, expert_load_.get());
+  } else {
+    RunDenseMlp(l.mlp, n, config_.hidden_size, h, out, &dense_scratch_);
+  }
 }
 
 void Transformer::Forward(const InputBatch& batch, int32_t block_size, KvCacheTensors* kv,

@@ -16,6 +16,8 @@
 #include "absl/status/statusor.h"
 #include "engine/kv_cache/kv_cache_tensors.h"
 #include "engine/model/config.h"
+#include "engine/model/dense_mlp.h"
+#include "engine/model/moe_mlp.h"
 #include "engine/model/safetensors.h"
 #include "engine/runner/input_batch.h"
 
@@ -27,16 +29,15 @@ struct AttentionWeights {
   std::vector<float> o;         // [hidden, q_dim]
 };
 
-struct DenseMlpWeights {
-  std::vector<float> gate_up;  // [2 * intermediate, hidden]: gate rows, then up rows
-  std::vector<float> down;     // [hidden, intermediate]
-};
-
 struct LayerWeights {
   std::vector<float> input_norm;      // [hidden]
   std::vector<float> post_attn_norm;  // [hidden]
   AttentionWeights attn;
+  std::vector<float> q_norm;  // [head_dim] (qk_norm models) or empty
+  std::vector<float> k_norm;  // [head_dim] (qk_norm models) or empty
+  // The MLP block: dense, or MoE (config.IsMoeLayer).
   DenseMlpWeights mlp;
+  std::unique_ptr<MoeMlpWeights> moe;
 };
 
 class Transformer {
@@ -45,6 +46,12 @@ class Transformer {
                                                            const WeightStore& weights);
 
   const ModelConfig& config() const { return config_; }
+
+  // Starts counting tokens per expert in every MoE layer (no-op for dense
+  // models). Call before the first Forward; the counter lives as long as the
+  // model and may be read from any thread.
+  void EnableExpertLoad();
+  const ExpertLoad* expert_load() const { return expert_load_.get(); }
   int64_t kv_dim() const { return config_.num_key_value_heads * config_.head_dim; }
 
   // Runs `batch` (its K/V are written into `kv` at batch.slot_mapping) and
@@ -68,16 +75,17 @@ class Transformer {
 
   // Workspace, sized for the largest batch seen so far.
   int64_t capacity_ = 0;
-  std::vector<float> residual_;  // [T, hidden]
-  std::vector<float> h_;         // [T, hidden]
-  std::vector<float> delta_;     // [T, hidden] output of a sub-block
-  std::vector<float> qkv_;       // [T, q_dim + 2 * kv_dim]
-  std::vector<float> q_;         // [T, q_dim]
-  std::vector<float> k_;         // [T, kv_dim]
-  std::vector<float> v_;         // [T, kv_dim]
-  std::vector<float> attn_;      // [T, q_dim]
-  std::vector<float> gate_up_;   // [T, 2 * intermediate]
-  std::vector<float> act_;       // [T, intermediate]
+  std::vector<float> residual_;              // [T, hidden]
+  std::vector<float> h_;                     // [T, hidden]
+  std::vector<float> delta_;                 // [T, hidden] output of a sub-block
+  std::vector<float> qkv_;                   // [T, q_dim + 2 * kv_dim]
+  std::vector<float> q_;                     // [T, q_dim]
+  std::vector<float> k_;                     // [T, kv_dim]
+  std::vector<float> v_;                     // [T, kv_dim]
+  std::vector<float> attn_;                  // [T, q_dim]
+  std::unique_ptr<ExpertLoad> expert_load_;  // null unless enabled
+  DenseMlpScratch dense_scratch_;
+  MoeMlpScratch moe_scratch_;
   std::vector<float> selected_;  // [R, hidden] rows whose logits are wanted
 };
 

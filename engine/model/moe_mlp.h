@@ -1,0 +1,53 @@
+// engine/model/moe_mlp.h — the Mixture-of-Experts MLP block (Mixtral,
+// Qwen2-MoE, Qwen3-MoE): router -> softmax -> top-k (renormalised when the
+// config says) -> SwiGLU experts over the tokens routed to them -> weighted
+// combine; plus, for Qwen2-MoE, a shared expert scaled by
+// sigmoid(shared_expert_gate(x)). Compute follows the k active experts per
+// token (kernels::MoeExperts); all experts' weights stay resident.
+#ifndef INFERD_ENGINE_MODEL_MOE_MLP_H_
+#define INFERD_ENGINE_MODEL_MOE_MLP_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "engine/model/config.h"
+#include "engine/model/dense_mlp.h"
+#include "engine/model/expert_load.h"
+#include "engine/model/safetensors.h"
+
+namespace inferd::engine {
+
+struct MoeMlpWeights {
+  std::vector<float> router;       // [num_experts, hidden]
+  std::vector<float> gate_up;      // [num_experts, 2 * inter, hidden]
+  std::vector<float> down;         // [num_experts, hidden, inter]
+  DenseMlpWeights shared;          // Qwen2-MoE's shared expert; empty otherwise
+  std::vector<float> shared_gate;  // [1, hidden]; empty without a shared expert
+};
+
+// Loads layer `layer`'s MoE block with the HF tensor names of its family.
+absl::Status LoadMoeMlp(const ModelConfig& config, const WeightStore& w, int64_t layer,
+                        MoeMlpWeights* out);
+
+// Scratch for RunMoeMlp, grown on demand.
+struct MoeMlpScratch {
+  std::vector<float> router_logits;  // [n, num_experts]
+  std::vector<int32_t> topk_ids;     // [n, k]
+  std::vector<float> topk_weights;   // [n, k]
+  std::vector<float> floats;         // kernels::MoeScratchFloats
+  std::vector<int32_t> ints;         // kernels::MoeScratchInts
+  std::vector<float> shared_out;     // [n, hidden]
+  std::vector<float> shared_gate;    // [n]
+  DenseMlpScratch shared;
+};
+
+// out = block(h):  h [n, hidden] -> out [n, hidden]. Records the routing of
+// layer `layer` into `load` when it is not null.
+void RunMoeMlp(const ModelConfig& config, const MoeMlpWeights& m, int64_t layer, int64_t n,
+               const float* h, float* out, MoeMlpScratch* scratch, ExpertLoad* load);
+
+}  // namespace inferd::engine
+
+#endif  // INFERD_ENGINE_MODEL_MOE_MLP_H_
