@@ -100,6 +100,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
   info.max_num_seqs = config.max_num_seqs;
   info.max_num_batched_tokens = config.max_num_batched_tokens;
 
+  if (config.track_expert_load) model->EnableExpertLoad();
   kernels::SetNumThreads(config.num_threads);
   auto runner = std::make_unique<ModelRunner>(std::move(model), num_blocks, config.block_size);
   return std::unique_ptr<Engine>(new EngineImpl(config, std::move(info), *std::move(tokenizer),

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -27,8 +28,9 @@ struct EngineConfig {
   int32_t max_num_batched_tokens = 2048;  // tokens (prefill + decode) in one step
   int64_t kv_cache_memory_bytes = 256ll << 20;
   int32_t block_size = 16;
-  int32_t max_queue_len = 1024;  // waiting requests beyond this: RESOURCE_EXHAUSTED
-  int32_t num_threads = 0;       // kernel threads; 0 = all cores
+  int32_t max_queue_len = 1024;    // waiting requests beyond this: RESOURCE_EXHAUSTED
+  int32_t num_threads = 0;         // kernel threads; 0 = all cores
+  bool track_expert_load = false;  // MoE models: count tokens per expert per layer
 };
 
 // Static facts about the loaded model (GetModelInfo).
@@ -58,6 +60,9 @@ struct EngineStats {
   int64_t num_steps = 0;
   int64_t num_requests_finished = 0;
   int64_t num_preemptions = 0;
+  // Tokens routed to each expert, [layer][expert], since start; only MoE
+  // layers of a MoE model with track_expert_load (empty otherwise).
+  std::vector<std::pair<int64_t, std::vector<int64_t>>> expert_load;
 };
 
 class Engine {

@@ -93,6 +93,14 @@ EngineStats EngineImpl::GetStats() const {
   s.num_steps = stat_steps_.load();
   s.num_requests_finished = stat_finished_.load();
   s.num_preemptions = stat_preemptions_.load();
+  if (const ExpertLoad* load = runner_->model().expert_load(); load != nullptr) {
+    std::vector<std::vector<int64_t>> counts = load->Snapshot();
+    for (int64_t layer = 0; layer < static_cast<int64_t>(counts.size()); ++layer) {
+      if (runner_->model().config().IsMoeLayer(layer)) {
+        s.expert_load.emplace_back(layer, std::move(counts[layer]));
+      }
+    }
+  }
   return s;
 }
 

@@ -28,6 +28,7 @@ absl::StatusOr<engine::EngineConfig> EngineConfigFromFlags() {
   config.block_size = absl::GetFlag(FLAGS_block_size);
   config.max_queue_len = absl::GetFlag(FLAGS_max_queue_len);
   config.num_threads = absl::GetFlag(FLAGS_num_threads);
+  config.track_expert_load = absl::GetFlag(FLAGS_expert_load_stats);
   for (absl::Status s : {AtLeast("max-num-seqs", config.max_num_seqs, 1),
                          AtLeast("max-num-batched-tokens", config.max_num_batched_tokens, 1),
                          AtLeast("kv-cache-memory", config.kv_cache_memory_bytes, 1),

@@ -16,6 +16,9 @@ ABSL_FLAG(int32_t, num_threads, 0, "Kernel threads (0: all cores)");
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on");
 ABSL_FLAG(int32_t, port, 50051, "Port to listen on (0: pick a free port)");
+ABSL_FLAG(bool, expert_load_stats, false,
+          "MoE models: count tokens routed to each expert per layer, reported by GetModelInfo "
+          "(engine.expert_load) for debugging routing");
 ABSL_FLAG(int32_t, max_queue_len, 1024,
           "Most waiting requests; more are refused with RESOURCE_EXHAUSTED");
 
@@ -43,13 +46,14 @@ const cli::SubcommandSpec& ServeSpec() {
       .synopsis =
           "[--model DIR] [--host 127.0.0.1] [--port 50051] [--max-num-seqs N] "
           "[--max-num-batched-tokens N] [--kv-cache-memory SIZE] [--block-size 16] "
-          "[--max-queue-len N] [--num-threads N]",
+          "[--max-queue-len N] [--num-threads N] [--expert-load-stats]",
       .summary =
           "Serve the model over gRPC (inferd.v1.Inference, grpc.health.v1.Health, "
           "reflection). Prints 'inferd: serving <model> on HOST:PORT' once ready; "
           "SIGINT/SIGTERM shut it down.",
       .flags = {"model", "host", "port", "max_num_seqs", "max_num_batched_tokens",
-                "kv_cache_memory", "block_size", "max_queue_len", "num_threads"},
+                "kv_cache_memory", "block_size", "max_queue_len", "num_threads",
+                "expert_load_stats"},
       .repeatable = {},
       .max_positional = 0,
   };

@@ -26,6 +26,7 @@ ABSL_DECLARE_FLAG(int32_t, num_threads);
 ABSL_DECLARE_FLAG(std::string, host);
 ABSL_DECLARE_FLAG(int32_t, port);
 ABSL_DECLARE_FLAG(int32_t, max_queue_len);
+ABSL_DECLARE_FLAG(bool, expert_load_stats);
 
 // generate.
 ABSL_DECLARE_FLAG(std::string, prompt);

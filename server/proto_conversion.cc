@@ -68,6 +68,11 @@ void ToProto(const engine::ModelInfo& info, const engine::EngineStats& stats,
   engine->set_num_steps(stats.num_steps);
   engine->set_num_requests_finished(stats.num_requests_finished);
   engine->set_num_preemptions(stats.num_preemptions);
+  for (const auto& [layer, counts] : stats.expert_load) {
+    v1::LayerExpertLoad* l = engine->add_expert_load();
+    l->set_layer(static_cast<int32_t>(layer));
+    l->mutable_tokens_per_expert()->Add(counts.begin(), counts.end());
+  }
 }
 
 }  // namespace inferd::server

@@ -1,7 +1,9 @@
 // tests/integration/batch_invariance_test.cc — DESIGN §5: a request's tokens
 // do not depend on what else the server runs. 16 concurrent streams (different
 // prompts, staggered starts, max_tokens 8..200) each produce exactly the
-// tokens they produce alone, greedy and seeded.
+// tokens they produce alone, greedy and seeded. The same suite runs on the
+// dense stories260K and on two Mixture-of-Experts checkpoints (tiny Mixtral,
+// tiny Qwen2-MoE), where tokens also share experts within a step.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -26,12 +28,14 @@ const char* const kPrompts[kNumRequests] = {
 // 8 .. 200, mixed so that short and long requests overlap.
 int32_t MaxTokens(int i) { return 8 + (i * 7 % kNumRequests) * 192 / (kNumRequests - 1); }
 
-class BatchInvarianceTest : public ServerTest {
+template <const char* kModelPath>
+class BatchInvarianceSuite : public ServerTestWith<kModelPath> {
  protected:
   std::vector<v1::GenerateRequest> Requests(bool sampled) {
     std::vector<v1::GenerateRequest> requests;
     for (int i = 0; i < kNumRequests; ++i) {
-      v1::GenerateRequest request = GreedyRequest(Tokenize(*stub_, kPrompts[i]), MaxTokens(i));
+      v1::GenerateRequest request =
+          GreedyRequest(Tokenize(*this->stub_, kPrompts[i]), MaxTokens(i));
       if (sampled) {
         request.set_temperature(0.8f);
         request.set_top_p(0.95f);
@@ -45,7 +49,7 @@ class BatchInvarianceTest : public ServerTest {
   void ExpectConcurrentEqualsAlone(const std::vector<v1::GenerateRequest>& requests) {
     std::vector<StreamResult> alone;
     for (const v1::GenerateRequest& request : requests) {
-      alone.push_back(RunGenerate(*stub_, request));
+      alone.push_back(RunGenerate(*this->stub_, request));
       ASSERT_TRUE(alone.back().status.ok()) << alone.back().status.error_message();
     }
     std::vector<StreamResult> together(requests.size());
@@ -54,7 +58,7 @@ class BatchInvarianceTest : public ServerTest {
     for (size_t i = 0; i < requests.size(); ++i) {
       threads.emplace_back([&, i] {
         std::this_thread::sleep_for(std::chrono::microseconds(500 * i));  // staggered
-        auto stub = server_->NewStub();
+        auto stub = this->server_->NewStub();
         together[i] = RunGenerate(*stub, requests[i]);
         ++streams_done;
       });
@@ -62,7 +66,7 @@ class BatchInvarianceTest : public ServerTest {
     // The streams must really share engine steps for the test to mean anything.
     int64_t max_running = 0;
     while (streams_done.load() < kNumRequests) {
-      max_running = std::max(max_running, GetModelInfo(*stub_).engine().num_running());
+      max_running = std::max(max_running, GetModelInfo(*this->stub_).engine().num_running());
     }
     for (std::thread& t : threads) t.join();
     EXPECT_GE(max_running, 2) << "the concurrent streams never ran in the same step";
@@ -74,9 +78,16 @@ class BatchInvarianceTest : public ServerTest {
       EXPECT_EQ(together[i].text, alone[i].text);
       EXPECT_EQ(together[i].finish_reason, alone[i].finish_reason);
     }
-    EXPECT_TRUE(WaitUntilIdle(*stub_));
+    EXPECT_TRUE(WaitUntilIdle(*this->stub_));
   }
 };
+
+inline constexpr char kTinyMixtral[] = "models/tiny-mixtral";
+inline constexpr char kTinyQwen2Moe[] = "models/tiny-qwen2moe";
+
+using BatchInvarianceTest = BatchInvarianceSuite<kModel>;
+using MoeMixtralBatchInvarianceTest = BatchInvarianceSuite<kTinyMixtral>;
+using MoeQwen2BatchInvarianceTest = BatchInvarianceSuite<kTinyQwen2Moe>;
 
 TEST_F(BatchInvarianceTest, GreedyConcurrentEqualsAlone) {
   ExpectConcurrentEqualsAlone(Requests(/*sampled=*/false));
@@ -84,6 +95,18 @@ TEST_F(BatchInvarianceTest, GreedyConcurrentEqualsAlone) {
 
 TEST_F(BatchInvarianceTest, SeededSamplingConcurrentEqualsAlone) {
   ExpectConcurrentEqualsAlone(Requests(/*sampled=*/true));
+}
+
+TEST_F(MoeMixtralBatchInvarianceTest, GreedyConcurrentEqualsAlone) {
+  ExpectConcurrentEqualsAlone(Requests(/*sampled=*/false));
+}
+
+TEST_F(MoeMixtralBatchInvarianceTest, SeededSamplingConcurrentEqualsAlone) {
+  ExpectConcurrentEqualsAlone(Requests(/*sampled=*/true));
+}
+
+TEST_F(MoeQwen2BatchInvarianceTest, GreedyConcurrentEqualsAlone) {
+  ExpectConcurrentEqualsAlone(Requests(/*sampled=*/false));
 }
 
 }  // namespace

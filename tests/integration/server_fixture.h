@@ -1,7 +1,7 @@
 // tests/integration/server_fixture.h — a test suite sharing one real server.
 //
-// The server (../shared/models/stories260K, --port 0) starts in the first
-// SetUp and stops (SIGTERM) after the suite. Under CTest every TEST runs in
+// The server (../shared/<kModelPath>, stories260K by default, --port 0)
+// starts in the first SetUp and stops (SIGTERM) after the suite. Under CTest every TEST runs in
 // its own process, so each test gets a fresh server; run directly, the
 // binary's tests share one. Tests skip when ../shared is absent.
 #ifndef INFERD_TESTS_INTEGRATION_SERVER_FIXTURE_H_
@@ -17,7 +17,8 @@
 
 namespace inferd::testing {
 
-class ServerTest : public ::testing::Test {
+template <const char* kModelPath>
+class ServerTestWith : public ::testing::Test {
  protected:
   static void TearDownTestSuite() {
     if (server_ != nullptr) server_->Stop();
@@ -25,20 +26,22 @@ class ServerTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    INFERD_REQUIRE_SHARED(kModel);
+    INFERD_REQUIRE_SHARED(kModelPath);
     if (server_ == nullptr) {
       std::string error;
-      server_ = InferdServer::Start(SharedPath(kModel), {}, &error);
+      server_ = InferdServer::Start(SharedPath(kModelPath), {}, &error);
       ASSERT_NE(server_, nullptr) << error;
     }
     stub_ = server_->NewStub();
   }
 
-  static std::string ModelDir() { return SharedPath(kModel); }
+  static std::string ModelDir() { return SharedPath(kModelPath); }
 
   inline static std::unique_ptr<InferdServer> server_;
   std::unique_ptr<v1::Inference::Stub> stub_;
 };
+
+using ServerTest = ServerTestWith<kModel>;
 
 }  // namespace inferd::testing
 

@@ -137,3 +137,33 @@ TEST(QueueFullTest, FloodGetsResourceExhaustedAndTheServerRecovers) {
 
 }  // namespace
 }  // namespace inferd::testing
+
+namespace inferd::testing {
+namespace {
+
+// `--expert-load-stats` on a MoE model: GetModelInfo reports, per MoE layer,
+// k token slots per computed token (tiny Mixtral: 4 layers, top-2 of 8).
+TEST(ExpertLoadStatsTest, GetModelInfoReportsPerLayerExpertLoad) {
+  INFERD_REQUIRE_SHARED("models/tiny-mixtral");
+  std::string error;
+  std::unique_ptr<InferdServer> server =
+      InferdServer::Start(SharedPath("models/tiny-mixtral"), {"--expert-load-stats"}, &error);
+  ASSERT_NE(server, nullptr) << error;
+  auto stub = server->NewStub();
+  EXPECT_EQ(GetModelInfo(*stub).engine().expert_load_size(), 4);
+  v1::GenerateRequest request = GreedyRequest({1, 9038, 2501, 263, 931}, 10);
+  request.set_ignore_eos(true);
+  ASSERT_TRUE(RunGenerate(*stub, request).status.ok());
+  const v1::EngineState engine = GetModelInfo(*stub).engine();
+  ASSERT_EQ(engine.expert_load_size(), 4);
+  for (const v1::LayerExpertLoad& layer : engine.expert_load()) {
+    ASSERT_EQ(layer.tokens_per_expert_size(), 8);
+    int64_t total = 0;
+    for (int64_t n : layer.tokens_per_expert()) total += n;
+    EXPECT_EQ(total, (5 + 9) * 2) << "layer " << layer.layer();  // prompt + 9 fed-back tokens
+  }
+  EXPECT_EQ(server->Stop(), 0);
+}
+
+}  // namespace
+}  // namespace inferd::testing

@@ -241,3 +241,38 @@ TEST_F(EngineTest, DuplicateLiveRequestIdIsRejected) {
 
 }  // namespace
 }  // namespace inferd::testing
+
+namespace inferd::testing {
+namespace {
+
+// Expert-load counters (debugging): off by default; when on, every MoE layer
+// counts k token slots per computed token.
+TEST(EngineExpertLoadTest, CountsKSlotsPerComputedTokenInEveryMoeLayer) {
+  INFERD_REQUIRE_SHARED("models/stories260K-moe-upcycled");
+  EngineConfig cfg;
+  cfg.model_dir = SharedPath("models/stories260K-moe-upcycled");
+  cfg.kv_cache_memory_bytes = 16 << 20;
+  auto off = Engine::Create(cfg);
+  ASSERT_TRUE(off.ok()) << off.status();
+  Collected c = RunOne(**off, Greedy("x", kPrompts[0], 20));
+  EXPECT_TRUE((*off)->GetStats().expert_load.empty());
+
+  cfg.track_expert_load = true;
+  auto on = Engine::Create(cfg);
+  ASSERT_TRUE(on.ok()) << on.status();
+  c = RunOne(**on, Greedy("y", kPrompts[0], 20));
+  ASSERT_EQ(c.ids.size(), 20u);
+  // Computed tokens: the 5-token prompt and 19 fed-back outputs (the last
+  // sampled token is never fed). Top-2 of 4 experts in each of 5 layers.
+  const auto load = (*on)->GetStats().expert_load;
+  ASSERT_EQ(load.size(), 5u);
+  for (const auto& [layer, counts] : load) {
+    ASSERT_EQ(counts.size(), 4u);
+    int64_t total = 0;
+    for (int64_t n : counts) total += n;
+    EXPECT_EQ(total, (5 + 19) * 2) << "layer " << layer;
+  }
+}
+
+}  // namespace
+}  // namespace inferd::testing
