@@ -207,6 +207,20 @@ TEST(ModelConfigTest, MoeConfigsOfTheThreeFamilies) {
   EXPECT_TRUE(q3->IsMoeLayer(2));
 }
 
+TEST(ModelConfigTest, DecoderSparseStepAndMlpOnlyLayersPickTheDenseLayers) {
+  // HF Qwen2-MoE: sparse when not in mlp_only_layers and (i + 1) % step == 0.
+  absl::StatusOr<ModelConfig> c = ModelConfig::Parse(
+      R"({"architectures": ["Qwen2MoeForCausalLM"], "vocab_size": 10, "hidden_size": 8,
+          "intermediate_size": 16, "num_hidden_layers": 6, "num_attention_heads": 2,
+          "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 8,
+          "shared_expert_intermediate_size": 8, "decoder_sparse_step": 2,
+          "mlp_only_layers": [3]})",
+      "x/config.json");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const std::vector<bool> want = {false, true, false, false, false, true};
+  for (int64_t i = 0; i < 6; ++i) EXPECT_EQ(c->IsMoeLayer(i), want[i]) << "layer " << i;
+}
+
 TEST(ModelConfigTest, BadMoeFieldsNameTheField) {
   const std::string base =
       R"("architectures": ["Qwen2MoeForCausalLM"], "vocab_size": 10, "hidden_size": 8,
