@@ -86,13 +86,6 @@ absl::Status ReadPositive(const JsonFields& f, absl::string_view key, double* ou
   return absl::OkStatus();
 }
 
-absl::Status ReadBool(const JsonFields& f, absl::string_view key, bool* out) {
-  absl::StatusOr<std::optional<bool>> v = f.OptionalBool(key);
-  if (!v.ok()) return v.status();
-  if (v->has_value()) *out = **v;
-  return absl::OkStatus();
-}
-
 // rope_scaling: null / absent / {"rope_type" (or "type"): "default"} -> none;
 // "llama3" with its four parameters; anything else is an error.
 absl::Status ParseRopeScaling(const JsonFields& top, RopeScaling* out) {
@@ -152,7 +145,7 @@ absl::Status ApplySlidingWindow(const JsonFields& f, ModelConfig* c) {
       c->architecture == "MistralForCausalLM" || c->architecture == "MixtralForCausalLM";
   if (c->architecture == "Qwen2ForCausalLM" || c->architecture == "Qwen2MoeForCausalLM" ||
       c->architecture == "Qwen3MoeForCausalLM") {
-    if (absl::Status s = ReadBool(f, "use_sliding_window", &use_window); !s.ok()) return s;
+    if (absl::Status s = f.ReadBool("use_sliding_window", &use_window); !s.ok()) return s;
   }
   if (!use_window || !f.Has("sliding_window")) return absl::OkStatus();
   absl::StatusOr<int64_t> window = f.Int("sliding_window");
@@ -224,17 +217,17 @@ absl::StatusOr<ModelConfig> ParseObject(const Json& j, const std::string& origin
       c.architecture == "Qwen2MoeForCausalLM") {
     c.attention_bias = true;  // Qwen2 (and Qwen2-MoE) always have q/k/v biases
     if (c.architecture == "Qwen2MoeForCausalLM") {
-      if (absl::Status s = ReadBool(f, "qkv_bias", &c.attention_bias); !s.ok()) return s;
+      if (absl::Status s = f.ReadBool("qkv_bias", &c.attention_bias); !s.ok()) return s;
     }
   } else if (c.architecture == "LlamaForCausalLM" || c.architecture == "Qwen3MoeForCausalLM") {
-    if (absl::Status s = ReadBool(f, "attention_bias", &c.attention_bias); !s.ok()) return s;
+    if (absl::Status s = f.ReadBool("attention_bias", &c.attention_bias); !s.ok()) return s;
   }  // Mistral, Mixtral: never (HF ignores the field)
   c.qk_norm = c.architecture == "Qwen3MoeForCausalLM";
   if (absl::Status s = ParseMoeConfig(f, &c); !s.ok()) return s;
   bool mlp_bias = false;
-  if (absl::Status s = ReadBool(f, "mlp_bias", &mlp_bias); !s.ok()) return s;
+  if (absl::Status s = f.ReadBool("mlp_bias", &mlp_bias); !s.ok()) return s;
   if (mlp_bias) return f.Error("mlp_bias", "MLP biases are not supported");
-  if (absl::Status s = ReadBool(f, "tie_word_embeddings", &c.tie_word_embeddings); !s.ok()) {
+  if (absl::Status s = f.ReadBool("tie_word_embeddings", &c.tie_word_embeddings); !s.ok()) {
     return s;
   }
   absl::StatusOr<std::optional<std::string>> act = f.OptionalString("hidden_act");

@@ -110,6 +110,13 @@ absl::StatusOr<std::optional<double>> JsonFields::OptionalDouble(absl::string_vi
   return d;
 }
 
+absl::Status JsonFields::ReadBool(absl::string_view key, bool* out) const {
+  absl::StatusOr<std::optional<bool>> v = OptionalBool(key);
+  if (!v.ok()) return v.status();
+  if (v->has_value()) *out = **v;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::optional<bool>> JsonFields::OptionalBool(absl::string_view key) const {
   const Json* v = Find(key);
   if (v == nullptr) return std::optional<bool>();

@@ -43,6 +43,8 @@ class JsonFields {
   absl::StatusOr<std::optional<int64_t>> OptionalInt(absl::string_view key) const;
   absl::StatusOr<std::optional<double>> OptionalDouble(absl::string_view key) const;
   absl::StatusOr<std::optional<bool>> OptionalBool(absl::string_view key) const;
+  // Sets *out when `key` is present (a bool); keeps it (the default) otherwise.
+  absl::Status ReadBool(absl::string_view key, bool* out) const;
   absl::StatusOr<std::optional<std::string>> OptionalString(absl::string_view key) const;
   // A token id or a list of token ids (each in [0, INT32_MAX]); empty when
   // the field is absent or null.

@@ -21,13 +21,6 @@ absl::Status ReadCount(const JsonFields& f, absl::string_view key, int64_t max, 
   return absl::OkStatus();
 }
 
-absl::Status ReadOptionalBool(const JsonFields& f, absl::string_view key, bool* out) {
-  absl::StatusOr<std::optional<bool>> v = f.OptionalBool(key);
-  if (!v.ok()) return v.status();
-  if (v->has_value()) *out = **v;
-  return absl::OkStatus();
-}
-
 absl::Status ReadLayerList(const JsonFields& f, absl::string_view key, int64_t num_layers,
                            std::vector<int64_t>* out) {
   const nlohmann::json* v = f.Find(key);
@@ -64,7 +57,7 @@ absl::Status ParseMoeConfig(const JsonFields& f, ModelConfig* c) {
       return s;
     }
     m.norm_topk_prob = false;  // HF Qwen2MoeConfig / Qwen3MoeConfig default
-    if (absl::Status s = ReadOptionalBool(f, "norm_topk_prob", &m.norm_topk_prob); !s.ok()) {
+    if (absl::Status s = f.ReadBool("norm_topk_prob", &m.norm_topk_prob); !s.ok()) {
       return s;
     }
     if (f.Has("decoder_sparse_step")) {

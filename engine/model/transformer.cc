@@ -13,11 +13,6 @@ namespace inferd::engine {
 
 namespace {
 
-absl::Status Append(const WeightStore& w, const std::string& name,
-                    const std::vector<int64_t>& shape, std::vector<float>* out) {
-  return AppendTensor(w, name, shape, out);
-}
-
 #define INFERD_RETURN_IF_ERROR(expr)          \
   do {                                        \
     if (absl::Status s_ = (expr); !s_.ok()) { \
@@ -40,32 +35,39 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig
   t->inv_freq_ = config.RopeInvFreq();
 
   INFERD_RETURN_IF_ERROR(
-      Append(w, "model.embed_tokens.weight", {vocab, hidden}, &t->embed_tokens_));
-  INFERD_RETURN_IF_ERROR(Append(w, "model.norm.weight", {hidden}, &t->final_norm_));
+      AppendTensor(w, "model.embed_tokens.weight", {vocab, hidden}, &t->embed_tokens_));
+  INFERD_RETURN_IF_ERROR(AppendTensor(w, "model.norm.weight", {hidden}, &t->final_norm_));
   if (!config.tie_word_embeddings) {
-    INFERD_RETURN_IF_ERROR(Append(w, "lm_head.weight", {vocab, hidden}, &t->lm_head_));
+    INFERD_RETURN_IF_ERROR(AppendTensor(w, "lm_head.weight", {vocab, hidden}, &t->lm_head_));
   }
   t->layers_.resize(config.num_hidden_layers);
   for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
     const std::string p = absl::StrCat("model.layers.", i, ".");
     LayerWeights& l = t->layers_[i];
-    INFERD_RETURN_IF_ERROR(Append(w, p + "input_layernorm.weight", {hidden}, &l.input_norm));
+    INFERD_RETURN_IF_ERROR(AppendTensor(w, p + "input_layernorm.weight", {hidden}, &l.input_norm));
     INFERD_RETURN_IF_ERROR(
-        Append(w, p + "post_attention_layernorm.weight", {hidden}, &l.post_attn_norm));
-    INFERD_RETURN_IF_ERROR(Append(w, p + "self_attn.q_proj.weight", {q_dim, hidden}, &l.attn.qkv));
-    INFERD_RETURN_IF_ERROR(Append(w, p + "self_attn.k_proj.weight", {kv_dim, hidden}, &l.attn.qkv));
-    INFERD_RETURN_IF_ERROR(Append(w, p + "self_attn.v_proj.weight", {kv_dim, hidden}, &l.attn.qkv));
+        AppendTensor(w, p + "post_attention_layernorm.weight", {hidden}, &l.post_attn_norm));
+    INFERD_RETURN_IF_ERROR(
+        AppendTensor(w, p + "self_attn.q_proj.weight", {q_dim, hidden}, &l.attn.qkv));
+    INFERD_RETURN_IF_ERROR(
+        AppendTensor(w, p + "self_attn.k_proj.weight", {kv_dim, hidden}, &l.attn.qkv));
+    INFERD_RETURN_IF_ERROR(
+        AppendTensor(w, p + "self_attn.v_proj.weight", {kv_dim, hidden}, &l.attn.qkv));
     if (config.attention_bias) {
-      INFERD_RETURN_IF_ERROR(Append(w, p + "self_attn.q_proj.bias", {q_dim}, &l.attn.qkv_bias));
-      INFERD_RETURN_IF_ERROR(Append(w, p + "self_attn.k_proj.bias", {kv_dim}, &l.attn.qkv_bias));
-      INFERD_RETURN_IF_ERROR(Append(w, p + "self_attn.v_proj.bias", {kv_dim}, &l.attn.qkv_bias));
+      INFERD_RETURN_IF_ERROR(
+          AppendTensor(w, p + "self_attn.q_proj.bias", {q_dim}, &l.attn.qkv_bias));
+      INFERD_RETURN_IF_ERROR(
+          AppendTensor(w, p + "self_attn.k_proj.bias", {kv_dim}, &l.attn.qkv_bias));
+      INFERD_RETURN_IF_ERROR(
+          AppendTensor(w, p + "self_attn.v_proj.bias", {kv_dim}, &l.attn.qkv_bias));
     }
-    INFERD_RETURN_IF_ERROR(Append(w, p + "self_attn.o_proj.weight", {hidden, q_dim}, &l.attn.o));
+    INFERD_RETURN_IF_ERROR(
+        AppendTensor(w, p + "self_attn.o_proj.weight", {hidden, q_dim}, &l.attn.o));
     if (config.qk_norm) {
       INFERD_RETURN_IF_ERROR(
-          Append(w, p + "self_attn.q_norm.weight", {config.head_dim}, &l.q_norm));
+          AppendTensor(w, p + "self_attn.q_norm.weight", {config.head_dim}, &l.q_norm));
       INFERD_RETURN_IF_ERROR(
-          Append(w, p + "self_attn.k_norm.weight", {config.head_dim}, &l.k_norm));
+          AppendTensor(w, p + "self_attn.k_norm.weight", {config.head_dim}, &l.k_norm));
     }
     if (config.IsMoeLayer(i)) {
       l.moe = std::make_unique<MoeMlpWeights>();
