@@ -214,7 +214,8 @@ void EngineImpl::Step() {
   SchedulerOutput plan = scheduler_.Schedule();
   stat_preemptions_ += static_cast<int64_t>(plan.preempted.size());
   if (plan.empty()) return;
-  const float* logits = runner_->Execute(
+  // [num sampling sequences, vocab]; also scratch for the sampler.
+  float* logits = runner_->Execute(
       plan, [this](SeqId id) -> const Sequence& { return states_.at(id)->seq; }, kv_cache_);
   scheduler_.Update(plan);
 
@@ -226,16 +227,14 @@ void EngineImpl::Step() {
   for (const ScheduledSequence& s : plan.scheduled) {
     if (s.samples) sampled_.push_back({states_.at(s.id).get(), 0, TokenLogprob{}});
   }
-  // The logits buffer is scratch for the sampler.
-  float* logits_rows = const_cast<float*>(logits);
   kernels::ParallelFor(static_cast<int64_t>(sampled_.size()), kernels::GrainFor(8 * vocab),
                        [&](int64_t begin, int64_t end) {
                          for (int64_t i = begin; i < end; ++i) {
                            SampledToken& t = sampled_[i];
                            const SamplingParams& sp = t.state->request.sampling;
-                           t.token = Sampler::Sample(logits_rows + i * vocab, vocab, sp,
-                                                     &t.state->sampling,
-                                                     sp.logprobs >= 0 ? &t.logprob : nullptr);
+                           t.token =
+                               Sampler::Sample(logits + i * vocab, vocab, sp, &t.state->sampling,
+                                               sp.logprobs >= 0 ? &t.logprob : nullptr);
                          }
                        });
   for (SampledToken& t : sampled_) {

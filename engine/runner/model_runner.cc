@@ -44,9 +44,9 @@ void ModelRunner::BuildBatch(const SchedulerOutput& plan,
   }
 }
 
-const float* ModelRunner::Execute(const SchedulerOutput& plan,
-                                  absl::FunctionRef<const Sequence&(SeqId)> lookup,
-                                  const KvCacheManager& kv_cache) {
+float* ModelRunner::Execute(const SchedulerOutput& plan,
+                            absl::FunctionRef<const Sequence&(SeqId)> lookup,
+                            const KvCacheManager& kv_cache) {
   BuildBatch(plan, lookup, kv_cache);
   logits_.resize(batch_.logits_rows.size() * vocab_size());
   model_->Forward(batch_, block_size_, &kv_, logits_.data());

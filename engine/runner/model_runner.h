@@ -29,10 +29,10 @@ class ModelRunner {
 
   // Runs the planned step. Returns logits [num sampling sequences, vocab]:
   // one row per ScheduledSequence with samples == true, in scheduled order.
-  // The span stays valid until the next call.
-  const float* Execute(const SchedulerOutput& plan,
-                       absl::FunctionRef<const Sequence&(SeqId)> lookup,
-                       const KvCacheManager& kv_cache);
+  // The buffer stays valid until the next call; the caller may overwrite it
+  // (the sampler uses it as scratch).
+  float* Execute(const SchedulerOutput& plan, absl::FunctionRef<const Sequence&(SeqId)> lookup,
+                 const KvCacheManager& kv_cache);
 
   // The batch built by the last Execute (for tests).
   const InputBatch& last_batch() const { return batch_; }
