@@ -25,6 +25,9 @@ absl::Status ValidateConfig(const EngineConfig& c) {
   if (c.block_size < 1 || c.block_size > 1024) {
     return absl::InvalidArgumentError("block_size must be in [1, 1024]");
   }
+  if (c.max_num_partial_prefills < 1) {
+    return absl::InvalidArgumentError("max_num_partial_prefills must be >= 1");
+  }
   if (c.max_queue_len < 1) return absl::InvalidArgumentError("max_queue_len must be >= 1");
   if (c.kv_cache_memory_bytes < 1) {
     return absl::InvalidArgumentError("kv_cache_memory must be > 0");
@@ -60,6 +63,14 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
         Transformer::Load(*model_config, **weights);
     if (!loaded.ok()) return loaded.status();
     model = *std::move(loaded);
+  }
+
+  if (!config.enable_chunked_prefill &&
+      config.max_num_batched_tokens < model_config->max_position_embeddings) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "with chunked prefill off a whole prompt must fit in one step: max_num_batched_tokens (",
+        config.max_num_batched_tokens, ") must be >= the model context (",
+        model_config->max_position_embeddings, ")"));
   }
 
   const int64_t bytes_per_block = KvCacheTensors::BytesPerBlock(model_config->num_hidden_layers,
@@ -99,6 +110,9 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
   info.num_kv_blocks = num_blocks;
   info.max_num_seqs = config.max_num_seqs;
   info.max_num_batched_tokens = config.max_num_batched_tokens;
+  info.prefix_caching = config.enable_prefix_caching;
+  info.chunked_prefill = config.enable_chunked_prefill;
+  info.max_num_partial_prefills = config.max_num_partial_prefills;
 
   if (config.track_expert_load) model->EnableExpertLoad();
   kernels::SetNumThreads(config.num_threads);

@@ -28,9 +28,14 @@ struct EngineConfig {
   int32_t max_num_batched_tokens = 2048;  // tokens (prefill + decode) in one step
   int64_t kv_cache_memory_bytes = 256ll << 20;
   int32_t block_size = 16;
-  int32_t max_queue_len = 1024;    // waiting requests beyond this: RESOURCE_EXHAUSTED
-  int32_t num_threads = 0;         // kernel threads; 0 = all cores
-  bool track_expert_load = false;  // MoE models: count tokens per expert per layer
+  int32_t max_queue_len = 1024;       // waiting requests beyond this: RESOURCE_EXHAUSTED
+  int32_t num_threads = 0;            // kernel threads; 0 = all cores
+  bool track_expert_load = false;     // MoE models: count tokens per expert per layer
+  bool enable_prefix_caching = true;  // reuse cached KV blocks of identical prefixes
+  // Split long prompts across steps so decodes keep flowing. Off: a prompt is
+  // computed in one step, so max_num_batched_tokens must cover the context.
+  bool enable_chunked_prefill = true;
+  int32_t max_num_partial_prefills = 1;  // prompts being chunked at the same time
 };
 
 // Static facts about the loaded model (GetModelInfo).
@@ -49,6 +54,9 @@ struct ModelInfo {
   int64_t num_kv_blocks = 0;
   int32_t max_num_seqs = 0;
   int32_t max_num_batched_tokens = 0;
+  bool prefix_caching = false;
+  bool chunked_prefill = false;
+  int32_t max_num_partial_prefills = 0;
 };
 
 // A thread-safe snapshot for introspection and (later) metrics.
@@ -56,10 +64,15 @@ struct EngineStats {
   int64_t num_running = 0;
   int64_t num_waiting = 0;
   int64_t num_kv_blocks_total = 0;
-  int64_t num_kv_blocks_free = 0;  // not owned by any request
+  int64_t num_kv_blocks_free = 0;  // not owned by any request (cached ones included)
+  int64_t cached_free_blocks = 0;  // of those, holding reusable prefix blocks
   int64_t num_steps = 0;
   int64_t num_requests_finished = 0;
   int64_t num_preemptions = 0;
+  // Prefix cache, since start: prompt tokens looked up when a request was
+  // first scheduled, and tokens found cached (served without computing).
+  int64_t prefix_cache_queries = 0;
+  int64_t prefix_cache_hits = 0;
   // Tokens routed to each expert, [layer][expert], since start; only MoE
   // layers of a MoE model with track_expert_load (empty otherwise).
   std::vector<std::pair<int64_t, std::vector<int64_t>>> expert_load;

@@ -26,8 +26,12 @@ EngineImpl::EngineImpl(const EngineConfig& config, ModelInfo info,
       info_(std::move(info)),
       tokenizer_(std::move(tokenizer)),
       runner_(std::move(runner)),
-      kv_cache_(num_blocks, config.block_size),
-      scheduler_(SchedulerConfig{config.max_num_seqs, config.max_num_batched_tokens}, &kv_cache_) {
+      kv_cache_(num_blocks, config.block_size, config.enable_prefix_caching),
+      scheduler_(SchedulerConfig{.max_num_seqs = config.max_num_seqs,
+                                 .max_num_batched_tokens = config.max_num_batched_tokens,
+                                 .max_num_partial_prefills = config.max_num_partial_prefills,
+                                 .enable_chunked_prefill = config.enable_chunked_prefill},
+                 &kv_cache_) {
   stat_free_blocks_ = kv_cache_.num_free_blocks();
   thread_ = std::thread([this] { Loop(); });
 }
@@ -93,6 +97,9 @@ EngineStats EngineImpl::GetStats() const {
   s.num_steps = stat_steps_.load();
   s.num_requests_finished = stat_finished_.load();
   s.num_preemptions = stat_preemptions_.load();
+  s.cached_free_blocks = stat_cached_free_blocks_.load();
+  s.prefix_cache_queries = stat_prefix_queries_.load();
+  s.prefix_cache_hits = stat_prefix_hits_.load();
   if (const ExpertLoad* load = runner_->model().expert_load(); load != nullptr) {
     std::vector<std::vector<int64_t>> counts = load->Snapshot();
     for (int64_t layer = 0; layer < static_cast<int64_t>(counts.size()); ++layer) {
@@ -134,6 +141,7 @@ void EngineImpl::AdmitRequest(std::unique_ptr<RequestState> state) {
   seq.id = id;
   seq.priority = state->request.priority;
   seq.arrival = id;
+  seq.deadline = state->request.deadline;
   seq.token_ids = state->request.prompt_ids;
   seq.num_prompt_tokens = seq.num_tokens();
   ids_[state->request.request_id] = id;
@@ -148,6 +156,7 @@ void EngineImpl::Finish(RequestState* state, FinishReason reason, RequestOutput 
   out.status = std::move(status);
   out.usage.prompt_tokens = static_cast<int32_t>(state->seq.num_prompt_tokens);
   out.usage.completion_tokens = static_cast<int32_t>(state->seq.num_output_tokens());
+  out.usage.cached_tokens = static_cast<int32_t>(state->seq.num_cached_tokens);
   const SeqId id = state->seq.id;
   const std::string request_id = state->request.request_id;
   std::shared_ptr<OutputChannel> channel = state->channel;
@@ -198,21 +207,17 @@ bool EngineImpl::ProcessToken(RequestState* state, int32_t token, TokenLogprob* 
   return false;
 }
 
-void EngineImpl::ExpireDeadlines() {
-  const absl::Time now = absl::Now();
-  finished_.clear();
-  for (const auto& [id, state] : states_) {
-    if (state->request.deadline < now) finished_.push_back(id);
-  }
-  for (SeqId id : finished_) {
+void EngineImpl::Step() {
+  SchedulerOutput plan = scheduler_.Schedule(absl::Now());
+  stat_preemptions_ += static_cast<int64_t>(plan.preempted.size());
+  stat_prefix_queries_ += plan.prefix_cache_queries;
+  stat_prefix_hits_ += plan.prefix_cache_hits;
+  for (SeqId id : plan.expired) {
+    // Waiting: rejected without running; running: aborted mid-stream. The
+    // scheduler already freed its blocks.
     Finish(states_.at(id).get(), FinishReason::kAbort, RequestOutput{},
            absl::DeadlineExceededError("the request deadline passed"));
   }
-}
-
-void EngineImpl::Step() {
-  SchedulerOutput plan = scheduler_.Schedule();
-  stat_preemptions_ += static_cast<int64_t>(plan.preempted.size());
   if (plan.empty()) return;
   // [num sampling sequences, vocab]; also scratch for the sampler.
   float* logits = runner_->Execute(
@@ -248,13 +253,13 @@ void EngineImpl::PublishStats() {
   stat_running_ = scheduler_.num_running();
   stat_waiting_ = scheduler_.num_waiting();
   stat_free_blocks_ = kv_cache_.num_free_blocks();
+  stat_cached_free_blocks_ = kv_cache_.num_cached_free_blocks();
 }
 
 void EngineImpl::Loop() {
   while (true) {
     if (!DrainInbox(/*block=*/!scheduler_.HasWork())) break;
     PublishStats();  // Submit sees the waiting queue it just grew
-    ExpireDeadlines();
     Step();
     PublishStats();
   }

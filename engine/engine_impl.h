@@ -53,7 +53,6 @@ class EngineImpl final : public Engine {
   // Sends the final chunk and forgets the request.
   void Finish(RequestState* state, FinishReason reason, RequestOutput out,
               absl::Status status = absl::OkStatus());
-  void ExpireDeadlines();
   void PublishStats();
 
   const EngineConfig config_;
@@ -87,6 +86,9 @@ class EngineImpl final : public Engine {
   std::atomic<int64_t> stat_steps_{0};
   std::atomic<int64_t> stat_finished_{0};
   std::atomic<int64_t> stat_preemptions_{0};
+  std::atomic<int64_t> stat_cached_free_blocks_{0};
+  std::atomic<int64_t> stat_prefix_queries_{0};
+  std::atomic<int64_t> stat_prefix_hits_{0};
 
   std::thread thread_;  // last: started after everything above exists
 };

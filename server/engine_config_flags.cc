@@ -29,11 +29,15 @@ absl::StatusOr<engine::EngineConfig> EngineConfigFromFlags() {
   config.max_queue_len = absl::GetFlag(FLAGS_max_queue_len);
   config.num_threads = absl::GetFlag(FLAGS_num_threads);
   config.track_expert_load = absl::GetFlag(FLAGS_expert_load_stats);
+  config.enable_prefix_caching = !absl::GetFlag(FLAGS_no_prefix_caching);
+  config.enable_chunked_prefill = !absl::GetFlag(FLAGS_no_chunked_prefill);
+  config.max_num_partial_prefills = absl::GetFlag(FLAGS_max_num_partial_prefills);
   for (absl::Status s : {AtLeast("max-num-seqs", config.max_num_seqs, 1),
                          AtLeast("max-num-batched-tokens", config.max_num_batched_tokens, 1),
                          AtLeast("kv-cache-memory", config.kv_cache_memory_bytes, 1),
                          AtLeast("block-size", config.block_size, 1),
                          AtLeast("max-queue-len", config.max_queue_len, 1),
+                         AtLeast("max-num-partial-prefills", config.max_num_partial_prefills, 1),
                          AtLeast("num-threads", config.num_threads, 0)}) {
     if (!s.ok()) return s;
   }

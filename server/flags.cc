@@ -19,6 +19,14 @@ ABSL_FLAG(int32_t, port, 50051, "Port to listen on (0: pick a free port)");
 ABSL_FLAG(bool, expert_load_stats, false,
           "MoE models: count tokens routed to each expert per layer, reported by GetModelInfo "
           "(engine.expert_load) for debugging routing");
+ABSL_FLAG(bool, no_prefix_caching, false,
+          "Disable automatic prefix caching (reuse of the KV blocks of identical prompt prefixes)");
+ABSL_FLAG(bool, no_chunked_prefill, false,
+          "Compute each prompt in one step instead of in chunks under --max-num-batched-tokens "
+          "(which must then be at least the model context)");
+ABSL_FLAG(int32_t, max_num_partial_prefills, 1,
+          "Most prompts being prefilled in chunks at the same time; a prompt that fits whole in "
+          "the step's remaining budget may still start");
 ABSL_FLAG(int32_t, max_queue_len, 1024,
           "Most waiting requests; more are refused with RESOURCE_EXHAUSTED");
 
@@ -46,13 +54,15 @@ const cli::SubcommandSpec& ServeSpec() {
       .synopsis =
           "[--model DIR] [--host 127.0.0.1] [--port 50051] [--max-num-seqs N] "
           "[--max-num-batched-tokens N] [--kv-cache-memory SIZE] [--block-size 16] "
-          "[--max-queue-len N] [--num-threads N] [--expert-load-stats]",
+          "[--max-queue-len N] [--num-threads N] [--no-prefix-caching] [--no-chunked-prefill] "
+          "[--max-num-partial-prefills N] [--expert-load-stats]",
       .summary =
           "Serve the model over gRPC (inferd.v1.Inference, grpc.health.v1.Health, "
           "reflection). Prints 'inferd: serving <model> on HOST:PORT' once ready; "
           "SIGINT/SIGTERM shut it down.",
       .flags = {"model", "host", "port", "max_num_seqs", "max_num_batched_tokens",
                 "kv_cache_memory", "block_size", "max_queue_len", "num_threads",
+                "no_prefix_caching", "no_chunked_prefill", "max_num_partial_prefills",
                 "expert_load_stats"},
       .repeatable = {},
       .max_positional = 0,
@@ -70,9 +80,26 @@ const cli::SubcommandSpec& GenerateSpec() {
       .summary =
           "Run one request through the engine, without a server, and print the "
           "continuation as it streams (--json: one JSON object as the last line).",
-      .flags = {"model", "prompt", "prompt_ids", "max_tokens", "temperature", "top_k", "top_p",
-                "min_p", "seed", "stop", "ignore_eos", "json", "max_num_seqs",
-                "max_num_batched_tokens", "kv_cache_memory", "block_size", "num_threads"},
+      .flags = {"model",
+                "prompt",
+                "prompt_ids",
+                "max_tokens",
+                "temperature",
+                "top_k",
+                "top_p",
+                "min_p",
+                "seed",
+                "stop",
+                "ignore_eos",
+                "json",
+                "max_num_seqs",
+                "max_num_batched_tokens",
+                "kv_cache_memory",
+                "block_size",
+                "num_threads",
+                "no_prefix_caching",
+                "no_chunked_prefill",
+                "max_num_partial_prefills"},
       .repeatable = {"stop"},
       .max_positional = 0,
   };

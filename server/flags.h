@@ -21,6 +21,9 @@ ABSL_DECLARE_FLAG(int32_t, max_num_batched_tokens);
 ABSL_DECLARE_FLAG(inferd::server::ByteSize, kv_cache_memory);
 ABSL_DECLARE_FLAG(int32_t, block_size);
 ABSL_DECLARE_FLAG(int32_t, num_threads);
+ABSL_DECLARE_FLAG(bool, no_prefix_caching);
+ABSL_DECLARE_FLAG(bool, no_chunked_prefill);
+ABSL_DECLARE_FLAG(int32_t, max_num_partial_prefills);
 
 // serve.
 ABSL_DECLARE_FLAG(std::string, host);

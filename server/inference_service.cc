@@ -1,11 +1,14 @@
 // server/inference_service.cc
 #include "server/inference_service.h"
 
+#include <chrono>
 #include <random>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "server/generate_reactor.h"
 #include "server/proto_conversion.h"
 #include "server/request_builder.h"
@@ -26,6 +29,13 @@ grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context, grpc
   return reactor;
 }
 
+// The call's gRPC deadline (InfiniteFuture when the client set none).
+absl::Time CallDeadline(const grpc::CallbackServerContext& context) {
+  const std::chrono::system_clock::time_point deadline = context.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  return absl::FromChrono(deadline);
+}
+
 }  // namespace
 
 InferenceService::InferenceService(engine::Engine* engine)
@@ -43,8 +53,8 @@ grpc::ServerWriteReactor<v1::GenerateResponse>* InferenceService::Generate(
                                "the server is shutting down and admits no new requests"));
     return reactor;
   }
-  absl::StatusOr<engine::Request> built =
-      BuildEngineRequest(*request, engine_->model_info(), engine_->tokenizer());
+  absl::StatusOr<engine::Request> built = BuildEngineRequest(
+      *request, engine_->model_info(), engine_->tokenizer(), absl::Now(), CallDeadline(*context));
   if (!built.ok()) {
     reactor->Fail(ToGrpcStatus(built.status()));
     return reactor;

@@ -60,6 +60,9 @@ void ToProto(const engine::ModelInfo& info, const engine::EngineStats& stats,
   response->set_num_kv_blocks(info.num_kv_blocks);
   response->set_max_num_seqs(info.max_num_seqs);
   response->set_max_num_batched_tokens(info.max_num_batched_tokens);
+  response->set_prefix_caching(info.prefix_caching);
+  response->set_chunked_prefill(info.chunked_prefill);
+  response->set_max_num_partial_prefills(info.max_num_partial_prefills);
   v1::EngineState* engine = response->mutable_engine();
   engine->set_num_running(stats.num_running);
   engine->set_num_waiting(stats.num_waiting);
@@ -68,6 +71,9 @@ void ToProto(const engine::ModelInfo& info, const engine::EngineStats& stats,
   engine->set_num_steps(stats.num_steps);
   engine->set_num_requests_finished(stats.num_requests_finished);
   engine->set_num_preemptions(stats.num_preemptions);
+  engine->set_cached_free_blocks(stats.cached_free_blocks);
+  engine->set_prefix_cache_queries(stats.prefix_cache_queries);
+  engine->set_prefix_cache_hits(stats.prefix_cache_hits);
   for (const auto& [layer, counts] : stats.expert_load) {
     v1::LayerExpertLoad* l = engine->add_expert_load();
     l->set_layer(static_cast<int32_t>(layer));

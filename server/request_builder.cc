@@ -1,6 +1,7 @@
 // server/request_builder.cc
 #include "server/request_builder.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -69,7 +70,8 @@ absl::Status CheckTokenIds(const google::protobuf::RepeatedField<int32_t>& ids, 
 
 absl::StatusOr<engine::Request> BuildEngineRequest(const v1::GenerateRequest& request,
                                                    const engine::ModelInfo& model,
-                                                   const engine::Tokenizer& tokenizer) {
+                                                   const engine::Tokenizer& tokenizer,
+                                                   absl::Time now, absl::Time call_deadline) {
   if (request.request_id().size() > kMaxRequestIdBytes) {
     return Invalid(absl::StrCat("request_id: at most ", kMaxRequestIdBytes, " bytes, got ",
                                 request.request_id().size()));
@@ -82,6 +84,10 @@ absl::StatusOr<engine::Request> BuildEngineRequest(const v1::GenerateRequest& re
   engine::Request out;
   out.request_id = request.request_id();
   out.priority = request.priority();
+  out.deadline = call_deadline;
+  if (request.has_timeout_ms() && request.timeout_ms() > 0) {
+    out.deadline = std::min(out.deadline, now + absl::Milliseconds(request.timeout_ms()));
+  }
   absl::StatusOr<std::vector<int32_t>> ids = PromptIds(request, model, tokenizer);
   if (!ids.ok()) return ids.status();
   out.prompt_ids = std::move(*ids);

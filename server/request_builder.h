@@ -9,6 +9,8 @@
 #define INFERD_SERVER_REQUEST_BUILDER_H_
 
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "engine/engine.h"
 #include "engine/request.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -20,10 +22,12 @@ inline constexpr size_t kMaxRequestIdBytes = 256;
 inline constexpr int32_t kMaxSpeculativeTokens = 16;
 
 // The request_id is copied as is (possibly empty: the caller assigns one).
-// Absent max_tokens becomes the rest of the model context.
-absl::StatusOr<engine::Request> BuildEngineRequest(const v1::GenerateRequest& request,
-                                                   const engine::ModelInfo& model,
-                                                   const engine::Tokenizer& tokenizer);
+// Absent max_tokens becomes the rest of the model context. The deadline is the
+// earlier of `call_deadline` (the gRPC deadline) and `now` + timeout_ms.
+absl::StatusOr<engine::Request> BuildEngineRequest(
+    const v1::GenerateRequest& request, const engine::ModelInfo& model,
+    const engine::Tokenizer& tokenizer, absl::Time now = absl::Now(),
+    absl::Time call_deadline = absl::InfiniteFuture());
 
 // Checks that every id is in [0, vocab_size); `field` names the list in the
 // error ("prompt.token_ids").

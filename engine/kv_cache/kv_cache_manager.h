@@ -1,10 +1,16 @@
 // engine/kv_cache/kv_cache_manager.h — per-sequence block tables over the
-// block pool.
+// block pool, with automatic prefix caching (DESIGN §3).
 //
 // The scheduler asks for room (`Allocate`) before a sequence computes new
-// tokens and calls `Free` when it finishes or is preempted. Block tables are
-// handed out read-only; the pool and its free list stay private. Owned by the
-// engine thread; not thread-safe.
+// tokens and calls `Free` when it finishes or is preempted. With prefix
+// caching on, every full block a sequence has computed is registered under
+// its chained hash (`CacheFullBlocks`); a sequence that starts (or restarts
+// after preemption) first looks up the longest run of its leading full
+// blocks already in the pool (`FindCachedPrefix`) and shares them instead of
+// recomputing. A freed block keeps its cached content until the pool needs
+// it again, least recently freed first; a sequence frees its tail first, so
+// the shared heads of prefixes live longest. Block tables are handed out
+// read-only. Owned by the engine thread; not thread-safe.
 #ifndef INFERD_ENGINE_KV_CACHE_KV_CACHE_MANAGER_H_
 #define INFERD_ENGINE_KV_CACHE_KV_CACHE_MANAGER_H_
 
@@ -13,42 +19,81 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "engine/kv_cache/block_hash.h"
 #include "engine/kv_cache/block_pool.h"
 
 namespace inferd::engine {
 
 using SeqId = int64_t;
 
+// Leading full blocks of a token sequence found in the cache.
+struct PrefixHit {
+  std::vector<int32_t> blocks;    // physical blocks, in order
+  std::vector<BlockHash> hashes;  // their chained hashes
+};
+
 class KvCacheManager {
  public:
-  KvCacheManager(int64_t num_blocks, int32_t block_size);
+  KvCacheManager(int64_t num_blocks, int32_t block_size, bool enable_prefix_caching = true);
 
   int32_t block_size() const { return block_size_; }
+  bool prefix_caching() const { return prefix_caching_; }
   int64_t num_blocks() const { return pool_.num_blocks(); }
+  // Blocks owned by no sequence (cached ones included: they can be evicted).
   int64_t num_free_blocks() const { return pool_.num_free_blocks(); }
+  // Of those, the ones still holding a reusable cached block.
+  int64_t num_cached_free_blocks() const { return pool_.num_cached_free_blocks(); }
 
   // Blocks needed to hold `num_tokens` tokens.
   int64_t BlocksFor(int64_t num_tokens) const {
     return (num_tokens + block_size_ - 1) / block_size_;
   }
-  // Grows `seq`'s block table so it holds `num_tokens` tokens. All or nothing:
-  // returns false (and changes nothing) when the pool lacks blocks.
-  bool Allocate(SeqId seq, int64_t num_tokens);
-  // Returns every block of `seq` to the pool and forgets its table.
+
+  // Extends `hashes` (the chained hashes of the leading full blocks of
+  // `tokens`, as far as computed before) to every full block of `tokens`.
+  // Sequences keep theirs, so each token is hashed once. A no-op when prefix
+  // caching is off.
+  void HashFullBlocks(absl::Span<const int32_t> tokens, std::vector<BlockHash>* hashes) const;
+  // The longest run of leading blocks among `hashes` (from HashFullBlocks),
+  // covering at most `max_tokens` tokens, whose KV the pool holds. Changes
+  // nothing; empty when prefix caching is off.
+  PrefixHit FindCachedPrefix(absl::Span<const BlockHash> hashes, int64_t max_tokens) const;
+
+  // Grows `seq`'s block table so it holds `num_tokens` tokens. A sequence
+  // with no blocks yet may start from `hit` (found by FindCachedPrefix since
+  // the last change to the pool): its blocks are shared, not recomputed. All
+  // or nothing: returns false (and changes nothing) when the pool lacks
+  // blocks.
+  bool Allocate(SeqId seq, int64_t num_tokens, const PrefixHit* hit = nullptr);
+  // Registers in the prefix cache every full block of `seq` among its first
+  // `num_computed` tokens not registered yet; `hashes` are the sequence's
+  // block hashes (from HashFullBlocks). A no-op when prefix caching is off.
+  void CacheFullBlocks(SeqId seq, absl::Span<const BlockHash> hashes, int64_t num_computed);
+  // Returns every block of `seq` to the pool (tail first) and forgets its
+  // table. Cached blocks stay reusable until evicted.
   void Free(SeqId seq);
 
   // The physical block of each logical block; empty for unknown sequences.
   const std::vector<int32_t>& BlockTable(SeqId seq) const;
   int64_t num_sequences() const { return static_cast<int64_t>(tables_.size()); }
 
-  // Every block is free xor owned; ref counts equal the number of tables
-  // holding a block; no table holds a block twice.
+  // Every block is free (possibly cached) xor owned; ref counts equal the
+  // number of tables holding a block; no table holds a block twice; the cache
+  // index and the blocks agree; a table's cached blocks carry the hash the
+  // table computed for them.
   absl::Status CheckIntegrity() const;
 
  private:
+  struct Table {
+    std::vector<int32_t> blocks;
+    std::vector<BlockHash> hashes;  // of blocks[0, hashes.size()), all full
+  };
+
   int32_t block_size_;
+  bool prefix_caching_;
   BlockPool pool_;
-  std::unordered_map<SeqId, std::vector<int32_t>> tables_;
+  std::unordered_map<SeqId, Table> tables_;
 };
 
 }  // namespace inferd::engine

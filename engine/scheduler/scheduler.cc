@@ -19,6 +19,7 @@ Scheduler::Scheduler(const SchedulerConfig& config, KvCacheManager* kv_cache)
     : config_(config), kv_cache_(kv_cache) {
   INFERD_CHECK_GT(config_.max_num_seqs, 0);
   INFERD_CHECK_GT(config_.max_num_batched_tokens, 0);
+  INFERD_CHECK_GT(config_.max_num_partial_prefills, 0);
 }
 
 void Scheduler::Add(Sequence* seq) {
@@ -45,6 +46,18 @@ void Scheduler::Remove(SeqId id) {
   kv_cache_->Free(id);
 }
 
+void Scheduler::ExpireDeadlines(absl::Time now, SchedulerOutput* out) {
+  auto expire = [&](Sequence* seq) {
+    if (seq->deadline >= now) return false;
+    seq->status = SequenceStatus::kFinished;
+    kv_cache_->Free(seq->id);
+    out->expired.push_back(seq->id);
+    return true;
+  };
+  running_.erase(std::remove_if(running_.begin(), running_.end(), expire), running_.end());
+  waiting_.erase(std::remove_if(waiting_.begin(), waiting_.end(), expire), waiting_.end());
+}
+
 Sequence* Scheduler::PreemptOne(SchedulerOutput* out) {
   INFERD_CHECK(!running_.empty());
   // running_ is kept in serving order, so the victim is the last one, and it
@@ -60,42 +73,105 @@ Sequence* Scheduler::PreemptOne(SchedulerOutput* out) {
   return victim;
 }
 
-SchedulerOutput Scheduler::Schedule() {
+SchedulerOutput Scheduler::Schedule(absl::Time now) {
   SchedulerOutput out;
+  ExpireDeadlines(now, &out);
   int64_t budget = config_.max_num_batched_tokens;
 
-  // 1. Running sequences, in serving order (priority, then arrival).
+  // Decodes need one token each and come first, wherever they sit in the
+  // serving order: a prefill chunk only takes what they leave. Prefills
+  // (running and waiting) share the rest in up to max_num_partial_prefills
+  // equal slices, so a short prompt is not stuck behind a long one.
   std::stable_sort(running_.begin(), running_.end(), ServedBefore);
+  int64_t pending_decodes = 0;   // running decodes not yet planned
+  int32_t partial_prefills = 0;  // prompts computed across steps, in progress
+  for (const Sequence* seq : running_) {
+    const int64_t remaining = seq->num_tokens() - seq->num_computed_tokens;
+    INFERD_CHECK_GT(remaining, 0) << "running sequence " << seq->id << " has nothing to compute";
+    if (remaining == 1) {
+      ++pending_decodes;
+    } else {
+      ++partial_prefills;
+    }
+  }
+  const int64_t prefill_slots = std::min<int64_t>(
+      config_.max_num_partial_prefills, partial_prefills + static_cast<int64_t>(waiting_.size()));
+  int64_t prefills_planned = 0;
+  // Tokens a prefill with `remaining` tokens to go may compute now (0: none).
+  auto prefill_chunk = [&](int64_t remaining) -> int64_t {
+    const int64_t avail = budget - pending_decodes;
+    if (avail <= 0) return 0;
+    if (!config_.enable_chunked_prefill) return remaining <= avail ? remaining : 0;
+    const int64_t slots_left = std::max<int64_t>(1, prefill_slots - prefills_planned);
+    return std::min(remaining, std::max<int64_t>(1, avail / slots_left));
+  };
+
+  // 1. Running sequences, in serving order (priority, then arrival).
   for (size_t i = 0; i < running_.size() && budget > 0;) {
     Sequence* seq = running_[i];
-    const int64_t n = std::min(seq->num_tokens() - seq->num_computed_tokens, budget);
-    INFERD_CHECK_GT(n, 0) << "running sequence " << seq->id << " has nothing to compute";
+    const int64_t remaining = seq->num_tokens() - seq->num_computed_tokens;
+    const bool decode = remaining == 1;
+    if (decode) --pending_decodes;
+    const int64_t n = decode ? 1 : prefill_chunk(remaining);
+    if (n == 0) {
+      ++i;  // keeps its blocks; continues next step
+      continue;
+    }
     bool preempted_self = false;
     while (!kv_cache_->Allocate(seq->id, seq->num_computed_tokens + n)) {
+      const Sequence* victim = running_.back();
+      if (victim != seq && victim->num_tokens() - victim->num_computed_tokens == 1) {
+        --pending_decodes;
+      }
       if (PreemptOne(&out) == seq) {
         preempted_self = true;
         break;
       }
     }
     if (preempted_self) break;  // everything after it was preempted too
-    out.scheduled.push_back(
-        {seq->id, seq->num_computed_tokens, n, seq->num_computed_tokens + n == seq->num_tokens()});
+    out.scheduled.push_back({seq->id, seq->num_computed_tokens, n, n == remaining});
     budget -= n;
+    if (!decode) {
+      ++prefills_planned;
+      if (n == remaining) --partial_prefills;  // its prefill ends this step
+    }
     ++i;
   }
 
   // 2. Waiting sequences, unless this step already had to preempt.
-  while (out.preempted.empty() && !waiting_.empty() && budget > 0 &&
-         static_cast<int32_t>(running_.size()) < config_.max_num_seqs) {
-    Sequence* seq = waiting_.front();
-    const int64_t n = std::min(seq->num_tokens() - seq->num_computed_tokens, budget);
-    if (!kv_cache_->Allocate(seq->id, seq->num_computed_tokens + n)) break;
-    waiting_.pop_front();
+  for (auto it = waiting_.begin(); out.preempted.empty() && it != waiting_.end() && budget > 0 &&
+                                   static_cast<int32_t>(running_.size()) < config_.max_num_seqs;) {
+    Sequence* seq = *it;
+    INFERD_CHECK_EQ(seq->num_computed_tokens, 0);
+    // Cached leading blocks, leaving at least the last token to compute.
+    kv_cache_->HashFullBlocks(seq->token_ids, &seq->block_hashes);
+    const PrefixHit hit = kv_cache_->FindCachedPrefix(seq->block_hashes, seq->num_tokens() - 1);
+    const int64_t cached = static_cast<int64_t>(hit.blocks.size()) * kv_cache_->block_size();
+    const int64_t remaining = seq->num_tokens() - cached;
+    const int64_t n = prefill_chunk(remaining);
+    const bool partial = n < remaining;
+    // Nothing fits: the head waits rather than be overtaken for ever.
+    if (n == 0) break;
+    if (partial && partial_prefills >= config_.max_num_partial_prefills) {
+      ++it;  // a later, shorter prompt may still fit whole
+      continue;
+    }
+    // Out of blocks: later sequences must not take what this one waits for.
+    if (!kv_cache_->Allocate(seq->id, cached + n, &hit)) break;
+    it = waiting_.erase(it);
+    if (!seq->scheduled_once) {
+      seq->scheduled_once = true;
+      seq->num_cached_tokens = cached;
+      out.prefix_cache_queries += seq->num_tokens();
+      out.prefix_cache_hits += cached;
+    }
+    seq->num_computed_tokens = cached;
     seq->status = SequenceStatus::kRunning;
     running_.push_back(seq);
-    out.scheduled.push_back(
-        {seq->id, seq->num_computed_tokens, n, seq->num_computed_tokens + n == seq->num_tokens()});
+    out.scheduled.push_back({seq->id, cached, n, !partial});
     budget -= n;
+    ++prefills_planned;
+    partial_prefills += partial;
   }
 
   out.num_batched_tokens = config_.max_num_batched_tokens - budget;
@@ -103,13 +179,15 @@ SchedulerOutput Scheduler::Schedule() {
 }
 
 void Scheduler::Update(const SchedulerOutput& output) {
-  // Schedule() plans a prefix of running_, in order.
-  INFERD_CHECK_LE(output.scheduled.size(), running_.size());
-  for (size_t i = 0; i < output.scheduled.size(); ++i) {
-    const ScheduledSequence& s = output.scheduled[i];
-    Sequence* seq = running_[i];
-    INFERD_CHECK_EQ(seq->id, s.id) << "running queue changed between Schedule and Update";
+  // Schedule() plans a subsequence of running_, in order.
+  size_t j = 0;
+  for (const ScheduledSequence& s : output.scheduled) {
+    while (j < running_.size() && running_[j]->id != s.id) ++j;
+    INFERD_CHECK_LT(j, running_.size()) << "running queue changed between Schedule and Update";
+    Sequence* seq = running_[j];
     seq->num_computed_tokens = s.num_computed_before + s.num_new_tokens;
+    kv_cache_->HashFullBlocks(seq->token_ids, &seq->block_hashes);
+    kv_cache_->CacheFullBlocks(seq->id, seq->block_hashes, seq->num_computed_tokens);
   }
 }
 

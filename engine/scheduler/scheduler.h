@@ -2,13 +2,26 @@
 //
 // A pure planner (STYLE rule 2): it owns the waiting and running queues and
 // asks the KV cache manager for room; it does no I/O, no math and reads no
-// clock. Each Schedule() fills one step under a token budget: running
-// sequences first (a decode token each, or the next prefill chunk), then new
-// sequences from the waiting queue while the budget, the sequence cap and the
-// KV pool allow. Prefill chunks and decodes share the step. When the pool runs
-// dry, the lowest-priority, most recently arrived running sequence is
-// preempted by recompute: it frees its blocks and goes back to the front of
-// its priority class in the waiting queue with its tokens kept.
+// clock (the caller passes `now`). Each Schedule() fills one step under a
+// token budget:
+//   1. sequences whose deadline passed leave both queues (reported, freed);
+//   2. running sequences, in serving order (priority, then arrival): a decode
+//      token each, or the next prefill chunk;
+//   3. waiting sequences, in the same order, while the budget, the sequence
+//      cap and the KV pool allow. A new sequence first takes every leading
+//      full block the prefix cache holds (never its last prompt token, whose
+//      logits must be computed) and computes only the rest.
+// Prefill chunks and decodes share the step (chunked prefill). Running
+// decodes are budgeted first wherever they sit in the order, so a long
+// prompt never stalls them. Prefills share what is left in up to
+// `max_num_partial_prefills` equal slices (vLLM's rule), and at most that many
+// prompts are computed across steps at once; a waiting prompt that would
+// exceed the cap may still start if it fits whole in its slice, so short
+// prompts are not stuck behind a long one. With chunked prefill off, a prompt
+// only starts when it fits whole. When the pool runs dry, the lowest-priority, most recently
+// arrived running sequence is preempted by recompute: it frees its blocks
+// (which stay cached) and goes back to the waiting queue ahead of every later
+// arrival of its priority, its tokens kept.
 // Owned by the engine thread; not thread-safe. Sequences are owned by the
 // caller and must outlive their membership here.
 #ifndef INFERD_ENGINE_SCHEDULER_SCHEDULER_H_
@@ -18,6 +31,7 @@
 #include <deque>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "engine/kv_cache/kv_cache_manager.h"
 #include "engine/scheduler/scheduler_output.h"
 #include "engine/scheduler/sequence.h"
@@ -27,11 +41,18 @@ namespace inferd::engine {
 struct SchedulerConfig {
   int32_t max_num_seqs = 64;
   int64_t max_num_batched_tokens = 2048;
+  // Sequences whose prefill may be split across steps at the same time.
+  int32_t max_num_partial_prefills = 1;
+  // Off: a prompt is computed in one step (needs max_num_batched_tokens >=
+  // the longest sequence, which the engine checks).
+  bool enable_chunked_prefill = true;
 };
 
 class Scheduler {
  public:
   Scheduler(const SchedulerConfig& config, KvCacheManager* kv_cache);
+
+  const SchedulerConfig& config() const { return config_; }
 
   // Queues a new sequence (status kWaiting, nothing computed).
   void Add(Sequence* seq);
@@ -39,10 +60,12 @@ class Scheduler {
   // (finished or aborted). Unknown ids are ignored.
   void Remove(SeqId id);
 
-  // Plans the next step. Marks admitted sequences kRunning.
-  SchedulerOutput Schedule();
+  // Plans the next step at time `now`. Marks admitted sequences kRunning and
+  // expired ones kFinished.
+  SchedulerOutput Schedule(absl::Time now);
   // Records that the planned tokens were computed (num_computed_tokens
-  // catches up). Sampled tokens are appended by the caller afterwards.
+  // catches up) and registers the newly full blocks in the prefix cache.
+  // Sampled tokens are appended by the caller afterwards.
   void Update(const SchedulerOutput& output);
 
   bool HasWork() const { return !waiting_.empty() || !running_.empty(); }
@@ -54,6 +77,8 @@ class Scheduler {
  private:
   // Orders the waiting queue: priority, then arrival.
   void InsertWaiting(Sequence* seq);
+  // Moves sequences whose deadline is before `now` out of both queues.
+  void ExpireDeadlines(absl::Time now, SchedulerOutput* out);
   // Preempts the lowest-priority, latest-arrived running sequence.
   Sequence* PreemptOne(SchedulerOutput* out);
 

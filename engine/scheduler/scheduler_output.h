@@ -20,7 +20,14 @@ struct ScheduledSequence {
 struct SchedulerOutput {
   std::vector<ScheduledSequence> scheduled;  // in batch order
   std::vector<SeqId> preempted;              // gave their blocks back this step
+  // Deadline passed (waiting or running): removed from the queues, blocks
+  // freed. The caller ends them with DEADLINE_EXCEEDED.
+  std::vector<SeqId> expired;
   int64_t num_batched_tokens = 0;
+  // Prefix cache lookups of sequences scheduled for the first time this
+  // step: prompt tokens looked up and tokens found cached.
+  int64_t prefix_cache_queries = 0;
+  int64_t prefix_cache_hits = 0;
 
   bool empty() const { return scheduled.empty(); }
 };

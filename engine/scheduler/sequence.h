@@ -2,8 +2,9 @@
 //
 // The scheduler's only rule (vLLM v1): each step, a sequence's computed-token
 // count catches up with its token count (prompt + output). A fresh prompt, a
-// prefill chunk, a decode step and a recompute after preemption are all the
-// same thing: num_tokens() - num_computed_tokens tokens still to compute.
+// prefill chunk, a decode step, a recompute after preemption and a start from
+// cached prefix blocks are all the same thing: num_tokens() -
+// num_computed_tokens tokens still to compute.
 // Owned by the engine; mutated only on the engine thread.
 #ifndef INFERD_ENGINE_SCHEDULER_SEQUENCE_H_
 #define INFERD_ENGINE_SCHEDULER_SEQUENCE_H_
@@ -11,6 +12,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/time/time.h"
+#include "engine/kv_cache/block_hash.h"
 #include "engine/kv_cache/kv_cache_manager.h"
 
 namespace inferd::engine {
@@ -19,12 +22,19 @@ enum class SequenceStatus { kWaiting, kRunning, kFinished };
 
 struct Sequence {
   SeqId id = 0;
-  int32_t priority = 0;            // lower is served first
-  int64_t arrival = 0;             // monotonically increasing admission order
+  int32_t priority = 0;  // lower is served first
+  int64_t arrival = 0;   // monotonically increasing admission order
+  absl::Time deadline = absl::InfiniteFuture();
   std::vector<int32_t> token_ids;  // prompt followed by generated tokens
   int64_t num_prompt_tokens = 0;
   int64_t num_computed_tokens = 0;  // tokens whose KV is in the cache
+  // Prompt tokens found in the prefix cache when first scheduled (usage).
+  int64_t num_cached_tokens = 0;
   int32_t num_preemptions = 0;
+  bool scheduled_once = false;  // admitted at least once (prefix stats count once)
+  // Chained hashes of the full blocks of token_ids, filled lazily by the KV
+  // cache manager (empty when prefix caching is off).
+  std::vector<BlockHash> block_hashes;
   SequenceStatus status = SequenceStatus::kWaiting;
 
   int64_t num_tokens() const { return static_cast<int64_t>(token_ids.size()); }

@@ -110,6 +110,118 @@ TEST_F(EngineTest, PreemptionByRecomputeDoesNotChangeOutputs) {
   EXPECT_EQ(tight->GetStats().num_kv_blocks_free, tight->GetStats().num_kv_blocks_total);
 }
 
+std::unique_ptr<Engine> MakeEngineWith(EngineConfig cfg) {
+  cfg.model_dir = SharedPath("models/stories260K");
+  auto e = Engine::Create(cfg);
+  EXPECT_TRUE(e.ok()) << e.status();
+  return e.ok() ? *std::move(e) : nullptr;
+}
+
+// 16 requests over 3 long shared prefixes (46-50 tokens) with distinct
+// suffixes, half greedy and half seeded sampling.
+std::vector<Request> SharedPrefixRequests() {
+  std::vector<std::vector<int32_t>> prefixes;
+  for (int p = 0; p < 3; ++p) {
+    std::vector<int32_t> prefix = {1};
+    for (int i = 0; i < 45 + p * 2; ++i) prefix.push_back(260 + (i * 7 + p * 31) % 250);
+    prefixes.push_back(std::move(prefix));
+  }
+  std::vector<Request> out;
+  for (int i = 0; i < 16; ++i) {
+    std::vector<int32_t> prompt = prefixes[i % 3];
+    for (int j = 0; j <= i % 5; ++j) prompt.push_back(300 + (i * 13 + j) % 200);
+    Request r = Greedy("p" + std::to_string(i), std::move(prompt), 40 + 10 * i);
+    r.sampling.ignore_eos = true;
+    if (i % 2 == 1) {
+      r.sampling.temperature = 0.9f;
+      r.sampling.seed = 77 + i;
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+// Chunked prefill (an 8-token budget, two partial prefills), prefix hits
+// (shared prefixes, small blocks) and preemption (a pool barely above one
+// full context) all at once: every stream equals its solo run on an engine
+// with none of them (no prefix caching, whole prompts, a roomy pool).
+TEST_F(EngineTest, SharedPrefixesTinyPoolTinyBudgetAreBatchInvariant) {
+  EngineConfig plain;
+  plain.enable_prefix_caching = false;
+  plain.block_size = 4;
+  auto reference = MakeEngineWith(plain);
+  ASSERT_NE(reference, nullptr);
+  EngineConfig stressed;
+  stressed.block_size = 4;
+  stressed.max_num_batched_tokens = 8;
+  stressed.max_num_partial_prefills = 2;
+  // 512-token context in 4-token blocks: 128 blocks hold one full sequence.
+  const int64_t bytes_per_block = 2 * 5 * 4 * 32 * 4;
+  stressed.kv_cache_memory_bytes = 140 * bytes_per_block;
+  auto e = MakeEngineWith(stressed);
+  ASSERT_NE(e, nullptr);
+
+  std::vector<Request> reqs = SharedPrefixRequests();
+  std::vector<Collected> solo;
+  for (const Request& r : reqs) solo.push_back(RunOne(*reference, r));
+  std::vector<std::shared_ptr<engine::OutputChannel>> channels;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    channels.push_back(SubmitOrDie(*e, reqs[i]));
+    if (i % 4 == 3) std::this_thread::sleep_for(std::chrono::milliseconds(3));
+  }
+  int64_t cached_tokens = 0;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    Collected together = Drain(*channels[i]);
+    EXPECT_EQ(together.ids, solo[i].ids) << "request " << i;
+    EXPECT_EQ(together.text, solo[i].text) << "request " << i;
+    EXPECT_EQ(solo[i].usage.cached_tokens, 0);
+    cached_tokens += together.usage.cached_tokens;
+  }
+  const engine::EngineStats stats = e->GetStats();
+  EXPECT_GT(stats.num_preemptions, 0);
+  EXPECT_GT(stats.prefix_cache_hits, 0);
+  EXPECT_EQ(stats.prefix_cache_hits, cached_tokens);
+  EXPECT_GT(stats.prefix_cache_queries, stats.prefix_cache_hits);
+  EXPECT_EQ(stats.num_kv_blocks_free, stats.num_kv_blocks_total);  // nothing owned
+  EXPECT_GT(stats.cached_free_blocks, 0);                          // but still cached
+}
+
+TEST_F(EngineTest, RepeatedPromptReportsCachedTokensAndSameOutput) {
+  auto e = MakeEngine();
+  std::vector<int32_t> prompt = kPrompts[7];  // 18 tokens: one full 16-token block
+  Collected first = RunOne(*e, Greedy("a", prompt, 20));
+  Collected second = RunOne(*e, Greedy("b", prompt, 20));
+  EXPECT_EQ(first.usage.cached_tokens, 0);
+  EXPECT_EQ(second.usage.cached_tokens, 16);
+  EXPECT_EQ(second.ids, first.ids);
+  // Switched off, nothing is reused.
+  EngineConfig off;
+  off.enable_prefix_caching = false;
+  auto plain = MakeEngineWith(off);
+  ASSERT_NE(plain, nullptr);
+  RunOne(*plain, Greedy("a", prompt, 20));
+  Collected again = RunOne(*plain, Greedy("b", prompt, 20));
+  EXPECT_EQ(again.usage.cached_tokens, 0);
+  EXPECT_EQ(again.ids, first.ids);
+  EXPECT_EQ(plain->GetStats().cached_free_blocks, 0);
+}
+
+TEST_F(EngineTest, ChunkedPrefillOffNeedsABudgetCoveringTheContext) {
+  EngineConfig cfg;
+  cfg.model_dir = SharedPath("models/stories260K");
+  cfg.enable_chunked_prefill = false;
+  cfg.max_num_batched_tokens = 100;
+  auto e = Engine::Create(cfg);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(e.status().message().find("max_num_batched_tokens"), std::string::npos);
+  cfg.max_num_batched_tokens = 512;
+  auto whole = MakeEngineWith(cfg);
+  ASSERT_NE(whole, nullptr);
+  auto chunked = MakeEngine(/*max_batched_tokens=*/7);
+  ExpectBatchInvariant(*chunked, *whole, /*sampled=*/true);
+}
+
 TEST_F(EngineTest, StopStringEndsTheStreamBeforeIt) {
   auto e = MakeEngine();
   Request r = Greedy("s", kPrompts[0], 100);
