@@ -16,6 +16,14 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-grpcio python3-protobuf
 )
+# Tools the test suite drives but the binaries do not need (kept apart: the
+# Dockerfile installs only `packages`): Prometheus and promtool for the
+# metrics and rules tests, yamllint, kubectl (kustomize) and shellcheck for
+# deploy/.
+test_tools=(prometheus yamllint python3-yaml shellcheck)
+# Debian's kubectl; an image that already ships one keeps it (the packages conflict).
+command -v kubectl >/dev/null 2>&1 || test_tools+=(kubernetes-client)
+packages+=("${test_tools[@]}")
 
 missing=()
 for p in "${packages[@]}"; do
