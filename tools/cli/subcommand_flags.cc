@@ -97,9 +97,12 @@ absl::StatusOr<ParsedArgs> ParseSubcommandArgs(const SubcommandSpec& spec,
   return parsed;
 }
 
-std::string SubcommandHelp(const std::string& program, const SubcommandSpec& spec) {
-  std::string out = absl::StrCat("usage: ", program, " ", spec.name, " ", spec.synopsis, "\n\n",
-                                 spec.summary, "\n\nflags:\n");
+namespace {
+
+// `usage: <usage_prefix> synopsis`, the summary, then one block per flag.
+std::string HelpText(const std::string& usage_prefix, const SubcommandSpec& spec) {
+  std::string out = absl::StrCat("usage: ", usage_prefix, " ", spec.synopsis, "\n\n", spec.summary,
+                                 "\n\nflags:\n");
   for (const std::string& name : spec.flags) {
     const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
     if (flag == nullptr) continue;
@@ -113,6 +116,12 @@ std::string SubcommandHelp(const std::string& program, const SubcommandSpec& spe
   }
   absl::StrAppend(&out, "  --help\n      Show this help.\n");
   return out;
+}
+
+}  // namespace
+
+std::string SubcommandHelp(const std::string& program, const SubcommandSpec& spec) {
+  return HelpText(absl::StrCat(program, " ", spec.name), spec);
 }
 
 namespace {
@@ -154,6 +163,21 @@ int RunSubcommandMain(const std::string& program, const std::vector<Subcommand>&
   absl::FPrintF(stderr, "%s: unknown command '%s'\n\n%s", program, name,
                 MainHelp(program, commands));
   return 2;
+}
+
+int RunCommandMain(const SubcommandSpec& spec, const std::function<int(const ParsedArgs&)>& run,
+                   int argc, char** argv) {
+  absl::StatusOr<ParsedArgs> args =
+      ParseSubcommandArgs(spec, std::vector<std::string>(argv + 1, argv + argc));
+  if (!args.ok()) {
+    absl::FPrintF(stderr, "%s: %s\n", spec.name, args.status().message());
+    return 2;
+  }
+  if (args->help) {
+    absl::PrintF("%s", HelpText(spec.name, spec));
+    return 0;
+  }
+  return run(*args);
 }
 
 }  // namespace inferd::cli

@@ -9,8 +9,9 @@
 // repeatable flags (--stop A --stop B) itself. Forms: --name=value,
 // --name value, --bool-flag, --nobool-flag, --bool-flag=false, and "--" to
 // end flags.
-// Generic: no server, engine or proto types, so inferctl (which may depend
-// only on proto/) and inferd both use it.
+// Generic: no server, engine or proto types, so inferctl and inferload (which
+// may depend only on proto/) and inferd all use it. Programs without
+// subcommands (`inferload [flags]`) use RunCommandMain.
 #ifndef INFERD_TOOLS_CLI_SUBCOMMAND_FLAGS_H_
 #define INFERD_TOOLS_CLI_SUBCOMMAND_FLAGS_H_
 
@@ -61,6 +62,13 @@ struct Subcommand {
 // parsed arguments. Bad usage prints to stderr and returns 2.
 int RunSubcommandMain(const std::string& program, const std::vector<Subcommand>& commands, int argc,
                       char** argv);
+
+// The whole of a main() without subcommands, `program [flags]`: `spec.name`
+// is the program name, argv[1..] its arguments. --help prints the flags and
+// returns 0; bad usage prints to stderr and returns 2; otherwise `run`'s
+// result.
+int RunCommandMain(const SubcommandSpec& spec, const std::function<int(const ParsedArgs&)>& run,
+                   int argc, char** argv);
 
 }  // namespace inferd::cli
 
