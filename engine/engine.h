@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/engine_observer.h"
 #include "engine/model/config.h"
 #include "engine/output_channel.h"
 #include "engine/request.h"
@@ -36,6 +37,9 @@ struct EngineConfig {
   // computed in one step, so max_num_batched_tokens must cover the context.
   bool enable_chunked_prefill = true;
   int32_t max_num_partial_prefills = 1;  // prompts being chunked at the same time
+  // Metrics hook (engine/engine_observer.h); null: none. Shared with the
+  // caller, which may keep reading what it recorded after the engine is gone.
+  std::shared_ptr<EngineObserver> observer;
 };
 
 // Static facts about the loaded model (GetModelInfo).
@@ -59,7 +63,8 @@ struct ModelInfo {
   int32_t max_num_partial_prefills = 0;
 };
 
-// A thread-safe snapshot for introspection and (later) metrics.
+// A thread-safe snapshot for introspection (GetModelInfo); metrics come
+// through EngineConfig::observer.
 struct EngineStats {
   int64_t num_running = 0;
   int64_t num_waiting = 0;

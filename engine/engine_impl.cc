@@ -1,7 +1,10 @@
 // engine/engine_impl.cc — the step loop: schedule -> run -> sample -> update
-// -> emit. No logging and no string formatting in here (STYLE rule 11).
+// -> report to the observer -> emit. No logging and no string formatting in
+// here (STYLE rule 11). Chunks are queued while a step runs and pushed at its
+// end, after the observer has seen the step and its finished requests.
 #include "engine/engine_impl.h"
 
+#include <chrono>
 #include <random>
 #include <utility>
 
@@ -17,6 +20,8 @@ uint64_t RandomSeed() {
   static std::random_device rd;
   return (static_cast<uint64_t>(rd()) << 32) ^ rd();
 }
+
+double Seconds(EngineClock::duration d) { return std::chrono::duration<double>(d).count(); }
 }  // namespace
 
 EngineImpl::EngineImpl(const EngineConfig& config, ModelInfo info,
@@ -31,8 +36,10 @@ EngineImpl::EngineImpl(const EngineConfig& config, ModelInfo info,
                                  .max_num_batched_tokens = config.max_num_batched_tokens,
                                  .max_num_partial_prefills = config.max_num_partial_prefills,
                                  .enable_chunked_prefill = config.enable_chunked_prefill},
-                 &kv_cache_) {
+                 &kv_cache_),
+      observer_(config.observer.get()) {
   stat_free_blocks_ = kv_cache_.num_free_blocks();
+  if (observer_ != nullptr) observer_->OnEngineStart(info_);
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -45,6 +52,7 @@ EngineImpl::~EngineImpl() {
 }
 
 absl::Status EngineImpl::Submit(Request request, std::shared_ptr<OutputChannel> channel) {
+  const EngineClock::time_point arrival = EngineClock::now();
   INFERD_CHECK(channel != nullptr);
   const int64_t n = static_cast<int64_t>(request.prompt_ids.size());
   if (n == 0) return absl::InvalidArgumentError("the prompt has no tokens");
@@ -65,6 +73,7 @@ absl::Status EngineImpl::Submit(Request request, std::shared_ptr<OutputChannel> 
   const uint64_t seed = request.sampling.seed.value_or(RandomSeed());
   auto state = std::make_unique<RequestState>(std::move(request), std::move(channel), seed,
                                               tokenizer_.get(), info_.vocab_size);
+  state->arrival = arrival;
   absl::MutexLock lock(&inbox_mu_);
   if (stopping_) return absl::UnavailableError("the engine is shutting down");
   if (static_cast<int64_t>(inbox_.requests.size()) + stat_waiting_.load() >=
@@ -151,6 +160,23 @@ void EngineImpl::AdmitRequest(std::unique_ptr<RequestState> state) {
 
 void EngineImpl::Finish(RequestState* state, FinishReason reason, RequestOutput out,
                         absl::Status status) {
+  if (observer_ != nullptr) {
+    const Sequence& seq = state->seq;
+    observer_->OnRequestFinished(RequestStats{
+        .finish_reason = reason,
+        .status_code = status.code(),
+        .num_prompt_tokens = seq.num_prompt_tokens,
+        .num_generation_tokens = seq.num_output_tokens(),
+        .num_cached_tokens = seq.num_cached_tokens,
+        .num_sampled_tokens = state->num_sampled_tokens,
+        .num_preemptions = seq.num_preemptions,
+        .arrival = state->arrival,
+        .first_scheduled = state->first_scheduled,
+        .first_token = state->first_token,
+        .last_token = state->last_token,
+        .finished = EngineClock::now(),
+    });
+  }
   out.finished = true;
   out.finish_reason = reason;
   out.status = std::move(status);
@@ -168,8 +194,19 @@ void EngineImpl::Finish(RequestState* state, FinishReason reason, RequestOutput 
     live_ids_.erase(request_id);
   }
   ++stat_finished_;
-  PublishStats();  // a client that sees its final chunk sees its blocks freed
-  channel->Push(std::move(out));
+  pending_.push_back({std::move(channel), std::move(out)});  // pushed by EndStep
+}
+
+void EngineImpl::RecordSample(RequestState* state, EngineClock::time_point now) {
+  if (state->num_sampled_tokens == 0) {
+    state->first_token = now;
+    step_.num_prompt_tokens += state->seq.num_prompt_tokens;
+    ttft_s_.push_back(Seconds(now - state->arrival));
+  } else {
+    itl_s_.push_back(Seconds(now - state->last_token));
+  }
+  state->last_token = now;
+  ++state->num_sampled_tokens;
 }
 
 bool EngineImpl::ProcessToken(RequestState* state, int32_t token, TokenLogprob* logprob) {
@@ -188,6 +225,7 @@ bool EngineImpl::ProcessToken(RequestState* state, int32_t token, TokenLogprob* 
   }
 
   state->seq.token_ids.push_back(token);
+  ++step_.num_generation_tokens;
   out.token_ids.push_back(token);
   if (logprob != nullptr) out.logprobs.push_back(std::move(*logprob));
   bool hit = false;
@@ -203,15 +241,19 @@ bool EngineImpl::ProcessToken(RequestState* state, int32_t token, TokenLogprob* 
     Finish(state, late_hit ? FinishReason::kStopString : FinishReason::kLength, std::move(out));
     return true;
   }
-  state->channel->Push(std::move(out));
+  pending_.push_back({state->channel, std::move(out)});
   return false;
 }
 
 void EngineImpl::Step() {
+  const EngineClock::time_point step_start = EngineClock::now();
   SchedulerOutput plan = scheduler_.Schedule(absl::Now());
   stat_preemptions_ += static_cast<int64_t>(plan.preempted.size());
   stat_prefix_queries_ += plan.prefix_cache_queries;
   stat_prefix_hits_ += plan.prefix_cache_hits;
+  step_.num_preemptions += static_cast<int64_t>(plan.preempted.size());
+  step_.prefix_cache_queries += plan.prefix_cache_queries;
+  step_.prefix_cache_hits += plan.prefix_cache_hits;
   for (SeqId id : plan.expired) {
     // Waiting: rejected without running; running: aborted mid-stream. The
     // scheduler already freed its blocks.
@@ -223,6 +265,7 @@ void EngineImpl::Step() {
   float* logits = runner_->Execute(
       plan, [this](SeqId id) -> const Sequence& { return states_.at(id)->seq; }, kv_cache_);
   scheduler_.Update(plan);
+  step_.num_batched_tokens += plan.num_batched_tokens;
 
   // Sample every sequence that reached its end, in parallel across the
   // kernel pool: each has its own RNG and state, so results do not depend on
@@ -230,7 +273,9 @@ void EngineImpl::Step() {
   const int64_t vocab = runner_->vocab_size();
   sampled_.clear();
   for (const ScheduledSequence& s : plan.scheduled) {
-    if (s.samples) sampled_.push_back({states_.at(s.id).get(), 0, TokenLogprob{}});
+    RequestState* state = states_.at(s.id).get();
+    if (state->first_scheduled == EngineClock::time_point{}) state->first_scheduled = step_start;
+    if (s.samples) sampled_.push_back({state, 0, TokenLogprob{}});
   }
   kernels::ParallelFor(static_cast<int64_t>(sampled_.size()), kernels::GrainFor(8 * vocab),
                        [&](int64_t begin, int64_t end) {
@@ -242,11 +287,31 @@ void EngineImpl::Step() {
                                                sp.logprobs >= 0 ? &t.logprob : nullptr);
                          }
                        });
+  const EngineClock::time_point sampled_at = EngineClock::now();
   for (SampledToken& t : sampled_) {
+    RecordSample(t.state, sampled_at);
     const bool want_logprobs = t.state->request.sampling.logprobs >= 0;
     ProcessToken(t.state, t.token, want_logprobs ? &t.logprob : nullptr);
   }
   ++stat_steps_;
+}
+
+void EngineImpl::EndStep() {
+  PublishStats();
+  if (observer_ != nullptr) {
+    step_.num_running = scheduler_.num_running();
+    step_.num_waiting = scheduler_.num_waiting();
+    step_.num_kv_blocks_total = kv_cache_.num_blocks();
+    step_.num_kv_blocks_used = kv_cache_.num_blocks() - kv_cache_.num_free_blocks();
+    step_.time_to_first_token_s = ttft_s_;
+    step_.inter_token_latency_s = itl_s_;
+    observer_->OnStep(step_);
+  }
+  step_ = StepStats{};
+  ttft_s_.clear();
+  itl_s_.clear();
+  for (PendingOutput& p : pending_) p.channel->Push(std::move(p.output));
+  pending_.clear();
 }
 
 void EngineImpl::PublishStats() {
@@ -259,9 +324,10 @@ void EngineImpl::PublishStats() {
 void EngineImpl::Loop() {
   while (true) {
     if (!DrainInbox(/*block=*/!scheduler_.HasWork())) break;
-    PublishStats();  // Submit sees the waiting queue it just grew
+    PublishStats();                    // Submit sees the waiting queue it just grew
+    if (!pending_.empty()) EndStep();  // requests aborted from the inbox
     Step();
-    PublishStats();
+    EndStep();
   }
   // Shutdown: every live request ends with an abort chunk.
   finished_.clear();
@@ -270,7 +336,7 @@ void EngineImpl::Loop() {
     Finish(states_.at(id).get(), FinishReason::kAbort, RequestOutput{},
            absl::UnavailableError("the engine shut down"));
   }
-  PublishStats();
+  EndStep();
 }
 
 }  // namespace inferd::engine

@@ -48,11 +48,18 @@ class EngineImpl final : public Engine {
   bool DrainInbox(bool block);
   void Step();
   void AdmitRequest(std::unique_ptr<RequestState> state);
+  // Records a sampled token's timing in `state` and the step's stats.
+  void RecordSample(RequestState* state, EngineClock::time_point now);
   // Handles one sampled token; returns true when the request finished.
   bool ProcessToken(RequestState* state, int32_t token, TokenLogprob* logprob);
-  // Sends the final chunk and forgets the request.
+  // Reports the request to the observer, forgets it and queues its final
+  // chunk.
   void Finish(RequestState* state, FinishReason reason, RequestOutput out,
               absl::Status status = absl::OkStatus());
+  // Publishes the stats, reports the step to the observer, then pushes the
+  // queued chunks: a client that sees its final chunk finds its blocks freed
+  // and its request counted.
+  void EndStep();
   void PublishStats();
 
   const EngineConfig config_;
@@ -73,6 +80,16 @@ class EngineImpl final : public Engine {
     TokenLogprob logprob;
   };
   std::vector<SampledToken> sampled_;  // scratch, per step
+  // Chunks produced since the last EndStep, pushed by it in order.
+  struct PendingOutput {
+    std::shared_ptr<OutputChannel> channel;
+    RequestOutput output;
+  };
+  std::vector<PendingOutput> pending_;
+  EngineObserver* const observer_;  // config_.observer; may be null
+  StepStats step_;                  // accumulated since the last EndStep
+  std::vector<double> ttft_s_;      // step_.time_to_first_token_s
+  std::vector<double> itl_s_;       // step_.inter_token_latency_s
 
   // Cross-thread.
   mutable absl::Mutex inbox_mu_;

@@ -1,12 +1,14 @@
 // engine/request_state.h — everything the engine thread keeps for one live
-// request: its sequence, sampling state, detokenizer, stop-string filter and
-// output channel. Created by Submit's message, destroyed when the request
-// finishes. Engine thread only.
+// request: its sequence, sampling state, detokenizer, stop-string filter,
+// output channel and the timestamps its metrics need. Created by Submit's
+// message, destroyed when the request finishes. Engine thread only.
 #ifndef INFERD_ENGINE_REQUEST_STATE_H_
 #define INFERD_ENGINE_REQUEST_STATE_H_
 
+#include <cstdint>
 #include <memory>
 
+#include "engine/engine_observer.h"
 #include "engine/output_channel.h"
 #include "engine/request.h"
 #include "engine/sampling/sampler.h"
@@ -31,6 +33,14 @@ struct RequestState {
   SamplingState sampling;
   IncrementalDetokenizer detokenizer;
   StopStringFilter stops;
+
+  // For the EngineObserver: when the request reached each stage ({}: not
+  // yet) and how many tokens it sampled (a stop token included).
+  EngineClock::time_point arrival;
+  EngineClock::time_point first_scheduled;
+  EngineClock::time_point first_token;
+  EngineClock::time_point last_token;
+  int64_t num_sampled_tokens = 0;
 };
 
 }  // namespace inferd::engine

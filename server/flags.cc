@@ -16,6 +16,9 @@ ABSL_FLAG(int32_t, num_threads, 0, "Kernel threads (0: all cores)");
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on");
 ABSL_FLAG(int32_t, port, 50051, "Port to listen on (0: pick a free port)");
+ABSL_FLAG(int32_t, metrics_port, 9090,
+          "Prometheus metrics port (HTTP, path /metrics) on --host (0: pick a free port; "
+          "-1: no metrics endpoint)");
 ABSL_FLAG(bool, expert_load_stats, false,
           "MoE models: count tokens routed to each expert per layer, reported by GetModelInfo "
           "(engine.expert_load) for debugging routing");
@@ -52,15 +55,17 @@ const cli::SubcommandSpec& ServeSpec() {
   static const cli::SubcommandSpec* spec = new cli::SubcommandSpec{
       .name = "serve",
       .synopsis =
-          "[--model DIR] [--host 127.0.0.1] [--port 50051] [--max-num-seqs N] "
+          "[--model DIR] [--host 127.0.0.1] [--port 50051] [--metrics-port 9090] "
+          "[--max-num-seqs N] "
           "[--max-num-batched-tokens N] [--kv-cache-memory SIZE] [--block-size 16] "
           "[--max-queue-len N] [--num-threads N] [--no-prefix-caching] [--no-chunked-prefill] "
           "[--max-num-partial-prefills N] [--expert-load-stats]",
       .summary =
           "Serve the model over gRPC (inferd.v1.Inference, grpc.health.v1.Health, "
-          "reflection). Prints 'inferd: serving <model> on HOST:PORT' once ready; "
-          "SIGINT/SIGTERM shut it down.",
-      .flags = {"model", "host", "port", "max_num_seqs", "max_num_batched_tokens",
+          "reflection) and Prometheus metrics over HTTP (/metrics on --metrics-port). Prints "
+          "'inferd: metrics on HOST:PORT', then 'inferd: serving <model> on HOST:PORT' once "
+          "ready; SIGINT/SIGTERM shut it down.",
+      .flags = {"model", "host", "port", "metrics_port", "max_num_seqs", "max_num_batched_tokens",
                 "kv_cache_memory", "block_size", "max_queue_len", "num_threads",
                 "no_prefix_caching", "no_chunked_prefill", "max_num_partial_prefills",
                 "expert_load_stats"},

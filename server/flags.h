@@ -28,6 +28,7 @@ ABSL_DECLARE_FLAG(int32_t, max_num_partial_prefills);
 // serve.
 ABSL_DECLARE_FLAG(std::string, host);
 ABSL_DECLARE_FLAG(int32_t, port);
+ABSL_DECLARE_FLAG(int32_t, metrics_port);
 ABSL_DECLARE_FLAG(int32_t, max_queue_len);
 ABSL_DECLARE_FLAG(bool, expert_load_stats);
 

@@ -16,7 +16,7 @@ GenerateReactor::GenerateReactor(engine::Engine* engine, StreamTracker* streams)
   link_->reactor = this;
 }
 
-void GenerateReactor::Submit(engine::Request request) {
+absl::Status GenerateReactor::Submit(engine::Request request) {
   request_id_ = request.request_id;
   channel_ = std::make_shared<engine::OutputChannel>();
   channel_->SetNotify([link = link_] { OnNotify(link); });
@@ -26,12 +26,10 @@ void GenerateReactor::Submit(engine::Request request) {
   }
   absl::Status status = engine_->Submit(std::move(request), channel_);
   if (!status.ok()) {
-    {
-      absl::MutexLock lock(&link_->mu);
-      submitted_ = false;
-    }
-    Fail(ToGrpcStatus(status));
+    absl::MutexLock lock(&link_->mu);
+    submitted_ = false;
   }
+  return status;
 }
 
 void GenerateReactor::Fail(grpc::Status status) {

@@ -23,6 +23,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "engine/engine.h"
 #include "engine/output_channel.h"
@@ -41,9 +42,10 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
   // OnDone.
   GenerateReactor(engine::Engine* engine, StreamTracker* streams);
 
-  // Submits the (validated) request; finishes the call with the engine's
-  // error when Submit refuses it. Call once, from the method handler.
-  void Submit(engine::Request request);
+  // Submits the (validated) request. Returns the engine's error when it
+  // refuses the request; the call is not finished then: the caller finishes
+  // it with Fail. Call once, from the method handler.
+  absl::Status Submit(engine::Request request);
   // Finishes the call at once with `status` (validation failed).
   void Fail(grpc::Status status);
 

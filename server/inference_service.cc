@@ -38,8 +38,8 @@ absl::Time CallDeadline(const grpc::CallbackServerContext& context) {
 
 }  // namespace
 
-InferenceService::InferenceService(engine::Engine* engine)
-    : engine_(engine), id_prefix_(absl::StrCat("req-", ProcessTag(), "-")) {}
+InferenceService::InferenceService(engine::Engine* engine, PrometheusMetrics* metrics)
+    : engine_(engine), metrics_(metrics), id_prefix_(absl::StrCat("req-", ProcessTag(), "-")) {}
 
 std::string InferenceService::NextRequestId() {
   return absl::StrCat(id_prefix_, next_id_.fetch_add(1) + 1);
@@ -49,6 +49,7 @@ grpc::ServerWriteReactor<v1::GenerateResponse>* InferenceService::Generate(
     grpc::CallbackServerContext* context, const v1::GenerateRequest* request) {
   auto* reactor = new GenerateReactor(engine_, &streams_);
   if (!admitting_.load()) {
+    metrics_->CountFailure(grpc::StatusCode::UNAVAILABLE);
     reactor->Fail(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                "the server is shutting down and admits no new requests"));
     return reactor;
@@ -56,11 +57,15 @@ grpc::ServerWriteReactor<v1::GenerateResponse>* InferenceService::Generate(
   absl::StatusOr<engine::Request> built = BuildEngineRequest(
       *request, engine_->model_info(), engine_->tokenizer(), absl::Now(), CallDeadline(*context));
   if (!built.ok()) {
+    metrics_->CountFailure(ToGrpcCode(built.status().code()));
     reactor->Fail(ToGrpcStatus(built.status()));
     return reactor;
   }
   if (built->request_id.empty()) built->request_id = NextRequestId();
-  reactor->Submit(std::move(*built));
+  if (absl::Status s = reactor->Submit(std::move(*built)); !s.ok()) {
+    metrics_->CountFailure(ToGrpcCode(s.code()));  // counted before the client sees it
+    reactor->Fail(ToGrpcStatus(s));
+  }
   return reactor;
 }
 

@@ -2,8 +2,11 @@
 // (callback API): Generate streams through a GenerateReactor; Tokenize,
 // Detokenize and GetModelInfo answer inline (they are cheap and never block).
 //
-// Thread-safe; holds a non-owning pointer to the engine, which must outlive
-// the grpc::Server this service is registered with.
+// Thread-safe; holds non-owning pointers to the engine and the metrics, which
+// must outlive the grpc::Server this service is registered with. Generate
+// calls it refuses before the engine admits them (shutting down, invalid,
+// queue full) are counted in the metrics' request_failure_total; the engine
+// reports the rest.
 #ifndef INFERD_SERVER_INFERENCE_SERVICE_H_
 #define INFERD_SERVER_INFERENCE_SERVICE_H_
 
@@ -14,13 +17,14 @@
 #include "engine/engine.h"
 #include "grpcpp/grpcpp.h"
 #include "inferd/v1/inference.grpc.pb.h"
+#include "server/metrics/prometheus_metrics.h"
 #include "server/stream_tracker.h"
 
 namespace inferd::server {
 
 class InferenceService final : public v1::Inference::CallbackService {
  public:
-  explicit InferenceService(engine::Engine* engine);
+  InferenceService(engine::Engine* engine, PrometheusMetrics* metrics);
 
   // From now on new Generate calls fail with UNAVAILABLE (shutdown/drain);
   // streams in flight go on.
@@ -46,6 +50,7 @@ class InferenceService final : public v1::Inference::CallbackService {
   std::string NextRequestId();
 
   engine::Engine* const engine_;
+  PrometheusMetrics* const metrics_;
   const std::string id_prefix_;
   StreamTracker streams_;
   std::atomic<bool> admitting_{true};

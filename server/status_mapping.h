@@ -12,6 +12,11 @@ namespace inferd::server {
 
 // Same code (INVALID_ARGUMENT -> INVALID_ARGUMENT, ...), same message.
 grpc::Status ToGrpcStatus(const absl::Status& status);
+grpc::StatusCode ToGrpcCode(absl::StatusCode code);
+
+// "OK", "CANCELLED", ..., "UNAUTHENTICATED": the canonical name of a code
+// (metric labels); "UNKNOWN" for a value outside the enum.
+const char* GrpcCodeName(grpc::StatusCode code);
 
 }  // namespace inferd::server
 

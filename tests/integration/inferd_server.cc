@@ -3,6 +3,8 @@
 
 #include <signal.h>
 
+#include <algorithm>
+#include <string>
 #include <thread>
 #include <utility>
 
@@ -18,6 +20,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr char kReadyPrefix[] = "inferd: serving ";
+constexpr char kMetricsPrefix[] = "inferd: metrics on ";
 
 bool IsServing(const std::shared_ptr<grpc::Channel>& channel, Clock::time_point deadline) {
   auto stub = grpc::health::v1::Health::NewStub(channel);
@@ -40,9 +43,10 @@ bool IsServing(const std::shared_ptr<grpc::Channel>& channel, Clock::time_point 
 std::string InferdPath() { return std::string(INFERD_BINARY_DIR) + "/inferd"; }
 std::string InferctlPath() { return std::string(INFERD_BINARY_DIR) + "/inferctl"; }
 
-InferdServer::InferdServer(ChildProcess process, std::string address)
+InferdServer::InferdServer(ChildProcess process, std::string address, int metrics_port)
     : process_(std::move(process)),
       address_(std::move(address)),
+      metrics_port_(metrics_port),
       channel_(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials())) {}
 
 std::unique_ptr<InferdServer> InferdServer::Start(const std::string& model_dir,
@@ -52,10 +56,18 @@ std::unique_ptr<InferdServer> InferdServer::Start(const std::string& model_dir,
   const Clock::time_point deadline = Clock::now() + timeout;
   std::vector<std::string> argv = {InferdPath(), "serve",     "--model", model_dir,
                                    "--host",     "127.0.0.1", "--port",  "0"};
+  // A free metrics port unless the test picks: never the default 9090, which
+  // servers running side by side would fight over.
+  const bool sets_metrics_port =
+      std::any_of(extra_args.begin(), extra_args.end(), [](const std::string& arg) {
+        return arg == "--metrics-port" || arg.rfind("--metrics-port=", 0) == 0;
+      });
+  if (!sets_metrics_port) argv.insert(argv.end(), {"--metrics-port", "0"});
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   std::optional<ChildProcess> process = ChildProcess::Start(argv, error);
   if (!process.has_value()) return nullptr;
   std::string port;
+  int metrics_port = -1;  // printed before the ready line
   while (port.empty()) {
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -66,9 +78,12 @@ std::unique_ptr<InferdServer> InferdServer::Start(const std::string& model_dir,
     }
     if (line->rfind(kReadyPrefix, 0) == 0) {
       port = line->substr(line->rfind(':') + 1);
+    } else if (line->rfind(kMetricsPrefix, 0) == 0) {
+      metrics_port = std::stoi(line->substr(line->rfind(':') + 1));
     }
   }
-  std::unique_ptr<InferdServer> server(new InferdServer(std::move(*process), "127.0.0.1:" + port));
+  std::unique_ptr<InferdServer> server(
+      new InferdServer(std::move(*process), "127.0.0.1:" + port, metrics_port));
   if (!IsServing(server->channel_, deadline)) {
     *error = "inferd serve did not report health SERVING in time";
     return nullptr;

@@ -1,7 +1,9 @@
 // tests/integration/inferd_server.h — the real daemon for a test:
-// `build/inferd serve --model DIR --host 127.0.0.1 --port 0 ...`, its port read
-// from the "inferd: serving <model> on HOST:PORT" line, health SERVING awaited.
-// Stop() sends SIGTERM and waits (bounded); the destructor kills it.
+// `build/inferd serve --model DIR --host 127.0.0.1 --port 0 --metrics-port 0
+// ...`, its port read from the "inferd: serving <model> on HOST:PORT" line and
+// its metrics port from "inferd: metrics on HOST:PORT", health SERVING
+// awaited. Extra args may set --metrics-port themselves (-1: none). Stop()
+// sends SIGTERM and waits (bounded); the destructor kills it.
 #ifndef INFERD_TESTS_INTEGRATION_INFERD_SERVER_H_
 #define INFERD_TESTS_INTEGRATION_INFERD_SERVER_H_
 
@@ -30,6 +32,8 @@ class InferdServer {
 
   // "127.0.0.1:PORT".
   const std::string& address() const { return address_; }
+  // The port of http://127.0.0.1:PORT/metrics; -1 when it serves none.
+  int metrics_port() const { return metrics_port_; }
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   std::unique_ptr<v1::Inference::Stub> NewStub() const { return v1::Inference::NewStub(channel_); }
 
@@ -37,10 +41,11 @@ class InferdServer {
   int Stop(std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
  private:
-  InferdServer(ChildProcess process, std::string address);
+  InferdServer(ChildProcess process, std::string address, int metrics_port);
 
   ChildProcess process_;
   std::string address_;
+  int metrics_port_ = -1;
   std::shared_ptr<grpc::Channel> channel_;
 };
 

@@ -1,6 +1,7 @@
 """tests/integration/inference_test.py — the daemon from a Python grpcio client.
 
-Starts the real `inferd serve --port 0` per test class, reads the port from its
+Starts the real `inferd serve --port 0 --metrics-port 0` per test class (a free
+metrics port: the default 9090 would clash between servers), reads the port from its
 "inferd: serving <model> on HOST:PORT" line, and talks gRPC with the stubs that
 proto/CMakeLists.txt generates into <build>/python. CTest runs each test case
 as its own test (see CMakeLists.txt). Environment: INFERD_BINARY_DIR (the
@@ -38,18 +39,26 @@ def start_server(model_dir=MODEL_DIR):
     """Starts inferd serve; returns (process, "127.0.0.1:PORT")."""
     process = subprocess.Popen(
         [os.path.join(BINARY_DIR, "inferd"), "serve", "--model", model_dir,
-         "--host", "127.0.0.1", "--port", "0"],
-        stdout=subprocess.PIPE, text=True)
+         "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0"],
+        stdout=subprocess.PIPE)
     deadline = time.monotonic() + TIMEOUT_S
+    # Raw reads: a buffered readline() could swallow the ready line together
+    # with the metrics line before it, and select() would then wait forever.
+    fd = process.stdout.fileno()
+    pending = b""
     while time.monotonic() < deadline:
-        ready, _, _ = select.select([process.stdout], [], [], deadline - time.monotonic())
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            text = line.decode()
+            if text.startswith(READY_PREFIX):
+                return process, "127.0.0.1:" + text.strip().rsplit(":", 1)[1]
+        ready, _, _ = select.select([fd], [], [], deadline - time.monotonic())
         if not ready:
             break
-        line = process.stdout.readline()
-        if not line:
+        chunk = os.read(fd, 4096)
+        if not chunk:
             break
-        if line.startswith(READY_PREFIX):
-            return process, "127.0.0.1:" + line.strip().rsplit(":", 1)[1]
+        pending += chunk
     process.kill()
     process.wait(timeout=10)
     process.stdout.close()

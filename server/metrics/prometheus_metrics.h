@@ -1,0 +1,56 @@
+// server/metrics/prometheus_metrics.h — the inferd: metric families (README
+// "Metrics"; named like vLLM's), kept in a prometheus-cpp registry. The
+// engine feeds them through its observer hooks (engine/engine_observer.h);
+// the server adds the Generate calls it refuses before the engine sees them.
+//
+// Every series, one per label set (each finished_reason, each gRPC code, each
+// speculative position), is created in OnEngineStart and its handle kept, so
+// recording never touches the registry: counters and gauges are atomics, a
+// histogram takes only its own mutex. OnEngineStart runs before the engine
+// thread and the gRPC server start; everything else is thread-safe after it.
+//
+// Each request is counted once: as request_success_total{finished_reason}
+// (an abort by the client included, as vLLM does) or as
+// request_failure_total{code} (an engine error, or refused by the server).
+#ifndef INFERD_SERVER_METRICS_PROMETHEUS_METRICS_H_
+#define INFERD_SERVER_METRICS_PROMETHEUS_METRICS_H_
+
+#include <memory>
+
+#include "engine/engine.h"
+#include "engine/engine_observer.h"
+#include "grpcpp/support/status.h"
+#include "prometheus/registry.h"
+
+namespace inferd::server {
+
+class PrometheusMetrics final : public engine::EngineObserver {
+ public:
+  PrometheusMetrics();
+  ~PrometheusMetrics() override;
+
+  // What an exposer serves.
+  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
+
+  // engine::EngineObserver.
+  void OnEngineStart(const engine::ModelInfo& info) override;
+  void OnStep(const engine::StepStats& stats) override;
+  void OnRequestFinished(const engine::RequestStats& stats) override;
+
+  // A Generate call that failed with `code` where the engine does not report
+  // it: refused by the server before the engine admitted it (validation,
+  // queue full, shutting down). request_failure_total{code}.
+  void CountFailure(grpc::StatusCode code);
+  // inferd:engine_healthy: 1 while readiness is SERVING.
+  void SetHealthy(bool healthy);
+
+ private:
+  struct Series;  // the handles, resolved by OnEngineStart
+
+  const std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<const Series> series_;
+};
+
+}  // namespace inferd::server
+
+#endif  // INFERD_SERVER_METRICS_PROMETHEUS_METRICS_H_
