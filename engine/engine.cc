@@ -37,6 +37,13 @@ absl::Status ValidateConfig(const EngineConfig& c) {
 
 }  // namespace
 
+std::string ModelNameFromDir(const std::string& model_dir) {
+  const std::filesystem::path dir = std::filesystem::path(model_dir).lexically_normal();
+  std::string name = dir.filename().string();
+  if (name.empty()) name = dir.parent_path().filename().string();  // "dir/"
+  return name;
+}
+
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
   if (absl::Status s = ValidateConfig(config); !s.ok()) return s;
   if (!std::filesystem::is_directory(config.model_dir)) {
@@ -88,11 +95,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
 
   ModelInfo info;
   info.model_dir = config.model_dir;
-  info.model_name = std::filesystem::path(config.model_dir).lexically_normal().filename().string();
-  if (info.model_name.empty()) {
-    info.model_name =
-        std::filesystem::path(config.model_dir).lexically_normal().parent_path().filename();
-  }
+  info.model_name = ModelNameFromDir(config.model_dir);
   info.architecture = model_config->architecture;
   info.vocab_size = model_config->vocab_size;
   info.max_context = model_config->max_position_embeddings;
@@ -108,6 +111,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
   info.adds_bos = (*tokenizer)->adds_bos();
   info.block_size = config.block_size;
   info.num_kv_blocks = num_blocks;
+  info.kv_cache_bytes = num_blocks * bytes_per_block;
+  info.kv_cache_dtype = "fp32";
   info.max_num_seqs = config.max_num_seqs;
   info.max_num_batched_tokens = config.max_num_batched_tokens;
   info.prefix_caching = config.enable_prefix_caching;

@@ -3,7 +3,7 @@
 //
 // One engine thread owns all mutable state (queues, block tables, KV pool) and
 // runs the step loop: schedule -> run model -> sample -> update -> emit
-// (DESIGN §2). Submit/Abort/GetStats are thread-safe and only enqueue messages
+// (DESIGN §2). Submit/Abort/AbortAll/GetStats are thread-safe and only enqueue messages
 // or read atomics; they never touch the step loop's state.
 #ifndef INFERD_ENGINE_ENGINE_H_
 #define INFERD_ENGINE_ENGINE_H_
@@ -37,6 +37,11 @@ struct EngineConfig {
   // computed in one step, so max_num_batched_tokens must cover the context.
   bool enable_chunked_prefill = true;
   int32_t max_num_partial_prefills = 1;  // prompts being chunked at the same time
+  // Debugging only (`inferd serve --debug-stall-file`): while this file
+  // exists, the step loop sleeps instead of stepping (requests are still
+  // admitted and aborted), so a stalled engine can be simulated. Empty: off;
+  // when set, one stat() per loop iteration.
+  std::string debug_stall_file;
   // Metrics hook (engine/engine_observer.h); null: none. Shared with the
   // caller, which may keep reading what it recorded after the engine is gone.
   std::shared_ptr<EngineObserver> observer;
@@ -56,6 +61,8 @@ struct ModelInfo {
   bool adds_bos = false;
   int32_t block_size = 0;
   int64_t num_kv_blocks = 0;
+  int64_t kv_cache_bytes = 0;  // num_kv_blocks * bytes per block (K and V, every layer)
+  std::string kv_cache_dtype;  // element type of the KV cache ("fp32")
   int32_t max_num_seqs = 0;
   int32_t max_num_batched_tokens = 0;
   bool prefix_caching = false;
@@ -83,6 +90,10 @@ struct EngineStats {
   std::vector<std::pair<int64_t, std::vector<int64_t>>> expert_load;
 };
 
+// The model name of a model directory: its base name ("stories260K" for
+// "../shared/models/stories260K/"). ModelInfo::model_name is this.
+std::string ModelNameFromDir(const std::string& model_dir);
+
 class Engine {
  public:
   // Loads the model and tokenizer and starts the engine thread.
@@ -105,6 +116,13 @@ class Engine {
   // Aborts a live request (no-op if unknown or finished). Its final chunk has
   // finish_reason kAbort; its KV blocks are freed in the next step.
   virtual void Abort(const std::string& request_id) = 0;
+
+  // Aborts every live request, waiting or running (a server's drain timeout):
+  // each gets a final chunk with finish_reason kAbort and `status` (not OK:
+  // the stream ends with that error), and its KV blocks are freed in the
+  // next step. Every request submitted before the call is included (and one
+  // submitted concurrently may be); callers stop submitting first.
+  virtual void AbortAll(absl::Status status) = 0;
 
   virtual EngineStats GetStats() const = 0;
 };

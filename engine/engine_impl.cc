@@ -5,7 +5,10 @@
 #include "engine/engine_impl.h"
 
 #include <chrono>
+#include <filesystem>
 #include <random>
+#include <system_error>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -97,6 +100,11 @@ void EngineImpl::Abort(const std::string& request_id) {
   inbox_.aborts.push_back(request_id);
 }
 
+void EngineImpl::AbortAll(absl::Status status) {
+  absl::MutexLock lock(&inbox_mu_);
+  inbox_.abort_all = std::move(status);
+}
+
 EngineStats EngineImpl::GetStats() const {
   EngineStats s;
   s.num_running = stat_running_.load();
@@ -128,7 +136,8 @@ bool EngineImpl::DrainInbox(bool block) {
     if (block) {
       inbox_mu_.Await(absl::Condition(
           +[](EngineImpl* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->inbox_mu_) {
-            return e->stopping_ || !e->inbox_.requests.empty() || !e->inbox_.aborts.empty();
+            return e->stopping_ || !e->inbox_.requests.empty() || !e->inbox_.aborts.empty() ||
+                   e->inbox_.abort_all.has_value();
           },
           this));
     }
@@ -141,7 +150,16 @@ bool EngineImpl::DrainInbox(bool block) {
     if (it == ids_.end()) continue;
     Finish(states_.at(it->second).get(), FinishReason::kAbort, RequestOutput{});
   }
+  if (inbox.abort_all.has_value()) FinishAll(*inbox.abort_all);
   return !stopping;
+}
+
+void EngineImpl::FinishAll(const absl::Status& status) {
+  finished_.clear();
+  for (const auto& [id, state] : states_) finished_.push_back(id);
+  for (SeqId id : finished_) {
+    Finish(states_.at(id).get(), FinishReason::kAbort, RequestOutput{}, status);
+  }
 }
 
 void EngineImpl::AdmitRequest(std::unique_ptr<RequestState> state) {
@@ -321,21 +339,26 @@ void EngineImpl::PublishStats() {
   stat_cached_free_blocks_ = kv_cache_.num_cached_free_blocks();
 }
 
+bool EngineImpl::StallRequested() const {
+  if (config_.debug_stall_file.empty()) return false;
+  std::error_code error;
+  return std::filesystem::exists(config_.debug_stall_file, error);
+}
+
 void EngineImpl::Loop() {
   while (true) {
     if (!DrainInbox(/*block=*/!scheduler_.HasWork())) break;
     PublishStats();                    // Submit sees the waiting queue it just grew
     if (!pending_.empty()) EndStep();  // requests aborted from the inbox
+    if (StallRequested()) {            // debugging: a simulated stall
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
     Step();
     EndStep();
   }
   // Shutdown: every live request ends with an abort chunk.
-  finished_.clear();
-  for (const auto& [id, state] : states_) finished_.push_back(id);
-  for (SeqId id : finished_) {
-    Finish(states_.at(id).get(), FinishReason::kAbort, RequestOutput{},
-           absl::UnavailableError("the engine shut down"));
-  }
+  FinishAll(absl::UnavailableError("the engine shut down"));
   EndStep();
 }
 

@@ -1,7 +1,7 @@
 // engine/engine_impl.h — the Engine implementation: the message inbox and the
 // step loop on its own thread (DESIGN §2).
 //
-// Threads: Submit/Abort/GetStats run on any thread and touch only inbox_ (under
+// Threads: Submit/Abort/AbortAll/GetStats run on any thread and touch only inbox_ (under
 // inbox_mu_), the live-id set (under ids_mu_) and atomics. Everything else is
 // owned by the engine thread.
 #ifndef INFERD_ENGINE_ENGINE_IMPL_H_
@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -35,15 +36,23 @@ class EngineImpl final : public Engine {
   const Tokenizer& tokenizer() const override { return *tokenizer_; }
   absl::Status Submit(Request request, std::shared_ptr<OutputChannel> channel) override;
   void Abort(const std::string& request_id) override;
+  void AbortAll(absl::Status status) override;
   EngineStats GetStats() const override;
 
  private:
   struct Inbox {
     std::vector<std::unique_ptr<RequestState>> requests;
     std::vector<std::string> aborts;
+    // AbortAll: every request admitted so far (these requests included)
+    // ends with this status.
+    std::optional<absl::Status> abort_all;
   };
 
   void Loop();
+  // config_.debug_stall_file is set and exists.
+  bool StallRequested() const;
+  // Finishes every live request with kAbort and `status`.
+  void FinishAll(const absl::Status& status);
   // Moves inbox messages into the scheduler; returns false when stopping.
   bool DrainInbox(bool block);
   void Step();

@@ -85,4 +85,20 @@ bool AbslParseFlag(absl::string_view text, TokenIdList* list, std::string* error
 
 std::string AbslUnparseFlag(const TokenIdList& list) { return absl::StrJoin(list.ids, ","); }
 
+bool AbslParseFlag(absl::string_view text, LogFormat* format, std::string* error) {
+  if (text == "text") {
+    *format = LogFormat::kText;
+  } else if (text == "json") {
+    *format = LogFormat::kJson;
+  } else {
+    *error = absl::StrCat("expected text or json, got \"", text, "\"");
+    return false;
+  }
+  return true;
+}
+
+std::string AbslUnparseFlag(LogFormat format) {
+  return format == LogFormat::kJson ? "json" : "text";
+}
+
 }  // namespace inferd::server

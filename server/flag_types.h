@@ -1,5 +1,6 @@
 // server/flag_types.h — value types for absl flags that the standard types do
-// not cover: byte sizes ("512MiB") and token id lists ("1,2,3").
+// not cover: byte sizes ("512MiB"), token id lists ("1,2,3") and the log
+// format ("text", "json").
 //
 // Each type has AbslParseFlag / AbslUnparseFlag so absl reports a bad value
 // with the flag's name, like any other flag.
@@ -31,6 +32,11 @@ struct TokenIdList {
 };
 bool AbslParseFlag(absl::string_view text, TokenIdList* list, std::string* error);
 std::string AbslUnparseFlag(const TokenIdList& list);
+
+// How the daemon writes its stderr lines (server/log.h): "text" or "json".
+enum class LogFormat { kText, kJson };
+bool AbslParseFlag(absl::string_view text, LogFormat* format, std::string* error);
+std::string AbslUnparseFlag(LogFormat format);
 
 }  // namespace inferd::server
 

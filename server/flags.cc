@@ -32,6 +32,26 @@ ABSL_FLAG(int32_t, max_num_partial_prefills, 1,
           "the step's remaining budget may still start");
 ABSL_FLAG(int32_t, max_queue_len, 1024,
           "Most waiting requests; more are refused with RESOURCE_EXHAUSTED");
+ABSL_FLAG(double, drain_timeout, 30,
+          "On SIGTERM/SIGINT, seconds the streams in flight get to finish (readiness goes "
+          "NOT_SERVING and new calls get UNAVAILABLE at once); the rest then end with "
+          "UNAVAILABLE and the process exits 0. A second signal during the drain exits at once "
+          "with 128 + the signal number");
+ABSL_FLAG(double, watchdog_timeout, 60,
+          "Readiness goes NOT_SERVING while requests are pending and no engine step completed "
+          "for this many seconds, and SERVING again once steps complete (0: no watchdog)");
+ABSL_FLAG(inferd::server::LogFormat, log_format, inferd::server::LogFormat::kText,
+          "Format of the daemon's stderr lines: text, or json (one object per line with ts, "
+          "level, msg and fields); the stdout lines stay plain text");
+ABSL_FLAG(bool, log_requests, false,
+          "Log one line per finished request: request_id, token counts, finish_reason, status, "
+          "ttft_s, e2e_s (never the prompt)");
+ABSL_FLAG(std::string, debug_stall_file, "",
+          "Debugging only: while this file exists the engine's step loop sleeps instead of "
+          "stepping (a simulated stall, for testing the watchdog)");
+ABSL_FLAG(double, debug_load_delay, 0,
+          "Debugging only: seconds to wait (serving health NOT_SERVING) before loading the "
+          "model, for testing readiness while loading");
 
 ABSL_FLAG(std::string, prompt, "",
           "Prompt text, encoded with BOS as the tokenizer config says (empty text is [BOS])");
@@ -59,16 +79,35 @@ const cli::SubcommandSpec& ServeSpec() {
           "[--max-num-seqs N] "
           "[--max-num-batched-tokens N] [--kv-cache-memory SIZE] [--block-size 16] "
           "[--max-queue-len N] [--num-threads N] [--no-prefix-caching] [--no-chunked-prefill] "
-          "[--max-num-partial-prefills N] [--expert-load-stats]",
+          "[--max-num-partial-prefills N] [--expert-load-stats] [--drain-timeout 30] "
+          "[--watchdog-timeout 60] [--log-format text|json] [--log-requests] "
+          "[--debug-stall-file PATH] [--debug-load-delay SECONDS]",
       .summary =
           "Serve the model over gRPC (inferd.v1.Inference, grpc.health.v1.Health, "
           "reflection) and Prometheus metrics over HTTP (/metrics on --metrics-port). Prints "
-          "'inferd: metrics on HOST:PORT', then 'inferd: serving <model> on HOST:PORT' once "
-          "ready; SIGINT/SIGTERM shut it down.",
-      .flags = {"model", "host", "port", "metrics_port", "max_num_seqs", "max_num_batched_tokens",
-                "kv_cache_memory", "block_size", "max_queue_len", "num_threads",
-                "no_prefix_caching", "no_chunked_prefill", "max_num_partial_prefills",
-                "expert_load_stats"},
+          "'inferd: metrics on HOST:PORT' and 'inferd: listening on HOST:PORT (loading "
+          "<model>)' before loading the model, then 'inferd: serving <model> on HOST:PORT' once "
+          "ready; SIGINT/SIGTERM drain it (--drain-timeout) and exit 0.",
+      .flags = {"model",
+                "host",
+                "port",
+                "metrics_port",
+                "max_num_seqs",
+                "max_num_batched_tokens",
+                "kv_cache_memory",
+                "block_size",
+                "max_queue_len",
+                "num_threads",
+                "no_prefix_caching",
+                "no_chunked_prefill",
+                "max_num_partial_prefills",
+                "expert_load_stats",
+                "drain_timeout",
+                "watchdog_timeout",
+                "log_format",
+                "log_requests",
+                "debug_stall_file",
+                "debug_load_delay"},
       .repeatable = {},
       .max_positional = 0,
   };

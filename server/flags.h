@@ -31,6 +31,12 @@ ABSL_DECLARE_FLAG(int32_t, port);
 ABSL_DECLARE_FLAG(int32_t, metrics_port);
 ABSL_DECLARE_FLAG(int32_t, max_queue_len);
 ABSL_DECLARE_FLAG(bool, expert_load_stats);
+ABSL_DECLARE_FLAG(double, drain_timeout);
+ABSL_DECLARE_FLAG(double, watchdog_timeout);
+ABSL_DECLARE_FLAG(inferd::server::LogFormat, log_format);
+ABSL_DECLARE_FLAG(bool, log_requests);
+ABSL_DECLARE_FLAG(std::string, debug_stall_file);  // debugging only
+ABSL_DECLARE_FLAG(double, debug_load_delay);       // debugging only
 
 // generate.
 ABSL_DECLARE_FLAG(std::string, prompt);

@@ -4,9 +4,15 @@
 // Flow: the engine thread pushes chunks into the request's OutputChannel and
 // calls its notify hook; the hook (cheap, never blocking) pops the pending
 // chunk and starts a write when none is in flight. OnWriteDone pops the next
-// one. The final chunk goes out with StartWriteAndFinish(OK); an engine error
-// finishes with that error. OnCancel (client cancelled or disconnected) and a
-// failed write abort the request in the engine and finish with CANCELLED.
+// one. The final chunk (finish_reason, usage) goes out with
+// StartWriteAndFinish and the request's status: OK, or the engine's error
+// (DEADLINE_EXCEEDED, UNAVAILABLE at a drain timeout), which the client reads
+// after that chunk. OnCancel (client cancelled or disconnected) and a failed
+// write abort the request in the engine and finish with CANCELLED.
+//
+// With a RequestLog, OnDone hands it one record of the call (ids, token
+// counts, finish reason, status, TTFT and e2e as the reactor saw them); the
+// notify hook can run on the engine thread, so nothing is formatted here.
 //
 // Lifetime: gRPC owns the reactor until OnDone, which deletes it. The notify
 // hook can outlive it (the engine still pushes the abort's final chunk), so
@@ -19,6 +25,7 @@
 #ifndef INFERD_SERVER_GENERATE_REACTOR_H_
 #define INFERD_SERVER_GENERATE_REACTOR_H_
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -31,16 +38,19 @@
 #include "grpcpp/support/server_callback.h"
 #include "grpcpp/support/status.h"
 #include "inferd/v1/inference.pb.h"
+#include "server/request_log.h"
 #include "server/stream_tracker.h"
 
 namespace inferd::server {
 
 class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateResponse> {
  public:
-  // `engine` and `streams` must outlive the reactor (the server shuts down
-  // before they are destroyed). The reactor counts itself in `streams` until
+  // `engine`, `streams` and `request_log` must outlive the reactor (the
+  // server shuts down before they are destroyed). `engine` may be null only
+  // when the call is failed at once (Fail, no Submit); `request_log` may be
+  // null (no per-request lines). The reactor counts itself in `streams` until
   // OnDone.
-  GenerateReactor(engine::Engine* engine, StreamTracker* streams);
+  GenerateReactor(engine::Engine* engine, StreamTracker* streams, RequestLog* request_log);
 
   // Submits the (validated) request. Returns the engine's error when it
   // refuses the request; the call is not finished then: the caller finishes
@@ -60,6 +70,7 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
     GenerateReactor* reactor ABSL_GUARDED_BY(mu) = nullptr;
   };
   enum class Action { kNone, kWrite, kWriteAndFinish, kFinish };
+  using Clock = std::chrono::steady_clock;
 
   // Runs on the engine thread after every Push.
   static void OnNotify(const std::shared_ptr<Link>& link);
@@ -67,9 +78,13 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
   Action NextActionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(link_->mu);
   // Starts the operation chosen by NextActionLocked (lock not held).
   void Perform(Action action);
+  // The call ends with final_status_: sets finish_called_ and the record's
+  // end.
+  void EndLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(link_->mu);
 
   engine::Engine* const engine_;
   StreamTracker* const streams_;
+  RequestLog* const request_log_;
   const std::shared_ptr<Link> link_;
   std::shared_ptr<engine::OutputChannel> channel_;
   std::string request_id_;
@@ -78,10 +93,11 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
   bool write_in_flight_ ABSL_GUARDED_BY(link_->mu) = false;
   bool finish_called_ ABSL_GUARDED_BY(link_->mu) = false;
   bool cancelled_ ABSL_GUARDED_BY(link_->mu) = false;
-  // Set when an engine error arrived with output still to write: finish with
-  // final_status_ once that write is done.
-  bool finish_after_write_ ABSL_GUARDED_BY(link_->mu) = false;
   grpc::Status final_status_ ABSL_GUARDED_BY(link_->mu);
+  // For the request log: the call as sent so far.
+  RequestRecord record_ ABSL_GUARDED_BY(link_->mu);
+  Clock::time_point start_ ABSL_GUARDED_BY(link_->mu);
+  Clock::time_point end_ ABSL_GUARDED_BY(link_->mu);
   // The message being written; stable until OnWriteDone (or OnDone).
   v1::GenerateResponse response_;
 };

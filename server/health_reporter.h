@@ -1,8 +1,9 @@
 // server/health_reporter.h — what the standard grpc.health.v1.Health service
 // answers (DESIGN §8: liveness and readiness are kept apart).
 //
-//   ""  and "inferd.v1.Inference"   readiness: SERVING once the model is
-//                                   loaded, NOT_SERVING while shutting down
+//   ""  and "inferd.v1.Inference"   readiness: as SetReady says (Readiness,
+//                                   server/readiness.h, decides: loaded, not
+//                                   draining, engine not stalled)
 //   "liveness"                      SERVING while the process answers
 //   anything else                   NOT_FOUND (gRPC's default service)
 #ifndef INFERD_SERVER_HEALTH_REPORTER_H_

@@ -36,10 +36,14 @@ absl::Time CallDeadline(const grpc::CallbackServerContext& context) {
   return absl::FromChrono(deadline);
 }
 
+constexpr char kLoading[] = "the model is still loading";
+
 }  // namespace
 
-InferenceService::InferenceService(engine::Engine* engine, PrometheusMetrics* metrics)
-    : engine_(engine), metrics_(metrics), id_prefix_(absl::StrCat("req-", ProcessTag(), "-")) {}
+InferenceService::InferenceService(PrometheusMetrics* metrics, RequestLog* request_log)
+    : metrics_(metrics),
+      request_log_(request_log),
+      id_prefix_(absl::StrCat("req-", ProcessTag(), "-")) {}
 
 std::string InferenceService::NextRequestId() {
   return absl::StrCat(id_prefix_, next_id_.fetch_add(1) + 1);
@@ -47,15 +51,21 @@ std::string InferenceService::NextRequestId() {
 
 grpc::ServerWriteReactor<v1::GenerateResponse>* InferenceService::Generate(
     grpc::CallbackServerContext* context, const v1::GenerateRequest* request) {
-  auto* reactor = new GenerateReactor(engine_, &streams_);
+  engine::Engine* const engine = LoadedEngine();
+  auto* reactor = new GenerateReactor(engine, &streams_, request_log_);
   if (!admitting_.load()) {
     metrics_->CountFailure(grpc::StatusCode::UNAVAILABLE);
     reactor->Fail(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                               "the server is shutting down and admits no new requests"));
+                               "the server is draining and admits no new requests"));
+    return reactor;
+  }
+  if (engine == nullptr) {
+    metrics_->CountFailure(grpc::StatusCode::UNAVAILABLE);
+    reactor->Fail(grpc::Status(grpc::StatusCode::UNAVAILABLE, kLoading));
     return reactor;
   }
   absl::StatusOr<engine::Request> built = BuildEngineRequest(
-      *request, engine_->model_info(), engine_->tokenizer(), absl::Now(), CallDeadline(*context));
+      *request, engine->model_info(), engine->tokenizer(), absl::Now(), CallDeadline(*context));
   if (!built.ok()) {
     metrics_->CountFailure(ToGrpcCode(built.status().code()));
     reactor->Fail(ToGrpcStatus(built.status()));
@@ -72,7 +82,11 @@ grpc::ServerWriteReactor<v1::GenerateResponse>* InferenceService::Generate(
 grpc::ServerUnaryReactor* InferenceService::Tokenize(grpc::CallbackServerContext* context,
                                                      const v1::TokenizeRequest* request,
                                                      v1::TokenizeResponse* response) {
-  const engine::Tokenizer& tokenizer = engine_->tokenizer();
+  const engine::Engine* engine = LoadedEngine();
+  if (engine == nullptr) {
+    return FinishUnary(context, grpc::Status(grpc::StatusCode::UNAVAILABLE, kLoading));
+  }
+  const engine::Tokenizer& tokenizer = engine->tokenizer();
   const bool special = request->has_add_special_tokens() ? request->add_special_tokens() : true;
   const std::vector<int32_t> ids = tokenizer.Encode(request->text(), special);
   response->mutable_token_ids()->Add(ids.begin(), ids.end());
@@ -83,21 +97,29 @@ grpc::ServerUnaryReactor* InferenceService::Tokenize(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* InferenceService::Detokenize(grpc::CallbackServerContext* context,
                                                        const v1::DetokenizeRequest* request,
                                                        v1::DetokenizeResponse* response) {
-  const engine::ModelInfo& model = engine_->model_info();
+  const engine::Engine* engine = LoadedEngine();
+  if (engine == nullptr) {
+    return FinishUnary(context, grpc::Status(grpc::StatusCode::UNAVAILABLE, kLoading));
+  }
+  const engine::ModelInfo& model = engine->model_info();
   if (absl::Status s = CheckTokenIds(request->token_ids(), model.vocab_size, "token_ids");
       !s.ok()) {
     return FinishUnary(context, ToGrpcStatus(s));
   }
   const bool skip = request->has_skip_special_tokens() ? request->skip_special_tokens() : true;
   const std::vector<int32_t> ids(request->token_ids().begin(), request->token_ids().end());
-  response->set_text(engine_->tokenizer().Decode(ids, skip));
+  response->set_text(engine->tokenizer().Decode(ids, skip));
   return FinishUnary(context, grpc::Status::OK);
 }
 
 grpc::ServerUnaryReactor* InferenceService::GetModelInfo(grpc::CallbackServerContext* context,
                                                          const v1::GetModelInfoRequest* request,
                                                          v1::GetModelInfoResponse* response) {
-  ToProto(engine_->model_info(), engine_->GetStats(), response);
+  const engine::Engine* engine = LoadedEngine();
+  if (engine == nullptr) {
+    return FinishUnary(context, grpc::Status(grpc::StatusCode::UNAVAILABLE, kLoading));
+  }
+  ToProto(engine->model_info(), engine->GetStats(), response);
   return FinishUnary(context, grpc::Status::OK);
 }
 

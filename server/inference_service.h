@@ -2,11 +2,16 @@
 // (callback API): Generate streams through a GenerateReactor; Tokenize,
 // Detokenize and GetModelInfo answer inline (they are cheap and never block).
 //
-// Thread-safe; holds non-owning pointers to the engine and the metrics, which
-// must outlive the grpc::Server this service is registered with. Generate
-// calls it refuses before the engine admits them (shutting down, invalid,
-// queue full) are counted in the metrics' request_failure_total; the engine
-// reports the rest.
+// The service serves before the model is loaded (the gRPC server, health and
+// reflection start first): until SetEngine, every call fails with
+// UNAVAILABLE "the model is still loading". The engine pointer is atomic and
+// read once per call.
+//
+// Thread-safe; holds non-owning pointers to the engine, the metrics and the
+// request log, which must outlive the grpc::Server this service is
+// registered with. Generate calls it refuses before the engine admits them
+// (loading, draining, invalid, queue full) are counted in the metrics'
+// request_failure_total; the engine reports the rest.
 #ifndef INFERD_SERVER_INFERENCE_SERVICE_H_
 #define INFERD_SERVER_INFERENCE_SERVICE_H_
 
@@ -18,17 +23,23 @@
 #include "grpcpp/grpcpp.h"
 #include "inferd/v1/inference.grpc.pb.h"
 #include "server/metrics/prometheus_metrics.h"
+#include "server/request_log.h"
 #include "server/stream_tracker.h"
 
 namespace inferd::server {
 
 class InferenceService final : public v1::Inference::CallbackService {
  public:
-  InferenceService(engine::Engine* engine, PrometheusMetrics* metrics);
+  // `request_log` may be null (no per-request lines).
+  InferenceService(PrometheusMetrics* metrics, RequestLog* request_log);
 
-  // From now on new Generate calls fail with UNAVAILABLE (shutdown/drain);
-  // streams in flight go on.
+  // The loaded engine: calls are served from now on. Call once.
+  void SetEngine(engine::Engine* engine) { engine_.store(engine, std::memory_order_release); }
+  // From now on new Generate calls fail with UNAVAILABLE (drain); streams in
+  // flight go on.
   void StopAdmitting() { admitting_.store(false); }
+  // Generate streams in flight.
+  int64_t NumStreams() { return streams_.active(); }
   // Waits until no Generate stream is in flight, or `deadline`; true when
   // none is.
   bool WaitForStreams(absl::Time deadline) { return streams_.WaitUntilIdle(deadline); }
@@ -49,8 +60,12 @@ class InferenceService final : public v1::Inference::CallbackService {
   // "req-<process tag>-<n>": unique within this process.
   std::string NextRequestId();
 
-  engine::Engine* const engine_;
+  // Null while the model loads.
+  engine::Engine* LoadedEngine() const { return engine_.load(std::memory_order_acquire); }
+
+  std::atomic<engine::Engine*> engine_{nullptr};
   PrometheusMetrics* const metrics_;
+  RequestLog* const request_log_;
   const std::string id_prefix_;
   StreamTracker streams_;
   std::atomic<bool> admitting_{true};

@@ -1,11 +1,28 @@
-// server/serve_command.cc
+// server/serve_command.cc — the life of `inferd serve`:
+//
+//   1. flags; the metrics endpoint and the gRPC server (health, reflection,
+//      Inference) start, readiness NOT_SERVING, liveness SERVING; stdout
+//      "inferd: metrics on ..." and "inferd: listening on ... (loading ...)"
+//   2. the model loads (a SIGINT/SIGTERM meanwhile exits 0 at once: nothing
+//      to drain); Inference calls answer UNAVAILABLE until it is loaded
+//   3. readiness SERVING, the engine watchdog starts; stdout "inferd: serving
+//      <model> on HOST:PORT" (tools wait for it)
+//   4. SIGINT/SIGTERM: drain (drain.h), then the watchdog stops, the gRPC
+//      server shuts down, the engine stops, exit 0. A second signal during the drain exits at once
+//      with 128 + its number.
 #include "server/serve_command.h"
 
+#include <unistd.h>
+
 #include <chrono>
-#include <csignal>
+#include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
+#include <system_error>
+#include <tuple>
+#include <utility>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/match.h"
@@ -17,21 +34,72 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "server/drain.h"
 #include "server/engine_config_flags.h"
+#include "server/engine_watchdog.h"
 #include "server/flags.h"
 #include "server/health_reporter.h"
 #include "server/inference_service.h"
+#include "server/log.h"
 #include "server/metrics/metrics_server.h"
 #include "server/metrics/prometheus_metrics.h"
+#include "server/readiness.h"
+#include "server/request_log.h"
 #include "server/shutdown_signal.h"
 
 namespace inferd::server {
 
 namespace {
 
-// How long streams in flight get after SIGINT/SIGTERM before they are
-// cancelled.
-constexpr absl::Duration kShutdownGrace = absl::Seconds(5);
+struct ServeOptions {
+  std::string host;
+  int32_t port = 0;
+  int32_t metrics_port = 0;
+  absl::Duration drain_timeout;
+  absl::Duration watchdog_timeout;  // zero: no watchdog
+  absl::Duration load_delay;        // debugging
+  bool log_requests = false;
+  engine::EngineConfig engine;
+};
+
+absl::StatusOr<absl::Duration> SecondsFlag(const char* flag, double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, " must be a number of seconds >= 0, got ", seconds));
+  }
+  return absl::Seconds(seconds);
+}
+
+// The flags, range-checked; INVALID_ARGUMENT (or NOT_FOUND for --model)
+// naming the flag.
+absl::StatusOr<ServeOptions> OptionsFromFlags() {
+  ServeOptions o;
+  o.host = absl::GetFlag(FLAGS_host);
+  o.port = absl::GetFlag(FLAGS_port);
+  o.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  o.log_requests = absl::GetFlag(FLAGS_log_requests);
+  if (o.port < 0 || o.port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("--port must be in [0, 65535], got ", o.port));
+  }
+  if (o.metrics_port < -1 || o.metrics_port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics-port must be in [0, 65535], or -1 for none, got ", o.metrics_port));
+  }
+  if (o.host.empty()) return absl::InvalidArgumentError("--host must not be empty");
+  for (auto [flag, value, out] :
+       {std::tuple{"drain-timeout", absl::GetFlag(FLAGS_drain_timeout), &o.drain_timeout},
+        std::tuple{"watchdog-timeout", absl::GetFlag(FLAGS_watchdog_timeout), &o.watchdog_timeout},
+        std::tuple{"debug-load-delay", absl::GetFlag(FLAGS_debug_load_delay), &o.load_delay}}) {
+    absl::StatusOr<absl::Duration> d = SecondsFlag(flag, value);
+    if (!d.ok()) return d.status();
+    *out = *d;
+  }
+  absl::StatusOr<engine::EngineConfig> config = EngineConfigFromFlags();
+  if (!config.ok()) return config.status();
+  o.engine = *std::move(config);
+  o.engine.debug_stall_file = absl::GetFlag(FLAGS_debug_stall_file);
+  return o;
+}
 
 // "HOST:PORT", with brackets around an IPv6 host.
 std::string HostPort(const std::string& host, int port) {
@@ -41,98 +109,210 @@ std::string HostPort(const std::string& host, int port) {
   return absl::StrCat(host, ":", port);
 }
 
+// Bytes of the model's *.safetensors files (the checkpoint as stored).
+int64_t WeightFileBytes(const std::string& model_dir) {
+  int64_t bytes = 0;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(model_dir, error)) {
+    if (entry.path().extension() == ".safetensors") {
+      const uintmax_t size = entry.file_size(error);
+      if (!error) bytes += static_cast<int64_t>(size);
+    }
+  }
+  return bytes;
+}
+
+// Exits now, without destructors (other threads are still running).
+[[noreturn]] void ExitNow(int code) {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  _exit(code);
+}
+
+// The metrics endpoint is left to the process exit, so that it stays
+// scrapeable to the end: civetweb's listener polls in 2 s quanta, so stopping
+// it would only hold the exit up to 2 s. Kept reachable (no leak report); the
+// OS closes its socket.
+void KeepUntilExit(std::unique_ptr<MetricsServer> metrics_server) {
+  [[maybe_unused]] static MetricsServer* const kept_until_exit = metrics_server.release();
+}
+
+// Loads the model (after --debug-load-delay). A SIGINT/SIGTERM meanwhile
+// exits 0 at once.
+absl::StatusOr<std::unique_ptr<engine::Engine>> LoadEngine(const ServeOptions& o) {
+  ShutdownSignalWatcher signals([](int signal) {
+    LogInfo(absl::StrCat(ShutdownSignalName(signal), " received while loading the model: exiting"),
+            {{"signal", ShutdownSignalName(signal)}, {"exit_code", 0}});
+    ExitNow(0);
+  });
+  if (o.load_delay > absl::ZeroDuration()) {
+    LogInfo("debug: waiting before loading the model",
+            {{"debug_load_delay_s", absl::ToDoubleSeconds(o.load_delay)}});
+    absl::SleepFor(o.load_delay);
+  }
+  const std::string& dir = o.engine.model_dir;
+  LogInfo("loading model", {{"model", engine::ModelNameFromDir(dir)}, {"model_dir", dir}});
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::unique_ptr<engine::Engine>> created = engine::Engine::Create(o.engine);
+  if (!created.ok()) return created;
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  const engine::ModelInfo& info = (*created)->model_info();
+  LogInfo(absl::StrFormat("model loaded in %.3f s", seconds),
+          {{"load_s", std::round(seconds * 1e3) / 1e3},
+           {"architecture", info.architecture},
+           {"weight_file_bytes", WeightFileBytes(dir)},
+           {"num_layers", info.num_layers},
+           {"hidden_size", info.hidden_size},
+           {"vocab_size", info.vocab_size},
+           {"max_context", info.max_context},
+           {"num_kv_blocks", info.num_kv_blocks},
+           {"kv_cache_bytes", info.kv_cache_bytes}});
+  return created;
+}
+
+void LogStartupSummary(const ServeOptions& o, const engine::ModelInfo& info,
+                       const std::string& grpc_address, const std::string& metrics_address) {
+  LogInfo("startup summary",
+          {{"model", info.model_name},
+           {"model_dir", info.model_dir},
+           {"architecture", info.architecture},
+           {"kv_cache_dtype", info.kv_cache_dtype},
+           {"num_kv_blocks", info.num_kv_blocks},
+           {"block_size", info.block_size},
+           {"kv_cache_bytes", info.kv_cache_bytes},
+           {"max_num_seqs", info.max_num_seqs},
+           {"max_num_batched_tokens", info.max_num_batched_tokens},
+           {"max_num_partial_prefills", info.max_num_partial_prefills},
+           {"max_queue_len", o.engine.max_queue_len},
+           {"prefix_caching", info.prefix_caching},
+           {"chunked_prefill", info.chunked_prefill},
+           {"grpc_address", grpc_address},
+           {"metrics_address",
+            metrics_address.empty() ? nlohmann::json() : nlohmann::json(metrics_address)},
+           {"drain_timeout_s", absl::ToDoubleSeconds(o.drain_timeout)},
+           {"watchdog_timeout_s", absl::ToDoubleSeconds(o.watchdog_timeout)},
+           {"log_requests", o.log_requests}});
+}
+
+// Flips readiness when the engine stalls or recovers, and says so.
+std::unique_ptr<EngineWatchdog> StartWatchdog(const engine::Engine* engine, absl::Duration timeout,
+                                              Readiness* readiness) {
+  if (timeout == absl::ZeroDuration()) return nullptr;
+  return std::make_unique<EngineWatchdog>(
+      engine, timeout,
+      [readiness, timeout](bool stalled, const engine::EngineStats& stats,
+                           absl::Duration since_progress) {
+        const LogFields fields = {
+            {"num_running", stats.num_running},
+            {"num_waiting", stats.num_waiting},
+            {"num_steps", stats.num_steps},
+            {"since_last_step_s", std::round(absl::ToDoubleSeconds(since_progress) * 1e3) / 1e3},
+            {"watchdog_timeout_s", absl::ToDoubleSeconds(timeout)}};
+        if (stalled) {
+          LogWarning("engine watchdog: requests pending and no engine step completed in time",
+                     fields);
+        } else {
+          LogInfo("engine watchdog: engine steps complete again", fields);
+        }
+        readiness->SetStalled(stalled);
+      });
+}
+
 }  // namespace
 
 int RunServe(const cli::ParsedArgs& args) {
-  const std::string host = absl::GetFlag(FLAGS_host);
-  const int32_t port = absl::GetFlag(FLAGS_port);
-  if (port < 0 || port > 65535) {
-    absl::FPrintF(stderr, "inferd serve: --port must be in [0, 65535], got %d\n", port);
+  SetLogFormat(absl::GetFlag(FLAGS_log_format));
+  if (GetLogFormat() == LogFormat::kJson) RouteGrpcLogsToLog();
+  absl::StatusOr<ServeOptions> options = OptionsFromFlags();
+  if (!options.ok()) {
+    LogError(options.status().message());
     return 2;
   }
-  const int32_t metrics_port = absl::GetFlag(FLAGS_metrics_port);
-  if (metrics_port < -1 || metrics_port > 65535) {
-    absl::FPrintF(stderr,
-                  "inferd serve: --metrics-port must be in [0, 65535], or -1 for none, got %d\n",
-                  metrics_port);
-    return 2;
-  }
-  if (host.empty()) {
-    absl::FPrintF(stderr, "inferd serve: --host must not be empty\n");
-    return 2;
-  }
-  absl::StatusOr<engine::EngineConfig> config = EngineConfigFromFlags();
-  if (!config.ok()) {
-    absl::FPrintF(stderr, "inferd serve: %s\n", config.status().message());
-    return 2;
-  }
+  ServeOptions& o = *options;
+  const std::string model_name = engine::ModelNameFromDir(o.engine.model_dir);
   // Recorded whether or not an endpoint serves them.
-  auto metrics = std::make_shared<PrometheusMetrics>();
-  config->observer = metrics;
+  auto metrics = std::make_shared<PrometheusMetrics>(model_name);
+  o.engine.observer = metrics;
 
   // Before any thread exists: every thread inherits the blocked mask.
   BlockShutdownSignals();
-  absl::StatusOr<std::unique_ptr<engine::Engine>> engine = engine::Engine::Create(*config);
-  if (!engine.ok()) {
-    absl::FPrintF(stderr, "inferd serve: cannot load model %s: %s\n", config->model_dir,
-                  engine.status().ToString());
-    return 1;
-  }
+  std::unique_ptr<RequestLog> request_log;
+  if (o.log_requests) request_log = std::make_unique<RequestLog>();
 
   std::unique_ptr<MetricsServer> metrics_server;
-  if (metrics_port >= 0) {
+  if (o.metrics_port >= 0) {
     absl::StatusOr<std::unique_ptr<MetricsServer>> started =
-        MetricsServer::Start(host, metrics_port, metrics->registry());
+        MetricsServer::Start(o.host, o.metrics_port, metrics->registry());
     if (!started.ok()) {
-      absl::FPrintF(stderr, "inferd serve: %s\n", started.status().message());
+      LogError(started.status().message());
       return 1;
     }
     metrics_server = *std::move(started);
   }
+  const std::string metrics_address = metrics_server ? metrics_server->address() : "";
 
-  InferenceService service(engine->get(), metrics.get());
+  // Serving (health, reflection, Inference answering UNAVAILABLE) before the
+  // model loads, so probes see "loading" rather than nothing.
+  InferenceService service(metrics.get(), request_log.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int bound_port = 0;
-  builder.AddListeningPort(HostPort(host, port), grpc::InsecureServerCredentials(), &bound_port);
+  builder.AddListeningPort(HostPort(o.host, o.port), grpc::InsecureServerCredentials(),
+                           &bound_port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) {
-    absl::FPrintF(stderr, "inferd serve: cannot listen on %s\n", HostPort(host, port));
+    LogError(absl::StrCat("cannot listen on ", HostPort(o.host, o.port)));
+    KeepUntilExit(std::move(metrics_server));
     return 1;
   }
+  // gRPC's default health service starts with "" SERVING: readiness turns it
+  // NOT_SERVING right away (before the port is printed).
   HealthReporter health(server->GetHealthCheckService());
-  health.SetReady(true);
-  metrics->SetHealthy(true);
-  if (metrics_server != nullptr) {
-    absl::PrintF("inferd: metrics on %s\n", metrics_server->address());
+  Readiness readiness(&health, metrics.get());
+  const std::string grpc_address = HostPort(o.host, bound_port);
+  if (metrics_server != nullptr) absl::PrintF("inferd: metrics on %s\n", metrics_address);
+  absl::PrintF("inferd: listening on %s (loading %s)\n", grpc_address, o.engine.model_dir);
+  std::fflush(stdout);
+
+  absl::StatusOr<std::unique_ptr<engine::Engine>> loaded = LoadEngine(o);
+  if (!loaded.ok()) {
+    LogError(
+        absl::StrCat("cannot load model ", o.engine.model_dir, ": ", loaded.status().ToString()),
+        {{"model_dir", o.engine.model_dir}});
+    server->Shutdown(std::chrono::system_clock::now());
+    server->Wait();
+    KeepUntilExit(std::move(metrics_server));
+    return 1;
   }
-  absl::PrintF("inferd: serving %s on %s\n", config->model_dir, HostPort(host, bound_port));
+  std::unique_ptr<engine::Engine> engine = *std::move(loaded);
+  service.SetEngine(engine.get());
+  readiness.SetLoaded();
+  std::unique_ptr<EngineWatchdog> watchdog =
+      StartWatchdog(engine.get(), o.watchdog_timeout, &readiness);
+  LogStartupSummary(o, engine->model_info(), grpc_address, metrics_address);
+  absl::PrintF("inferd: serving %s on %s\n", o.engine.model_dir, grpc_address);
   std::fflush(stdout);
 
   const int signal = WaitForShutdownSignal();
-  absl::FPrintF(stderr, "inferd: %s received, shutting down\n",
-                signal == SIGINT ? "SIGINT" : "SIGTERM");
-  health.SetReady(false);
-  metrics->SetHealthy(false);
-  service.StopAdmitting();
-  if (!service.WaitForStreams(absl::Now() + kShutdownGrace)) {
-    absl::FPrintF(stderr, "inferd: streams still running after %s; cancelling them\n",
-                  absl::FormatDuration(kShutdownGrace));
-  }
+  // From here a second signal exits at once.
+  ShutdownSignalWatcher second_signal([](int again) {
+    LogWarning(absl::StrCat(ShutdownSignalName(again), " received during the drain: exiting now"),
+               {{"signal", ShutdownSignalName(again)}, {"exit_code", 128 + again}});
+    ExitNow(128 + again);
+  });
+  Drain(signal, o.drain_timeout, &service, &readiness, engine.get());
+  watchdog.reset();  // before the server: it sets the server's health
   // Nothing left to wait for: cancel what remains and close the connections
   // now (a deadline would also wait for idle clients to hang up).
   server->Shutdown(std::chrono::system_clock::now());
   server->Wait();
   server.reset();
-  engine->reset();  // aborts what is left; stops the engine thread
-  // The metrics endpoint is left to the process exit: civetweb's listener
-  // polls in 2 s quanta, so stopping it would only hold the exit up to 2 s.
-  // Kept reachable (no leak report); the OS closes its socket.
-  static MetricsServer* const kept_until_exit = metrics_server.release();
-  (void)kept_until_exit;
-  absl::FPrintF(stderr, "inferd: stopped\n");
+  engine.reset();       // stops the engine thread
+  request_log.reset();  // writes the last request lines
+  KeepUntilExit(std::move(metrics_server));
+  LogInfo("stopped", {{"exit_code", 0}});
   return 0;
 }
 

@@ -4,6 +4,9 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <ctime>
+#include <utility>
+
 namespace inferd::server {
 
 namespace {
@@ -29,6 +32,27 @@ int WaitForShutdownSignal() {
   while (sigwait(&set, &signal) != 0) {
   }
   return signal;
+}
+
+const char* ShutdownSignalName(int signal) {
+  if (signal == SIGINT) return "SIGINT";
+  if (signal == SIGTERM) return "SIGTERM";
+  return "signal";
+}
+
+ShutdownSignalWatcher::ShutdownSignalWatcher(std::function<void(int)> on_signal)
+    : on_signal_(std::move(on_signal)), thread_([this] {
+        const sigset_t set = ShutdownSignals();
+        const timespec poll = {0, 50'000'000};  // checks stopping_ every 50 ms
+        while (!stopping_.load()) {
+          const int signal = sigtimedwait(&set, nullptr, &poll);
+          if (signal > 0) on_signal_(signal);
+        }
+      }) {}
+
+ShutdownSignalWatcher::~ShutdownSignalWatcher() {
+  stopping_.store(true);
+  thread_.join();
 }
 
 }  // namespace inferd::server

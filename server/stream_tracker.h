@@ -1,5 +1,5 @@
 // server/stream_tracker.h — counts the Generate streams in flight, so that a
-// shutdown can let them finish (bounded) before it closes the connections.
+// drain can let them finish (bounded) before it closes the connections.
 //
 // Thread-safe. Reactors call Add() when created and Remove() in OnDone.
 #ifndef INFERD_SERVER_STREAM_TRACKER_H_
@@ -22,6 +22,10 @@ class StreamTracker {
   void Remove() {
     absl::MutexLock lock(&mu_);
     --active_;
+  }
+  int64_t active() {
+    absl::MutexLock lock(&mu_);
+    return active_;
   }
   // Blocks until no stream is in flight or `deadline` passes; true when none is.
   bool WaitUntilIdle(absl::Time deadline) {

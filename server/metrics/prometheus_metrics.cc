@@ -56,11 +56,34 @@ Histogram& AddHistogram(Registry& registry, const char* name, const char* help,
 
 }  // namespace
 
+struct PrometheusMetrics::ServerSeries {
+  ServerSeries(Registry& registry, const Labels& model);
+
+  Gauge& engine_healthy;
+  std::array<Counter*, kNumGrpcCodes> failure{};  // by grpc::StatusCode; OK unused
+};
+
+PrometheusMetrics::ServerSeries::ServerSeries(Registry& r, const Labels& model)
+    : engine_healthy(AddGauge(r, "inferd:engine_healthy",
+                              "1 while the server is ready (gRPC health SERVING), else 0.",
+                              model)) {
+  auto& failure_family =
+      prometheus::BuildCounter()
+          .Name("inferd:request_failure_total")
+          .Help(
+              "Generate calls that ended with an error, by gRPC code (refused at admission "
+              "included).")
+          .Register(r);
+  for (int code = 1; code < kNumGrpcCodes; ++code) {
+    failure[code] =
+        &failure_family.Add(With(model, "code", GrpcCodeName(static_cast<grpc::StatusCode>(code))));
+  }
+}
+
 struct PrometheusMetrics::Series {
-  Series(Registry& registry, const engine::ModelInfo& info);
+  Series(Registry& registry, const Labels& model, const engine::ModelInfo& info);
 
   const Labels model;  // {model_name}, on every series
-  Gauge& engine_healthy;
   Gauge& num_requests_running;
   Gauge& num_requests_waiting;
   Gauge& kv_cache_usage_perc;
@@ -80,13 +103,11 @@ struct PrometheusMetrics::Series {
   Histogram& generation_tokens_per_request;
   Histogram& iteration_tokens;
   std::array<Counter*, kNumFinishReasons> success{};  // by FinishReason; kNone unused
-  std::array<Counter*, kNumGrpcCodes> failure{};      // by grpc::StatusCode; OK unused
 };
 
-PrometheusMetrics::Series::Series(Registry& r, const engine::ModelInfo& info)
-    : model{{"model_name", info.model_name}},
-      engine_healthy(AddGauge(r, "inferd:engine_healthy",
-                              "1 while the server is ready (gRPC health SERVING), else 0.", model)),
+PrometheusMetrics::Series::Series(Registry& r, const Labels& model_labels,
+                                  const engine::ModelInfo& info)
+    : model(model_labels),
       num_requests_running(
           AddGauge(r, "inferd:num_requests_running",
                    "Requests in the engine's running set (scheduled, holding KV blocks).", model)),
@@ -157,18 +178,6 @@ PrometheusMetrics::Series::Series(Registry& r, const engine::ModelInfo& info)
     success[static_cast<int>(reason)] =
         &success_family.Add(With(model, "finished_reason", engine::FinishReasonName(reason)));
   }
-  auto& failure_family =
-      prometheus::BuildCounter()
-          .Name("inferd:request_failure_total")
-          .Help(
-              "Generate calls that ended with an error, by gRPC code (refused at admission "
-              "included).")
-          .Register(r);
-  for (int code = 1; code < kNumGrpcCodes; ++code) {
-    failure[code] =
-        &failure_family.Add(With(model, "code", GrpcCodeName(static_cast<grpc::StatusCode>(code))));
-  }
-
   // Speculative decoding: registered so dashboards find them; zero until
   // the engine speculates.
   AddCounter(r, "inferd:spec_decode_num_drafts_total", "Speculative decoding drafts.", model);
@@ -183,13 +192,21 @@ PrometheusMetrics::Series::Series(Registry& r, const engine::ModelInfo& info)
   }
 }
 
-PrometheusMetrics::PrometheusMetrics() : registry_(std::make_shared<Registry>()) {}
+namespace {
+
+Labels ModelLabels(const std::string& model_name) { return {{"model_name", model_name}}; }
+
+}  // namespace
+
+PrometheusMetrics::PrometheusMetrics(const std::string& model_name)
+    : registry_(std::make_shared<Registry>()),
+      server_series_(std::make_unique<const ServerSeries>(*registry_, ModelLabels(model_name))) {}
 
 PrometheusMetrics::~PrometheusMetrics() = default;
 
 void PrometheusMetrics::OnEngineStart(const engine::ModelInfo& info) {
   INFERD_CHECK(series_ == nullptr);
-  series_ = std::make_unique<const Series>(*registry_, info);
+  series_ = std::make_unique<const Series>(*registry_, ModelLabels(info.model_name), info);
 }
 
 void PrometheusMetrics::OnStep(const engine::StepStats& stats) {
@@ -238,15 +255,13 @@ void PrometheusMetrics::OnRequestFinished(const engine::RequestStats& stats) {
 }
 
 void PrometheusMetrics::CountFailure(grpc::StatusCode code) {
-  INFERD_CHECK(series_ != nullptr);
   int index = static_cast<int>(code);
   if (index <= 0 || index >= kNumGrpcCodes) index = static_cast<int>(grpc::StatusCode::UNKNOWN);
-  series_->failure[index]->Increment();
+  server_series_->failure[index]->Increment();
 }
 
 void PrometheusMetrics::SetHealthy(bool healthy) {
-  INFERD_CHECK(series_ != nullptr);
-  series_->engine_healthy.Set(healthy ? 1.0 : 0.0);
+  server_series_->engine_healthy.Set(healthy ? 1.0 : 0.0);
 }
 
 }  // namespace inferd::server

@@ -4,10 +4,15 @@
 // the server adds the Generate calls it refuses before the engine sees them.
 //
 // Every series, one per label set (each finished_reason, each gRPC code, each
-// speculative position), is created in OnEngineStart and its handle kept, so
+// speculative position), is created up front and its handle kept, so
 // recording never touches the registry: counters and gauges are atomics, a
-// histogram takes only its own mutex. OnEngineStart runs before the engine
-// thread and the gRPC server start; everything else is thread-safe after it.
+// histogram takes only its own mutex. What the server records before the
+// model is loaded (engine_healthy, request_failure_total) is created by the
+// constructor, so /metrics serves it while the model loads; the engine's
+// series (their buckets depend on the model) by OnEngineStart, which runs
+// before the engine thread starts. CountFailure and SetHealthy are
+// thread-safe from construction; OnStep and OnRequestFinished come from the
+// engine thread, after OnEngineStart.
 //
 // Each request is counted once: as request_success_total{finished_reason}
 // (an abort by the client included, as vLLM does) or as
@@ -16,6 +21,7 @@
 #define INFERD_SERVER_METRICS_PROMETHEUS_METRICS_H_
 
 #include <memory>
+#include <string>
 
 #include "engine/engine.h"
 #include "engine/engine_observer.h"
@@ -26,7 +32,9 @@ namespace inferd::server {
 
 class PrometheusMetrics final : public engine::EngineObserver {
  public:
-  PrometheusMetrics();
+  // `model_name` labels every series (engine::ModelNameFromDir; the engine's
+  // ModelInfo::model_name is the same).
+  explicit PrometheusMetrics(const std::string& model_name);
   ~PrometheusMetrics() override;
 
   // What an exposer serves.
@@ -39,15 +47,17 @@ class PrometheusMetrics final : public engine::EngineObserver {
 
   // A Generate call that failed with `code` where the engine does not report
   // it: refused by the server before the engine admitted it (validation,
-  // queue full, shutting down). request_failure_total{code}.
+  // queue full, loading, draining). request_failure_total{code}.
   void CountFailure(grpc::StatusCode code);
-  // inferd:engine_healthy: 1 while readiness is SERVING.
+  // inferd:engine_healthy: 1 while readiness is SERVING (0 from the start).
   void SetHealthy(bool healthy);
 
  private:
-  struct Series;  // the handles, resolved by OnEngineStart
+  struct ServerSeries;  // the handles the constructor resolves
+  struct Series;        // the handles OnEngineStart resolves
 
   const std::shared_ptr<prometheus::Registry> registry_;
+  const std::unique_ptr<const ServerSeries> server_series_;
   std::unique_ptr<const Series> series_;
 };
 

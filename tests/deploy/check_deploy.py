@@ -47,8 +47,9 @@ ADAPTER_RULES = os.path.join(K8S, "prometheus-adapter-rules.yaml")
 DOCKERFILE = os.path.join(DEPLOY, "Dockerfile")
 YAMLLINT_CONFIG = os.path.join(DEPLOY, ".yamllint")
 
-# Flags the deployment files pass that issue 7 adds to `inferd serve`.
-PENDING_FLAGS = frozenset({"metrics_port", "drain_timeout", "log_format"})
+# Flags the deployment files may pass before `inferd serve` defines them
+# (none now: --metrics-port, --drain-timeout and --log-format have landed).
+PENDING_FLAGS = frozenset()
 HPA_SERIES = "inferd:num_requests_waiting"
 SEVERITIES = ("critical", "warning", "info")
 

@@ -1,6 +1,7 @@
 // tests/integration/health_test.cc — grpc.health.v1.Health: readiness ("" and
 // "inferd.v1.Inference"), liveness ("liveness"), NOT_FOUND for anything
-// else; SIGTERM shuts the server down cleanly (exit 0).
+// else; SIGTERM shuts the server down cleanly (exit 0). Loading, draining and
+// the watchdog: startup_test.cc, drain_test.cc, watchdog_test.cc.
 #include <chrono>
 #include <string>
 
@@ -61,12 +62,14 @@ TEST(ServerShutdownTest, SigtermExitsZero) {
 }
 
 TEST(ServerShutdownTest, SigtermWithAStreamInFlightExitsZero) {
-  // tiny-llama: a 4000-token stream outlasts the shutdown grace period, so
-  // the server has to cancel it.
+  // tiny-llama: a 4000-token stream outlasts a 1 s drain, and the client
+  // reads nothing while it waits for the exit, so the server has to abort the
+  // stream and then cancel its call (drain_test.cc covers the drain itself).
   constexpr char kLongModel[] = "models/tiny-llama";
   INFERD_REQUIRE_SHARED(kLongModel);
   std::string error;
-  std::unique_ptr<InferdServer> server = InferdServer::Start(SharedPath(kLongModel), {}, &error);
+  std::unique_ptr<InferdServer> server =
+      InferdServer::Start(SharedPath(kLongModel), {"--drain-timeout", "1"}, &error);
   ASSERT_NE(server, nullptr) << error;
   auto stub = server->NewStub();
   grpc::ClientContext context;

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <utility>
@@ -20,7 +21,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr char kReadyPrefix[] = "inferd: serving ";
+constexpr char kListeningPrefix[] = "inferd: listening on ";
 constexpr char kMetricsPrefix[] = "inferd: metrics on ";
+
+std::chrono::milliseconds MillisLeft(Clock::time_point deadline) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+}
 
 bool IsServing(const std::shared_ptr<grpc::Channel>& channel, Clock::time_point deadline) {
   auto stub = grpc::health::v1::Health::NewStub(channel);
@@ -53,7 +59,16 @@ std::unique_ptr<InferdServer> InferdServer::Start(const std::string& model_dir,
                                                   const std::vector<std::string>& extra_args,
                                                   std::string* error,
                                                   std::chrono::milliseconds timeout) {
-  const Clock::time_point deadline = Clock::now() + timeout;
+  InferdServerOptions options;
+  options.timeout = timeout;
+  return Start(model_dir, extra_args, error, options);
+}
+
+std::unique_ptr<InferdServer> InferdServer::Start(const std::string& model_dir,
+                                                  const std::vector<std::string>& extra_args,
+                                                  std::string* error,
+                                                  const InferdServerOptions& options) {
+  const Clock::time_point deadline = Clock::now() + options.timeout;
   std::vector<std::string> argv = {InferdPath(), "serve",     "--model", model_dir,
                                    "--host",     "127.0.0.1", "--port",  "0"};
   // A free metrics port unless the test picks: never the default 9090, which
@@ -64,31 +79,47 @@ std::unique_ptr<InferdServer> InferdServer::Start(const std::string& model_dir,
       });
   if (!sets_metrics_port) argv.insert(argv.end(), {"--metrics-port", "0"});
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  std::optional<ChildProcess> process = ChildProcess::Start(argv, error);
+  std::optional<ChildProcess> process = ChildProcess::Start(argv, error, options.stderr_path);
   if (!process.has_value()) return nullptr;
   std::string port;
-  int metrics_port = -1;  // printed before the ready line
+  int metrics_port = -1;  // printed before the listening line
   while (port.empty()) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    std::optional<std::string> line = process->ReadLine(left);
+    std::optional<std::string> line = process->ReadLine(MillisLeft(deadline));
     if (!line.has_value()) {
-      *error = "inferd serve exited or printed no ready line in time (see its stderr above)";
+      *error = "inferd serve exited or printed no listening line in time (see its stderr)";
       return nullptr;
     }
-    if (line->rfind(kReadyPrefix, 0) == 0) {
-      port = line->substr(line->rfind(':') + 1);
+    if (line->rfind(kListeningPrefix, 0) == 0) {
+      const std::string address = line->substr(std::strlen(kListeningPrefix));
+      const std::string host_port = address.substr(0, address.find(' '));
+      port = host_port.substr(host_port.rfind(':') + 1);
     } else if (line->rfind(kMetricsPrefix, 0) == 0) {
       metrics_port = std::stoi(line->substr(line->rfind(':') + 1));
     }
   }
   std::unique_ptr<InferdServer> server(
       new InferdServer(std::move(*process), "127.0.0.1:" + port, metrics_port));
-  if (!IsServing(server->channel_, deadline)) {
-    *error = "inferd serve did not report health SERVING in time";
+  if (!options.return_when_listening && !server->WaitUntilServing(MillisLeft(deadline), error)) {
     return nullptr;
   }
   return server;
+}
+
+bool InferdServer::WaitUntilServing(std::chrono::milliseconds timeout, std::string* error) {
+  const Clock::time_point deadline = Clock::now() + timeout;
+  while (true) {
+    std::optional<std::string> line = process_.ReadLine(MillisLeft(deadline));
+    if (!line.has_value()) {
+      *error = "inferd serve exited or printed no serving line in time (see its stderr)";
+      return false;
+    }
+    if (line->rfind(kReadyPrefix, 0) == 0) break;
+  }
+  if (!IsServing(channel_, deadline)) {
+    *error = "inferd serve did not report health SERVING in time";
+    return false;
+  }
+  return true;
 }
 
 int InferdServer::Stop(std::chrono::milliseconds timeout) {

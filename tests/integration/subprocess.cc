@@ -24,13 +24,23 @@ int MillisLeft(Clock::time_point deadline) {
   return left.count() < 0 ? 0 : static_cast<int>(left.count());
 }
 
-// fork + exec with stdout (and stderr when err_fd is non-null) piped.
-pid_t Spawn(const std::vector<std::string>& argv, int* out_fd, int* err_fd, std::string* error) {
+// fork + exec with stdout (and stderr when err_fd is non-null) piped; else
+// stderr goes to `err_path` when given.
+pid_t Spawn(const std::vector<std::string>& argv, int* out_fd, int* err_fd, std::string* error,
+            const std::string& err_path = "") {
   int out[2] = {-1, -1};
   int err[2] = {-1, -1};
   if (pipe2(out, O_CLOEXEC) != 0 || (err_fd != nullptr && pipe2(err, O_CLOEXEC) != 0)) {
     *error = std::string("pipe: ") + std::strerror(errno);
     return -1;
+  }
+  int err_file = -1;
+  if (err_fd == nullptr && !err_path.empty()) {
+    err_file = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (err_file < 0) {
+      *error = err_path + ": " + std::strerror(errno);
+      return -1;
+    }
   }
   const pid_t parent = getpid();
   const pid_t pid = fork();
@@ -39,6 +49,7 @@ pid_t Spawn(const std::vector<std::string>& argv, int* out_fd, int* err_fd, std:
     if (getppid() != parent) _exit(127);
     dup2(out[1], STDOUT_FILENO);
     if (err_fd != nullptr) dup2(err[1], STDERR_FILENO);
+    if (err_file >= 0) dup2(err_file, STDERR_FILENO);
     std::vector<char*> args;
     for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -46,6 +57,7 @@ pid_t Spawn(const std::vector<std::string>& argv, int* out_fd, int* err_fd, std:
     _exit(127);
   }
   close(out[1]);
+  if (err_file >= 0) close(err_file);
   *out_fd = out[0];
   if (err_fd != nullptr) {
     close(err[1]);
@@ -111,9 +123,10 @@ std::string LastLine(const std::string& text) {
 }
 
 std::optional<ChildProcess> ChildProcess::Start(const std::vector<std::string>& argv,
-                                                std::string* error) {
+                                                std::string* error,
+                                                const std::string& stderr_path) {
   int out_fd = -1;
-  const pid_t pid = Spawn(argv, &out_fd, nullptr, error);
+  const pid_t pid = Spawn(argv, &out_fd, nullptr, error, stderr_path);
   if (pid < 0) return std::nullopt;
   return ChildProcess(pid, out_fd);
 }

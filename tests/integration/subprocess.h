@@ -31,12 +31,14 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
 std::string LastLine(const std::string& text);
 
 // A long-running child whose stdout is read line by line; stderr goes to the
-// test's stderr. The destructor kills it (SIGKILL) if still running.
+// test's stderr, or to a file. The destructor kills it (SIGKILL) if still
+// running.
 class ChildProcess {
  public:
-  // nullopt (and a message in *error) when fork/exec fails.
-  static std::optional<ChildProcess> Start(const std::vector<std::string>& argv,
-                                           std::string* error);
+  // nullopt (and a message in *error) when fork/exec fails. A non-empty
+  // `stderr_path` receives the child's stderr (created or truncated).
+  static std::optional<ChildProcess> Start(const std::vector<std::string>& argv, std::string* error,
+                                           const std::string& stderr_path = "");
   ChildProcess(ChildProcess&& other) noexcept;
   ChildProcess& operator=(ChildProcess&&) = delete;
   ~ChildProcess();

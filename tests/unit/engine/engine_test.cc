@@ -4,6 +4,8 @@
 #include "engine/engine.h"
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -286,6 +288,58 @@ TEST_F(EngineTest, AbortMidStreamFreesEveryBlock) {
   EXPECT_EQ(s.num_running, 0);
   EXPECT_EQ(s.num_waiting, 0);
   e->Abort("never-existed");  // harmless
+}
+
+TEST_F(EngineTest, AbortAllEndsRunningAndWaitingRequestsWithTheStatus) {
+  // One sequence at a time: one request runs, the others wait.
+  auto e = MakeEngine(2048, 64 << 20, /*max_num_seqs=*/1);
+  std::vector<std::shared_ptr<engine::OutputChannel>> chans;
+  for (int i = 0; i < 3; ++i) {
+    Request r = Greedy("all" + std::to_string(i), kPrompts[i], 400);
+    r.sampling.ignore_eos = true;
+    chans.push_back(SubmitOrDie(*e, r));
+  }
+  chans[0]->WaitPop();  // streaming has started
+  e->AbortAll(absl::UnavailableError("draining"));
+  for (auto& ch : chans) {
+    Collected c = Drain(*ch);
+    EXPECT_EQ(c.finish_reason, FinishReason::kAbort);
+    EXPECT_EQ(c.status.code(), absl::StatusCode::kUnavailable);
+    EXPECT_EQ(c.status.message(), "draining");
+    EXPECT_LT(c.usage.completion_tokens, 400);
+  }
+  engine::EngineStats s = e->GetStats();
+  EXPECT_EQ(s.num_kv_blocks_free, s.num_kv_blocks_total);
+  EXPECT_EQ(s.num_running + s.num_waiting, 0);
+  // Later requests run as usual.
+  EXPECT_TRUE(RunOne(*e, Greedy("after", kPrompts[0], 5)).status.ok());
+}
+
+TEST_F(EngineTest, DebugStallFilePausesTheStepLoopWhileItExists) {
+  const std::filesystem::path stall =
+      std::filesystem::path(::testing::TempDir()) / "engine_test_stall";
+  std::filesystem::remove(stall);
+  EngineConfig cfg;
+  cfg.model_dir = SharedPath("models/stories260K");
+  cfg.debug_stall_file = stall.string();
+  auto created = Engine::Create(cfg);
+  ASSERT_TRUE(created.ok()) << created.status();
+  Engine& e = **created;
+  EXPECT_TRUE(RunOne(e, Greedy("before", kPrompts[0], 5)).status.ok());
+  const int64_t steps = e.GetStats().num_steps;
+  { std::ofstream(stall.string()) << "stall"; }
+  Request stalled = Greedy("stalled", kPrompts[0], 5);
+  stalled.sampling.ignore_eos = true;
+  auto ch = SubmitOrDie(e, stalled);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(e.GetStats().num_steps, steps);
+  EXPECT_EQ(e.GetStats().num_waiting, 1);
+  EXPECT_FALSE(ch->TryPop().has_value());
+  std::filesystem::remove(stall);
+  Collected c = Drain(*ch);
+  EXPECT_TRUE(c.status.ok()) << c.status;
+  EXPECT_EQ(c.usage.completion_tokens, 5);
+  EXPECT_GT(e.GetStats().num_steps, steps);
 }
 
 TEST_F(EngineTest, DeadlineInThePastFailsWithDeadlineExceeded) {
