@@ -50,9 +50,11 @@ void BpeMergeAll(const BpeMergeMap& merges, const std::vector<int32_t>& ids,
   }
   std::priority_queue<Candidate, std::vector<Candidate>, Later> queue(Later(), std::move(initial));
 
+  // `left` is -1 when the merged symbol is the first one: check before indexing.
   auto push_pair = [&](int32_t left) {
+    if (left < 0) return;
     const int32_t right = sym[left].next;
-    if (left < 0 || right < 0) return;
+    if (right < 0) return;
     auto it = merges.find(BpePairKey(sym[left].id, sym[right].id));
     if (it != merges.end()) queue.push({it->second.rank, left, it->second.new_id});
   };
