@@ -3,8 +3,10 @@
 # -Wno-restrict: g++ 12 reports false positives inside libstdc++'s
 # std::string concatenation at -O3 (GCC bug 105651, fixed in g++ 13).
 add_library(inferd_warnings INTERFACE)
+# (GCC-only: Clang has no -Wrestrict and rejects the unknown option.)
 target_compile_options(inferd_warnings INTERFACE
-  "$<$<COMPILE_LANGUAGE:CXX>:-Wall;-Wextra;-Werror;-Wno-unused-parameter;-Wno-restrict>")
+  "$<$<COMPILE_LANGUAGE:CXX>:-Wall;-Wextra;-Werror;-Wno-unused-parameter>"
+  "$<$<AND:$<COMPILE_LANGUAGE:CXX>,$<CXX_COMPILER_ID:GNU>>:-Wno-restrict>")
 
 # AVX2 + FMA + F16C is the CPU baseline (Haswell and later, every x86 server in
 # service). -ffp-contract=off keeps the compiler from fusing a*b+c on its own,

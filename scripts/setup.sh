@@ -19,8 +19,8 @@ packages=(
 # Tools the test suite drives but the binaries do not need (kept apart: the
 # Dockerfile installs only `packages`): Prometheus and promtool for the
 # metrics and rules tests, yamllint, kubectl (kustomize) and shellcheck for
-# deploy/.
-test_tools=(prometheus yamllint python3-yaml shellcheck)
+# deploy/, clang with libFuzzer for scripts/fuzz.sh.
+test_tools=(prometheus yamllint python3-yaml shellcheck clang libclang-rt-14-dev)
 # Debian's kubectl; an image that already ships one keeps it (the packages conflict).
 command -v kubectl >/dev/null 2>&1 || test_tools+=(kubernetes-client)
 packages+=("${test_tools[@]}")

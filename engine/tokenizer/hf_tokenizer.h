@@ -38,6 +38,11 @@ struct HfTokenizerParts {
 // tokenizer_config.json. Errors name the file and the problem.
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadHfTokenizer(const std::string& path,
                                                            const TokenizerConfig* config);
+// The same from the file's text (the fuzz target's entry point); `path` names
+// it in errors.
+absl::StatusOr<std::unique_ptr<Tokenizer>> HfTokenizerFromText(std::string text,
+                                                               const std::string& path,
+                                                               const TokenizerConfig* config);
 
 class HfTokenizer final : public Tokenizer {
  public:

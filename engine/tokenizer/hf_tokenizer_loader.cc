@@ -168,9 +168,16 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadHfTokenizer(const std::string& pa
                                                            const TokenizerConfig* config) {
   absl::StatusOr<std::string> text = ReadFileToString(path);
   if (!text.ok()) return text.status();
-  absl::StatusOr<TokenizerJson> doc = ParseTokenizerJson(*text, path);
+  return HfTokenizerFromText(std::move(*text), path, config);
+}
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> HfTokenizerFromText(std::string text,
+                                                               const std::string& path,
+                                                               const TokenizerConfig* config) {
+  absl::StatusOr<TokenizerJson> doc = ParseTokenizerJson(text, path);
   if (!doc.ok()) return doc.status();
-  text->clear();
+  text.clear();
+  text.shrink_to_fit();
   try {
     absl::StatusOr<std::unique_ptr<Tokenizer>> tok = Load(
         doc->rest, std::move(doc->tables), {!doc->vocab_streamed, !doc->merges_streamed}, config);
