@@ -104,8 +104,30 @@ struct PagedAttentionParams {
   int32_t head_dim = 0;
   int32_t block_size = 0;
   float scale = 1.0f;  // usually 1/sqrt(head_dim)
+  // Speculative tree verification (DESIGN §6); nullptr means causal for all.
+  // Otherwise one word per query row. For a sequence with q_len <= 64, bit j
+  // of row r's word says that row r attends to the sequence's new token j
+  // (cache position base + j, base = seq_len - q_len); every row also sees
+  // the older context [0, base). The words must describe a tree in
+  // topological order: bit r is set, no bit above r is set, and for each set
+  // bit j, row j's word is a subset of row r's. Row r is treated as if its
+  // visible new tokens had been appended one by one after the context: its
+  // logical position is base + popcount(word) - 1, and keys are visited in
+  // logical order (context, then set bits in increasing j). So a node on a
+  // tree path computes exactly what plain decoding of that path computes.
+  // A causal row's word is (2 << r) - 1. Sequences with q_len > 64 are always
+  // causal; their words are not read.
+  const uint64_t* tree_mask = nullptr;  // [num_tokens] or nullptr
 };
 void PagedAttention(const PagedAttentionParams& p);
+
+// Moves cache rows between flat slots, in order: for i = 0..n-1,
+//   k_cache[dst[i]] = k_cache[src[i]]; v_cache[dst[i]] = v_cache[src[i]].
+// Slots must be non-negative. After tree verification the accepted path's rows move to consecutive
+// positions. Sequential semantics: a later move sees earlier ones.
+//   src_slots, dst_slots: [n]   k_cache, v_cache: [num_slots, kv_dim]
+void CopyKvSlots(const int32_t* src_slots, const int32_t* dst_slots, int64_t n, int64_t kv_dim,
+                 float* k_cache, float* v_cache);
 
 // MoE routing: softmax over each token's router logits, then the k experts
 // with the highest probability (ties: the lower expert id first), in

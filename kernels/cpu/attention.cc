@@ -1,31 +1,47 @@
-// kernels/cpu/attention.cc — PagedAttention: varlen, paged KV, causal, GQA,
-// FlashAttention-style online softmax; scores are never materialised beyond
-// one tile of kTile keys.
+// kernels/cpu/attention.cc — PagedAttention: varlen, paged KV, causal or tree
+// mask, GQA, FlashAttention-style online softmax; scores are never
+// materialised beyond one tile of kTile keys.
 //
 // Work item = (query token, KV head, slice of that KV head's query heads): an
 // item runs its heads together, so each K/V row is loaded once per slice.
 // Items are split across threads; each head's arithmetic is fixed by (query
 // position, head), so neither the slicing nor the split changes a bit.
 //
-// Per query head, keys are visited in tiles of kTile positions aligned to
-// absolute multiples of kTile ([0, 16), [16, 32), ... cut at the query's own
-// position), in increasing order:
+// Keys are indexed LOGICALLY. A causal row at position pos sees logical keys
+// [0, pos], key L at cache position L. A tree row (tree_mask word w, sequence
+// with q_len <= 64 new tokens after base = seq_len - q_len older ones) has
+// logical position pos = base + popcount(w) - 1: key L < base is cache
+// position L, key base + i is cache position base + (the i-th set bit of w).
+// Everything below runs on logical indices only, so a tree row computes the
+// same bits as a causal row whose cache holds its keys contiguously (plain
+// decoding of its path). Causal rows (no mask, a q_len > 64 sequence, or
+// w == (2 << r) - 1) take the contiguous instance, which never looks at w.
+// A tree row's w must have bit r set and none above (INFERD_CHECK: anything
+// else would read past the sequence); the tree's subset property is the
+// caller's promise and not needed here (each row only reads its own word).
+//
+// Per query head, keys are visited in tiles of kTile logical positions
+// aligned to absolute multiples of kTile ([0, 16), [16, 32), ... cut at the
+// query's own logical position), in increasing order:
 //   s_j   = simd-dot(q, k_j) * scale        (simd.h lane order; 8 keys at once)
 //   m'    = max(m, max_j s_j)
 //   p_j   = exp(s_j - m')                   (simd::Exp; lanes past the tile end = 0)
 //   l     = l * exp(m - m') + (Sum8(p[0:8]) + Sum8(p[8:16]))
 //   acc   = acc * exp(m - m'); then acc = fma(p_j, v_j, acc) for j in order
 //   out   = acc / l
-// Tiles depend only on the query position, never on the batch, q_len or how a
-// prefill was chunked: a query's output is bit-identical in every batching.
+// Tiles depend only on the query's logical position, never on the batch, q_len,
+// how a prefill was chunked or where a tree put the keys: a query's output is
+// bit-identical in every batching.
 // The accumulator lives in the output row itself (no scratch allocation).
 #include <immintrin.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <limits>
 #include <numeric>
 
+#include "kernels/check.h"
 #include "kernels/cpu/simd.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/ops.h"
@@ -34,6 +50,7 @@ namespace inferd::kernels {
 namespace {
 
 constexpr int kTile = 16;
+constexpr int64_t kMaxTreeRows = 64;  // q_len above this: causal, tree_mask not read
 
 // Eight dot products q·k[0..7], each with simd::Dot's order (bit-identical
 // to it); eight independent FMA chains keep both FMA ports busy.
@@ -104,10 +121,22 @@ struct HeadState {
   float sum = 0.0f;
 };
 
-// One query token of sequence `s` at position `pos`: query heads [g_begin,
-// g_end) of KV head `kvh`'s group (indices within the group).
+// Where a row's logical key index lives in the sequence's cache. A causal
+// row's keys are contiguous (logical index = cache position). A tree row sees
+// the context [0, base) in place, then its visible new tokens: logical index
+// base + i is cache position base + new_pos[i] (the i-th set bit of its word).
+struct TreeKeys {
+  int64_t base = 0;
+  const uint8_t* new_pos = nullptr;  // [popcount(word)], increasing
+};
+
+// One query token of sequence `s` at logical position `pos` (keys [0, pos] in
+// logical order): query heads [g_begin, g_end) of KV head `kvh`'s group
+// (indices within the group). kTree maps logical indices through `tree`; the
+// causal instance never reads it and keeps the contiguous address arithmetic.
+template <bool kTree>
 void AttendItem(const PagedAttentionParams& p, int64_t token, int32_t s, int64_t pos, int32_t kvh,
-                int32_t g_begin, int32_t g_end) {
+                int32_t g_begin, int32_t g_end, TreeKeys tree) {
   const int64_t d = p.head_dim;
   const int32_t group = p.num_q_heads / p.num_kv_heads;
   const int64_t kv_stride = static_cast<int64_t>(p.num_kv_heads) * d;  // one cache slot
@@ -125,7 +154,10 @@ void AttendItem(const PagedAttentionParams& p, int64_t token, int32_t s, int64_t
     for (int64_t t0 = 0; t0 <= pos; t0 += kTile) {
       const int cnt = static_cast<int>(std::min<int64_t>(kTile, pos + 1 - t0));
       for (int j = 0; j < kTile; ++j) {
-        const int64_t pp = t0 + std::min(j, cnt - 1);  // pad with the last key
+        int64_t pp = t0 + std::min(j, cnt - 1);  // pad with the last key
+        if constexpr (kTree) {
+          if (pp >= tree.base) pp = tree.base + tree.new_pos[pp - tree.base];
+        }
         const int64_t slot =
             static_cast<int64_t>(table[pp / p.block_size]) * p.block_size + pp % p.block_size;
         k_ptr[j] = p.k_cache + slot * kv_stride + static_cast<int64_t>(kvh) * d;
@@ -208,7 +240,24 @@ void PagedAttention(const PagedAttentionParams& p) {
       const int64_t pos = p.seq_lens[s] - q_len + (token - qs[s]);
       const int32_t g_begin = sl * slice;
       const int32_t g_end = std::min(group, g_begin + slice);
-      if (g_begin < g_end) AttendItem(p, token, s, pos, kvh, g_begin, g_end);
+      if (g_begin >= g_end) continue;
+      if (p.tree_mask != nullptr && q_len <= kMaxTreeRows) {
+        const int64_t r = token - qs[s];  // row within the sequence, < 64
+        const uint64_t word = p.tree_mask[token];
+        if (word != (uint64_t{2} << r) - 1) {  // not causal: a tree row
+          INFERD_CHECK((word >> r) == 1) << "tree_mask row " << r << " of sequence " << s << " is "
+                                         << word << ": bit r must be set and no bit above it";
+          uint8_t new_pos[kMaxTreeRows];
+          int n = 0;
+          for (uint64_t w = word; w != 0; w &= w - 1) {
+            new_pos[n++] = static_cast<uint8_t>(std::countr_zero(w));
+          }
+          const int64_t base = p.seq_lens[s] - q_len;
+          AttendItem<true>(p, token, s, base + n - 1, kvh, g_begin, g_end, TreeKeys{base, new_pos});
+          continue;
+        }
+      }
+      AttendItem<false>(p, token, s, pos, kvh, g_begin, g_end, TreeKeys{});
     }
   });
 }
