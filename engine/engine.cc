@@ -11,6 +11,7 @@
 #include "engine/model/safetensors.h"
 #include "engine/model/transformer.h"
 #include "engine/runner/model_runner.h"
+#include "engine/spec_decode/proposer_factory.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace inferd::engine {
@@ -29,6 +30,11 @@ absl::Status ValidateConfig(const EngineConfig& c) {
     return absl::InvalidArgumentError("max_num_partial_prefills must be >= 1");
   }
   if (c.max_queue_len < 1) return absl::InvalidArgumentError("max_queue_len must be >= 1");
+  if (c.speculative.enabled() && (c.speculative.num_speculative_tokens < 1 ||
+                                  c.speculative.num_speculative_tokens > kMaxSpeculativeTokens)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("num_speculative_tokens must be in [1, ", kMaxSpeculativeTokens, "]"));
+  }
   if (c.kv_cache_memory_bytes < 1) {
     return absl::InvalidArgumentError("kv_cache_memory must be > 0");
   }
@@ -80,8 +86,14 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
         model_config->max_position_embeddings, ")"));
   }
 
-  const int64_t bytes_per_block = KvCacheTensors::BytesPerBlock(model_config->num_hidden_layers,
-                                                                config.block_size, model->kv_dim());
+  absl::StatusOr<std::unique_ptr<Proposer>> proposer = CreateProposer(config.speculative, *model);
+  if (!proposer.ok()) return proposer.status();
+
+  // A draft model's or MTP module's KV shares the blocks (and the budget).
+  const int64_t bytes_per_block =
+      KvCacheTensors::BytesPerBlock(model_config->num_hidden_layers, config.block_size,
+                                    model->kv_dim()) +
+      (*proposer == nullptr ? 0 : (*proposer)->KvBytesPerBlock(config.block_size));
   const int64_t num_blocks = config.kv_cache_memory_bytes / bytes_per_block;
   const int64_t blocks_per_context =
       (model_config->max_position_embeddings + config.block_size - 1) / config.block_size;
@@ -118,12 +130,20 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
   info.prefix_caching = config.enable_prefix_caching;
   info.chunked_prefill = config.enable_chunked_prefill;
   info.max_num_partial_prefills = config.max_num_partial_prefills;
+  info.speculative_method = SpecMethodName(config.speculative.method);
+  if (config.speculative.enabled()) {
+    info.speculative_model = config.speculative.model_dir;
+    info.num_speculative_tokens = config.speculative.num_speculative_tokens;
+    info.speculative_policy = SpecPolicyName(config.speculative.policy);
+  }
 
   if (config.track_expert_load) model->EnableExpertLoad();
   kernels::SetNumThreads(config.num_threads);
+  if (*proposer != nullptr) (*proposer)->AllocateKv(num_blocks, config.block_size);
   auto runner = std::make_unique<ModelRunner>(std::move(model), num_blocks, config.block_size);
   return std::unique_ptr<Engine>(new EngineImpl(config, std::move(info), *std::move(tokenizer),
-                                                std::move(runner), num_blocks));
+                                                std::move(runner), num_blocks,
+                                                *std::move(proposer)));
 }
 
 }  // namespace inferd::engine

@@ -19,6 +19,7 @@
 #include "engine/model/config.h"
 #include "engine/output_channel.h"
 #include "engine/request.h"
+#include "engine/spec_decode/spec_config.h"
 #include "engine/tokenizer/tokenizer.h"
 
 namespace inferd::engine {
@@ -42,6 +43,8 @@ struct EngineConfig {
   // admitted and aborted), so a stalled engine can be simulated. Empty: off;
   // when set, one stat() per loop iteration.
   std::string debug_stall_file;
+  // Speculative decoding (DESIGN §6); off by default.
+  SpeculativeConfig speculative;
   // Metrics hook (engine/engine_observer.h); null: none. Shared with the
   // caller, which may keep reading what it recorded after the engine is gone.
   std::shared_ptr<EngineObserver> observer;
@@ -68,6 +71,10 @@ struct ModelInfo {
   bool prefix_caching = false;
   bool chunked_prefill = false;
   int32_t max_num_partial_prefills = 0;
+  std::string speculative_method;  // "off", "ngram", "draft", "medusa", "mtp"
+  std::string speculative_model;   // its directory ("" for off and ngram)
+  int32_t num_speculative_tokens = 0;
+  std::string speculative_policy;  // "adaptive" or "always"
 };
 
 // A thread-safe snapshot for introspection (GetModelInfo); metrics come
@@ -85,6 +92,8 @@ struct EngineStats {
   // first scheduled, and tokens found cached (served without computing).
   int64_t prefix_cache_queries = 0;
   int64_t prefix_cache_hits = 0;
+  // Requests submitted and not yet finished (the engine's request table).
+  int64_t num_live_requests = 0;
   // Tokens routed to each expert, [layer][expert], since start; only MoE
   // layers of a MoE model with track_expert_load (empty otherwise).
   std::vector<std::pair<int64_t, std::vector<int64_t>>> expert_load;

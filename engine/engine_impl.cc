@@ -4,6 +4,7 @@
 // end, after the observer has seen the step and its finished requests.
 #include "engine/engine_impl.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <random>
@@ -29,7 +30,7 @@ double Seconds(EngineClock::duration d) { return std::chrono::duration<double>(d
 
 EngineImpl::EngineImpl(const EngineConfig& config, ModelInfo info,
                        std::unique_ptr<Tokenizer> tokenizer, std::unique_ptr<ModelRunner> runner,
-                       int64_t num_blocks)
+                       int64_t num_blocks, std::unique_ptr<Proposer> proposer)
     : config_(config),
       info_(std::move(info)),
       tokenizer_(std::move(tokenizer)),
@@ -40,7 +41,10 @@ EngineImpl::EngineImpl(const EngineConfig& config, ModelInfo info,
                                  .max_num_partial_prefills = config.max_num_partial_prefills,
                                  .enable_chunked_prefill = config.enable_chunked_prefill},
                  &kv_cache_),
-      observer_(config.observer.get()) {
+      observer_(config.observer.get()),
+      proposer_(std::move(proposer)),
+      policy_(config.speculative.policy, config.speculative.num_speculative_tokens) {
+  accepted_per_position_.assign(kMaxSpeculativeTokens, 0);
   stat_free_blocks_ = kv_cache_.num_free_blocks();
   if (observer_ != nullptr) observer_->OnEngineStart(info_);
   thread_ = std::thread([this] { Loop(); });
@@ -117,6 +121,10 @@ EngineStats EngineImpl::GetStats() const {
   s.cached_free_blocks = stat_cached_free_blocks_.load();
   s.prefix_cache_queries = stat_prefix_queries_.load();
   s.prefix_cache_hits = stat_prefix_hits_.load();
+  {
+    absl::MutexLock lock(&ids_mu_);
+    s.num_live_requests = static_cast<int64_t>(live_ids_.size());
+  }
   if (const ExpertLoad* load = runner_->model().expert_load(); load != nullptr) {
     std::vector<std::vector<int64_t>> counts = load->Snapshot();
     for (int64_t layer = 0; layer < static_cast<int64_t>(counts.size()); ++layer) {
@@ -201,7 +209,11 @@ void EngineImpl::Finish(RequestState* state, FinishReason reason, RequestOutput 
   out.usage.prompt_tokens = static_cast<int32_t>(state->seq.num_prompt_tokens);
   out.usage.completion_tokens = static_cast<int32_t>(state->seq.num_output_tokens());
   out.usage.cached_tokens = static_cast<int32_t>(state->seq.num_cached_tokens);
+  out.usage.num_steps = static_cast<int32_t>(state->num_steps);
+  out.usage.draft_tokens = static_cast<int32_t>(state->draft_tokens);
+  out.usage.accepted_draft_tokens = static_cast<int32_t>(state->accepted_draft_tokens);
   const SeqId id = state->seq.id;
+  if (proposer_ != nullptr) proposer_->Forget(id);
   const std::string request_id = state->request.request_id;
   std::shared_ptr<OutputChannel> channel = state->channel;
   scheduler_.Remove(id);  // frees its KV blocks now
@@ -215,7 +227,7 @@ void EngineImpl::Finish(RequestState* state, FinishReason reason, RequestOutput 
   pending_.push_back({std::move(channel), std::move(out)});  // pushed by EndStep
 }
 
-void EngineImpl::RecordSample(RequestState* state, EngineClock::time_point now) {
+void EngineImpl::RecordSample(RequestState* state, EngineClock::time_point now, int64_t n) {
   if (state->num_sampled_tokens == 0) {
     state->first_token = now;
     step_.num_prompt_tokens += state->seq.num_prompt_tokens;
@@ -224,40 +236,46 @@ void EngineImpl::RecordSample(RequestState* state, EngineClock::time_point now) 
     itl_s_.push_back(Seconds(now - state->last_token));
   }
   state->last_token = now;
-  ++state->num_sampled_tokens;
+  state->num_sampled_tokens += n;
+  ++state->num_steps;
 }
 
-bool EngineImpl::ProcessToken(RequestState* state, int32_t token, TokenLogprob* logprob) {
+bool EngineImpl::ProcessTokens(RequestState* state, absl::Span<const int32_t> tokens,
+                               std::vector<TokenLogprob>* logprobs) {
   const SamplingParams& sp = state->request.sampling;
   RequestOutput out;
-  bool is_stop_token = false;
-  for (int32_t s : sp.stop_token_ids) is_stop_token |= (s == token);
-  if (!sp.ignore_eos) {
-    for (int32_t e : info_.eos_ids) is_stop_token |= (e == token);
-  }
-  if (is_stop_token) {
-    out.text = state->stops.Flush();
-    out.text += state->detokenizer.Flush();
-    Finish(state, FinishReason::kStop, std::move(out));
-    return true;
-  }
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const int32_t token = tokens[i];
+    bool is_stop_token = false;
+    for (int32_t s : sp.stop_token_ids) is_stop_token |= (s == token);
+    if (!sp.ignore_eos) {
+      for (int32_t e : info_.eos_ids) is_stop_token |= (e == token);
+    }
+    if (is_stop_token) {
+      out.text += state->stops.Flush();
+      out.text += state->detokenizer.Flush();
+      Finish(state, FinishReason::kStop, std::move(out));
+      return true;
+    }
 
-  state->seq.token_ids.push_back(token);
-  ++step_.num_generation_tokens;
-  out.token_ids.push_back(token);
-  if (logprob != nullptr) out.logprobs.push_back(std::move(*logprob));
-  bool hit = false;
-  out.text = state->stops.Push(state->detokenizer.Push(token), &hit);
-  if (hit) {
-    Finish(state, FinishReason::kStopString, std::move(out));
-    return true;
-  }
-  if (state->seq.num_output_tokens() >= sp.max_tokens) {
-    bool late_hit = false;
-    out.text += state->stops.Push(state->detokenizer.Flush(), &late_hit);
-    if (!late_hit) out.text += state->stops.Flush();
-    Finish(state, late_hit ? FinishReason::kStopString : FinishReason::kLength, std::move(out));
-    return true;
+    state->seq.token_ids.push_back(token);
+    ++step_.num_generation_tokens;
+    out.token_ids.push_back(token);
+    if (logprobs != nullptr && i < logprobs->size())
+      out.logprobs.push_back(std::move((*logprobs)[i]));
+    bool hit = false;
+    out.text += state->stops.Push(state->detokenizer.Push(token), &hit);
+    if (hit) {
+      Finish(state, FinishReason::kStopString, std::move(out));
+      return true;
+    }
+    if (state->seq.num_output_tokens() >= sp.max_tokens) {
+      bool late_hit = false;
+      out.text += state->stops.Push(state->detokenizer.Flush(), &late_hit);
+      if (!late_hit) out.text += state->stops.Flush();
+      Finish(state, late_hit ? FinishReason::kStopString : FinishReason::kLength, std::move(out));
+      return true;
+    }
   }
   pending_.push_back({state->channel, std::move(out)});
   return false;
@@ -265,6 +283,7 @@ bool EngineImpl::ProcessToken(RequestState* state, int32_t token, TokenLogprob* 
 
 void EngineImpl::Step() {
   const EngineClock::time_point step_start = EngineClock::now();
+  cycle_start_ = step_start;
   SchedulerOutput plan = scheduler_.Schedule(absl::Now());
   stat_preemptions_ += static_cast<int64_t>(plan.preempted.size());
   stat_prefix_queries_ += plan.prefix_cache_queries;
@@ -272,6 +291,9 @@ void EngineImpl::Step() {
   step_.num_preemptions += static_cast<int64_t>(plan.preempted.size());
   step_.prefix_cache_queries += plan.prefix_cache_queries;
   step_.prefix_cache_hits += plan.prefix_cache_hits;
+  if (proposer_ != nullptr) {
+    for (SeqId id : plan.preempted) proposer_->Forget(id);
+  }
   for (SeqId id : plan.expired) {
     // Waiting: rejected without running; running: aborted mid-stream. The
     // scheduler already freed its blocks.
@@ -279,39 +301,211 @@ void EngineImpl::Step() {
            absl::DeadlineExceededError("the request deadline passed"));
   }
   if (plan.empty()) return;
-  // [num sampling sequences, vocab]; also scratch for the sampler.
+  // [sampled rows, vocab]; also scratch for the sampler.
   float* logits = runner_->Execute(
       plan, [this](SeqId id) -> const Sequence& { return states_.at(id)->seq; }, kv_cache_);
   scheduler_.Update(plan);
   step_.num_batched_tokens += plan.num_batched_tokens;
 
-  // Sample every sequence that reached its end, in parallel across the
-  // kernel pool: each has its own RNG and state, so results do not depend on
-  // the split. Then handle the tokens in batch order on this thread.
+  // Sample (or verify the draft of) every sequence that reached its end, in
+  // parallel across the kernel pool: each has its own RNG and state, so
+  // results do not depend on the split. Then handle the tokens in batch
+  // order on this thread.
   const int64_t vocab = runner_->vocab_size();
   sampled_.clear();
+  int64_t row = 0;
+  step_prefill_tokens_ = 0;
+  step_decodes_ = 0;
   for (const ScheduledSequence& s : plan.scheduled) {
     RequestState* state = states_.at(s.id).get();
     if (state->first_scheduled == EngineClock::time_point{}) state->first_scheduled = step_start;
-    if (s.samples) sampled_.push_back({state, 0, TokenLogprob{}});
+    const bool decode = s.samples && s.num_new_tokens == 1 + s.num_draft_tokens &&
+                        s.num_computed_before + 1 == state->seq.num_tokens();
+    if (decode) {
+      ++step_decodes_;
+    } else {
+      step_prefill_tokens_ += s.num_new_tokens;
+    }
+    if (!s.samples) continue;
+    sampled_.push_back({state, &s, row, SpecVerifyResult{}});
+    row += 1 + s.num_draft_tokens;
   }
+  const TypicalAcceptance typical =
+      config_.speculative.typical_acceptance.has_value()
+          ? TypicalAcceptance{config_.speculative.typical_acceptance->first,
+                              config_.speculative.typical_acceptance->second}
+          : TypicalAcceptance{};
+  const bool use_typical = config_.speculative.typical_acceptance.has_value();
   kernels::ParallelFor(static_cast<int64_t>(sampled_.size()), kernels::GrainFor(8 * vocab),
                        [&](int64_t begin, int64_t end) {
                          for (int64_t i = begin; i < end; ++i) {
                            SampledToken& t = sampled_[i];
                            const SamplingParams& sp = t.state->request.sampling;
-                           t.token =
-                               Sampler::Sample(logits + i * vocab, vocab, sp, &t.state->sampling,
-                                               sp.logprobs >= 0 ? &t.logprob : nullptr);
+                           float* rows = logits + t.logits_row * vocab;
+                           const int64_t num_draft = t.scheduled->num_draft_tokens;
+                           if (num_draft == 0) {
+                             t.result.tokens.assign(1, 0);
+                             if (sp.logprobs >= 0) t.result.logprobs.resize(1);
+                             t.result.tokens[0] = Sampler::Sample(
+                                 rows, vocab, sp, &t.state->sampling,
+                                 sp.logprobs >= 0 ? t.result.logprobs.data() : nullptr);
+                             continue;
+                           }
+                           const SpecDraft& draft = t.state->seq.draft;
+                           std::vector<int32_t> chain_parents;
+                           absl::Span<const int32_t> parents;
+                           if (draft.is_tree()) {
+                             parents = absl::MakeConstSpan(draft.parents.data(), num_draft);
+                           } else {
+                             chain_parents.resize(num_draft);
+                             for (int64_t j = 0; j < num_draft; ++j)
+                               chain_parents[j] = static_cast<int32_t>(j);
+                             parents = chain_parents;
+                           }
+                           SpecVerifyInput in;
+                           in.logits = rows;
+                           in.vocab = vocab;
+                           in.tokens = absl::MakeConstSpan(draft.tokens.data(), num_draft);
+                           in.parents = parents;
+                           in.draft_probs = draft.probs.empty() ? nullptr : draft.probs.data();
+                           in.params = &sp;
+                           in.state = &t.state->sampling;
+                           in.typical = use_typical ? &typical : nullptr;
+                           in.want_logprobs = sp.logprobs >= 0;
+                           t.result = VerifySpeculative(in);
                          }
                        });
   const EngineClock::time_point sampled_at = EngineClock::now();
+  move_src_.clear();
+  move_dst_.clear();
   for (SampledToken& t : sampled_) {
-    RecordSample(t.state, sampled_at);
-    const bool want_logprobs = t.state->request.sampling.logprobs >= 0;
-    ProcessToken(t.state, t.token, want_logprobs ? &t.logprob : nullptr);
+    if (t.scheduled->num_draft_tokens > 0) CommitDraft(*t.scheduled, t.state, t.result.path);
   }
+  runner_->MoveKv(move_src_, move_dst_);
+  for (const auto& [seq, num_computed] : rollbacks_) scheduler_.RollBack(seq, num_computed);
+  rollbacks_.clear();
+  for (SampledToken& t : sampled_) {
+    RecordSample(t.state, sampled_at, static_cast<int64_t>(t.result.tokens.size()));
+    const bool want_logprobs = t.state->request.sampling.logprobs >= 0;
+    ProcessTokens(t.state, t.result.tokens, want_logprobs ? &t.result.logprobs : nullptr);
+  }
+  if (proposer_ != nullptr) Propose(plan);
   ++stat_steps_;
+}
+
+void EngineImpl::CommitDraft(const ScheduledSequence& s, RequestState* state,
+                             const std::vector<int32_t>& path) {
+  Sequence& seq = state->seq;
+  const int64_t root = s.num_computed_before;  // the root's position
+  const int64_t accepted = static_cast<int64_t>(path.size());
+  if (seq.draft.is_tree()) {
+    // Node j sits at cache position root + j; the accepted path's nodes move
+    // to root + 1, root + 2, ... (in order, so no move overwrites a node
+    // still to be moved: path[i] >= i + 1).
+    const std::vector<int32_t>& table = kv_cache_.BlockTable(seq.id);
+    const int32_t bs = kv_cache_.block_size();
+    auto slot = [&](int64_t pos) { return table[pos / bs] * bs + static_cast<int32_t>(pos % bs); };
+    for (int64_t i = 0; i < accepted; ++i) {
+      if (path[i] == i + 1) continue;
+      move_src_.push_back(slot(root + path[i]));
+      move_dst_.push_back(slot(root + 1 + i));
+    }
+  }
+  // Rolled back after the moves (a move may read a block the rollback frees).
+  rollbacks_.push_back({&seq, root + 1 + accepted});
+  state->draft_tokens += s.num_draft_tokens;
+  state->accepted_draft_tokens += accepted;
+  // Acceptance per level of the draft: a tree's depth, a chain's length.
+  int64_t depth = s.num_draft_tokens;
+  if (seq.draft.is_tree()) {
+    depth_scratch_.assign(s.num_draft_tokens + 1, 0);
+    depth = 0;
+    for (int64_t j = 1; j <= s.num_draft_tokens; ++j) {
+      depth_scratch_[j] = depth_scratch_[seq.draft.parents[j - 1]] + 1;
+      depth = std::max<int64_t>(depth, depth_scratch_[j]);
+    }
+  }
+  state->acceptance.Record(depth, accepted);
+  seq.draft.Clear();
+  ++step_.spec_num_drafts;
+  step_.spec_num_draft_tokens += s.num_draft_tokens;
+  step_.spec_num_accepted_tokens += accepted;
+  for (int64_t i = 0; i < accepted && i < kMaxSpeculativeTokens; ++i) {
+    ++accepted_per_position_[i];
+  }
+}
+
+void EngineImpl::Propose(const SchedulerOutput& plan) {
+  // What the step computed, for proposers that keep KV beside the target.
+  computed_.clear();
+  proposals_.clear();
+  proposal_acceptance_.clear();
+  const InputBatch& batch = runner_->last_batch();
+  size_t next_sampled = 0;  // sampled_ is a subsequence of plan.scheduled
+  for (size_t i = 0; i < plan.scheduled.size(); ++i) {
+    const ScheduledSequence& s = plan.scheduled[i];
+    const SampledToken* sample = nullptr;
+    if (next_sampled < sampled_.size() && sampled_[next_sampled].scheduled == &s) {
+      sample = &sampled_[next_sampled++];
+    }
+    auto it = states_.find(s.id);
+    if (it == states_.end()) continue;  // finished this step (the proposer forgot it)
+    RequestState* state = it->second.get();
+    Sequence& seq = state->seq;
+    ComputedSequence c;
+    c.seq = &seq;
+    c.row_begin = batch.query_start[i];
+    c.first_position = s.num_computed_before;
+    // Valid rows: the real tokens' and the accepted draft nodes' (a tree
+    // path's nodes sit at their node index); a rejected draft's are not.
+    const int64_t real = s.num_new_tokens - s.num_draft_tokens;
+    for (int64_t r = 0; r < real; ++r) c.valid_rows.push_back(static_cast<int32_t>(r));
+    if (sample != nullptr && s.num_draft_tokens > 0) {
+      for (int32_t node : sample->result.path) {
+        c.valid_rows.push_back(static_cast<int32_t>(real - 1 + node));
+      }
+    }
+    computed_.push_back(std::move(c));
+    if (seq.status != SequenceStatus::kRunning || !seq.decoding()) continue;
+    const SpeculativeChoice& choice = state->request.speculative;
+    if (choice.mode == SpeculativeChoice::Mode::kOff) continue;
+    int64_t k = config_.speculative.num_speculative_tokens;
+    if (choice.max_tokens >= 0) k = std::min<int64_t>(k, choice.max_tokens);
+    // Never draft past max_tokens (the step adds one token beyond the
+    // draft) or the context.
+    k = std::min<int64_t>(k, state->request.sampling.max_tokens - seq.num_output_tokens() - 1);
+    k = std::min<int64_t>(k, info_.max_context - seq.num_tokens() - 1);
+    if (k <= 0) continue;
+    proposals_.push_back({&seq, &state->request.sampling, static_cast<int32_t>(k)});
+    if (choice.mode != SpeculativeChoice::Mode::kOn) {
+      proposal_acceptance_.push_back(state->acceptance.rate);
+    }
+  }
+  // The policy sets one draft length for the step's sequences that left the
+  // choice to the server; those that asked for speculation keep theirs.
+  const int32_t k = policy_.DraftLength(proposal_acceptance_);
+  size_t kept = 0;
+  for (ProposalRequest r : proposals_) {
+    if (states_.at(r.seq->id)->request.speculative.mode != SpeculativeChoice::Mode::kOn) {
+      r.max_tokens = std::min(r.max_tokens, k);
+    }
+    if (r.max_tokens > 0) proposals_[kept++] = r;
+  }
+  proposals_.resize(kept);
+  TargetStep step;
+  step.batch = &batch;
+  step.hidden = runner_->hidden_states();
+  step.computed = computed_;
+  if (proposals_.empty() && !proposal_acceptance_.empty()) {
+    proposer_->Skip(step, &kv_cache_);  // the policy chose not to draft
+  } else {
+    proposer_->Propose(step, absl::MakeSpan(proposals_), &kv_cache_);
+  }
+  int64_t drafted = 0;
+  for (const ProposalRequest& r : proposals_) drafted += r.seq->draft.size();
+  // Timed to the end of the step (EndStep pushes the chunks).
+  pending_cycle_ = PendingCycle{step_.num_generation_tokens, step_decodes_,
+                                step_prefill_tokens_ > 0, step_.spec_num_drafts > 0, drafted > 0};
 }
 
 void EngineImpl::EndStep() {
@@ -323,13 +517,21 @@ void EngineImpl::EndStep() {
     step_.num_kv_blocks_used = kv_cache_.num_blocks() - kv_cache_.num_free_blocks();
     step_.time_to_first_token_s = ttft_s_;
     step_.inter_token_latency_s = itl_s_;
+    step_.spec_accepted_per_position = accepted_per_position_;
     observer_->OnStep(step_);
   }
   step_ = StepStats{};
   ttft_s_.clear();
   itl_s_.clear();
+  std::fill(accepted_per_position_.begin(), accepted_per_position_.end(), 0);
   for (PendingOutput& p : pending_) p.channel->Push(std::move(p.output));
   pending_.clear();
+  if (pending_cycle_.has_value()) {
+    const PendingCycle& c = *pending_cycle_;
+    policy_.RecordCycle(Seconds(EngineClock::now() - cycle_start_), c.generated, c.batch,
+                        c.had_prefill, c.verified, c.drafted);
+    pending_cycle_.reset();
+  }
 }
 
 void EngineImpl::PublishStats() {

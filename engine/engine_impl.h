@@ -23,13 +23,18 @@
 #include "engine/request_state.h"
 #include "engine/runner/model_runner.h"
 #include "engine/scheduler/scheduler.h"
+#include "engine/spec_decode/proposer.h"
+#include "engine/spec_decode/spec_policy.h"
+#include "engine/spec_decode/spec_verifier.h"
 
 namespace inferd::engine {
 
 class EngineImpl final : public Engine {
  public:
+  // `proposer` is null when speculation is off.
   EngineImpl(const EngineConfig& config, ModelInfo info, std::unique_ptr<Tokenizer> tokenizer,
-             std::unique_ptr<ModelRunner> runner, int64_t num_blocks);
+             std::unique_ptr<ModelRunner> runner, int64_t num_blocks,
+             std::unique_ptr<Proposer> proposer);
   ~EngineImpl() override;
 
   const ModelInfo& model_info() const override { return info_; }
@@ -57,10 +62,20 @@ class EngineImpl final : public Engine {
   bool DrainInbox(bool block);
   void Step();
   void AdmitRequest(std::unique_ptr<RequestState> state);
-  // Records a sampled token's timing in `state` and the step's stats.
-  void RecordSample(RequestState* state, EngineClock::time_point now);
-  // Handles one sampled token; returns true when the request finished.
-  bool ProcessToken(RequestState* state, int32_t token, TokenLogprob* logprob);
+  // Records a step's `n` new tokens' timing in `state` and the step's stats.
+  void RecordSample(RequestState* state, EngineClock::time_point now, int64_t n);
+  // Handles one step's tokens of a request (one, or a verified draft's
+  // accepted tokens and one more) as one chunk; returns true when the
+  // request finished.
+  bool ProcessTokens(RequestState* state, absl::Span<const int32_t> tokens,
+                     std::vector<TokenLogprob>* logprobs);
+  // After a verified draft: queues the moves of an accepted tree path's KV
+  // to consecutive positions and the rollback of the rejected positions,
+  // counts the step's stats.
+  void CommitDraft(const ScheduledSequence& s, RequestState* state,
+                   const std::vector<int32_t>& path);
+  // Drafts for the next step (the policy decides who and how far).
+  void Propose(const SchedulerOutput& plan);
   // Reports the request to the observer, forgets it and queues its final
   // chunk.
   void Finish(RequestState* state, FinishReason reason, RequestOutput out,
@@ -85,8 +100,9 @@ class EngineImpl final : public Engine {
   std::vector<SeqId> finished_;  // scratch, per step
   struct SampledToken {
     RequestState* state;
-    int32_t token;
-    TokenLogprob logprob;
+    const ScheduledSequence* scheduled;
+    int64_t logits_row;       // first of its 1 + num_draft_tokens logits rows
+    SpecVerifyResult result;  // tokens to emit (+ the accepted path, logprobs)
   };
   std::vector<SampledToken> sampled_;  // scratch, per step
   // Chunks produced since the last EndStep, pushed by it in order.
@@ -95,16 +111,36 @@ class EngineImpl final : public Engine {
     RequestOutput output;
   };
   std::vector<PendingOutput> pending_;
-  EngineObserver* const observer_;  // config_.observer; may be null
-  StepStats step_;                  // accumulated since the last EndStep
-  std::vector<double> ttft_s_;      // step_.time_to_first_token_s
-  std::vector<double> itl_s_;       // step_.inter_token_latency_s
+  EngineObserver* const observer_;              // config_.observer; may be null
+  StepStats step_;                              // accumulated since the last EndStep
+  std::vector<double> ttft_s_;                  // step_.time_to_first_token_s
+  std::vector<double> itl_s_;                   // step_.inter_token_latency_s
+  std::vector<int64_t> accepted_per_position_;  // step_.spec_accepted_per_position
+
+  // Speculative decoding (null proposer: off).
+  std::unique_ptr<Proposer> proposer_;
+  SpeculationPolicy policy_;
+  std::vector<int32_t> move_src_;  // scratch: KV moves of accepted tree paths
+  std::vector<int32_t> move_dst_;
+  std::vector<int32_t> depth_scratch_;                    // scratch: draft node depths
+  std::vector<std::pair<Sequence*, int64_t>> rollbacks_;  // scratch: (seq, valid tokens)
+  std::vector<ComputedSequence> computed_;                // scratch, per step
+  std::vector<ProposalRequest> proposals_;                // scratch, per step
+  std::vector<double> proposal_acceptance_;               // scratch, per step
+  int64_t step_prefill_tokens_ = 0;                       // this step's non-decode tokens
+  int64_t step_decodes_ = 0;                              // this step's decoding sequences
+  EngineClock::time_point cycle_start_;                   // this step's start
+  struct PendingCycle {  // for the policy, recorded at the end of the step
+    int64_t generated, batch;
+    bool had_prefill, verified, drafted;
+  };
+  std::optional<PendingCycle> pending_cycle_;
 
   // Cross-thread.
   mutable absl::Mutex inbox_mu_;
   Inbox inbox_ ABSL_GUARDED_BY(inbox_mu_);
   bool stopping_ ABSL_GUARDED_BY(inbox_mu_) = false;
-  absl::Mutex ids_mu_;
+  mutable absl::Mutex ids_mu_;
   std::unordered_set<std::string> live_ids_ ABSL_GUARDED_BY(ids_mu_);
   std::atomic<int64_t> stat_running_{0};
   std::atomic<int64_t> stat_waiting_{0};

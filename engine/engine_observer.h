@@ -57,6 +57,13 @@ struct StepStats {
   // Seconds since the request's previous sampled token, one per later token
   // sampled in this step (a stop token included).
   std::span<const double> inter_token_latency_s;
+  // Speculative decoding: drafts verified, their tokens (tree nodes for a
+  // tree), tokens accepted, and accepted tokens by position in the accepted
+  // path (index 0 = the first drafted token).
+  int64_t spec_num_drafts = 0;
+  int64_t spec_num_draft_tokens = 0;
+  int64_t spec_num_accepted_tokens = 0;
+  std::span<const int64_t> spec_accepted_per_position;
 };
 
 struct RequestStats {

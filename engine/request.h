@@ -39,12 +39,24 @@ enum class FinishReason { kNone = 0, kStop, kLength, kStopString, kAbort };
 // "stop", "length", "stop_string", "abort" ("" for kNone): the JSON/CLI contract.
 const char* FinishReasonName(FinishReason reason);
 
+// A request's say in speculative decoding (GenerateRequest.speculative).
+struct SpeculativeChoice {
+  enum class Mode {
+    kDefault,  // the server's policy decides
+    kOff,      // never draft for this request
+    kOn,       // draft every step the proposer can, whatever the policy
+  };
+  Mode mode = Mode::kDefault;
+  int32_t max_tokens = -1;  // cap on drafted tokens per step; -1: the server's
+};
+
 struct Request {
   std::string request_id;           // unique among live requests
   std::vector<int32_t> prompt_ids;  // fed exactly as given (BOS already added by the caller)
   SamplingParams sampling;
   int32_t priority = 0;  // lower value = served first (vLLM convention)
   absl::Time deadline = absl::InfiniteFuture();
+  SpeculativeChoice speculative;
 };
 
 struct TokenLogprob {
@@ -57,6 +69,11 @@ struct Usage {
   int32_t prompt_tokens = 0;
   int32_t completion_tokens = 0;
   int32_t cached_tokens = 0;
+  // Engine steps that produced this request's output tokens (the prefill
+  // step included); with speculation, fewer than completion_tokens.
+  int32_t num_steps = 0;
+  int32_t draft_tokens = 0;           // drafted tokens verified for this request
+  int32_t accepted_draft_tokens = 0;  // of those, accepted
 };
 
 // One chunk of a request's stream. Consecutive chunks may be merged by the

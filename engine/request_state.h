@@ -13,6 +13,7 @@
 #include "engine/request.h"
 #include "engine/sampling/sampler.h"
 #include "engine/scheduler/sequence.h"
+#include "engine/spec_decode/spec_policy.h"
 #include "engine/stop_string_filter.h"
 #include "engine/tokenizer/detokenizer.h"
 
@@ -41,6 +42,13 @@ struct RequestState {
   EngineClock::time_point first_token;
   EngineClock::time_point last_token;
   int64_t num_sampled_tokens = 0;
+
+  // Speculative decoding: steps that produced output, drafted and accepted
+  // tokens (usage), and the measured acceptance the policy reads.
+  int64_t num_steps = 0;
+  int64_t draft_tokens = 0;
+  int64_t accepted_draft_tokens = 0;
+  AcceptanceMeter acceptance;
 };
 
 }  // namespace inferd::engine

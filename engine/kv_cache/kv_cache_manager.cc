@@ -95,6 +95,20 @@ void KvCacheManager::Free(SeqId seq) {
   tables_.erase(it);
 }
 
+void KvCacheManager::Truncate(SeqId seq, int64_t num_tokens) {
+  auto it = tables_.find(seq);
+  if (it == tables_.end()) return;
+  Table& table = it->second;
+  const int64_t keep = BlocksFor(num_tokens);
+  if (keep >= static_cast<int64_t>(table.blocks.size())) return;
+  INFERD_CHECK_LE(static_cast<int64_t>(table.hashes.size()), keep)
+      << "truncating sequence " << seq << " below its cached blocks";
+  std::vector<int32_t> dropped(table.blocks.rbegin(),
+                               table.blocks.rend() - keep);  // tail first
+  pool_.Release(dropped);
+  table.blocks.resize(keep);
+}
+
 const std::vector<int32_t>& KvCacheManager::BlockTable(SeqId seq) const {
   static const std::vector<int32_t> kEmpty;
   auto it = tables_.find(seq);

@@ -73,6 +73,10 @@ class KvCacheManager {
   // Returns every block of `seq` to the pool (tail first) and forgets its
   // table. Cached blocks stay reusable until evicted.
   void Free(SeqId seq);
+  // Shrinks `seq`'s table to the blocks holding its first `num_tokens`
+  // tokens, returning the rest (tail first): rejected speculative positions.
+  // The dropped blocks are never cached ones (those hold computed tokens).
+  void Truncate(SeqId seq, int64_t num_tokens);
 
   // The physical block of each logical block; empty for unknown sequences.
   const std::vector<int32_t>& BlockTable(SeqId seq) const;

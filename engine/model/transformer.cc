@@ -143,6 +143,7 @@ void Transformer::Attention(const InputBatch& batch, int64_t layer, int32_t bloc
   p.head_dim = static_cast<int32_t>(head_dim);
   p.block_size = block_size;
   p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
+  p.tree_mask = batch.tree_mask.empty() ? nullptr : batch.tree_mask.data();
   kernels::PagedAttention(p);
 
   // [n, hidden]

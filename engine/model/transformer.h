@@ -59,6 +59,15 @@ class Transformer {
   // [logits_rows.size(), vocab]. Grows the workspace when needed.
   void Forward(const InputBatch& batch, int32_t block_size, KvCacheTensors* kv, float* logits);
 
+  // The final-norm hidden states of every row of the last Forward (what the
+  // LM head reads): [num_tokens, hidden]. Valid until the next Forward.
+  // Medusa heads and MTP modules read them.
+  const float* hidden_states() const { return h_.data(); }
+  // [vocab, hidden]: the input embedding and the LM head (the same matrix
+  // when tied).
+  const float* embed_tokens() const { return embed_tokens_.data(); }
+  const float* lm_head() const { return lm_head_.empty() ? embed_tokens_.data() : lm_head_.data(); }
+
  private:
   explicit Transformer(const ModelConfig& config);
   void EnsureWorkspace(int64_t num_tokens);

@@ -18,6 +18,9 @@ struct InputBatch {
   std::vector<int32_t> block_tables;  // [num_seqs, max_blocks_per_seq]
   int32_t max_blocks_per_seq = 0;
   std::vector<int32_t> logits_rows;  // rows (token indices) whose logits are wanted
+  // Per row, PagedAttentionParams::tree_mask; empty unless a sequence in the
+  // batch verifies a draft tree (then every row has its word).
+  std::vector<uint64_t> tree_mask;  // [num_tokens] or empty
 
   int32_t num_tokens() const { return static_cast<int32_t>(token_ids.size()); }
   int32_t num_seqs() const { return static_cast<int32_t>(seq_lens.size()); }
@@ -30,6 +33,7 @@ struct InputBatch {
     block_tables.clear();
     max_blocks_per_seq = 0;
     logits_rows.clear();
+    tree_mask.clear();
   }
 };
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/functional/function_ref.h"
+#include "absl/types/span.h"
 #include "engine/kv_cache/kv_cache_manager.h"
 #include "engine/kv_cache/kv_cache_tensors.h"
 #include "engine/model/transformer.h"
@@ -27,25 +28,39 @@ class ModelRunner {
   const Transformer& model() const { return *model_; }
   int64_t vocab_size() const { return model_->config().vocab_size; }
 
-  // Runs the planned step. Returns logits [num sampling sequences, vocab]:
-  // one row per ScheduledSequence with samples == true, in scheduled order.
+  // Runs the planned step. Returns logits [sampled rows, vocab]: for each
+  // ScheduledSequence with samples == true, in scheduled order, 1 +
+  // num_draft_tokens rows (its last real token's, then each draft node's).
   // The buffer stays valid until the next call; the caller may overwrite it
   // (the sampler uses it as scratch).
   float* Execute(const SchedulerOutput& plan, absl::FunctionRef<const Sequence&(SeqId)> lookup,
                  const KvCacheManager& kv_cache);
 
-  // The batch built by the last Execute (for tests).
+  // The batch built by the last Execute.
   const InputBatch& last_batch() const { return batch_; }
+  // Final-norm hidden states of every row of the last Execute:
+  // [last_batch().num_tokens(), hidden].
+  const float* hidden_states() const { return model_->hidden_states(); }
+
+  // Moves KV rows between flat slots in every layer, in order (the accepted
+  // path of a verified draft tree to consecutive positions).
+  void MoveKv(absl::Span<const int32_t> src_slots, absl::Span<const int32_t> dst_slots);
 
  private:
   void BuildBatch(const SchedulerOutput& plan, absl::FunctionRef<const Sequence&(SeqId)> lookup,
                   const KvCacheManager& kv_cache);
+  // Depth and tree-mask word of the root and the first n nodes of `draft`.
+  void ComputeDepths(const SpecDraft& draft, int64_t n);
+  // tree_mask words for the rows of `s` appended since `row_begin`.
+  void AppendMaskWords(const ScheduledSequence& s, const Sequence& seq, int32_t row_begin);
 
   std::unique_ptr<Transformer> model_;
   int32_t block_size_;
   KvCacheTensors kv_;
   InputBatch batch_;
-  std::vector<float> logits_;  // [R, vocab]
+  std::vector<float> logits_;         // [R, vocab]
+  std::vector<int32_t> draft_depth_;  // scratch: [nodes + 1] depth per draft node
+  std::vector<uint64_t> draft_word_;  // scratch: [nodes + 1] tree-mask word per node
 };
 
 }  // namespace inferd::engine

@@ -239,6 +239,13 @@ int32_t CandidateSet::Draw(double u) {
   return candidates_[FindCrossing(u * Total(), /*inclusive=*/false, &unused)].id;
 }
 
+void CandidateSet::FillProbabilities(int64_t vocab, double* out) {
+  EnsureWeights();
+  std::fill(out, out + vocab, 0.0);
+  const double total = Total();
+  for (size_t i = 0; i < size_; ++i) out[candidates_[i].id] = candidates_[i].weight / total;
+}
+
 std::vector<int32_t> CandidateSet::KeptIds() {
   EnsureWeights();
   SortPrefix(size_);

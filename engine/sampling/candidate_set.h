@@ -47,6 +47,12 @@ class CandidateSet {
   // Inverse CDF over the kept candidates in order: the first candidate whose
   // running mass exceeds u * total; `u` in [0, 1). Requires size() > 0.
   int32_t Draw(double u);
+  // The distribution Draw samples from, dense: out[id] = weight / (sum of the
+  // kept weights) for every kept id, 0 for every other id; `out` [vocab], the
+  // vocab given to Reset. For speculative verification
+  // (engine/spec_decode/spec_verifier), which needs the target's
+  // probabilities themselves, not only a draw. Requires size() > 0.
+  void FillProbabilities(int64_t vocab, double* out);
 
   size_t size();
   // Kept token ids in order (sorts everything kept; for tests).

@@ -15,13 +15,14 @@
 namespace inferd::engine {
 namespace {
 
-// Temperatures below this are greedy (vLLM's _SAMPLING_EPS): dividing by
-// them would overflow and the distribution is a point mass anyway.
-constexpr float kGreedyTemperature = 1e-5f;
+// Highest logit, lowest id among ties; 0 when every logit is -inf.
+int32_t Argmax(const float* logits, int64_t vocab) {
+  return static_cast<int32_t>(kernels::Argmax(logits, vocab));
+}
 
-// NaN -> -inf (never chosen), +inf -> the largest float (so differences with
-// the maximum stay finite).
-void Sanitize(float* logits, int64_t vocab) {
+}  // namespace
+
+void Sampler::SanitizeLogits(float* logits, int64_t vocab) {
   for (int64_t i = 0; i < vocab; ++i) {
     const float l = logits[i];
     if (std::isnan(l)) {
@@ -31,17 +32,6 @@ void Sanitize(float* logits, int64_t vocab) {
     }
   }
 }
-
-bool PenaltiesActive(const SamplingParams& p) {
-  return p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f;
-}
-
-// Highest logit, lowest id among ties; 0 when every logit is -inf.
-int32_t Argmax(const float* logits, int64_t vocab) {
-  return static_cast<int32_t>(kernels::Argmax(logits, vocab));
-}
-
-}  // namespace
 
 SamplingState Sampler::NewState(const SamplingParams& params, uint64_t seed,
                                 const std::vector<int32_t>& prompt_ids, int64_t vocab) {
@@ -58,7 +48,7 @@ SamplingState Sampler::NewState(const SamplingParams& params, uint64_t seed,
 int32_t Sampler::Sample(float* logits, int64_t vocab, const SamplingParams& params,
                         SamplingState* state, TokenLogprob* logprob) {
   const bool want_logprobs = logprob != nullptr && params.logprobs >= 0;
-  const bool greedy = !(params.temperature >= kGreedyTemperature);
+  const bool greedy = IsGreedy(params);
   if (greedy && !want_logprobs && !PenaltiesActive(params)) {
     // Plain greedy, the common decode case: one vector pass, no rewrite of
     // the logits (Argmax already ignores NaN and takes +inf as a maximum).
@@ -66,7 +56,7 @@ int32_t Sampler::Sample(float* logits, int64_t vocab, const SamplingParams& para
     RecordToken(token, vocab, params, state);
     return token;
   }
-  Sanitize(logits, vocab);
+  SanitizeLogits(logits, vocab);
   // The engine thread samples one sequence at a time; buffers are reused.
   thread_local std::vector<float> raw;
   thread_local CandidateSet candidates;

@@ -29,6 +29,18 @@ struct SamplingState {
 
 class Sampler {
  public:
+  // Temperatures below this are greedy (vLLM's _SAMPLING_EPS): dividing by
+  // them would overflow and the distribution is a point mass anyway.
+  static constexpr float kGreedyTemperature = 1e-5f;
+  static bool IsGreedy(const SamplingParams& p) { return !(p.temperature >= kGreedyTemperature); }
+  static bool PenaltiesActive(const SamplingParams& p) {
+    return p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f ||
+           p.frequency_penalty != 0.0f;
+  }
+  // NaN -> -inf (never chosen), +inf -> the largest float (so differences
+  // with the maximum stay finite). Idempotent.
+  static void SanitizeLogits(float* logits, int64_t vocab);
+
   // Prepares state for a new sequence (records the prompt for repetition penalty).
   static SamplingState NewState(const SamplingParams& params, uint64_t seed,
                                 const std::vector<int32_t>& prompt_ids, int64_t vocab);

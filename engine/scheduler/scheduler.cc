@@ -66,6 +66,7 @@ Sequence* Scheduler::PreemptOne(SchedulerOutput* out) {
   running_.pop_back();
   kv_cache_->Free(victim->id);
   victim->num_computed_tokens = 0;
+  victim->draft.Clear();
   victim->status = SequenceStatus::kWaiting;
   ++victim->num_preemptions;
   InsertWaiting(victim);  // its arrival keeps it ahead of later arrivals
@@ -88,6 +89,8 @@ SchedulerOutput Scheduler::Schedule(absl::Time now) {
   for (const Sequence* seq : running_) {
     const int64_t remaining = seq->num_tokens() - seq->num_computed_tokens;
     INFERD_CHECK_GT(remaining, 0) << "running sequence " << seq->id << " has nothing to compute";
+    INFERD_CHECK(seq->draft.tokens.empty() || remaining == 1)
+        << "sequence " << seq->id << " has a draft but is not decoding";
     if (remaining == 1) {
       ++pending_decodes;
     } else {
@@ -111,14 +114,24 @@ SchedulerOutput Scheduler::Schedule(absl::Time now) {
     Sequence* seq = running_[i];
     const int64_t remaining = seq->num_tokens() - seq->num_computed_tokens;
     const bool decode = remaining == 1;
-    if (decode) --pending_decodes;
-    const int64_t n = decode ? 1 : prefill_chunk(remaining);
+    if (decode) {
+      // A draft to verify rides along when the budget has room beyond one
+      // token for every decode; otherwise it is cut short.
+      --pending_decodes;
+      seq->draft.Truncate(std::max<int64_t>(0, budget - 1 - pending_decodes));
+    }
+    int64_t n = decode ? 1 + seq->draft.size() : prefill_chunk(remaining);
     if (n == 0) {
       ++i;  // keeps its blocks; continues next step
       continue;
     }
     bool preempted_self = false;
     while (!kv_cache_->Allocate(seq->id, seq->num_computed_tokens + n)) {
+      if (n > 1 && decode) {  // drop the draft before preempting anyone
+        seq->draft.Clear();
+        n = 1;
+        continue;
+      }
       const Sequence* victim = running_.back();
       if (victim != seq && victim->num_tokens() - victim->num_computed_tokens == 1) {
         --pending_decodes;
@@ -129,7 +142,8 @@ SchedulerOutput Scheduler::Schedule(absl::Time now) {
       }
     }
     if (preempted_self) break;  // everything after it was preempted too
-    out.scheduled.push_back({seq->id, seq->num_computed_tokens, n, n == remaining});
+    out.scheduled.push_back(
+        {seq->id, seq->num_computed_tokens, n, decode || n == remaining, decode ? n - 1 : 0});
     budget -= n;
     if (!decode) {
       ++prefills_planned;
@@ -189,6 +203,12 @@ void Scheduler::Update(const SchedulerOutput& output) {
     kv_cache_->HashFullBlocks(seq->token_ids, &seq->block_hashes);
     kv_cache_->CacheFullBlocks(seq->id, seq->block_hashes, seq->num_computed_tokens);
   }
+}
+
+void Scheduler::RollBack(Sequence* seq, int64_t num_computed) {
+  INFERD_CHECK_LE(num_computed, seq->num_computed_tokens);
+  seq->num_computed_tokens = num_computed;
+  kv_cache_->Truncate(seq->id, num_computed);
 }
 
 }  // namespace inferd::engine

@@ -67,6 +67,10 @@ class Scheduler {
   // catches up) and registers the newly full blocks in the prefix cache.
   // Sampled tokens are appended by the caller afterwards.
   void Update(const SchedulerOutput& output);
+  // After a draft was verified: only the first `num_computed` tokens' KV is
+  // valid (rejected draft positions are dropped) and the blocks past them
+  // go back to the pool.
+  void RollBack(Sequence* seq, int64_t num_computed);
 
   bool HasWork() const { return !waiting_.empty() || !running_.empty(); }
   int64_t num_waiting() const { return static_cast<int64_t>(waiting_.size()); }

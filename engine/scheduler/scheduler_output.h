@@ -15,6 +15,9 @@ struct ScheduledSequence {
   int64_t num_computed_before = 0;  // tokens already in the KV cache
   int64_t num_new_tokens = 0;       // tokens computed this step
   bool samples = false;             // this step reaches num_tokens: sample a token
+  // Of num_new_tokens, the draft tokens verified after the last real token
+  // (Sequence::draft, cut to this many); the step samples at each of them.
+  int64_t num_draft_tokens = 0;
 };
 
 struct SchedulerOutput {

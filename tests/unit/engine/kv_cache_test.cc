@@ -251,5 +251,20 @@ TEST(KvCacheManagerTest, IdenticalBlockComputedTwiceIsCachedOnce) {
   EXPECT_TRUE(kv.CheckIntegrity().ok());
 }
 
+TEST(KvCacheManagerTest, TruncateReturnsTheTailBlocks) {
+  KvCacheManager kv(8, 4, /*enable_prefix_caching=*/true);
+  ASSERT_TRUE(kv.Allocate(1, 15));  // 4 blocks
+  const std::vector<int32_t> table = kv.BlockTable(1);
+  kv.Truncate(1, 9);  // 3 blocks hold 9 tokens
+  EXPECT_EQ(kv.BlockTable(1), std::vector<int32_t>(table.begin(), table.begin() + 3));
+  EXPECT_EQ(kv.num_free_blocks(), 5);
+  kv.Truncate(1, 12);  // growing is Allocate's job: no-op
+  EXPECT_EQ(kv.BlockTable(1).size(), 3u);
+  kv.Truncate(2, 0);  // unknown sequence: no-op
+  EXPECT_TRUE(kv.CheckIntegrity().ok());
+  kv.Free(1);
+  EXPECT_EQ(kv.num_free_blocks(), 8);
+}
+
 }  // namespace
 }  // namespace inferd::engine

@@ -489,5 +489,100 @@ TEST(SchedulerTest, RandomizedStressKeepsIntegrityAndProgress) {
   EXPECT_GT(total_expired, 0);
 }
 
+// Speculative decoding: a decoding sequence's draft rides along in its step
+// (1 + k tokens), the rejected positions are rolled back and their blocks
+// return to the pool.
+TEST(SchedulerDraftTest, DraftRidesAlongAndRollBackFreesRejectedBlocks) {
+  SchedulerHarness h(32, 4, {8, 64});
+  Sequence* s = h.Add(6);
+  h.Step();  // prefill: 6 computed, 7 tokens
+  ASSERT_EQ(s->num_computed_tokens, 6);
+  const int64_t free_before = h.kv.num_free_blocks();
+  s->draft.tokens = {50, 51, 52, 53, 54, 55, 56};
+  SchedulerOutput o = h.scheduler.Schedule(absl::InfinitePast());
+  ASSERT_EQ(o.scheduled.size(), 1u);
+  EXPECT_EQ(o.scheduled[0].num_new_tokens, 8);
+  EXPECT_EQ(o.scheduled[0].num_draft_tokens, 7);
+  EXPECT_TRUE(o.scheduled[0].samples);
+  EXPECT_EQ(h.kv.BlockTable(s->id).size(), 4u);  // positions 0..13
+  h.scheduler.Update(o);
+  EXPECT_EQ(s->num_computed_tokens, 14);
+  // One draft token accepted: positions 0..7 stay valid.
+  h.scheduler.RollBack(s, 8);
+  EXPECT_EQ(s->num_computed_tokens, 8);
+  EXPECT_EQ(h.kv.BlockTable(s->id).size(), 2u);
+  EXPECT_EQ(h.kv.num_free_blocks(), free_before);
+  EXPECT_TRUE(h.kv.CheckIntegrity().ok());
+  s->draft.Clear();
+  s->token_ids.push_back(50);  // the accepted token and the correction
+  s->token_ids.push_back(9);
+  o = h.scheduler.Schedule(absl::InfinitePast());
+  ASSERT_EQ(o.scheduled.size(), 1u);
+  EXPECT_EQ(o.scheduled[0].num_computed_before, 8);
+  EXPECT_EQ(o.scheduled[0].num_new_tokens, 1);
+  EXPECT_EQ(o.scheduled[0].num_draft_tokens, 0);
+}
+
+TEST(SchedulerDraftTest, DraftsAreCutSoEveryDecodeKeepsItsToken) {
+  SchedulerHarness h(64, 4, {8, 10});
+  std::vector<Sequence*> seqs;
+  for (int i = 0; i < 4; ++i) seqs.push_back(h.Add(2));
+  h.Step();  // 4 prompts of 2 tokens: 8 of the 10-token budget
+  for (Sequence* s : seqs) {
+    ASSERT_TRUE(s->decoding());
+    s->draft.tokens = {1, 2, 3, 4};
+  }
+  const SchedulerOutput o = h.scheduler.Schedule(absl::InfinitePast());
+  ASSERT_EQ(o.scheduled.size(), 4u);
+  // Serving order: the first keeps its whole draft, the second what is left
+  // after one token for each later decode, the rest decode plainly.
+  EXPECT_EQ(o.scheduled[0].num_draft_tokens, 4);
+  EXPECT_EQ(o.scheduled[1].num_draft_tokens, 2);
+  EXPECT_EQ(o.scheduled[2].num_draft_tokens, 0);
+  EXPECT_EQ(o.scheduled[3].num_draft_tokens, 0);
+  EXPECT_EQ(o.num_batched_tokens, 10);
+  EXPECT_EQ(seqs[1]->draft.size(), 2);
+}
+
+TEST(SchedulerDraftTest, DraftIsDroppedBeforeAnyoneIsPreempted) {
+  // 4 blocks of 4: two sequences of 7 tokens hold 2 blocks each; a draft of
+  // 3 would need a third block for one of them.
+  SchedulerHarness h(4, 4, {8, 64}, /*prefix_caching=*/false);
+  Sequence* a = h.Add(6);
+  Sequence* b = h.Add(6);
+  h.Step();
+  ASSERT_EQ(h.kv.num_free_blocks(), 0);
+  a->draft.tokens = {1, 2, 3};
+  const SchedulerOutput o = h.scheduler.Schedule(absl::InfinitePast());
+  EXPECT_TRUE(o.preempted.empty());
+  ASSERT_EQ(o.scheduled.size(), 2u);
+  EXPECT_EQ(o.scheduled[0].num_draft_tokens, 0);
+  EXPECT_TRUE(a->draft.tokens.empty());
+  EXPECT_EQ(b->status, SequenceStatus::kRunning);
+}
+
+TEST(SchedulerDraftTest, PreemptionClearsTheDraft) {
+  SchedulerHarness h(4, 2, {8, 100}, /*prefix_caching=*/false);
+  Sequence* a = h.Add(3);
+  Sequence* b = h.Add(3);
+  h.Step();
+  b->draft.tokens = {5};
+  // Growing a's table past the pool preempts b (the latest arrival).
+  for (int i = 0; i < 6 && b->status == SequenceStatus::kRunning; ++i) {
+    b->draft.tokens.assign(1, 5);
+    SchedulerOutput o = h.scheduler.Schedule(absl::InfinitePast());
+    h.scheduler.Update(o);
+    for (const ScheduledSequence& s : o.scheduled) {
+      Sequence* seq = s.id == a->id ? a : b;
+      if (s.num_draft_tokens > 0) h.scheduler.RollBack(seq, s.num_computed_before + 1);
+      seq->draft.Clear();
+      seq->token_ids.push_back(7);
+    }
+  }
+  EXPECT_EQ(b->status, SequenceStatus::kWaiting);
+  EXPECT_TRUE(b->draft.tokens.empty());
+  EXPECT_TRUE(h.kv.CheckIntegrity().ok());
+}
+
 }  // namespace
 }  // namespace inferd::engine

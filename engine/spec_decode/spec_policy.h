@@ -1,0 +1,98 @@
+// engine/spec_decode/spec_policy.h — the server-side speculation policy
+// (DESIGN §6): each step, whether and how far to draft.
+//
+// Whether speculation pays depends on the model, the hardware, the proposer
+// and the batch: verifying k extra tokens per sequence is nearly free while
+// a step is memory-bound and costs almost k times a plain step once it is
+// compute-bound (or, for a tiny model on a CPU, overhead-bound). Rather than
+// predict it, the adaptive policy measures it. Per decode batch size (power
+// of two buckets) it keeps two running averages of output tokens per second
+// of wall time: cycles that verified a draft and drafted the next one ("on")
+// and cycles that did neither ("off"); a cycle is a step plus the drafting
+// after it, so the proposer's cost is counted. It speculates when "on" beats
+// "off" by a margin, and now and then tries the losing arm for two cycles to
+// follow changes; each probe that confirms the loser doubles the interval
+// to the next one (64 to 4096 cycles), so a settled server loses at most a
+// fraction of a percent to exploration. Steps with prompt tokens are not
+// measured. A bucket first measures "off", then "on".
+//
+// At batch 1 the adaptive policy drafts whenever measured acceptance is
+// above zero (AcceptanceMeter::kMinAcceptance; the common latency case). `always` drafts the
+// maximum for every sequence that allows it.
+#ifndef INFERD_ENGINE_SPEC_DECODE_SPEC_POLICY_H_
+#define INFERD_ENGINE_SPEC_DECODE_SPEC_POLICY_H_
+
+#include <array>
+#include <cstdint>
+
+#include "absl/types/span.h"
+#include "engine/spec_decode/spec_config.h"
+
+namespace inferd::engine {
+
+class SpeculationPolicy {
+ public:
+  SpeculationPolicy(SpecPolicy policy, int32_t max_k, double margin = 0.05);
+
+  // One engine cycle (a step and the drafting after it). `generated`: the
+  // output tokens the step produced; `batch`: its decoding sequences;
+  // `verified`: it verified drafts; `drafted`: drafts were made after it.
+  void RecordCycle(double seconds, int64_t generated, int64_t batch, bool had_prefill,
+                   bool verified, bool drafted);
+
+  // Draft length for the next step, given the measured acceptance rates of
+  // the sequences that could draft. 0: do not draft.
+  int32_t DraftLength(absl::Span<const double> acceptance);
+
+  // The measured rates of a batch size's bucket (tokens/s; 0: unmeasured).
+  double OnRate(int64_t batch) const { return buckets_[BucketOf(batch)].on.rate; }
+  double OffRate(int64_t batch) const { return buckets_[BucketOf(batch)].off.rate; }
+
+  static constexpr int32_t kFirstProbeInterval = 64;
+  static constexpr int32_t kMaxProbeInterval = 4096;
+
+ private:
+  static constexpr int kBuckets = 16;  // batch in [2^b, 2^(b+1))
+  static int BucketOf(int64_t batch);
+
+  struct Arm {
+    double rate = 0;  // tokens per second, running average
+    int64_t samples = 0;
+    void Record(double r) {
+      rate = samples == 0 ? r : 0.8 * rate + 0.2 * r;
+      ++samples;
+    }
+  };
+  struct Bucket {
+    Arm on, off;
+    int32_t since_probe = 0;
+    int32_t probe_interval = kFirstProbeInterval;
+    int32_t probe_left = 0;  // cycles of the current probe still to run
+    bool probing_on = false;
+  };
+
+  SpecPolicy policy_;
+  int32_t max_k_;
+  double margin_;
+  std::array<Bucket, kBuckets> buckets_;
+};
+
+// Running per-token acceptance of one sequence's drafts: an exponential
+// average over its verification steps, from an optimistic prior, so one
+// unlucky draft does not end speculation; about 15 drafts with nothing
+// accepted bring it under kMinAcceptance.
+struct AcceptanceMeter {
+  static constexpr double kMinAcceptance = 0.03;
+  double rate = 0.7;
+  int64_t steps = 0;
+  void Record(int64_t drafted, int64_t accepted) {
+    if (drafted <= 0) return;
+    const double r = static_cast<double>(accepted) / static_cast<double>(drafted);
+    rate = 0.8 * rate + 0.2 * r;
+    ++steps;
+  }
+};
+
+}  // namespace inferd::engine
+
+#endif  // INFERD_ENGINE_SPEC_DECODE_SPEC_POLICY_H_
