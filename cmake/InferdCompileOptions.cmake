@@ -2,10 +2,15 @@
 # is compiled without them; see proto/CMakeLists.txt.
 # -Wno-restrict: g++ 12 reports false positives inside libstdc++'s
 # std::string concatenation at -O3 (GCC bug 105651, fixed in g++ 13).
+# -DINFERD_WERROR=OFF keeps the warnings but not the errors, for a foreign
+# toolchain (the GPU machine's compiler is not Debian 12's g++ 12, and newer
+# compilers warn about new things); CI and development builds keep it ON.
+option(INFERD_WERROR "Treat warnings in inferd's own code as errors" ON)
 add_library(inferd_warnings INTERFACE)
 # (GCC-only: Clang has no -Wrestrict and rejects the unknown option.)
 target_compile_options(inferd_warnings INTERFACE
-  "$<$<COMPILE_LANGUAGE:CXX>:-Wall;-Wextra;-Werror;-Wno-unused-parameter>"
+  "$<$<COMPILE_LANGUAGE:CXX>:-Wall;-Wextra;-Wno-unused-parameter>"
+  "$<$<AND:$<COMPILE_LANGUAGE:CXX>,$<BOOL:${INFERD_WERROR}>>:-Werror>"
   "$<$<AND:$<COMPILE_LANGUAGE:CXX>,$<CXX_COMPILER_ID:GNU>>:-Wno-restrict>")
 
 # AVX2 + FMA + F16C is the CPU baseline (Haswell and later, every x86 server in

@@ -4,6 +4,7 @@
 #ifndef INFERD_KERNELS_CUDA_CUDA_CHECK_H_
 #define INFERD_KERNELS_CUDA_CUDA_CHECK_H_
 
+#include <cublas_api.h>
 #include <cuda_runtime.h>
 
 #include <cstdio>
@@ -17,6 +18,16 @@
                    cudaGetErrorName(err_), cudaGetErrorString(err_), #expr);      \
       std::abort();                                                               \
     }                                                                             \
+  } while (0)
+
+#define CUBLAS_CHECK(expr)                                                          \
+  do {                                                                              \
+    cublasStatus_t st_ = (expr);                                                    \
+    if (st_ != CUBLAS_STATUS_SUCCESS) {                                             \
+      std::fprintf(stderr, "%s:%d: cuBLAS error %s: %s (%s)\n", __FILE__, __LINE__, \
+                   cublasGetStatusName(st_), cublasGetStatusString(st_), #expr);    \
+      std::abort();                                                                 \
+    }                                                                               \
   } while (0)
 
 #endif  // INFERD_KERNELS_CUDA_CUDA_CHECK_H_
