@@ -15,12 +15,14 @@ packages=(
   libpcre2-dev libutf8proc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-grpcio python3-protobuf
+  libssl-dev  # OpenSSL, which gRPC links: TLS file checks, API-key digests (server/auth)
 )
 # Tools the test suite drives but the binaries do not need (kept apart: the
 # Dockerfile installs only `packages`): Prometheus and promtool for the
 # metrics and rules tests, yamllint, kubectl (kustomize) and shellcheck for
-# deploy/, clang with libFuzzer for scripts/fuzz.sh.
-test_tools=(prometheus yamllint python3-yaml shellcheck clang libclang-rt-14-dev)
+# deploy/, clang with libFuzzer for scripts/fuzz.sh, openssl (the command)
+# for the certificates the TLS tests make.
+test_tools=(prometheus yamllint python3-yaml shellcheck clang libclang-rt-14-dev openssl)
 # Debian's kubectl; an image that already ships one keeps it (the packages conflict).
 command -v kubectl >/dev/null 2>&1 || test_tools+=(kubernetes-client)
 packages+=("${test_tools[@]}")

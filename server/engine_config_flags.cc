@@ -3,9 +3,12 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "server/flags.h"
 #include "server/model_locator.h"
 
@@ -16,6 +19,61 @@ namespace {
 absl::Status AtLeast(const char* flag, int64_t value, int64_t min) {
   if (value >= min) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat("--", flag, " must be >= ", min, ", got ", value));
+}
+
+absl::Status SpeculativeFromFlags(engine::SpeculativeConfig* spec) {
+  absl::StatusOr<engine::SpecMethod> method =
+      engine::ParseSpecMethod(absl::GetFlag(FLAGS_speculative));
+  if (!method.ok())
+    return absl::InvalidArgumentError(absl::StrCat("--speculative: ", method.status().message()));
+  spec->method = *method;
+  absl::StatusOr<engine::SpecPolicy> policy =
+      engine::ParseSpecPolicy(absl::GetFlag(FLAGS_speculative_policy));
+  if (!policy.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--speculative-policy: ", policy.status().message()));
+  }
+  spec->policy = *policy;
+  spec->num_speculative_tokens = absl::GetFlag(FLAGS_num_speculative_tokens);
+  if (spec->num_speculative_tokens < 1 ||
+      spec->num_speculative_tokens > engine::kMaxSpeculativeTokens) {
+    return absl::InvalidArgumentError(absl::StrCat("--num-speculative-tokens must be in [1, ",
+                                                   engine::kMaxSpeculativeTokens, "], got ",
+                                                   spec->num_speculative_tokens));
+  }
+  spec->medusa_tree = absl::GetFlag(FLAGS_medusa_tree);
+  spec->model_dir = absl::GetFlag(FLAGS_speculative_model);
+  const bool needs_dir = spec->method == engine::SpecMethod::kDraft ||
+                         spec->method == engine::SpecMethod::kMedusa ||
+                         spec->method == engine::SpecMethod::kMtp;
+  if (needs_dir && spec->model_dir.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--speculative ", engine::SpecMethodName(spec->method), " needs --speculative-model DIR"));
+  }
+  if (!needs_dir && !spec->model_dir.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--speculative-model is only used with --speculative draft, medusa or mtp "
+                     "(got --speculative ",
+                     engine::SpecMethodName(spec->method), ")"));
+  }
+  const std::string typical = absl::GetFlag(FLAGS_typical_acceptance);
+  if (!typical.empty()) {
+    std::vector<std::string> parts = absl::StrSplit(typical, ',');
+    float eps = 0, delta = 0;
+    if (parts.size() != 2 || !absl::SimpleAtof(parts[0], &eps) ||
+        !absl::SimpleAtof(parts[1], &delta) || !(eps > 0 && eps <= 1) ||
+        !(delta > 0 && delta <= 1)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--typical-acceptance: expected EPSILON,DELTA with both in (0, 1], got \"",
+                       typical, "\""));
+    }
+    if (spec->method != engine::SpecMethod::kMedusa) {
+      return absl::InvalidArgumentError(
+          "--typical-acceptance is Medusa's rule: it needs --speculative medusa");
+    }
+    spec->typical_acceptance = std::make_pair(eps, delta);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -41,6 +99,7 @@ absl::StatusOr<engine::EngineConfig> EngineConfigFromFlags() {
                          AtLeast("num-threads", config.num_threads, 0)}) {
     if (!s.ok()) return s;
   }
+  if (absl::Status s = SpeculativeFromFlags(&config.speculative); !s.ok()) return s;
   absl::StatusOr<std::string> model_dir = ResolveModelDir(absl::GetFlag(FLAGS_model));
   if (!model_dir.ok()) return model_dir.status();
   config.model_dir = std::move(*model_dir);

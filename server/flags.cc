@@ -14,6 +14,26 @@ ABSL_FLAG(inferd::server::ByteSize, kv_cache_memory, inferd::server::ByteSize{25
 ABSL_FLAG(int32_t, block_size, 16, "Tokens per KV cache block");
 ABSL_FLAG(int32_t, num_threads, 0, "Kernel threads (0: all cores)");
 
+ABSL_FLAG(std::string, speculative, "off",
+          "Speculative decoding: off, ngram (prompt lookup), draft (--speculative-model: a small "
+          "model with the same tokenizer), medusa (--speculative-model: Medusa heads) or mtp "
+          "(--speculative-model: an MTP module). Greedy outputs are unchanged; sampled outputs "
+          "keep their distribution (lossless rejection sampling)");
+ABSL_FLAG(std::string, speculative_model, "",
+          "The draft model, Medusa heads or MTP directory for --speculative draft|medusa|mtp");
+ABSL_FLAG(int32_t, num_speculative_tokens, 4,
+          "Most tokens drafted per step (the tree depth for medusa), 1 to 16");
+ABSL_FLAG(std::string, medusa_tree, "default",
+          "Medusa candidate tree: 'default', or ';'-separated paths of ','-separated top-k ranks "
+          "per head (e.g. 0;1;0,0;0,0,0)");
+ABSL_FLAG(std::string, typical_acceptance, "",
+          "EPSILON,DELTA: accept Medusa candidates by typical acceptance (Medusa paper) for "
+          "sampled requests instead of rejection sampling. Lossy: the output distribution "
+          "changes. Empty: off");
+ABSL_FLAG(std::string, speculative_policy, "adaptive",
+          "adaptive: draft only while it is measured to raise throughput (always at batch 1 "
+          "while drafts are accepted); always: draft every step");
+
 ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on");
 ABSL_FLAG(int32_t, port, 50051, "Port to listen on (0: pick a free port)");
 ABSL_FLAG(int32_t, metrics_port, 9090,
@@ -40,12 +60,35 @@ ABSL_FLAG(double, drain_timeout, 30,
 ABSL_FLAG(double, watchdog_timeout, 60,
           "Readiness goes NOT_SERVING while requests are pending and no engine step completed "
           "for this many seconds, and SERVING again once steps complete (0: no watchdog)");
+ABSL_FLAG(double, stream_write_timeout, 60,
+          "A Generate stream whose client has not accepted a pending chunk for this many seconds "
+          "(it stopped reading) is cancelled and its request aborted (0: never)");
 ABSL_FLAG(inferd::server::LogFormat, log_format, inferd::server::LogFormat::kText,
           "Format of the daemon's stderr lines: text, or json (one object per line with ts, "
           "level, msg and fields); the stdout lines stay plain text");
 ABSL_FLAG(bool, log_requests, false,
           "Log one line per finished request: request_id, token counts, finish_reason, status, "
           "ttft_s, e2e_s (never the prompt)");
+ABSL_FLAG(std::string, tls_cert, "",
+          "TLS for the gRPC port: PEM file with the server certificate, then its chain (with "
+          "--tls-key; the metrics port stays plain HTTP)");
+ABSL_FLAG(std::string, tls_key, "", "PEM file with the unencrypted private key of --tls-cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "Mutual TLS: PEM file with the CA certificate(s) that must have signed every client's "
+          "certificate (needs --tls-cert)");
+ABSL_FLAG(std::string, api_key_file, "",
+          "File of API keys, one a line ('#' comments, at least 16 characters): every call but "
+          "grpc.health.v1.Health needs the metadata 'authorization: Bearer <key>', else "
+          "UNAUTHENTICATED (needs --tls-cert)");
+ABSL_FLAG(inferd::server::ByteSize, max_request_bytes, inferd::server::ByteSize{4ll << 20},
+          "Largest request message accepted (a size like 4MiB); larger ones fail with "
+          "RESOURCE_EXHAUSTED before they are parsed");
+ABSL_FLAG(int32_t, max_tokens_limit, 0,
+          "Most max_tokens one Generate request may ask (INVALID_ARGUMENT beyond it; an absent "
+          "max_tokens is capped to it); 0: the model context");
+ABSL_FLAG(int32_t, max_streams_per_connection, 128,
+          "Most calls open at once on one client connection (HTTP/2 "
+          "SETTINGS_MAX_CONCURRENT_STREAMS; clients queue the rest)");
 ABSL_FLAG(std::string, debug_stall_file, "",
           "Debugging only: while this file exists the engine's step loop sleeps instead of "
           "stepping (a simulated stall, for testing the watchdog)");
@@ -67,7 +110,8 @@ ABSL_FLAG(std::optional<uint64_t>, seed, std::nullopt,
 ABSL_FLAG(std::string, stop, "", "Stop string; generation ends before it");
 ABSL_FLAG(bool, ignore_eos, false, "Keep generating past EOS");
 ABSL_FLAG(bool, json, false,
-          "Print one JSON object (prompt_ids, output_ids, text, finish_reason) as the last line");
+          "Print one JSON object (prompt_ids, output_ids, text, finish_reason, num_steps, "
+          "draft_tokens, accepted_draft_tokens) as the last line");
 
 namespace inferd::server {
 
@@ -80,8 +124,14 @@ const cli::SubcommandSpec& ServeSpec() {
           "[--max-num-batched-tokens N] [--kv-cache-memory SIZE] [--block-size 16] "
           "[--max-queue-len N] [--num-threads N] [--no-prefix-caching] [--no-chunked-prefill] "
           "[--max-num-partial-prefills N] [--expert-load-stats] [--drain-timeout 30] "
-          "[--watchdog-timeout 60] [--log-format text|json] [--log-requests] "
-          "[--debug-stall-file PATH] [--debug-load-delay SECONDS]",
+          "[--watchdog-timeout 60] [--stream-write-timeout 60] [--log-format text|json] "
+          "[--log-requests] "
+          "[--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]] [--api-key-file FILE] "
+          "[--max-request-bytes 4MiB] [--max-tokens-limit N] [--max-streams-per-connection 128] "
+          "[--debug-stall-file PATH] [--debug-load-delay SECONDS] "
+          "[--speculative off|ngram|draft|medusa|mtp] [--speculative-model DIR] "
+          "[--num-speculative-tokens K] [--medusa-tree SPEC] [--typical-acceptance EPSILON,DELTA] "
+          "[--speculative-policy adaptive|always]",
       .summary =
           "Serve the model over gRPC (inferd.v1.Inference, grpc.health.v1.Health, "
           "reflection) and Prometheus metrics over HTTP (/metrics on --metrics-port). Prints "
@@ -104,10 +154,24 @@ const cli::SubcommandSpec& ServeSpec() {
                 "expert_load_stats",
                 "drain_timeout",
                 "watchdog_timeout",
+                "stream_write_timeout",
                 "log_format",
                 "log_requests",
+                "tls_cert",
+                "tls_key",
+                "tls_client_ca",
+                "api_key_file",
+                "max_request_bytes",
+                "max_tokens_limit",
+                "max_streams_per_connection",
                 "debug_stall_file",
-                "debug_load_delay"},
+                "debug_load_delay",
+                "speculative",
+                "speculative_model",
+                "num_speculative_tokens",
+                "medusa_tree",
+                "typical_acceptance",
+                "speculative_policy"},
       .repeatable = {},
       .max_positional = 0,
   };
@@ -120,7 +184,9 @@ const cli::SubcommandSpec& GenerateSpec() {
       .synopsis =
           "[--model DIR] (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens 256] "
           "[--temperature 1.0] [--top-k K] [--top-p P] [--min-p P] [--seed S] "
-          "[--stop STR]... [--ignore-eos] [--json]",
+          "[--stop STR]... [--ignore-eos] [--json] [--speculative off|ngram|draft|medusa|mtp] "
+          "[--speculative-model DIR] [--num-speculative-tokens K] [--medusa-tree SPEC] "
+          "[--typical-acceptance EPSILON,DELTA] [--speculative-policy adaptive|always]",
       .summary =
           "Run one request through the engine, without a server, and print the "
           "continuation as it streams (--json: one JSON object as the last line).",
@@ -143,7 +209,13 @@ const cli::SubcommandSpec& GenerateSpec() {
                 "num_threads",
                 "no_prefix_caching",
                 "no_chunked_prefill",
-                "max_num_partial_prefills"},
+                "max_num_partial_prefills",
+                "speculative",
+                "speculative_model",
+                "num_speculative_tokens",
+                "medusa_tree",
+                "typical_acceptance",
+                "speculative_policy"},
       .repeatable = {"stop"},
       .max_positional = 0,
   };

@@ -24,6 +24,12 @@ ABSL_DECLARE_FLAG(int32_t, num_threads);
 ABSL_DECLARE_FLAG(bool, no_prefix_caching);
 ABSL_DECLARE_FLAG(bool, no_chunked_prefill);
 ABSL_DECLARE_FLAG(int32_t, max_num_partial_prefills);
+ABSL_DECLARE_FLAG(std::string, speculative);
+ABSL_DECLARE_FLAG(std::string, speculative_model);
+ABSL_DECLARE_FLAG(int32_t, num_speculative_tokens);
+ABSL_DECLARE_FLAG(std::string, medusa_tree);
+ABSL_DECLARE_FLAG(std::string, typical_acceptance);
+ABSL_DECLARE_FLAG(std::string, speculative_policy);
 
 // serve.
 ABSL_DECLARE_FLAG(std::string, host);
@@ -33,8 +39,16 @@ ABSL_DECLARE_FLAG(int32_t, max_queue_len);
 ABSL_DECLARE_FLAG(bool, expert_load_stats);
 ABSL_DECLARE_FLAG(double, drain_timeout);
 ABSL_DECLARE_FLAG(double, watchdog_timeout);
+ABSL_DECLARE_FLAG(double, stream_write_timeout);
 ABSL_DECLARE_FLAG(inferd::server::LogFormat, log_format);
 ABSL_DECLARE_FLAG(bool, log_requests);
+ABSL_DECLARE_FLAG(std::string, tls_cert);
+ABSL_DECLARE_FLAG(std::string, tls_key);
+ABSL_DECLARE_FLAG(std::string, tls_client_ca);
+ABSL_DECLARE_FLAG(std::string, api_key_file);
+ABSL_DECLARE_FLAG(inferd::server::ByteSize, max_request_bytes);
+ABSL_DECLARE_FLAG(int32_t, max_tokens_limit);
+ABSL_DECLARE_FLAG(int32_t, max_streams_per_connection);
 ABSL_DECLARE_FLAG(std::string, debug_stall_file);  // debugging only
 ABSL_DECLARE_FLAG(double, debug_load_delay);       // debugging only
 

@@ -68,6 +68,7 @@ int RunGenerate(const cli::ParsedArgs& args) {
   std::vector<int32_t> output_ids;
   std::string text;
   engine::FinishReason reason = engine::FinishReason::kNone;
+  engine::Usage usage;
   for (bool finished = false; !finished;) {
     engine::RequestOutput chunk = channel->WaitPop();
     output_ids.insert(output_ids.end(), chunk.token_ids.begin(), chunk.token_ids.end());
@@ -79,12 +80,16 @@ int RunGenerate(const cli::ParsedArgs& args) {
     if (!chunk.status.ok()) return Fail(1, chunk.status.ToString());
     finished = chunk.finished;
     reason = chunk.finish_reason;
+    if (finished) usage = chunk.usage;
   }
   if (json) {
     const nlohmann::json out = {{"prompt_ids", prompt_ids},
                                 {"output_ids", output_ids},
                                 {"text", text},
-                                {"finish_reason", engine::FinishReasonName(reason)}};
+                                {"finish_reason", engine::FinishReasonName(reason)},
+                                {"num_steps", usage.num_steps},
+                                {"draft_tokens", usage.draft_tokens},
+                                {"accepted_draft_tokens", usage.accepted_draft_tokens}};
     // Invalid UTF-8 cannot occur (the engine emits whole characters); replace
     // rather than throw if it ever does.
     absl::PrintF("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));

@@ -4,6 +4,7 @@
 #include <optional>
 #include <utility>
 
+#include "grpcpp/server_context.h"
 #include "server/proto_conversion.h"
 #include "server/status_mapping.h"
 
@@ -18,10 +19,13 @@ double Seconds(std::chrono::steady_clock::duration d) {
 }  // namespace
 
 GenerateReactor::GenerateReactor(engine::Engine* engine, StreamTracker* streams,
-                                 RequestLog* request_log)
+                                 RequestLog* request_log, grpc::CallbackServerContext* context,
+                                 StreamWriteWatchdog* write_watchdog)
     : engine_(engine),
       streams_(streams),
       request_log_(request_log),
+      context_(context),
+      write_watchdog_(context != nullptr ? write_watchdog : nullptr),
       link_(std::make_shared<Link>()) {
   streams_->Add();
   absl::MutexLock lock(&link_->mu);
@@ -32,6 +36,12 @@ absl::Status GenerateReactor::Submit(engine::Request request) {
   request_id_ = request.request_id;
   channel_ = std::make_shared<engine::OutputChannel>();
   channel_->SetNotify([link = link_] { OnNotify(link); });
+  if (write_watchdog_ != nullptr) {
+    write_watch_key_ =
+        write_watchdog_->Register([link = link_](Clock::time_point now, Clock::duration timeout) {
+          return AbortIfWriteStalled(link, now, timeout);
+        });
+  }
   {
     absl::MutexLock lock(&link_->mu);
     submitted_ = true;
@@ -76,6 +86,10 @@ void GenerateReactor::EndLocked() {
 
 GenerateReactor::Action GenerateReactor::NextActionLocked() {
   if (finish_called_ || write_in_flight_) return Action::kNone;
+  if (final_chunk_started_) {  // written (or failed): the call ends with its status
+    EndLocked();
+    return Action::kFinish;
+  }
   if (cancelled_) {
     final_status_ = grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled the call");
     record_.finish_reason = engine::FinishReason::kAbort;
@@ -91,15 +105,50 @@ GenerateReactor::Action GenerateReactor::NextActionLocked() {
   }
   ToProto(request_id_, *chunk, &response_);
   write_in_flight_ = true;
+  write_started_ = Clock::now();
   if (!chunk->finished) return Action::kWrite;
-  // The final chunk, then the request's status: OK, or the engine's error.
+  // The final chunk, then (once written) the request's status: OK, or the
+  // engine's error.
   final_status_ = ToGrpcStatus(chunk->status);
   record_.finish_reason = chunk->finish_reason;
   record_.prompt_tokens = chunk->usage.prompt_tokens;
   record_.completion_tokens = chunk->usage.completion_tokens;
   record_.cached_tokens = chunk->usage.cached_tokens;
-  EndLocked();
-  return Action::kWriteAndFinish;
+  final_chunk_started_ = true;
+  return Action::kWrite;
+}
+
+bool GenerateReactor::AbortIfWriteStalled(const std::shared_ptr<Link>& link, Clock::time_point now,
+                                          Clock::duration timeout) {
+  GenerateReactor* reactor = nullptr;
+  bool abort = false;
+  grpc::Status status;
+  {
+    absl::MutexLock lock(&link->mu);
+    reactor = link->reactor;
+    if (reactor == nullptr || !reactor->write_in_flight_ || reactor->finish_called_ ||
+        now - reactor->write_started_ < timeout) {
+      return false;
+    }
+    // Finish is now this thread's to call, so gRPC keeps the reactor (and
+    // its context) alive until it does.
+    reactor->cancelled_ = true;
+    abort = reactor->submitted_ && !reactor->final_chunk_started_;
+    if (!reactor->final_chunk_started_) {
+      reactor->record_.finish_reason = engine::FinishReason::kAbort;
+    }
+    reactor->final_status_ =
+        grpc::Status(grpc::StatusCode::CANCELLED,
+                     "the client read nothing for --stream-write-timeout: stream aborted");
+    reactor->EndLocked();
+    status = reactor->final_status_;
+  }
+  if (abort) reactor->engine_->Abort(reactor->request_id_);
+  // Fails the stuck write; the client sees CANCELLED. gRPC may run
+  // OnWriteDone and OnCancel inline: they find finish_called_ set.
+  reactor->context_->TryCancel();
+  reactor->Finish(std::move(status));
+  return true;
 }
 
 void GenerateReactor::Perform(Action action) {
@@ -113,11 +162,7 @@ void GenerateReactor::Perform(Action action) {
     absl::MutexLock lock(&link_->mu);
     status = final_status_;
   }
-  if (action == Action::kWriteAndFinish) {
-    StartWriteAndFinish(&response_, grpc::WriteOptions(), std::move(status));
-  } else {
-    Finish(std::move(status));
-  }
+  Finish(std::move(status));
 }
 
 void GenerateReactor::OnWriteDone(bool ok) {
@@ -151,14 +196,17 @@ void GenerateReactor::OnCancel() {
 
 void GenerateReactor::OnDone() {
   std::optional<RequestRecord> record;
+  uint64_t write_watch_key = 0;
   {
     absl::MutexLock lock(&link_->mu);
     link_->reactor = nullptr;
+    write_watch_key = write_watch_key_;  // set in Submit before it took the lock
     if (request_log_ != nullptr && submitted_) {
       record = std::move(record_);
       record->e2e_s = Seconds((finish_called_ ? end_ : Clock::now()) - start_);
     }
   }
+  if (write_watch_key != 0) write_watchdog_->Unregister(write_watch_key);
   if (record.has_value()) request_log_->Add(*std::move(record));
   StreamTracker* streams = streams_;
   delete this;

@@ -4,11 +4,18 @@
 // Flow: the engine thread pushes chunks into the request's OutputChannel and
 // calls its notify hook; the hook (cheap, never blocking) pops the pending
 // chunk and starts a write when none is in flight. OnWriteDone pops the next
-// one. The final chunk (finish_reason, usage) goes out with
-// StartWriteAndFinish and the request's status: OK, or the engine's error
-// (DEADLINE_EXCEEDED, UNAVAILABLE at a drain timeout), which the client reads
-// after that chunk. OnCancel (client cancelled or disconnected) and a failed
-// write abort the request in the engine and finish with CANCELLED.
+// one. The final chunk (finish_reason, usage) is written like the others;
+// once that write is done the call finishes with the request's status: OK,
+// or the engine's error (DEADLINE_EXCEEDED, UNAVAILABLE at a drain timeout),
+// which the client reads after that chunk. OnCancel (client cancelled or
+// disconnected) and a failed write abort the request in the engine and
+// finish with CANCELLED.
+//
+// Slow readers: while the client does not read, the one write in flight does
+// not complete and the engine's chunks merge in the channel (bounded by the
+// request's own output). With a StreamWriteWatchdog, a write pending for
+// --stream-write-timeout aborts the request in the engine and cancels the
+// call (TryCancel: the client sees CANCELLED), final chunk included.
 //
 // With a RequestLog, OnDone hands it one record of the call (ids, token
 // counts, finish reason, status, TTFT and e2e as the reactor saw them); the
@@ -21,7 +28,9 @@
 // operation is started while it is held. Invariant that keeps the reactor
 // alive while a thread starts an operation outside the lock: that thread set
 // write_in_flight_ or finish_called_ under the lock first, and OnDone cannot
-// run before that write completes / before Finish is called.
+// run before that write completes / before Finish is called (Finish is only
+// ever called after every write completed, or by the thread that set
+// finish_called_ while a write was stuck).
 #ifndef INFERD_SERVER_GENERATE_REACTOR_H_
 #define INFERD_SERVER_GENERATE_REACTOR_H_
 
@@ -40,17 +49,21 @@
 #include "inferd/v1/inference.pb.h"
 #include "server/request_log.h"
 #include "server/stream_tracker.h"
+#include "server/stream_write_watchdog.h"
 
 namespace inferd::server {
 
 class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateResponse> {
  public:
-  // `engine`, `streams` and `request_log` must outlive the reactor (the
-  // server shuts down before they are destroyed). `engine` may be null only
-  // when the call is failed at once (Fail, no Submit); `request_log` may be
-  // null (no per-request lines). The reactor counts itself in `streams` until
-  // OnDone.
-  GenerateReactor(engine::Engine* engine, StreamTracker* streams, RequestLog* request_log);
+  // `engine`, `streams`, `request_log` and `write_watchdog` must outlive the
+  // reactor (the server shuts down before they are destroyed). `engine` may
+  // be null only when the call is failed at once (Fail, no Submit);
+  // `request_log` may be null (no per-request lines), `write_watchdog` too
+  // (no write timeout). The reactor counts itself in `streams` until OnDone.
+  // `context` is the call's (gRPC keeps it until OnDone).
+  GenerateReactor(engine::Engine* engine, StreamTracker* streams, RequestLog* request_log,
+                  grpc::CallbackServerContext* context = nullptr,
+                  StreamWriteWatchdog* write_watchdog = nullptr);
 
   // Submits the (validated) request. Returns the engine's error when it
   // refuses the request; the call is not finished then: the caller finishes
@@ -69,11 +82,16 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
     absl::Mutex mu;
     GenerateReactor* reactor ABSL_GUARDED_BY(mu) = nullptr;
   };
-  enum class Action { kNone, kWrite, kWriteAndFinish, kFinish };
+  enum class Action { kNone, kWrite, kFinish };
   using Clock = std::chrono::steady_clock;
 
   // Runs on the engine thread after every Push.
   static void OnNotify(const std::shared_ptr<Link>& link);
+  // The StreamWriteWatchdog's check: when a write has been pending since
+  // before now - timeout, aborts the request, cancels the call and returns
+  // true.
+  static bool AbortIfWriteStalled(const std::shared_ptr<Link>& link, Clock::time_point now,
+                                  Clock::duration timeout);
   // Decides the next gRPC operation and updates the state for it.
   Action NextActionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(link_->mu);
   // Starts the operation chosen by NextActionLocked (lock not held).
@@ -85,12 +103,20 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
   engine::Engine* const engine_;
   StreamTracker* const streams_;
   RequestLog* const request_log_;
+  grpc::CallbackServerContext* const context_;
+  StreamWriteWatchdog* const write_watchdog_;
+  // The write watchdog's key (0: not registered); set by Submit before it
+  // takes Link::mu, read by OnDone under it.
+  uint64_t write_watch_key_ = 0;
   const std::shared_ptr<Link> link_;
   std::shared_ptr<engine::OutputChannel> channel_;
   std::string request_id_;
 
   bool submitted_ ABSL_GUARDED_BY(link_->mu) = false;
   bool write_in_flight_ ABSL_GUARDED_BY(link_->mu) = false;
+  Clock::time_point write_started_ ABSL_GUARDED_BY(link_->mu);
+  // The final chunk's write was started: once it is done, Finish.
+  bool final_chunk_started_ ABSL_GUARDED_BY(link_->mu) = false;
   bool finish_called_ ABSL_GUARDED_BY(link_->mu) = false;
   bool cancelled_ ABSL_GUARDED_BY(link_->mu) = false;
   grpc::Status final_status_ ABSL_GUARDED_BY(link_->mu);

@@ -40,9 +40,11 @@ constexpr char kLoading[] = "the model is still loading";
 
 }  // namespace
 
-InferenceService::InferenceService(PrometheusMetrics* metrics, RequestLog* request_log)
+InferenceService::InferenceService(PrometheusMetrics* metrics, RequestLog* request_log,
+                                   int32_t max_tokens_limit)
     : metrics_(metrics),
       request_log_(request_log),
+      max_tokens_limit_(max_tokens_limit),
       id_prefix_(absl::StrCat("req-", ProcessTag(), "-")) {}
 
 std::string InferenceService::NextRequestId() {
@@ -52,7 +54,7 @@ std::string InferenceService::NextRequestId() {
 grpc::ServerWriteReactor<v1::GenerateResponse>* InferenceService::Generate(
     grpc::CallbackServerContext* context, const v1::GenerateRequest* request) {
   engine::Engine* const engine = LoadedEngine();
-  auto* reactor = new GenerateReactor(engine, &streams_, request_log_);
+  auto* reactor = new GenerateReactor(engine, &streams_, request_log_, context, write_watchdog_);
   if (!admitting_.load()) {
     metrics_->CountFailure(grpc::StatusCode::UNAVAILABLE);
     reactor->Fail(grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -64,8 +66,9 @@ grpc::ServerWriteReactor<v1::GenerateResponse>* InferenceService::Generate(
     reactor->Fail(grpc::Status(grpc::StatusCode::UNAVAILABLE, kLoading));
     return reactor;
   }
-  absl::StatusOr<engine::Request> built = BuildEngineRequest(
-      *request, engine->model_info(), engine->tokenizer(), absl::Now(), CallDeadline(*context));
+  absl::StatusOr<engine::Request> built =
+      BuildEngineRequest(*request, engine->model_info(), engine->tokenizer(), absl::Now(),
+                         CallDeadline(*context), max_tokens_limit_);
   if (!built.ok()) {
     metrics_->CountFailure(ToGrpcCode(built.status().code()));
     reactor->Fail(ToGrpcStatus(built.status()));
@@ -120,6 +123,7 @@ grpc::ServerUnaryReactor* InferenceService::GetModelInfo(grpc::CallbackServerCon
     return FinishUnary(context, grpc::Status(grpc::StatusCode::UNAVAILABLE, kLoading));
   }
   ToProto(engine->model_info(), engine->GetStats(), response);
+  response->set_num_open_streams(streams_.active());
   return FinishUnary(context, grpc::Status::OK);
 }
 

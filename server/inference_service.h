@@ -25,16 +25,23 @@
 #include "server/metrics/prometheus_metrics.h"
 #include "server/request_log.h"
 #include "server/stream_tracker.h"
+#include "server/stream_write_watchdog.h"
 
 namespace inferd::server {
 
 class InferenceService final : public v1::Inference::CallbackService {
  public:
-  // `request_log` may be null (no per-request lines).
-  InferenceService(PrometheusMetrics* metrics, RequestLog* request_log);
+  // `request_log` may be null (no per-request lines). `max_tokens_limit` > 0
+  // caps GenerateRequest.max_tokens (--max-tokens-limit; request_builder.h).
+  InferenceService(PrometheusMetrics* metrics, RequestLog* request_log,
+                   int32_t max_tokens_limit = 0);
 
   // The loaded engine: calls are served from now on. Call once.
   void SetEngine(engine::Engine* engine) { engine_.store(engine, std::memory_order_release); }
+  // Generate streams whose write stays pending for its timeout are aborted
+  // (--stream-write-timeout); null: never. Call before the server starts;
+  // `watchdog` must outlive the grpc::Server.
+  void SetStreamWriteWatchdog(StreamWriteWatchdog* watchdog) { write_watchdog_ = watchdog; }
   // From now on new Generate calls fail with UNAVAILABLE (drain); streams in
   // flight go on.
   void StopAdmitting() { admitting_.store(false); }
@@ -66,8 +73,10 @@ class InferenceService final : public v1::Inference::CallbackService {
   std::atomic<engine::Engine*> engine_{nullptr};
   PrometheusMetrics* const metrics_;
   RequestLog* const request_log_;
+  const int32_t max_tokens_limit_;
   const std::string id_prefix_;
   StreamTracker streams_;
+  StreamWriteWatchdog* write_watchdog_ = nullptr;
   std::atomic<bool> admitting_{true};
   std::atomic<uint64_t> next_id_{0};
 };

@@ -41,6 +41,9 @@ void ToProto(const std::string& request_id, const engine::RequestOutput& output,
     usage->set_prompt_tokens(output.usage.prompt_tokens);
     usage->set_completion_tokens(output.usage.completion_tokens);
     usage->set_cached_tokens(output.usage.cached_tokens);
+    usage->set_num_steps(output.usage.num_steps);
+    usage->set_draft_tokens(output.usage.draft_tokens);
+    usage->set_accepted_draft_tokens(output.usage.accepted_draft_tokens);
   }
 }
 
@@ -63,6 +66,10 @@ void ToProto(const engine::ModelInfo& info, const engine::EngineStats& stats,
   response->set_prefix_caching(info.prefix_caching);
   response->set_chunked_prefill(info.chunked_prefill);
   response->set_max_num_partial_prefills(info.max_num_partial_prefills);
+  response->set_speculative(info.speculative_method);
+  response->set_speculative_model(info.speculative_model);
+  response->set_num_speculative_tokens(info.num_speculative_tokens);
+  response->set_speculative_policy(info.speculative_policy);
   v1::EngineState* engine = response->mutable_engine();
   engine->set_num_running(stats.num_running);
   engine->set_num_waiting(stats.num_waiting);
@@ -74,6 +81,7 @@ void ToProto(const engine::ModelInfo& info, const engine::EngineStats& stats,
   engine->set_cached_free_blocks(stats.cached_free_blocks);
   engine->set_prefix_cache_queries(stats.prefix_cache_queries);
   engine->set_prefix_cache_hits(stats.prefix_cache_hits);
+  engine->set_num_live_requests(stats.num_live_requests);
   for (const auto& [layer, counts] : stats.expert_load) {
     v1::LayerExpertLoad* l = engine->add_expert_load();
     l->set_layer(static_cast<int32_t>(layer));

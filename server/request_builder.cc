@@ -71,7 +71,8 @@ absl::Status CheckTokenIds(const google::protobuf::RepeatedField<int32_t>& ids, 
 absl::StatusOr<engine::Request> BuildEngineRequest(const v1::GenerateRequest& request,
                                                    const engine::ModelInfo& model,
                                                    const engine::Tokenizer& tokenizer,
-                                                   absl::Time now, absl::Time call_deadline) {
+                                                   absl::Time now, absl::Time call_deadline,
+                                                   int32_t max_tokens_limit) {
   if (request.request_id().size() > kMaxRequestIdBytes) {
     return Invalid(absl::StrCat("request_id: at most ", kMaxRequestIdBytes, " bytes, got ",
                                 request.request_id().size()));
@@ -84,6 +85,19 @@ absl::StatusOr<engine::Request> BuildEngineRequest(const v1::GenerateRequest& re
   engine::Request out;
   out.request_id = request.request_id();
   out.priority = request.priority();
+  switch (request.speculative().mode()) {
+    case v1::SpeculativeOverride::MODE_OFF:
+      out.speculative.mode = engine::SpeculativeChoice::Mode::kOff;
+      break;
+    case v1::SpeculativeOverride::MODE_ON:
+      out.speculative.mode = engine::SpeculativeChoice::Mode::kOn;
+      break;
+    default:
+      break;
+  }
+  if (request.speculative().has_num_speculative_tokens()) {
+    out.speculative.max_tokens = request.speculative().num_speculative_tokens();
+  }
   out.deadline = call_deadline;
   if (request.has_timeout_ms() && request.timeout_ms() > 0) {
     out.deadline = std::min(out.deadline, now + absl::Milliseconds(request.timeout_ms()));
@@ -102,6 +116,11 @@ absl::StatusOr<engine::Request> BuildEngineRequest(const v1::GenerateRequest& re
     if (request.max_tokens() < 1) {
       return Invalid(absl::StrCat("max_tokens must be >= 1, got ", request.max_tokens()));
     }
+    if (max_tokens_limit > 0 && request.max_tokens() > max_tokens_limit) {
+      return Invalid(absl::StrCat("max_tokens: ", request.max_tokens(),
+                                  " is more than this server's limit of ", max_tokens_limit,
+                                  " (--max-tokens-limit)"));
+    }
     if (prompt_len + request.max_tokens() > model.max_context) {
       return Invalid(absl::StrCat("max_tokens: prompt (", prompt_len, " tokens) + max_tokens (",
                                   request.max_tokens(), ") exceeds the model context of ",
@@ -114,6 +133,7 @@ absl::StatusOr<engine::Request> BuildEngineRequest(const v1::GenerateRequest& re
                                   model.max_context, "; no room to generate"));
     }
     s.max_tokens = static_cast<int32_t>(model.max_context - prompt_len);
+    if (max_tokens_limit > 0) s.max_tokens = std::min(s.max_tokens, max_tokens_limit);
   }
   if (request.has_temperature()) s.temperature = request.temperature();
   if (request.has_top_p()) s.top_p = request.top_p();

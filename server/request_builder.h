@@ -19,15 +19,17 @@
 namespace inferd::server {
 
 inline constexpr size_t kMaxRequestIdBytes = 256;
-inline constexpr int32_t kMaxSpeculativeTokens = 16;
+inline constexpr int32_t kMaxSpeculativeTokens = engine::kMaxSpeculativeTokens;
 
 // The request_id is copied as is (possibly empty: the caller assigns one).
 // Absent max_tokens becomes the rest of the model context. The deadline is the
 // earlier of `call_deadline` (the gRPC deadline) and `now` + timeout_ms.
+// `max_tokens_limit` > 0 (--max-tokens-limit) caps max_tokens: a larger one is
+// INVALID_ARGUMENT, an absent one is capped to it.
 absl::StatusOr<engine::Request> BuildEngineRequest(
     const v1::GenerateRequest& request, const engine::ModelInfo& model,
     const engine::Tokenizer& tokenizer, absl::Time now = absl::Now(),
-    absl::Time call_deadline = absl::InfiniteFuture());
+    absl::Time call_deadline = absl::InfiniteFuture(), int32_t max_tokens_limit = 0);
 
 // Checks that every id is in [0, vocab_size); `field` names the list in the
 // error ("prompt.token_ids").

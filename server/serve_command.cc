@@ -34,6 +34,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "server/auth/server_security.h"
 #include "server/drain.h"
 #include "server/engine_config_flags.h"
 #include "server/engine_watchdog.h"
@@ -44,8 +45,10 @@
 #include "server/metrics/metrics_server.h"
 #include "server/metrics/prometheus_metrics.h"
 #include "server/readiness.h"
+#include "server/request_limits.h"
 #include "server/request_log.h"
 #include "server/shutdown_signal.h"
+#include "server/stream_write_watchdog.h"
 
 namespace inferd::server {
 
@@ -56,10 +59,13 @@ struct ServeOptions {
   int32_t port = 0;
   int32_t metrics_port = 0;
   absl::Duration drain_timeout;
-  absl::Duration watchdog_timeout;  // zero: no watchdog
-  absl::Duration load_delay;        // debugging
+  absl::Duration watchdog_timeout;      // zero: no watchdog
+  absl::Duration stream_write_timeout;  // zero: none
+  absl::Duration load_delay;            // debugging
   bool log_requests = false;
   engine::EngineConfig engine;
+  SecurityFlags security;
+  RequestLimits limits;
 };
 
 absl::StatusOr<absl::Duration> SecondsFlag(const char* flag, double seconds) {
@@ -89,6 +95,8 @@ absl::StatusOr<ServeOptions> OptionsFromFlags() {
   for (auto [flag, value, out] :
        {std::tuple{"drain-timeout", absl::GetFlag(FLAGS_drain_timeout), &o.drain_timeout},
         std::tuple{"watchdog-timeout", absl::GetFlag(FLAGS_watchdog_timeout), &o.watchdog_timeout},
+        std::tuple{"stream-write-timeout", absl::GetFlag(FLAGS_stream_write_timeout),
+                   &o.stream_write_timeout},
         std::tuple{"debug-load-delay", absl::GetFlag(FLAGS_debug_load_delay), &o.load_delay}}) {
     absl::StatusOr<absl::Duration> d = SecondsFlag(flag, value);
     if (!d.ok()) return d.status();
@@ -98,6 +106,10 @@ absl::StatusOr<ServeOptions> OptionsFromFlags() {
   if (!config.ok()) return config.status();
   o.engine = *std::move(config);
   o.engine.debug_stall_file = absl::GetFlag(FLAGS_debug_stall_file);
+  absl::StatusOr<RequestLimits> limits = RequestLimitsFromFlags();
+  if (!limits.ok()) return limits.status();
+  o.limits = *limits;
+  o.security = SecurityFlagsFromCommandLine();
   return o;
 }
 
@@ -131,10 +143,13 @@ int64_t WeightFileBytes(const std::string& model_dir) {
 
 // The metrics endpoint is left to the process exit, so that it stays
 // scrapeable to the end: civetweb's listener polls in 2 s quanta, so stopping
-// it would only hold the exit up to 2 s. Kept reachable (no leak report); the
-// OS closes its socket.
+// it would only hold the exit up to 2 s. Kept reachable from static storage
+// (no leak report); the OS closes its socket. The pointer is volatile: a
+// static that nothing reads is otherwise optimized away, and LeakSanitizer
+// then reports the endpoint as leaked at every exit.
 void KeepUntilExit(std::unique_ptr<MetricsServer> metrics_server) {
-  [[maybe_unused]] static MetricsServer* const kept_until_exit = metrics_server.release();
+  [[maybe_unused]] static MetricsServer* volatile kept_until_exit = nullptr;
+  if (metrics_server != nullptr) kept_until_exit = metrics_server.release();
 }
 
 // Loads the model (after --debug-load-delay). A SIGINT/SIGTERM meanwhile
@@ -170,8 +185,9 @@ absl::StatusOr<std::unique_ptr<engine::Engine>> LoadEngine(const ServeOptions& o
   return created;
 }
 
-void LogStartupSummary(const ServeOptions& o, const engine::ModelInfo& info,
-                       const std::string& grpc_address, const std::string& metrics_address) {
+void LogStartupSummary(const ServeOptions& o, const ServerSecurity& security,
+                       const engine::ModelInfo& info, const std::string& grpc_address,
+                       const std::string& metrics_address) {
   LogInfo("startup summary",
           {{"model", info.model_name},
            {"model_dir", info.model_dir},
@@ -186,12 +202,22 @@ void LogStartupSummary(const ServeOptions& o, const engine::ModelInfo& info,
            {"max_queue_len", o.engine.max_queue_len},
            {"prefix_caching", info.prefix_caching},
            {"chunked_prefill", info.chunked_prefill},
+           {"speculative", info.speculative_method},
+           {"num_speculative_tokens", info.num_speculative_tokens},
+           {"speculative_policy", info.speculative_policy},
            {"grpc_address", grpc_address},
            {"metrics_address",
             metrics_address.empty() ? nlohmann::json() : nlohmann::json(metrics_address)},
            {"drain_timeout_s", absl::ToDoubleSeconds(o.drain_timeout)},
            {"watchdog_timeout_s", absl::ToDoubleSeconds(o.watchdog_timeout)},
-           {"log_requests", o.log_requests}});
+           {"stream_write_timeout_s", absl::ToDoubleSeconds(o.stream_write_timeout)},
+           {"log_requests", o.log_requests},
+           {"tls", security.tls},
+           {"mutual_tls", security.mutual_tls},
+           {"api_keys", security.num_api_keys},  // how many, never which
+           {"max_request_bytes", o.limits.max_request_bytes},
+           {"max_tokens_limit", o.limits.max_tokens_limit},
+           {"max_streams_per_connection", o.limits.max_streams_per_connection}});
 }
 
 // Flips readiness when the engine stalls or recovers, and says so.
@@ -236,6 +262,19 @@ int RunServe(const cli::ParsedArgs& args) {
 
   // Before any thread exists: every thread inherits the blocked mask.
   BlockShutdownSignals();
+  // Certificates and keys are read and checked before any port opens, after the
+  // signals are blocked: gRPC credentials start gRPC's threads, which must
+  // inherit the blocked mask.
+  absl::StatusOr<ServerSecurity> security =
+      LoadServerSecurity(o.security, [metrics] { metrics->CountAuthFailure(); });
+  if (!security.ok()) {
+    LogError(security.status().message());
+    return 2;
+  }
+  if (security->certificate_expired) {
+    LogWarning("the --tls-cert certificate has expired: clients will refuse it",
+               {{"tls_cert", o.security.tls_cert}});
+  }
   std::unique_ptr<RequestLog> request_log;
   if (o.log_requests) request_log = std::make_unique<RequestLog>();
 
@@ -251,15 +290,24 @@ int RunServe(const cli::ParsedArgs& args) {
   }
   const std::string metrics_address = metrics_server ? metrics_server->address() : "";
 
+  // Clients that stop reading lose their stream after --stream-write-timeout.
+  // Declared before the service and the server: it outlives both.
+  std::unique_ptr<StreamWriteWatchdog> write_watchdog;
+  if (o.stream_write_timeout > absl::ZeroDuration()) {
+    write_watchdog = std::make_unique<StreamWriteWatchdog>(
+        o.stream_write_timeout, [metrics] { metrics->CountStreamWriteTimeout(); });
+  }
   // Serving (health, reflection, Inference answering UNAVAILABLE) before the
   // model loads, so probes see "loading" rather than nothing.
-  InferenceService service(metrics.get(), request_log.get());
+  InferenceService service(metrics.get(), request_log.get(), o.limits.max_tokens_limit);
+  service.SetStreamWriteWatchdog(write_watchdog.get());
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int bound_port = 0;
-  builder.AddListeningPort(HostPort(o.host, o.port), grpc::InsecureServerCredentials(),
-                           &bound_port);
+  builder.AddListeningPort(HostPort(o.host, o.port), security->credentials, &bound_port);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(o.limits.max_request_bytes));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, o.limits.max_streams_per_connection);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) {
@@ -291,7 +339,7 @@ int RunServe(const cli::ParsedArgs& args) {
   readiness.SetLoaded();
   std::unique_ptr<EngineWatchdog> watchdog =
       StartWatchdog(engine.get(), o.watchdog_timeout, &readiness);
-  LogStartupSummary(o, engine->model_info(), grpc_address, metrics_address);
+  LogStartupSummary(o, *security, engine->model_info(), grpc_address, metrics_address);
   absl::PrintF("inferd: serving %s on %s\n", o.engine.model_dir, grpc_address);
   std::fflush(stdout);
 

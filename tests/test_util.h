@@ -25,6 +25,31 @@ inline std::string SharedDir() {
 // SHARED_PATH("models/stories260K"): absolute path under ../shared.
 inline std::string SharedPath(const std::string& rel) { return SharedDir() + "/" + rel; }
 
+// How much slower than a plain build this test binary (and the daemon it
+// starts, from the same build) runs: 1, or more in the sanitizer builds of
+// scripts/test.sh --sanitize=address|thread. Tests with wall-clock bounds
+// (a drain timeout, "finishes within N s") multiply them by this; tests that
+// bound memory skip the bound under a sanitizer (SanitizerBuild()), whose
+// shadow memory and quarantine inflate it.
+inline int SanitizerTimeScale() {
+#if defined(__SANITIZE_THREAD__)
+  return 8;
+#elif defined(__SANITIZE_ADDRESS__)
+  return 3;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+  return 8;
+#elif __has_feature(address_sanitizer)
+  return 3;
+#else
+  return 1;
+#endif
+#else
+  return 1;
+#endif
+}
+inline bool SanitizerBuild() { return SanitizerTimeScale() > 1; }
+
 inline std::string ReadFileOrDie(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {

@@ -196,7 +196,12 @@ const cli::SubcommandSpec& InferloadSpec() {
                 "max_duration",
                 "no_progress",
                 "priority",
-                "temperature"},
+                "temperature",
+                "tls_ca",
+                "tls_cert",
+                "tls_key",
+                "api_key",
+                "api_key_file"},
       .repeatable = {},
       .max_positional = 0,
   };

@@ -29,6 +29,7 @@
 #include "loadtest/inferload/server_queries.h"
 #include "loadtest/inferload/workload.h"
 #include "tools/cli/subcommand_flags.h"
+#include "tools/client_security/channel_credentials.h"
 
 namespace inferd::inferload {
 namespace {
@@ -162,8 +163,10 @@ int Run(const cli::ParsedArgs& args) {
   RunInfo info;
   info.arrivals = ArrivalsText(o);
   info.workload = WorkloadText(o);
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateChannel(o.addr, grpc::InsecureChannelCredentials());
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      client_security::MakeChannelCredentials(client_security::ClientSecurityFromFlags());
+  if (!credentials.ok()) return Fail(2, std::string(credentials.status().message()));
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(o.addr, *credentials);
   std::unique_ptr<v1::Inference::Stub> stub = v1::Inference::NewStub(channel);
   absl::StatusOr<ServedModel> model = FetchServedModel(*stub, o.addr, kSetupCallTimeoutSeconds);
   if (!model.ok()) {

@@ -60,13 +60,22 @@ struct PrometheusMetrics::ServerSeries {
   ServerSeries(Registry& registry, const Labels& model);
 
   Gauge& engine_healthy;
+  Counter& auth_failures;
+  Counter& stream_write_timeouts;
   std::array<Counter*, kNumGrpcCodes> failure{};  // by grpc::StatusCode; OK unused
 };
 
 PrometheusMetrics::ServerSeries::ServerSeries(Registry& r, const Labels& model)
     : engine_healthy(AddGauge(r, "inferd:engine_healthy",
-                              "1 while the server is ready (gRPC health SERVING), else 0.",
-                              model)) {
+                              "1 while the server is ready (gRPC health SERVING), else 0.", model)),
+      auth_failures(AddCounter(r, "inferd:auth_failures_total",
+                               "gRPC calls refused with UNAUTHENTICATED for a missing or wrong "
+                               "API key (--api-key-file).",
+                               model)),
+      stream_write_timeouts(AddCounter(r, "inferd:stream_write_timeouts_total",
+                                       "Generate streams aborted because the client read nothing "
+                                       "for --stream-write-timeout.",
+                                       model)) {
   auto& failure_family =
       prometheus::BuildCounter()
           .Name("inferd:request_failure_total")
@@ -103,6 +112,10 @@ struct PrometheusMetrics::Series {
   Histogram& generation_tokens_per_request;
   Histogram& iteration_tokens;
   std::array<Counter*, kNumFinishReasons> success{};  // by FinishReason; kNone unused
+  Counter* spec_drafts = nullptr;
+  Counter* spec_draft_tokens = nullptr;
+  Counter* spec_accepted_tokens = nullptr;
+  std::array<Counter*, kMaxSpeculativeTokens> spec_accepted_per_pos{};
 };
 
 PrometheusMetrics::Series::Series(Registry& r, const Labels& model_labels,
@@ -178,17 +191,21 @@ PrometheusMetrics::Series::Series(Registry& r, const Labels& model_labels,
     success[static_cast<int>(reason)] =
         &success_family.Add(With(model, "finished_reason", engine::FinishReasonName(reason)));
   }
-  // Speculative decoding: registered so dashboards find them; zero until
-  // the engine speculates.
-  AddCounter(r, "inferd:spec_decode_num_drafts_total", "Speculative decoding drafts.", model);
-  AddCounter(r, "inferd:spec_decode_num_draft_tokens_total", "Draft tokens proposed.", model);
-  AddCounter(r, "inferd:spec_decode_num_accepted_tokens_total", "Draft tokens accepted.", model);
+  // Speculative decoding: registered whether or not the engine speculates,
+  // so dashboards find them.
+  spec_drafts = &AddCounter(r, "inferd:spec_decode_num_drafts_total",
+                            "Speculative decoding drafts verified.", model);
+  spec_draft_tokens = &AddCounter(r, "inferd:spec_decode_num_draft_tokens_total",
+                                  "Draft tokens verified (tree nodes for a tree).", model);
+  spec_accepted_tokens = &AddCounter(r, "inferd:spec_decode_num_accepted_tokens_total",
+                                     "Draft tokens accepted.", model);
   auto& per_position = prometheus::BuildCounter()
                            .Name("inferd:spec_decode_num_accepted_tokens_per_pos_total")
                            .Help("Draft tokens accepted, by position in the draft.")
                            .Register(r);
   for (int position = 0; position < kMaxSpeculativeTokens; ++position) {
-    per_position.Add(With(model, "position", absl::StrCat(position)));
+    spec_accepted_per_pos[position] =
+        &per_position.Add(With(model, "position", absl::StrCat(position)));
   }
 }
 
@@ -227,6 +244,18 @@ void PrometheusMetrics::OnStep(const engine::StepStats& stats) {
   }
   for (double v : stats.time_to_first_token_s) s.time_to_first_token.Observe(v);
   for (double v : stats.inter_token_latency_s) s.inter_token_latency.Observe(v);
+  if (stats.spec_num_drafts > 0) {
+    s.spec_drafts->Increment(static_cast<double>(stats.spec_num_drafts));
+    s.spec_draft_tokens->Increment(static_cast<double>(stats.spec_num_draft_tokens));
+    s.spec_accepted_tokens->Increment(static_cast<double>(stats.spec_num_accepted_tokens));
+    for (size_t i = 0;
+         i < stats.spec_accepted_per_position.size() && i < s.spec_accepted_per_pos.size(); ++i) {
+      if (stats.spec_accepted_per_position[i] > 0) {
+        s.spec_accepted_per_pos[i]->Increment(
+            static_cast<double>(stats.spec_accepted_per_position[i]));
+      }
+    }
+  }
 }
 
 void PrometheusMetrics::OnRequestFinished(const engine::RequestStats& stats) {
@@ -258,6 +287,12 @@ void PrometheusMetrics::CountFailure(grpc::StatusCode code) {
   int index = static_cast<int>(code);
   if (index <= 0 || index >= kNumGrpcCodes) index = static_cast<int>(grpc::StatusCode::UNKNOWN);
   server_series_->failure[index]->Increment();
+}
+
+void PrometheusMetrics::CountAuthFailure() { server_series_->auth_failures.Increment(); }
+
+void PrometheusMetrics::CountStreamWriteTimeout() {
+  server_series_->stream_write_timeouts.Increment();
 }
 
 void PrometheusMetrics::SetHealthy(bool healthy) {

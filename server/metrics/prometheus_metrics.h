@@ -49,6 +49,11 @@ class PrometheusMetrics final : public engine::EngineObserver {
   // it: refused by the server before the engine admitted it (validation,
   // queue full, loading, draining). request_failure_total{code}.
   void CountFailure(grpc::StatusCode code);
+  // A call refused for its API key: inferd:auth_failures_total. Thread-safe.
+  void CountAuthFailure();
+  // A Generate stream aborted because its client read nothing for
+  // --stream-write-timeout: inferd:stream_write_timeouts_total. Thread-safe.
+  void CountStreamWriteTimeout();
   // inferd:engine_healthy: 1 while readiness is SERVING (0 from the start).
   void SetHealthy(bool healthy);
 

@@ -76,8 +76,10 @@ TEST(DrainTest, StreamsInFlightFinishWhileNewCallsAreRefused) {
   InferdServerOptions options;
   options.stderr_path = log_path;
   std::string error;
-  auto server =
-      InferdServer::Start(SharedPath(kLongModel), {"--drain-timeout", "10"}, &error, options);
+  // Long enough for 4 x 1000 tokens, in a sanitizer build too.
+  const int drain_s = 10 * SanitizerTimeScale();
+  auto server = InferdServer::Start(SharedPath(kLongModel),
+                                    {"--drain-timeout", std::to_string(drain_s)}, &error, options);
   ASSERT_NE(server, nullptr) << error;
   auto stub = server->NewStub();
   constexpr int kStreams = 4;
@@ -105,8 +107,8 @@ TEST(DrainTest, StreamsInFlightFinishWhileNewCallsAreRefused) {
     EXPECT_EQ(streams[i]->last.finish_reason(), v1::FINISH_REASON_LENGTH) << i;
     EXPECT_EQ(streams[i]->ids.size(), static_cast<size_t>(kTokens)) << i;
   }
-  EXPECT_EQ(server->Wait(std::chrono::seconds(10)), 0);
-  EXPECT_LT(SecondsSince(signalled), 10.0);
+  EXPECT_EQ(server->Wait(std::chrono::seconds(drain_s)), 0);
+  EXPECT_LT(SecondsSince(signalled), drain_s);
   // The drain began with every stream still running, and none was aborted.
   const std::string log = ReadWholeFile(log_path);
   EXPECT_NE(log.find("SIGTERM received: draining signal=SIGTERM streams=4"), std::string::npos)

@@ -49,11 +49,13 @@ bool IsServing(const std::shared_ptr<grpc::Channel>& channel, Clock::time_point 
 std::string InferdPath() { return std::string(INFERD_BINARY_DIR) + "/inferd"; }
 std::string InferctlPath() { return std::string(INFERD_BINARY_DIR) + "/inferctl"; }
 
-InferdServer::InferdServer(ChildProcess process, std::string address, int metrics_port)
+InferdServer::InferdServer(ChildProcess process, std::string address, int metrics_port,
+                           std::shared_ptr<grpc::ChannelCredentials> credentials)
     : process_(std::move(process)),
       address_(std::move(address)),
       metrics_port_(metrics_port),
-      channel_(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials())) {}
+      channel_(grpc::CreateChannel(
+          address_, credentials != nullptr ? credentials : grpc::InsecureChannelCredentials())) {}
 
 std::unique_ptr<InferdServer> InferdServer::Start(const std::string& model_dir,
                                                   const std::vector<std::string>& extra_args,
@@ -97,8 +99,8 @@ std::unique_ptr<InferdServer> InferdServer::Start(const std::string& model_dir,
       metrics_port = std::stoi(line->substr(line->rfind(':') + 1));
     }
   }
-  std::unique_ptr<InferdServer> server(
-      new InferdServer(std::move(*process), "127.0.0.1:" + port, metrics_port));
+  std::unique_ptr<InferdServer> server(new InferdServer(std::move(*process), "127.0.0.1:" + port,
+                                                        metrics_port, options.channel_credentials));
   if (!options.return_when_listening && !server->WaitUntilServing(MillisLeft(deadline), error)) {
     return nullptr;
   }

@@ -31,6 +31,9 @@ struct InferdServerOptions {
   // Non-empty: the daemon's stderr goes to this file instead of the test's.
   std::string stderr_path;
   std::chrono::milliseconds timeout = std::chrono::seconds(60);
+  // How channel() connects (the health check that waits for SERVING
+  // included); null: plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> channel_credentials;
 };
 
 class InferdServer {
@@ -65,7 +68,8 @@ class InferdServer {
   int Wait(std::chrono::milliseconds timeout) { return process_.Wait(timeout); }
 
  private:
-  InferdServer(ChildProcess process, std::string address, int metrics_port);
+  InferdServer(ChildProcess process, std::string address, int metrics_port,
+               std::shared_ptr<grpc::ChannelCredentials> credentials);
 
   ChildProcess process_;
   std::string address_;

@@ -35,12 +35,13 @@ READY_PREFIX = "inferd: serving "
 TIMEOUT_S = 60
 
 
-def start_server(model_dir=MODEL_DIR):
-    """Starts inferd serve; returns (process, "127.0.0.1:PORT")."""
+def start_server(model_dir=MODEL_DIR, extra_args=(), stderr=None):
+    """Starts inferd serve (with `extra_args`; its stderr to the file object
+    `stderr`, or the test's); returns (process, "127.0.0.1:PORT")."""
     process = subprocess.Popen(
         [os.path.join(BINARY_DIR, "inferd"), "serve", "--model", model_dir,
-         "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0"],
-        stdout=subprocess.PIPE)
+         "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0"] + list(extra_args),
+        stdout=subprocess.PIPE, stderr=stderr)
     deadline = time.monotonic() + TIMEOUT_S
     # Raw reads: a buffered readline() could swallow the ready line together
     # with the metrics line before it, and select() would then wait forever.

@@ -3,9 +3,11 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_format.h"
+#include "tools/client_security/channel_credentials.h"
 #include "tools/inferctl/flags.h"
 
 namespace inferd::inferctl {
@@ -37,7 +39,13 @@ const char* CodeName(grpc::StatusCode code) {
 }  // namespace
 
 std::shared_ptr<grpc::Channel> Connect() {
-  return grpc::CreateChannel(absl::GetFlag(FLAGS_addr), grpc::InsecureChannelCredentials());
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      client_security::MakeChannelCredentials(client_security::ClientSecurityFromFlags());
+  if (!credentials.ok()) {
+    absl::FPrintF(stderr, "inferctl: %s\n", credentials.status().message());
+    std::exit(2);
+  }
+  return grpc::CreateChannel(absl::GetFlag(FLAGS_addr), *credentials);
 }
 
 std::unique_ptr<grpc::ClientContext> MakeContext(double default_seconds) {

@@ -10,7 +10,9 @@
 
 namespace inferd::inferctl {
 
-// An insecure channel to --addr.
+// A channel to --addr: plaintext, or TLS and API key as --tls-ca, --tls-cert,
+// --tls-key, --api-key, --api-key-file say (tools/client_security). A bad
+// security flag or file is reported on stderr and exits 2.
 std::shared_ptr<grpc::Channel> Connect();
 
 // A context with the --timeout deadline, or `default_seconds` when --timeout

@@ -13,7 +13,8 @@ ABSL_FLAG(std::optional<uint64_t>, seed, std::nullopt,
 ABSL_FLAG(bool, ignore_eos, false, "Keep generating past EOS");
 ABSL_FLAG(bool, json, false,
           "After the streamed text and a newline, print one JSON object (prompt_ids, "
-          "output_ids, text, finish_reason) as the last line");
+          "output_ids, text, finish_reason, num_steps, draft_tokens, accepted_draft_tokens) as the "
+          "last line");
 ABSL_FLAG(std::string, service, "",
           "Health service name: \"\" or inferd.v1.Inference (readiness), liveness");
 
@@ -26,7 +27,8 @@ const cli::SubcommandSpec& GenerateSpec() {
           "[--addr 127.0.0.1:50051] [--max-tokens 256] [--temperature 1.0] [--seed S] "
           "[--ignore-eos] [--json] PROMPT",
       .summary = "Stream a continuation of PROMPT to stdout as it arrives.",
-      .flags = {"addr", "timeout", "max_tokens", "temperature", "seed", "ignore_eos", "json"},
+      .flags = {"addr", "timeout", "max_tokens", "temperature", "seed", "ignore_eos", "json",
+                "tls_ca", "tls_cert", "tls_key", "api_key", "api_key_file"},
       .repeatable = {},
       .max_positional = 1,
   };
@@ -40,7 +42,8 @@ const cli::SubcommandSpec& HealthSpec() {
       .summary =
           "Print the server's health (SERVING, NOT_SERVING or SERVICE_UNKNOWN); exit 0 "
           "when it answered.",
-      .flags = {"addr", "timeout", "service"},
+      .flags = {"addr", "timeout", "service", "tls_ca", "tls_cert", "tls_key", "api_key",
+                "api_key_file"},
       .repeatable = {},
       .max_positional = 0,
   };
@@ -54,7 +57,7 @@ const cli::SubcommandSpec& TokenizeSpec() {
       .summary =
           "Print the token ids of TEXT (BOS included as the model adds it), "
           "comma-separated.",
-      .flags = {"addr", "timeout"},
+      .flags = {"addr", "timeout", "tls_ca", "tls_cert", "tls_key", "api_key", "api_key_file"},
       .repeatable = {},
       .max_positional = 1,
   };
@@ -66,7 +69,7 @@ const cli::SubcommandSpec& InfoSpec() {
       .name = "info",
       .synopsis = "[--addr 127.0.0.1:50051]",
       .summary = "Print the model info and live engine counters as JSON.",
-      .flags = {"addr", "timeout"},
+      .flags = {"addr", "timeout", "tls_ca", "tls_cert", "tls_key", "api_key", "api_key_file"},
       .repeatable = {},
       .max_positional = 0,
   };

@@ -71,12 +71,14 @@ int RunGenerate(const cli::ParsedArgs& args) {
   std::vector<int32_t> output_ids;
   std::string text;
   v1::FinishReason reason = v1::FINISH_REASON_UNSPECIFIED;
+  v1::Usage usage;
   for (v1::GenerateResponse chunk; reader->Read(&chunk);) {
     output_ids.insert(output_ids.end(), chunk.token_ids().begin(), chunk.token_ids().end());
     text += chunk.text();
     std::fwrite(chunk.text().data(), 1, chunk.text().size(), stdout);
     std::fflush(stdout);
     if (chunk.finish_reason() != v1::FINISH_REASON_UNSPECIFIED) reason = chunk.finish_reason();
+    if (chunk.has_usage()) usage = chunk.usage();
   }
   grpc::Status status = reader->Finish();
   absl::PrintF("\n");
@@ -85,7 +87,10 @@ int RunGenerate(const cli::ParsedArgs& args) {
     const nlohmann::json out = {{"prompt_ids", prompt_ids},
                                 {"output_ids", output_ids},
                                 {"text", text},
-                                {"finish_reason", FinishReasonName(reason)}};
+                                {"finish_reason", FinishReasonName(reason)},
+                                {"num_steps", usage.num_steps()},
+                                {"draft_tokens", usage.draft_tokens()},
+                                {"accepted_draft_tokens", usage.accepted_draft_tokens()}};
     absl::PrintF("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
   return 0;

@@ -1,0 +1,52 @@
+// tools/client_security/channel_credentials.h — the client side of inferd's
+// TLS and API keys, shared by inferctl and inferload: their flags and the
+// grpc::ChannelCredentials made from them.
+//
+//   (none)                        plaintext
+//   --tls-ca FILE                 TLS; the server's certificate must be signed
+//                                 by a CA in FILE and name the host of --addr
+//   --tls-cert F --tls-key F      mutual TLS: this client's certificate
+//   --api-key KEY | --api-key-file FILE
+//                                 every call carries `authorization: Bearer
+//                                 KEY` (the first key line of FILE: blank
+//                                 lines and '#' comments skipped); TLS only
+//
+// The key rides as gRPC call credentials, which gRPC sends over secure
+// channels only: hence --api-key needs --tls-ca.
+#ifndef INFERD_TOOLS_CLIENT_SECURITY_CHANNEL_CREDENTIALS_H_
+#define INFERD_TOOLS_CLIENT_SECURITY_CHANNEL_CREDENTIALS_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/flags/declare.h"
+#include "absl/status/statusor.h"
+#include "grpcpp/security/credentials.h"
+
+ABSL_DECLARE_FLAG(std::string, tls_ca);
+ABSL_DECLARE_FLAG(std::string, tls_cert);
+ABSL_DECLARE_FLAG(std::string, tls_key);
+ABSL_DECLARE_FLAG(std::string, api_key);
+ABSL_DECLARE_FLAG(std::string, api_key_file);
+
+namespace inferd::client_security {
+
+struct ClientSecurity {
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string api_key;
+  std::string api_key_file;
+};
+
+ClientSecurity ClientSecurityFromFlags();
+
+// Reads the files and builds the credentials. INVALID_ARGUMENT naming the
+// flag (and file) when a file cannot be read, holds no PEM block, has no key,
+// or the combination is wrong; never quotes a key.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
+    const ClientSecurity& security);
+
+}  // namespace inferd::client_security
+
+#endif  // INFERD_TOOLS_CLIENT_SECURITY_CHANNEL_CREDENTIALS_H_
