@@ -81,7 +81,7 @@ TEST(SpeculationPolicyTest, BatchSizesAreMeasuredApart) {
 
 TEST(SpeculationPolicyTest, FollowsAChangeThroughProbes) {
   SpeculationPolicy p(SpecPolicy::kAdaptive, 4);
-  Drive(p, 16, 500, 1000, 300);                      // drafting loses ...
+  Drive(p, 16, 500, 1000, 300);  // drafting loses ...
   // ... then wins: the next probe (its interval grew while drafting lost)
   // finds out, and from then on the policy drafts.
   Drive(p, 16, 3000, 1000, SpeculationPolicy::kMaxProbeInterval);
