@@ -128,22 +128,12 @@ void Transformer::Attention(const InputBatch& batch, int64_t layer, int32_t bloc
   kernels::WriteKvCache(k_.data(), v_.data(), batch.slot_mapping.data(), n, kvd, kv->k(layer),
                         kv->v(layer));
 
-  kernels::PagedAttentionParams p;
+  kernels::PagedAttentionParams p = BatchAttentionParams(
+      batch, config_.num_attention_heads, config_.num_key_value_heads, head_dim, block_size);
   p.q = q_.data();
   p.k_cache = kv->k(layer);
   p.v_cache = kv->v(layer);
   p.out = attn_.data();
-  p.query_start = batch.query_start.data();
-  p.seq_lens = batch.seq_lens.data();
-  p.block_tables = batch.block_tables.data();
-  p.num_seqs = batch.num_seqs();
-  p.max_blocks_per_seq = batch.max_blocks_per_seq;
-  p.num_q_heads = static_cast<int32_t>(config_.num_attention_heads);
-  p.num_kv_heads = static_cast<int32_t>(config_.num_key_value_heads);
-  p.head_dim = static_cast<int32_t>(head_dim);
-  p.block_size = block_size;
-  p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
-  p.tree_mask = batch.tree_mask.empty() ? nullptr : batch.tree_mask.data();
   kernels::PagedAttention(p);
 
   // [n, hidden]

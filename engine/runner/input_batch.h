@@ -4,8 +4,11 @@
 #ifndef INFERD_ENGINE_RUNNER_INPUT_BATCH_H_
 #define INFERD_ENGINE_RUNNER_INPUT_BATCH_H_
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
+
+#include "kernels/ops.h"
 
 namespace inferd::engine {
 
@@ -36,6 +39,27 @@ struct InputBatch {
     tree_mask.clear();
   }
 };
+
+// The attention op's parameters for `batch`'s layout (query ranges, context
+// lengths, block tables, tree mask) and a model's head shape; the caller
+// sets q, k_cache, v_cache and out.
+inline kernels::PagedAttentionParams BatchAttentionParams(const InputBatch& batch,
+                                                          int64_t num_q_heads, int64_t num_kv_heads,
+                                                          int64_t head_dim, int32_t block_size) {
+  kernels::PagedAttentionParams p;
+  p.query_start = batch.query_start.data();
+  p.seq_lens = batch.seq_lens.data();
+  p.block_tables = batch.block_tables.data();
+  p.num_seqs = batch.num_seqs();
+  p.max_blocks_per_seq = batch.max_blocks_per_seq;
+  p.num_q_heads = static_cast<int32_t>(num_q_heads);
+  p.num_kv_heads = static_cast<int32_t>(num_kv_heads);
+  p.head_dim = static_cast<int32_t>(head_dim);
+  p.block_size = block_size;
+  p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
+  p.tree_mask = batch.tree_mask.empty() ? nullptr : batch.tree_mask.data();
+  return p;
+}
 
 }  // namespace inferd::engine
 

@@ -285,22 +285,12 @@ void MtpModule::Forward(const InputBatch& batch, const float* target_hidden,
   kernels::Rope(k_.data(), batch.positions.data(), n, config_.num_key_value_heads, head_dim,
                 inv_freq_.data());
   kernels::WriteKvCache(k_.data(), v_.data(), batch.slot_mapping.data(), n, kvd, k_cache, v_cache);
-  kernels::PagedAttentionParams p;
+  kernels::PagedAttentionParams p = BatchAttentionParams(
+      batch, config_.num_attention_heads, config_.num_key_value_heads, head_dim, block_size);
   p.q = q_.data();
   p.k_cache = k_cache;
   p.v_cache = v_cache;
   p.out = attn_.data();
-  p.query_start = batch.query_start.data();
-  p.seq_lens = batch.seq_lens.data();
-  p.block_tables = batch.block_tables.data();
-  p.num_seqs = batch.num_seqs();
-  p.max_blocks_per_seq = batch.max_blocks_per_seq;
-  p.num_q_heads = static_cast<int32_t>(config_.num_attention_heads);
-  p.num_kv_heads = static_cast<int32_t>(config_.num_key_value_heads);
-  p.head_dim = static_cast<int32_t>(head_dim);
-  p.block_size = block_size;
-  p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
-  p.tree_mask = batch.tree_mask.empty() ? nullptr : batch.tree_mask.data();
   kernels::PagedAttention(p);
   kernels::Matmul(attn_.data(), o_.data(), nullptr, n, hidden, q_dim, delta_.data());
   kernels::AddRmsNorm(residual_.data(), delta_.data(), post_attn_norm_.data(), n, hidden, eps,
