@@ -3,8 +3,34 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 
 namespace inferd::engine {
+namespace {
+
+// Median of the first n values.
+template <size_t N>
+double Median(std::array<double, N> values, int64_t n) {
+  n = std::min<int64_t>(n, N);
+  if (n == 0) return 0;
+  auto mid = values.begin() + n / 2;
+  std::nth_element(values.begin(), mid, values.begin() + n);
+  if (n % 2 == 1) return *mid;
+  const double upper = *mid;
+  const double lower = *std::max_element(values.begin(), mid);
+  return 0.5 * (lower + upper);
+}
+
+}  // namespace
+
+void SpeculationPolicy::Arm::Record(double rate, double secs) {
+  rates[samples % kWindow] = rate;
+  seconds[samples % kWindow] = secs;
+  ++samples;
+}
+
+double SpeculationPolicy::Arm::Rate() const { return Median(rates, samples); }
+double SpeculationPolicy::Arm::CycleSeconds() const { return Median(seconds, samples); }
 
 SpeculationPolicy::SpeculationPolicy(SpecPolicy policy, int32_t max_k, double margin)
     : policy_(policy), max_k_(max_k), margin_(margin) {}
@@ -19,7 +45,25 @@ void SpeculationPolicy::RecordCycle(double seconds, int64_t generated, int64_t b
   if (had_prefill || batch <= 0 || generated <= 0 || seconds <= 0) return;
   if (verified != drafted) return;  // switching arms: neither
   Bucket& b = buckets_[BucketOf(batch)];
-  (verified ? b.on : b.off).Record(static_cast<double>(generated) / seconds);
+  (verified ? b.on : b.off).Record(static_cast<double>(generated) / seconds, seconds);
+}
+
+bool SpeculationPolicy::OnWins(const Bucket& b) const {
+  return b.on.Rate() > b.off.Rate() * (1.0 + margin_);
+}
+
+int32_t SpeculationPolicy::AffordableInterval(const Bucket& b) const {
+  const Arm& winner = b.drafting ? b.on : b.off;
+  const Arm& loser = b.drafting ? b.off : b.on;
+  const double w = winner.Rate(), l = loser.Rate();
+  const double tw = winner.CycleSeconds(), tl = loser.CycleSeconds();
+  if (w <= 0 || tw <= 0) return kFirstProbeInterval;
+  // A probe runs kProbeCycles loser cycles of tl seconds each, losing the
+  // fraction (1 - l/w) of their output; spread over `interval` winner
+  // cycles of tw seconds, that must stay within the budget.
+  const double lost_cycles = kProbeCycles * (tl / tw) * std::max(0.0, 1.0 - l / w);
+  const double interval = std::ceil(lost_cycles / kExplorationBudget);
+  return static_cast<int32_t>(std::clamp<double>(interval, kFirstProbeInterval, kMaxProbeInterval));
 }
 
 int32_t SpeculationPolicy::DraftLength(absl::Span<const double> acceptance) {
@@ -31,27 +75,37 @@ int32_t SpeculationPolicy::DraftLength(absl::Span<const double> acceptance) {
   const int64_t batch = static_cast<int64_t>(acceptance.size());
   if (batch == 1) return max_k_;
   Bucket& b = buckets_[BucketOf(batch)];
-  if (b.off.samples < 3) return 0;
-  if (b.on.samples < 3) return max_k_;
-  const bool on_wins = b.on.rate > b.off.rate * (1.0 + margin_);
+  if (!b.decided) {
+    if (b.off.samples < kMinSamples) return 0;
+    if (b.on.samples < kMinSamples) return max_k_;
+    b.decided = true;
+    b.drafting = OnWins(b);
+    b.probe_interval = AffordableInterval(b);
+  }
   if (b.probe_left > 0) {
-    --b.probe_left;
-    return b.probing_on ? max_k_ : 0;
+    if (--b.probe_left > 0) return b.drafting ? 0 : max_k_;
+    // The probe's last cycle: decide on its fresh estimate of the loser.
+    const bool was_drafting = b.drafting;
+    b.drafting = OnWins(b);
+    if (b.drafting == was_drafting) {
+      b.probe_interval =
+          std::max(std::min(kMaxProbeInterval, 2 * b.probe_interval), AffordableInterval(b));
+    } else {
+      // A switch rests on a few cycles of each arm, which a burst of stalls
+      // may have hit; confirm it soon.
+      b.probe_interval = kConfirmInterval;
+    }
+    b.since_probe = 0;
+    return b.drafting ? max_k_ : 0;
   }
   if (++b.since_probe >= b.probe_interval) {
-    // Probe the losing arm; a probe that finds it still losing (the winner
-    // unchanged since the last probe) doubles the interval.
+    // Probe: measure the loser afresh, next to the winner's latest cycles.
+    (b.drafting ? b.off : b.on).samples = 0;
+    b.probe_left = kProbeCycles;
     b.since_probe = 0;
-    if (b.probing_on == !on_wins) {
-      b.probe_interval = std::min(kMaxProbeInterval, 2 * b.probe_interval);
-    } else {
-      b.probe_interval = kFirstProbeInterval;
-    }
-    b.probing_on = !on_wins;
-    b.probe_left = 1;
-    return b.probing_on ? max_k_ : 0;
+    return b.drafting ? 0 : max_k_;
   }
-  return on_wins ? max_k_ : 0;
+  return b.drafting ? max_k_ : 0;
 }
 
 }  // namespace inferd::engine

@@ -3,6 +3,7 @@
 // loaded server is not slowed down; exploration backs off.
 #include "engine/spec_decode/spec_policy.h"
 
+#include <random>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -17,12 +18,27 @@ namespace {
 struct Outcome {
   double drafted_fraction = 0;
   double throughput = 0;
+  double mean_noise = 1;  // the average factor on a cycle's time
 };
 
-Outcome Drive(SpeculationPolicy& p, int64_t batch, double on_rate, double off_rate, int cycles) {
+// Wall-clock noise of a shared machine: each cycle's time is off by a
+// log-normal factor, and now and then the OS stalls one for several times
+// its length.
+struct Noise {
+  double sigma = 0;
+  double stall_probability = 0;
+  double stall_factor = 1;
+  uint32_t seed = 1;
+};
+
+Outcome Drive(SpeculationPolicy& p, int64_t batch, double on_rate, double off_rate, int cycles,
+              const Noise& noise = {}) {
+  std::mt19937 rng(noise.seed);
+  std::lognormal_distribution<double> jitter(0.0, noise.sigma);
+  std::bernoulli_distribution stall(noise.stall_probability);
   bool verifying = false;  // the previous cycle drafted
   int drafted_cycles = 0;
-  double tokens = 0, seconds = 0;
+  double tokens = 0, seconds = 0, noise_sum = 0;
   const std::vector<double> acceptance(batch, 0.6);
   for (int c = 0; c < cycles; ++c) {
     const int32_t k = p.DraftLength(acceptance);
@@ -30,14 +46,18 @@ Outcome Drive(SpeculationPolicy& p, int64_t batch, double on_rate, double off_ra
     // A cycle's speed follows what it verified (drafts from the cycle before).
     const double rate = verifying ? on_rate : off_rate;
     const double generated = verifying ? 2.0 * batch : 1.0 * batch;
-    const double secs = generated / rate;
+    double factor = 1;
+    if (noise.sigma > 0) factor *= jitter(rng);
+    if (noise.stall_probability > 0 && stall(rng)) factor *= noise.stall_factor;
+    noise_sum += factor;
+    const double secs = generated / rate * factor;
     p.RecordCycle(secs, static_cast<int64_t>(generated), batch, false, verifying, drafting);
     tokens += generated;
     seconds += secs;
     drafted_cycles += drafting;
     verifying = drafting;
   }
-  return {static_cast<double>(drafted_cycles) / cycles, tokens / seconds};
+  return {static_cast<double>(drafted_cycles) / cycles, tokens / seconds, noise_sum / cycles};
 }
 
 TEST(SpeculationPolicyTest, AlwaysDraftsTheMaximum) {
@@ -69,6 +89,55 @@ TEST(SpeculationPolicyTest, NeverMuchSlowerThanOffWhereDraftingLoses) {
   const Outcome o = Drive(p, 64, /*on_rate=*/200, /*off_rate=*/1000, 5000);
   EXPECT_LT(o.drafted_fraction, 0.02);
   EXPECT_GT(o.throughput, 0.95 * 1000);
+}
+
+TEST(SpeculationPolicyTest, NoisyTimingsDoNotTipTheChoice) {
+  // spec_decode_benchmark's regime at batch 64 on a busy 2-core machine:
+  // drafting runs at 0.64x of off (n-gram) or 0.125x (a Medusa tree), each
+  // cycle's time is off by +-25% and 2% of cycles stall for 5x. After the
+  // benchmark's warm-up round, the policy must keep >= 0.95x (issue 8's
+  // bound) of what an "off" server gets under the same noise in every run,
+  // and >= 0.97x on average.
+  const Noise base{.sigma = 0.25, .stall_probability = 0.02, .stall_factor = 5};
+  for (const double on_rate : {640.0, 125.0}) {
+    double sum = 0;
+    constexpr int kSeeds = 20;
+    for (uint32_t seed = 1; seed <= kSeeds; ++seed) {
+      SCOPED_TRACE(testing::Message() << "on_rate " << on_rate << " seed " << seed);
+      SpeculationPolicy p(SpecPolicy::kAdaptive, 4);
+      Noise noise = base;
+      noise.seed = seed;
+      Drive(p, 64, on_rate, 1000, 128, noise);  // warm-up
+      noise.seed += 1000;
+      const Outcome o = Drive(p, 64, on_rate, 1000, 600, noise);
+      const double ratio = o.throughput / (1000 / o.mean_noise);
+      EXPECT_GT(ratio, 0.95);
+      sum += ratio;
+    }
+    EXPECT_GT(sum / kSeeds, 0.97) << "on_rate " << on_rate;
+  }
+}
+
+TEST(SpeculationPolicyTest, NoisyTimingsStillFindAGain) {
+  const Noise base{.sigma = 0.25, .stall_probability = 0.02, .stall_factor = 5};
+  for (uint32_t seed = 1; seed <= 20; ++seed) {
+    SCOPED_TRACE(testing::Message() << "seed " << seed);
+    SpeculationPolicy p(SpecPolicy::kAdaptive, 4);
+    Noise noise = base;
+    noise.seed = seed;
+    const Outcome o = Drive(p, 16, /*on_rate=*/1500, /*off_rate=*/1000, 1000, noise);
+    EXPECT_GT(o.throughput, 1.35 * 1000 / o.mean_noise);
+  }
+}
+
+TEST(SpeculationPolicyTest, ProbesTheLoserRarelyWhenTheGapIsLarge) {
+  // A loser 8x slower per token, with cycles 16x as long: probing it every
+  // 64 cycles would cost ~20%; the interval grows to keep it near 1%.
+  SpeculationPolicy p(SpecPolicy::kAdaptive, 4);
+  Drive(p, 64, 125, 1000, 128);
+  const Outcome o = Drive(p, 64, 125, 1000, 8192);
+  EXPECT_LT(o.drafted_fraction, 0.003);
+  EXPECT_GT(o.throughput, 0.97 * 1000);
 }
 
 TEST(SpeculationPolicyTest, BatchSizesAreMeasuredApart) {
