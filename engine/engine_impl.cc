@@ -441,7 +441,8 @@ void EngineImpl::Propose(const SchedulerOutput& plan) {
   proposals_.clear();
   proposal_acceptance_.clear();
   const InputBatch& batch = runner_->last_batch();
-  size_t next_sampled = 0;  // sampled_ is a subsequence of plan.scheduled
+  int64_t next_decodes = 0;  // the sequences that decode in the next step
+  size_t next_sampled = 0;   // sampled_ is a subsequence of plan.scheduled
   for (size_t i = 0; i < plan.scheduled.size(); ++i) {
     const ScheduledSequence& s = plan.scheduled[i];
     const SampledToken* sample = nullptr;
@@ -467,6 +468,7 @@ void EngineImpl::Propose(const SchedulerOutput& plan) {
     }
     computed_.push_back(std::move(c));
     if (seq.status != SequenceStatus::kRunning || !seq.decoding()) continue;
+    ++next_decodes;
     const SpeculativeChoice& choice = state->request.speculative;
     if (choice.mode == SpeculativeChoice::Mode::kOff) continue;
     int64_t k = config_.speculative.num_speculative_tokens;
@@ -483,7 +485,7 @@ void EngineImpl::Propose(const SchedulerOutput& plan) {
   }
   // The policy sets one draft length for the step's sequences that left the
   // choice to the server; those that asked for speculation keep theirs.
-  const int32_t k = policy_.DraftLength(proposal_acceptance_);
+  const int32_t k = policy_.DraftLength(next_decodes, proposal_acceptance_);
   size_t kept = 0;
   for (ProposalRequest r : proposals_) {
     if (states_.at(r.seq->id)->request.speculative.mode != SpeculativeChoice::Mode::kOn) {

@@ -3,9 +3,11 @@
 // --speculative-policy always, --speculative-policy adaptive) run the same
 // closed-loop workload of B concurrent greedy streams, interleaved within
 // each repeat so machine noise hits all three alike. Reports aggregate
-// output tokens/s (median over repeats), the ratios to speculation off, and
-// tokens committed per step (verification steps only). Each batch size gets
-// one unmeasured warm-up round per engine first.
+// output tokens/s (median over repeats), the ratios to speculation off
+// (median of each repeat's ratio, with the quartiles: a ratio of runs a
+// second apart cancels the machine's slow drifts), and tokens committed per
+// step (verification steps only). Each batch size gets one unmeasured
+// warm-up round per engine first.
 //
 //   build/spec_decode_benchmark --model ../shared/models/stories260K
 //       --speculative draft --speculative-model ../shared/models/stories260K-draft
@@ -189,9 +191,22 @@ RunResult Run(Engine& engine, const std::vector<std::vector<int32_t>>& prompts, 
           verify_steps > 0 ? static_cast<double>(verify_tokens) / verify_steps : 0};
 }
 
-double Median(std::vector<double> v) {
+// The q-quantile (0.5: the median) by the nearest rank.
+double Quantile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
+  return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5)];
+}
+double Median(std::vector<double> v) { return Quantile(std::move(v), 0.5); }
+
+// Each repeat's ratio of engine a to engine b: "1.00x [0.97, 1.03]" (the
+// median and the quartiles).
+std::string RatioCell(const std::vector<double>& a, const std::vector<double>& b) {
+  std::vector<double> r(a.size());
+  for (size_t i = 0; i < a.size(); ++i) r[i] = a[i] / b[i];
+  char cell[64];
+  std::snprintf(cell, sizeof(cell), "%.2fx [%.2f, %.2f]", Median(r), Quantile(r, 0.25),
+                Quantile(r, 0.75));
+  return cell;
 }
 
 }  // namespace
@@ -261,9 +276,9 @@ int main(int argc, char** argv) {
         per_step[idx].push_back(r.tokens_per_step);
       }
     }
-    const double off = Median(tps[0]), always = Median(tps[1]), adaptive = Median(tps[2]);
-    std::printf("| %d | %.0f | %.0f | %.2fx | %.2f | %.0f | %.2fx | %.2f |\n", batch, off, always,
-                always / off, Median(per_step[1]), adaptive, adaptive / off, Median(per_step[2]));
+    std::printf("| %d | %.0f | %.0f | %s | %.2f | %.0f | %s | %.2f |\n", batch, Median(tps[0]),
+                Median(tps[1]), RatioCell(tps[1], tps[0]).c_str(), Median(per_step[1]),
+                Median(tps[2]), RatioCell(tps[2], tps[0]).c_str(), Median(per_step[2]));
     std::fflush(stdout);
   }
   return 0;

@@ -43,9 +43,15 @@ int SpeculationPolicy::BucketOf(int64_t batch) {
 void SpeculationPolicy::RecordCycle(double seconds, int64_t generated, int64_t batch,
                                     bool had_prefill, bool verified, bool drafted) {
   if (had_prefill || batch <= 0 || generated <= 0 || seconds <= 0) return;
-  if (verified != drafted) return;  // switching arms: neither
   Bucket& b = buckets_[BucketOf(batch)];
-  (verified ? b.on : b.off).Record(static_cast<double>(generated) / seconds, seconds);
+  const double rate = static_cast<double>(generated) / seconds;
+  if (verified != drafted) {
+    // Switching arms: neither arm's speed, but part of what a probe costs
+    // (a draft model catching up on every context, say).
+    (drafted ? b.switch_on : b.switch_off).Record(rate, seconds);
+    return;
+  }
+  (verified ? b.on : b.off).Record(rate, seconds);
 }
 
 bool SpeculationPolicy::OnWins(const Bucket& b) const {
@@ -57,23 +63,26 @@ int32_t SpeculationPolicy::AffordableInterval(const Bucket& b) const {
   const Arm& loser = b.drafting ? b.off : b.on;
   const double w = winner.Rate(), l = loser.Rate();
   const double tw = winner.CycleSeconds(), tl = loser.CycleSeconds();
-  if (w <= 0 || tw <= 0) return kFirstProbeInterval;
+  // Too close to call (or unmeasured): look again soon.
+  if (w <= 0 || tw <= 0 || l * (1.0 + 2.0 * margin_) >= w) return kFirstProbeInterval;
   // A probe runs kProbeCycles loser cycles of tl seconds each, losing the
   // fraction (1 - l/w) of their output; spread over `interval` winner
   // cycles of tw seconds, that must stay within the budget.
-  const double lost_cycles = kProbeCycles * (tl / tw) * std::max(0.0, 1.0 - l / w);
+  // The two switches add what they take beyond a winner cycle.
+  const double switches = std::max(0.0, b.switch_on.CycleSeconds() - tw) +
+                          std::max(0.0, b.switch_off.CycleSeconds() - tw);
+  const double lost_cycles = kProbeCycles * (tl / tw) * std::max(0.0, 1.0 - l / w) + switches / tw;
   const double interval = std::ceil(lost_cycles / kExplorationBudget);
   return static_cast<int32_t>(std::clamp<double>(interval, kFirstProbeInterval, kMaxProbeInterval));
 }
 
-int32_t SpeculationPolicy::DraftLength(absl::Span<const double> acceptance) {
+int32_t SpeculationPolicy::DraftLength(int64_t batch, absl::Span<const double> acceptance) {
   if (acceptance.empty() || max_k_ <= 0) return 0;
   if (policy_ == SpecPolicy::kAlways) return max_k_;
   double best_acceptance = 0;
   for (double a : acceptance) best_acceptance = std::max(best_acceptance, a);
   if (best_acceptance < AcceptanceMeter::kMinAcceptance) return 0;
-  const int64_t batch = static_cast<int64_t>(acceptance.size());
-  if (batch == 1) return max_k_;
+  if (batch <= 1) return max_k_;
   Bucket& b = buckets_[BucketOf(batch)];
   if (!b.decided) {
     if (b.off.samples < kMinSamples) return 0;
@@ -85,17 +94,26 @@ int32_t SpeculationPolicy::DraftLength(absl::Span<const double> acceptance) {
   if (b.probe_left > 0) {
     if (--b.probe_left > 0) return b.drafting ? 0 : max_k_;
     // The probe's last cycle: decide on its fresh estimate of the loser.
+    b.since_probe = 0;
+    if ((b.drafting ? b.off : b.on).samples < 2) {
+      // Inconclusive (its cycles had prompt tokens, or the proposer had
+      // nothing to draft): keep the winner, look again soon.
+      b.probe_interval = kFirstProbeInterval;
+      return b.drafting ? max_k_ : 0;
+    }
     const bool was_drafting = b.drafting;
     b.drafting = OnWins(b);
     if (b.drafting == was_drafting) {
+      const int32_t affordable = AffordableInterval(b);
       b.probe_interval =
-          std::max(std::min(kMaxProbeInterval, 2 * b.probe_interval), AffordableInterval(b));
+          affordable == kFirstProbeInterval
+              ? kFirstProbeInterval
+              : std::max(std::min(kMaxProbeInterval, 2 * b.probe_interval), affordable);
     } else {
       // A switch rests on a few cycles of each arm, which a burst of stalls
       // may have hit; confirm it soon.
       b.probe_interval = kConfirmInterval;
     }
-    b.since_probe = 0;
     return b.drafting ? max_k_ : 0;
   }
   if (++b.since_probe >= b.probe_interval) {

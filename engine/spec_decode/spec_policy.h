@@ -22,10 +22,10 @@
 // of the other would decide on the drift. Probes come at an interval that
 // doubles (64 to 4096 cycles) while the loser stays the loser, and that is
 // never shorter than what keeps the probes' cost under kExplorationBudget
-// of throughput given the measured gap (a loser eight times slower is
-// probed rarely). A probe that switches arms is confirmed by another soon
-// after. Steps with prompt tokens and the cycles that switch arms are not
-// measured.
+// of throughput given the measured gap and the measured cost of switching
+// (a loser eight times slower, or a draft model that must catch up on every
+// context before it drafts, is probed rarely). A probe that switches arms is confirmed by another
+// soon after. Steps with prompt tokens and the cycles that switch arms are not measured.
 //
 // At batch 1 the adaptive policy drafts whenever measured acceptance is
 // above zero (AcceptanceMeter::kMinAcceptance; the common latency case).
@@ -51,9 +51,12 @@ class SpeculationPolicy {
   void RecordCycle(double seconds, int64_t generated, int64_t batch, bool had_prefill,
                    bool verified, bool drafted);
 
-  // Draft length for the next step, given the measured acceptance rates of
-  // the sequences that could draft. 0: do not draft.
-  int32_t DraftLength(absl::Span<const double> acceptance);
+  // Draft length for the next step. `batch`: the sequences that will decode
+  // in it, whether they may draft or not (the batch size RecordCycle will
+  // see for it, so a decision and its measurement fall in the same bucket);
+  // `acceptance`: the measured acceptance rates of the sequences that could
+  // draft now. 0: do not draft.
+  int32_t DraftLength(int64_t batch, absl::Span<const double> acceptance);
 
   // The measured rates of a batch size's bucket (tokens/s; 0: unmeasured).
   double OnRate(int64_t batch) const { return buckets_[BucketOf(batch)].on.Rate(); }
@@ -82,8 +85,9 @@ class SpeculationPolicy {
   };
   struct Bucket {
     Arm on, off;
-    bool decided = false;   // both arms measured
-    bool drafting = false;  // the current winner
+    Arm switch_on, switch_off;  // cycles that start or stop drafting
+    bool decided = false;       // both arms measured
+    bool drafting = false;      // the current winner
     int32_t since_probe = 0;
     int32_t probe_interval = kFirstProbeInterval;
     int32_t probe_left = 0;  // cycles of the current probe still to run

@@ -41,7 +41,7 @@ Outcome Drive(SpeculationPolicy& p, int64_t batch, double on_rate, double off_ra
   double tokens = 0, seconds = 0, noise_sum = 0;
   const std::vector<double> acceptance(batch, 0.6);
   for (int c = 0; c < cycles; ++c) {
-    const int32_t k = p.DraftLength(acceptance);
+    const int32_t k = p.DraftLength(batch, acceptance);
     const bool drafting = k > 0;
     // A cycle's speed follows what it verified (drafts from the cycle before).
     const double rate = verifying ? on_rate : off_rate;
@@ -62,16 +62,16 @@ Outcome Drive(SpeculationPolicy& p, int64_t batch, double on_rate, double off_ra
 
 TEST(SpeculationPolicyTest, AlwaysDraftsTheMaximum) {
   SpeculationPolicy p(SpecPolicy::kAlways, 4);
-  EXPECT_EQ(p.DraftLength(std::vector<double>(64, 0.1)), 4);
-  EXPECT_EQ(p.DraftLength({}), 0);
+  EXPECT_EQ(p.DraftLength(64, std::vector<double>(64, 0.1)), 4);
+  EXPECT_EQ(p.DraftLength(64, {}), 0);
 }
 
 TEST(SpeculationPolicyTest, BatchOneDraftsWhileAnythingIsAccepted) {
   SpeculationPolicy p(SpecPolicy::kAdaptive, 4);
-  EXPECT_EQ(p.DraftLength({0.3}), 4);
-  EXPECT_EQ(p.DraftLength({0.0}), 0);
-  EXPECT_EQ(p.DraftLength({AcceptanceMeter::kMinAcceptance / 2}), 0);
-  EXPECT_EQ(p.DraftLength({}), 0);
+  EXPECT_EQ(p.DraftLength(1, {0.3}), 4);
+  EXPECT_EQ(p.DraftLength(1, {0.0}), 0);
+  EXPECT_EQ(p.DraftLength(1, {AcceptanceMeter::kMinAcceptance / 2}), 0);
+  EXPECT_EQ(p.DraftLength(1, {}), 0);
 }
 
 TEST(SpeculationPolicyTest, DraftsWhereDraftingIsFaster) {
@@ -140,12 +140,33 @@ TEST(SpeculationPolicyTest, ProbesTheLoserRarelyWhenTheGapIsLarge) {
   EXPECT_GT(o.throughput, 0.97 * 1000);
 }
 
+TEST(SpeculationPolicyTest, AProbeWithNothingToDraftKeepsTheWinner) {
+  // Drafting loses; then the proposer has nothing to draft (MTP sequences
+  // that lapsed while the policy said no), so "on" probes measure nothing.
+  SpeculationPolicy p(SpecPolicy::kAdaptive, 4);
+  Drive(p, 64, 500, 1000, 300);
+  const std::vector<double> acceptance(64, 0.6);
+  int asked = 0;
+  for (int c = 0; c < 1000; ++c) {
+    asked += p.DraftLength(64, acceptance) > 0;
+    p.RecordCycle(64.0 / 1000, 64, 64, false, false, false);  // a plain step
+  }
+  // Inconclusive probes are retried every kFirstProbeInterval cycles,
+  // and the winner stands.
+  EXPECT_LE(asked, 1000 / SpeculationPolicy::kFirstProbeInterval * SpeculationPolicy::kProbeCycles +
+                       SpeculationPolicy::kProbeCycles);
+  EXPECT_GT(asked, 0);
+  EXPECT_DOUBLE_EQ(p.OffRate(64), 1000);
+  const Outcome o = Drive(p, 64, 500, 1000, 1000);
+  EXPECT_LT(o.drafted_fraction, 0.02);
+}
+
 TEST(SpeculationPolicyTest, BatchSizesAreMeasuredApart) {
   SpeculationPolicy p(SpecPolicy::kAdaptive, 4);
   Drive(p, 4, 2000, 1000, 500);  // small batches gain
   Drive(p, 64, 500, 1000, 500);  // large ones lose
-  EXPECT_EQ(p.DraftLength(std::vector<double>(4, 0.6)), 4);
-  EXPECT_EQ(p.DraftLength(std::vector<double>(64, 0.6)), 0);
+  EXPECT_EQ(p.DraftLength(4, std::vector<double>(4, 0.6)), 4);
+  EXPECT_EQ(p.DraftLength(64, std::vector<double>(64, 0.6)), 0);
 }
 
 TEST(SpeculationPolicyTest, FollowsAChangeThroughProbes) {
