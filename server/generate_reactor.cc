@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "grpcpp/server_context.h"
+#include "server/happens_before.h"
 #include "server/proto_conversion.h"
 #include "server/status_mapping.h"
 
@@ -54,6 +55,7 @@ absl::Status GenerateReactor::Submit(engine::Request request) {
     absl::MutexLock lock(&link_->mu);
     submitted_ = false;
   }
+  HappensBefore(this);  // the handler returns the reactor to gRPC
   return status;
 }
 
@@ -63,6 +65,7 @@ void GenerateReactor::Fail(grpc::Status status) {
     if (finish_called_) return;
     finish_called_ = true;
   }
+  HappensBefore(this);
   Finish(std::move(status));
 }
 
@@ -146,6 +149,7 @@ bool GenerateReactor::AbortIfWriteStalled(const std::shared_ptr<Link>& link, Clo
   if (abort) reactor->engine_->Abort(reactor->request_id_);
   // Fails the stuck write; the client sees CANCELLED. gRPC may run
   // OnWriteDone and OnCancel inline: they find finish_called_ set.
+  HappensBefore(reactor);
   reactor->context_->TryCancel();
   reactor->Finish(std::move(status));
   return true;
@@ -154,6 +158,7 @@ bool GenerateReactor::AbortIfWriteStalled(const std::shared_ptr<Link>& link, Clo
 void GenerateReactor::Perform(Action action) {
   if (action == Action::kNone) return;
   if (action == Action::kWrite) {
+    HappensBefore(this);
     StartWrite(&response_);
     return;
   }
@@ -162,10 +167,12 @@ void GenerateReactor::Perform(Action action) {
     absl::MutexLock lock(&link_->mu);
     status = final_status_;
   }
+  HappensBefore(this);
   Finish(std::move(status));
 }
 
 void GenerateReactor::OnWriteDone(bool ok) {
+  HappensAfter(this);
   Action action = Action::kNone;
   bool abort = false;
   {
@@ -182,6 +189,7 @@ void GenerateReactor::OnWriteDone(bool ok) {
 }
 
 void GenerateReactor::OnCancel() {
+  HappensAfter(this);
   Action action = Action::kNone;
   bool abort = false;
   {
@@ -195,6 +203,7 @@ void GenerateReactor::OnCancel() {
 }
 
 void GenerateReactor::OnDone() {
+  HappensAfter(this);
   std::optional<RequestRecord> record;
   uint64_t write_watch_key = 0;
   {
