@@ -3,7 +3,8 @@
 # Clang, ASan and UBSan in build-fuzz/, then runs the `fuzz` CTest label:
 # SECONDS (default 10) of fuzzing per target, then a replay of the checked-in
 # crash reproducers (tests/fuzz/regressions/). Extra arguments go to ctest
-# (e.g. -R tokenizer_json). Not part of scripts/test.sh or CI.
+# (e.g. -R tokenizer_json). In CI, scripts/test.sh runs it after the
+# sanitizer passes at 20 s per target.
 #
 #   scripts/fuzz.sh          # 10 s per target
 #   scripts/fuzz.sh 600      # a longer campaign
