@@ -17,57 +17,8 @@ namespace {
 using ::inferd::testing::RandomLogits;
 using ::testing::ElementsAre;
 
-struct Filters {
-  float temperature = 1.0f;
-  int64_t top_k = 0;
-  float top_p = 1.0f;
-  float min_p = 0.0f;
-};
-
-// The definition, literally: sort everything (logit desc, id asc), weigh,
-// cut by k, by cumulative mass, by relative probability. Weights are the
-// same float expression as the implementation's (so boundaries agree
-// bit for bit); tokens whose weight underflows to 0 are never candidates.
-std::vector<int32_t> NaiveKept(const std::vector<float>& logits, const Filters& f,
-                               std::vector<double>* weights_out = nullptr) {
-  const int64_t n = static_cast<int64_t>(logits.size());
-  std::vector<int32_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
-    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
-  });
-  const float max_logit = logits[order[0]];
-  std::vector<double> w(n);
-  for (int64_t i = 0; i < n; ++i) w[i] = std::exp((logits[i] - max_logit) / f.temperature);
-  std::vector<int32_t> kept = order;
-  if (f.top_k > 0 && f.top_k < n) kept.resize(f.top_k);
-  std::erase_if(kept, [&](int32_t id) { return w[id] == 0; });
-  if (f.top_p < 1.0f) {
-    double total = 0;
-    for (int32_t id : kept) total += w[id];
-    double cum = 0;
-    size_t len = kept.size();
-    for (size_t i = 0; i < kept.size(); ++i) {
-      cum += w[kept[i]];
-      if (cum >= f.top_p * total) {
-        len = i + 1;
-        break;
-      }
-    }
-    kept.resize(len);
-  }
-  if (f.min_p > 0.0f) {
-    const double best = w[kept[0]];
-    std::vector<int32_t> cut;
-    for (int32_t id : kept) {
-      if (w[id] >= f.min_p * best) cut.push_back(id);
-    }
-    if (cut.empty()) cut.push_back(kept[0]);
-    kept = cut;
-  }
-  if (weights_out != nullptr) *weights_out = w;
-  return kept;
-}
+using Filters = ::inferd::testing::NaiveFilters;
+using ::inferd::testing::NaiveKept;
 
 void Apply(CandidateSet* set, const std::vector<float>& logits, const Filters& f) {
   set->Reset(logits.data(), static_cast<int64_t>(logits.size()), f.temperature, f.top_k);

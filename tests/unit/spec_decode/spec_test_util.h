@@ -19,41 +19,14 @@
 namespace inferd::testing {
 
 // The distribution Sampler::Sample draws from for `logits` [vocab] (no
-// penalties), by the definition: sort (logit desc, id asc), weigh
-// exp((l - max) / T) with the sampler's float expression, keep the top k,
-// the shortest prefix with mass >= top_p, the tokens >= min_p * best;
-// normalise. Temperature must be > 0 (sampled).
+// penalties), by the definition: the tokens the filters keep (NaiveKept),
+// weighed, normalised. Temperature must be > 0 (sampled).
 inline std::vector<double> NaiveTargetProbs(const std::vector<float>& logits,
                                             const engine::SamplingParams& params) {
-  const int64_t n = static_cast<int64_t>(logits.size());
-  std::vector<int32_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
-    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
-  });
-  const float max_logit = logits[order[0]];
-  std::vector<double> w(n);
-  for (int64_t i = 0; i < n; ++i) w[i] = std::exp((logits[i] - max_logit) / params.temperature);
-  std::vector<int32_t> kept = order;
-  if (params.top_k > 0 && params.top_k < n) kept.resize(params.top_k);
-  std::erase_if(kept, [&](int32_t id) { return w[id] == 0; });
-  if (params.top_p < 1.0f) {
-    double total = 0;
-    for (int32_t id : kept) total += w[id];
-    double cum = 0;
-    for (size_t i = 0; i < kept.size(); ++i) {
-      cum += w[kept[i]];
-      if (cum >= params.top_p * total) {
-        kept.resize(i + 1);
-        break;
-      }
-    }
-  }
-  if (params.min_p > 0.0f) {
-    const int32_t best_id = kept[0];  // weighs exactly 1
-    std::erase_if(kept, [&](int32_t id) { return id != best_id && w[id] < params.min_p; });
-  }
-  std::vector<double> p(n, 0.0);
+  std::vector<double> w;
+  const std::vector<int32_t> kept =
+      NaiveKept(logits, {params.temperature, params.top_k, params.top_p, params.min_p}, &w);
+  std::vector<double> p(logits.size(), 0.0);
   double total = 0;
   for (int32_t id : kept) total += w[id];
   for (int32_t id : kept) p[id] = w[id] / total;
