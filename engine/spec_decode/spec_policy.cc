@@ -58,13 +58,14 @@ bool SpeculationPolicy::OnWins(const Bucket& b) const {
   return b.on.Rate() > b.off.Rate() * (1.0 + margin_);
 }
 
+bool SpeculationPolicy::TooCloseToCall(const Bucket& b) const {
+  const double w = b.winner().Rate();
+  return w <= 0 || b.winner().CycleSeconds() <= 0 || b.loser().Rate() * (1.0 + 2.0 * margin_) >= w;
+}
+
 int32_t SpeculationPolicy::AffordableInterval(const Bucket& b) const {
-  const Arm& winner = b.drafting ? b.on : b.off;
-  const Arm& loser = b.drafting ? b.off : b.on;
-  const double w = winner.Rate(), l = loser.Rate();
-  const double tw = winner.CycleSeconds(), tl = loser.CycleSeconds();
-  // Too close to call (or unmeasured): look again soon.
-  if (w <= 0 || tw <= 0 || l * (1.0 + 2.0 * margin_) >= w) return kFirstProbeInterval;
+  const double w = b.winner().Rate(), l = b.loser().Rate();
+  const double tw = b.winner().CycleSeconds(), tl = b.loser().CycleSeconds();
   // A probe runs kProbeCycles loser cycles of tl seconds each, losing the
   // fraction (1 - l/w) of their output; spread over `interval` winner
   // cycles of tw seconds, that must stay within the budget.
@@ -84,46 +85,46 @@ int32_t SpeculationPolicy::DraftLength(int64_t batch, absl::Span<const double> a
   if (best_acceptance < AcceptanceMeter::kMinAcceptance) return 0;
   if (batch <= 1) return max_k_;
   Bucket& b = buckets_[BucketOf(batch)];
+  auto draft_if = [&](bool draft) { return draft ? max_k_ : 0; };
   if (!b.decided) {
     if (b.off.samples < kMinSamples) return 0;
     if (b.on.samples < kMinSamples) return max_k_;
     b.decided = true;
     b.drafting = OnWins(b);
-    b.probe_interval = AffordableInterval(b);
+    b.probe_interval = TooCloseToCall(b) ? kFirstProbeInterval : AffordableInterval(b);
   }
   if (b.probe_left > 0) {
-    if (--b.probe_left > 0) return b.drafting ? 0 : max_k_;
+    if (--b.probe_left > 0) return draft_if(!b.drafting);
     // The probe's last cycle: decide on its fresh estimate of the loser.
     b.since_probe = 0;
-    if ((b.drafting ? b.off : b.on).samples < 2) {
+    if (b.loser().samples < 2) {
       // Inconclusive (its cycles had prompt tokens, or the proposer had
       // nothing to draft): keep the winner, look again soon.
       b.probe_interval = kFirstProbeInterval;
-      return b.drafting ? max_k_ : 0;
+      return draft_if(b.drafting);
     }
     const bool was_drafting = b.drafting;
     b.drafting = OnWins(b);
-    if (b.drafting == was_drafting) {
-      const int32_t affordable = AffordableInterval(b);
-      b.probe_interval =
-          affordable == kFirstProbeInterval
-              ? kFirstProbeInterval
-              : std::max(std::min(kMaxProbeInterval, 2 * b.probe_interval), affordable);
-    } else {
+    if (b.drafting != was_drafting) {
       // A switch rests on a few cycles of each arm, which a burst of stalls
       // may have hit; confirm it soon.
       b.probe_interval = kConfirmInterval;
+    } else if (TooCloseToCall(b)) {
+      b.probe_interval = kFirstProbeInterval;
+    } else {
+      b.probe_interval =
+          std::max(std::min(kMaxProbeInterval, 2 * b.probe_interval), AffordableInterval(b));
     }
-    return b.drafting ? max_k_ : 0;
+    return draft_if(b.drafting);
   }
   if (++b.since_probe >= b.probe_interval) {
     // Probe: measure the loser afresh, next to the winner's latest cycles.
-    (b.drafting ? b.off : b.on).samples = 0;
+    // (since_probe restarts when the probe ends.)
+    b.loser().samples = 0;
     b.probe_left = kProbeCycles;
-    b.since_probe = 0;
-    return b.drafting ? 0 : max_k_;
+    return draft_if(!b.drafting);
   }
-  return b.drafting ? max_k_ : 0;
+  return draft_if(b.drafting);
 }
 
 }  // namespace inferd::engine

@@ -91,9 +91,14 @@ class SpeculationPolicy {
     int32_t since_probe = 0;
     int32_t probe_interval = kFirstProbeInterval;
     int32_t probe_left = 0;  // cycles of the current probe still to run
+    const Arm& winner() const { return drafting ? on : off; }
+    Arm& loser() { return drafting ? off : on; }
+    const Arm& loser() const { return drafting ? off : on; }
   };
   // On wins by the margin.
   bool OnWins(const Bucket& b) const;
+  // The arms are too close to call (or unmeasured): probe again soon.
+  bool TooCloseToCall(const Bucket& b) const;
   // The shortest interval that keeps probing the loser within the budget.
   int32_t AffordableInterval(const Bucket& b) const;
 

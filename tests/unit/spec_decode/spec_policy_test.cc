@@ -140,6 +140,25 @@ TEST(SpeculationPolicyTest, ProbesTheLoserRarelyWhenTheGapIsLarge) {
   EXPECT_GT(o.throughput, 0.97 * 1000);
 }
 
+TEST(SpeculationPolicyTest, TheIntervalDoublesWhileACheapLoserKeepsLosing) {
+  // Drafting at 0.89x of off, cycles of equal length: a clear loss, but a
+  // probe costs so little that the budget alone would allow one every 64
+  // cycles. The interval still doubles up to kMaxProbeInterval.
+  SpeculationPolicy p(SpecPolicy::kAdaptive, 4);
+  const std::vector<double> acceptance(64, 0.6);
+  bool verifying = false;
+  int drafted = 0;
+  for (int c = 0; c < 10000; ++c) {
+    const bool drafting = p.DraftLength(64, acceptance) > 0;
+    const double rate = verifying ? 890 : 1000;
+    p.RecordCycle(64 / rate, 64, 64, false, verifying, drafting);
+    drafted += drafting;
+    verifying = drafting;
+  }
+  // 64, 128, ..., 4096: 7 probes of 4 cycles, plus the first measurement.
+  EXPECT_LT(drafted, 50) << drafted;
+}
+
 TEST(SpeculationPolicyTest, AProbeWithNothingToDraftKeepsTheWinner) {
   // Drafting loses; then the proposer has nothing to draft (MTP sequences
   // that lapsed while the policy said no), so "on" probes measure nothing.
