@@ -2,12 +2,47 @@
 #include "server/metrics/metrics_server.h"
 
 #include <exception>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 
 namespace inferd::server {
+namespace {
+
+// civetweb gives each connection a worker thread from accept to close, and a
+// worker waits for the request header until request_timeout_ms (30 s by
+// default), so with its 2 default workers two idle sockets locked every
+// scraper out. Hence:
+// - kWorkerThreads: more connections than a scraper or two and a few stray
+//   clients get a worker at once; a scrape waits only once this many sockets
+//   are held (threads are created at start; each idles on a condition
+//   variable and its stack is virtual until touched).
+// - kRequestTimeoutMs: the deadline for a whole request header, counted from
+//   accept (not per byte, so trickling a byte at a time does not extend it),
+//   and the send/receive timeout while answering. A scraper sends its header
+//   in one packet and reads a few kB, so 2 s is ample; an idle or slow client
+//   frees its worker after it.
+// - keep-alive stays off (civetweb's default): a connection serves one
+//   request and closes, so an idle kept-alive socket cannot hold a worker.
+// The remaining limit: a client that keeps more than kWorkerThreads sockets
+// open, re-opening each as it is dropped, delays a scrape by about
+// kRequestTimeoutMs per kWorkerThreads sockets queued ahead of it (accepted
+// sockets wait in civetweb's connection_queue, then the kernel backlog).
+// Serve the port on a network only scrapers reach (docs/security.md).
+constexpr int kWorkerThreads = 64;
+constexpr int kRequestTimeoutMs = 2000;
+
+std::vector<std::string> CivetwebOptions(const std::string& bind_address) {
+  return {"listening_ports",       bind_address,
+          "num_threads",           std::to_string(kWorkerThreads),
+          "request_timeout_ms",    std::to_string(kRequestTimeoutMs),
+          "enable_keep_alive",     "no",
+          "keep_alive_timeout_ms", "500"};
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     const std::string& host, int port, std::shared_ptr<prometheus::Registry> registry) {
@@ -25,7 +60,7 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
   const std::string bind_address = absl::StrCat(ipv4_host, ":", port);
   std::unique_ptr<prometheus::Exposer> exposer;
   try {
-    exposer = std::make_unique<prometheus::Exposer>(bind_address);
+    exposer = std::make_unique<prometheus::Exposer>(CivetwebOptions(bind_address));
   } catch (const std::exception& e) {
     return absl::UnavailableError(
         absl::StrCat("cannot serve metrics on ", bind_address, ": ", e.what()));

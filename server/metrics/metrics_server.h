@@ -1,6 +1,8 @@
 // server/metrics/metrics_server.h — the HTTP endpoint Prometheus scrapes:
 // GET /metrics on its own port (not the gRPC one), served by prometheus-cpp's
-// Exposer (civetweb) on its own threads.
+// Exposer (civetweb) on its own threads: 64 workers, and a connection that
+// has not sent its whole request header within 2 s is dropped, so idle or
+// slow clients cannot lock scrapers out (the limit: metrics_server.cc).
 //
 // Debian 12's civetweb listens on IPv4 only: the IPv6 wildcard "::" and
 // loopback "::1" are served on their IPv4 twins (0.0.0.0, 127.0.0.1); any
