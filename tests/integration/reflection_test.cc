@@ -1,9 +1,11 @@
 // tests/integration/reflection_test.cc — server reflection (v1alpha) lists the
-// API and the health service, and serves the API's file descriptor.
+// API and the health service, and serves the file descriptor of every
+// service it lists.
 #include <chrono>
 #include <set>
 #include <string>
 
+#include "google/protobuf/descriptor.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/integration/server_fixture.h"
@@ -50,6 +52,35 @@ TEST_F(ReflectionTest, FileContainingSymbolServesTheProto) {
   const ServerReflectionResponse response = Ask(request);
   ASSERT_TRUE(response.has_file_descriptor_response()) << response.ShortDebugString();
   EXPECT_GT(response.file_descriptor_response().file_descriptor_proto_size(), 0);
+}
+
+// A client that lists services and then describes them (grpcurl describe,
+// Postman) must get a descriptor for each: a listed service whose file is
+// not in the server's descriptor pool answers "Symbol not found".
+TEST_F(ReflectionTest, EveryListedServiceIsDescribed) {
+  ServerReflectionRequest list;
+  list.set_list_services("");
+  const ServerReflectionResponse listed = Ask(list);
+  ASSERT_TRUE(listed.has_list_services_response()) << listed.ShortDebugString();
+  ASSERT_GE(listed.list_services_response().service_size(), 2);
+  for (const auto& service : listed.list_services_response().service()) {
+    ServerReflectionRequest request;
+    request.set_file_containing_symbol(service.name());
+    const ServerReflectionResponse response = Ask(request);
+    ASSERT_TRUE(response.has_file_descriptor_response())
+        << service.name() << ": " << response.ShortDebugString();
+    bool found = false;
+    for (const std::string& bytes : response.file_descriptor_response().file_descriptor_proto()) {
+      google::protobuf::FileDescriptorProto file;
+      ASSERT_TRUE(file.ParseFromString(bytes)) << service.name();
+      for (const google::protobuf::ServiceDescriptorProto& s : file.service()) {
+        const std::string full_name =
+            file.package().empty() ? s.name() : file.package() + "." + s.name();
+        if (full_name == service.name()) found = true;
+      }
+    }
+    EXPECT_TRUE(found) << service.name() << " is not in the descriptors served for it";
+  }
 }
 
 }  // namespace
