@@ -136,6 +136,56 @@ TEST_F(CliTest, InferctlGenerateJsonMatchesInferdGenerate) {
   EXPECT_EQ(result.out, offline.at("text").get<std::string>() + "\n" + LastLine(result.out) + "\n");
 }
 
+TEST_F(CliTest, InferctlGenerateJsonHasTheSevenFields) {
+  const CommandResult result =
+      RunCommand({InferctlPath(), "generate", "--addr", server_->address(), "--temperature", "0",
+                  "--max-tokens", "8", "--json", "Once upon a time"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const nlohmann::json json = ParseLastLine(result);
+  std::vector<std::string> keys;
+  for (const auto& item : json.items()) keys.push_back(item.key());
+  // The README's inferctl section lists these, in this (alphabetical) order.
+  EXPECT_EQ(keys,
+            (std::vector<std::string>{"accepted_draft_tokens", "draft_tokens", "finish_reason",
+                                      "num_steps", "output_ids", "prompt_ids", "text"}));
+  EXPECT_EQ(json.at("num_steps"), 8);
+  EXPECT_EQ(json.at("draft_tokens"), 0);
+}
+
+// A failed generate leaves stdout empty (the error is on stderr, exit 1), so
+// `out=$(inferctl generate ...)` never holds a partial or empty result.
+TEST_F(CliTest, InferctlGenerateFailurePrintsNothingOnStdout) {
+  struct Case {
+    const char* what;
+    std::vector<std::string> args;
+    const char* err;
+  };
+  const std::string addr = server_->address();
+  const std::vector<Case> cases = {
+      {"unreachable", {"--addr", "127.0.0.1:1", "--timeout", "5", "Hi"}, "127.0.0.1:1"},
+      {"unreachable --json",
+       {"--addr", "127.0.0.1:1", "--timeout", "5", "--json", "Hi"},
+       "127.0.0.1:1"},
+      {"bad request", {"--addr", addr, "--max-tokens", "0", "Hi"}, "INVALID_ARGUMENT"},
+      {"bad request --json",
+       {"--addr", addr, "--temperature", "-1", "--json", "Hi"},
+       "temperature"},
+      // 500 tokens take longer than 30 ms (about 0.1 ms a step at best): the
+      // deadline passes during the stream.
+      {"deadline",
+       {"--addr", addr, "--max-tokens", "500", "--ignore-eos", "--timeout", "0.03", "--json", "Hi"},
+       "DEADLINE_EXCEEDED"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> argv = {InferctlPath(), "generate"};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    const CommandResult result = RunCommand(argv);
+    EXPECT_EQ(result.exit_code, 1) << c.what << ": " << result.err;
+    EXPECT_EQ(result.out, "") << c.what;
+    EXPECT_NE(result.err.find(c.err), std::string::npos) << c.what << ": " << result.err;
+  }
+}
+
 TEST_F(CliTest, InferctlGenerateIsReproducibleWithASeed) {
   const std::vector<std::string> argv = {
       InferctlPath(), "generate",     "--addr", server_->address(), "--seed",
