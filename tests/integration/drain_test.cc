@@ -100,6 +100,17 @@ TEST(DrainTest, StreamsInFlightFinishWhileNewCallsAreRefused) {
   const StreamResult refused = RunGenerate(*stub, GreedyRequest({1, 450}, 5));
   EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE)
       << refused.status.error_message();
+  // Only Generate is refused: the other calls answer until the server closes
+  // (README "Health and lifecycle", Drain).
+  EXPECT_FALSE(Tokenize(*stub, "Once upon a time").empty());
+  EXPECT_EQ(GetModelInfo(*stub).num_open_streams(), kStreams);
+  {
+    grpc::ClientContext context;
+    v1::DetokenizeRequest request;
+    request.add_token_ids(450);
+    v1::DetokenizeResponse response;
+    EXPECT_TRUE(stub->Detokenize(&context, request, &response).ok());
+  }
 
   for (int i = 0; i < kStreams; ++i) {
     const grpc::Status status = streams[i]->Finish();
