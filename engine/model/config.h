@@ -7,6 +7,7 @@
 #define INFERD_ENGINE_MODEL_CONFIG_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,10 +71,21 @@ struct ModelConfig {
   std::vector<float> RopeInvFreq() const;
 };
 
-// generation_config.json (optional file): stop tokens and defaults.
+// generation_config.json (optional file): stop tokens and the sampling
+// defaults HF transformers' GenerationConfig carries, as written (nullopt:
+// absent or null). Ranges are checked at parse time: temperature >= 0,
+// top_k >= 0 (-1, vLLM's "disabled", reads as 0), top_p in (0, 1], min_p in
+// [0, 1], repetition_penalty > 0, each finite as a float. What they mean for
+// a request (do_sample false: greedy) is engine/sampling_defaults.h's.
 struct GenerationConfig {
   std::vector<int32_t> eos_token_ids;  // eos_token_id, int or list; empty when absent
   int32_t bos_token_id = -1;
+  std::optional<bool> do_sample;
+  std::optional<float> temperature;
+  std::optional<int32_t> top_k;
+  std::optional<float> top_p;
+  std::optional<float> min_p;
+  std::optional<float> repetition_penalty;
   static absl::StatusOr<GenerationConfig> FromDirectory(
       const std::string& dir);  // absent file -> empty config
 };
