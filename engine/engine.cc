@@ -130,6 +130,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
   info.prefix_caching = config.enable_prefix_caching;
   info.chunked_prefill = config.enable_chunked_prefill;
   info.max_num_partial_prefills = config.max_num_partial_prefills;
+  info.generation_config = GenerationConfigModeName(config.generation_config);
+  info.sampling_defaults = SamplingDefaults::ForMode(config.generation_config, *gen_config);
   info.speculative_method = SpecMethodName(config.speculative.method);
   if (config.speculative.enabled()) {
     info.speculative_model = config.speculative.model_dir;

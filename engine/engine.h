@@ -19,6 +19,7 @@
 #include "engine/model/config.h"
 #include "engine/output_channel.h"
 #include "engine/request.h"
+#include "engine/sampling_defaults.h"
 #include "engine/spec_decode/spec_config.h"
 #include "engine/tokenizer/tokenizer.h"
 
@@ -45,6 +46,9 @@ struct EngineConfig {
   std::string debug_stall_file;
   // Speculative decoding (DESIGN §6); off by default.
   SpeculativeConfig speculative;
+  // Where a request's unset sampling fields take their defaults from
+  // (engine/sampling_defaults.h): the model's generation_config.json or not.
+  GenerationConfigMode generation_config = GenerationConfigMode::kAuto;
   // Metrics hook (engine/engine_observer.h); null: none. Shared with the
   // caller, which may keep reading what it recorded after the engine is gone.
   std::shared_ptr<EngineObserver> observer;
@@ -75,6 +79,9 @@ struct ModelInfo {
   std::string speculative_model;   // its directory ("" for off and ngram)
   int32_t num_speculative_tokens = 0;
   std::string speculative_policy;  // "adaptive" or "always"
+  std::string generation_config;   // "auto" or "vllm" (EngineConfig::generation_config)
+  // What Submit gives the sampling fields a request leaves unset.
+  SamplingDefaults sampling_defaults;
 };
 
 // A thread-safe snapshot for introspection (GetModelInfo); metrics come
@@ -112,7 +119,9 @@ class Engine {
   virtual const ModelInfo& model_info() const = 0;
   virtual const Tokenizer& tokenizer() const = 0;
 
-  // Validates and enqueues a request. Errors (nothing enqueued):
+  // Validates and enqueues a request, after giving the sampling fields
+  // request.unset_sampling marks model_info().sampling_defaults' values.
+  // Errors (nothing enqueued):
   //   INVALID_ARGUMENT   bad sampling values, empty prompt, ids out of vocab,
   //                      prompt + max_tokens beyond the model context,
   //                      duplicate live request_id

@@ -69,6 +69,7 @@ absl::Status EngineImpl::Submit(Request request, std::shared_ptr<OutputChannel> 
           "prompt token id ", id, " is outside the vocabulary [0, ", info_.vocab_size, ")"));
     }
   }
+  info_.sampling_defaults.ApplyTo(request.unset_sampling, &request.sampling);
   if (absl::Status s = request.sampling.Validate(info_.vocab_size); !s.ok()) return s;
   if (n + request.sampling.max_tokens > info_.max_context) {
     return absl::InvalidArgumentError(

@@ -35,6 +35,19 @@ struct SamplingParams {
   absl::Status Validate(int64_t vocab_size) const;
 };
 
+// The sampling fields a model may give defaults for (its
+// generation_config.json; engine/sampling_defaults.h). A front end marks the
+// ones its client left unset (a proto field absent, a CLI flag not given, a
+// JSON key missing); Engine::Submit sets each marked field of
+// Request::sampling to the model's default and keeps the others as given.
+struct UnsetSamplingFields {
+  bool temperature = false;
+  bool top_k = false;
+  bool top_p = false;
+  bool min_p = false;
+  bool repetition_penalty = false;
+};
+
 enum class FinishReason { kNone = 0, kStop, kLength, kStopString, kAbort };
 // "stop", "length", "stop_string", "abort" ("" for kNone): the JSON/CLI contract.
 const char* FinishReasonName(FinishReason reason);
@@ -54,7 +67,8 @@ struct Request {
   std::string request_id;           // unique among live requests
   std::vector<int32_t> prompt_ids;  // fed exactly as given (BOS already added by the caller)
   SamplingParams sampling;
-  int32_t priority = 0;  // lower value = served first (vLLM convention)
+  UnsetSamplingFields unset_sampling;  // none by default: `sampling` as given
+  int32_t priority = 0;                // lower value = served first (vLLM convention)
   absl::Time deadline = absl::InfiniteFuture();
   SpeculativeChoice speculative;
 };
