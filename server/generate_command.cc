@@ -20,6 +20,16 @@ namespace inferd::server {
 
 namespace {
 
+// Flags not given are left to the model's defaults (Engine::Submit applies them).
+engine::UnsetSamplingFields UnsetSamplingFromFlags(const cli::ParsedArgs& args) {
+  auto unset = [&](const char* flag) { return args.specified.count(flag) == 0; };
+  return {.temperature = unset("temperature"),
+          .top_k = unset("top_k"),
+          .top_p = unset("top_p"),
+          .min_p = unset("min_p"),
+          .repetition_penalty = true};  // no flag
+}
+
 engine::SamplingParams SamplingFromFlags(const cli::ParsedArgs& args) {
   engine::SamplingParams params;
   params.max_tokens = absl::GetFlag(FLAGS_max_tokens);
@@ -58,6 +68,7 @@ int RunGenerate(const cli::ParsedArgs& args) {
                                : (*engine)->tokenizer().Encode(absl::GetFlag(FLAGS_prompt),
                                                                /*add_special_tokens=*/true);
   request.sampling = SamplingFromFlags(args);
+  request.unset_sampling = UnsetSamplingFromFlags(args);
   const std::vector<int32_t> prompt_ids = request.prompt_ids;
   auto channel = std::make_shared<engine::OutputChannel>();
   if (absl::Status s = (*engine)->Submit(std::move(request), channel); !s.ok()) {

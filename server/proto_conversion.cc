@@ -70,6 +70,13 @@ void ToProto(const engine::ModelInfo& info, const engine::EngineStats& stats,
   response->set_speculative_model(info.speculative_model);
   response->set_num_speculative_tokens(info.num_speculative_tokens);
   response->set_speculative_policy(info.speculative_policy);
+  response->set_generation_config(info.generation_config);
+  v1::SamplingDefaults* sampling = response->mutable_default_sampling();
+  sampling->set_temperature(info.sampling_defaults.temperature);
+  sampling->set_top_k(info.sampling_defaults.top_k);
+  sampling->set_top_p(info.sampling_defaults.top_p);
+  sampling->set_min_p(info.sampling_defaults.min_p);
+  sampling->set_repetition_penalty(info.sampling_defaults.repetition_penalty);
   v1::EngineState* engine = response->mutable_engine();
   engine->set_num_running(stats.num_running);
   engine->set_num_waiting(stats.num_waiting);

@@ -135,11 +135,17 @@ absl::StatusOr<engine::Request> BuildEngineRequest(const v1::GenerateRequest& re
     s.max_tokens = static_cast<int32_t>(model.max_context - prompt_len);
     if (max_tokens_limit > 0) s.max_tokens = std::min(s.max_tokens, max_tokens_limit);
   }
+  // Absent fields are left to the model's defaults (Engine::Submit applies them).
   if (request.has_temperature()) s.temperature = request.temperature();
   if (request.has_top_p()) s.top_p = request.top_p();
   if (request.has_top_k()) s.top_k = request.top_k();
   if (request.has_min_p()) s.min_p = request.min_p();
   if (request.has_repetition_penalty()) s.repetition_penalty = request.repetition_penalty();
+  out.unset_sampling = {.temperature = !request.has_temperature(),
+                        .top_k = !request.has_top_k(),
+                        .top_p = !request.has_top_p(),
+                        .min_p = !request.has_min_p(),
+                        .repetition_penalty = !request.has_repetition_penalty()};
   if (request.has_presence_penalty()) s.presence_penalty = request.presence_penalty();
   if (request.has_frequency_penalty()) s.frequency_penalty = request.frequency_penalty();
   if (request.has_seed()) s.seed = request.seed();
