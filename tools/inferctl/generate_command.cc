@@ -2,12 +2,11 @@
 // continuation; with --json, a JSON summary on the last line (prompt_ids from
 // the Tokenize RPC, i.e. as the server feeds the prompt).
 //
-// A failed call writes nothing to stdout (the error goes to stderr, exit 1)
-// when stdout is not a terminal: the text is then held until the stream ends
-// OK, so a script never reads a partial continuation as a result. On a
-// terminal the text is written as it arrives.
-#include <unistd.h>
-
+// The text is written as it arrives (tools and tests read the stream live).
+// A call that fails before its first token (unreachable, refused) writes
+// nothing to stdout; one cut mid-stream leaves the text already written, with
+// no newline or JSON line after it. Either way the error goes to stderr and
+// the exit code is 1.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -75,7 +74,6 @@ int RunGenerate(const cli::ParsedArgs& args) {
   std::unique_ptr<grpc::ClientContext> context = MakeContext(0);
   std::unique_ptr<grpc::ClientReader<v1::GenerateResponse>> reader =
       stub->Generate(context.get(), request);
-  const bool live = ::isatty(::fileno(stdout)) != 0;
   std::vector<int32_t> output_ids;
   std::string text;
   v1::FinishReason reason = v1::FINISH_REASON_UNSPECIFIED;
@@ -83,19 +81,17 @@ int RunGenerate(const cli::ParsedArgs& args) {
   for (v1::GenerateResponse chunk; reader->Read(&chunk);) {
     output_ids.insert(output_ids.end(), chunk.token_ids().begin(), chunk.token_ids().end());
     text += chunk.text();
-    if (live) {
-      std::fwrite(chunk.text().data(), 1, chunk.text().size(), stdout);
-      std::fflush(stdout);
-    }
+    std::fwrite(chunk.text().data(), 1, chunk.text().size(), stdout);
+    std::fflush(stdout);
     if (chunk.finish_reason() != v1::FINISH_REASON_UNSPECIFIED) reason = chunk.finish_reason();
     if (chunk.has_usage()) usage = chunk.usage();
   }
   grpc::Status status = reader->Finish();
   if (!status.ok()) {
-    if (live && !text.empty()) absl::PrintF("\n");  // the error starts its own line
+    // On a terminal the error starts its own line; stdout keeps only the text.
+    if (!text.empty()) absl::FPrintF(stderr, "\n");
     return ReportRpcError("generate", "Generate", status);
   }
-  if (!live) std::fwrite(text.data(), 1, text.size(), stdout);
   absl::PrintF("\n");
   if (json) {
     const nlohmann::json out = {{"prompt_ids", prompt_ids},
