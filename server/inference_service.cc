@@ -9,9 +9,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "grpcpp/impl/codegen/server_callback_handlers.h"
+#include "kernels/check.h"
 #include "server/generate_reactor.h"
 #include "server/proto_conversion.h"
 #include "server/request_builder.h"
+#include "server/request_parsing.h"
 #include "server/status_mapping.h"
 
 namespace inferd::server {
@@ -38,6 +41,17 @@ absl::Time CallDeadline(const grpc::CallbackServerContext& context) {
 
 constexpr char kLoading[] = "the model is still loading";
 
+// The index of inferd.v1.Inference's `method` in the generated service (the
+// generated code numbers methods in the proto's order).
+int MethodIndex(const char* method) {
+  const google::protobuf::ServiceDescriptor* service =
+      v1::GenerateRequest::descriptor()->file()->FindServiceByName("Inference");
+  INFERD_CHECK(service != nullptr);
+  const google::protobuf::MethodDescriptor* found = service->FindMethodByName(method);
+  INFERD_CHECK(found != nullptr);
+  return found->index();
+}
+
 }  // namespace
 
 InferenceService::InferenceService(PrometheusMetrics* metrics, RequestLog* request_log,
@@ -45,7 +59,56 @@ InferenceService::InferenceService(PrometheusMetrics* metrics, RequestLog* reque
     : metrics_(metrics),
       request_log_(request_log),
       max_tokens_limit_(max_tokens_limit),
-      id_prefix_(absl::StrCat("req-", ProcessTag(), "-")) {}
+      id_prefix_(absl::StrCat("req-", ProcessTag(), "-")) {
+  TakeRequestsAsBytes();
+}
+
+// The handlers are the ones the generated WithRawCallbackMethod_* mixins
+// register (grpcpp/impl/codegen/server_callback_handlers.h), with the
+// generated response type instead of raw bytes. Each replaces the typed
+// handler CallbackService registered for the method.
+void InferenceService::TakeRequestsAsBytes() {
+  MarkMethodRawCallback(
+      MethodIndex("Generate"),
+      new grpc::internal::CallbackServerStreamingHandler<grpc::ByteBuffer, v1::GenerateResponse>(
+          [this](grpc::CallbackServerContext* context, const grpc::ByteBuffer* bytes) {
+            return GenerateFromBytes(context, *bytes);
+          }));
+  TakeUnaryAsBytes("Tokenize", &InferenceService::Tokenize);
+  TakeUnaryAsBytes("Detokenize", &InferenceService::Detokenize);
+  TakeUnaryAsBytes("GetModelInfo", &InferenceService::GetModelInfo);
+}
+
+template <class Request, class Response>
+void InferenceService::TakeUnaryAsBytes(
+    const char* method,
+    grpc::ServerUnaryReactor* (InferenceService::*typed)(grpc::CallbackServerContext*,
+                                                         const Request*, Response*)) {
+  MarkMethodRawCallback(MethodIndex(method),
+                        new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, Response>(
+                            [this, typed](grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* bytes, Response* response) {
+                              Request request;
+                              if (absl::Status s = ParseRequest(*bytes, &request); !s.ok()) {
+                                return FinishUnary(context, ToGrpcStatus(s));
+                              }
+                              return (this->*typed)(context, &request, response);
+                            }));
+}
+
+grpc::ServerWriteReactor<v1::GenerateResponse>* InferenceService::GenerateFromBytes(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer& bytes) {
+  v1::GenerateRequest request;
+  if (absl::Status s = ParseRequest(bytes, &request); !s.ok()) {
+    auto* reactor =
+        new GenerateReactor(LoadedEngine(), &streams_, request_log_, context, write_watchdog_);
+    metrics_->CountFailure(grpc::StatusCode::INVALID_ARGUMENT);
+    reactor->Fail(ToGrpcStatus(s));
+    return reactor;
+  }
+  // Generate copies what it needs: `request` may go when it returns.
+  return Generate(context, &request);
+}
 
 std::string InferenceService::NextRequestId() {
   return absl::StrCat(id_prefix_, next_id_.fetch_add(1) + 1);

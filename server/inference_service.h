@@ -12,6 +12,13 @@
 // registered with. Generate calls it refuses before the engine admits them
 // (loading, draining, invalid, queue full) are counted in the metrics'
 // request_failure_total; the engine reports the rest.
+//
+// Requests arrive as bytes: the constructor re-registers every method with a
+// handler that parses the request itself (request_parsing.h), so bytes that
+// are not the method's message (truncated, invalid UTF-8 in a string, ...)
+// get INVALID_ARGUMENT and a message saying what is wrong, where gRPC 1.51's
+// own parsing answered UNIMPLEMENTED with no message. The parsed request then
+// goes to the typed method below; responses are typed as generated.
 #ifndef INFERD_SERVER_INFERENCE_SERVICE_H_
 #define INFERD_SERVER_INFERENCE_SERVICE_H_
 
@@ -51,6 +58,7 @@ class InferenceService final : public v1::Inference::CallbackService {
   // none is.
   bool WaitForStreams(absl::Time deadline) { return streams_.WaitUntilIdle(deadline); }
 
+  // The typed methods, called with the parsed request.
   grpc::ServerWriteReactor<v1::GenerateResponse>* Generate(
       grpc::CallbackServerContext* context, const v1::GenerateRequest* request) override;
   grpc::ServerUnaryReactor* Tokenize(grpc::CallbackServerContext* context,
@@ -64,6 +72,18 @@ class InferenceService final : public v1::Inference::CallbackService {
                                          v1::GetModelInfoResponse* response) override;
 
  private:
+  // Registers the handlers that take each method's request as bytes.
+  void TakeRequestsAsBytes();
+  // Generate from the request's bytes: INVALID_ARGUMENT (counted in the
+  // metrics) when they do not parse, else Generate.
+  grpc::ServerWriteReactor<v1::GenerateResponse>* GenerateFromBytes(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer& bytes);
+  // The same for a unary method: `typed` is called with the parsed request.
+  template <class Request, class Response>
+  void TakeUnaryAsBytes(const char* method,
+                        grpc::ServerUnaryReactor* (InferenceService::*typed)(
+                            grpc::CallbackServerContext*, const Request*, Response*));
+
   // "req-<process tag>-<n>": unique within this process.
   std::string NextRequestId();
 

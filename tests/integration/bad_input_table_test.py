@@ -38,7 +38,7 @@ OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1)]
 GOOD = pb.GenerateRequest(token_ids=pb.TokenIds(ids=[1, 403, 407]), max_tokens=8,
                           temperature=0.0)
 C = grpc.StatusCode
-PARSE_FAILED = (C.INTERNAL, C.UNIMPLEMENTED)
+PARSE_FAILED = C.INVALID_ARGUMENT  # parsed by inferd itself (server/request_parsing.h)
 
 
 def request(**fields):

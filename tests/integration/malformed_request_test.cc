@@ -1,6 +1,9 @@
 // tests/integration/malformed_request_test.cc — every bad GenerateRequest gets
 // the right gRPC code and a message naming the field, and the server keeps
-// serving afterwards. One CTest test per case.
+// serving afterwards; so do request bytes that are not the method's message
+// at all (sent raw through a generic stub: truncated, a length past the end,
+// invalid UTF-8 in a string). One CTest test per case.
+#include <chrono>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -8,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "tests/integration/server_fixture.h"
 
@@ -118,6 +122,104 @@ TEST_P(MalformedRequestTest, IsRejectedAndTheServerStaysUp) {
 
 INSTANTIATE_TEST_SUITE_P(Cases, MalformedRequestTest, ::testing::ValuesIn(Cases()),
                          [](const auto& info) { return info.param.name; });
+
+struct RawCase {
+  std::string name;
+  std::string method;   // "Generate", "Tokenize", ...
+  std::string bytes;    // sent as the request message
+  std::string message;  // the error message contains it
+};
+
+std::ostream& operator<<(std::ostream& os, const RawCase& c) { return os << c.name; }
+
+std::string Bytes(std::initializer_list<unsigned char> bytes) {
+  return std::string(bytes.begin(), bytes.end());
+}
+
+// Field numbers (inference.proto): GenerateRequest text 2, token_ids 3
+// (TokenIds.ids 1), max_tokens 5, stop 14; TokenizeRequest text 1;
+// DetokenizeRequest token_ids 1.
+const std::vector<RawCase>& RawCases() {
+  static const auto* cases = new std::vector<RawCase>{
+      {"RandomBytes", "Generate", Bytes({0xff, 0xff, 0xff, 0xff}),
+       "request is not a valid inferd.v1.GenerateRequest: "},
+      {"TruncatedVarint", "Generate", Bytes({0x28}), "max_tokens: truncated varint at byte 1"},
+      {"LengthPastTheEnd", "Generate", Bytes({0x12, 0xff, 0x01, 'a'}),
+       "text: length 255 at byte 1 runs past the end of the message (1 bytes left)"},
+      {"TruncatedVarintInsideTokenIds", "Generate", Bytes({0x1a, 0x03, 0x08, 0x80, 0x80}),
+       "token_ids.ids[0]: truncated varint at byte 3"},
+      {"InvalidUtf8Text", "Generate", Bytes({0x12, 0x02, 0xc3, 0x28}),
+       "request is not a valid inferd.v1.GenerateRequest: text: invalid UTF-8 in a string "
+       "field (byte 0"},
+      {"InvalidUtf8StopString", "Generate",
+       ValidRequest().SerializeAsString() + Bytes({0x72, 0x01, 'a', 0x72, 0x02, 0xff, 0xfe}),
+       "stop[1]: invalid UTF-8 in a string field"},
+      {"InvalidUtf8TokenizeText", "Tokenize", Bytes({0x0a, 0x03, 'a', 0xc3, 0x28}),
+       "request is not a valid inferd.v1.TokenizeRequest: text: invalid UTF-8 in a string field "
+       "(byte 1"},
+      {"DetokenizePackedIdsTruncated", "Detokenize", Bytes({0x0a, 0x02, 0x05, 0x80}),
+       "request is not a valid inferd.v1.DetokenizeRequest: token_ids: truncated varint at byte "
+       "3"},
+      {"GetModelInfoInvalidWireType", "GetModelInfo", Bytes({0x0f}),
+       "request is not a valid inferd.v1.GetModelInfoRequest: field 1: invalid wire type 7"},
+  };
+  return *cases;
+}
+
+// The status of a call of /inferd.v1.Inference/<method> whose request
+// message is `bytes` (a server-streaming Generate refused before its first
+// message ends like a unary call).
+grpc::Status CallWithBytes(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
+                           const std::string& bytes) {
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  grpc::Slice slice(bytes);
+  const grpc::ByteBuffer request(&slice, 1);
+  grpc::CompletionQueue cq;
+  auto call = stub.PrepareUnaryCall(&context, "/inferd.v1.Inference/" + method, request, &cq);
+  call->StartCall();
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  call->Finish(&response, &status, reinterpret_cast<void*>(1));
+  void* tag = nullptr;
+  bool ok = false;
+  EXPECT_TRUE(cq.Next(&tag, &ok));
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  return status;
+}
+
+class MalformedBytesTest : public ServerTest, public ::testing::WithParamInterface<RawCase> {};
+
+TEST_P(MalformedBytesTest, IsInvalidArgumentSayingWhatIsWrong) {
+  const RawCase& c = GetParam();
+  const grpc::Status bad = CallWithBytes(server_->channel(), c.method, c.bytes);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << "code " << bad.error_code() << ": " << bad.error_message();
+  EXPECT_NE(bad.error_message().find(c.message), std::string::npos)
+      << "message does not contain '" << c.message << "': " << bad.error_message();
+
+  const StreamResult good = RunGenerate(*stub_, ValidRequest(), std::chrono::seconds(30));
+  EXPECT_TRUE(good.status.ok()) << good.status.error_message();
+  EXPECT_FALSE(good.ids.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, MalformedBytesTest, ::testing::ValuesIn(RawCases()),
+                         [](const auto& info) { return info.param.name; });
+
+// The same path serves valid bytes: a request serialized by hand through the
+// generic stub is answered.
+using RequestBytesTest = ServerTest;
+
+TEST_F(RequestBytesTest, ValidRequestBytesAreServed) {
+  v1::TokenizeRequest request;
+  request.set_text("Once upon a time");
+  const grpc::Status status =
+      CallWithBytes(server_->channel(), "Tokenize", request.SerializeAsString());
+  EXPECT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
+}
 
 }  // namespace
 }  // namespace inferd::testing
