@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/regular_file.h"
 
 #ifndef INFERD_SOURCE_DIR
 #error "INFERD_SOURCE_DIR must be defined by the build (the repository root)"
@@ -27,11 +28,19 @@ bool IsModelDir(const std::filesystem::path& dir) {
 
 absl::StatusOr<std::string> ResolveModelDir(const std::string& flag_value) {
   if (!flag_value.empty()) {
-    std::error_code ec;
-    if (!std::filesystem::is_directory(flag_value, ec)) {
-      return absl::NotFoundError(absl::StrCat("--model ", flag_value, ": no such directory"));
+    const std::string kind = DescribePathKind(flag_value);
+    if (kind == "a directory") return flag_value;
+    const std::string what = absl::StrCat("--model ", flag_value, ": ");
+    if (kind == "missing") {
+      return absl::NotFoundError(absl::StrCat(what, "no such file or directory"));
     }
-    return flag_value;
+    if (kind == "a regular file") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what,
+          "is a regular file, not a directory: give the Hugging Face model directory that "
+          "holds config.json, the *.safetensors weights and the tokenizer"));
+    }
+    return absl::InvalidArgumentError(absl::StrCat(what, "is ", kind, ", not a directory"));
   }
   std::vector<std::filesystem::path> candidates;
   std::error_code ec;

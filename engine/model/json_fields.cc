@@ -2,13 +2,10 @@
 #include "engine/model/json_fields.h"
 
 #include <cmath>
-#include <filesystem>
-#include <fstream>
 #include <limits>
-#include <sstream>
-#include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "common/regular_file.h"
 
 namespace inferd::engine {
 namespace {
@@ -59,16 +56,7 @@ absl::StatusOr<Json> ParseJson(absl::string_view text, const std::string& origin
 }
 
 absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
-    return absl::NotFoundError(absl::StrCat(path, ": file not found"));
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open for reading"));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read error"));
-  return ss.str();
+  return ReadRegularFile(path, kMaxJsonFileBytes);
 }
 
 const Json* JsonFields::Find(absl::string_view key) const {

@@ -25,7 +25,13 @@ namespace inferd::engine {
 // exceptions (this is the parse boundary).
 absl::StatusOr<nlohmann::json> ParseJson(absl::string_view text, const std::string& origin);
 
-// Reads a whole file into a string; NOT_FOUND when it does not exist.
+// Largest config.json, generation_config.json or safetensors index accepted
+// (real ones are kilobytes; an index of a 1,000-shard model a few MiB).
+inline constexpr int64_t kMaxJsonFileBytes = int64_t{64} << 20;
+
+// Reads a whole regular file of at most kMaxJsonFileBytes into a string;
+// NOT_FOUND when it does not exist, INVALID_ARGUMENT naming what the path is
+// when it is not a regular file (a FIFO never blocks: common/regular_file.h).
 absl::StatusOr<std::string> ReadTextFile(const std::string& path);
 
 class JsonFields {

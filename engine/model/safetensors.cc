@@ -7,10 +7,7 @@
 // relative to the data section.
 #include "engine/model/safetensors.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -21,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/regular_file.h"
 #include "engine/model/dtype.h"
 #include "engine/model/json_fields.h"
 
@@ -216,29 +214,20 @@ SafetensorsFile::~SafetensorsFile() {
 }
 
 absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const std::string msg = absl::StrCat(path, ": cannot open: ", std::strerror(errno));
-    return errno == ENOENT ? absl::NotFoundError(msg) : absl::PermissionDeniedError(msg);
-  }
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return absl::InvalidArgumentError(absl::StrCat(path, ": not a regular file"));
-  }
+  // A FIFO, device or directory is refused without blocking.
+  absl::StatusOr<RegularFile> opened = RegularFile::Open(path);
+  if (!opened.ok()) return opened.status();
   std::unique_ptr<SafetensorsFile> file(new SafetensorsFile());
   file->path_ = path;
-  file->size_ = static_cast<uint64_t>(st.st_size);
+  file->size_ = static_cast<uint64_t>(opened->size());
   if (file->size_ > 0) {
-    void* p = mmap(nullptr, file->size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    void* p = mmap(nullptr, file->size_, PROT_READ, MAP_PRIVATE, opened->fd(), 0);
     if (p == MAP_FAILED) {
-      const std::string msg = absl::StrCat(path, ": mmap failed: ", std::strerror(errno));
-      ::close(fd);
-      return absl::InternalError(msg);
+      return absl::InternalError(absl::StrCat(path, ": mmap failed: ", std::strerror(errno)));
     }
     file->data_ = static_cast<const uint8_t*>(p);
   }
-  ::close(fd);  // the mapping stays valid without the descriptor
+  // The mapping stays valid after the descriptor closes.
   absl::StatusOr<std::map<std::string, TensorInfo>> tensors =
       ParseHeader(file->data_, file->size_, path);
   if (!tensors.ok()) return tensors.status();

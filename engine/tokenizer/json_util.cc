@@ -1,22 +1,15 @@
 // engine/tokenizer/json_util.cc — see json_util.h.
 #include "engine/tokenizer/json_util.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/regular_file.h"
 #include "engine/tokenizer/absl_compat.h"
 
 namespace inferd::engine {
 
 absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open file"));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return absl::InvalidArgumentError(absl::StrCat(path, ": read error"));
-  return std::move(ss).str();
+  return ReadRegularFile(path, kMaxTokenizerFileBytes);
 }
 
 absl::StatusOr<Json> ParseJson(const std::string& text, const std::string& path) {

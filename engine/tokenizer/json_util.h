@@ -15,7 +15,13 @@ namespace inferd::engine {
 
 using Json = nlohmann::json;
 
-// The whole file; NotFound / InvalidArgument errors name the path.
+// Largest tokenizer file accepted (tokenizer.json of a 256k vocabulary is
+// about 35 MiB).
+inline constexpr int64_t kMaxTokenizerFileBytes = int64_t{512} << 20;
+
+// The whole regular file (at most kMaxTokenizerFileBytes); NotFound /
+// InvalidArgument errors name the path and what it is (a FIFO, a directory:
+// common/regular_file.h).
 absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 
 // Parses JSON text; errors name `path` and the parser's message.

@@ -7,6 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/regular_file.h"
 
 namespace inferd::inferload {
 
@@ -94,6 +95,9 @@ absl::Status ForEachJsonlObject(std::istream& in, const std::string& file, const
 }
 
 absl::Status ForEachJsonlObjectInFile(const std::string& path, const JsonlLineFn& fn) {
+  // Checked first: a FIFO or device would block or never end.
+  absl::StatusOr<RegularFile> regular = RegularFile::Open(path);
+  if (!regular.ok()) return regular.status();
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open the file"));
   return ForEachJsonlObject(in, path, fn);

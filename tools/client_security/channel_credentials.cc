@@ -1,8 +1,6 @@
 // tools/client_security/channel_credentials.cc
 #include "tools/client_security/channel_credentials.h"
 
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <utility>
 
@@ -12,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/regular_file.h"
 
 ABSL_FLAG(std::string, tls_ca, "",
           "Connect with TLS: PEM file of the CA(s) that signed the server's certificate");
@@ -28,16 +27,12 @@ namespace inferd::client_security {
 
 namespace {
 
-constexpr size_t kMaxFileBytes = 1 << 20;
+constexpr int64_t kMaxFileBytes = 1 << 20;
 
 absl::StatusOr<std::string> ReadFile(const char* flag, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat("--", flag, " ", path, ": cannot read"));
-  std::string text;
-  text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  if (in.bad() || text.size() > kMaxFileBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--", flag, " ", path, ": cannot read (or larger than 1 MiB)"));
+  absl::StatusOr<std::string> text = ReadRegularFile(path, kMaxFileBytes);
+  if (!text.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, " ", text.status().message()));
   }
   return text;
 }
