@@ -3,9 +3,12 @@
 #include "engine/engine.h"
 
 #include <filesystem>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/memory_limit.h"
 #include "engine/engine_impl.h"
 #include "engine/kv_cache/kv_cache_tensors.h"
 #include "engine/model/safetensors.h"
@@ -18,18 +21,22 @@ namespace inferd::engine {
 
 namespace {
 
+absl::Status InRange(const char* field, int64_t value, int64_t min, int64_t max) {
+  if (value >= min && value <= max) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " must be in [", min, ", ", max, "], got ", value));
+}
+
 absl::Status ValidateConfig(const EngineConfig& c) {
-  if (c.max_num_seqs < 1) return absl::InvalidArgumentError("max_num_seqs must be >= 1");
-  if (c.max_num_batched_tokens < 1) {
-    return absl::InvalidArgumentError("max_num_batched_tokens must be >= 1");
+  for (absl::Status s :
+       {InRange("max_num_seqs", c.max_num_seqs, 1, kMaxNumSeqs),
+        InRange("max_num_batched_tokens", c.max_num_batched_tokens, 1, kMaxNumBatchedTokens),
+        InRange("block_size", c.block_size, 1, kMaxBlockSize),
+        InRange("max_num_partial_prefills", c.max_num_partial_prefills, 1, kMaxNumPartialPrefills),
+        InRange("max_queue_len", c.max_queue_len, 1, kMaxQueueLen),
+        InRange("num_threads", c.num_threads, 0, kMaxNumThreads)}) {
+    if (!s.ok()) return s;
   }
-  if (c.block_size < 1 || c.block_size > 1024) {
-    return absl::InvalidArgumentError("block_size must be in [1, 1024]");
-  }
-  if (c.max_num_partial_prefills < 1) {
-    return absl::InvalidArgumentError("max_num_partial_prefills must be >= 1");
-  }
-  if (c.max_queue_len < 1) return absl::InvalidArgumentError("max_queue_len must be >= 1");
   if (c.speculative.enabled() && (c.speculative.num_speculative_tokens < 1 ||
                                   c.speculative.num_speculative_tokens > kMaxSpeculativeTokens)) {
     return absl::InvalidArgumentError(
@@ -37,6 +44,12 @@ absl::Status ValidateConfig(const EngineConfig& c) {
   }
   if (c.kv_cache_memory_bytes < 1) {
     return absl::InvalidArgumentError("kv_cache_memory must be > 0");
+  }
+  if (c.kv_cache_memory_bytes > MemoryLimitBytes()) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "kv_cache_memory of ", FormatBytes(static_cast<double>(c.kv_cache_memory_bytes)),
+        " is more than the ", FormatBytes(static_cast<double>(MemoryLimitBytes())),
+        " of memory this machine (or container) has"));
   }
   return absl::OkStatus();
 }
@@ -68,6 +81,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
   }
 
   std::unique_ptr<Transformer> model;
+  std::vector<std::string> warnings;
   {
     // The weight files are mapped only while loading; tensors are copied out.
     absl::StatusOr<std::unique_ptr<WeightStore>> weights = WeightStore::Open(config.model_dir);
@@ -76,6 +90,22 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
         Transformer::Load(*model_config, **weights);
     if (!loaded.ok()) return loaded.status();
     model = *std::move(loaded);
+    if (const std::vector<std::string>& bad = (*weights)->NonFiniteTensors(); !bad.empty()) {
+      warnings.push_back(absl::StrCat(
+          bad.size(), " weight tensor(s) hold only NaN or infinite values (sampled): ",
+          absl::StrJoin(bad.begin(), bad.begin() + std::min<size_t>(bad.size(), 5), ", "),
+          bad.size() > 5 ? ", ..." : "",
+          ": the checkpoint is broken and its outputs will be"
+          " garbage"));
+    }
+  }
+  if ((*tokenizer)->vocab_size() < model_config->vocab_size) {
+    warnings.push_back(absl::StrCat(
+        "the tokenizer has ", (*tokenizer)->vocab_size(), " tokens but config.json vocab_size is ",
+        model_config->vocab_size, ": ids ", (*tokenizer)->vocab_size(), " to ",
+        model_config->vocab_size - 1,
+        " have no text (padding, as in Qwen checkpoints, is harmless; otherwise the tokenizer "
+        "belongs to another model)"));
   }
 
   if (!config.enable_chunked_prefill &&
@@ -130,6 +160,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
   info.prefix_caching = config.enable_prefix_caching;
   info.chunked_prefill = config.enable_chunked_prefill;
   info.max_num_partial_prefills = config.max_num_partial_prefills;
+  info.load_warnings = std::move(warnings);
   info.generation_config = GenerationConfigModeName(config.generation_config);
   info.sampling_defaults = SamplingDefaults::ForMode(config.generation_config, *gen_config);
   info.speculative_method = SpecMethodName(config.speculative.method);
@@ -140,7 +171,12 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
   }
 
   if (config.track_expert_load) model->EnableExpertLoad();
-  kernels::SetNumThreads(config.num_threads);
+  try {
+    kernels::SetNumThreads(config.num_threads);
+  } catch (const std::system_error& e) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot start ", config.num_threads, " kernel threads: ", e.what()));
+  }
   if (*proposer != nullptr) (*proposer)->AllocateKv(num_blocks, config.block_size);
   auto runner = std::make_unique<ModelRunner>(std::move(model), num_blocks, config.block_size);
   return std::unique_ptr<Engine>(new EngineImpl(config, std::move(info), *std::move(tokenizer),

@@ -25,6 +25,17 @@
 
 namespace inferd::engine {
 
+// Bounds of EngineConfig's sizes, checked by Engine::Create and, under the
+// flags' names, by `inferd serve|generate` before any port opens. Each is far
+// past any sensible setting; they exist so that a typo cannot ask for an
+// allocation or a thread count the machine cannot give.
+inline constexpr int32_t kMaxNumSeqs = 16384;
+inline constexpr int32_t kMaxNumBatchedTokens = 1 << 20;
+inline constexpr int32_t kMaxBlockSize = 1024;
+inline constexpr int32_t kMaxQueueLen = 1 << 20;
+inline constexpr int32_t kMaxNumThreads = 1024;
+inline constexpr int32_t kMaxNumPartialPrefills = 1024;
+
 struct EngineConfig {
   std::string model_dir;
   int32_t max_num_seqs = 64;              // sequences in one step
@@ -82,6 +93,9 @@ struct ModelInfo {
   std::string generation_config;   // "auto" or "vllm" (EngineConfig::generation_config)
   // What Submit gives the sampling fields a request leaves unset.
   SamplingDefaults sampling_defaults;
+  // Problems found at load that do not stop it (all-NaN weight tensors, a
+  // tokenizer smaller than vocab_size); the caller logs them as warnings.
+  std::vector<std::string> load_warnings;
 };
 
 // A thread-safe snapshot for introspection (GetModelInfo); metrics come

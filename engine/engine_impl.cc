@@ -92,7 +92,7 @@ absl::Status EngineImpl::Submit(Request request, std::shared_ptr<OutputChannel> 
   {
     absl::MutexLock ids_lock(&ids_mu_);
     if (!live_ids_.insert(state->request.request_id).second) {
-      return absl::InvalidArgumentError(
+      return absl::AlreadyExistsError(
           absl::StrCat("request_id \"", state->request.request_id, "\" is already in flight"));
     }
   }

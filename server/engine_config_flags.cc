@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/memory_limit.h"
 #include "server/flags.h"
 #include "server/model_locator.h"
 
@@ -16,9 +17,10 @@ namespace inferd::server {
 
 namespace {
 
-absl::Status AtLeast(const char* flag, int64_t value, int64_t min) {
-  if (value >= min) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat("--", flag, " must be >= ", min, ", got ", value));
+absl::Status InRange(const char* flag, int64_t value, int64_t min, int64_t max) {
+  if (value >= min && value <= max) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", flag, " must be in [", min, ", ", max, "], got ", value));
 }
 
 absl::Status SpeculativeFromFlags(engine::SpeculativeConfig* spec) {
@@ -90,16 +92,36 @@ absl::StatusOr<engine::EngineConfig> EngineConfigFromFlags() {
   config.enable_prefix_caching = !absl::GetFlag(FLAGS_no_prefix_caching);
   config.enable_chunked_prefill = !absl::GetFlag(FLAGS_no_chunked_prefill);
   config.max_num_partial_prefills = absl::GetFlag(FLAGS_max_num_partial_prefills);
-  for (absl::Status s : {AtLeast("max-num-seqs", config.max_num_seqs, 1),
-                         AtLeast("max-num-batched-tokens", config.max_num_batched_tokens, 1),
-                         AtLeast("kv-cache-memory", config.kv_cache_memory_bytes, 1),
-                         AtLeast("block-size", config.block_size, 1),
-                         AtLeast("max-queue-len", config.max_queue_len, 1),
-                         AtLeast("max-num-partial-prefills", config.max_num_partial_prefills, 1),
-                         AtLeast("num-threads", config.num_threads, 0)}) {
+  using engine::kMaxBlockSize, engine::kMaxNumBatchedTokens, engine::kMaxNumPartialPrefills,
+      engine::kMaxNumSeqs, engine::kMaxNumThreads, engine::kMaxQueueLen;
+  for (absl::Status s :
+       {InRange("max-num-seqs", config.max_num_seqs, 1, kMaxNumSeqs),
+        InRange("max-num-batched-tokens", config.max_num_batched_tokens, 1, kMaxNumBatchedTokens),
+        InRange("block-size", config.block_size, 1, kMaxBlockSize),
+        InRange("max-queue-len", config.max_queue_len, 1, kMaxQueueLen),
+        InRange("max-num-partial-prefills", config.max_num_partial_prefills, 1,
+                kMaxNumPartialPrefills),
+        InRange("num-threads", config.num_threads, 0, kMaxNumThreads)}) {
     if (!s.ok()) return s;
   }
+  if (config.kv_cache_memory_bytes < 1) {
+    return absl::InvalidArgumentError("--kv-cache-memory must be at least 1 byte, got 0");
+  }
+  if (config.kv_cache_memory_bytes > MemoryLimitBytes()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--kv-cache-memory ", AbslUnparseFlag(absl::GetFlag(FLAGS_kv_cache_memory)),
+                     " (", FormatBytes(static_cast<double>(config.kv_cache_memory_bytes)),
+                     ") is more than the ", FormatBytes(static_cast<double>(MemoryLimitBytes())),
+                     " of memory this machine (or container) has"));
+  }
   if (absl::Status s = SpeculativeFromFlags(&config.speculative); !s.ok()) return s;
+  absl::StatusOr<engine::GenerationConfigMode> generation_config =
+      engine::ParseGenerationConfigMode(absl::GetFlag(FLAGS_generation_config));
+  if (!generation_config.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--generation-config: ", generation_config.status().message()));
+  }
+  config.generation_config = *generation_config;
   absl::StatusOr<std::string> model_dir = ResolveModelDir(absl::GetFlag(FLAGS_model));
   if (!model_dir.ok()) return model_dir.status();
   config.model_dir = std::move(*model_dir);

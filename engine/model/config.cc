@@ -267,6 +267,16 @@ absl::StatusOr<ModelConfig> ModelConfig::Parse(const std::string& json_text,
   }
 }
 
+double ModelConfig::MinParameterCount() const {
+  const double hidden = static_cast<double>(hidden_size);
+  const double q_dim = static_cast<double>(num_attention_heads) * static_cast<double>(head_dim);
+  const double kv_dim = static_cast<double>(num_key_value_heads) * static_cast<double>(head_dim);
+  double per_layer = 2 * q_dim * hidden + 2 * kv_dim * hidden + 2 * hidden;
+  if (moe.num_experts > 0) per_layer += static_cast<double>(moe.num_experts) * hidden;
+  return static_cast<double>(vocab_size) * hidden +
+         static_cast<double>(num_hidden_layers) * per_layer;
+}
+
 absl::StatusOr<ModelConfig> ModelConfig::FromDirectory(const std::string& dir) {
   const std::string path = (std::filesystem::path(dir) / "config.json").string();
   absl::StatusOr<std::string> text = ReadTextFile(path);

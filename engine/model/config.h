@@ -69,6 +69,13 @@ struct ModelConfig {
 
   // RoPE inverse frequencies [head_dim / 2], rope_scaling applied (llama3).
   std::vector<float> RopeInvFreq() const;
+
+  // A lower bound on the parameters these sizes imply: the embedding, and
+  // per layer the attention projections, the two norms and (MoE) the router.
+  // Checked against the checkpoint before anything is sized from the config,
+  // so that a config.json claiming 10^9 layers is an error, not an
+  // allocation. A double: the product of bad sizes may not fit in int64.
+  double MinParameterCount() const;
 };
 
 // generation_config.json (optional file): stop tokens and the sampling

@@ -68,6 +68,12 @@ class WeightStore {
   absl::StatusOr<std::vector<float>> LoadF32(const std::string& name,
                                              const std::vector<int64_t>& expected_shape) const;
   std::vector<std::string> Names() const;
+  // Elements of all tensors held (a double: only compared, never allocated).
+  double NumElements() const;
+  // The tensors loaded so far by LoadF32 whose sampled values (up to 257,
+  // evenly spaced: negligible next to the copy) were all NaN or infinite: a
+  // broken checkpoint that would otherwise load without a word.
+  const std::vector<std::string>& NonFiniteTensors() const { return non_finite_; }
 
  private:
   // Adds every tensor of `file`; a name already held by another file is an error.
@@ -76,6 +82,7 @@ class WeightStore {
   std::string dir_;
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::map<std::string, const SafetensorsFile*> by_name_;
+  mutable std::vector<std::string> non_finite_;  // appended by LoadF32
 };
 
 }  // namespace inferd::engine

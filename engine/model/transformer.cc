@@ -6,6 +6,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/memory_limit.h"
 #include "kernels/check.h"
 #include "kernels/ops.h"
 
@@ -26,6 +28,26 @@ Transformer::Transformer(const ModelConfig& config) : config_(config) {}
 
 absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig& config,
                                                                const WeightStore& w) {
+  // Sizes from config.json are checked against the checkpoint and the
+  // machine before anything is sized from them.
+  const double implied = config.MinParameterCount();
+  const double stored = w.NumElements();
+  if (implied > stored) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "config.json implies at least %.4g parameters (vocab_size %d, hidden_size %d, "
+        "num_hidden_layers %d, num_attention_heads %d, num_key_value_heads %d, head_dim %d) but "
+        "the checkpoint's tensors hold %.4g: config.json does not describe these weights",
+        implied, config.vocab_size, config.hidden_size, config.num_hidden_layers,
+        config.num_attention_heads, config.num_key_value_heads, config.head_dim, stored));
+  }
+  const double fp32_bytes = stored * sizeof(float);
+  if (fp32_bytes > static_cast<double>(MemoryLimitBytes())) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the checkpoint's ", absl::StrFormat("%.4g", stored), " parameters need ",
+        FormatBytes(fp32_bytes), " as fp32 (weights are widened at load), more than the ",
+        FormatBytes(static_cast<double>(MemoryLimitBytes())),
+        " of memory this machine (or container) has"));
+  }
   std::unique_ptr<Transformer> t(new Transformer(config));
   const int64_t hidden = config.hidden_size;
   const int64_t vocab = config.vocab_size;

@@ -2,6 +2,7 @@
 // directory, from model.safetensors, the shards of
 // model.safetensors.index.json, or all *.safetensors files.
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <set>
 #include <utility>
@@ -80,14 +81,16 @@ absl::StatusOr<std::unique_ptr<WeightStore>> WeightStore::Open(const std::string
   const fs::path root(dir);
   const std::string index_path = (root / "model.safetensors.index.json").string();
   const std::string single_path = (root / "model.safetensors").string();
-  if (fs::exists(index_path, ec)) {
+  // symlink_status: a link that loops or dangles is there, and opening it
+  // says what is wrong with it.
+  if (fs::exists(fs::symlink_status(index_path, ec))) {
     absl::StatusOr<std::map<std::string, std::string>> index = ReadIndex(index_path);
     if (!index.ok()) return index.status();
     std::set<std::string> shards;
     for (const auto& [name, shard] : *index) shards.insert(shard);
     for (const std::string& shard : shards) {
       const std::string shard_path = (root / shard).string();
-      if (!fs::exists(shard_path, ec)) {
+      if (!fs::exists(fs::symlink_status(shard_path, ec))) {
         return absl::NotFoundError(
             absl::StrCat(index_path, ": shard ", shard, " is missing (", shard_path, ")"));
       }
@@ -105,7 +108,7 @@ absl::StatusOr<std::unique_ptr<WeightStore>> WeightStore::Open(const std::string
     return store;
   }
   std::vector<std::string> paths;
-  if (fs::exists(single_path, ec)) {
+  if (fs::exists(fs::symlink_status(single_path, ec))) {
     paths.push_back(single_path);
   } else {
     for (const fs::directory_entry& e : fs::directory_iterator(root, ec)) {
@@ -151,7 +154,28 @@ absl::StatusOr<std::vector<float>> WeightStore::LoadF32(
   }
   std::vector<float> out;
   if (absl::Status s = it->second->LoadF32(name, &out); !s.ok()) return s;
+  if (!out.empty()) {
+    constexpr size_t kSamples = 257;
+    const size_t stride = std::max<size_t>(1, out.size() / kSamples);
+    bool any_finite = false;
+    for (size_t i = 0; i < out.size() && !any_finite; i += stride) {
+      any_finite = std::isfinite(out[i]);
+    }
+    if (!any_finite) non_finite_.push_back(name);
+  }
   return out;
+}
+
+double WeightStore::NumElements() const {
+  double n = 0;
+  for (const auto& file : files_) {
+    for (const auto& [name, info] : file->tensors()) {
+      double numel = 1;
+      for (int64_t d : info.shape) numel *= static_cast<double>(d);
+      n += numel;
+    }
+  }
+  return n;
 }
 
 std::vector<std::string> WeightStore::Names() const {

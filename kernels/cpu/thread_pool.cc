@@ -60,8 +60,17 @@ class Pool {
     StopWorkers();
     num_threads_ = num_threads;
     slots_ = std::make_unique<Slot[]>(static_cast<size_t>(num_threads_));
-    for (int w = 1; w < num_threads_; ++w) {
-      workers_.emplace_back([this, w] { WorkerLoop(&slots_[w]); });
+    try {
+      for (int w = 1; w < num_threads_; ++w) {
+        workers_.emplace_back([this, w] { WorkerLoop(&slots_[w]); });
+      }
+    } catch (...) {  // std::system_error: the OS gave fewer threads
+      // Back to one thread (the caller's), so no job is ever posted to a
+      // worker that does not exist; the caller reports the error.
+      StopWorkers();
+      num_threads_ = 1;
+      slots_ = std::make_unique<Slot[]>(1);
+      throw;
     }
   }
 

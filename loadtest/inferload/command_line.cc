@@ -6,6 +6,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "tools/cli/server_address.h"
 
 ABSL_FLAG(std::string, addr, "127.0.0.1:50051", "Address of the inferd server (HOST:PORT)");
 ABSL_FLAG(std::optional<int64_t>, num_requests, std::nullopt,
@@ -56,11 +57,17 @@ absl::Status Bad(const std::string& message) { return absl::InvalidArgumentError
 
 bool Given(const cli::ParsedArgs& args, const char* name) { return args.specified.count(name) > 0; }
 
-// An optional int32 flag that must be >= `min` when given.
+// Bounds far past any real run; they keep a typo from sizing an allocation
+// (prompts of --input-len tokens, a schedule of --num-requests arrivals).
+constexpr int kMaxLen = 1 << 20;
+constexpr int64_t kMaxNumRequests = 10'000'000;
+constexpr int kMaxConcurrency = 65536;
+
+// An optional int32 flag that must be in [min, kMaxLen] when given.
 absl::StatusOr<std::optional<int>> AtLeast(const std::optional<int32_t>& value, const char* flag,
                                            int min) {
-  if (value.has_value() && *value < min) {
-    return Bad(absl::StrCat("--", flag, " must be >= ", min, ", got ", *value));
+  if (value.has_value() && (*value < min || *value > kMaxLen)) {
+    return Bad(absl::StrCat("--", flag, " must be in [", min, ", ", kMaxLen, "], got ", *value));
   }
   return value;
 }
@@ -96,8 +103,9 @@ absl::Status CheckArrivals(const cli::ParsedArgs& args, Options* o) {
   } else if (Given(args, "concurrency")) {
     o->arrival = ArrivalKind::kConcurrency;
     o->concurrency = *absl::GetFlag(FLAGS_concurrency);
-    if (o->concurrency < 1) {
-      return Bad(absl::StrCat("--concurrency must be >= 1, got ", o->concurrency));
+    if (o->concurrency < 1 || o->concurrency > kMaxConcurrency) {
+      return Bad(absl::StrCat("--concurrency must be in [1, ", kMaxConcurrency, "], got ",
+                              o->concurrency));
     }
   } else {
     o->arrival = ArrivalKind::kTrace;
@@ -111,8 +119,9 @@ absl::Status CheckArrivals(const cli::ParsedArgs& args, Options* o) {
   if (!o->num_requests.has_value() && o->arrival != ArrivalKind::kTrace) {
     return Bad("--num-requests is required (except with --trace)");
   }
-  if (o->num_requests.has_value() && *o->num_requests < 1) {
-    return Bad(absl::StrCat("--num-requests must be >= 1, got ", *o->num_requests));
+  if (o->num_requests.has_value() && (*o->num_requests < 1 || *o->num_requests > kMaxNumRequests)) {
+    return Bad(absl::StrCat("--num-requests must be in [1, ", kMaxNumRequests, "], got ",
+                            *o->num_requests));
   }
   return absl::OkStatus();
 }
@@ -211,7 +220,7 @@ const cli::SubcommandSpec& InferloadSpec() {
 absl::StatusOr<Options> OptionsFromFlags(const cli::ParsedArgs& args) {
   Options o;
   o.addr = absl::GetFlag(FLAGS_addr);
-  if (o.addr.empty()) return Bad("--addr must not be empty");
+  if (absl::Status s = cli::CheckServerAddress("--addr", o.addr); !s.ok()) return s;
   if (absl::Status s = CheckArrivals(args, &o); !s.ok()) return s;
   if (absl::Status s = CheckWorkload(args, &o); !s.ok()) return s;
   o.slo.ttft_s = absl::GetFlag(FLAGS_slo_ttft);
@@ -221,8 +230,10 @@ absl::StatusOr<Options> OptionsFromFlags(const cli::ParsedArgs& args) {
   o.seed = absl::GetFlag(FLAGS_seed);
   o.json_out = absl::GetFlag(FLAGS_json_out);
   o.max_duration_s = absl::GetFlag(FLAGS_max_duration);
-  if (!(o.max_duration_s > 0) || std::isinf(o.max_duration_s)) {
-    return Bad(absl::StrCat("--max-duration must be a finite number > 0, got ", o.max_duration_s));
+  constexpr double kMaxDurationS = 7 * 24 * 3600;  // a week: longer is a typo
+  if (!(o.max_duration_s > 0 && o.max_duration_s <= kMaxDurationS)) {
+    return Bad(absl::StrCat("--max-duration must be a number of seconds in (0, ", kMaxDurationS,
+                            "], got ", o.max_duration_s));
   }
   o.progress = !absl::GetFlag(FLAGS_no_progress);
   o.priority = absl::GetFlag(FLAGS_priority);

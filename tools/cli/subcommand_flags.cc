@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "tools/cli/uncaught_exception.h"
 
 namespace inferd::cli {
 
@@ -137,6 +138,7 @@ std::string MainHelp(const std::string& program, const std::vector<Subcommand>& 
 
 int RunSubcommandMain(const std::string& program, const std::vector<Subcommand>& commands, int argc,
                       char** argv) {
+  InstallUncaughtExceptionHandler(program);
   if (argc < 2) {
     absl::FPrintF(stderr, "%s", MainHelp(program, commands));
     return 2;
@@ -158,7 +160,7 @@ int RunSubcommandMain(const std::string& program, const std::vector<Subcommand>&
       absl::PrintF("%s", SubcommandHelp(program, *command.spec));
       return 0;
     }
-    return command.run(*args);
+    return RunCatchingExceptions(program, [&] { return command.run(*args); });
   }
   absl::FPrintF(stderr, "%s: unknown command '%s'\n\n%s", program, name,
                 MainHelp(program, commands));
@@ -167,6 +169,7 @@ int RunSubcommandMain(const std::string& program, const std::vector<Subcommand>&
 
 int RunCommandMain(const SubcommandSpec& spec, const std::function<int(const ParsedArgs&)>& run,
                    int argc, char** argv) {
+  InstallUncaughtExceptionHandler(spec.name);
   absl::StatusOr<ParsedArgs> args =
       ParseSubcommandArgs(spec, std::vector<std::string>(argv + 1, argv + argc));
   if (!args.ok()) {
@@ -177,7 +180,7 @@ int RunCommandMain(const SubcommandSpec& spec, const std::function<int(const Par
     absl::PrintF("%s", HelpText(spec.name, spec));
     return 0;
   }
-  return run(*args);
+  return RunCatchingExceptions(spec.name, [&] { return run(*args); });
 }
 
 }  // namespace inferd::cli

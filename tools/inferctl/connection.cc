@@ -2,11 +2,13 @@
 #include "tools/inferctl/connection.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_format.h"
+#include "tools/cli/server_address.h"
 #include "tools/client_security/channel_credentials.h"
 #include "tools/inferctl/flags.h"
 
@@ -39,6 +41,19 @@ const char* CodeName(grpc::StatusCode code) {
 }  // namespace
 
 std::shared_ptr<grpc::Channel> Connect() {
+  if (absl::Status s = cli::CheckServerAddress("--addr", absl::GetFlag(FLAGS_addr)); !s.ok()) {
+    absl::FPrintF(stderr, "inferctl: %s\n", s.message());
+    std::exit(2);
+  }
+  // A week at most: a longer deadline is a typo (and past ~292 years it
+  // would overflow the clock).
+  constexpr double kMaxTimeout = 7 * 24 * 3600;
+  if (const double timeout = absl::GetFlag(FLAGS_timeout);
+      !(timeout >= 0 && timeout <= kMaxTimeout)) {
+    absl::FPrintF(stderr, "inferctl: --timeout must be a number of seconds in [0, %g], got %g\n",
+                  kMaxTimeout, timeout);
+    std::exit(2);
+  }
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       client_security::MakeChannelCredentials(client_security::ClientSecurityFromFlags());
   if (!credentials.ok()) {

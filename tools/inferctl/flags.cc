@@ -7,7 +7,9 @@ ABSL_FLAG(std::string, addr, "127.0.0.1:50051", "Address of the inferd server (H
 ABSL_FLAG(double, timeout, 0,
           "Call deadline in seconds (0: none for generate, 10 for the other commands)");
 ABSL_FLAG(int32_t, max_tokens, 256, "Most tokens to generate");
-ABSL_FLAG(float, temperature, 1.0f, "Sampling temperature (0: greedy)");
+ABSL_FLAG(float, temperature, 1.0f,
+          "Sampling temperature (0: greedy). Not given: the model's default from its "
+          "generation_config.json, else 1");
 ABSL_FLAG(std::optional<uint64_t>, seed, std::nullopt,
           "Sampling seed (default: a fresh random stream)");
 ABSL_FLAG(bool, ignore_eos, false, "Keep generating past EOS");
@@ -24,7 +26,7 @@ const cli::SubcommandSpec& GenerateSpec() {
   static const cli::SubcommandSpec* spec = new cli::SubcommandSpec{
       .name = "generate",
       .synopsis =
-          "[--addr 127.0.0.1:50051] [--max-tokens 256] [--temperature 1.0] [--seed S] "
+          "[--addr 127.0.0.1:50051] [--max-tokens 256] [--temperature T] [--seed S] "
           "[--ignore-eos] [--json] PROMPT",
       .summary = "Stream a continuation of PROMPT to stdout as it arrives.",
       .flags = {"addr", "timeout", "max_tokens", "temperature", "seed", "ignore_eos", "json",

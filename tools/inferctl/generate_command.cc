@@ -67,7 +67,10 @@ int RunGenerate(const cli::ParsedArgs& args) {
   v1::GenerateRequest request;
   request.set_text(prompt);
   request.set_max_tokens(absl::GetFlag(FLAGS_max_tokens));
-  request.set_temperature(absl::GetFlag(FLAGS_temperature));
+  // Not given: the server applies the model's default (generation_config.json).
+  if (args.specified.count("temperature") > 0) {
+    request.set_temperature(absl::GetFlag(FLAGS_temperature));
+  }
   if (const auto seed = absl::GetFlag(FLAGS_seed); seed.has_value()) request.set_seed(*seed);
   request.set_ignore_eos(absl::GetFlag(FLAGS_ignore_eos));
 
