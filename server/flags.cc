@@ -30,15 +30,21 @@ ABSL_FLAG(std::string, typical_acceptance, "",
           "EPSILON,DELTA: accept Medusa candidates by typical acceptance (Medusa paper) for "
           "sampled requests instead of rejection sampling. Lossy: the output distribution "
           "changes. Empty: off");
+ABSL_FLAG(std::string, generation_config, "auto",
+          "Defaults of the sampling fields a request leaves unset (temperature, top_k, top_p, "
+          "min_p, repetition_penalty): auto takes them from the model's generation_config.json "
+          "(do_sample false: greedy); vllm ignores that file and uses the built-in ones "
+          "(temperature 1, the rest off). Fields a request sets always win");
 ABSL_FLAG(std::string, speculative_policy, "adaptive",
           "adaptive: draft only while it is measured to raise throughput (always at batch 1 "
           "while drafts are accepted); always: draft every step");
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on");
 ABSL_FLAG(int32_t, port, 50051, "Port to listen on (0: pick a free port)");
-ABSL_FLAG(int32_t, metrics_port, 9090,
+ABSL_FLAG(int32_t, metrics_port, 8002,
           "Prometheus metrics port (HTTP, path /metrics) on --host (0: pick a free port; "
-          "-1: no metrics endpoint)");
+          "-1: no metrics endpoint). The default stays clear of Prometheus's own ports "
+          "(9090-9094) and its exporters' (9100-9999)");
 ABSL_FLAG(bool, expert_load_stats, false,
           "MoE models: count tokens routed to each expert per layer, reported by GetModelInfo "
           "(engine.expert_load) for debugging routing");
@@ -53,7 +59,7 @@ ABSL_FLAG(int32_t, max_num_partial_prefills, 1,
 ABSL_FLAG(int32_t, max_queue_len, 1024,
           "Most waiting requests; more are refused with RESOURCE_EXHAUSTED");
 ABSL_FLAG(double, drain_timeout, 30,
-          "On SIGTERM/SIGINT, seconds the streams in flight get to finish (readiness goes "
+          "On SIGTERM/SIGINT/SIGHUP, seconds the streams in flight get to finish (readiness goes "
           "NOT_SERVING and new calls get UNAVAILABLE at once); the rest then end with "
           "UNAVAILABLE and the process exits 0. A second signal during the drain exits at once "
           "with 128 + the signal number");
@@ -101,10 +107,20 @@ ABSL_FLAG(std::string, prompt, "",
 ABSL_FLAG(inferd::server::TokenIdList, prompt_ids, inferd::server::TokenIdList{},
           "Prompt as comma-separated token ids (1,2,3), fed exactly as given");
 ABSL_FLAG(int32_t, max_tokens, 256, "Most tokens to generate");
-ABSL_FLAG(float, temperature, 1.0f, "Sampling temperature (0: greedy)");
-ABSL_FLAG(int32_t, top_k, 0, "Keep the k most likely tokens (0: disabled)");
-ABSL_FLAG(float, top_p, 1.0f, "Nucleus sampling mass in (0, 1] (1: disabled)");
-ABSL_FLAG(float, min_p, 0.0f, "Drop tokens below min_p * p(best) (0: disabled)");
+// Not given: the model's default (--generation-config); the values here are
+// the built-in ones.
+ABSL_FLAG(float, temperature, 1.0f,
+          "Sampling temperature (0: greedy). Not given: the model's default "
+          "(--generation-config), if any, else the built-in one");
+ABSL_FLAG(int32_t, top_k, 0,
+          "Keep the k most likely tokens (0: disabled). Not given: the model's default, if any, "
+          "else the built-in one");
+ABSL_FLAG(float, top_p, 1.0f,
+          "Nucleus sampling mass in (0, 1] (1: disabled). Not given: the model's default, if "
+          "any, else the built-in one");
+ABSL_FLAG(float, min_p, 0.0f,
+          "Drop tokens below min_p * p(best) (0: disabled). Not given: the model's default, if "
+          "any, else the built-in one");
 ABSL_FLAG(std::optional<uint64_t>, seed, std::nullopt,
           "Sampling seed (default: a fresh random stream)");
 ABSL_FLAG(std::string, stop, "", "Stop string; generation ends before it");
@@ -119,7 +135,7 @@ const cli::SubcommandSpec& ServeSpec() {
   static const cli::SubcommandSpec* spec = new cli::SubcommandSpec{
       .name = "serve",
       .synopsis =
-          "[--model DIR] [--host 127.0.0.1] [--port 50051] [--metrics-port 9090] "
+          "[--model DIR] [--host 127.0.0.1] [--port 50051] [--metrics-port 8002] "
           "[--max-num-seqs N] "
           "[--max-num-batched-tokens N] [--kv-cache-memory SIZE] [--block-size 16] "
           "[--max-queue-len N] [--num-threads N] [--no-prefix-caching] [--no-chunked-prefill] "
@@ -131,13 +147,13 @@ const cli::SubcommandSpec& ServeSpec() {
           "[--debug-stall-file PATH] [--debug-load-delay SECONDS] "
           "[--speculative off|ngram|draft|medusa|mtp] [--speculative-model DIR] "
           "[--num-speculative-tokens K] [--medusa-tree SPEC] [--typical-acceptance EPSILON,DELTA] "
-          "[--speculative-policy adaptive|always]",
+          "[--speculative-policy adaptive|always] [--generation-config auto|vllm]",
       .summary =
           "Serve the model over gRPC (inferd.v1.Inference, grpc.health.v1.Health, "
           "reflection) and Prometheus metrics over HTTP (/metrics on --metrics-port). Prints "
           "'inferd: metrics on HOST:PORT' and 'inferd: listening on HOST:PORT (loading "
           "<model>)' before loading the model, then 'inferd: serving <model> on HOST:PORT' once "
-          "ready; SIGINT/SIGTERM drain it (--drain-timeout) and exit 0.",
+          "ready; SIGINT/SIGTERM/SIGHUP drain it (--drain-timeout) and exit 0.",
       .flags = {"model",
                 "host",
                 "port",
@@ -171,7 +187,8 @@ const cli::SubcommandSpec& ServeSpec() {
                 "num_speculative_tokens",
                 "medusa_tree",
                 "typical_acceptance",
-                "speculative_policy"},
+                "speculative_policy",
+                "generation_config"},
       .repeatable = {},
       .max_positional = 0,
   };
@@ -183,10 +200,11 @@ const cli::SubcommandSpec& GenerateSpec() {
       .name = "generate",
       .synopsis =
           "[--model DIR] (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens 256] "
-          "[--temperature 1.0] [--top-k K] [--top-p P] [--min-p P] [--seed S] "
+          "[--temperature T] [--top-k K] [--top-p P] [--min-p P] [--seed S] "
           "[--stop STR]... [--ignore-eos] [--json] [--speculative off|ngram|draft|medusa|mtp] "
           "[--speculative-model DIR] [--num-speculative-tokens K] [--medusa-tree SPEC] "
-          "[--typical-acceptance EPSILON,DELTA] [--speculative-policy adaptive|always]",
+          "[--typical-acceptance EPSILON,DELTA] [--speculative-policy adaptive|always] "
+          "[--generation-config auto|vllm]",
       .summary =
           "Run one request through the engine, without a server, and print the "
           "continuation as it streams (--json: one JSON object as the last line).",
@@ -215,7 +233,8 @@ const cli::SubcommandSpec& GenerateSpec() {
                 "num_speculative_tokens",
                 "medusa_tree",
                 "typical_acceptance",
-                "speculative_policy"},
+                "speculative_policy",
+                "generation_config"},
       .repeatable = {"stop"},
       .max_positional = 0,
   };

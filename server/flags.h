@@ -30,6 +30,7 @@ ABSL_DECLARE_FLAG(int32_t, num_speculative_tokens);
 ABSL_DECLARE_FLAG(std::string, medusa_tree);
 ABSL_DECLARE_FLAG(std::string, typical_acceptance);
 ABSL_DECLARE_FLAG(std::string, speculative_policy);
+ABSL_DECLARE_FLAG(std::string, generation_config);
 
 // serve.
 ABSL_DECLARE_FLAG(std::string, host);

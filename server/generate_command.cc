@@ -61,6 +61,9 @@ int RunGenerate(const cli::ParsedArgs& args) {
     return Fail(1, absl::StrFormat("cannot load model %s: %s", config->model_dir,
                                    engine.status().ToString()));
   }
+  for (const std::string& warning : (*engine)->model_info().load_warnings) {
+    absl::FPrintF(stderr, "inferd generate: warning: %s\n", warning);
+  }
 
   engine::Request request;
   request.request_id = "generate";

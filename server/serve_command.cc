@@ -3,11 +3,11 @@
 //   1. flags; the metrics endpoint and the gRPC server (health, reflection,
 //      Inference) start, readiness NOT_SERVING, liveness SERVING; stdout
 //      "inferd: metrics on ..." and "inferd: listening on ... (loading ...)"
-//   2. the model loads (a SIGINT/SIGTERM meanwhile exits 0 at once: nothing
+//   2. the model loads (a SIGINT/SIGTERM/SIGHUP meanwhile exits 0 at once: nothing
 //      to drain); Inference calls answer UNAVAILABLE until it is loaded
 //   3. readiness SERVING, the engine watchdog starts; stdout "inferd: serving
 //      <model> on HOST:PORT" (tools wait for it)
-//   4. SIGINT/SIGTERM: drain (drain.h), then the watchdog stops, the gRPC
+//   4. SIGINT/SIGTERM/SIGHUP: drain (drain.h), then the watchdog stops, the gRPC
 //      server shuts down, the engine stops, exit 0. A second signal during the drain exits at once
 //      with 128 + its number.
 #include "server/serve_command.h"
@@ -41,6 +41,7 @@
 #include "server/flags.h"
 #include "server/health_reporter.h"
 #include "server/inference_service.h"
+#include "server/listen_preflight.h"
 #include "server/log.h"
 #include "server/metrics/metrics_server.h"
 #include "server/metrics/prometheus_metrics.h"
@@ -68,10 +69,14 @@ struct ServeOptions {
   RequestLimits limits;
 };
 
+// Longest accepted duration flag: a week (longer is a typo, and an infinite
+// wait is what 0 means where a flag allows "never").
+constexpr double kMaxSeconds = 7 * 24 * 3600;
+
 absl::StatusOr<absl::Duration> SecondsFlag(const char* flag, double seconds) {
-  if (!std::isfinite(seconds) || seconds < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--", flag, " must be a number of seconds >= 0, got ", seconds));
+  if (!std::isfinite(seconds) || seconds < 0 || seconds > kMaxSeconds) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--", flag, " must be a number of seconds in [0, ", kMaxSeconds, "], got ", seconds));
   }
   return absl::Seconds(seconds);
 }
@@ -152,7 +157,7 @@ void KeepUntilExit(std::unique_ptr<MetricsServer> metrics_server) {
   if (metrics_server != nullptr) kept_until_exit = metrics_server.release();
 }
 
-// Loads the model (after --debug-load-delay). A SIGINT/SIGTERM meanwhile
+// Loads the model (after --debug-load-delay). A SIGINT/SIGTERM/SIGHUP meanwhile
 // exits 0 at once.
 absl::StatusOr<std::unique_ptr<engine::Engine>> LoadEngine(const ServeOptions& o) {
   ShutdownSignalWatcher signals([](int signal) {
@@ -172,6 +177,9 @@ absl::StatusOr<std::unique_ptr<engine::Engine>> LoadEngine(const ServeOptions& o
   if (!created.ok()) return created;
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   const engine::ModelInfo& info = (*created)->model_info();
+  for (const std::string& warning : info.load_warnings) {
+    LogWarning(warning, {{"model_dir", dir}});
+  }
   LogInfo(absl::StrFormat("model loaded in %.3f s", seconds),
           {{"load_s", std::round(seconds * 1e3) / 1e3},
            {"architecture", info.architecture},
@@ -205,6 +213,8 @@ void LogStartupSummary(const ServeOptions& o, const ServerSecurity& security,
            {"speculative", info.speculative_method},
            {"num_speculative_tokens", info.num_speculative_tokens},
            {"speculative_policy", info.speculative_policy},
+           {"generation_config", info.generation_config},
+           {"default_sampling", info.sampling_defaults.ToString()},
            {"grpc_address", grpc_address},
            {"metrics_address",
             metrics_address.empty() ? nlohmann::json() : nlohmann::json(metrics_address)},
@@ -262,6 +272,7 @@ int RunServe(const cli::ParsedArgs& args) {
 
   // Before any thread exists: every thread inherits the blocked mask.
   BlockShutdownSignals();
+  IgnoreStraySignals();
   // Certificates and keys are read and checked before any port opens, after the
   // signals are blocked: gRPC credentials start gRPC's threads, which must
   // inherit the blocked mask.
@@ -274,6 +285,22 @@ int RunServe(const cli::ParsedArgs& args) {
   if (security->certificate_expired) {
     LogWarning("the --tls-cert certificate has expired: clients will refuse it",
                {{"tls_cert", o.security.tls_cert}});
+  }
+  // Every address is tried before anything listens: a taken port or a
+  // foreign address is one line naming the flag, not a half-started server.
+  if (o.metrics_port > 0 && o.metrics_port == o.port) {
+    LogError(absl::StrCat("--port and --metrics-port are both ", o.port,
+                          ": give them different "
+                          "ports (or --metrics-port -1 for no metrics endpoint)"));
+    return 2;
+  }
+  for (auto [port, flag] :
+       {std::pair{o.port, "--port"}, std::pair{o.metrics_port, "--metrics-port"}}) {
+    if (port < 0) continue;
+    if (absl::Status s = CheckCanListen(o.host, port, flag); !s.ok()) {
+      LogError(s.message());
+      return 1;
+    }
   }
   std::unique_ptr<RequestLog> request_log;
   if (o.log_requests) request_log = std::make_unique<RequestLog>();
@@ -308,6 +335,9 @@ int RunServe(const cli::ParsedArgs& args) {
   builder.AddListeningPort(HostPort(o.host, o.port), security->credentials, &bound_port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(o.limits.max_request_bytes));
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, o.limits.max_streams_per_connection);
+  // No SO_REUSEPORT: a second inferd on the same port fails to start instead
+  // of silently taking half of the connections.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) {

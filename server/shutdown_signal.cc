@@ -16,6 +16,7 @@ sigset_t ShutdownSignals() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);  // the terminal closed: drain rather than die mid-stream
   return set;
 }
 
@@ -24,6 +25,12 @@ sigset_t ShutdownSignals() {
 void BlockShutdownSignals() {
   const sigset_t set = ShutdownSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+void IgnoreStraySignals() {
+  // Their default action ends the process at once; nothing sends them to
+  // inferd on purpose.
+  for (int signal : {SIGUSR1, SIGUSR2, SIGPIPE}) ::signal(signal, SIG_IGN);
 }
 
 int WaitForShutdownSignal() {
@@ -37,6 +44,7 @@ int WaitForShutdownSignal() {
 const char* ShutdownSignalName(int signal) {
   if (signal == SIGINT) return "SIGINT";
   if (signal == SIGTERM) return "SIGTERM";
+  if (signal == SIGHUP) return "SIGHUP";
   return "signal";
 }
 

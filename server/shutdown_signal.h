@@ -1,5 +1,10 @@
-// server/shutdown_signal.h — SIGINT/SIGTERM as a value a thread waits for,
-// instead of work done inside a signal handler.
+// server/shutdown_signal.h — SIGINT/SIGTERM/SIGHUP as a value a thread waits
+// for, instead of work done inside a signal handler. SIGHUP (the terminal of
+// `inferd serve &` closed, or an operator's `kill -HUP`) drains like SIGTERM:
+// inferd has no configuration to reload, and dying mid-stream is the worst
+// answer. SIGUSR1, SIGUSR2 and SIGPIPE are ignored (IgnoreStraySignals);
+// SIGQUIT keeps its default (exit with a core dump: the conventional "stop
+// now, I want to debug"), as do SIGKILL and the resource-limit signals.
 //
 // BlockShutdownSignals() must run before any thread is started (the engine,
 // gRPC): threads inherit the mask, so the signals stay pending until a thread
@@ -17,13 +22,16 @@ namespace inferd::server {
 
 void BlockShutdownSignals();
 
-// Blocks until SIGINT or SIGTERM arrives; returns the signal number.
+// SIGUSR1, SIGUSR2 and SIGPIPE: ignored instead of ending the process.
+void IgnoreStraySignals();
+
+// Blocks until SIGINT, SIGTERM or SIGHUP arrives; returns the signal number.
 int WaitForShutdownSignal();
 
-// "SIGINT", "SIGTERM" (or "signal" for any other).
+// "SIGINT", "SIGTERM", "SIGHUP" (or "signal" for any other).
 const char* ShutdownSignalName(int signal);
 
-// Takes SIGINT/SIGTERM on a thread of its own and calls `on_signal(signal)`
+// Takes SIGINT/SIGTERM/SIGHUP on a thread of its own and calls `on_signal(signal)`
 // there for each one, until destroyed (the destructor returns within 50 ms).
 // A signal that arrives after the destructor stays pending for the next
 // waiter.

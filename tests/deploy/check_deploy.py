@@ -536,7 +536,7 @@ def main():
     parser.add_argument("checks", nargs="*",
                         help=f"checks to run: {', '.join(CHECKS)} (default: all)")
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--metrics-url", help="scrape this URL (e.g. http://127.0.0.1:9090/metrics) and check it")
+    source.add_argument("--metrics-url", help="scrape this URL (e.g. http://127.0.0.1:8002/metrics) and check it")
     source.add_argument("--metrics-file", help="check a saved Prometheus text exposition")
     parser.add_argument("--allow-absent", action="store_true",
                         help="with --metrics-*: a listed family missing from the scrape is a note, not an error "
