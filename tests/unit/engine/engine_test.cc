@@ -399,7 +399,7 @@ TEST_F(EngineTest, DuplicateLiveRequestIdIsRejected) {
   r.sampling.ignore_eos = true;
   auto ch = SubmitOrDie(*e, r);
   EXPECT_EQ(e->Submit(r, std::make_shared<engine::OutputChannel>()).code(),
-            absl::StatusCode::kInvalidArgument);
+            absl::StatusCode::kAlreadyExists);
   e->Abort("dup");
   Drain(*ch);
   EXPECT_TRUE(RunOne(*e, Greedy("dup", {1}, 3)).status.ok());  // reusable once finished
