@@ -1,5 +1,6 @@
 // tests/fuzz/generate_request_fuzz.cc — arbitrary bytes parsed as an
-// inferd.v1.GenerateRequest, then BuildEngineRequest against the embedded
+// inferd.v1.GenerateRequest by the server's ParseRequestBytes (which must
+// agree with protobuf and name what it refuses), then BuildEngineRequest against the embedded
 // stories260K model (its config.json and tokenizer, loaded once): a Status,
 // never a crash. Errors are INVALID_ARGUMENT; an accepted request has its
 // prompt ids in the vocabulary and prompt + max_tokens within the context.
@@ -16,6 +17,7 @@
 #include "google/protobuf/stubs/logging.h"
 #include "inferd/v1/inference.pb.h"
 #include "server/request_builder.h"
+#include "server/request_parsing.h"
 
 namespace {
 
@@ -50,8 +52,18 @@ Model* Load() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Model* model = Load();
+  // The server's own parse (server/request_parsing.h): it must accept
+  // exactly what protobuf accepts, and name a problem for the rest.
   inferd::v1::GenerateRequest request;
-  if (!request.ParseFromArray(data, static_cast<int>(size))) return 0;
+  const absl::Status parsed = inferd::server::ParseRequestBytes(
+      std::string_view(reinterpret_cast<const char*>(data), size), &request);
+  inferd::v1::GenerateRequest reference;
+  const bool protobuf_ok = reference.ParseFromArray(data, static_cast<int>(size));
+  if (parsed.ok() != protobuf_ok) abort();
+  if (!parsed.ok()) {
+    if (parsed.code() != absl::StatusCode::kInvalidArgument || parsed.message().empty()) abort();
+    return 0;
+  }
   const absl::Time now = absl::FromUnixSeconds(1'700'000'000);
   auto built = inferd::server::BuildEngineRequest(request, model->info, *model->tokenizer, now,
                                                   now + absl::Seconds(30));
