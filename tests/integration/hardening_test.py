@@ -151,7 +151,12 @@ class HardeningTest(unittest.TestCase):
                     (["--port", "47123", "--metrics-port", "47123"],
                      "--port and --metrics-port are both 47123"),
                     (["--port", "0", "--block-size", "1000000"],
-                     "--block-size must be in [1, 1024], got 1000000")]:
+                     "--block-size must be in [1, 1024], got 1000000"),
+                    # Before: std::bad_alloc and std::system_error, exit 134.
+                    (["--port", "0", "--kv-cache-memory", "100TiB"],
+                     "--kv-cache-memory 100TiB (100.0 TiB) is more than the"),
+                    (["--port", "0", "--num-threads", "100000"],
+                     "--num-threads must be in [0, 1024], got 100000")]:
                 result = run(base + args)
                 self.assertIn(result.returncode, (1, 2), result.stderr)
                 self.assertIn(expected, result.stderr)
