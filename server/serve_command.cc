@@ -69,9 +69,7 @@ struct ServeOptions {
   RequestLimits limits;
 };
 
-// Longest accepted duration flag: a week (longer is a typo, and an infinite
-// wait is what 0 means where a flag allows "never").
-constexpr double kMaxSeconds = 7 * 24 * 3600;
+constexpr double kMaxSeconds = cli::kMaxDurationFlagSeconds;
 
 absl::StatusOr<absl::Duration> SecondsFlag(const char* flag, double seconds) {
   if (!std::isfinite(seconds) || seconds < 0 || seconds > kMaxSeconds) {

@@ -230,7 +230,7 @@ absl::StatusOr<Options> OptionsFromFlags(const cli::ParsedArgs& args) {
   o.seed = absl::GetFlag(FLAGS_seed);
   o.json_out = absl::GetFlag(FLAGS_json_out);
   o.max_duration_s = absl::GetFlag(FLAGS_max_duration);
-  constexpr double kMaxDurationS = 7 * 24 * 3600;  // a week: longer is a typo
+  constexpr double kMaxDurationS = cli::kMaxDurationFlagSeconds;
   if (!(o.max_duration_s > 0 && o.max_duration_s <= kMaxDurationS)) {
     return Bad(absl::StrCat("--max-duration must be a number of seconds in (0, ", kMaxDurationS,
                             "], got ", o.max_duration_s));

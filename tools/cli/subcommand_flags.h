@@ -25,6 +25,11 @@
 
 namespace inferd::cli {
 
+// Longest duration any flag of inferd, inferctl or inferload accepts: a week.
+// Longer is a typo (a wait that never ends is what 0 means where a flag allows
+// "never"), and past ~292 years a deadline would overflow the clock.
+inline constexpr double kMaxDurationFlagSeconds = 7 * 24 * 3600;
+
 // What a subcommand accepts.
 struct SubcommandSpec {
   std::string name;                  // "serve"

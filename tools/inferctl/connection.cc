@@ -9,6 +9,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_format.h"
 #include "tools/cli/server_address.h"
+#include "tools/cli/subcommand_flags.h"
 #include "tools/client_security/channel_credentials.h"
 #include "tools/inferctl/flags.h"
 
@@ -45,9 +46,7 @@ std::shared_ptr<grpc::Channel> Connect() {
     absl::FPrintF(stderr, "inferctl: %s\n", s.message());
     std::exit(2);
   }
-  // A week at most: a longer deadline is a typo (and past ~292 years it
-  // would overflow the clock).
-  constexpr double kMaxTimeout = 7 * 24 * 3600;
+  constexpr double kMaxTimeout = cli::kMaxDurationFlagSeconds;
   if (const double timeout = absl::GetFlag(FLAGS_timeout);
       !(timeout >= 0 && timeout <= kMaxTimeout)) {
     absl::FPrintF(stderr, "inferctl: --timeout must be a number of seconds in [0, %g], got %g\n",
