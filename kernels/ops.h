@@ -5,7 +5,13 @@
 // kernels/cpu/ are also the reference the CUDA ones (kernels/cuda/) are tested
 // against.
 //
-// Numerics: fp32 storage and fp32 accumulation on the CPU backend.
+// Numerics: activations are fp32; weights (Embedding, Matmul, MoeExperts) and
+// the KV cache (WriteKvCache, PagedAttention, CopyKvSlots) are stored as a
+// runtime DType (kernels/dtype.h: fp32, fp16, bf16) and widened to fp32 in
+// registers; accumulation is always fp32. A bf16/fp16 op computes exactly the
+// bits its fp32 instance computes on the widened values (same order), so
+// batch invariance holds in every dtype. Writing to the cache rounds to
+// nearest even. Norm weights and biases are fp32.
 // Batch invariance (DESIGN §5): the value computed for one row (token) never
 // depends on the other rows in the call, on the row count, or on how the work
 // is split across threads. Every reduction has a fixed order per row. Tests
@@ -19,19 +25,26 @@
 
 #include <cstdint>
 
+#include "kernels/dtype.h"
+
 namespace inferd::kernels {
 
+// dst[i] = src[i] converted: fp32 -> dst_dtype rounds to nearest even;
+// src_dtype -> fp32 is exact.   src, dst: [n]
+void ConvertFromF32(const float* src, int64_t n, void* dst, DType dst_dtype);
+void ConvertToF32(const void* src, DType src_dtype, int64_t n, float* dst);
+
 // out[i, :] = table[ids[i], :]. Every id must be in [0, vocab).
-//   table: [vocab, hidden]   ids: [n]   out: [n, hidden]
-void Embedding(const float* table, int64_t vocab, int64_t hidden, const int32_t* ids, int64_t n,
-               float* out);
+//   table: [vocab, hidden] of table_dtype   ids: [n]   out: [n, hidden] fp32
+void Embedding(const void* table, int64_t vocab, int64_t hidden, const int32_t* ids, int64_t n,
+               float* out, DType table_dtype = DType::kF32);
 
 // out = x · wᵀ (+ bias): a linear layer with PyTorch's weight layout.
-//   x: [m, k]   w: [n, k]   bias: [n] or nullptr   out: [m, n]
+//   x: [m, k] fp32   w: [n, k] of w_dtype   bias: [n] fp32 or nullptr   out: [m, n] fp32
 // Each out[i, j] is the dot product of x row i and w row j summed in a fixed
-// order that depends only on k (not on m, n or threading).
-void Matmul(const float* x, const float* w, const float* bias, int64_t m, int64_t n, int64_t k,
-            float* out);
+// order that depends only on k (not on m, n, threading or w_dtype).
+void Matmul(const float* x, const void* w, const float* bias, int64_t m, int64_t n, int64_t k,
+            float* out, DType w_dtype = DType::kF32);
 
 // out[i] = x[i] / sqrt(mean(x[i]^2) + eps) * weight   (Llama RMSNorm)
 //   x, out: [n, hidden] (may alias)   weight: [hidden]
@@ -69,10 +82,11 @@ void SigmoidGatedAdd(const float* gate, const float* y, int64_t n, int64_t hidde
 
 // Writes new K/V rows into the paged cache at flat slots
 // (slot = block_id * block_size + offset).
-//   k, v: [n, num_kv_heads * head_dim]   slot_mapping: [n] (a negative slot skips the row)
-//   k_cache, v_cache: [num_blocks, block_size, num_kv_heads * head_dim]
+//   k, v: [n, num_kv_heads * head_dim] fp32   slot_mapping: [n] (a negative slot skips the row)
+//   k_cache, v_cache: [num_blocks, block_size, num_kv_heads * head_dim] of cache_dtype
+//   (rounded to nearest even)
 void WriteKvCache(const float* k, const float* v, const int32_t* slot_mapping, int64_t n,
-                  int64_t kv_dim, float* k_cache, float* v_cache);
+                  int64_t kv_dim, void* k_cache, void* v_cache, DType cache_dtype = DType::kF32);
 
 // Varlen paged attention, FlashAttention-style: per (token, query head) one
 // pass over the sequence's KV blocks with an online softmax (running max and
@@ -91,8 +105,9 @@ void WriteKvCache(const float* k, const float* v, const int32_t* slot_mapping, i
 // query's output is bit-identical however its sequence was batched or chunked.
 struct PagedAttentionParams {
   const float* q = nullptr;               // [num_tokens, num_q_heads, head_dim]
-  const float* k_cache = nullptr;         // [num_blocks, block_size, num_kv_heads, head_dim]
-  const float* v_cache = nullptr;         // [num_blocks, block_size, num_kv_heads, head_dim]
+  const void* k_cache = nullptr;          // [num_blocks, block_size, num_kv_heads, head_dim]
+  const void* v_cache = nullptr;          // [num_blocks, block_size, num_kv_heads, head_dim]
+  DType kv_dtype = DType::kF32;           // of k_cache and v_cache
   float* out = nullptr;                   // [num_tokens, num_q_heads, head_dim]
   const int32_t* query_start = nullptr;   // [num_seqs + 1], query_start[0] == 0
   const int32_t* seq_lens = nullptr;      // [num_seqs]
@@ -125,9 +140,9 @@ void PagedAttention(const PagedAttentionParams& p);
 //   k_cache[dst[i]] = k_cache[src[i]]; v_cache[dst[i]] = v_cache[src[i]].
 // Slots must be non-negative. After tree verification the accepted path's rows move to consecutive
 // positions. Sequential semantics: a later move sees earlier ones.
-//   src_slots, dst_slots: [n]   k_cache, v_cache: [num_slots, kv_dim]
+//   src_slots, dst_slots: [n]   k_cache, v_cache: [num_slots, kv_dim] of cache_dtype
 void CopyKvSlots(const int32_t* src_slots, const int32_t* dst_slots, int64_t n, int64_t kv_dim,
-                 float* k_cache, float* v_cache);
+                 void* k_cache, void* v_cache, DType cache_dtype = DType::kF32);
 
 // MoE routing: softmax over each token's router logits, then the k experts
 // with the highest probability (ties: the lower expert id first), in
@@ -159,8 +174,9 @@ struct MoeExpertsParams {
   const float* x = nullptr;             // [n, hidden]
   const int32_t* topk_ids = nullptr;    // [n, k], each in [0, num_experts)
   const float* topk_weights = nullptr;  // [n, k]
-  const float* gate_up = nullptr;       // [num_experts, 2 * inter, hidden]: gate rows, then up rows
-  const float* down = nullptr;          // [num_experts, hidden, inter]
+  const void* gate_up = nullptr;        // [num_experts, 2 * inter, hidden]: gate rows, then up rows
+  const void* down = nullptr;           // [num_experts, hidden, inter]
+  DType weight_dtype = DType::kF32;     // of gate_up and down
   float* out = nullptr;                 // [n, hidden]
   float* scratch = nullptr;             // MoeScratchFloats(...) floats
   int32_t* int_scratch = nullptr;       // MoeScratchInts(...) int32s

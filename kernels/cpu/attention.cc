@@ -33,6 +33,10 @@
 // how a prefill was chunked or where a tree put the keys: a query's output is
 // bit-identical in every batching.
 // The accumulator lives in the output row itself (no scratch allocation).
+//
+// The cache's element type T (fp32, bf16, fp16) is a template parameter of
+// every level: K and V are widened to fp32 in registers (exact), so a bf16 or
+// fp16 cache gives the bits the fp32 instance gives on the widened values.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -54,21 +58,23 @@ constexpr int64_t kMaxTreeRows = 64;  // q_len above this: causal, tree_mask not
 
 // Eight dot products q·k[0..7], each with simd::Dot's order (bit-identical
 // to it); eight independent FMA chains keep both FMA ports busy.
-inline void Dot8(const float* q, const float* const* k, int64_t d, float scale, float* out) {
+template <typename T>
+inline void Dot8(const float* q, const T* const* k, int64_t d, float scale, float* out) {
+  using E = simd::Elem<T>;
   __m256 a[8];
   for (int j = 0; j < 8; ++j) a[j] = _mm256_setzero_ps();
   int64_t t = 0;
   for (; t + 8 <= d; t += 8) {
     const __m256 qv = _mm256_loadu_ps(q + t);
 #pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) a[j] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k[j] + t), a[j]);
+    for (int j = 0; j < 8; ++j) a[j] = _mm256_fmadd_ps(qv, E::Load(k[j] + t), a[j]);
   }
   if (t < d) {
     const __m256i m = simd::TailMask(d - t);
     const __m256 qv = simd::LoadPartial(q + t, m);
 #pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) {
-      a[j] = _mm256_fmadd_ps(qv, simd::LoadPartial(k[j] + t, m), a[j]);
+      a[j] = _mm256_fmadd_ps(qv, E::LoadPartial(k[j] + t, d - t), a[j]);
     }
   }
   const __m128 vs = _mm_set1_ps(scale);
@@ -81,9 +87,10 @@ inline float ExpScalar(float x) { return _mm256_cvtss_f32(simd::Exp(_mm256_set1_
 // NV vectors of the accumulator starting at acc: a = acc * c (or 0 on the
 // first tile), then a = fma(p_j, v_j, a) for j in order. Every element gets
 // that same sequence whichever NV covers it.
-template <int NV>
+template <int NV, typename T>
 inline void AccumulateBlock(float* acc, int64_t off, bool scale_acc, __m256 c, const float* p,
-                            const float* const* v, int cnt) {
+                            const T* const* v, int cnt) {
+  using E = simd::Elem<T>;
   __m256 a[NV];
 #pragma GCC unroll 8
   for (int u = 0; u < NV; ++u) {
@@ -91,17 +98,18 @@ inline void AccumulateBlock(float* acc, int64_t off, bool scale_acc, __m256 c, c
   }
   for (int j = 0; j < cnt; ++j) {
     const __m256 pj = _mm256_set1_ps(p[j]);
-    const float* vj = v[j] + off;
+    const T* vj = v[j] + off;
 #pragma GCC unroll 8
-    for (int u = 0; u < NV; ++u) a[u] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + 8 * u), a[u]);
+    for (int u = 0; u < NV; ++u) a[u] = _mm256_fmadd_ps(pj, E::Load(vj + 8 * u), a[u]);
   }
 #pragma GCC unroll 8
   for (int u = 0; u < NV; ++u) _mm256_storeu_ps(acc + off + 8 * u, a[u]);
 }
 
 // acc[0:d] = acc * c (skipped on the first tile), then += p_j * v_j in order.
+template <typename T>
 inline void AccumulateV(float* acc, int64_t d, bool scale_acc, float c, const float* p,
-                        const float* const* v, int cnt) {
+                        const T* const* v, int cnt) {
   const __m256 vc = _mm256_set1_ps(c);
   int64_t t = 0;
   for (; t + 64 <= d; t += 64) AccumulateBlock<8>(acc, t, scale_acc, vc, p, v, cnt);
@@ -110,7 +118,7 @@ inline void AccumulateV(float* acc, int64_t d, bool scale_acc, float c, const fl
     const __m256i m = simd::TailMask(d - t);
     __m256 a = scale_acc ? _mm256_mul_ps(simd::LoadPartial(acc + t, m), vc) : _mm256_setzero_ps();
     for (int j = 0; j < cnt; ++j) {
-      a = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), simd::LoadPartial(v[j] + t, m), a);
+      a = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), simd::Elem<T>::LoadPartial(v[j] + t, d - t), a);
     }
     _mm256_maskstore_ps(acc + t, m, a);
   }
@@ -134,7 +142,7 @@ struct TreeKeys {
 // logical order): query heads [g_begin, g_end) of KV head `kvh`'s group
 // (indices within the group). kTree maps logical indices through `tree`; the
 // causal instance never reads it and keeps the contiguous address arithmetic.
-template <bool kTree>
+template <bool kTree, typename T>
 void AttendItem(const PagedAttentionParams& p, int64_t token, int32_t s, int64_t pos, int32_t kvh,
                 int32_t g_begin, int32_t g_end, TreeKeys tree) {
   const int64_t d = p.head_dim;
@@ -146,8 +154,10 @@ void AttendItem(const PagedAttentionParams& p, int64_t token, int32_t s, int64_t
 
   constexpr int kMaxGroup = 64;
   HeadState state_buf[kMaxGroup];
-  const float* k_ptr[kTile];
-  const float* v_ptr[kTile];
+  const T* k_cache = static_cast<const T*>(p.k_cache);
+  const T* v_cache = static_cast<const T*>(p.v_cache);
+  const T* k_ptr[kTile];
+  const T* v_ptr[kTile];
   for (int32_t g0 = g_begin; g0 < g_end; g0 += kMaxGroup) {  // > 64 heads: in slices
     const int32_t g_cnt = std::min(kMaxGroup, g_end - g0);
     for (int32_t g = 0; g < g_cnt; ++g) state_buf[g] = HeadState{};
@@ -160,8 +170,8 @@ void AttendItem(const PagedAttentionParams& p, int64_t token, int32_t s, int64_t
         }
         const int64_t slot =
             static_cast<int64_t>(table[pp / p.block_size]) * p.block_size + pp % p.block_size;
-        k_ptr[j] = p.k_cache + slot * kv_stride + static_cast<int64_t>(kvh) * d;
-        v_ptr[j] = p.v_cache + slot * kv_stride + static_cast<int64_t>(kvh) * d;
+        k_ptr[j] = k_cache + slot * kv_stride + static_cast<int64_t>(kvh) * d;
+        v_ptr[j] = v_cache + slot * kv_stride + static_cast<int64_t>(kvh) * d;
       }
       for (int32_t g = 0; g < g_cnt; ++g) {
         const float* q = q_base + static_cast<int64_t>(g0 + g) * d;
@@ -226,39 +236,44 @@ void PagedAttention(const PagedAttentionParams& p) {
   // range a spread of positions.
   int64_t stride = std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(items) * 0.618));
   while (std::gcd(stride, items) != 1) --stride;
-  ParallelFor(items, GrainFor(cost), [&](int64_t b, int64_t e) {
-    for (int64_t idx = b; idx < e; ++idx) {
-      const int64_t it = idx * stride % items;
-      const int32_t sl = static_cast<int32_t>(it % slices);
-      const int64_t token = it / slices / p.num_kv_heads;
-      const int32_t kvh = static_cast<int32_t>((it / slices) % p.num_kv_heads);
-      // The sequence holding `token`: last s with query_start[s] <= token.
-      const int32_t* qs = p.query_start;
-      const int32_t s = static_cast<int32_t>(
-          std::upper_bound(qs, qs + p.num_seqs + 1, static_cast<int32_t>(token)) - qs - 1);
-      const int64_t q_len = qs[s + 1] - qs[s];
-      const int64_t pos = p.seq_lens[s] - q_len + (token - qs[s]);
-      const int32_t g_begin = sl * slice;
-      const int32_t g_end = std::min(group, g_begin + slice);
-      if (g_begin >= g_end) continue;
-      if (p.tree_mask != nullptr && q_len <= kMaxTreeRows) {
-        const int64_t r = token - qs[s];  // row within the sequence, < 64
-        const uint64_t word = p.tree_mask[token];
-        if (word != (uint64_t{2} << r) - 1) {  // not causal: a tree row
-          INFERD_CHECK((word >> r) == 1) << "tree_mask row " << r << " of sequence " << s << " is "
-                                         << word << ": bit r must be set and no bit above it";
-          uint8_t new_pos[kMaxTreeRows];
-          int n = 0;
-          for (uint64_t w = word; w != 0; w &= w - 1) {
-            new_pos[n++] = static_cast<uint8_t>(std::countr_zero(w));
+  simd::DispatchDType(p.kv_dtype, [&](auto tag) {
+    using T = decltype(tag);
+    ParallelFor(items, GrainFor(cost), [&](int64_t b, int64_t e) {
+      for (int64_t idx = b; idx < e; ++idx) {
+        const int64_t it = idx * stride % items;
+        const int32_t sl = static_cast<int32_t>(it % slices);
+        const int64_t token = it / slices / p.num_kv_heads;
+        const int32_t kvh = static_cast<int32_t>((it / slices) % p.num_kv_heads);
+        // The sequence holding `token`: last s with query_start[s] <= token.
+        const int32_t* qs = p.query_start;
+        const int32_t s = static_cast<int32_t>(
+            std::upper_bound(qs, qs + p.num_seqs + 1, static_cast<int32_t>(token)) - qs - 1);
+        const int64_t q_len = qs[s + 1] - qs[s];
+        const int64_t pos = p.seq_lens[s] - q_len + (token - qs[s]);
+        const int32_t g_begin = sl * slice;
+        const int32_t g_end = std::min(group, g_begin + slice);
+        if (g_begin >= g_end) continue;
+        if (p.tree_mask != nullptr && q_len <= kMaxTreeRows) {
+          const int64_t r = token - qs[s];  // row within the sequence, < 64
+          const uint64_t word = p.tree_mask[token];
+          if (word != (uint64_t{2} << r) - 1) {  // not causal: a tree row
+            INFERD_CHECK((word >> r) == 1)
+                << "tree_mask row " << r << " of sequence " << s << " is " << word
+                << ": bit r must be set and no bit above it";
+            uint8_t new_pos[kMaxTreeRows];
+            int n = 0;
+            for (uint64_t w = word; w != 0; w &= w - 1) {
+              new_pos[n++] = static_cast<uint8_t>(std::countr_zero(w));
+            }
+            const int64_t base = p.seq_lens[s] - q_len;
+            AttendItem<true, T>(p, token, s, base + n - 1, kvh, g_begin, g_end,
+                                TreeKeys{base, new_pos});
+            continue;
           }
-          const int64_t base = p.seq_lens[s] - q_len;
-          AttendItem<true>(p, token, s, base + n - 1, kvh, g_begin, g_end, TreeKeys{base, new_pos});
-          continue;
         }
+        AttendItem<false, T>(p, token, s, pos, kvh, g_begin, g_end, TreeKeys{});
       }
-      AttendItem<false>(p, token, s, pos, kvh, g_begin, g_end, TreeKeys{});
-    }
+    });
   });
 }
 

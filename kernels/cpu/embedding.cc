@@ -1,5 +1,5 @@
-// kernels/cpu/embedding.cc — Embedding: a row gather. A pure copy, so
-// trivially batch-invariant.
+// kernels/cpu/embedding.cc — Embedding: a row gather, widened to fp32 (exact),
+// so trivially batch-invariant.
 #include <cstdint>
 #include <cstring>
 
@@ -8,13 +8,15 @@
 
 namespace inferd::kernels {
 
-void Embedding(const float* table, int64_t vocab, int64_t hidden, const int32_t* ids, int64_t n,
-               float* out) {
+void Embedding(const void* table, int64_t vocab, int64_t hidden, const int32_t* ids, int64_t n,
+               float* out, DType table_dtype) {
   (void)vocab;  // ids are in [0, vocab) by contract
+  const int64_t row_bytes = hidden * DTypeSize(table_dtype);
   ParallelFor(n, GrainFor(8 * hidden), [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
-      std::memcpy(out + i * hidden, table + static_cast<int64_t>(ids[i]) * hidden,
-                  sizeof(float) * hidden);
+      const void* row =
+          static_cast<const uint8_t*>(table) + static_cast<int64_t>(ids[i]) * row_bytes;
+      ConvertToF32(row, table_dtype, hidden, out + i * hidden);
     }
   });
 }

@@ -18,41 +18,45 @@
 namespace inferd::kernels {
 namespace {
 
-constexpr int64_t kColumnChunk = 16;  // floats: one 64-byte cache line per row
+constexpr int64_t kColumnChunk = 64;  // bytes: one cache line per row
 
-// Applies moves 0..n-1 in order to columns [c0, c1) of every row.
-void CopyColumns(const int32_t* src_slots, const int32_t* dst_slots, int64_t n, int64_t kv_dim,
-                 int64_t c0, int64_t c1, float* cache) {
-  const size_t bytes = sizeof(float) * static_cast<size_t>(c1 - c0);
+// Applies moves 0..n-1 in order to byte columns [c0, c1) of every row (rows
+// `row_bytes` apart).
+void CopyColumns(const int32_t* src_slots, const int32_t* dst_slots, int64_t n, int64_t row_bytes,
+                 int64_t c0, int64_t c1, uint8_t* cache) {
+  const size_t bytes = static_cast<size_t>(c1 - c0);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t src = src_slots[i], dst = dst_slots[i];
     if (src == dst) continue;  // distinct slots never overlap
-    std::memcpy(cache + dst * kv_dim + c0, cache + src * kv_dim + c0, bytes);
+    std::memcpy(cache + dst * row_bytes + c0, cache + src * row_bytes + c0, bytes);
   }
 }
 
 }  // namespace
 
 void CopyKvSlots(const int32_t* src_slots, const int32_t* dst_slots, int64_t n, int64_t kv_dim,
-                 float* k_cache, float* v_cache) {
+                 void* k_cache, void* v_cache, DType cache_dtype) {
   if (n <= 0 || kv_dim <= 0) return;
   for (int64_t i = 0; i < n; ++i) {
     INFERD_CHECK(src_slots[i] >= 0 && dst_slots[i] >= 0)
         << "CopyKvSlots move " << i << ": " << src_slots[i] << " -> " << dst_slots[i];
   }
-  // Items: column chunks of both caches (K chunks first, then V).
-  const int64_t chunks = (kv_dim + kColumnChunk - 1) / kColumnChunk;
-  ParallelFor(2 * chunks, GrainFor(2 * 4 * kColumnChunk * n), [&](int64_t b, int64_t e) {
+  // Items: byte-column chunks of both caches (K chunks first, then V).
+  const int64_t row_bytes = kv_dim * DTypeSize(cache_dtype);
+  auto* kc = static_cast<uint8_t*>(k_cache);
+  auto* vc = static_cast<uint8_t*>(v_cache);
+  const int64_t chunks = (row_bytes + kColumnChunk - 1) / kColumnChunk;
+  ParallelFor(2 * chunks, GrainFor(2 * kColumnChunk * n), [&](int64_t b, int64_t e) {
     // A range covers at most one K run and one V run of whole chunks.
     const int64_t k_end = std::min(e, chunks);
     if (b < k_end) {
-      CopyColumns(src_slots, dst_slots, n, kv_dim, b * kColumnChunk,
-                  std::min(kv_dim, k_end * kColumnChunk), k_cache);
+      CopyColumns(src_slots, dst_slots, n, row_bytes, b * kColumnChunk,
+                  std::min(row_bytes, k_end * kColumnChunk), kc);
     }
     const int64_t v_begin = std::max(b, chunks);
     if (v_begin < e) {
-      CopyColumns(src_slots, dst_slots, n, kv_dim, (v_begin - chunks) * kColumnChunk,
-                  std::min(kv_dim, (e - chunks) * kColumnChunk), v_cache);
+      CopyColumns(src_slots, dst_slots, n, row_bytes, (v_begin - chunks) * kColumnChunk,
+                  std::min(row_bytes, (e - chunks) * kColumnChunk), vc);
     }
   });
 }

@@ -1,8 +1,13 @@
-// kernels/cpu/matmul.cc — Matmul: out = x · wᵀ (+ bias), fp32, AVX2/FMA.
+// kernels/cpu/matmul.cc — Matmul: out = x · wᵀ (+ bias), AVX2/FMA: fp32 x and
+// out, w in fp32, bf16 or fp16 (widened in registers, simd::Elem).
 //
 // Register-blocked micro-kernel: a tile of kMr rows of x by kNr rows of w
 // (output columns) keeps kMr*kNr 8-lane accumulators vectorised along k, so
 // neither operand needs packing and w is read straight from its [n, k] layout.
+//
+// The weight type W is a template parameter of every level below; widening is
+// exact, so a bf16/fp16 w gives the bits of the fp32 instance on the widened
+// values (tests compare the two bit for bit).
 //
 // Batch invariance: every out[i, j] is simd::Dot's order — lane l accumulates
 // k = 8t + l with one FMA per t in increasing t, the k tail through a masked
@@ -38,9 +43,10 @@ constexpr int64_t kRowBlockBytes = 16 * 1024;
 // apart, out rows ldo apart. kTail = (k % 8 != 0); the kTail = false
 // instantiation only drops a branch that would not run (it keeps the
 // accumulators in registers), so both give the same bits.
-template <int MR, int NR, bool kTail>
-inline void Tile(const float* x, int64_t ldx, const float* w, int64_t k, const float* bias,
-                 float* out, int64_t ldo) {
+template <int MR, int NR, bool kTail, typename W>
+inline void Tile(const float* x, int64_t ldx, const W* w, int64_t k, const float* bias, float* out,
+                 int64_t ldo) {
+  using E = simd::Elem<W>;
   __m256 acc[MR][NR];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
@@ -51,7 +57,7 @@ inline void Tile(const float* x, int64_t ldx, const float* w, int64_t k, const f
   for (; t + 8 <= k; t += 8) {
     __m256 wv[NR];
 #pragma GCC unroll 8
-    for (int j = 0; j < NR; ++j) wv[j] = _mm256_loadu_ps(w + j * k + t);
+    for (int j = 0; j < NR; ++j) wv[j] = E::Load(w + j * k + t);
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
       const __m256 xv = _mm256_loadu_ps(x + i * ldx + t);
@@ -63,7 +69,7 @@ inline void Tile(const float* x, int64_t ldx, const float* w, int64_t k, const f
     const __m256i mask = simd::TailMask(k - t);
     __m256 wv[NR];
 #pragma GCC unroll 8
-    for (int j = 0; j < NR; ++j) wv[j] = simd::LoadPartial(w + j * k + t, mask);
+    for (int j = 0; j < NR; ++j) wv[j] = E::LoadPartial(w + j * k + t, k - t);
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
       const __m256 xv = simd::LoadPartial(x + i * ldx + t, mask);
@@ -100,8 +106,8 @@ inline void Tile(const float* x, int64_t ldx, const float* w, int64_t k, const f
 
 // A tile of `rows` (1..MR) rows and `cols` (1..NR) columns: the same
 // template as a full tile, so the same arithmetic per element.
-template <bool kTail, int NR, int MR = kMr>
-inline void TileRows(int64_t rows, const float* x, int64_t ldx, const float* w, int64_t k,
+template <bool kTail, int NR, int MR = kMr, typename W>
+inline void TileRows(int64_t rows, const float* x, int64_t ldx, const W* w, int64_t k,
                      const float* bias, float* out, int64_t ldo) {
   if (rows == MR) {
     Tile<MR, NR, kTail>(x, ldx, w, k, bias, out, ldo);
@@ -110,9 +116,9 @@ inline void TileRows(int64_t rows, const float* x, int64_t ldx, const float* w, 
   }
 }
 
-template <bool kTail, int NR = kNr>
-inline void AnyTile(int64_t rows, int64_t cols, const float* x, int64_t ldx, const float* w,
-                    int64_t k, const float* bias, float* out, int64_t ldo) {
+template <bool kTail, int NR = kNr, typename W>
+inline void AnyTile(int64_t rows, int64_t cols, const float* x, int64_t ldx, const W* w, int64_t k,
+                    const float* bias, float* out, int64_t ldo) {
   if (cols == NR) {
     TileRows<kTail, NR>(rows, x, ldx, w, k, bias, out, ldo);
   } else if constexpr (NR > 1) {
@@ -121,25 +127,26 @@ inline void AnyTile(int64_t rows, int64_t cols, const float* x, int64_t ldx, con
 }
 
 // Output columns [j_begin, j_end) for all m rows.
-template <bool kTail>
-void MatmulColumns(const float* x, const float* w, const float* bias, int64_t m, int64_t n,
-                   int64_t k, float* out, int64_t j_begin, int64_t j_end) {
-  const int64_t row_bytes = std::max<int64_t>(1, k * 4);
-  const int64_t panel_cols = std::max<int64_t>(kNr, (kPanelBytes / row_bytes) / kNr * kNr);
-  const int64_t block_rows = std::max<int64_t>(kMr, (kRowBlockBytes / row_bytes) / kMr * kMr);
+template <bool kTail, typename W>
+void MatmulColumns(const float* x, const W* w, const float* bias, int64_t m, int64_t n, int64_t k,
+                   float* out, int64_t j_begin, int64_t j_end) {
+  const int64_t w_row_bytes = std::max<int64_t>(1, k * static_cast<int64_t>(sizeof(W)));
+  const int64_t x_row_bytes = std::max<int64_t>(1, k * 4);
+  const int64_t panel_cols = std::max<int64_t>(kNr, (kPanelBytes / w_row_bytes) / kNr * kNr);
+  const int64_t block_rows = std::max<int64_t>(kMr, (kRowBlockBytes / x_row_bytes) / kMr * kMr);
   for (int64_t jp = j_begin; jp < j_end; jp += panel_cols) {
     const int64_t jp_end = std::min(j_end, jp + panel_cols);
     for (int64_t ib = 0; ib < m; ib += block_rows) {
       const int64_t ib_end = std::min(m, ib + block_rows);
       for (int64_t j = jp; j < jp_end; j += kNr) {
         const int64_t cols = std::min<int64_t>(kNr, jp_end - j);
-        const float* wj = w + j * k;
+        const W* wj = w + j * k;
         const float* bj = bias != nullptr ? bias + j : nullptr;
         if (j + 2 * kNr <= n) {
           // Pull the next column tile of w towards L1 while this one computes
           // (w streams from L3 for large n).
           const char* next = reinterpret_cast<const char*>(wj + kNr * k);
-          for (int64_t b = 0; b < kNr * k * 4; b += 64) _mm_prefetch(next + b, _MM_HINT_T0);
+          for (int64_t b = 0; b < kNr * w_row_bytes; b += 64) _mm_prefetch(next + b, _MM_HINT_T0);
         }
         if (cols == kNr) {
           for (int64_t i = ib; i + kMr <= ib_end; i += kMr) {
@@ -173,17 +180,21 @@ void MatmulColumns(const float* x, const float* w, const float* bias, int64_t m,
 
 }  // namespace
 
-void Matmul(const float* x, const float* w, const float* bias, int64_t m, int64_t n, int64_t k,
-            float* out) {
+void Matmul(const float* x, const void* w, const float* bias, int64_t m, int64_t n, int64_t k,
+            float* out, DType w_dtype) {
   if (m <= 0 || n <= 0) return;
   const int64_t col_tiles = (n + kNr - 1) / kNr;
   const int64_t cost_per_tile = 2 * m * std::max<int64_t>(k, 1) * kNr;
-  ParallelFor(col_tiles, GrainFor(cost_per_tile), [&](int64_t b, int64_t e) {
-    if (k % 8 == 0) {
-      MatmulColumns<false>(x, w, bias, m, n, k, out, b * kNr, std::min(n, e * kNr));
-    } else {
-      MatmulColumns<true>(x, w, bias, m, n, k, out, b * kNr, std::min(n, e * kNr));
-    }
+  simd::DispatchDType(w_dtype, [&](auto tag) {
+    using W = decltype(tag);
+    const W* wt = static_cast<const W*>(w);
+    ParallelFor(col_tiles, GrainFor(cost_per_tile), [&](int64_t b, int64_t e) {
+      if (k % 8 == 0) {
+        MatmulColumns<false>(x, wt, bias, m, n, k, out, b * kNr, std::min(n, e * kNr));
+      } else {
+        MatmulColumns<true>(x, wt, bias, m, n, k, out, b * kNr, std::min(n, e * kNr));
+      }
+    });
   });
 }
 

@@ -12,6 +12,9 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
+
+#include "kernels/dtype.h"
 
 namespace inferd::kernels::simd {
 
@@ -78,6 +81,106 @@ inline __m256 Exp(__m256 x) {
   __m256i n = _mm256_cvttps_epi32(fx);
   n = _mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(y, _mm256_castsi256_ps(n));
+}
+
+// Storage types of weights and the KV cache, widened to fp32 in registers.
+// Elem<T>::Load reads 8 elements; LoadPartial reads the first r (0 <= r <= 8)
+// and zeros the rest without touching memory past them. bf16 widens by a
+// 16-bit shift, fp16 by F16C's vcvtph2ps: both exact, so a kernel reading
+// bf16/fp16 computes the same bits as its fp32 instance on the widened values.
+template <typename T>
+struct Elem;
+
+template <>
+struct Elem<float> {
+  static constexpr DType kDType = DType::kF32;
+  static __m256 Load(const float* p) { return _mm256_loadu_ps(p); }
+  static __m256 LoadPartial(const float* p, int64_t r) {
+    return _mm256_maskload_ps(p, TailMask(r));
+  }
+  // Stores 8 lanes / the first r lanes.
+  static void Store(float* p, __m256 v) { _mm256_storeu_ps(p, v); }
+  static void StorePartial(float* p, __m256 v, int64_t r) {
+    _mm256_maskstore_ps(p, TailMask(r), v);
+  }
+};
+
+// bfloat16 bits.
+struct BF16 {
+  uint16_t bits;
+};
+template <>
+struct Elem<BF16> {
+  static constexpr DType kDType = DType::kBF16;
+  static __m256 Widen(__m128i h) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+  static __m256 Load(const BF16* p) {
+    return Widen(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static __m256 LoadPartial(const BF16* p, int64_t r) {
+    alignas(16) uint16_t buf[8] = {};
+    std::memcpy(buf, p, static_cast<size_t>(r) * 2);
+    return Widen(_mm_load_si128(reinterpret_cast<const __m128i*>(buf)));
+  }
+  // Round to nearest even, NaN kept (kernels/dtype.h's F32ToBF16 on each lane).
+  static __m128i Narrow(__m256 v) {
+    alignas(32) float f[8];
+    _mm256_store_ps(f, v);
+    alignas(16) uint16_t h[8];
+    for (int i = 0; i < 8; ++i) h[i] = F32ToBF16(f[i]);
+    return _mm_load_si128(reinterpret_cast<const __m128i*>(h));
+  }
+  static void Store(BF16* p, __m256 v) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), Narrow(v));
+  }
+  static void StorePartial(BF16* p, __m256 v, int64_t r) {
+    alignas(16) uint16_t h[8];
+    _mm_store_si128(reinterpret_cast<__m128i*>(h), Narrow(v));
+    std::memcpy(p, h, static_cast<size_t>(r) * 2);
+  }
+};
+
+// IEEE binary16 bits.
+struct F16 {
+  uint16_t bits;
+};
+template <>
+struct Elem<F16> {
+  static constexpr DType kDType = DType::kF16;
+  static __m256 Load(const F16* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static __m256 LoadPartial(const F16* p, int64_t r) {
+    alignas(16) uint16_t buf[8] = {};
+    std::memcpy(buf, p, static_cast<size_t>(r) * 2);
+    return _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(buf)));
+  }
+  static __m128i Narrow(__m256 v) { return _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT); }
+  static void Store(F16* p, __m256 v) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), Narrow(v));
+  }
+  static void StorePartial(F16* p, __m256 v, int64_t r) {
+    alignas(16) uint16_t h[8];
+    _mm_store_si128(reinterpret_cast<__m128i*>(h), Narrow(v));
+    std::memcpy(p, h, static_cast<size_t>(r) * 2);
+  }
+};
+
+// Calls f(T{}) with T the storage type of `dtype` (float, BF16 or F16).
+template <typename F>
+inline void DispatchDType(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::kF32:
+      f(float{});
+      return;
+    case DType::kBF16:
+      f(BF16{});
+      return;
+    case DType::kF16:
+      f(F16{});
+      return;
+  }
 }
 
 }  // namespace inferd::kernels::simd

@@ -1,0 +1,119 @@
+// kernels/dtype.h — the element types of weights, activations and the KV
+// cache, for every backend (CPU and CUDA) and the engine above them: the one
+// DType of the project. Plain C++17 (no intrinsics, no CUDA headers; the CUDA
+// sources are C++17), so nvcc and every layer can include it.
+//
+// Storage only: every kernel accumulates in fp32 whatever the storage type.
+// The scalar conversions are exact and bit-defined:
+//   * BF16/F16 -> F32 is exact for every value (subnormals, infinities, NaNs
+//     keep sign and payload).
+//   * F32 -> BF16/F16 rounds to nearest, ties to even (what PyTorch's
+//     .to(torch.bfloat16) and F16C's vcvtps2ph do); overflow gives infinity;
+//     a NaN stays a NaN (quiet, sign and top payload bits kept).
+#ifndef INFERD_KERNELS_DTYPE_H_
+#define INFERD_KERNELS_DTYPE_H_
+
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string_view>
+
+namespace inferd::kernels {
+
+enum class DType : int32_t {
+  kF32 = 0,   // IEEE binary32
+  kF16 = 1,   // IEEE binary16
+  kBF16 = 2,  // bfloat16 (the top half of a binary32)
+};
+
+// Bytes per element.
+constexpr int64_t DTypeSize(DType t) { return t == DType::kF32 ? 4 : 2; }
+
+// "fp32", "fp16", "bf16": the spelling of --dtype and --kv-cache-dtype.
+constexpr const char* DTypeName(DType t) {
+  return t == DType::kF32 ? "fp32" : t == DType::kF16 ? "fp16" : "bf16";
+}
+
+// "fp32"/"float32", "fp16"/"float16"/"half", "bf16"/"bfloat16" -> DType
+// (config.json's torch_dtype spellings included); nullopt otherwise.
+constexpr std::optional<DType> ParseDTypeName(std::string_view name) {
+  if (name == "fp32" || name == "float32" || name == "float") return DType::kF32;
+  if (name == "fp16" || name == "float16" || name == "half") return DType::kF16;
+  if (name == "bf16" || name == "bfloat16") return DType::kBF16;
+  return std::nullopt;
+}
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "checkpoints and caches are little-endian; a big-endian host needs byte swaps");
+
+namespace dtype_internal {
+template <typename To, typename From>
+inline To BitCast(From from) {  // std::bit_cast, which C++17 lacks
+  static_assert(sizeof(To) == sizeof(From));
+  To to;
+  std::memcpy(&to, &from, sizeof(To));
+  return to;
+}
+}  // namespace dtype_internal
+
+inline float BF16ToF32(uint16_t bits) {
+  return dtype_internal::BitCast<float>(static_cast<uint32_t>(bits) << 16);
+}
+
+inline float F16ToF32(uint16_t bits) {
+  const uint32_t sign = static_cast<uint32_t>(bits & 0x8000u) << 16;
+  const uint32_t exponent = (bits >> 10) & 0x1Fu;
+  uint32_t mantissa = bits & 0x3FFu;
+  uint32_t out;
+  if (exponent == 0x1F) {  // inf / NaN: keep the payload
+    out = sign | 0x7F800000u | (mantissa << 13);
+  } else if (exponent != 0) {  // normal: rebias 15 -> 127
+    out = sign | ((exponent + 112) << 23) | (mantissa << 13);
+  } else if (mantissa == 0) {  // +-0
+    out = sign;
+  } else {        // subnormal: m * 2^-24, normalised for fp32
+    int e = 113;  // exponent of 2^-14 in fp32 bias, decremented per shift
+    while ((mantissa & 0x400u) == 0) {
+      mantissa <<= 1;
+      --e;
+    }
+    out = sign | (static_cast<uint32_t>(e) << 23) | ((mantissa & 0x3FFu) << 13);
+  }
+  return dtype_internal::BitCast<float>(out);
+}
+
+inline uint16_t F32ToBF16(float f) {
+  const uint32_t u = dtype_internal::BitCast<uint32_t>(f);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) {  // NaN: quiet it, keep sign and top payload
+    return static_cast<uint16_t>((u >> 16) | 0x0040u);
+  }
+  // Round to nearest even: add 0x7FFF plus the lowest kept bit, truncate.
+  return static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+inline uint16_t F32ToF16(float f) {
+  const uint32_t u = dtype_internal::BitCast<uint32_t>(f);
+  const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
+  uint32_t a = u & 0x7FFFFFFFu;
+  if (a >= 0x7F800000u) {  // inf stays inf; NaN is quieted, top payload kept
+    if (a == 0x7F800000u) return sign | 0x7C00u;
+    return static_cast<uint16_t>(sign | 0x7E00u | ((a >> 13) & 0x3FFu));
+  }
+  if (a >= 0x47800000u) return sign | 0x7C00u;  // >= 65536: infinity
+  if (a < 0x38800000u) {
+    // Below 2^-14: a subnormal or zero. Adding 0.5f lines the binary point up
+    // with the f16 subnormal's last mantissa bit, so the fp32 addition does
+    // the round-to-nearest-even; its low bits are the result.
+    const float t = dtype_internal::BitCast<float>(a) + 0.5f;
+    return static_cast<uint16_t>(sign | (dtype_internal::BitCast<uint32_t>(t) - 0x3F000000u));
+  }
+  // Normal: rebias 127 -> 15 and round to nearest even on the 13 dropped bits
+  // (a carry out of the mantissa bumps the exponent, up to infinity).
+  const uint32_t odd = (a >> 13) & 1u;
+  a += 0xC8000FFFu + odd;  // (15 - 127) << 23, plus the rounding bias
+  return static_cast<uint16_t>(sign | (a >> 13));
+}
+
+}  // namespace inferd::kernels
+
+#endif  // INFERD_KERNELS_DTYPE_H_
