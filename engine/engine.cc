@@ -8,11 +8,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "common/memory_limit.h"
 #include "engine/engine_impl.h"
 #include "engine/kv_cache/kv_cache_tensors.h"
-#include "engine/model/safetensors.h"
 #include "engine/model/transformer.h"
+#include "engine/model/weight_store.h"
 #include "engine/runner/model_runner.h"
 #include "engine/spec_decode/proposer_factory.h"
 #include "kernels/cpu/thread_pool.h"
@@ -34,7 +35,8 @@ absl::Status ValidateConfig(const EngineConfig& c) {
         InRange("block_size", c.block_size, 1, kMaxBlockSize),
         InRange("max_num_partial_prefills", c.max_num_partial_prefills, 1, kMaxNumPartialPrefills),
         InRange("max_queue_len", c.max_queue_len, 1, kMaxQueueLen),
-        InRange("num_threads", c.num_threads, 0, kMaxNumThreads)}) {
+        InRange("num_threads", c.num_threads, 0, kMaxNumThreads),
+        InRange("max_model_len", c.max_model_len, 0, kMaxModelLen)}) {
     if (!s.ok()) return s;
   }
   if (c.speculative.enabled() && (c.speculative.num_speculative_tokens < 1 ||
@@ -82,13 +84,18 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
 
   std::unique_ptr<Transformer> model;
   std::vector<std::string> warnings;
+  kernels::DType checkpoint_dtype = kernels::DType::kF32;
+  double load_seconds = 0;
   {
-    // The weight files are mapped only while loading; tensors are copied out.
+    // Tensors are read into memory the model owns; the files are closed after.
     absl::StatusOr<std::unique_ptr<WeightStore>> weights = WeightStore::Open(config.model_dir);
     if (!weights.ok()) return weights.status();
+    checkpoint_dtype = (*weights)->StorageDType();
+    const absl::Time load_start = absl::Now();
     absl::StatusOr<std::unique_ptr<Transformer>> loaded =
-        Transformer::Load(*model_config, **weights);
+        Transformer::Load(*model_config, **weights, config.dtype.value_or(checkpoint_dtype));
     if (!loaded.ok()) return loaded.status();
+    load_seconds = absl::ToDoubleSeconds(absl::Now() - load_start);
     model = *std::move(loaded);
     if (const std::vector<std::string>& bad = (*weights)->NonFiniteTensors(); !bad.empty()) {
       warnings.push_back(absl::StrCat(
@@ -108,31 +115,57 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
         "belongs to another model)"));
   }
 
-  if (!config.enable_chunked_prefill &&
-      config.max_num_batched_tokens < model_config->max_position_embeddings) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "with chunked prefill off a whole prompt must fit in one step: max_num_batched_tokens (",
-        config.max_num_batched_tokens, ") must be >= the model context (",
-        model_config->max_position_embeddings, ")"));
-  }
-
   absl::StatusOr<std::unique_ptr<Proposer>> proposer = CreateProposer(config.speculative, *model);
   if (!proposer.ok()) return proposer.status();
 
   // A draft model's or MTP module's KV shares the blocks (and the budget).
+  const kernels::DType kv_dtype = config.kv_cache_dtype.value_or(model->dtype());
   const int64_t bytes_per_block =
       KvCacheTensors::BytesPerBlock(model_config->num_hidden_layers, config.block_size,
-                                    model->kv_dim()) +
+                                    model->kv_dim(), kv_dtype) +
       (*proposer == nullptr ? 0 : (*proposer)->KvBytesPerBlock(config.block_size));
   const int64_t num_blocks = config.kv_cache_memory_bytes / bytes_per_block;
-  const int64_t blocks_per_context =
-      (model_config->max_position_embeddings + config.block_size - 1) / config.block_size;
-  if (num_blocks < blocks_per_context) {
+  // The longest sequence: --max-model-len, or the model's context capped to
+  // what the budget holds for one sequence.
+  const int64_t model_context = model_config->max_position_embeddings;
+  const int64_t budget_tokens = num_blocks * config.block_size;
+  int64_t max_model_len = model_context;
+  if (config.max_model_len > 0) {
+    if (config.max_model_len > model_context) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "max_model_len ", config.max_model_len, " is longer than the model's context of ",
+          model_context, " tokens (max_position_embeddings in config.json)"));
+    }
+    if (config.max_model_len > budget_tokens) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "max_model_len ", config.max_model_len, " needs ",
+          FormatBytes(static_cast<double>((config.max_model_len + config.block_size - 1) /
+                                          config.block_size * bytes_per_block)),
+          " of KV cache for one sequence, but kv_cache_memory of ",
+          FormatBytes(static_cast<double>(config.kv_cache_memory_bytes)), " holds ", budget_tokens,
+          " tokens (", kernels::DTypeName(kv_dtype),
+          "); raise --kv-cache-memory or lower --max-model-len"));
+    }
+    max_model_len = config.max_model_len;
+  } else if (model_context > budget_tokens) {
+    if (budget_tokens < 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "kv_cache_memory of ", FormatBytes(static_cast<double>(config.kv_cache_memory_bytes)),
+          " holds no block of ", FormatBytes(static_cast<double>(bytes_per_block)),
+          "; raise --kv-cache-memory"));
+    }
+    max_model_len = budget_tokens;
+    warnings.push_back(absl::StrCat(
+        "the model's context of ", model_context, " tokens does not fit the KV cache (",
+        FormatBytes(static_cast<double>(config.kv_cache_memory_bytes)), " of ",
+        kernels::DTypeName(kv_dtype), " holds ", budget_tokens,
+        " tokens): serving sequences of at most ", max_model_len,
+        " tokens; raise --kv-cache-memory or set --max-model-len to choose"));
+  }
+  if (!config.enable_chunked_prefill && config.max_num_batched_tokens < max_model_len) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "kv_cache_memory of ", config.kv_cache_memory_bytes, " bytes holds ", num_blocks,
-        " blocks of ", bytes_per_block, " bytes, fewer than the ", blocks_per_context,
-        " one full-context sequence needs; raise --kv-cache-memory to at least ",
-        blocks_per_context * bytes_per_block));
+        "with chunked prefill off a whole prompt must fit in one step: max_num_batched_tokens (",
+        config.max_num_batched_tokens, ") must be >= the longest sequence (", max_model_len, ")"));
   }
 
   ModelInfo info;
@@ -140,7 +173,12 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
   info.model_name = ModelNameFromDir(config.model_dir);
   info.architecture = model_config->architecture;
   info.vocab_size = model_config->vocab_size;
-  info.max_context = model_config->max_position_embeddings;
+  info.max_context = max_model_len;
+  info.model_max_position_embeddings = model_context;
+  info.dtype = kernels::DTypeName(model->dtype());
+  info.checkpoint_dtype = kernels::DTypeName(checkpoint_dtype);
+  info.weight_bytes = model->weight_bytes();
+  info.load_seconds = load_seconds;
   info.hidden_size = model_config->hidden_size;
   info.num_layers = model_config->num_hidden_layers;
   info.bos_id = (*tokenizer)->bos_id();
@@ -154,7 +192,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
   info.block_size = config.block_size;
   info.num_kv_blocks = num_blocks;
   info.kv_cache_bytes = num_blocks * bytes_per_block;
-  info.kv_cache_dtype = "fp32";
+  info.kv_cache_dtype = kernels::DTypeName(kv_dtype);
   info.max_num_seqs = config.max_num_seqs;
   info.max_num_batched_tokens = config.max_num_batched_tokens;
   info.prefix_caching = config.enable_prefix_caching;
@@ -178,7 +216,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
         absl::StrCat("cannot start ", config.num_threads, " kernel threads: ", e.what()));
   }
   if (*proposer != nullptr) (*proposer)->AllocateKv(num_blocks, config.block_size);
-  auto runner = std::make_unique<ModelRunner>(std::move(model), num_blocks, config.block_size);
+  auto runner =
+      std::make_unique<ModelRunner>(std::move(model), num_blocks, config.block_size, kv_dtype);
   return std::unique_ptr<Engine>(new EngineImpl(config, std::move(info), *std::move(tokenizer),
                                                 std::move(runner), num_blocks,
                                                 *std::move(proposer)));

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "engine/sampling_defaults.h"
 #include "engine/spec_decode/spec_config.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "kernels/dtype.h"
 
 namespace inferd::engine {
 
@@ -35,9 +37,23 @@ inline constexpr int32_t kMaxBlockSize = 1024;
 inline constexpr int32_t kMaxQueueLen = 1 << 20;
 inline constexpr int32_t kMaxNumThreads = 1024;
 inline constexpr int32_t kMaxNumPartialPrefills = 1024;
+inline constexpr int64_t kMaxModelLen = int64_t{1} << 24;
+
+// What a dtype setting of "auto" resolves to (EngineConfig::dtype,
+// kv_cache_dtype): nullopt.
+using DTypeSetting = std::optional<kernels::DType>;
 
 struct EngineConfig {
   std::string model_dir;
+  // Weights' storage dtype: nullopt (auto) = the checkpoint's own dtype; a
+  // different one converts at load (fp32 -> bf16 rounds to nearest even).
+  DTypeSetting dtype;
+  // KV cache element type: nullopt (auto) = the weights' dtype.
+  DTypeSetting kv_cache_dtype;
+  // Longest sequence (prompt + generated) admitted, in tokens. 0 (auto): the
+  // model's context, capped to what the KV budget holds for one sequence
+  // (with a load warning). Set: it must fit both, or Create fails.
+  int64_t max_model_len = 0;
   int32_t max_num_seqs = 64;              // sequences in one step
   int32_t max_num_batched_tokens = 2048;  // tokens (prefill + decode) in one step
   int64_t kv_cache_memory_bytes = 256ll << 20;
@@ -71,7 +87,14 @@ struct ModelInfo {
   std::string model_dir;
   std::string architecture;
   int64_t vocab_size = 0;
-  int64_t max_context = 0;  // max_position_embeddings
+  // The longest sequence admitted (prompt + max_tokens): max_model_len, or
+  // max_position_embeddings capped to the KV budget.
+  int64_t max_context = 0;
+  int64_t model_max_position_embeddings = 0;  // config.json's context
+  std::string dtype;                          // weights' storage dtype ("fp32", "bf16", "fp16")
+  std::string checkpoint_dtype;               // what the checkpoint stores them as
+  int64_t weight_bytes = 0;                   // bytes of weights held in memory
+  double load_seconds = 0;                    // reading the weights
   int64_t hidden_size = 0;
   int64_t num_layers = 0;
   int32_t bos_id = -1;
@@ -80,7 +103,7 @@ struct ModelInfo {
   int32_t block_size = 0;
   int64_t num_kv_blocks = 0;
   int64_t kv_cache_bytes = 0;  // num_kv_blocks * bytes per block (K and V, every layer)
-  std::string kv_cache_dtype;  // element type of the KV cache ("fp32")
+  std::string kv_cache_dtype;  // element type of the KV cache ("fp32", "bf16", "fp16")
   int32_t max_num_seqs = 0;
   int32_t max_num_batched_tokens = 0;
   bool prefix_caching = false;

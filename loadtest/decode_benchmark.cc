@@ -4,7 +4,13 @@
 // from the same run, not numbers across runs).
 //
 //   build/decode_benchmark --model ../shared/models/tiny-llama [--streams 16]
-//       [--max-tokens 256] [--repeats 3] [--threads 0]
+//       [--max-tokens 256] [--repeats 3] [--threads 0] [--dtype auto|fp32|bf16|fp16]
+//       [--kv-cache-dtype auto|fp32|bf16|fp16] [--max-model-len N] [--kv-cache-memory MiB]
+//
+// --threads, --dtype, --kv-cache-dtype and --max-model-len mean what they mean
+// for `inferd serve`. Also prints the load time, the weights' bytes, and the
+// batch-1 weight-read bandwidth (weight bytes x tokens/s: every decoded token
+// streams every weight once).
 //
 // Each stream decodes max-tokens tokens with EOS ignored, greedy, from a short
 // prompt. Single-stream decode rate = (tokens - 1) / (time of last token -
@@ -38,7 +44,22 @@ struct Options {
   int max_tokens = 256;
   int repeats = 3;
   int threads = 0;
+  std::string dtype = "auto";
+  std::string kv_cache_dtype = "auto";
+  int64_t max_model_len = 0;
+  int64_t kv_cache_mib = 256;
 };
+
+inferd::engine::DTypeSetting ParseDType(const std::string& flag, const std::string& v) {
+  if (v == "auto") return std::nullopt;
+  std::optional<inferd::kernels::DType> d = inferd::kernels::ParseDTypeName(v);
+  if (!d.has_value()) {
+    std::fprintf(stderr, "%s must be auto, fp32, bf16 or fp16, got \"%s\"\n", flag.c_str(),
+                 v.c_str());
+    std::exit(2);
+  }
+  return d;
+}
 
 Options Parse(int argc, char** argv) {
   Options o;
@@ -61,10 +82,20 @@ Options Parse(int argc, char** argv) {
       o.repeats = std::stoi(next());
     } else if (a == "--threads") {
       o.threads = std::stoi(next());
+    } else if (a == "--dtype") {
+      o.dtype = next();
+    } else if (a == "--kv-cache-dtype") {
+      o.kv_cache_dtype = next();
+    } else if (a == "--max-model-len") {
+      o.max_model_len = std::stoll(next());
+    } else if (a == "--kv-cache-memory") {
+      o.kv_cache_mib = std::stoll(next());
     } else {
       std::fprintf(stderr,
                    "usage: decode_benchmark [--model DIR] [--streams N] [--max-tokens N] "
-                   "[--repeats N] [--threads N]\n");
+                   "[--repeats N] [--threads N] [--dtype auto|fp32|bf16|fp16] "
+                   "[--kv-cache-dtype auto|fp32|bf16|fp16] [--max-model-len N] "
+                   "[--kv-cache-memory MiB]\n");
       std::exit(2);
     }
   }
@@ -142,7 +173,10 @@ int main(int argc, char** argv) {
   cfg.model_dir = opt.model;
   cfg.num_threads = opt.threads;
   cfg.max_num_seqs = std::max(opt.streams, 1);
-  cfg.kv_cache_memory_bytes = 256ll << 20;
+  cfg.kv_cache_memory_bytes = opt.kv_cache_mib << 20;
+  cfg.dtype = ParseDType("--dtype", opt.dtype);
+  cfg.kv_cache_dtype = ParseDType("--kv-cache-dtype", opt.kv_cache_dtype);
+  cfg.max_model_len = opt.max_model_len;
   auto engine = Engine::Create(cfg);
   if (!engine.ok()) {
     std::fprintf(stderr, "decode_benchmark: %s\n", engine.status().ToString().c_str());
@@ -158,11 +192,17 @@ int main(int argc, char** argv) {
   }
   const double b1 = Median(one);
   const double bn = Median(many);
+  const inferd::engine::ModelInfo& info = (*engine)->model_info();
+  std::printf(
+      "weights %s (checkpoint %s), %.3f GB, loaded in %.2f s; kv cache %s, %lld tokens max\n",
+      info.dtype.c_str(), info.checkpoint_dtype.c_str(), info.weight_bytes / 1e9, info.load_seconds,
+      info.kv_cache_dtype.c_str(), static_cast<long long>(info.max_context));
   std::printf("model %s (%s), %d tokens per stream, %d repeats (median), %d kernel threads\n",
               (*engine)->model_info().model_name.c_str(),
               (*engine)->model_info().architecture.c_str(), opt.max_tokens, opt.repeats,
               opt.threads);
   std::printf("%-34s %12.1f tokens/s\n", "batch 1 decode", b1);
+  std::printf("%-34s %12.1f GB/s\n", "batch 1 weight-read bandwidth", b1 * info.weight_bytes / 1e9);
   std::printf("%-34s %12.1f tokens/s (%.1f per stream)\n",
               ("aggregate, " + std::to_string(opt.streams) + " streams").c_str(), bn,
               Median(many_per_stream));

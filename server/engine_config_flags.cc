@@ -78,6 +78,17 @@ absl::Status SpeculativeFromFlags(engine::SpeculativeConfig* spec) {
   return absl::OkStatus();
 }
 
+// "auto" -> nullopt; fp32/bf16/fp16 (or float32/bfloat16/float16) -> that.
+absl::StatusOr<engine::DTypeSetting> DTypeFromFlag(const char* flag, const std::string& value) {
+  if (value == "auto") return engine::DTypeSetting();
+  std::optional<kernels::DType> dtype = kernels::ParseDTypeName(value);
+  if (!dtype.has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, " must be auto, fp32, bf16 or fp16, got \"", value, "\""));
+  }
+  return engine::DTypeSetting(*dtype);
+}
+
 }  // namespace
 
 absl::StatusOr<engine::EngineConfig> EngineConfigFromFlags() {
@@ -92,6 +103,14 @@ absl::StatusOr<engine::EngineConfig> EngineConfigFromFlags() {
   config.enable_prefix_caching = !absl::GetFlag(FLAGS_no_prefix_caching);
   config.enable_chunked_prefill = !absl::GetFlag(FLAGS_no_chunked_prefill);
   config.max_num_partial_prefills = absl::GetFlag(FLAGS_max_num_partial_prefills);
+  config.max_model_len = absl::GetFlag(FLAGS_max_model_len);
+  absl::StatusOr<engine::DTypeSetting> dtype = DTypeFromFlag("dtype", absl::GetFlag(FLAGS_dtype));
+  if (!dtype.ok()) return dtype.status();
+  config.dtype = *dtype;
+  absl::StatusOr<engine::DTypeSetting> kv_dtype =
+      DTypeFromFlag("kv-cache-dtype", absl::GetFlag(FLAGS_kv_cache_dtype));
+  if (!kv_dtype.ok()) return kv_dtype.status();
+  config.kv_cache_dtype = *kv_dtype;
   using engine::kMaxBlockSize, engine::kMaxNumBatchedTokens, engine::kMaxNumPartialPrefills,
       engine::kMaxNumSeqs, engine::kMaxNumThreads, engine::kMaxQueueLen;
   for (absl::Status s :
@@ -101,7 +120,8 @@ absl::StatusOr<engine::EngineConfig> EngineConfigFromFlags() {
         InRange("max-queue-len", config.max_queue_len, 1, kMaxQueueLen),
         InRange("max-num-partial-prefills", config.max_num_partial_prefills, 1,
                 kMaxNumPartialPrefills),
-        InRange("num-threads", config.num_threads, 0, kMaxNumThreads)}) {
+        InRange("num-threads", config.num_threads, 0, kMaxNumThreads),
+        InRange("max-model-len", config.max_model_len, 0, engine::kMaxModelLen)}) {
     if (!s.ok()) return s;
   }
   if (config.kv_cache_memory_bytes < 1) {

@@ -12,6 +12,17 @@ ABSL_FLAG(int32_t, max_num_batched_tokens, 2048,
 ABSL_FLAG(inferd::server::ByteSize, kv_cache_memory, inferd::server::ByteSize{256ll << 20},
           "KV cache budget: bytes or a size like 512MiB, 1GiB, 2G, 64M");
 ABSL_FLAG(int32_t, block_size, 16, "Tokens per KV cache block");
+ABSL_FLAG(std::string, dtype, "auto",
+          "Weights' storage dtype: auto (the checkpoint's own: a bf16 checkpoint stays bf16, "
+          "an fp32 one fp32), fp32, bf16 or fp16 (converted at load, rounding to nearest "
+          "even). Activations and accumulation are fp32 in every case");
+ABSL_FLAG(std::string, kv_cache_dtype, "auto",
+          "KV cache element type: auto (the weights' dtype), fp32, bf16 or fp16. bf16/fp16 "
+          "hold twice the tokens of fp32 in the same --kv-cache-memory");
+ABSL_FLAG(int64_t, max_model_len, 0,
+          "Longest sequence (prompt + generated tokens). 0: the model's context, capped with a "
+          "warning to what --kv-cache-memory holds for one sequence. Set: start-up fails when "
+          "it exceeds the model's context or the KV budget");
 ABSL_FLAG(int32_t, num_threads, 0, "Kernel threads (0: all cores)");
 
 ABSL_FLAG(std::string, speculative, "off",
@@ -138,7 +149,9 @@ const cli::SubcommandSpec& ServeSpec() {
           "[--model DIR] [--host 127.0.0.1] [--port 50051] [--metrics-port 8002] "
           "[--max-num-seqs N] "
           "[--max-num-batched-tokens N] [--kv-cache-memory SIZE] [--block-size 16] "
-          "[--max-queue-len N] [--num-threads N] [--no-prefix-caching] [--no-chunked-prefill] "
+          "[--dtype auto|fp32|bf16|fp16] [--kv-cache-dtype auto|fp32|bf16|fp16] "
+          "[--max-model-len N] [--max-queue-len N] [--num-threads N] [--no-prefix-caching] "
+          "[--no-chunked-prefill] "
           "[--max-num-partial-prefills N] [--expert-load-stats] [--drain-timeout 30] "
           "[--watchdog-timeout 60] [--stream-write-timeout 60] [--log-format text|json] "
           "[--log-requests] "
@@ -162,6 +175,9 @@ const cli::SubcommandSpec& ServeSpec() {
                 "max_num_batched_tokens",
                 "kv_cache_memory",
                 "block_size",
+                "dtype",
+                "kv_cache_dtype",
+                "max_model_len",
                 "max_queue_len",
                 "num_threads",
                 "no_prefix_caching",
@@ -200,6 +216,8 @@ const cli::SubcommandSpec& GenerateSpec() {
       .name = "generate",
       .synopsis =
           "[--model DIR] (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens 256] "
+          "[--dtype auto|fp32|bf16|fp16] [--kv-cache-dtype auto|fp32|bf16|fp16] "
+          "[--max-model-len N] "
           "[--temperature T] [--top-k K] [--top-p P] [--min-p P] [--seed S] "
           "[--stop STR]... [--ignore-eos] [--json] [--speculative off|ngram|draft|medusa|mtp] "
           "[--speculative-model DIR] [--num-speculative-tokens K] [--medusa-tree SPEC] "
@@ -224,6 +242,9 @@ const cli::SubcommandSpec& GenerateSpec() {
                 "max_num_batched_tokens",
                 "kv_cache_memory",
                 "block_size",
+                "dtype",
+                "kv_cache_dtype",
+                "max_model_len",
                 "num_threads",
                 "no_prefix_caching",
                 "no_chunked_prefill",

@@ -71,6 +71,12 @@ void ToProto(const engine::ModelInfo& info, const engine::EngineStats& stats,
   response->set_num_speculative_tokens(info.num_speculative_tokens);
   response->set_speculative_policy(info.speculative_policy);
   response->set_generation_config(info.generation_config);
+  response->set_dtype(info.dtype);
+  response->set_kv_cache_dtype(info.kv_cache_dtype);
+  response->set_checkpoint_dtype(info.checkpoint_dtype);
+  response->set_model_max_position_embeddings(info.model_max_position_embeddings);
+  response->set_weight_bytes(info.weight_bytes);
+  response->set_kv_cache_bytes(info.kv_cache_bytes);
   v1::SamplingDefaults* sampling = response->mutable_default_sampling();
   sampling->set_temperature(info.sampling_defaults.temperature);
   sampling->set_top_k(info.sampling_defaults.top_k);

@@ -1,6 +1,8 @@
 // engine/model/dense_mlp.cc
 #include "engine/model/dense_mlp.h"
 
+#include <utility>
+
 #include "kernels/ops.h"
 
 namespace inferd::engine {
@@ -14,15 +16,17 @@ absl::Status AppendTensor(const WeightStore& w, const std::string& name,
 }
 
 absl::Status LoadDenseMlp(const WeightStore& w, const std::string& prefix, int64_t hidden,
-                          int64_t inter, DenseMlpWeights* out) {
+                          int64_t inter, DType dtype, DenseMlpWeights* out) {
   out->inter = inter;
-  for (const char* name : {"gate_proj", "up_proj"}) {
-    if (absl::Status s = AppendTensor(w, prefix + name + ".weight", {inter, hidden}, &out->gate_up);
-        !s.ok()) {
-      return s;
-    }
-  }
-  return AppendTensor(w, prefix + "down_proj.weight", {hidden, inter}, &out->down);
+  absl::StatusOr<Weight> gate_up = w.LoadStacked({{prefix + "gate_proj.weight", {inter, hidden}},
+                                                  {prefix + "up_proj.weight", {inter, hidden}}},
+                                                 dtype);
+  if (!gate_up.ok()) return gate_up.status();
+  out->gate_up = *std::move(gate_up);
+  absl::StatusOr<Weight> down = w.Load(prefix + "down_proj.weight", {hidden, inter}, dtype);
+  if (!down.ok()) return down.status();
+  out->down = *std::move(down);
+  return absl::OkStatus();
 }
 
 void RunDenseMlp(const DenseMlpWeights& m, int64_t n, int64_t hidden, const float* h, float* out,
@@ -32,9 +36,11 @@ void RunDenseMlp(const DenseMlpWeights& m, int64_t n, int64_t hidden, const floa
     scratch->act.resize(n * m.inter);
   }
   // [n, 2 * inter] -> [n, inter] -> [n, hidden]
-  kernels::Matmul(h, m.gate_up.data(), nullptr, n, 2 * m.inter, hidden, scratch->gate_up.data());
+  kernels::Matmul(h, m.gate_up.data(), nullptr, n, 2 * m.inter, hidden, scratch->gate_up.data(),
+                  m.gate_up.dtype());
   kernels::SiluMul(scratch->gate_up.data(), n, m.inter, scratch->act.data());
-  kernels::Matmul(scratch->act.data(), m.down.data(), nullptr, n, hidden, m.inter, out);
+  kernels::Matmul(scratch->act.data(), m.down.data(), nullptr, n, hidden, m.inter, out,
+                  m.down.dtype());
 }
 
 }  // namespace inferd::engine

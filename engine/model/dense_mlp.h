@@ -8,20 +8,21 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "engine/model/safetensors.h"
+#include "engine/model/weight.h"
+#include "engine/model/weight_store.h"
 
 namespace inferd::engine {
 
 struct DenseMlpWeights {
   int64_t inter = 0;
-  std::vector<float> gate_up;  // [2 * inter, hidden]: gate rows, then up rows
-  std::vector<float> down;     // [hidden, inter]
+  Weight gate_up;  // [2 * inter, hidden]: gate rows, then up rows
+  Weight down;     // [hidden, inter]
   bool empty() const { return inter == 0; }
 };
 
-// Loads <prefix>gate_proj/up_proj/down_proj.weight (HF names).
+// Loads <prefix>gate_proj/up_proj/down_proj.weight (HF names) as `dtype`.
 absl::Status LoadDenseMlp(const WeightStore& w, const std::string& prefix, int64_t hidden,
-                          int64_t inter, DenseMlpWeights* out);
+                          int64_t inter, DType dtype, DenseMlpWeights* out);
 
 // Scratch for RunDenseMlp, grown on demand.
 struct DenseMlpScratch {
@@ -33,7 +34,8 @@ struct DenseMlpScratch {
 void RunDenseMlp(const DenseMlpWeights& m, int64_t n, int64_t hidden, const float* h, float* out,
                  DenseMlpScratch* scratch);
 
-// Appends tensor `name` (checked against `shape`) to `out`.
+// Appends tensor `name` (checked against `shape`) to `out` as fp32 (norms,
+// biases: small tensors kept in fp32 whatever the weights' dtype).
 absl::Status AppendTensor(const WeightStore& w, const std::string& name,
                           const std::vector<int64_t>& shape, std::vector<float>* out);
 

@@ -1,12 +1,14 @@
 // engine/model/moe_mlp.cc
 #include "engine/model/moe_mlp.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "kernels/ops.h"
 
 namespace inferd::engine {
 
-absl::Status LoadMoeMlp(const ModelConfig& c, const WeightStore& w, int64_t layer,
+absl::Status LoadMoeMlp(const ModelConfig& c, const WeightStore& w, int64_t layer, DType dtype,
                         MoeMlpWeights* out) {
   const int64_t hidden = c.hidden_size;
   const int64_t e_count = c.moe.num_experts;
@@ -23,24 +25,22 @@ absl::Status LoadMoeMlp(const ModelConfig& c, const WeightStore& w, int64_t laye
       !s.ok()) {
     return s;
   }
-  out->gate_up.reserve(e_count * 2 * inter * hidden);
-  out->down.reserve(e_count * hidden * inter);
+  std::vector<WeightStore::Part> gate_up_parts, down_parts;
   for (int64_t e = 0; e < e_count; ++e) {
     const std::string ep = absl::StrCat(p, "experts.", e, ".");
-    for (const char* name : {gate, up}) {
-      if (absl::Status s = AppendTensor(w, ep + name + ".weight", {inter, hidden}, &out->gate_up);
-          !s.ok()) {
-        return s;
-      }
-    }
-    if (absl::Status s = AppendTensor(w, ep + down + ".weight", {hidden, inter}, &out->down);
-        !s.ok()) {
-      return s;
-    }
+    gate_up_parts.push_back({ep + gate + ".weight", {inter, hidden}});
+    gate_up_parts.push_back({ep + up + ".weight", {inter, hidden}});
+    down_parts.push_back({ep + down + ".weight", {hidden, inter}});
   }
+  absl::StatusOr<Weight> gate_up_w = w.LoadStacked(gate_up_parts, dtype);
+  if (!gate_up_w.ok()) return gate_up_w.status();
+  out->gate_up = *std::move(gate_up_w);
+  absl::StatusOr<Weight> down_w = w.LoadStacked(down_parts, dtype);
+  if (!down_w.ok()) return down_w.status();
+  out->down = *std::move(down_w);
   if (c.moe.shared_expert_intermediate_size > 0) {
     if (absl::Status s = LoadDenseMlp(w, p + "shared_expert.", hidden,
-                                      c.moe.shared_expert_intermediate_size, &out->shared);
+                                      c.moe.shared_expert_intermediate_size, dtype, &out->shared);
         !s.ok()) {
       return s;
     }
@@ -72,6 +72,7 @@ void RunMoeMlp(const ModelConfig& c, const MoeMlpWeights& m, int64_t layer, int6
   p.topk_weights = s->topk_weights.data();
   p.gate_up = m.gate_up.data();
   p.down = m.down.data();
+  p.weight_dtype = m.gate_up.dtype();
   p.out = out;
   p.scratch = s->floats.data();
   p.int_scratch = s->ints.data();

@@ -15,20 +15,23 @@
 #include "engine/model/config.h"
 #include "engine/model/dense_mlp.h"
 #include "engine/model/expert_load.h"
-#include "engine/model/safetensors.h"
+#include "engine/model/weight.h"
+#include "engine/model/weight_store.h"
 
 namespace inferd::engine {
 
 struct MoeMlpWeights {
   std::vector<float> router;       // [num_experts, hidden]
-  std::vector<float> gate_up;      // [num_experts, 2 * inter, hidden]
-  std::vector<float> down;         // [num_experts, hidden, inter]
+  Weight gate_up;                  // [num_experts * 2 * inter, hidden]: per expert gate, up
+  Weight down;                     // [num_experts * hidden, inter]
   DenseMlpWeights shared;          // Qwen2-MoE's shared expert; empty otherwise
   std::vector<float> shared_gate;  // [1, hidden]; empty without a shared expert
 };
 
 // Loads layer `layer`'s MoE block with the HF tensor names of its family.
-absl::Status LoadMoeMlp(const ModelConfig& config, const WeightStore& w, int64_t layer,
+// The router and the shared expert's gate stay fp32 (routing decisions are
+// made on them); the experts are stored as `dtype`.
+absl::Status LoadMoeMlp(const ModelConfig& config, const WeightStore& w, int64_t layer, DType dtype,
                         MoeMlpWeights* out);
 
 // Scratch for RunMoeMlp, grown on demand.

@@ -7,7 +7,7 @@
 // relative to the data section.
 #include "engine/model/safetensors.h"
 
-#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -21,6 +21,7 @@
 #include "common/regular_file.h"
 #include "engine/model/dtype.h"
 #include "engine/model/json_fields.h"
+#include "kernels/ops.h"
 
 namespace inferd::engine {
 namespace {
@@ -107,7 +108,7 @@ absl::StatusOr<TensorInfo> ParseTensor(const std::string& origin, const std::str
     return Invalid(origin, name,
                    absl::StrCat("data_offsets [", info.begin, ", ", info.end, "] span ",
                                 info.end - info.begin, " bytes but shape ", shape_it->dump(),
-                                " of ", DTypeName(info.dtype), " needs ", nbytes));
+                                " of ", SafetensorsDTypeName(info.dtype), " needs ", nbytes));
   }
   return info;
 }
@@ -185,11 +186,17 @@ absl::StatusOr<std::map<std::string, TensorInfo>> ParseHeaderJson(const std::str
 
 }  // namespace
 
-absl::StatusOr<std::map<std::string, TensorInfo>> SafetensorsFile::ParseHeader(
-    const uint8_t* bytes, uint64_t size, const std::string& origin) {
-  if (size < 8) {
+namespace {
+
+// ParseHeader of a file of `file_size` bytes whose first `size` bytes (the
+// length and as much of the header as exists) are `bytes`.
+absl::StatusOr<std::map<std::string, TensorInfo>> ParseHeaderSized(const uint8_t* bytes,
+                                                                   uint64_t size,
+                                                                   uint64_t file_size,
+                                                                   const std::string& origin) {
+  if (file_size < 8) {
     return absl::InvalidArgumentError(absl::StrCat(
-        origin, ": truncated: ", size, " bytes, shorter than the 8-byte header length"));
+        origin, ": truncated: ", file_size, " bytes, shorter than the 8-byte header length"));
   }
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | bytes[i];
@@ -197,45 +204,121 @@ absl::StatusOr<std::map<std::string, TensorInfo>> SafetensorsFile::ParseHeader(
     return absl::InvalidArgumentError(absl::StrCat(origin, ": header length ", header_len,
                                                    " exceeds the limit of ", kMaxHeaderBytes));
   }
-  if (header_len > size - 8) {
-    return absl::InvalidArgumentError(absl::StrCat(origin, ": truncated: header length ",
-                                                   header_len, " exceeds the file size ", size));
+  if (header_len > file_size - 8 || header_len > size - 8) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        origin, ": truncated: header length ", header_len, " exceeds the file size ", file_size));
   }
   const absl::string_view text(reinterpret_cast<const char*>(bytes + 8), header_len);
   try {
-    return ParseHeaderJson(origin, text, size - 8 - header_len);
+    return ParseHeaderJson(origin, text, file_size - 8 - header_len);
   } catch (const Json::exception& e) {  // defensive: the readers check types first
     return absl::InvalidArgumentError(absl::StrCat(origin, ": bad header: ", e.what()));
   }
 }
 
-SafetensorsFile::~SafetensorsFile() {
-  if (data_ != nullptr) munmap(const_cast<uint8_t*>(data_), size_);
+}  // namespace
+
+absl::StatusOr<std::map<std::string, TensorInfo>> SafetensorsFile::ParseHeader(
+    const uint8_t* bytes, uint64_t size, const std::string& origin) {
+  return ParseHeaderSized(bytes, size, size, origin);
 }
+
+SafetensorsFile::SafetensorsFile(std::string path, RegularFile file)
+    : path_(std::move(path)), file_(std::move(file)) {}
+
+namespace {
+
+// Reads exactly `n` bytes at `offset`; DATA_LOSS on a short file.
+absl::Status PreadAll(int fd, const std::string& path, uint64_t offset, uint64_t n, void* dst) {
+  auto* out = static_cast<uint8_t*>(dst);
+  while (n > 0) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(n, uint64_t{1} << 30));
+    const ssize_t got = pread(fd, out, want, static_cast<off_t>(offset));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return absl::InternalError(absl::StrCat(path, ": read failed: ", std::strerror(errno)));
+    }
+    if (got == 0) {
+      return absl::DataLossError(absl::StrCat(path, ": the file ends at byte ", offset,
+                                              ", before the data its header describes "
+                                              "(truncated or replaced while loading?)"));
+    }
+    out += got;
+    offset += static_cast<uint64_t>(got);
+    n -= static_cast<uint64_t>(got);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string& path) {
   // A FIFO, device or directory is refused without blocking.
   absl::StatusOr<RegularFile> opened = RegularFile::Open(path);
   if (!opened.ok()) return opened.status();
-  std::unique_ptr<SafetensorsFile> file(new SafetensorsFile());
-  file->path_ = path;
-  file->size_ = static_cast<uint64_t>(opened->size());
-  if (file->size_ > 0) {
-    void* p = mmap(nullptr, file->size_, PROT_READ, MAP_PRIVATE, opened->fd(), 0);
-    if (p == MAP_FAILED) {
-      return absl::InternalError(absl::StrCat(path, ": mmap failed: ", std::strerror(errno)));
-    }
-    file->data_ = static_cast<const uint8_t*>(p);
-  }
-  // The mapping stays valid after the descriptor closes.
-  absl::StatusOr<std::map<std::string, TensorInfo>> tensors =
-      ParseHeader(file->data_, file->size_, path);
-  if (!tensors.ok()) return tensors.status();
-  file->tensors_ = *std::move(tensors);
+  const uint64_t size = static_cast<uint64_t>(opened->size());
+  // The 8-byte length and the header: read and checked like ParseHeader does,
+  // without reading the data section.
+  uint8_t len_bytes[8] = {};
+  const uint64_t head = std::min<uint64_t>(size, 8);
+  if (absl::Status s = PreadAll(opened->fd(), path, 0, head, len_bytes); !s.ok()) return s;
   uint64_t header_len = 0;
-  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | file->data_[i];
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | len_bytes[i];
+  std::string prefix(reinterpret_cast<const char*>(len_bytes), head);
+  if (size >= 8 && header_len <= kMaxHeaderBytes && header_len <= size - 8) {
+    prefix.resize(8 + header_len);
+    if (absl::Status s = PreadAll(opened->fd(), path, 8, header_len, prefix.data() + 8); !s.ok()) {
+      return s;
+    }
+  }
+  // ParseHeader sees the length, the header and the true file size (the data
+  // section's bytes are not needed to check the offsets).
+  absl::StatusOr<std::map<std::string, TensorInfo>> tensors =
+      ParseHeaderSized(reinterpret_cast<const uint8_t*>(prefix.data()), prefix.size(), size, path);
+  if (!tensors.ok()) return tensors.status();
+  std::unique_ptr<SafetensorsFile> file(new SafetensorsFile(path, *std::move(opened)));
+  file->tensors_ = *std::move(tensors);
   file->data_start_ = 8 + header_len;
   return file;
+}
+
+absl::Status SafetensorsFile::ReadInto(const std::string& name, DType dtype, void* dst) const {
+  auto it = tensors_.find(name);
+  if (it == tensors_.end()) {
+    return absl::NotFoundError(absl::StrCat(path_, ": no tensor `", name, "`"));
+  }
+  const TensorInfo& info = it->second;
+  const uint64_t elem = static_cast<uint64_t>(DTypeSize(info.dtype));
+  const uint64_t numel = (info.end - info.begin) / elem;
+  const uint64_t offset = data_start_ + info.begin;
+  if (info.dtype == dtype) return PreadAll(file_.fd(), path_, offset, numel * elem, dst);
+  // Convert chunk by chunk through a small bounce buffer (and fp32 between
+  // two 16-bit types).
+  constexpr uint64_t kChunk = uint64_t{1} << 20;  // elements
+  std::vector<uint8_t> raw(static_cast<size_t>(std::min(numel, kChunk) * elem));
+  std::vector<float> wide;
+  auto* out = static_cast<uint8_t*>(dst);
+  const uint64_t out_elem = static_cast<uint64_t>(DTypeSize(dtype));
+  for (uint64_t i = 0; i < numel; i += kChunk) {
+    const uint64_t n = std::min(kChunk, numel - i);
+    if (absl::Status s = PreadAll(file_.fd(), path_, offset + i * elem, n * elem, raw.data());
+        !s.ok()) {
+      return s;
+    }
+    void* o = out + i * out_elem;
+    if (dtype == DType::kF32) {
+      kernels::ConvertToF32(raw.data(), info.dtype, static_cast<int64_t>(n),
+                            static_cast<float*>(o));
+    } else if (info.dtype == DType::kF32) {
+      kernels::ConvertFromF32(reinterpret_cast<const float*>(raw.data()), static_cast<int64_t>(n),
+                              o, dtype);
+    } else {
+      wide.resize(static_cast<size_t>(n));
+      kernels::ConvertToF32(raw.data(), info.dtype, static_cast<int64_t>(n), wide.data());
+      kernels::ConvertFromF32(wide.data(), static_cast<int64_t>(n), o, dtype);
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status SafetensorsFile::LoadF32(const std::string& name, std::vector<float>* out) const {
@@ -244,10 +327,8 @@ absl::Status SafetensorsFile::LoadF32(const std::string& name, std::vector<float
     return absl::NotFoundError(absl::StrCat(path_, ": no tensor `", name, "`"));
   }
   const TensorInfo& info = it->second;
-  const uint64_t numel = (info.end - info.begin) / DTypeSize(info.dtype);
-  out->resize(numel);
-  ConvertToF32(info.dtype, data_ + data_start_ + info.begin, numel, out->data());
-  return absl::OkStatus();
+  out->resize((info.end - info.begin) / static_cast<uint64_t>(DTypeSize(info.dtype)));
+  return ReadInto(name, DType::kF32, out->data());
 }
 
 }  // namespace inferd::engine

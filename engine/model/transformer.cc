@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -27,7 +28,7 @@ namespace {
 Transformer::Transformer(const ModelConfig& config) : config_(config) {}
 
 absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig& config,
-                                                               const WeightStore& w) {
+                                                               const WeightStore& w, DType dtype) {
   // Sizes from config.json are checked against the checkpoint and the
   // machine before anything is sized from them.
   const double implied = config.MinParameterCount();
@@ -40,15 +41,17 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig
         implied, config.vocab_size, config.hidden_size, config.num_hidden_layers,
         config.num_attention_heads, config.num_key_value_heads, config.head_dim, stored));
   }
-  const double fp32_bytes = stored * sizeof(float);
-  if (fp32_bytes > static_cast<double>(MemoryLimitBytes())) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "the checkpoint's ", absl::StrFormat("%.4g", stored), " parameters need ",
-        FormatBytes(fp32_bytes), " as fp32 (weights are widened at load), more than the ",
-        FormatBytes(static_cast<double>(MemoryLimitBytes())),
-        " of memory this machine (or container) has"));
+  const double bytes = stored * static_cast<double>(kernels::DTypeSize(dtype));
+  if (bytes > static_cast<double>(MemoryLimitBytes())) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the checkpoint's ", absl::StrFormat("%.4g", stored), " parameters need ",
+                     FormatBytes(bytes), " as ", kernels::DTypeName(dtype), ", more than the ",
+                     FormatBytes(static_cast<double>(MemoryLimitBytes())),
+                     " of memory this machine (or container) has",
+                     dtype == DType::kF32 ? " (--dtype bf16 halves it)" : ""));
   }
   std::unique_ptr<Transformer> t(new Transformer(config));
+  t->dtype_ = dtype;
   const int64_t hidden = config.hidden_size;
   const int64_t vocab = config.vocab_size;
   const int64_t q_dim = config.num_attention_heads * config.head_dim;
@@ -56,11 +59,16 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig
   const int64_t inter = config.intermediate_size;
   t->inv_freq_ = config.RopeInvFreq();
 
-  INFERD_RETURN_IF_ERROR(
-      AppendTensor(w, "model.embed_tokens.weight", {vocab, hidden}, &t->embed_tokens_));
+  auto load = [&](const std::string& name, std::vector<int64_t> shape, Weight* out) {
+    absl::StatusOr<Weight> loaded = w.Load(name, shape, dtype);
+    if (!loaded.ok()) return loaded.status();
+    *out = *std::move(loaded);
+    return absl::OkStatus();
+  };
+  INFERD_RETURN_IF_ERROR(load("model.embed_tokens.weight", {vocab, hidden}, &t->embed_tokens_));
   INFERD_RETURN_IF_ERROR(AppendTensor(w, "model.norm.weight", {hidden}, &t->final_norm_));
   if (!config.tie_word_embeddings) {
-    INFERD_RETURN_IF_ERROR(AppendTensor(w, "lm_head.weight", {vocab, hidden}, &t->lm_head_));
+    INFERD_RETURN_IF_ERROR(load("lm_head.weight", {vocab, hidden}, &t->lm_head_));
   }
   t->layers_.resize(config.num_hidden_layers);
   for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
@@ -69,12 +77,15 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig
     INFERD_RETURN_IF_ERROR(AppendTensor(w, p + "input_layernorm.weight", {hidden}, &l.input_norm));
     INFERD_RETURN_IF_ERROR(
         AppendTensor(w, p + "post_attention_layernorm.weight", {hidden}, &l.post_attn_norm));
-    INFERD_RETURN_IF_ERROR(
-        AppendTensor(w, p + "self_attn.q_proj.weight", {q_dim, hidden}, &l.attn.qkv));
-    INFERD_RETURN_IF_ERROR(
-        AppendTensor(w, p + "self_attn.k_proj.weight", {kv_dim, hidden}, &l.attn.qkv));
-    INFERD_RETURN_IF_ERROR(
-        AppendTensor(w, p + "self_attn.v_proj.weight", {kv_dim, hidden}, &l.attn.qkv));
+    {
+      absl::StatusOr<Weight> qkv =
+          w.LoadStacked({{p + "self_attn.q_proj.weight", {q_dim, hidden}},
+                         {p + "self_attn.k_proj.weight", {kv_dim, hidden}},
+                         {p + "self_attn.v_proj.weight", {kv_dim, hidden}}},
+                        dtype);
+      if (!qkv.ok()) return qkv.status();
+      l.attn.qkv = *std::move(qkv);
+    }
     if (config.attention_bias) {
       INFERD_RETURN_IF_ERROR(
           AppendTensor(w, p + "self_attn.q_proj.bias", {q_dim}, &l.attn.qkv_bias));
@@ -83,8 +94,7 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig
       INFERD_RETURN_IF_ERROR(
           AppendTensor(w, p + "self_attn.v_proj.bias", {kv_dim}, &l.attn.qkv_bias));
     }
-    INFERD_RETURN_IF_ERROR(
-        AppendTensor(w, p + "self_attn.o_proj.weight", {hidden, q_dim}, &l.attn.o));
+    INFERD_RETURN_IF_ERROR(load(p + "self_attn.o_proj.weight", {hidden, q_dim}, &l.attn.o));
     if (config.qk_norm) {
       INFERD_RETURN_IF_ERROR(
           AppendTensor(w, p + "self_attn.q_norm.weight", {config.head_dim}, &l.q_norm));
@@ -93,11 +103,24 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig
     }
     if (config.IsMoeLayer(i)) {
       l.moe = std::make_unique<MoeMlpWeights>();
-      INFERD_RETURN_IF_ERROR(LoadMoeMlp(config, w, i, l.moe.get()));
+      INFERD_RETURN_IF_ERROR(LoadMoeMlp(config, w, i, dtype, l.moe.get()));
     } else {
-      INFERD_RETURN_IF_ERROR(LoadDenseMlp(w, p + "mlp.", hidden, inter, &l.mlp));
+      INFERD_RETURN_IF_ERROR(LoadDenseMlp(w, p + "mlp.", hidden, inter, dtype, &l.mlp));
     }
   }
+  // What the model holds: the matrices in `dtype`, the rest in fp32.
+  auto vec = [](const std::vector<float>& v) { return static_cast<int64_t>(v.size() * 4); };
+  int64_t held = t->embed_tokens_.bytes() + t->lm_head_.bytes() + vec(t->final_norm_);
+  for (const LayerWeights& l : t->layers_) {
+    held += vec(l.input_norm) + vec(l.post_attn_norm) + l.attn.qkv.bytes() + vec(l.attn.qkv_bias) +
+            l.attn.o.bytes() + vec(l.q_norm) + vec(l.k_norm) + l.mlp.gate_up.bytes() +
+            l.mlp.down.bytes();
+    if (l.moe != nullptr) {
+      held += vec(l.moe->router) + l.moe->gate_up.bytes() + l.moe->down.bytes() +
+              l.moe->shared.gate_up.bytes() + l.moe->shared.down.bytes() + vec(l.moe->shared_gate);
+    }
+  }
+  t->weight_bytes_ = held;
   return t;
 }
 
@@ -129,7 +152,7 @@ void Transformer::Attention(const InputBatch& batch, int64_t layer, int32_t bloc
 
   // [n, q_dim + 2 * kv_dim]
   kernels::Matmul(h, l.attn.qkv.data(), l.attn.qkv_bias.empty() ? nullptr : l.attn.qkv_bias.data(),
-                  n, qkv_dim, hidden, qkv_.data());
+                  n, qkv_dim, hidden, qkv_.data(), l.attn.qkv.dtype());
   for (int64_t i = 0; i < n; ++i) {
     const float* row = qkv_.data() + i * qkv_dim;
     std::memcpy(q_.data() + i * q_dim, row, q_dim * sizeof(float));
@@ -148,18 +171,19 @@ void Transformer::Attention(const InputBatch& batch, int64_t layer, int32_t bloc
   kernels::Rope(k_.data(), batch.positions.data(), n, config_.num_key_value_heads, head_dim,
                 inv_freq_.data());
   kernels::WriteKvCache(k_.data(), v_.data(), batch.slot_mapping.data(), n, kvd, kv->k(layer),
-                        kv->v(layer));
+                        kv->v(layer), kv->dtype());
 
   kernels::PagedAttentionParams p = BatchAttentionParams(
       batch, config_.num_attention_heads, config_.num_key_value_heads, head_dim, block_size);
   p.q = q_.data();
   p.k_cache = kv->k(layer);
   p.v_cache = kv->v(layer);
+  p.kv_dtype = kv->dtype();
   p.out = attn_.data();
   kernels::PagedAttention(p);
 
   // [n, hidden]
-  kernels::Matmul(attn_.data(), l.attn.o.data(), nullptr, n, hidden, q_dim, out);
+  kernels::Matmul(attn_.data(), l.attn.o.data(), nullptr, n, hidden, q_dim, out, l.attn.o.dtype());
 }
 
 void Transformer::EnableExpertLoad() {
@@ -186,7 +210,7 @@ void Transformer::Forward(const InputBatch& batch, int32_t block_size, KvCacheTe
 
   // [n, hidden]
   kernels::Embedding(embed_tokens_.data(), config_.vocab_size, hidden, batch.token_ids.data(), n,
-                     residual_.data());
+                     residual_.data(), embed_tokens_.dtype());
   kernels::RmsNorm(residual_.data(), layers_[0].input_norm.data(), n, hidden, eps, h_.data());
   for (int64_t layer = 0; layer < config_.num_hidden_layers; ++layer) {
     Attention(batch, layer, block_size, kv, h_.data(), delta_.data());
@@ -206,8 +230,9 @@ void Transformer::Forward(const InputBatch& batch, int32_t block_size, KvCacheTe
     std::memcpy(selected_.data() + i * hidden, h_.data() + batch.logits_rows[i] * hidden,
                 hidden * sizeof(float));
   }
-  const float* head = lm_head_.empty() ? embed_tokens_.data() : lm_head_.data();
-  kernels::Matmul(selected_.data(), head, nullptr, r, config_.vocab_size, hidden, logits);
+  const Weight& head = lm_head();
+  kernels::Matmul(selected_.data(), head.data(), nullptr, r, config_.vocab_size, hidden, logits,
+                  head.dtype());
 }
 
 }  // namespace inferd::engine

@@ -2,8 +2,10 @@
 // family (Llama 2/3, Mistral, Qwen2): embedding -> N x (RMSNorm, attention
 // with RoPE over the paged KV cache, RMSNorm, SwiGLU MLP) -> RMSNorm -> LM head.
 //
-// Weights are copied out of the checkpoint at load as fp32 (q/k/v fused into
-// one matrix, gate/up into another). Forward() runs one flat varlen batch and
+// Weights are read out of the checkpoint at load into memory the model owns,
+// in one storage dtype (fp32, bf16 or fp16; q/k/v fused into one matrix,
+// gate/up into another); norms and biases are fp32. Activations are fp32 and
+// every kernel accumulates in fp32. Forward() runs one flat varlen batch and
 // writes logits only for the requested rows. Not thread-safe: the engine
 // thread owns it and its workspace.
 #ifndef INFERD_ENGINE_MODEL_TRANSFORMER_H_
@@ -18,15 +20,16 @@
 #include "engine/model/config.h"
 #include "engine/model/dense_mlp.h"
 #include "engine/model/moe_mlp.h"
-#include "engine/model/safetensors.h"
+#include "engine/model/weight.h"
+#include "engine/model/weight_store.h"
 #include "engine/runner/input_batch.h"
 
 namespace inferd::engine {
 
 struct AttentionWeights {
-  std::vector<float> qkv;       // [q_dim + 2 * kv_dim, hidden]
+  Weight qkv;                   // [q_dim + 2 * kv_dim, hidden]
   std::vector<float> qkv_bias;  // [q_dim + 2 * kv_dim] or empty
-  std::vector<float> o;         // [hidden, q_dim]
+  Weight o;                     // [hidden, q_dim]
 };
 
 struct LayerWeights {
@@ -42,10 +45,17 @@ struct LayerWeights {
 
 class Transformer {
  public:
+  // Reads every weight as `dtype` (converting when the checkpoint stores
+  // another). RESOURCE_EXHAUSTED before any allocation when they would not
+  // fit in memory.
   static absl::StatusOr<std::unique_ptr<Transformer>> Load(const ModelConfig& config,
-                                                           const WeightStore& weights);
+                                                           const WeightStore& weights,
+                                                           DType dtype = DType::kF32);
 
   const ModelConfig& config() const { return config_; }
+  DType dtype() const { return dtype_; }
+  // Bytes of weights held (every matrix, norm and bias).
+  int64_t weight_bytes() const { return weight_bytes_; }
 
   // Starts counting tokens per expert in every MoE layer (no-op for dense
   // models). Call before the first Forward; the counter lives as long as the
@@ -63,10 +73,10 @@ class Transformer {
   // LM head reads): [num_tokens, hidden]. Valid until the next Forward.
   // Medusa heads and MTP modules read them.
   const float* hidden_states() const { return h_.data(); }
-  // [vocab, hidden]: the input embedding and the LM head (the same matrix
-  // when tied).
-  const float* embed_tokens() const { return embed_tokens_.data(); }
-  const float* lm_head() const { return lm_head_.empty() ? embed_tokens_.data() : lm_head_.data(); }
+  // [vocab, hidden] of dtype(): the input embedding and the LM head (the same
+  // matrix when tied).
+  const Weight& embed_tokens() const { return embed_tokens_; }
+  const Weight& lm_head() const { return lm_head_.empty() ? embed_tokens_ : lm_head_; }
 
  private:
   explicit Transformer(const ModelConfig& config);
@@ -76,10 +86,12 @@ class Transformer {
   void Mlp(int64_t layer, int64_t num_tokens, const float* h, float* out);
 
   ModelConfig config_;
-  std::vector<float> inv_freq_;      // [head_dim / 2]
-  std::vector<float> embed_tokens_;  // [vocab, hidden]
-  std::vector<float> lm_head_;       // [vocab, hidden]; empty when tied
-  std::vector<float> final_norm_;    // [hidden]
+  DType dtype_ = DType::kF32;
+  int64_t weight_bytes_ = 0;
+  std::vector<float> inv_freq_;    // [head_dim / 2]
+  Weight embed_tokens_;            // [vocab, hidden]
+  Weight lm_head_;                 // [vocab, hidden]; empty when tied
+  std::vector<float> final_norm_;  // [hidden]
   std::vector<LayerWeights> layers_;
 
   // Workspace, sized for the largest batch seen so far.

@@ -1,6 +1,6 @@
-// engine/model/weight_store.cc — WeightStore: every tensor of a model
-// directory, from model.safetensors, the shards of
-// model.safetensors.index.json, or all *.safetensors files.
+// engine/model/weight_store.cc
+#include "engine/model/weight_store.h"
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -10,7 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/model/json_fields.h"
-#include "engine/model/safetensors.h"
+#include "kernels/check.h"
+#include "kernels/ops.h"
 
 namespace inferd::engine {
 namespace {
@@ -139,8 +140,9 @@ absl::StatusOr<std::vector<int64_t>> WeightStore::Shape(const std::string& name)
   return it->second->tensors().at(name).shape;
 }
 
-absl::StatusOr<std::vector<float>> WeightStore::LoadF32(
-    const std::string& name, const std::vector<int64_t>& expected_shape) const {
+absl::Status WeightStore::ReadInto(const std::string& name,
+                                   const std::vector<int64_t>& expected_shape, DType dtype,
+                                   void* dst) const {
   auto it = by_name_.find(name);
   if (it == by_name_.end()) {
     return absl::NotFoundError(
@@ -152,18 +154,83 @@ absl::StatusOr<std::vector<float>> WeightStore::LoadF32(
                                                    "` has shape ", ShapeString(shape),
                                                    ", expected ", ShapeString(expected_shape)));
   }
-  std::vector<float> out;
-  if (absl::Status s = it->second->LoadF32(name, &out); !s.ok()) return s;
-  if (!out.empty()) {
-    constexpr size_t kSamples = 257;
-    const size_t stride = std::max<size_t>(1, out.size() / kSamples);
+  if (absl::Status s = it->second->ReadInto(name, dtype, dst); !s.ok()) return s;
+  int64_t numel = 1;
+  for (int64_t d : shape) numel *= d;
+  if (numel > 0) {
+    constexpr int64_t kSamples = 257;
+    const int64_t stride = std::max<int64_t>(1, numel / kSamples);
+    const auto* bytes = static_cast<const uint8_t*>(dst);
     bool any_finite = false;
-    for (size_t i = 0; i < out.size() && !any_finite; i += stride) {
-      any_finite = std::isfinite(out[i]);
+    for (int64_t i = 0; i < numel && !any_finite; i += stride) {
+      float v;
+      kernels::ConvertToF32(bytes + i * kernels::DTypeSize(dtype), dtype, 1, &v);
+      any_finite = std::isfinite(v);
     }
     if (!any_finite) non_finite_.push_back(name);
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Weight> WeightStore::Load(const std::string& name,
+                                         const std::vector<int64_t>& expected_shape,
+                                         DType dtype) const {
+  absl::StatusOr<Weight> w = Weight::Allocate(dtype, expected_shape);
+  if (!w.ok()) return w.status();
+  if (absl::Status s = ReadInto(name, expected_shape, dtype, w->data()); !s.ok()) return s;
+  return w;
+}
+
+absl::StatusOr<Weight> WeightStore::LoadStacked(const std::vector<Part>& parts, DType dtype) const {
+  INFERD_CHECK(!parts.empty() && !parts[0].shape.empty());
+  std::vector<int64_t> shape = parts[0].shape;
+  shape[0] = 0;
+  for (const Part& part : parts) {
+    INFERD_CHECK(part.shape.size() == shape.size() &&
+                 std::equal(part.shape.begin() + 1, part.shape.end(), shape.begin() + 1))
+        << part.name;
+    shape[0] += part.shape[0];
+  }
+  absl::StatusOr<Weight> w = Weight::Allocate(dtype, shape);
+  if (!w.ok()) return w.status();
+  int64_t offset = 0;  // elements
+  for (const Part& part : parts) {
+    if (absl::Status s = ReadInto(part.name, part.shape, dtype, w->at(offset)); !s.ok()) return s;
+    int64_t numel = 1;
+    for (int64_t d : part.shape) numel *= d;
+    offset += numel;
+  }
+  return w;
+}
+
+absl::StatusOr<std::vector<float>> WeightStore::LoadF32(
+    const std::string& name, const std::vector<int64_t>& expected_shape) const {
+  int64_t numel = 1;
+  for (int64_t d : expected_shape) numel *= d;
+  // The shape is checked before anything is sized from it.
+  absl::StatusOr<std::vector<int64_t>> shape = Shape(name);
+  if (!shape.ok()) return shape.status();
+  std::vector<float> out(*shape == expected_shape ? static_cast<size_t>(numel) : 0);
+  if (absl::Status s = ReadInto(name, expected_shape, DType::kF32, out.data()); !s.ok()) return s;
   return out;
+}
+
+DType WeightStore::StorageDType() const {
+  auto embed = by_name_.find("model.embed_tokens.weight");
+  if (embed != by_name_.end()) return embed->second->tensors().at(embed->first).dtype;
+  double elements[3] = {0, 0, 0};
+  for (const auto& file : files_) {
+    for (const auto& [name, info] : file->tensors()) {
+      double numel = 1;
+      for (int64_t d : info.shape) numel *= static_cast<double>(d);
+      elements[static_cast<int>(info.dtype)] += numel;
+    }
+  }
+  int best = 0;
+  for (int i = 1; i < 3; ++i) {
+    if (elements[i] > elements[best]) best = i;
+  }
+  return static_cast<DType>(best);
 }
 
 double WeightStore::NumElements() const {

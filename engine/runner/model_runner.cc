@@ -8,10 +8,11 @@
 
 namespace inferd::engine {
 
-ModelRunner::ModelRunner(std::unique_ptr<Transformer> model, int64_t num_blocks, int32_t block_size)
+ModelRunner::ModelRunner(std::unique_ptr<Transformer> model, int64_t num_blocks, int32_t block_size,
+                         kernels::DType kv_dtype)
     : model_(std::move(model)),
       block_size_(block_size),
-      kv_(model_->config().num_hidden_layers, num_blocks, block_size, model_->kv_dim()) {}
+      kv_(model_->config().num_hidden_layers, num_blocks, block_size, model_->kv_dim(), kv_dtype) {}
 
 void ModelRunner::BuildBatch(const SchedulerOutput& plan,
                              absl::FunctionRef<const Sequence&(SeqId)> lookup,
@@ -107,7 +108,7 @@ void ModelRunner::MoveKv(absl::Span<const int32_t> src_slots, absl::Span<const i
   if (src_slots.empty()) return;
   for (int64_t layer = 0; layer < model_->config().num_hidden_layers; ++layer) {
     kernels::CopyKvSlots(src_slots.data(), dst_slots.data(), static_cast<int64_t>(src_slots.size()),
-                         model_->kv_dim(), kv_.k(layer), kv_.v(layer));
+                         model_->kv_dim(), kv_.k(layer), kv_.v(layer), kv_.dtype());
   }
 }
 

@@ -23,7 +23,8 @@ namespace inferd::engine {
 
 class ModelRunner {
  public:
-  ModelRunner(std::unique_ptr<Transformer> model, int64_t num_blocks, int32_t block_size);
+  ModelRunner(std::unique_ptr<Transformer> model, int64_t num_blocks, int32_t block_size,
+              kernels::DType kv_dtype = kernels::DType::kF32);
 
   const Transformer& model() const { return *model_; }
   int64_t vocab_size() const { return model_->config().vocab_size; }

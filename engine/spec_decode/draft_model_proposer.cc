@@ -5,14 +5,14 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "engine/model/safetensors.h"
+#include "engine/model/weight_store.h"
 #include "kernels/check.h"
 #include "kernels/ops.h"
 
 namespace inferd::engine {
 
 absl::StatusOr<std::unique_ptr<DraftModelProposer>> DraftModelProposer::Load(
-    const std::string& dir, const ModelConfig& target) {
+    const std::string& dir, const ModelConfig& target, DType weights_dtype) {
   absl::StatusOr<ModelConfig> config = ModelConfig::FromDirectory(dir);
   if (!config.ok()) return config.status();
   if (config->vocab_size != target.vocab_size) {
@@ -27,7 +27,9 @@ absl::StatusOr<std::unique_ptr<DraftModelProposer>> DraftModelProposer::Load(
   }
   absl::StatusOr<std::unique_ptr<WeightStore>> weights = WeightStore::Open(dir);
   if (!weights.ok()) return weights.status();
-  absl::StatusOr<std::unique_ptr<Transformer>> model = Transformer::Load(*config, **weights);
+  // The draft's weights in the target's dtype; its KV cache stays fp32.
+  absl::StatusOr<std::unique_ptr<Transformer>> model =
+      Transformer::Load(*config, **weights, weights_dtype);
   if (!model.ok()) return model.status();
   return std::unique_ptr<DraftModelProposer>(new DraftModelProposer(*std::move(model)));
 }

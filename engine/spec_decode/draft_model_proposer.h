@@ -30,9 +30,11 @@ namespace inferd::engine {
 
 class DraftModelProposer final : public Proposer {
  public:
-  // Loads the draft from `dir` and checks it can draft for `target`.
+  // Loads the draft from `dir` (weights as `weights_dtype`: the target's)
+  // and checks it can draft for `target`.
   static absl::StatusOr<std::unique_ptr<DraftModelProposer>> Load(const std::string& dir,
-                                                                  const ModelConfig& target);
+                                                                  const ModelConfig& target,
+                                                                  DType weights_dtype);
 
   int64_t KvBytesPerBlock(int32_t block_size) const override;
   void AllocateKv(int64_t num_blocks, int32_t block_size) override;

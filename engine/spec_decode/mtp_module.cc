@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/model/json_fields.h"
-#include "engine/model/safetensors.h"
+#include "engine/model/weight_store.h"
 #include "kernels/check.h"
 #include "kernels/ops.h"
 
@@ -242,8 +242,8 @@ void MtpModule::EnsureScratch(int64_t n) {
 }
 
 void MtpModule::Forward(const InputBatch& batch, const float* target_hidden,
-                        const int32_t* next_tokens, const float* embed, const float* lm_head,
-                        int32_t block_size, float* k_cache, float* v_cache,
+                        const int32_t* next_tokens, WeightView embed, WeightView lm_head,
+                        int32_t block_size, void* k_cache, void* v_cache,
                         const std::vector<int32_t>& logits_rows, float* logits, float* out_hidden) {
   const int64_t n = static_cast<int64_t>(batch.positions.size());
   INFERD_CHECK_GT(n, 0);
@@ -260,7 +260,7 @@ void MtpModule::Forward(const InputBatch& batch, const float* target_hidden,
   const float eps = static_cast<float>(config_.rms_norm_eps);
 
   // x = eh_proj(concat(enorm(embed(S[i+1])), hnorm(h_i))): [n, 2 * hidden] -> [n, hidden]
-  kernels::Embedding(embed, vocab, hidden, next_tokens, n, delta_.data());
+  kernels::Embedding(embed.data, vocab, hidden, next_tokens, n, delta_.data(), embed.dtype);
   kernels::RmsNorm(delta_.data(), enorm_.data(), n, hidden, eps, h_.data());
   kernels::RmsNorm(target_hidden, hnorm_.data(), n, hidden, eps, delta_.data());
   for (int64_t i = 0; i < n; ++i) {
@@ -313,7 +313,7 @@ void MtpModule::Forward(const InputBatch& batch, const float* target_hidden,
     INFERD_CHECK(logits_rows[i] >= 0 && logits_rows[i] < n) << "logits row " << logits_rows[i];
     std::memcpy(selected_.data() + i * hidden, z + logits_rows[i] * hidden, hidden * sizeof(float));
   }
-  kernels::Matmul(selected_.data(), lm_head, nullptr, r, vocab, hidden, logits);
+  kernels::Matmul(selected_.data(), lm_head.data, nullptr, r, vocab, hidden, logits, lm_head.dtype);
 }
 
 }  // namespace inferd::engine

@@ -39,6 +39,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/model/config.h"
+#include "engine/model/weight.h"
 #include "engine/runner/input_batch.h"
 
 namespace inferd::engine {
@@ -70,8 +71,8 @@ class MtpModule {
   //   out_hidden: [n, hidden] z = shared_head.norm(y), the vector the LM head
   //               reads and what chaining feeds back as h; or nullptr
   void Forward(const InputBatch& batch, const float* target_hidden, const int32_t* next_tokens,
-               const float* embed, const float* lm_head, int32_t block_size, float* k_cache,
-               float* v_cache, const std::vector<int32_t>& logits_rows, float* logits,
+               WeightView embed, WeightView lm_head, int32_t block_size, void* k_cache,
+               void* v_cache, const std::vector<int32_t>& logits_rows, float* logits,
                float* out_hidden);
 
   // y, the decoder layer's output before shared_head.norm, of every row of the

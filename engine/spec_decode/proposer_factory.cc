@@ -19,7 +19,7 @@ absl::StatusOr<std::unique_ptr<Proposer>> CreateProposer(const SpeculativeConfig
           std::make_unique<NgramProposer>(config.ngram_min, config.ngram_max));
     case SpecMethod::kDraft: {
       absl::StatusOr<std::unique_ptr<DraftModelProposer>> p =
-          DraftModelProposer::Load(config.model_dir, target.config());
+          DraftModelProposer::Load(config.model_dir, target.config(), target.dtype());
       if (!p.ok()) return p.status();
       return std::unique_ptr<Proposer>(*std::move(p));
     }

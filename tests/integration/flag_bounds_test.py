@@ -60,10 +60,11 @@ SERVE = {
     "max-streams-per-connection": {"2147483647"},  # the HTTP/2 maximum
     "debug-load-delay": {"0"},
     "num-speculative-tokens": set(),
+    "max-model-len": {"0"},  # 0: auto (the context, capped to the KV budget)
 }
 ENGINE_FLAGS = {k: v for k, v in SERVE.items() if k in (
     "max-num-seqs", "max-num-batched-tokens", "kv-cache-memory", "block-size", "num-threads",
-    "max-num-partial-prefills", "num-speculative-tokens")}
+    "max-num-partial-prefills", "num-speculative-tokens", "max-model-len")}
 GENERATE = dict(ENGINE_FLAGS, **{
     "max-tokens": set(),  # 0, and past the 512-token context
     "temperature": {"0", "2147483647", "99999999999999999999"},  # any finite value >= 0

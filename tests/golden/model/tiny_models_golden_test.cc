@@ -15,8 +15,8 @@
 #include "engine/engine.h"
 #include "engine/kv_cache/kv_cache_tensors.h"
 #include "engine/model/config.h"
-#include "engine/model/safetensors.h"
 #include "engine/model/transformer.h"
+#include "engine/model/weight_store.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/engine_test_util.h"
@@ -119,6 +119,96 @@ TEST_P(TinyModelGoldenTest, LastPositionLogitsMatchTheReference) {
     ++row;
   }
   EXPECT_EQ(row, shape[0]);
+}
+
+// Last-position logits of every golden prompt, one prefill each, with the
+// weights stored as `dtype` and the KV cache as `kv_dtype`: [prompts, vocab].
+std::vector<float> LastLogits(const std::string& model_dir, const nlohmann::json& golden,
+                              kernels::DType dtype, kernels::DType kv_dtype) {
+  auto config = engine::ModelConfig::FromDirectory(model_dir);
+  EXPECT_TRUE(config.ok()) << config.status();
+  auto weights = engine::WeightStore::Open(model_dir);
+  EXPECT_TRUE(weights.ok()) << weights.status();
+  auto model = engine::Transformer::Load(*config, **weights, dtype);
+  EXPECT_TRUE(model.ok()) << model.status();
+  if (!model.ok()) return {};
+  EXPECT_EQ((*model)->dtype(), dtype);
+  const int64_t vocab = config->vocab_size;
+  const int32_t block_size = 16;
+  engine::KvCacheTensors kv(config->num_hidden_layers, 8, block_size, (*model)->kv_dim(), kv_dtype);
+  std::vector<float> out;
+  for (const auto& p : golden["prompts"]) {
+    const auto ids = p["token_ids"].get<std::vector<int32_t>>();
+    engine::InputBatch batch;
+    batch.Clear();
+    for (size_t i = 0; i < ids.size(); ++i) {
+      batch.token_ids.push_back(ids[i]);
+      batch.positions.push_back(static_cast<int32_t>(i));
+      batch.slot_mapping.push_back(static_cast<int32_t>(i));
+    }
+    batch.query_start.push_back(static_cast<int32_t>(ids.size()));
+    batch.seq_lens.push_back(static_cast<int32_t>(ids.size()));
+    batch.max_blocks_per_seq = 8;
+    batch.block_tables = {0, 1, 2, 3, 4, 5, 6, 7};
+    batch.logits_rows.push_back(static_cast<int32_t>(ids.size()) - 1);
+    std::vector<float> logits(vocab);
+    (*model)->Forward(batch, block_size, &kv, logits.data());
+    out.insert(out.end(), logits.begin(), logits.end());
+  }
+  return out;
+}
+
+// bf16/fp16 weights and KV cache against the fp32 reference logits. Storage
+// rounding (relative 2^-9 for bf16, 2^-12 for fp16, per weight and per cached
+// K/V element) moves each logit by a small multiple of that times its
+// magnitude; the bound is per dtype: max |diff| <= tol * max |logit|. The
+// argmax must agree wherever the reference's top-1/top-2 gap exceeds twice
+// the bound (a smaller gap is a legitimate near-tie).
+TEST_P(TinyModelGoldenTest, Bf16AndFp16StayWithinTheirToleranceOfTheFp32Logits) {
+  using kernels::DType;
+  std::vector<int64_t> shape;
+  const std::vector<float> want =
+      ReadNpyF32(SharedPath(std::string("golden/") + GetParam().name + ".last_logits.npy"), &shape);
+  ASSERT_EQ(shape.size(), 2u);
+  const int64_t vocab = shape[1];
+  struct Case {
+    DType weights, kv;
+    double tolerance;  // relative to max |logit| of the prompt
+  };
+  for (const Case& c :
+       {Case{DType::kBF16, DType::kBF16, 0.016}, Case{DType::kF16, DType::kF16, 0.002},
+        Case{DType::kF32, DType::kBF16, 0.008}}) {
+    const std::vector<float> got = LastLogits(model_dir_, golden_, c.weights, c.kv);
+    ASSERT_EQ(got.size(), want.size());
+    for (int64_t row = 0; row < shape[0]; ++row) {
+      const float* w = want.data() + row * vocab;
+      const float* g = got.data() + row * vocab;
+      double max_diff = 0, max_abs = 0;
+      int64_t best_w = 0, best_g = 0;
+      for (int64_t v = 0; v < vocab; ++v) {
+        max_diff = std::max(max_diff, std::fabs(static_cast<double>(g[v]) - w[v]));
+        max_abs = std::max(max_abs, std::fabs(static_cast<double>(w[v])));
+        if (w[v] > w[best_w]) best_w = v;
+        if (g[v] > g[best_g]) best_g = v;
+      }
+      double second = -INFINITY;
+      for (int64_t v = 0; v < vocab; ++v) {
+        if (v != best_w) second = std::max(second, static_cast<double>(w[v]));
+      }
+      const double bound = c.tolerance * max_abs;
+      std::printf(
+          "%s weights %s kv %s prompt %lld: max |logit diff| %.3g (%.3g of max |logit| "
+          "%.3g), argmax %s\n",
+          GetParam().name, kernels::DTypeName(c.weights), kernels::DTypeName(c.kv),
+          static_cast<long long>(row), max_diff, max_diff / max_abs, max_abs,
+          best_g == best_w ? "equal" : "differs");
+      EXPECT_LE(max_diff, bound) << kernels::DTypeName(c.weights) << "/" << kernels::DTypeName(c.kv)
+                                 << " prompt " << row;
+      if (w[best_w] - second > 2 * bound) {
+        EXPECT_EQ(best_g, best_w) << kernels::DTypeName(c.weights) << " prompt " << row;
+      }
+    }
+  }
 }
 
 // Through the engine: 32 greedy ids (EOS not a stop) and the top-20

@@ -55,9 +55,9 @@ TEST(DTypeTest, NamesAndSizes) {
   EXPECT_EQ(ParseDType("BF16"), DType::kBF16);
   EXPECT_FALSE(ParseDType("F64").has_value());
   EXPECT_FALSE(ParseDType("bf16").has_value());
-  EXPECT_EQ(DTypeSize(DType::kF32), 4u);
-  EXPECT_EQ(DTypeSize(DType::kBF16), 2u);
-  EXPECT_STREQ(DTypeName(DType::kF16), "F16");
+  EXPECT_EQ(DTypeSize(DType::kF32), 4);
+  EXPECT_EQ(DTypeSize(DType::kBF16), 2);
+  EXPECT_STREQ(SafetensorsDTypeName(DType::kF16), "F16");
 }
 
 }  // namespace

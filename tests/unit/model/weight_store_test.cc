@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "engine/model/config.h"
-#include "engine/model/safetensors.h"
+#include "engine/model/weight_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
