@@ -21,6 +21,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
+#include <vector>
 
 #include "kernels/cpu/simd.h"
 #include "kernels/cpu/thread_pool.h"
@@ -38,6 +40,8 @@ constexpr int kWide = 8;  // columns per tile for a lone leftover row
 // of x per row block (kept in L1 while the panel's columns pass over it).
 constexpr int64_t kPanelBytes = 256 * 1024;
 constexpr int64_t kRowBlockBytes = 16 * 1024;
+// A 16-bit w is widened panel by panel once at least this many rows share it.
+constexpr int64_t kWidenMinRows = 4;
 
 // out[i, j] for i < MR, j < NR of one tile. x rows are ldx apart, w rows k
 // apart, out rows ldo apart. kTail = (k % 8 != 0); the kTail = false
@@ -127,54 +131,81 @@ inline void AnyTile(int64_t rows, int64_t cols, const float* x, int64_t ldx, con
 }
 
 // Output columns [j_begin, j_end) for all m rows.
+// Output columns [jp, jp_end) (one panel) for all m rows. `w` points at w's
+// row jp; out and bias are indexed by absolute column.
+template <bool kTail, typename W>
+void MatmulPanel(const float* x, const W* w, const float* bias, int64_t m, int64_t n, int64_t k,
+                 float* out, int64_t jp, int64_t jp_end, int64_t block_rows) {
+  const int64_t w_row_bytes = k * static_cast<int64_t>(sizeof(W));
+  for (int64_t ib = 0; ib < m; ib += block_rows) {
+    const int64_t ib_end = std::min(m, ib + block_rows);
+    for (int64_t j = jp; j < jp_end; j += kNr) {
+      const int64_t cols = std::min<int64_t>(kNr, jp_end - j);
+      const W* wj = w + (j - jp) * k;
+      const float* bj = bias != nullptr ? bias + j : nullptr;
+      if (j + 2 * kNr <= jp_end) {
+        // Pull the next column tile of w towards L1 while this one computes
+        // (w streams from L3 for large n).
+        const char* next = reinterpret_cast<const char*>(wj + kNr * k);
+        for (int64_t b = 0; b < kNr * w_row_bytes; b += 64) _mm_prefetch(next + b, _MM_HINT_T0);
+      }
+      if (cols == kNr) {
+        for (int64_t i = ib; i + kMr <= ib_end; i += kMr) {
+          Tile<kMr, kNr, kTail>(x + i * k, k, wj, k, bj, out + i * n + j, n);
+        }
+      } else {
+        for (int64_t i = ib; i + kMr <= ib_end; i += kMr) {
+          AnyTile<kTail>(kMr, cols, x + i * k, k, wj, k, bj, out + i * n + j, n);
+        }
+      }
+    }
+    // Leftover rows (< kMr): a single row takes kWide columns at a time so
+    // it still has enough independent FMA chains (this is all of M = 1).
+    const int64_t i = ib + (ib_end - ib) / kMr * kMr;
+    const int64_t rows = ib_end - i;
+    if (rows == 0) continue;
+    int64_t j = jp;
+    if (rows == 1) {
+      for (; j + kWide <= jp_end; j += kWide) {
+        Tile<1, kWide, kTail>(x + i * k, k, w + (j - jp) * k, k,
+                              bias != nullptr ? bias + j : nullptr, out + i * n + j, n);
+      }
+    }
+    for (; j < jp_end; j += kNr) {
+      AnyTile<kTail>(rows, std::min<int64_t>(kNr, jp_end - j), x + i * k, k, w + (j - jp) * k, k,
+                     bias != nullptr ? bias + j : nullptr, out + i * n + j, n);
+    }
+  }
+}
+
+// Output columns [j_begin, j_end) for all m rows, panel by panel. With a
+// 16-bit w and enough rows to share it, each panel is first widened into a
+// per-thread fp32 copy (exact), so the widening is paid once per panel, not
+// once per row tile; the arithmetic, and so every bit, is the same as the
+// direct path's.
 template <bool kTail, typename W>
 void MatmulColumns(const float* x, const W* w, const float* bias, int64_t m, int64_t n, int64_t k,
                    float* out, int64_t j_begin, int64_t j_end) {
-  const int64_t w_row_bytes = std::max<int64_t>(1, k * static_cast<int64_t>(sizeof(W)));
+  // A widened panel is fp32: size panels by the bytes the tiles will read.
+  const bool widen = !std::is_same_v<W, float> && m >= kWidenMinRows;
+  const int64_t w_row_bytes =
+      std::max<int64_t>(1, k * (widen ? 4 : static_cast<int64_t>(sizeof(W))));
   const int64_t x_row_bytes = std::max<int64_t>(1, k * 4);
   const int64_t panel_cols = std::max<int64_t>(kNr, (kPanelBytes / w_row_bytes) / kNr * kNr);
   const int64_t block_rows = std::max<int64_t>(kMr, (kRowBlockBytes / x_row_bytes) / kMr * kMr);
   for (int64_t jp = j_begin; jp < j_end; jp += panel_cols) {
     const int64_t jp_end = std::min(j_end, jp + panel_cols);
-    for (int64_t ib = 0; ib < m; ib += block_rows) {
-      const int64_t ib_end = std::min(m, ib + block_rows);
-      for (int64_t j = jp; j < jp_end; j += kNr) {
-        const int64_t cols = std::min<int64_t>(kNr, jp_end - j);
-        const W* wj = w + j * k;
-        const float* bj = bias != nullptr ? bias + j : nullptr;
-        if (j + 2 * kNr <= n) {
-          // Pull the next column tile of w towards L1 while this one computes
-          // (w streams from L3 for large n).
-          const char* next = reinterpret_cast<const char*>(wj + kNr * k);
-          for (int64_t b = 0; b < kNr * w_row_bytes; b += 64) _mm_prefetch(next + b, _MM_HINT_T0);
-        }
-        if (cols == kNr) {
-          for (int64_t i = ib; i + kMr <= ib_end; i += kMr) {
-            Tile<kMr, kNr, kTail>(x + i * k, k, wj, k, bj, out + i * n + j, n);
-          }
-        } else {
-          for (int64_t i = ib; i + kMr <= ib_end; i += kMr) {
-            AnyTile<kTail>(kMr, cols, x + i * k, k, wj, k, bj, out + i * n + j, n);
-          }
-        }
-      }
-      // Leftover rows (< kMr): a single row takes kWide columns at a time so
-      // it still has enough independent FMA chains (this is all of M = 1).
-      const int64_t i = ib + (ib_end - ib) / kMr * kMr;
-      const int64_t rows = ib_end - i;
-      if (rows == 0) continue;
-      int64_t j = jp;
-      if (rows == 1) {
-        for (; j + kWide <= jp_end; j += kWide) {
-          Tile<1, kWide, kTail>(x + i * k, k, w + j * k, k, bias != nullptr ? bias + j : nullptr,
-                                out + i * n + j, n);
-        }
-      }
-      for (; j < jp_end; j += kNr) {
-        AnyTile<kTail>(rows, std::min<int64_t>(kNr, jp_end - j), x + i * k, k, w + j * k, k,
-                       bias != nullptr ? bias + j : nullptr, out + i * n + j, n);
+    if constexpr (!std::is_same_v<W, float>) {
+      if (widen) {
+        thread_local std::vector<float> wide;
+        const int64_t need = (jp_end - jp) * k;
+        if (static_cast<int64_t>(wide.size()) < need) wide.resize(static_cast<size_t>(need));
+        ConvertToF32(w + jp * k, simd::Elem<W>::kDType, need, wide.data());
+        MatmulPanel<kTail, float>(x, wide.data(), bias, m, n, k, out, jp, jp_end, block_rows);
+        continue;
       }
     }
+    MatmulPanel<kTail, W>(x, w + jp * k, bias, m, n, k, out, jp, jp_end, block_rows);
   }
 }
 
