@@ -98,6 +98,25 @@ void BM_Matmul(benchmark::State& state) {
   SetFlopCounters(state, 2.0 * m * n * k);
 }
 
+// Matmul with a 16-bit weight (dtype: range 3, a kernels::DType) on the
+// 1B-parameter Llama's shapes: bytes/s counts the weight bytes read.
+void BM_MatmulDType(benchmark::State& state) {
+  const int64_t m = state.range(0), n = state.range(1), k = state.range(2);
+  const DType dtype = static_cast<DType>(state.range(3));
+  const auto x = Random(m * k, 1);
+  const auto w32 = Random(n * k, 2);
+  std::vector<uint8_t> w(static_cast<size_t>(n * k * DTypeSize(dtype)));
+  ConvertFromF32(w32.data(), n * k, w.data(), dtype);
+  std::vector<float> out(static_cast<size_t>(m * n));
+  for (auto _ : state) {
+    Matmul(x.data(), w.data(), nullptr, m, n, k, out.data(), dtype);
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * n * k * DTypeSize(dtype));
+  SetFlopCounters(state, 2.0 * m * n * k);
+}
+
 void BM_RmsNorm(benchmark::State& state) {
   const int64_t n = state.range(0), hidden = state.range(1);
   const auto x = Random(n * hidden, 1);
@@ -170,6 +189,21 @@ void RegisterAll() {
           ->Args({m, s.n, s.k})
           ->ArgNames({"M", "N", "K"})
           ->UseRealTime();
+    }
+  }
+  // Llama-3.2-1B shapes (hidden 2048, 8 KV heads of 64, ffn 8192, vocab 32000).
+  const Shape llama1b[] = {
+      {"1B_qkv", 3072, 2048},  {"1B_o", 2048, 2048},        {"1B_gate_up", 16384, 2048},
+      {"1B_down", 2048, 8192}, {"1B_lm_head", 32000, 2048},
+  };
+  for (const Shape& s : llama1b) {
+    for (int64_t dtype : {0, 2}) {  // fp32, bf16
+      for (int64_t m : {1, 16}) {
+        benchmark::RegisterBenchmark((std::string("MatmulDType/") + s.name).c_str(), BM_MatmulDType)
+            ->Args({m, s.n, s.k, dtype})
+            ->ArgNames({"M", "N", "K", "dtype"})
+            ->UseRealTime();
+      }
     }
   }
   for (auto [n, h] : std::vector<std::pair<int64_t, int64_t>>{{1, 128}, {16, 128}, {16, 4096}}) {
