@@ -5,8 +5,10 @@
 //
 // Storage only: every kernel accumulates in fp32 whatever the storage type.
 // The scalar conversions are exact and bit-defined:
-//   * BF16/F16 -> F32 is exact for every value (subnormals, infinities, NaNs
-//     keep sign and payload).
+//   * BF16/F16 -> F32 is exact for every number (subnormals and infinities
+//     included). A BF16 NaN keeps all its bits; an F16 NaN keeps sign and
+//     payload and comes out quiet, as F16C's vcvtph2ps makes it (the vector
+//     path in kernels/cpu), so scalar and vector conversions agree bit for bit.
 //   * F32 -> BF16/F16 rounds to nearest, ties to even (what PyTorch's
 //     .to(torch.bfloat16) and F16C's vcvtps2ph do); overflow gives infinity;
 //     a NaN stays a NaN (quiet, sign and top payload bits kept).
@@ -65,8 +67,8 @@ inline float F16ToF32(uint16_t bits) {
   const uint32_t exponent = (bits >> 10) & 0x1Fu;
   uint32_t mantissa = bits & 0x3FFu;
   uint32_t out;
-  if (exponent == 0x1F) {  // inf / NaN: keep the payload
-    out = sign | 0x7F800000u | (mantissa << 13);
+  if (exponent == 0x1F) {  // inf / NaN: keep the payload; a NaN comes out quiet
+    out = sign | 0x7F800000u | (mantissa << 13) | (mantissa != 0 ? 0x00400000u : 0u);
   } else if (exponent != 0) {  // normal: rebias 15 -> 127
     out = sign | ((exponent + 112) << 23) | (mantissa << 13);
   } else if (mantissa == 0) {  // +-0
