@@ -56,7 +56,38 @@ absl::Status ValidateConfig(const EngineConfig& c) {
   return absl::OkStatus();
 }
 
+// An explicit max_model_len against the model's context and the KV budget
+// (bytes_per_block: every layer's K and V, the proposer's included).
+absl::Status CheckMaxModelLen(const EngineConfig& config, int64_t model_context,
+                              int64_t bytes_per_block, kernels::DType kv_dtype) {
+  if (config.max_model_len > model_context) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_model_len ", config.max_model_len, " is longer than the model's context of ",
+        model_context, " tokens (max_position_embeddings in config.json)"));
+  }
+  const int64_t budget_tokens = config.kv_cache_memory_bytes / bytes_per_block * config.block_size;
+  if (config.max_model_len > budget_tokens) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_model_len ", config.max_model_len, " needs ",
+        FormatBytes(static_cast<double>((config.max_model_len + config.block_size - 1) /
+                                        config.block_size * bytes_per_block)),
+        " of KV cache for one sequence, but kv_cache_memory of ",
+        FormatBytes(static_cast<double>(config.kv_cache_memory_bytes)), " holds ", budget_tokens,
+        " tokens (", kernels::DTypeName(kv_dtype),
+        "); raise --kv-cache-memory or lower --max-model-len"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+std::string DescribeContextLimit(const ModelInfo& info) {
+  if (info.max_context >= info.model_max_position_embeddings) {
+    return absl::StrCat("the model context of ", info.max_context, " tokens");
+  }
+  return absl::StrCat("the max model length of ", info.max_context,
+                      " tokens (the model's context is ", info.model_max_position_embeddings, ")");
+}
 
 std::string ModelNameFromDir(const std::string& model_dir) {
   const std::filesystem::path dir = std::filesystem::path(model_dir).lexically_normal();
@@ -91,6 +122,21 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
     absl::StatusOr<std::unique_ptr<WeightStore>> weights = WeightStore::Open(config.model_dir);
     if (!weights.ok()) return weights.status();
     checkpoint_dtype = (*weights)->StorageDType();
+    // A --max-model-len the model or the budget cannot take fails before the
+    // load (the budget check here counts the target's KV only; the
+    // proposer's, known after its load, is checked again below).
+    if (config.max_model_len > 0) {
+      const kernels::DType dtype = config.dtype.value_or(checkpoint_dtype);
+      const kernels::DType kv = config.kv_cache_dtype.value_or(dtype);
+      const int64_t target_bytes_per_block = KvCacheTensors::BytesPerBlock(
+          model_config->num_hidden_layers, config.block_size,
+          static_cast<int64_t>(model_config->num_key_value_heads) * model_config->head_dim, kv);
+      if (absl::Status s = CheckMaxModelLen(config, model_config->max_position_embeddings,
+                                            target_bytes_per_block, kv);
+          !s.ok()) {
+        return s;
+      }
+    }
     const absl::Time load_start = absl::Now();
     absl::StatusOr<std::unique_ptr<Transformer>> loaded =
         Transformer::Load(*model_config, **weights, config.dtype.value_or(checkpoint_dtype));
@@ -131,20 +177,9 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
   const int64_t budget_tokens = num_blocks * config.block_size;
   int64_t max_model_len = model_context;
   if (config.max_model_len > 0) {
-    if (config.max_model_len > model_context) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "max_model_len ", config.max_model_len, " is longer than the model's context of ",
-          model_context, " tokens (max_position_embeddings in config.json)"));
-    }
-    if (config.max_model_len > budget_tokens) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "max_model_len ", config.max_model_len, " needs ",
-          FormatBytes(static_cast<double>((config.max_model_len + config.block_size - 1) /
-                                          config.block_size * bytes_per_block)),
-          " of KV cache for one sequence, but kv_cache_memory of ",
-          FormatBytes(static_cast<double>(config.kv_cache_memory_bytes)), " holds ", budget_tokens,
-          " tokens (", kernels::DTypeName(kv_dtype),
-          "); raise --kv-cache-memory or lower --max-model-len"));
+    if (absl::Status s = CheckMaxModelLen(config, model_context, bytes_per_block, kv_dtype);
+        !s.ok()) {
+      return s;
     }
     max_model_len = config.max_model_len;
   } else if (model_context > budget_tokens) {

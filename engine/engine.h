@@ -143,6 +143,11 @@ struct EngineStats {
   std::vector<std::pair<int64_t, std::vector<int64_t>>> expert_load;
 };
 
+// The admission limit as errors name it: "the model context of N tokens",
+// or, when --max-model-len or the KV budget lowered it, "the max model
+// length of N tokens (the model's context is M)".
+std::string DescribeContextLimit(const ModelInfo& info);
+
 // The model name of a model directory: its base name ("stories260K" for
 // "../shared/models/stories260K/"). ModelInfo::model_name is this.
 std::string ModelNameFromDir(const std::string& model_dir);

@@ -72,9 +72,9 @@ absl::Status EngineImpl::Submit(Request request, std::shared_ptr<OutputChannel> 
   info_.sampling_defaults.ApplyTo(request.unset_sampling, &request.sampling);
   if (absl::Status s = request.sampling.Validate(info_.vocab_size); !s.ok()) return s;
   if (n + request.sampling.max_tokens > info_.max_context) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("prompt (", n, " tokens) + max_tokens (", request.sampling.max_tokens,
-                     ") exceeds the model context of ", info_.max_context, " tokens"));
+    return absl::InvalidArgumentError(absl::StrCat("prompt (", n, " tokens) + max_tokens (",
+                                                   request.sampling.max_tokens, ") exceeds ",
+                                                   DescribeContextLimit(info_)));
   }
   if (request.request_id.empty()) return absl::InvalidArgumentError("request_id is empty");
 

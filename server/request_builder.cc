@@ -107,8 +107,8 @@ absl::StatusOr<engine::Request> BuildEngineRequest(const v1::GenerateRequest& re
   out.prompt_ids = std::move(*ids);
   const int64_t prompt_len = static_cast<int64_t>(out.prompt_ids.size());
   if (prompt_len > model.max_context) {
-    return Invalid(absl::StrCat("prompt: ", prompt_len, " tokens, more than the model context of ",
-                                model.max_context));
+    return Invalid(absl::StrCat("prompt: ", prompt_len, " tokens, more than ",
+                                engine::DescribeContextLimit(model)));
   }
 
   engine::SamplingParams& s = out.sampling;
@@ -123,14 +123,14 @@ absl::StatusOr<engine::Request> BuildEngineRequest(const v1::GenerateRequest& re
     }
     if (prompt_len + request.max_tokens() > model.max_context) {
       return Invalid(absl::StrCat("max_tokens: prompt (", prompt_len, " tokens) + max_tokens (",
-                                  request.max_tokens(), ") exceeds the model context of ",
-                                  model.max_context));
+                                  request.max_tokens(), ") exceeds ",
+                                  engine::DescribeContextLimit(model)));
     }
     s.max_tokens = request.max_tokens();
   } else {
     if (prompt_len >= model.max_context) {
-      return Invalid(absl::StrCat("prompt: ", prompt_len, " tokens fill the model context of ",
-                                  model.max_context, "; no room to generate"));
+      return Invalid(absl::StrCat("prompt: ", prompt_len, " tokens fill ",
+                                  engine::DescribeContextLimit(model), "; no room to generate"));
     }
     s.max_tokens = static_cast<int32_t>(model.max_context - prompt_len);
     if (max_tokens_limit > 0) s.max_tokens = std::min(s.max_tokens, max_tokens_limit);

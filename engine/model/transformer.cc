@@ -1,9 +1,13 @@
 // engine/model/transformer.cc
 #include "engine/model/transformer.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -22,6 +26,9 @@ namespace {
       return s_;                              \
     }                                         \
   } while (0)
+
+// Most threads a load uses.
+constexpr int64_t kLoadThreads = 8;
 
 }  // namespace
 
@@ -71,7 +78,7 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig
     INFERD_RETURN_IF_ERROR(load("lm_head.weight", {vocab, hidden}, &t->lm_head_));
   }
   t->layers_.resize(config.num_hidden_layers);
-  for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
+  auto load_layer = [&](int64_t i) -> absl::Status {
     const std::string p = absl::StrCat("model.layers.", i, ".");
     LayerWeights& l = t->layers_[i];
     INFERD_RETURN_IF_ERROR(AppendTensor(w, p + "input_layernorm.weight", {hidden}, &l.input_norm));
@@ -107,7 +114,30 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig
     } else {
       INFERD_RETURN_IF_ERROR(LoadDenseMlp(w, p + "mlp.", hidden, inter, dtype, &l.mlp));
     }
+    return absl::OkStatus();
+  };
+  // Layers load in parallel: most of a load is the kernel zeroing fresh
+  // pages and copying from the page cache, both of which scale with threads.
+  // Errors are reported in layer order, whichever thread met them.
+  std::vector<absl::Status> layer_status(config.num_hidden_layers);
+  std::atomic<int64_t> next_layer{0};
+  auto worker = [&] {
+    for (int64_t i; (i = next_layer.fetch_add(1)) < config.num_hidden_layers;) {
+      layer_status[i] = load_layer(i);
+    }
+  };
+  std::vector<std::thread> threads;
+  const int64_t workers = std::clamp<int64_t>(std::thread::hardware_concurrency(), 1, kLoadThreads);
+  for (int64_t k = 1; k < workers; ++k) {
+    try {
+      threads.emplace_back(worker);
+    } catch (const std::system_error&) {
+      break;  // fewer threads: the ones running (and this one) take the rest
+    }
   }
+  worker();
+  for (std::thread& th : threads) th.join();
+  for (const absl::Status& s : layer_status) INFERD_RETURN_IF_ERROR(s);
   // What the model holds: the matrices in `dtype`, the rest in fp32.
   auto vec = [](const std::vector<float>& v) { return static_cast<int64_t>(v.size() * 4); };
   int64_t held = t->embed_tokens_.bytes() + t->lm_head_.bytes() + vec(t->final_norm_);

@@ -167,7 +167,10 @@ absl::Status WeightStore::ReadInto(const std::string& name,
       kernels::ConvertToF32(bytes + i * kernels::DTypeSize(dtype), dtype, 1, &v);
       any_finite = std::isfinite(v);
     }
-    if (!any_finite) non_finite_.push_back(name);
+    if (!any_finite) {
+      std::lock_guard<std::mutex> lock(non_finite_mutex_);
+      non_finite_.push_back(name);
+    }
   }
   return absl::OkStatus();
 }
@@ -231,6 +234,13 @@ DType WeightStore::StorageDType() const {
     if (elements[i] > elements[best]) best = i;
   }
   return static_cast<DType>(best);
+}
+
+std::vector<std::string> WeightStore::NonFiniteTensors() const {
+  std::lock_guard<std::mutex> lock(non_finite_mutex_);
+  std::vector<std::string> names = non_finite_;
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 double WeightStore::NumElements() const {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -50,8 +51,8 @@ class WeightStore {
   DType StorageDType() const;
   // The tensors loaded so far whose sampled values (up to 257, evenly spaced:
   // negligible next to the read) were all NaN or infinite: a broken
-  // checkpoint that would otherwise load without a word.
-  const std::vector<std::string>& NonFiniteTensors() const { return non_finite_; }
+  // checkpoint that would otherwise load without a word. Sorted by name.
+  std::vector<std::string> NonFiniteTensors() const;
 
  private:
   // Adds every tensor of `file`; a name already held by another file is an error.
@@ -60,6 +61,8 @@ class WeightStore {
   std::string dir_;
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::map<std::string, const SafetensorsFile*> by_name_;
+  // ReadInto may run on several threads at once (pread is positional).
+  mutable std::mutex non_finite_mutex_;
   mutable std::vector<std::string> non_finite_;  // appended by ReadInto
 };
 

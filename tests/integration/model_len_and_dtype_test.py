@@ -145,14 +145,16 @@ class ModelLenAndDtypeTest(unittest.TestCase):
                 token_ids=pb.TokenIds(ids=prompt), max_tokens=156, temperature=0.0,
                 ignore_eos=True), timeout=TIMEOUT_S))
         self.assertEqual(raised.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
-        self.assertIn("context of 256", raised.exception.details())
+        self.assertIn("max model length of 256 tokens (the model's context is 512)",
+                      raised.exception.details())
         # A prompt alone longer than the limit, too.
         with self.assertRaises(grpc.RpcError) as raised:
             list(stub.Generate(pb.GenerateRequest(
                 token_ids=pb.TokenIds(ids=[1] + list(range(3, 300))), max_tokens=1),
                 timeout=TIMEOUT_S))
         self.assertEqual(raised.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
-        self.assertIn("context of 256", raised.exception.details())
+        self.assertIn("max model length of 256 tokens (the model's context is 512)",
+                      raised.exception.details())
         # 101 + 155 = 256: served to the last token.
         chunks = list(stub.Generate(pb.GenerateRequest(
             token_ids=pb.TokenIds(ids=prompt), max_tokens=155, temperature=0.0,
