@@ -139,7 +139,8 @@ void MatmulPanel(const float* x, const W* w, const float* bias, int64_t m, int64
   const int64_t w_row_bytes = k * static_cast<int64_t>(sizeof(W));
   for (int64_t ib = 0; ib < m; ib += block_rows) {
     const int64_t ib_end = std::min(m, ib + block_rows);
-    for (int64_t j = jp; j < jp_end; j += kNr) {
+    // (Fewer than kMr rows: no full row tile, straight to the leftovers.)
+    for (int64_t j = jp; ib_end - ib >= kMr && j < jp_end; j += kNr) {
       const int64_t cols = std::min<int64_t>(kNr, jp_end - j);
       const W* wj = w + (j - jp) * k;
       const float* bj = bias != nullptr ? bias + j : nullptr;
