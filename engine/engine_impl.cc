@@ -14,7 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "kernels/check.h"
+#include "common/check.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace inferd::engine {

@@ -2,7 +2,7 @@
 #include "engine/kv_cache/block_pool.h"
 
 #include "absl/strings/str_cat.h"
-#include "kernels/check.h"
+#include "common/check.h"
 
 namespace inferd::engine {
 

@@ -5,7 +5,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
-#include "kernels/check.h"
+#include "common/check.h"
 
 namespace inferd::engine {
 

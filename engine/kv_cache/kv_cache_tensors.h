@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <utility>
 
+#include "common/check.h"
 #include "common/host_buffer.h"
-#include "kernels/check.h"
 #include "kernels/dtype.h"
 
 namespace inferd::engine {

@@ -19,10 +19,10 @@
 #include "engine/kv_cache/kv_cache_tensors.h"
 #include "engine/model/config.h"
 #include "engine/model/dense_mlp.h"
+#include "engine/model/input_batch.h"
 #include "engine/model/moe_mlp.h"
 #include "engine/model/weight.h"
 #include "engine/model/weight_store.h"
-#include "engine/runner/input_batch.h"
 
 namespace inferd::engine {
 

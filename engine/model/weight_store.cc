@@ -9,8 +9,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/check.h"
 #include "engine/model/json_fields.h"
-#include "kernels/check.h"
 #include "kernels/ops.h"
 
 namespace inferd::engine {

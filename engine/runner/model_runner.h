@@ -14,8 +14,8 @@
 #include "absl/types/span.h"
 #include "engine/kv_cache/kv_cache_manager.h"
 #include "engine/kv_cache/kv_cache_tensors.h"
+#include "engine/model/input_batch.h"
 #include "engine/model/transformer.h"
-#include "engine/runner/input_batch.h"
 #include "engine/scheduler/scheduler_output.h"
 #include "engine/scheduler/sequence.h"
 

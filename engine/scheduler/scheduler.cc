@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "kernels/check.h"
+#include "common/check.h"
 
 namespace inferd::engine {
 

@@ -5,8 +5,8 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "common/check.h"
 #include "engine/model/weight_store.h"
-#include "kernels/check.h"
 #include "kernels/ops.h"
 
 namespace inferd::engine {

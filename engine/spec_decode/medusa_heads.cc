@@ -11,9 +11,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/check.h"
 #include "engine/model/json_fields.h"
 #include "engine/model/safetensors.h"
-#include "kernels/check.h"
 #include "kernels/ops.h"
 
 namespace inferd::engine {

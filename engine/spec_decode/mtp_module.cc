@@ -12,9 +12,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/check.h"
 #include "engine/model/json_fields.h"
 #include "engine/model/weight_store.h"
-#include "kernels/check.h"
 #include "kernels/ops.h"
 
 namespace inferd::engine {

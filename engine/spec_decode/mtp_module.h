@@ -39,8 +39,8 @@
 
 #include "absl/status/statusor.h"
 #include "engine/model/config.h"
+#include "engine/model/input_batch.h"
 #include "engine/model/weight.h"
-#include "engine/runner/input_batch.h"
 
 namespace inferd::engine {
 

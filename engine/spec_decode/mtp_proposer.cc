@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "kernels/check.h"
+#include "common/check.h"
 #include "kernels/ops.h"
 
 namespace inferd::engine {

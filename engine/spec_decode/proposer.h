@@ -14,8 +14,8 @@
 
 #include "absl/types/span.h"
 #include "engine/kv_cache/kv_cache_manager.h"
+#include "engine/model/input_batch.h"
 #include "engine/request.h"
-#include "engine/runner/input_batch.h"
 #include "engine/scheduler/sequence.h"
 
 namespace inferd::engine {

@@ -8,10 +8,10 @@
 #include <limits>
 #include <utility>
 
+#include "common/check.h"
 #include "engine/sampling/candidate_set.h"
 #include "engine/sampling/logprobs.h"
 #include "engine/sampling/penalties.h"
-#include "kernels/check.h"
 #include "kernels/ops.h"
 
 namespace inferd::engine {

@@ -45,7 +45,7 @@
 #include <limits>
 #include <numeric>
 
-#include "kernels/check.h"
+#include "common/check.h"
 #include "kernels/cpu/simd.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/ops.h"

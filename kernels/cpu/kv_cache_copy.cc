@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "kernels/check.h"
+#include "common/check.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/ops.h"
 

@@ -3,7 +3,7 @@
 // contraction into fma), as the CPU computes it; one rounding to dtype.
 #include <cstdint>
 
-#include "kernels/check.h"
+#include "common/check.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/dtype_traits.cuh"

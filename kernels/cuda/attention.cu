@@ -3,7 +3,7 @@
 // prefill kernel (long chunks); see cuda_ops.h and the two kernel files.
 #include <cstdint>
 
-#include "kernels/check.h"
+#include "common/check.h"
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/cuda_ops.h"
 

@@ -2,7 +2,7 @@
 // bf16/fp16 at upload, logits back to fp32). Narrowing rounds to nearest even.
 #include <cstdint>
 
-#include "kernels/check.h"
+#include "common/check.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/dtype_traits.cuh"

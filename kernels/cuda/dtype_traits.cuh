@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#include "kernels/check.h"
+#include "common/check.h"
 #include "kernels/cuda/dtype.h"
 
 namespace inferd::kernels::cuda {

@@ -33,7 +33,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "kernels/check.h"
+#include "common/check.h"
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_ops.h"

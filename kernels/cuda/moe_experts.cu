@@ -18,7 +18,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "kernels/check.h"
+#include "common/check.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/dtype_traits.cuh"

@@ -8,7 +8,7 @@
 // weights differ only by the last bit of double exp, if at all.
 #include <cstdint>
 
-#include "kernels/check.h"
+#include "common/check.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/dtype_traits.cuh"

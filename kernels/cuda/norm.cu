@@ -8,7 +8,7 @@
 // elements it wrote itself, so no extra barrier is needed.
 #include <cstdint>
 
-#include "kernels/check.h"
+#include "common/check.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/dtype_traits.cuh"

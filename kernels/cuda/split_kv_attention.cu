@@ -22,7 +22,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "kernels/check.h"
+#include "common/check.h"
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_ops.h"

@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "kernels/check.h"
+#include "common/check.h"
 
 namespace inferd::inferload {
 

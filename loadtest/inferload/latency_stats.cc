@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kernels/check.h"
+#include "common/check.h"
 
 namespace inferd::inferload {
 

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "kernels/check.h"
+#include "common/check.h"
 #include "loadtest/inferload/stream_client.h"
 
 namespace inferd::inferload {

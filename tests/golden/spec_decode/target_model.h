@@ -14,9 +14,9 @@
 
 #include "engine/kv_cache/kv_cache_tensors.h"
 #include "engine/model/config.h"
+#include "engine/model/input_batch.h"
 #include "engine/model/transformer.h"
 #include "engine/model/weight_store.h"
-#include "engine/runner/input_batch.h"
 #include "gtest/gtest.h"
 #include "kernels/ops.h"
 

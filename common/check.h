@@ -1,14 +1,15 @@
-// kernels/check.h — CHECK-style invariant assertions for every layer.
+// common/check.h — CHECK-style invariant assertions for every layer.
 //
 // Debian 12's Abseil (20220623) predates absl/log, so there is no absl CHECK
 // here. These macros follow its spelling with an INFERD_ prefix:
 //   INFERD_CHECK(cond) << "context";   INFERD_CHECK_EQ(a, b) << "context";
 // A failed check prints file:line, the condition and the streamed context to
 // stderr and aborts. Checks are for invariants (programming errors), never for
-// bad input: bad input gets an absl::Status. Hosted by the lowest layer so
-// kernels, engine and server can all use it.
-#ifndef INFERD_KERNELS_CHECK_H_
-#define INFERD_KERNELS_CHECK_H_
+// bad input: bad input gets an absl::Status. Header-only and in common/ (no
+// layer's own code), so kernels, engine, scheduler and server all use it
+// without depending on each other.
+#ifndef INFERD_COMMON_CHECK_H_
+#define INFERD_COMMON_CHECK_H_
 
 #include <cstdlib>
 #include <iostream>
@@ -51,4 +52,4 @@ struct Voidify {
 #define INFERD_CHECK_GT(a, b) INFERD_CHECK_OP_(a, >, b)
 #define INFERD_CHECK_GE(a, b) INFERD_CHECK_OP_(a, >=, b)
 
-#endif  // INFERD_KERNELS_CHECK_H_
+#endif  // INFERD_COMMON_CHECK_H_

@@ -1,8 +1,8 @@
-// engine/runner/input_batch.h — one step's flat "varlen" batch: every
+// engine/model/input_batch.h — one step's flat "varlen" batch: every
 // scheduled sequence's new tokens back to back, with what attention needs to
 // find their context in the paged cache (DESIGN §2).
-#ifndef INFERD_ENGINE_RUNNER_INPUT_BATCH_H_
-#define INFERD_ENGINE_RUNNER_INPUT_BATCH_H_
+#ifndef INFERD_ENGINE_MODEL_INPUT_BATCH_H_
+#define INFERD_ENGINE_MODEL_INPUT_BATCH_H_
 
 #include <cmath>
 #include <cstdint>
@@ -63,4 +63,4 @@ inline kernels::PagedAttentionParams BatchAttentionParams(const InputBatch& batc
 
 }  // namespace inferd::engine
 
-#endif  // INFERD_ENGINE_RUNNER_INPUT_BATCH_H_
+#endif  // INFERD_ENGINE_MODEL_INPUT_BATCH_H_
