@@ -3,7 +3,11 @@
 // prompts, staggered starts, max_tokens 8..200) each produce exactly the
 // tokens they produce alone, greedy and seeded. The same suite runs on the
 // dense stories260K and on two Mixture-of-Experts checkpoints (tiny Mixtral,
-// tiny Qwen2-MoE), where tokens also share experts within a step.
+// tiny Qwen2-MoE), where tokens also share experts within a step, and on
+// tiny-llama under `--dtype bf16 --kv-cache-dtype bf16` (its fp32 checkpoint
+// rounded to bf16 at load): the kernels widen a bf16 weight panel once when
+// 4+ rows share it and per row otherwise, so a decode alone and decodes
+// together take different paths to the same bits.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -36,6 +40,7 @@ class BatchInvarianceSuite : public ServerTestWith<kModelPath> {
     for (int i = 0; i < kNumRequests; ++i) {
       v1::GenerateRequest request =
           GreedyRequest(Tokenize(*this->stub_, kPrompts[i]), MaxTokens(i));
+      request.set_ignore_eos(ignore_eos_);
       if (sampled) {
         request.set_temperature(0.8f);
         request.set_top_p(0.95f);
@@ -74,16 +79,39 @@ class BatchInvarianceSuite : public ServerTestWith<kModelPath> {
       SCOPED_TRACE("request " + std::to_string(i) + ": " + kPrompts[i]);
       ASSERT_TRUE(together[i].status.ok()) << together[i].status.error_message();
       EXPECT_FALSE(alone[i].ids.empty());
+      if (ignore_eos_) {
+        EXPECT_EQ(static_cast<int32_t>(alone[i].ids.size()), requests[i].max_tokens());
+      }
       EXPECT_EQ(together[i].ids, alone[i].ids);
       EXPECT_EQ(together[i].text, alone[i].text);
       EXPECT_EQ(together[i].finish_reason, alone[i].finish_reason);
     }
     EXPECT_TRUE(WaitUntilIdle(*this->stub_));
   }
+
+  bool ignore_eos_ = false;  // every stream runs to its max_tokens
 };
 
 inline constexpr char kTinyMixtral[] = "models/tiny-mixtral";
 inline constexpr char kTinyQwen2Moe[] = "models/tiny-qwen2moe";
+inline constexpr char kTinyLlama[] = "models/tiny-llama";
+
+class Bf16BatchInvarianceTest : public BatchInvarianceSuite<kTinyLlama> {
+ protected:
+  std::vector<std::string> ServerArgs() const override {
+    return {"--dtype", "bf16", "--kv-cache-dtype", "bf16"};
+  }
+  void SetUp() override {
+    BatchInvarianceSuite<kTinyLlama>::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    ignore_eos_ = true;
+    // The server really runs bf16 weights and a bf16 cache, converted at load.
+    const v1::GetModelInfoResponse info = GetModelInfo(*stub_);
+    ASSERT_EQ(info.dtype(), "bf16");
+    ASSERT_EQ(info.kv_cache_dtype(), "bf16");
+    ASSERT_EQ(info.checkpoint_dtype(), "fp32");
+  }
+};
 
 using BatchInvarianceTest = BatchInvarianceSuite<kModel>;
 using MoeMixtralBatchInvarianceTest = BatchInvarianceSuite<kTinyMixtral>;
@@ -107,6 +135,14 @@ TEST_F(MoeMixtralBatchInvarianceTest, SeededSamplingConcurrentEqualsAlone) {
 
 TEST_F(MoeQwen2BatchInvarianceTest, GreedyConcurrentEqualsAlone) {
   ExpectConcurrentEqualsAlone(Requests(/*sampled=*/false));
+}
+
+TEST_F(Bf16BatchInvarianceTest, GreedyConcurrentEqualsAlone) {
+  ExpectConcurrentEqualsAlone(Requests(/*sampled=*/false));
+}
+
+TEST_F(Bf16BatchInvarianceTest, SeededSamplingConcurrentEqualsAlone) {
+  ExpectConcurrentEqualsAlone(Requests(/*sampled=*/true));
 }
 
 }  // namespace
