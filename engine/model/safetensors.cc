@@ -1,5 +1,5 @@
-// engine/model/safetensors.cc — SafetensorsFile: header validation, mapping,
-// copy-out with dtype conversion.
+// engine/model/safetensors.cc — SafetensorsFile: header validation, and
+// positional reads of one tensor into place with dtype conversion.
 //
 // Layout: [u64 LE header length N][N bytes of JSON header][data section].
 // Header: {"__metadata__": {str: str}?, "<tensor>": {"dtype": "F32"|"F16"|
