@@ -32,12 +32,20 @@ from inferd.v1 import inference_pb2  # noqa: E402
 from inferd.v1 import inference_pb2_grpc  # noqa: E402
 
 READY_PREFIX = "inferd: serving "
+METRICS_PREFIX = "inferd: metrics on "
 TIMEOUT_S = 60
 
 
 def start_server(model_dir=MODEL_DIR, extra_args=(), stderr=None):
     """Starts inferd serve (with `extra_args`; its stderr to the file object
     `stderr`, or the test's); returns (process, "127.0.0.1:PORT")."""
+    process, address, _ = start_server_with_metrics(model_dir, extra_args, stderr)
+    return process, address
+
+
+def start_server_with_metrics(model_dir=MODEL_DIR, extra_args=(), stderr=None):
+    """start_server, also returning the metrics address ("HOST:PORT" from the
+    `inferd: metrics on` line; None with --metrics-port -1)."""
     process = subprocess.Popen(
         [os.path.join(BINARY_DIR, "inferd"), "serve", "--model", model_dir,
          "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0"] + list(extra_args),
@@ -47,12 +55,15 @@ def start_server(model_dir=MODEL_DIR, extra_args=(), stderr=None):
     # with the metrics line before it, and select() would then wait forever.
     fd = process.stdout.fileno()
     pending = b""
+    metrics = None
     while time.monotonic() < deadline:
         while b"\n" in pending:
             line, pending = pending.split(b"\n", 1)
-            text = line.decode()
+            text = line.decode().strip()
+            if text.startswith(METRICS_PREFIX):
+                metrics = text[len(METRICS_PREFIX):]
             if text.startswith(READY_PREFIX):
-                return process, "127.0.0.1:" + text.strip().rsplit(":", 1)[1]
+                return process, "127.0.0.1:" + text.rsplit(":", 1)[1], metrics
         ready, _, _ = select.select([fd], [], [], deadline - time.monotonic())
         if not ready:
             break

@@ -20,15 +20,14 @@ The KV bytes per token are computed from config.json, not hard-coded.
 
 import json
 import os
-import select
 import subprocess
 import tempfile
-import time
 import unittest
 import urllib.request
 
 import inference_test
-from inference_test import BINARY_DIR, MODEL_DIR, READY_PREFIX, TIMEOUT_S, stop_server
+from inference_test import (BINARY_DIR, MODEL_DIR, READY_PREFIX, TIMEOUT_S,
+                            start_server_with_metrics, stop_server)
 
 import grpc  # noqa: E402
 from inferd.v1 import inference_pb2 as pb  # noqa: E402
@@ -37,7 +36,6 @@ from inferd.v1 import inference_pb2_grpc  # noqa: E402
 assert inference_test
 
 INFERD = os.path.join(BINARY_DIR, "inferd")
-METRICS_PREFIX = "inferd: metrics on "
 BLOCK_SIZE = 16  # the default --block-size
 
 
@@ -55,39 +53,6 @@ def kv_bytes_per_token(config, dtype_bytes):
     head_dim = config.get("head_dim") or config["hidden_size"] // config["num_attention_heads"]
     kv_heads = config.get("num_key_value_heads") or config["num_attention_heads"]
     return 2 * config["num_hidden_layers"] * kv_heads * head_dim * dtype_bytes
-
-
-def start(extra_args, stderr):
-    """inferd serve on stories260K with `extra_args`, stderr to the file
-    `stderr`; returns (process, grpc address, metrics address). Like
-    inference_test.start_server, but keeps the metrics line too."""
-    process = subprocess.Popen(
-        [INFERD, "serve", "--model", MODEL_DIR, "--host", "127.0.0.1", "--port", "0",
-         "--metrics-port", "0"] + list(extra_args),
-        stdout=subprocess.PIPE, stderr=stderr)
-    deadline = time.monotonic() + TIMEOUT_S
-    fd = process.stdout.fileno()
-    pending = b""
-    metrics = None
-    while time.monotonic() < deadline:
-        while b"\n" in pending:
-            line, pending = pending.split(b"\n", 1)
-            text = line.decode().strip()
-            if text.startswith(METRICS_PREFIX):
-                metrics = text[len(METRICS_PREFIX):]
-            if text.startswith(READY_PREFIX):
-                return process, "127.0.0.1:" + text.rsplit(":", 1)[1], metrics
-        ready, _, _ = select.select([fd], [], [], deadline - time.monotonic())
-        if not ready:
-            break
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            break
-        pending += chunk
-    process.kill()
-    process.wait(timeout=10)
-    process.stdout.close()
-    raise RuntimeError("inferd serve %s printed no ready line" % " ".join(extra_args))
 
 
 @unittest.skipUnless(os.path.isdir(MODEL_DIR), "../shared/models/stories260K not found")
@@ -110,7 +75,8 @@ class ModelLenAndDtypeTest(unittest.TestCase):
     def serve(self, extra_args):
         """Starts a server; the test stops it (exit 0 on SIGTERM) at cleanup.
         Returns (stub, metrics address)."""
-        process, address, metrics = start(extra_args, self.stderr)
+        process, address, metrics = start_server_with_metrics(MODEL_DIR, extra_args,
+                                                              self.stderr)
         channel = grpc.insecure_channel(address)
         self.addCleanup(lambda: self.assertEqual(stop_server(process), 0))
         self.addCleanup(channel.close)
