@@ -81,6 +81,17 @@ absl::Status CheckMaxModelLen(const EngineConfig& config, int64_t model_context,
 
 }  // namespace
 
+absl::StatusOr<DTypeSetting> ParseDTypeSetting(absl::string_view value) {
+  if (value == "auto") return DTypeSetting();
+  std::optional<kernels::DType> dtype =
+      kernels::ParseDTypeName(std::string_view(value.data(), value.size()));
+  if (!dtype.has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("must be auto, fp32, bf16 or fp16, got \"", value, "\""));
+  }
+  return DTypeSetting(*dtype);
+}
+
 std::string DescribeContextLimit(const ModelInfo& info) {
   if (info.max_context >= info.model_max_position_embeddings) {
     return absl::StrCat("the model context of ", info.max_context, " tokens");
@@ -115,31 +126,35 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
 
   std::unique_ptr<Transformer> model;
   std::vector<std::string> warnings;
+  // Resolved from the flags and the checkpoint's headers, before the load.
   kernels::DType checkpoint_dtype = kernels::DType::kF32;
+  kernels::DType weights_dtype = kernels::DType::kF32;
+  kernels::DType kv_dtype = kernels::DType::kF32;
+  int64_t target_bytes_per_block = 0;  // the target's K and V, every layer
   double load_seconds = 0;
   {
     // Tensors are read into memory the model owns; the files are closed after.
     absl::StatusOr<std::unique_ptr<WeightStore>> weights = WeightStore::Open(config.model_dir);
     if (!weights.ok()) return weights.status();
     checkpoint_dtype = (*weights)->StorageDType();
+    weights_dtype = config.dtype.value_or(checkpoint_dtype);
+    kv_dtype = config.kv_cache_dtype.value_or(weights_dtype);
+    target_bytes_per_block = KvCacheTensors::BytesPerBlock(
+        model_config->num_hidden_layers, config.block_size,
+        static_cast<int64_t>(model_config->num_key_value_heads) * model_config->head_dim, kv_dtype);
     // A --max-model-len the model or the budget cannot take fails before the
-    // load (the budget check here counts the target's KV only; the
-    // proposer's, known after its load, is checked again below).
+    // load (the budget here is the target's KV only; with the proposer's,
+    // known after its load, it is checked again below).
     if (config.max_model_len > 0) {
-      const kernels::DType dtype = config.dtype.value_or(checkpoint_dtype);
-      const kernels::DType kv = config.kv_cache_dtype.value_or(dtype);
-      const int64_t target_bytes_per_block = KvCacheTensors::BytesPerBlock(
-          model_config->num_hidden_layers, config.block_size,
-          static_cast<int64_t>(model_config->num_key_value_heads) * model_config->head_dim, kv);
       if (absl::Status s = CheckMaxModelLen(config, model_config->max_position_embeddings,
-                                            target_bytes_per_block, kv);
+                                            target_bytes_per_block, kv_dtype);
           !s.ok()) {
         return s;
       }
     }
     const absl::Time load_start = absl::Now();
     absl::StatusOr<std::unique_ptr<Transformer>> loaded =
-        Transformer::Load(*model_config, **weights, config.dtype.value_or(checkpoint_dtype));
+        Transformer::Load(*model_config, **weights, weights_dtype);
     if (!loaded.ok()) return loaded.status();
     load_seconds = absl::ToDoubleSeconds(absl::Now() - load_start);
     model = *std::move(loaded);
@@ -165,10 +180,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
   if (!proposer.ok()) return proposer.status();
 
   // A draft model's or MTP module's KV shares the blocks (and the budget).
-  const kernels::DType kv_dtype = config.kv_cache_dtype.value_or(model->dtype());
   const int64_t bytes_per_block =
-      KvCacheTensors::BytesPerBlock(model_config->num_hidden_layers, config.block_size,
-                                    model->kv_dim(), kv_dtype) +
+      target_bytes_per_block +
       (*proposer == nullptr ? 0 : (*proposer)->KvBytesPerBlock(config.block_size));
   const int64_t num_blocks = config.kv_cache_memory_bytes / bytes_per_block;
   // The longest sequence: --max-model-len, or the model's context capped to

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "engine/engine_observer.h"
 #include "engine/model/config.h"
 #include "engine/output_channel.h"
@@ -42,6 +43,12 @@ inline constexpr int64_t kMaxModelLen = int64_t{1} << 24;
 // What a dtype setting of "auto" resolves to (EngineConfig::dtype,
 // kv_cache_dtype): nullopt.
 using DTypeSetting = std::optional<kernels::DType>;
+
+// The spelling of --dtype and --kv-cache-dtype: "auto" -> nullopt; fp32,
+// bf16, fp16 (or float32, bfloat16, float16) -> that dtype. Anything else is
+// INVALID_ARGUMENT "must be auto, fp32, bf16 or fp16, got \"<value>\"" (the
+// caller puts the flag's name in front).
+absl::StatusOr<DTypeSetting> ParseDTypeSetting(absl::string_view value);
 
 struct EngineConfig {
   std::string model_dir;

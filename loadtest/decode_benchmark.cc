@@ -51,14 +51,12 @@ struct Options {
 };
 
 inferd::engine::DTypeSetting ParseDType(const std::string& flag, const std::string& v) {
-  if (v == "auto") return std::nullopt;
-  std::optional<inferd::kernels::DType> d = inferd::kernels::ParseDTypeName(v);
-  if (!d.has_value()) {
-    std::fprintf(stderr, "%s must be auto, fp32, bf16 or fp16, got \"%s\"\n", flag.c_str(),
-                 v.c_str());
+  absl::StatusOr<inferd::engine::DTypeSetting> d = inferd::engine::ParseDTypeSetting(v);
+  if (!d.ok()) {
+    std::fprintf(stderr, "%s %s\n", flag.c_str(), std::string(d.status().message()).c_str());
     std::exit(2);
   }
-  return d;
+  return *d;
 }
 
 Options Parse(int argc, char** argv) {

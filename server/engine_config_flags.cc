@@ -78,15 +78,13 @@ absl::Status SpeculativeFromFlags(engine::SpeculativeConfig* spec) {
   return absl::OkStatus();
 }
 
-// "auto" -> nullopt; fp32/bf16/fp16 (or float32/bfloat16/float16) -> that.
+// engine::ParseDTypeSetting, the error naming the flag.
 absl::StatusOr<engine::DTypeSetting> DTypeFromFlag(const char* flag, const std::string& value) {
-  if (value == "auto") return engine::DTypeSetting();
-  std::optional<kernels::DType> dtype = kernels::ParseDTypeName(value);
-  if (!dtype.has_value()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--", flag, " must be auto, fp32, bf16 or fp16, got \"", value, "\""));
+  absl::StatusOr<engine::DTypeSetting> dtype = engine::ParseDTypeSetting(value);
+  if (!dtype.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, " ", dtype.status().message()));
   }
-  return engine::DTypeSetting(*dtype);
+  return dtype;
 }
 
 }  // namespace
