@@ -59,6 +59,7 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig
   }
   std::unique_ptr<Transformer> t(new Transformer(config));
   t->dtype_ = dtype;
+  const int64_t bytes_before = w.BytesLoaded();
   const int64_t hidden = config.hidden_size;
   const int64_t vocab = config.vocab_size;
   const int64_t q_dim = config.num_attention_heads * config.head_dim;
@@ -138,19 +139,9 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig
   worker();
   for (std::thread& th : threads) th.join();
   for (const absl::Status& s : layer_status) INFERD_RETURN_IF_ERROR(s);
-  // What the model holds: the matrices in `dtype`, the rest in fp32.
-  auto vec = [](const std::vector<float>& v) { return static_cast<int64_t>(v.size() * 4); };
-  int64_t held = t->embed_tokens_.bytes() + t->lm_head_.bytes() + vec(t->final_norm_);
-  for (const LayerWeights& l : t->layers_) {
-    held += vec(l.input_norm) + vec(l.post_attn_norm) + l.attn.qkv.bytes() + vec(l.attn.qkv_bias) +
-            l.attn.o.bytes() + vec(l.q_norm) + vec(l.k_norm) + l.mlp.gate_up.bytes() +
-            l.mlp.down.bytes();
-    if (l.moe != nullptr) {
-      held += vec(l.moe->router) + l.moe->gate_up.bytes() + l.moe->down.bytes() +
-              l.moe->shared.gate_up.bytes() + l.moe->shared.down.bytes() + vec(l.moe->shared_gate);
-    }
-  }
-  t->weight_bytes_ = held;
+  // What the model holds: every tensor it loaded, the matrices in `dtype`,
+  // the rest in fp32.
+  t->weight_bytes_ = w.BytesLoaded() - bytes_before;
   return t;
 }
 

@@ -6,8 +6,7 @@
 namespace inferd::engine {
 
 absl::StatusOr<Weight> Weight::Allocate(DType dtype, std::vector<int64_t> shape) {
-  int64_t numel = 1;
-  for (int64_t d : shape) numel *= d;
+  const int64_t numel = ShapeNumel(shape);
   absl::StatusOr<HostBuffer> buffer = HostBuffer::Allocate(numel * kernels::DTypeSize(dtype));
   if (!buffer.ok()) return buffer.status();
   Weight w;

@@ -1,7 +1,7 @@
 // engine/model/weight.h — a weight tensor in host memory the server owns, in
 // its own dtype (fp32, bf16 or fp16: kernels/dtype.h).
 //
-// Loaded once from the checkpoint (WeightStore::ReadInto), never a view into
+// Loaded once from the checkpoint (WeightStore::Load), never a view into
 // the file. Fused matrices (q/k/v, gate/up) are allocated whole and filled
 // row range by row range, so loading never holds a second copy.
 #ifndef INFERD_ENGINE_MODEL_WEIGHT_H_
@@ -17,6 +17,13 @@
 namespace inferd::engine {
 
 using kernels::DType;
+
+// Elements of a tensor of `shape` (1 for a scalar).
+inline int64_t ShapeNumel(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
 
 class Weight;
 

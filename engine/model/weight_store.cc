@@ -140,9 +140,8 @@ absl::StatusOr<std::vector<int64_t>> WeightStore::Shape(const std::string& name)
   return it->second->tensors().at(name).shape;
 }
 
-absl::Status WeightStore::ReadInto(const std::string& name,
-                                   const std::vector<int64_t>& expected_shape, DType dtype,
-                                   void* dst) const {
+absl::StatusOr<const SafetensorsFile*> WeightStore::FileOf(
+    const std::string& name, const std::vector<int64_t>& expected_shape) const {
   auto it = by_name_.find(name);
   if (it == by_name_.end()) {
     return absl::NotFoundError(
@@ -154,9 +153,13 @@ absl::Status WeightStore::ReadInto(const std::string& name,
                                                    "` has shape ", ShapeString(shape),
                                                    ", expected ", ShapeString(expected_shape)));
   }
-  if (absl::Status s = it->second->ReadInto(name, dtype, dst); !s.ok()) return s;
-  int64_t numel = 1;
-  for (int64_t d : shape) numel *= d;
+  return it->second;
+}
+
+absl::Status WeightStore::Read(const SafetensorsFile& file, const std::string& name, int64_t numel,
+                               DType dtype, void* dst) const {
+  if (absl::Status s = file.ReadInto(name, dtype, dst); !s.ok()) return s;
+  bytes_loaded_ += numel * kernels::DTypeSize(dtype);
   if (numel > 0) {
     constexpr int64_t kSamples = 257;
     const int64_t stride = std::max<int64_t>(1, numel / kSamples);
@@ -178,9 +181,11 @@ absl::Status WeightStore::ReadInto(const std::string& name,
 absl::StatusOr<Weight> WeightStore::Load(const std::string& name,
                                          const std::vector<int64_t>& expected_shape,
                                          DType dtype) const {
+  absl::StatusOr<const SafetensorsFile*> file = FileOf(name, expected_shape);
+  if (!file.ok()) return file.status();
   absl::StatusOr<Weight> w = Weight::Allocate(dtype, expected_shape);
   if (!w.ok()) return w.status();
-  if (absl::Status s = ReadInto(name, expected_shape, dtype, w->data()); !s.ok()) return s;
+  if (absl::Status s = Read(**file, name, w->numel(), dtype, w->data()); !s.ok()) return s;
   return w;
 }
 
@@ -188,19 +193,24 @@ absl::StatusOr<Weight> WeightStore::LoadStacked(const std::vector<Part>& parts, 
   INFERD_CHECK(!parts.empty() && !parts[0].shape.empty());
   std::vector<int64_t> shape = parts[0].shape;
   shape[0] = 0;
+  std::vector<const SafetensorsFile*> files;
   for (const Part& part : parts) {
     INFERD_CHECK(part.shape.size() == shape.size() &&
                  std::equal(part.shape.begin() + 1, part.shape.end(), shape.begin() + 1))
         << part.name;
+    absl::StatusOr<const SafetensorsFile*> file = FileOf(part.name, part.shape);
+    if (!file.ok()) return file.status();
+    files.push_back(*file);
     shape[0] += part.shape[0];
   }
   absl::StatusOr<Weight> w = Weight::Allocate(dtype, shape);
   if (!w.ok()) return w.status();
   int64_t offset = 0;  // elements
-  for (const Part& part : parts) {
-    if (absl::Status s = ReadInto(part.name, part.shape, dtype, w->at(offset)); !s.ok()) return s;
-    int64_t numel = 1;
-    for (int64_t d : part.shape) numel *= d;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const int64_t numel = ShapeNumel(parts[i].shape);
+    if (absl::Status s = Read(*files[i], parts[i].name, numel, dtype, w->at(offset)); !s.ok()) {
+      return s;
+    }
     offset += numel;
   }
   return w;
@@ -208,13 +218,11 @@ absl::StatusOr<Weight> WeightStore::LoadStacked(const std::vector<Part>& parts, 
 
 absl::StatusOr<std::vector<float>> WeightStore::LoadF32(
     const std::string& name, const std::vector<int64_t>& expected_shape) const {
-  int64_t numel = 1;
-  for (int64_t d : expected_shape) numel *= d;
-  // The shape is checked before anything is sized from it.
-  absl::StatusOr<std::vector<int64_t>> shape = Shape(name);
-  if (!shape.ok()) return shape.status();
-  std::vector<float> out(*shape == expected_shape ? static_cast<size_t>(numel) : 0);
-  if (absl::Status s = ReadInto(name, expected_shape, DType::kF32, out.data()); !s.ok()) return s;
+  absl::StatusOr<const SafetensorsFile*> file = FileOf(name, expected_shape);
+  if (!file.ok()) return file.status();
+  const int64_t numel = ShapeNumel(expected_shape);
+  std::vector<float> out(static_cast<size_t>(numel));
+  if (absl::Status s = Read(**file, name, numel, DType::kF32, out.data()); !s.ok()) return s;
   return out;
 }
 

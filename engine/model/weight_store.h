@@ -4,6 +4,7 @@
 #ifndef INFERD_ENGINE_MODEL_WEIGHT_STORE_H_
 #define INFERD_ENGINE_MODEL_WEIGHT_STORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -23,12 +24,11 @@ class WeightStore {
   bool Has(const std::string& name) const;
   // Shape of a tensor; error naming the tensor when it is missing.
   absl::StatusOr<std::vector<int64_t>> Shape(const std::string& name) const;
-  // Reads `name` into `dst` as `dtype` (SafetensorsFile::ReadInto), checking
-  // its shape equals `expected_shape`; the error names the file, the tensor,
-  // and both shapes.
-  absl::Status ReadInto(const std::string& name, const std::vector<int64_t>& expected_shape,
-                        DType dtype, void* dst) const;
-  // ReadInto a new Weight of `dtype`.
+  // The loaders below check that tensor `name` has `expected_shape` (the
+  // error names the file, the tensor and both shapes) before allocating
+  // anything, then read it (SafetensorsFile::ReadInto) in `dtype`.
+  //
+  // A new Weight of `dtype`.
   absl::StatusOr<Weight> Load(const std::string& name, const std::vector<int64_t>& expected_shape,
                               DType dtype) const;
   // Several tensors stacked along their first dimension into one new Weight
@@ -39,7 +39,7 @@ class WeightStore {
     std::vector<int64_t> shape;
   };
   absl::StatusOr<Weight> LoadStacked(const std::vector<Part>& parts, DType dtype) const;
-  // ReadInto a vector of fp32 (norms, biases, small heads).
+  // A vector of fp32 (norms, biases, small heads).
   absl::StatusOr<std::vector<float>> LoadF32(const std::string& name,
                                              const std::vector<int64_t>& expected_shape) const;
   std::vector<std::string> Names() const;
@@ -49,6 +49,9 @@ class WeightStore {
   // when there is one, else the dtype holding the most elements. What
   // --dtype auto serves in.
   DType StorageDType() const;
+  // Bytes the loaders have read into memory their callers own, in the
+  // loaded dtypes (what a model loaded from this store holds).
+  int64_t BytesLoaded() const { return bytes_loaded_.load(); }
   // The tensors loaded so far whose sampled values (up to 257, evenly spaced:
   // negligible next to the read) were all NaN or infinite: a broken
   // checkpoint that would otherwise load without a word. Sorted by name.
@@ -57,13 +60,21 @@ class WeightStore {
  private:
   // Adds every tensor of `file`; a name already held by another file is an error.
   absl::Status Add(std::unique_ptr<SafetensorsFile> file);
+  // The file holding `name`, once its shape is checked against `expected_shape`.
+  absl::StatusOr<const SafetensorsFile*> FileOf(const std::string& name,
+                                                const std::vector<int64_t>& expected_shape) const;
+  // Reads `name` (checked by FileOf) from `file` into `dst` as `dtype`, samples
+  // it for all-NaN, and counts its bytes.
+  absl::Status Read(const SafetensorsFile& file, const std::string& name, int64_t numel,
+                    DType dtype, void* dst) const;
 
   std::string dir_;
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::map<std::string, const SafetensorsFile*> by_name_;
-  // ReadInto may run on several threads at once (pread is positional).
+  // The loaders may run on several threads at once (pread is positional).
+  mutable std::atomic<int64_t> bytes_loaded_{0};
   mutable std::mutex non_finite_mutex_;
-  mutable std::vector<std::string> non_finite_;  // appended by ReadInto
+  mutable std::vector<std::string> non_finite_;  // appended by Read
 };
 
 }  // namespace inferd::engine
