@@ -105,25 +105,38 @@ struct Elem<float> {
   }
 };
 
-// bfloat16 bits.
+// The 16-bit storage types (bfloat16, IEEE binary16 bits) share their memory
+// access; Convert supplies Widen (8 x 16 bits -> 8 floats, exact) and Narrow
+// (8 floats -> 8 x 16 bits, round to nearest even).
+template <typename T, typename Convert>
+struct Elem16 {
+  static __m256 Load(const T* p) {
+    return Convert::Widen(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static __m256 LoadPartial(const T* p, int64_t r) {
+    alignas(16) uint16_t buf[8] = {};
+    std::memcpy(buf, p, static_cast<size_t>(r) * 2);
+    return Convert::Widen(_mm_load_si128(reinterpret_cast<const __m128i*>(buf)));
+  }
+  static void Store(T* p, __m256 v) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), Convert::Narrow(v));
+  }
+  static void StorePartial(T* p, __m256 v, int64_t r) {
+    alignas(16) uint16_t h[8];
+    _mm_store_si128(reinterpret_cast<__m128i*>(h), Convert::Narrow(v));
+    std::memcpy(p, h, static_cast<size_t>(r) * 2);
+  }
+};
+
+// bfloat16 bits: widened by a 16-bit shift; narrowed lane by lane with
+// kernels/dtype.h's F32ToBF16 (NaN kept).
 struct BF16 {
   uint16_t bits;
 };
-template <>
-struct Elem<BF16> {
-  static constexpr DType kDType = DType::kBF16;
+struct BF16Convert {
   static __m256 Widen(__m128i h) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   }
-  static __m256 Load(const BF16* p) {
-    return Widen(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  }
-  static __m256 LoadPartial(const BF16* p, int64_t r) {
-    alignas(16) uint16_t buf[8] = {};
-    std::memcpy(buf, p, static_cast<size_t>(r) * 2);
-    return Widen(_mm_load_si128(reinterpret_cast<const __m128i*>(buf)));
-  }
-  // Round to nearest even, NaN kept (kernels/dtype.h's F32ToBF16 on each lane).
   static __m128i Narrow(__m256 v) {
     alignas(32) float f[8];
     _mm256_store_ps(f, v);
@@ -131,40 +144,23 @@ struct Elem<BF16> {
     for (int i = 0; i < 8; ++i) h[i] = F32ToBF16(f[i]);
     return _mm_load_si128(reinterpret_cast<const __m128i*>(h));
   }
-  static void Store(BF16* p, __m256 v) {
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), Narrow(v));
-  }
-  static void StorePartial(BF16* p, __m256 v, int64_t r) {
-    alignas(16) uint16_t h[8];
-    _mm_store_si128(reinterpret_cast<__m128i*>(h), Narrow(v));
-    std::memcpy(p, h, static_cast<size_t>(r) * 2);
-  }
+};
+template <>
+struct Elem<BF16> : Elem16<BF16, BF16Convert> {
+  static constexpr DType kDType = DType::kBF16;
 };
 
-// IEEE binary16 bits.
+// IEEE binary16 bits: F16C both ways.
 struct F16 {
   uint16_t bits;
 };
-template <>
-struct Elem<F16> {
-  static constexpr DType kDType = DType::kF16;
-  static __m256 Load(const F16* p) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  }
-  static __m256 LoadPartial(const F16* p, int64_t r) {
-    alignas(16) uint16_t buf[8] = {};
-    std::memcpy(buf, p, static_cast<size_t>(r) * 2);
-    return _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(buf)));
-  }
+struct F16Convert {
+  static __m256 Widen(__m128i h) { return _mm256_cvtph_ps(h); }
   static __m128i Narrow(__m256 v) { return _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT); }
-  static void Store(F16* p, __m256 v) {
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), Narrow(v));
-  }
-  static void StorePartial(F16* p, __m256 v, int64_t r) {
-    alignas(16) uint16_t h[8];
-    _mm_store_si128(reinterpret_cast<__m128i*>(h), Narrow(v));
-    std::memcpy(p, h, static_cast<size_t>(r) * 2);
-  }
+};
+template <>
+struct Elem<F16> : Elem16<F16, F16Convert> {
+  static constexpr DType kDType = DType::kF16;
 };
 
 // Calls f(T{}) with T the storage type of `dtype` (float, BF16 or F16).
