@@ -692,26 +692,17 @@ TEST(KernelsDtypeMoeExperts, EqualsF32OnWidenedWeights) {
       MoeRoute(logits.data(), n, ne, k, true, ids.data(), weights.data());
       // MoeExperts on tokens [t0, t0 + count).
       auto run = [&](const void* gu, const void* dn, DType wt, int64_t t0, int64_t count) {
-        std::vector<float> out(static_cast<size_t>(count * hidden), NAN);
-        std::vector<float> scratch(MoeScratchFloats(count, k, hidden, inter), NAN);
-        std::vector<int32_t> iscratch(MoeScratchInts(count, k, ne), -7);
-        MoeExpertsParams p;
-        p.x = x.data() + t0 * hidden;
-        p.topk_ids = ids.data() + t0 * k;
-        p.topk_weights = weights.data() + t0 * k;
-        p.gate_up = gu;
-        p.down = dn;
-        p.weight_dtype = wt;
-        p.out = out.data();
-        p.scratch = scratch.data();
-        p.int_scratch = iscratch.data();
-        p.n = count;
-        p.k = k;
-        p.hidden = hidden;
-        p.inter = inter;
-        p.num_experts = ne;
-        MoeExperts(p);
-        return out;
+        return testing::RunMoeExperts({.x = x.data(),
+                                       .ids = ids.data(),
+                                       .weights = weights.data(),
+                                       .gate_up = gu,
+                                       .down = dn,
+                                       .weight_dtype = wt,
+                                       .k = k,
+                                       .hidden = hidden,
+                                       .inter = inter,
+                                       .num_experts = ne},
+                                      t0, count);
       };
       const auto got = run(gate_up.data(), down.data(), t, 0, n);
       const auto want = run(gate_up_wide.data(), down_wide.data(), DType::kF32, 0, n);

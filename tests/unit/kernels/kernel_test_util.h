@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "kernels/ops.h"
 
 namespace inferd::kernels::testing {
 
@@ -40,6 +41,43 @@ inline ::testing::AssertionResult Near(float got, double want, double atol, doub
   if (std::isfinite(got) && err <= atol + rtol * scale) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure()
          << "got " << got << " want " << want << " err " << err << " > " << atol + rtol * scale;
+}
+
+// A routed MoE batch: tokens x [n, hidden] with their top-k ids and weights,
+// and the experts' weights (kernels/ops.h MoeExpertsParams layout).
+struct MoeBatch {
+  const float* x = nullptr;
+  const int32_t* ids = nullptr;
+  const float* weights = nullptr;
+  const void* gate_up = nullptr;
+  const void* down = nullptr;
+  DType weight_dtype = DType::kF32;
+  int64_t k = 0, hidden = 0, inter = 0, num_experts = 0;
+};
+
+// MoeExperts on tokens [t0, t0 + count) of `b`; the output and the scratch
+// start as NaN (-7 for the int scratch), so nothing unwritten passes.
+inline std::vector<float> RunMoeExperts(const MoeBatch& b, int64_t t0, int64_t count) {
+  std::vector<float> out(static_cast<size_t>(count * b.hidden), NAN);
+  std::vector<float> scratch(MoeScratchFloats(count, b.k, b.hidden, b.inter), NAN);
+  std::vector<int32_t> iscratch(MoeScratchInts(count, b.k, b.num_experts), -7);
+  MoeExpertsParams p;
+  p.x = b.x + t0 * b.hidden;
+  p.topk_ids = b.ids + t0 * b.k;
+  p.topk_weights = b.weights + t0 * b.k;
+  p.gate_up = b.gate_up;
+  p.down = b.down;
+  p.weight_dtype = b.weight_dtype;
+  p.out = out.data();
+  p.scratch = scratch.data();
+  p.int_scratch = iscratch.data();
+  p.n = count;
+  p.k = b.k;
+  p.hidden = b.hidden;
+  p.inter = b.inter;
+  p.num_experts = b.num_experts;
+  MoeExperts(p);
+  return out;
 }
 
 }  // namespace inferd::kernels::testing

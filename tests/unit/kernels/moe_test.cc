@@ -122,25 +122,16 @@ struct MoeCase {
 
   // MoeExperts on tokens [t0, t0 + count); scratch starts as NaN.
   std::vector<float> Run(int64_t t0, int64_t count) const {
-    std::vector<float> out(count * hidden, NAN);
-    std::vector<float> scratch(MoeScratchFloats(count, k, hidden, inter), NAN);
-    std::vector<int32_t> iscratch(MoeScratchInts(count, k, ne), -7);
-    MoeExpertsParams p;
-    p.x = x.data() + t0 * hidden;
-    p.topk_ids = ids.data() + t0 * k;
-    p.topk_weights = weights.data() + t0 * k;
-    p.gate_up = gate_up.data();
-    p.down = down.data();
-    p.out = out.data();
-    p.scratch = scratch.data();
-    p.int_scratch = iscratch.data();
-    p.n = count;
-    p.k = k;
-    p.hidden = hidden;
-    p.inter = inter;
-    p.num_experts = ne;
-    MoeExperts(p);
-    return out;
+    return testing::RunMoeExperts({.x = x.data(),
+                                   .ids = ids.data(),
+                                   .weights = weights.data(),
+                                   .gate_up = gate_up.data(),
+                                   .down = down.data(),
+                                   .k = k,
+                                   .hidden = hidden,
+                                   .inter = inter,
+                                   .num_experts = ne},
+                                  t0, count);
   }
 };
 
