@@ -13,6 +13,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -105,7 +106,16 @@ TEST(DrainTest, StreamsInFlightFinishWhileNewCallsAreRefused) {
   // Only Generate is refused: the other calls answer until the server closes
   // (README "Health and lifecycle", Drain).
   EXPECT_FALSE(Tokenize(*stub, "Once upon a time").empty());
-  EXPECT_EQ(GetModelInfo(*stub).num_open_streams(), kStreams);
+  // The refused call counts as open until gRPC is done with it (a moment
+  // after the client sees its status: proto num_open_streams), so wait for
+  // that; the streams in flight stay counted.
+  int64_t open_streams = GetModelInfo(*stub).num_open_streams();
+  for (const Clock::time_point until = Clock::now() + std::chrono::seconds(3);
+       open_streams != kStreams && Clock::now() < until;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    open_streams = GetModelInfo(*stub).num_open_streams();
+  }
+  EXPECT_EQ(open_streams, kStreams);
   {
     grpc::ClientContext context;
     v1::DetokenizeRequest request;
