@@ -82,10 +82,11 @@ void StreamClient::Start(const v1::GenerateRequest& request, RequestRecord recor
 }
 
 void StreamClient::OnCallDone(uint64_t id) {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    finished_.push_back(id);
-  }
+  // Notify under the lock: once it is released the owner may collect this
+  // call, see nothing in flight and destroy the client (and finished_cv_)
+  // before a notify made after the unlock would run.
+  std::lock_guard<std::mutex> lock(mutex_);
+  finished_.push_back(id);
   finished_cv_.notify_one();
 }
 
