@@ -12,7 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "engine/model/json_fields.h"
+#include "common/json_fields.h"
 #include "engine/model/moe_config.h"
 
 namespace inferd::engine {

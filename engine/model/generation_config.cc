@@ -6,8 +6,8 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "common/json_fields.h"
 #include "engine/model/config.h"
-#include "engine/model/json_fields.h"
 
 namespace inferd::engine {
 

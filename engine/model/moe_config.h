@@ -4,8 +4,8 @@
 #define INFERD_ENGINE_MODEL_MOE_CONFIG_H_
 
 #include "absl/status/status.h"
+#include "common/json_fields.h"
 #include "engine/model/config.h"
-#include "engine/model/json_fields.h"
 
 namespace inferd::engine {
 

@@ -18,9 +18,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/json_fields.h"
 #include "common/regular_file.h"
 #include "engine/model/dtype.h"
-#include "engine/model/json_fields.h"
 #include "kernels/ops.h"
 
 namespace inferd::engine {

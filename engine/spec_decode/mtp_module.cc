@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/check.h"
-#include "engine/model/json_fields.h"
+#include "common/json_fields.h"
 #include "engine/model/weight_store.h"
 #include "kernels/ops.h"
 

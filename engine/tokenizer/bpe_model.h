@@ -15,8 +15,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "common/json_fields.h"
 #include "engine/tokenizer/bpe_merge.h"
-#include "engine/tokenizer/json_util.h"
 #include "engine/tokenizer/tokenizer_json.h"
 
 namespace inferd::engine {

@@ -166,7 +166,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Load(const Json& root, BpeTables tabl
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadHfTokenizer(const std::string& path,
                                                            const TokenizerConfig* config) {
-  absl::StatusOr<std::string> text = ReadFileToString(path);
+  absl::StatusOr<std::string> text = ReadTextFile(path, kMaxTokenizerFileBytes);
   if (!text.ok()) return text.status();
   return HfTokenizerFromText(std::move(*text), path, config);
 }

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "engine/tokenizer/json_util.h"
+#include "common/json_fields.h"
 
 namespace inferd::engine {
 

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "engine/tokenizer/json_util.h"
+#include "common/json_fields.h"
 #include "engine/tokenizer/regex.h"
 #include "engine/tokenizer/split.h"
 

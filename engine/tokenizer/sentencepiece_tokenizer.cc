@@ -8,9 +8,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "common/regular_file.h"
 #include "engine/tokenizer/absl_compat.h"
 #include "engine/tokenizer/decode_bytes.h"
-#include "engine/tokenizer/json_util.h"
 #include "engine/tokenizer/sentencepiece_bpe.h"
 #include "engine/tokenizer/sentencepiece_normalizer.h"
 #include "engine/tokenizer/sentencepiece_proto.h"
@@ -146,7 +146,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> SentencePieceTokenizerFromBytes(
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadSentencePieceTokenizer(
     const std::string& path, const TokenizerConfig* config) {
-  absl::StatusOr<std::string> bytes = ReadFileToString(path);
+  absl::StatusOr<std::string> bytes = ReadRegularFile(path, kMaxTokenizerFileBytes);
   if (!bytes.ok()) return bytes.status();
   return SentencePieceTokenizerFromBytes(*bytes, path, config);
 }

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "engine/tokenizer/json_util.h"
+#include "common/json_fields.h"
 #include "engine/tokenizer/utf8.h"
 
 namespace inferd::engine {

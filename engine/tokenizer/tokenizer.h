@@ -18,6 +18,10 @@
 
 namespace inferd::engine {
 
+// Largest tokenizer file accepted: tokenizer.json (a 256k vocabulary's is
+// about 35 MiB), tokenizer.model, tokenizer_config.json.
+inline constexpr int64_t kMaxTokenizerFileBytes = int64_t{512} << 20;
+
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;

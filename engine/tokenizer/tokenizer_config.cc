@@ -3,8 +3,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/json_fields.h"
 #include "engine/tokenizer/absl_compat.h"
-#include "engine/tokenizer/json_util.h"
+#include "engine/tokenizer/tokenizer.h"
 
 namespace inferd::engine {
 
@@ -43,7 +44,7 @@ absl::Status ReadFlag(const Json& root, std::string_view key, const std::string&
 }  // namespace
 
 absl::StatusOr<TokenizerConfig> LoadTokenizerConfig(const std::string& path) {
-  absl::StatusOr<std::string> text = ReadFileToString(path);
+  absl::StatusOr<std::string> text = ReadTextFile(path, kMaxTokenizerFileBytes);
   if (!text.ok()) return text.status();
   absl::StatusOr<Json> root = ParseJson(*text, path);
   if (!root.ok()) return root.status();

@@ -15,7 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "engine/tokenizer/json_util.h"
+#include "common/json_fields.h"
 
 namespace inferd::engine {
 

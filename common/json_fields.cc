@@ -1,5 +1,5 @@
-// engine/model/json_fields.cc — typed reads of JSON object fields.
-#include "engine/model/json_fields.h"
+// common/json_fields.cc — see json_fields.h.
+#include "common/json_fields.h"
 
 #include <cmath>
 #include <limits>
@@ -7,10 +7,12 @@
 #include "absl/strings/str_cat.h"
 #include "common/regular_file.h"
 
-namespace inferd::engine {
+namespace inferd {
 namespace {
 
-using Json = nlohmann::json;
+// Debian's abseil has its own absl::string_view, which does not convert
+// from std::string_view.
+absl::string_view ToAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 // Integer value of `v` when it is a JSON integer that fits in int64.
 std::optional<int64_t> AsInt64(const Json& v) {
@@ -23,7 +25,24 @@ std::optional<int64_t> AsInt64(const Json& v) {
   return std::nullopt;
 }
 
+// "<where>.<key> is not <what>" as INVALID_ARGUMENT (the Get* style).
+absl::Status NotA(const std::string& where, std::string_view key, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(where, ".", ToAbsl(key), " is not ", what));
+}
+
 }  // namespace
+
+absl::StatusOr<std::string> ReadTextFile(const std::string& path, int64_t max_bytes) {
+  return ReadRegularFile(path, max_bytes);
+}
+
+absl::StatusOr<Json> ParseJson(absl::string_view text, const std::string& origin) {
+  try {
+    return Json::parse(text.begin(), text.end());
+  } catch (const Json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(origin, ": invalid JSON: ", e.what()));
+  }
+}
 
 const char* JsonTypeName(const Json& value) {
   switch (value.type()) {
@@ -47,22 +66,17 @@ const char* JsonTypeName(const Json& value) {
   }
 }
 
-absl::StatusOr<Json> ParseJson(absl::string_view text, const std::string& origin) {
-  try {
-    return Json::parse(text.begin(), text.end());
-  } catch (const Json::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(origin, ": invalid JSON: ", e.what()));
-  }
+const Json* FindField(const Json& obj, std::string_view key) {
+  if (!obj.is_object()) return nullptr;
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return nullptr;
+  return &*it;
 }
 
-absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
-  return ReadRegularFile(path, kMaxJsonFileBytes);
-}
+// --- JsonFields ---
 
 const Json* JsonFields::Find(absl::string_view key) const {
-  auto it = object_.find(std::string(key));
-  if (it == object_.end() || it->is_null()) return nullptr;
-  return &*it;
+  return FindField(object_, std::string_view(key.data(), key.size()));
 }
 
 absl::Status JsonFields::Error(absl::string_view key, absl::string_view what) const {
@@ -147,4 +161,49 @@ absl::StatusOr<std::vector<int32_t>> JsonFields::TokenIds(absl::string_view key)
   return ids;
 }
 
-}  // namespace inferd::engine
+// --- Get* ---
+
+absl::StatusOr<bool> GetBool(const Json& obj, std::string_view key, bool fallback,
+                             const std::string& where) {
+  const Json* v = FindField(obj, key);
+  if (v == nullptr) return fallback;
+  if (!v->is_boolean()) return NotA(where, key, "a boolean");
+  return v->get<bool>();
+}
+
+absl::StatusOr<std::optional<std::string>> GetOptionalString(const Json& obj, std::string_view key,
+                                                             const std::string& where) {
+  const Json* v = FindField(obj, key);
+  if (v == nullptr) return std::optional<std::string>();
+  if (!v->is_string()) return NotA(where, key, "a string");
+  return std::optional<std::string>(v->get<std::string>());
+}
+
+absl::StatusOr<std::string> GetString(const Json& obj, std::string_view key,
+                                      std::string_view fallback, const std::string& where) {
+  absl::StatusOr<std::optional<std::string>> v = GetOptionalString(obj, key, where);
+  if (!v.ok()) return v.status();
+  return v->has_value() ? std::move(**v) : std::string(fallback);
+}
+
+absl::StatusOr<int64_t> GetInt(const Json& obj, std::string_view key, int64_t fallback,
+                               const std::string& where) {
+  const Json* v = FindField(obj, key);
+  if (v == nullptr) return fallback;
+  std::optional<int64_t> i = AsInt64(*v);
+  if (!i.has_value()) return NotA(where, key, "an integer");
+  return *i;
+}
+
+absl::StatusOr<std::string> GetType(const Json& obj, const std::string& where) {
+  if (!obj.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, " is not an object"));
+  }
+  const Json* v = FindField(obj, "type");
+  if (v == nullptr || !v->is_string()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, " has no string \"type\""));
+  }
+  return v->get<std::string>();
+}
+
+}  // namespace inferd
