@@ -153,8 +153,12 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
       }
     }
     const absl::Time load_start = absl::Now();
+    LoadProgressReporter progress(
+        static_cast<int64_t>((*weights)->NumElements()) * kernels::DTypeSize(weights_dtype),
+        [&store = **weights] { return store.BytesLoaded(); }, config.on_load_progress);
     absl::StatusOr<std::unique_ptr<Transformer>> loaded =
         Transformer::Load(*model_config, **weights, weights_dtype);
+    progress.Finish(loaded.ok());
     if (!loaded.ok()) return loaded.status();
     load_seconds = absl::ToDoubleSeconds(absl::Now() - load_start);
     model = *std::move(loaded);

@@ -19,6 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "engine/engine_observer.h"
 #include "engine/model/config.h"
+#include "engine/model/load_progress.h"
 #include "engine/output_channel.h"
 #include "engine/request.h"
 #include "engine/sampling_defaults.h"
@@ -86,6 +87,9 @@ struct EngineConfig {
   // Metrics hook (engine/engine_observer.h); null: none. Shared with the
   // caller, which may keep reading what it recorded after the engine is gone.
   std::shared_ptr<EngineObserver> observer;
+  // Progress of the weight load (engine/model/load_progress.h): called once a
+  // load has run for a second, then every second, and at 100%; null: silent.
+  LoadProgressSink on_load_progress;
 };
 
 // Static facts about the loaded model (GetModelInfo).

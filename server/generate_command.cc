@@ -56,6 +56,9 @@ int RunGenerate(const cli::ParsedArgs& args) {
   if (has_text == has_ids) return Fail(2, "give exactly one of --prompt or --prompt-ids");
   absl::StatusOr<engine::EngineConfig> config = EngineConfigFromFlags();
   if (!config.ok()) return Fail(2, std::string(config.status().message()));
+  config->on_load_progress = [](const engine::LoadProgress& p) {
+    absl::FPrintF(stderr, "inferd generate: %s\n", engine::FormatLoadProgress(p));
+  };
   absl::StatusOr<std::unique_ptr<engine::Engine>> engine = engine::Engine::Create(*config);
   if (!engine.ok()) {
     return Fail(1, absl::StrFormat("cannot load model %s: %s", config->model_dir,

@@ -171,7 +171,14 @@ absl::StatusOr<std::unique_ptr<engine::Engine>> LoadEngine(const ServeOptions& o
   const std::string& dir = o.engine.model_dir;
   LogInfo("loading model", {{"model", engine::ModelNameFromDir(dir)}, {"model_dir", dir}});
   const absl::Time start = absl::Now();
-  absl::StatusOr<std::unique_ptr<engine::Engine>> created = engine::Engine::Create(o.engine);
+  engine::EngineConfig config = o.engine;
+  config.on_load_progress = [](const engine::LoadProgress& p) {
+    LogInfo(engine::FormatLoadProgress(p), {{"loaded_bytes", p.loaded_bytes},
+                                            {"total_bytes", p.total_bytes},
+                                            {"percent", p.Percent()},
+                                            {"elapsed_s", std::round(p.seconds * 1e3) / 1e3}});
+  };
+  absl::StatusOr<std::unique_ptr<engine::Engine>> created = engine::Engine::Create(config);
   if (!created.ok()) return created;
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   const engine::ModelInfo& info = (*created)->model_info();
