@@ -1,10 +1,11 @@
-// engine/engine_impl.cc — the step loop: schedule -> run -> sample -> update
-// -> report to the observer -> emit. No logging and no string formatting in
+// engine/engine_impl.cc — the step loop: schedule -> run -> sample (or
+// verify drafts) -> commit drafts -> update -> draft for the next step ->
+// report to the observer -> emit; speculative decoding's part is SpecStep
+// (engine/spec_decode/spec_step.h). No logging and no string formatting in
 // here (STYLE rule 11). Chunks are queued while a step runs and pushed at its
 // end, after the observer has seen the step and its finished requests.
 #include "engine/engine_impl.h"
 
-#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <random>
@@ -42,9 +43,8 @@ EngineImpl::EngineImpl(const EngineConfig& config, ModelInfo info,
                                  .enable_chunked_prefill = config.enable_chunked_prefill},
                  &kv_cache_),
       observer_(config.observer.get()),
-      proposer_(std::move(proposer)),
-      policy_(config.speculative.policy, config.speculative.num_speculative_tokens) {
-  accepted_per_position_.assign(kMaxSpeculativeTokens, 0);
+      spec_(config.speculative, info_.max_context, std::move(proposer), runner_.get(), &kv_cache_,
+            &scheduler_) {
   stat_free_blocks_ = kv_cache_.num_free_blocks();
   if (observer_ != nullptr) observer_->OnEngineStart(info_);
   thread_ = std::thread([this] { Loop(); });
@@ -214,7 +214,7 @@ void EngineImpl::Finish(RequestState* state, FinishReason reason, RequestOutput 
   out.usage.draft_tokens = static_cast<int32_t>(state->draft_tokens);
   out.usage.accepted_draft_tokens = static_cast<int32_t>(state->accepted_draft_tokens);
   const SeqId id = state->seq.id;
-  if (proposer_ != nullptr) proposer_->Forget(id);
+  spec_.Forget(id);
   const std::string request_id = state->request.request_id;
   std::shared_ptr<OutputChannel> channel = state->channel;
   scheduler_.Remove(id);  // frees its KV blocks now
@@ -284,7 +284,7 @@ bool EngineImpl::ProcessTokens(RequestState* state, absl::Span<const int32_t> to
 
 void EngineImpl::Step() {
   const EngineClock::time_point step_start = EngineClock::now();
-  cycle_start_ = step_start;
+  spec_.BeginStep(step_start);
   SchedulerOutput plan = scheduler_.Schedule(absl::Now());
   stat_preemptions_ += static_cast<int64_t>(plan.preempted.size());
   stat_prefix_queries_ += plan.prefix_cache_queries;
@@ -292,9 +292,7 @@ void EngineImpl::Step() {
   step_.num_preemptions += static_cast<int64_t>(plan.preempted.size());
   step_.prefix_cache_queries += plan.prefix_cache_queries;
   step_.prefix_cache_hits += plan.prefix_cache_hits;
-  if (proposer_ != nullptr) {
-    for (SeqId id : plan.preempted) proposer_->Forget(id);
-  }
+  for (SeqId id : plan.preempted) spec_.Forget(id);
   for (SeqId id : plan.expired) {
     // Waiting: rejected without running; running: aborted mid-stream. The
     // scheduler already freed its blocks.
@@ -315,200 +313,47 @@ void EngineImpl::Step() {
   const int64_t vocab = runner_->vocab_size();
   sampled_.clear();
   int64_t row = 0;
-  step_prefill_tokens_ = 0;
-  step_decodes_ = 0;
   for (const ScheduledSequence& s : plan.scheduled) {
     RequestState* state = states_.at(s.id).get();
     if (state->first_scheduled == EngineClock::time_point{}) state->first_scheduled = step_start;
-    const bool decode = s.samples && s.num_new_tokens == 1 + s.num_draft_tokens &&
-                        s.num_computed_before + 1 == state->seq.num_tokens();
-    if (decode) {
-      ++step_decodes_;
-    } else {
-      step_prefill_tokens_ += s.num_new_tokens;
-    }
+    spec_.CountScheduled(s, state->seq);
     if (!s.samples) continue;
     sampled_.push_back({state, &s, row, SpecVerifyResult{}});
     row += 1 + s.num_draft_tokens;
   }
-  const TypicalAcceptance typical =
-      config_.speculative.typical_acceptance.has_value()
-          ? TypicalAcceptance{config_.speculative.typical_acceptance->first,
-                              config_.speculative.typical_acceptance->second}
-          : TypicalAcceptance{};
-  const bool use_typical = config_.speculative.typical_acceptance.has_value();
   kernels::ParallelFor(static_cast<int64_t>(sampled_.size()), kernels::GrainFor(8 * vocab),
                        [&](int64_t begin, int64_t end) {
-                         for (int64_t i = begin; i < end; ++i) {
-                           SampledToken& t = sampled_[i];
-                           const SamplingParams& sp = t.state->request.sampling;
-                           float* rows = logits + t.logits_row * vocab;
-                           const int64_t num_draft = t.scheduled->num_draft_tokens;
-                           if (num_draft == 0) {
-                             t.result.tokens.assign(1, 0);
-                             if (sp.logprobs >= 0) t.result.logprobs.resize(1);
-                             t.result.tokens[0] = Sampler::Sample(
-                                 rows, vocab, sp, &t.state->sampling,
-                                 sp.logprobs >= 0 ? t.result.logprobs.data() : nullptr);
-                             continue;
-                           }
-                           const SpecDraft& draft = t.state->seq.draft;
-                           std::vector<int32_t> chain_parents;
-                           absl::Span<const int32_t> parents;
-                           if (draft.is_tree()) {
-                             parents = absl::MakeConstSpan(draft.parents.data(), num_draft);
-                           } else {
-                             chain_parents.resize(num_draft);
-                             for (int64_t j = 0; j < num_draft; ++j)
-                               chain_parents[j] = static_cast<int32_t>(j);
-                             parents = chain_parents;
-                           }
-                           SpecVerifyInput in;
-                           in.logits = rows;
-                           in.vocab = vocab;
-                           in.tokens = absl::MakeConstSpan(draft.tokens.data(), num_draft);
-                           in.parents = parents;
-                           in.draft_probs = draft.probs.empty() ? nullptr : draft.probs.data();
-                           in.params = &sp;
-                           in.state = &t.state->sampling;
-                           in.typical = use_typical ? &typical : nullptr;
-                           in.want_logprobs = sp.logprobs >= 0;
-                           t.result = VerifySpeculative(in);
-                         }
+                         for (int64_t i = begin; i < end; ++i) Sample(&sampled_[i], logits, vocab);
                        });
   const EngineClock::time_point sampled_at = EngineClock::now();
-  move_src_.clear();
-  move_dst_.clear();
-  for (SampledToken& t : sampled_) {
-    if (t.scheduled->num_draft_tokens > 0) CommitDraft(*t.scheduled, t.state, t.result.path);
-  }
-  runner_->MoveKv(move_src_, move_dst_);
-  for (const auto& [seq, num_computed] : rollbacks_) scheduler_.RollBack(seq, num_computed);
-  rollbacks_.clear();
-  for (SampledToken& t : sampled_) {
+  spec_.CommitDrafts(sampled_, &step_);  // accepted KV kept, rejected positions rolled back
+  for (SampledSequence& t : sampled_) {
     RecordSample(t.state, sampled_at, static_cast<int64_t>(t.result.tokens.size()));
     const bool want_logprobs = t.state->request.sampling.logprobs >= 0;
     ProcessTokens(t.state, t.result.tokens, want_logprobs ? &t.result.logprobs : nullptr);
   }
-  if (proposer_ != nullptr) Propose(plan);
+  // Drafts for the next step (the policy decides who and how far).
+  spec_.Propose(
+      plan, sampled_,
+      [this](SeqId id) -> RequestState* {
+        auto it = states_.find(id);
+        return it == states_.end() ? nullptr : it->second.get();
+      },
+      step_);
   ++stat_steps_;
 }
 
-void EngineImpl::CommitDraft(const ScheduledSequence& s, RequestState* state,
-                             const std::vector<int32_t>& path) {
-  Sequence& seq = state->seq;
-  const int64_t root = s.num_computed_before;  // the root's position
-  const int64_t accepted = static_cast<int64_t>(path.size());
-  if (seq.draft.is_tree()) {
-    // Node j sits at cache position root + j; the accepted path's nodes move
-    // to root + 1, root + 2, ... (in order, so no move overwrites a node
-    // still to be moved: path[i] >= i + 1).
-    const std::vector<int32_t>& table = kv_cache_.BlockTable(seq.id);
-    const int32_t bs = kv_cache_.block_size();
-    auto slot = [&](int64_t pos) { return table[pos / bs] * bs + static_cast<int32_t>(pos % bs); };
-    for (int64_t i = 0; i < accepted; ++i) {
-      if (path[i] == i + 1) continue;
-      move_src_.push_back(slot(root + path[i]));
-      move_dst_.push_back(slot(root + 1 + i));
-    }
+void EngineImpl::Sample(SampledSequence* t, float* logits, int64_t vocab) const {
+  float* rows = logits + t->logits_row * vocab;  // [1 + num_draft_tokens, vocab]
+  if (t->scheduled->num_draft_tokens > 0) {
+    t->result = spec_.Verify(*t->scheduled, t->state, rows, vocab);
+    return;
   }
-  // Rolled back after the moves (a move may read a block the rollback frees).
-  rollbacks_.push_back({&seq, root + 1 + accepted});
-  state->draft_tokens += s.num_draft_tokens;
-  state->accepted_draft_tokens += accepted;
-  // Acceptance per level of the draft: a tree's depth, a chain's length.
-  int64_t depth = s.num_draft_tokens;
-  if (seq.draft.is_tree()) {
-    depth_scratch_.assign(s.num_draft_tokens + 1, 0);
-    depth = 0;
-    for (int64_t j = 1; j <= s.num_draft_tokens; ++j) {
-      depth_scratch_[j] = depth_scratch_[seq.draft.parents[j - 1]] + 1;
-      depth = std::max<int64_t>(depth, depth_scratch_[j]);
-    }
-  }
-  state->acceptance.Record(depth, accepted);
-  seq.draft.Clear();
-  ++step_.spec_num_drafts;
-  step_.spec_num_draft_tokens += s.num_draft_tokens;
-  step_.spec_num_accepted_tokens += accepted;
-  for (int64_t i = 0; i < accepted && i < kMaxSpeculativeTokens; ++i) {
-    ++accepted_per_position_[i];
-  }
-}
-
-void EngineImpl::Propose(const SchedulerOutput& plan) {
-  // What the step computed, for proposers that keep KV beside the target.
-  computed_.clear();
-  proposals_.clear();
-  proposal_acceptance_.clear();
-  const InputBatch& batch = runner_->last_batch();
-  int64_t next_decodes = 0;  // the sequences that decode in the next step
-  size_t next_sampled = 0;   // sampled_ is a subsequence of plan.scheduled
-  for (size_t i = 0; i < plan.scheduled.size(); ++i) {
-    const ScheduledSequence& s = plan.scheduled[i];
-    const SampledToken* sample = nullptr;
-    if (next_sampled < sampled_.size() && sampled_[next_sampled].scheduled == &s) {
-      sample = &sampled_[next_sampled++];
-    }
-    auto it = states_.find(s.id);
-    if (it == states_.end()) continue;  // finished this step (the proposer forgot it)
-    RequestState* state = it->second.get();
-    Sequence& seq = state->seq;
-    ComputedSequence c;
-    c.seq = &seq;
-    c.row_begin = batch.query_start[i];
-    c.first_position = s.num_computed_before;
-    // Valid rows: the real tokens' and the accepted draft nodes' (a tree
-    // path's nodes sit at their node index); a rejected draft's are not.
-    const int64_t real = s.num_new_tokens - s.num_draft_tokens;
-    for (int64_t r = 0; r < real; ++r) c.valid_rows.push_back(static_cast<int32_t>(r));
-    if (sample != nullptr && s.num_draft_tokens > 0) {
-      for (int32_t node : sample->result.path) {
-        c.valid_rows.push_back(static_cast<int32_t>(real - 1 + node));
-      }
-    }
-    computed_.push_back(std::move(c));
-    if (seq.status != SequenceStatus::kRunning || !seq.decoding()) continue;
-    ++next_decodes;
-    const SpeculativeChoice& choice = state->request.speculative;
-    if (choice.mode == SpeculativeChoice::Mode::kOff) continue;
-    int64_t k = config_.speculative.num_speculative_tokens;
-    if (choice.max_tokens >= 0) k = std::min<int64_t>(k, choice.max_tokens);
-    // Never draft past max_tokens (the step adds one token beyond the
-    // draft) or the context.
-    k = std::min<int64_t>(k, state->request.sampling.max_tokens - seq.num_output_tokens() - 1);
-    k = std::min<int64_t>(k, info_.max_context - seq.num_tokens() - 1);
-    if (k <= 0) continue;
-    proposals_.push_back({&seq, &state->request.sampling, static_cast<int32_t>(k)});
-    if (choice.mode != SpeculativeChoice::Mode::kOn) {
-      proposal_acceptance_.push_back(state->acceptance.rate);
-    }
-  }
-  // The policy sets one draft length for the step's sequences that left the
-  // choice to the server; those that asked for speculation keep theirs.
-  const int32_t k = policy_.DraftLength(next_decodes, proposal_acceptance_);
-  size_t kept = 0;
-  for (ProposalRequest r : proposals_) {
-    if (states_.at(r.seq->id)->request.speculative.mode != SpeculativeChoice::Mode::kOn) {
-      r.max_tokens = std::min(r.max_tokens, k);
-    }
-    if (r.max_tokens > 0) proposals_[kept++] = r;
-  }
-  proposals_.resize(kept);
-  TargetStep step;
-  step.batch = &batch;
-  step.hidden = runner_->hidden_states();
-  step.computed = computed_;
-  if (proposals_.empty() && !proposal_acceptance_.empty()) {
-    proposer_->Skip(step, &kv_cache_);  // the policy chose not to draft
-  } else {
-    proposer_->Propose(step, absl::MakeSpan(proposals_), &kv_cache_);
-  }
-  int64_t drafted = 0;
-  for (const ProposalRequest& r : proposals_) drafted += r.seq->draft.size();
-  // Timed to the end of the step (EndStep pushes the chunks).
-  pending_cycle_ = PendingCycle{step_.num_generation_tokens, step_decodes_,
-                                step_prefill_tokens_ > 0, step_.spec_num_drafts > 0, drafted > 0};
+  const SamplingParams& sp = t->state->request.sampling;
+  t->result.tokens.assign(1, 0);
+  if (sp.logprobs >= 0) t->result.logprobs.resize(1);
+  t->result.tokens[0] = Sampler::Sample(rows, vocab, sp, &t->state->sampling,
+                                        sp.logprobs >= 0 ? t->result.logprobs.data() : nullptr);
 }
 
 void EngineImpl::EndStep() {
@@ -520,21 +365,15 @@ void EngineImpl::EndStep() {
     step_.num_kv_blocks_used = kv_cache_.num_blocks() - kv_cache_.num_free_blocks();
     step_.time_to_first_token_s = ttft_s_;
     step_.inter_token_latency_s = itl_s_;
-    step_.spec_accepted_per_position = accepted_per_position_;
+    step_.spec_accepted_per_position = spec_.accepted_per_position();
     observer_->OnStep(step_);
   }
   step_ = StepStats{};
   ttft_s_.clear();
   itl_s_.clear();
-  std::fill(accepted_per_position_.begin(), accepted_per_position_.end(), 0);
   for (PendingOutput& p : pending_) p.channel->Push(std::move(p.output));
   pending_.clear();
-  if (pending_cycle_.has_value()) {
-    const PendingCycle& c = *pending_cycle_;
-    policy_.RecordCycle(Seconds(EngineClock::now() - cycle_start_), c.generated, c.batch,
-                        c.had_prefill, c.verified, c.drafted);
-    pending_cycle_.reset();
-  }
+  spec_.EndCycle();  // the policy times the cycle to here
 }
 
 void EngineImpl::PublishStats() {

@@ -24,8 +24,7 @@
 #include "engine/runner/model_runner.h"
 #include "engine/scheduler/scheduler.h"
 #include "engine/spec_decode/proposer.h"
-#include "engine/spec_decode/spec_policy.h"
-#include "engine/spec_decode/spec_verifier.h"
+#include "engine/spec_decode/spec_step.h"
 
 namespace inferd::engine {
 
@@ -69,13 +68,10 @@ class EngineImpl final : public Engine {
   // request finished.
   bool ProcessTokens(RequestState* state, absl::Span<const int32_t> tokens,
                      std::vector<TokenLogprob>* logprobs);
-  // After a verified draft: queues the moves of an accepted tree path's KV
-  // to consecutive positions and the rollback of the rejected positions,
-  // counts the step's stats.
-  void CommitDraft(const ScheduledSequence& s, RequestState* state,
-                   const std::vector<int32_t>& path);
-  // Drafts for the next step (the policy decides who and how far).
-  void Propose(const SchedulerOutput& plan);
+  // Fills t->result: samples the sequence's next token from its logits row,
+  // or verifies its draft (spec_). `logits`: [sampled rows, vocab], used as
+  // scratch. Touches only t's request; runs on the kernel pool's threads.
+  void Sample(SampledSequence* t, float* logits, int64_t vocab) const;
   // Reports the request to the observer, forgets it and queues its final
   // chunk.
   void Finish(RequestState* state, FinishReason reason, RequestOutput out,
@@ -97,44 +93,19 @@ class EngineImpl final : public Engine {
   std::unordered_map<SeqId, std::unique_ptr<RequestState>> states_;
   std::unordered_map<std::string, SeqId> ids_;
   SeqId next_seq_id_ = 1;
-  std::vector<SeqId> finished_;  // scratch, per step
-  struct SampledToken {
-    RequestState* state;
-    const ScheduledSequence* scheduled;
-    int64_t logits_row;       // first of its 1 + num_draft_tokens logits rows
-    SpecVerifyResult result;  // tokens to emit (+ the accepted path, logprobs)
-  };
-  std::vector<SampledToken> sampled_;  // scratch, per step
+  std::vector<SeqId> finished_;           // scratch, per step
+  std::vector<SampledSequence> sampled_;  // scratch, per step
   // Chunks produced since the last EndStep, pushed by it in order.
   struct PendingOutput {
     std::shared_ptr<OutputChannel> channel;
     RequestOutput output;
   };
   std::vector<PendingOutput> pending_;
-  EngineObserver* const observer_;              // config_.observer; may be null
-  StepStats step_;                              // accumulated since the last EndStep
-  std::vector<double> ttft_s_;                  // step_.time_to_first_token_s
-  std::vector<double> itl_s_;                   // step_.inter_token_latency_s
-  std::vector<int64_t> accepted_per_position_;  // step_.spec_accepted_per_position
-
-  // Speculative decoding (null proposer: off).
-  std::unique_ptr<Proposer> proposer_;
-  SpeculationPolicy policy_;
-  std::vector<int32_t> move_src_;  // scratch: KV moves of accepted tree paths
-  std::vector<int32_t> move_dst_;
-  std::vector<int32_t> depth_scratch_;                    // scratch: draft node depths
-  std::vector<std::pair<Sequence*, int64_t>> rollbacks_;  // scratch: (seq, valid tokens)
-  std::vector<ComputedSequence> computed_;                // scratch, per step
-  std::vector<ProposalRequest> proposals_;                // scratch, per step
-  std::vector<double> proposal_acceptance_;               // scratch, per step
-  int64_t step_prefill_tokens_ = 0;                       // this step's non-decode tokens
-  int64_t step_decodes_ = 0;                              // this step's decoding sequences
-  EngineClock::time_point cycle_start_;                   // this step's start
-  struct PendingCycle {  // for the policy, recorded at the end of the step
-    int64_t generated, batch;
-    bool had_prefill, verified, drafted;
-  };
-  std::optional<PendingCycle> pending_cycle_;
+  EngineObserver* const observer_;  // config_.observer; may be null
+  StepStats step_;                  // accumulated since the last EndStep
+  std::vector<double> ttft_s_;      // step_.time_to_first_token_s
+  std::vector<double> itl_s_;       // step_.inter_token_latency_s
+  SpecStep spec_;                   // speculative decoding (no proposer: off)
 
   // Cross-thread.
   mutable absl::Mutex inbox_mu_;
