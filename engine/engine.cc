@@ -10,13 +10,13 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/memory_limit.h"
+#include "engine/backend/cpu_backend.h"
 #include "engine/engine_impl.h"
 #include "engine/kv_cache/kv_cache_tensors.h"
 #include "engine/model/transformer.h"
 #include "engine/model/weight_store.h"
 #include "engine/runner/model_runner.h"
 #include "engine/spec_decode/proposer_factory.h"
-#include "kernels/cpu/thread_pool.h"
 
 namespace inferd::engine {
 
@@ -157,7 +157,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
         static_cast<int64_t>((*weights)->NumElements()) * kernels::DTypeSize(weights_dtype),
         [&store = **weights] { return store.BytesLoaded(); }, config.on_load_progress);
     absl::StatusOr<std::unique_ptr<Transformer>> loaded =
-        Transformer::Load(*model_config, **weights, weights_dtype);
+        Transformer::Load(*model_config, **weights, weights_dtype, CpuBackend::Create());
     progress.Finish(loaded.ok());
     if (!loaded.ok()) return loaded.status();
     load_seconds = absl::ToDoubleSeconds(absl::Now() - load_start);
@@ -262,7 +262,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
 
   if (config.track_expert_load) model->EnableExpertLoad();
   try {
-    kernels::SetNumThreads(config.num_threads);
+    model->backend().SetNumThreads(config.num_threads);
   } catch (const std::system_error& e) {
     return absl::ResourceExhaustedError(
         absl::StrCat("cannot start ", config.num_threads, " kernel threads: ", e.what()));

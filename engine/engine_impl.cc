@@ -16,7 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/check.h"
-#include "kernels/cpu/thread_pool.h"
+#include "common/thread_pool.h"
 
 namespace inferd::engine {
 
@@ -321,10 +321,10 @@ void EngineImpl::Step() {
     sampled_.push_back({state, &s, row, SpecVerifyResult{}});
     row += 1 + s.num_draft_tokens;
   }
-  kernels::ParallelFor(static_cast<int64_t>(sampled_.size()), kernels::GrainFor(8 * vocab),
-                       [&](int64_t begin, int64_t end) {
-                         for (int64_t i = begin; i < end; ++i) Sample(&sampled_[i], logits, vocab);
-                       });
+  inferd::ParallelFor(static_cast<int64_t>(sampled_.size()), inferd::GrainFor(8 * vocab),
+                      [&](int64_t begin, int64_t end) {
+                        for (int64_t i = begin; i < end; ++i) Sample(&sampled_[i], logits, vocab);
+                      });
   const EngineClock::time_point sampled_at = EngineClock::now();
   spec_.CommitDrafts(sampled_, &step_);  // accepted KV kept, rejected positions rolled back
   for (SampledSequence& t : sampled_) {

@@ -18,7 +18,7 @@
 // check this bit for bit.
 //
 // Threading: ops run on the calling thread plus the process-wide CPU pool
-// (kernels/cpu/thread_pool.h); callers must not call ops concurrently from
+// (common/thread_pool.h); callers must not call ops concurrently from
 // several threads (the engine has exactly one step thread).
 #ifndef INFERD_KERNELS_OPS_H_
 #define INFERD_KERNELS_OPS_H_

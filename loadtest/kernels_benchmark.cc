@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "kernels/cpu/thread_pool.h"
+#include "common/thread_pool.h"
 #include "kernels/ops.h"
 #include "loadtest/kernels_benchmark_util.h"
 
@@ -244,10 +244,9 @@ int main(int argc, char** argv) {
       " x %.2f GHz (GHz implied by the measurement)\n",
       g_peak_flops / 1e9, cores, ghz);
   if (const char* env = std::getenv("INFERD_KERNEL_THREADS"); env != nullptr) {
-    inferd::kernels::SetNumThreads(std::atoi(env));
+    ::inferd::SetNumThreads(std::atoi(env));
   }
-  std::printf("  kernel threads: %d (env INFERD_KERNEL_THREADS)\n\n",
-              inferd::kernels::NumThreads());
+  std::printf("  kernel threads: %d (env INFERD_KERNEL_THREADS)\n\n", ::inferd::NumThreads());
   inferd::kernels::RegisterAll();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

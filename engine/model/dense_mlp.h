@@ -5,9 +5,9 @@
 
 #include <cstdint>
 #include <string>
-#include <vector>
 
 #include "absl/status/status.h"
+#include "engine/backend/backend.h"
 #include "engine/model/weight.h"
 #include "engine/model/weight_store.h"
 
@@ -21,23 +21,19 @@ struct DenseMlpWeights {
 };
 
 // Loads <prefix>gate_proj/up_proj/down_proj.weight (HF names) as `dtype`.
-absl::Status LoadDenseMlp(const WeightStore& w, const std::string& prefix, int64_t hidden,
-                          int64_t inter, DType dtype, DenseMlpWeights* out);
+absl::Status LoadDenseMlp(const WeightStore& w, Backend& backend, const std::string& prefix,
+                          int64_t hidden, int64_t inter, DType dtype, DenseMlpWeights* out);
 
-// Scratch for RunDenseMlp, grown on demand.
+// Activations of RunDenseMlp, grown to the largest batch so far.
 struct DenseMlpScratch {
-  std::vector<float> gate_up;  // [n, 2 * inter]
-  std::vector<float> act;      // [n, inter]
+  int64_t capacity = 0;
+  Tensor gate_up;  // [n, 2 * inter]
+  Tensor act;      // [n, inter]
 };
 
 // out = block(h):  h [n, hidden] -> out [n, hidden]
-void RunDenseMlp(const DenseMlpWeights& m, int64_t n, int64_t hidden, const float* h, float* out,
+void RunDenseMlp(Backend& backend, const DenseMlpWeights& m, TensorView h, TensorView out,
                  DenseMlpScratch* scratch);
-
-// Appends tensor `name` (checked against `shape`) to `out` as fp32 (norms,
-// biases: small tensors kept in fp32 whatever the weights' dtype).
-absl::Status AppendTensor(const WeightStore& w, const std::string& name,
-                          const std::vector<int64_t>& shape, std::vector<float>* out);
 
 }  // namespace inferd::engine
 

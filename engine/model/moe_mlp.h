@@ -3,7 +3,7 @@
 // config says) -> SwiGLU experts over the tokens routed to them -> weighted
 // combine; plus, for Qwen2-MoE, a shared expert scaled by
 // sigmoid(shared_expert_gate(x)). Compute follows the k active experts per
-// token (kernels::MoeExperts); all experts' weights stay resident.
+// token (Backend::Moe); all experts' weights stay resident.
 #ifndef INFERD_ENGINE_MODEL_MOE_MLP_H_
 #define INFERD_ENGINE_MODEL_MOE_MLP_H_
 
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "engine/backend/backend.h"
 #include "engine/model/config.h"
 #include "engine/model/dense_mlp.h"
 #include "engine/model/expert_load.h"
@@ -21,35 +22,33 @@
 namespace inferd::engine {
 
 struct MoeMlpWeights {
-  std::vector<float> router;       // [num_experts, hidden]
-  Weight gate_up;                  // [num_experts * 2 * inter, hidden]: per expert gate, up
-  Weight down;                     // [num_experts * hidden, inter]
-  DenseMlpWeights shared;          // Qwen2-MoE's shared expert; empty otherwise
-  std::vector<float> shared_gate;  // [1, hidden]; empty without a shared expert
+  Weight router;           // [num_experts, hidden] fp32
+  Weight gate_up;          // [num_experts * 2 * inter, hidden]: per expert gate, up
+  Weight down;             // [num_experts * hidden, inter]
+  DenseMlpWeights shared;  // Qwen2-MoE's shared expert; empty otherwise
+  Weight shared_gate;      // [1, hidden] fp32; empty without a shared expert
 };
 
 // Loads layer `layer`'s MoE block with the HF tensor names of its family.
 // The router and the shared expert's gate stay fp32 (routing decisions are
 // made on them); the experts are stored as `dtype`.
-absl::Status LoadMoeMlp(const ModelConfig& config, const WeightStore& w, int64_t layer, DType dtype,
-                        MoeMlpWeights* out);
+absl::Status LoadMoeMlp(const ModelConfig& config, const WeightStore& w, Backend& backend,
+                        int64_t layer, DType dtype, MoeMlpWeights* out);
 
-// Scratch for RunMoeMlp, grown on demand.
+// Activations of RunMoeMlp, grown to the largest batch so far.
 struct MoeMlpScratch {
-  std::vector<float> router_logits;  // [n, num_experts]
-  std::vector<int32_t> topk_ids;     // [n, k]
-  std::vector<float> topk_weights;   // [n, k]
-  std::vector<float> floats;         // kernels::MoeScratchFloats
-  std::vector<int32_t> ints;         // kernels::MoeScratchInts
-  std::vector<float> shared_out;     // [n, hidden]
-  std::vector<float> shared_gate;    // [n]
+  int64_t capacity = 0;
+  Tensor router_logits;  // [n, num_experts]
+  Tensor shared_out;     // [n, hidden]
+  Tensor shared_gate;    // [n, 1]
   DenseMlpScratch shared;
+  std::vector<int32_t> topk_ids;  // [n, k] on the host, when expert load is counted
 };
 
 // out = block(h):  h [n, hidden] -> out [n, hidden]. Records the routing of
 // layer `layer` into `load` when it is not null.
-void RunMoeMlp(const ModelConfig& config, const MoeMlpWeights& m, int64_t layer, int64_t n,
-               const float* h, float* out, MoeMlpScratch* scratch, ExpertLoad* load);
+void RunMoeMlp(Backend& backend, const ModelConfig& config, const MoeMlpWeights& m, int64_t layer,
+               TensorView h, TensorView out, MoeMlpScratch* scratch, ExpertLoad* load);
 
 }  // namespace inferd::engine
 

@@ -14,7 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "common/check.h"
 #include "common/memory_limit.h"
-#include "kernels/ops.h"
+#include "engine/backend/cpu_backend.h"
 
 namespace inferd::engine {
 
@@ -32,10 +32,12 @@ constexpr int64_t kLoadThreads = 8;
 
 }  // namespace
 
-Transformer::Transformer(const ModelConfig& config) : config_(config) {}
+Transformer::Transformer(const ModelConfig& config, std::shared_ptr<Backend> backend)
+    : config_(config), backend_(std::move(backend)) {}
 
 absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig& config,
-                                                               const WeightStore& w, DType dtype) {
+                                                               const WeightStore& w, DType dtype,
+                                                               std::shared_ptr<Backend> backend) {
   // Sizes from config.json are checked against the checkpoint and the
   // machine before anything is sized from them.
   const double implied = config.MinParameterCount();
@@ -57,65 +59,36 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig
                      " of memory this machine (or container) has",
                      dtype == DType::kF32 ? " (--dtype bf16 halves it)" : ""));
   }
-  std::unique_ptr<Transformer> t(new Transformer(config));
+  if (backend == nullptr) backend = CpuBackend::Create();
+  std::unique_ptr<Transformer> t(new Transformer(config, std::move(backend)));
+  Backend& b = *t->backend_;
   t->dtype_ = dtype;
   const int64_t bytes_before = w.BytesLoaded();
   const int64_t hidden = config.hidden_size;
   const int64_t vocab = config.vocab_size;
-  const int64_t q_dim = config.num_attention_heads * config.head_dim;
-  const int64_t kv_dim = config.num_key_value_heads * config.head_dim;
-  const int64_t inter = config.intermediate_size;
-  t->inv_freq_ = config.RopeInvFreq();
-
-  auto load = [&](const std::string& name, std::vector<int64_t> shape, Weight* out) {
-    absl::StatusOr<Weight> loaded = w.Load(name, shape, dtype);
+  {
+    const std::vector<float> inv_freq = config.RopeInvFreq();
+    absl::StatusOr<Tensor> f = b.FromHost(inv_freq, {static_cast<int64_t>(inv_freq.size())});
+    if (!f.ok()) return f.status();
+    t->inv_freq_ = *std::move(f);
+  }
+  auto assign = [](absl::StatusOr<Weight> loaded, Weight* out) {
     if (!loaded.ok()) return loaded.status();
     *out = *std::move(loaded);
     return absl::OkStatus();
   };
-  INFERD_RETURN_IF_ERROR(load("model.embed_tokens.weight", {vocab, hidden}, &t->embed_tokens_));
-  INFERD_RETURN_IF_ERROR(AppendTensor(w, "model.norm.weight", {hidden}, &t->final_norm_));
+  INFERD_RETURN_IF_ERROR(assign(
+      LoadWeight(w, b, "model.embed_tokens.weight", {vocab, hidden}, dtype), &t->embed_tokens_));
+  INFERD_RETURN_IF_ERROR(
+      assign(LoadF32Weight(w, b, {{"model.norm.weight", {hidden}}}), &t->final_norm_));
   if (!config.tie_word_embeddings) {
-    INFERD_RETURN_IF_ERROR(load("lm_head.weight", {vocab, hidden}, &t->lm_head_));
+    INFERD_RETURN_IF_ERROR(
+        assign(LoadWeight(w, b, "lm_head.weight", {vocab, hidden}, dtype), &t->lm_head_));
   }
   t->layers_.resize(config.num_hidden_layers);
   auto load_layer = [&](int64_t i) -> absl::Status {
-    const std::string p = absl::StrCat("model.layers.", i, ".");
-    LayerWeights& l = t->layers_[i];
-    INFERD_RETURN_IF_ERROR(AppendTensor(w, p + "input_layernorm.weight", {hidden}, &l.input_norm));
-    INFERD_RETURN_IF_ERROR(
-        AppendTensor(w, p + "post_attention_layernorm.weight", {hidden}, &l.post_attn_norm));
-    {
-      absl::StatusOr<Weight> qkv =
-          w.LoadStacked({{p + "self_attn.q_proj.weight", {q_dim, hidden}},
-                         {p + "self_attn.k_proj.weight", {kv_dim, hidden}},
-                         {p + "self_attn.v_proj.weight", {kv_dim, hidden}}},
-                        dtype);
-      if (!qkv.ok()) return qkv.status();
-      l.attn.qkv = *std::move(qkv);
-    }
-    if (config.attention_bias) {
-      INFERD_RETURN_IF_ERROR(
-          AppendTensor(w, p + "self_attn.q_proj.bias", {q_dim}, &l.attn.qkv_bias));
-      INFERD_RETURN_IF_ERROR(
-          AppendTensor(w, p + "self_attn.k_proj.bias", {kv_dim}, &l.attn.qkv_bias));
-      INFERD_RETURN_IF_ERROR(
-          AppendTensor(w, p + "self_attn.v_proj.bias", {kv_dim}, &l.attn.qkv_bias));
-    }
-    INFERD_RETURN_IF_ERROR(load(p + "self_attn.o_proj.weight", {hidden, q_dim}, &l.attn.o));
-    if (config.qk_norm) {
-      INFERD_RETURN_IF_ERROR(
-          AppendTensor(w, p + "self_attn.q_norm.weight", {config.head_dim}, &l.q_norm));
-      INFERD_RETURN_IF_ERROR(
-          AppendTensor(w, p + "self_attn.k_norm.weight", {config.head_dim}, &l.k_norm));
-    }
-    if (config.IsMoeLayer(i)) {
-      l.moe = std::make_unique<MoeMlpWeights>();
-      INFERD_RETURN_IF_ERROR(LoadMoeMlp(config, w, i, dtype, l.moe.get()));
-    } else {
-      INFERD_RETURN_IF_ERROR(LoadDenseMlp(w, p + "mlp.", hidden, inter, dtype, &l.mlp));
-    }
-    return absl::OkStatus();
+    return LoadDecoderLayer(config, w, b, absl::StrCat("model.layers.", i, "."), i, dtype,
+                            &t->layers_[i]);
   };
   // Layers load in parallel: most of a load is the kernel zeroing fresh
   // pages and copying from the page cache, both of which scale with threads.
@@ -148,63 +121,10 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig
 void Transformer::EnsureWorkspace(int64_t n) {
   if (n <= capacity_) return;
   const int64_t hidden = config_.hidden_size;
-  const int64_t q_dim = config_.num_attention_heads * config_.head_dim;
-  residual_.resize(n * hidden);
-  h_.resize(n * hidden);
-  delta_.resize(n * hidden);
-  qkv_.resize(n * (q_dim + 2 * kv_dim()));
-  q_.resize(n * q_dim);
-  k_.resize(n * kv_dim());
-  v_.resize(n * kv_dim());
-  attn_.resize(n * q_dim);
-  selected_.resize(n * hidden);
+  EnsureRows(*backend_, n, hidden, &residual_);
+  EnsureRows(*backend_, n, hidden, &h_);
+  EnsureRows(*backend_, n, hidden, &selected_);
   capacity_ = n;
-}
-
-void Transformer::Attention(const InputBatch& batch, int64_t layer, int32_t block_size,
-                            KvCacheTensors* kv, const float* h, float* out) {
-  const LayerWeights& l = layers_[layer];
-  const int64_t n = batch.num_tokens();
-  const int64_t hidden = config_.hidden_size;
-  const int64_t head_dim = config_.head_dim;
-  const int64_t q_dim = config_.num_attention_heads * head_dim;
-  const int64_t kvd = kv_dim();
-  const int64_t qkv_dim = q_dim + 2 * kvd;
-
-  // [n, q_dim + 2 * kv_dim]
-  kernels::Matmul(h, l.attn.qkv.data(), l.attn.qkv_bias.empty() ? nullptr : l.attn.qkv_bias.data(),
-                  n, qkv_dim, hidden, qkv_.data(), l.attn.qkv.dtype());
-  for (int64_t i = 0; i < n; ++i) {
-    const float* row = qkv_.data() + i * qkv_dim;
-    std::memcpy(q_.data() + i * q_dim, row, q_dim * sizeof(float));
-    std::memcpy(k_.data() + i * kvd, row + q_dim, kvd * sizeof(float));
-    std::memcpy(v_.data() + i * kvd, row + q_dim + kvd, kvd * sizeof(float));
-  }
-  if (config_.qk_norm) {  // per head: [n * heads, head_dim], in place
-    const float eps = static_cast<float>(config_.rms_norm_eps);
-    kernels::RmsNorm(q_.data(), l.q_norm.data(), n * config_.num_attention_heads, head_dim, eps,
-                     q_.data());
-    kernels::RmsNorm(k_.data(), l.k_norm.data(), n * config_.num_key_value_heads, head_dim, eps,
-                     k_.data());
-  }
-  kernels::Rope(q_.data(), batch.positions.data(), n, config_.num_attention_heads, head_dim,
-                inv_freq_.data());
-  kernels::Rope(k_.data(), batch.positions.data(), n, config_.num_key_value_heads, head_dim,
-                inv_freq_.data());
-  kernels::WriteKvCache(k_.data(), v_.data(), batch.slot_mapping.data(), n, kvd, kv->k(layer),
-                        kv->v(layer), kv->dtype());
-
-  kernels::PagedAttentionParams p = BatchAttentionParams(
-      batch, config_.num_attention_heads, config_.num_key_value_heads, head_dim, block_size);
-  p.q = q_.data();
-  p.k_cache = kv->k(layer);
-  p.v_cache = kv->v(layer);
-  p.kv_dtype = kv->dtype();
-  p.out = attn_.data();
-  kernels::PagedAttention(p);
-
-  // [n, hidden]
-  kernels::Matmul(attn_.data(), l.attn.o.data(), nullptr, n, hidden, q_dim, out, l.attn.o.dtype());
 }
 
 void Transformer::EnableExpertLoad() {
@@ -212,48 +132,34 @@ void Transformer::EnableExpertLoad() {
   expert_load_ = std::make_unique<ExpertLoad>(config_.num_hidden_layers, config_.moe.num_experts);
 }
 
-void Transformer::Mlp(int64_t layer, int64_t n, const float* h, float* out) {
-  const LayerWeights& l = layers_[layer];
-  if (l.moe != nullptr) {
-    RunMoeMlp(config_, *l.moe, layer, n, h, out, &moe_scratch_, expert_load_.get());
-  } else {
-    RunDenseMlp(l.mlp, n, config_.hidden_size, h, out, &dense_scratch_);
-  }
-}
-
-void Transformer::Forward(const InputBatch& batch, int32_t block_size, KvCacheTensors* kv,
-                          float* logits) {
+void Transformer::Forward(const InputBatch& batch, KvCacheTensors* kv, TensorView logits) {
   const int64_t n = batch.num_tokens();
   INFERD_CHECK_GT(n, 0);
   EnsureWorkspace(n);
-  const int64_t hidden = config_.hidden_size;
+  last_tokens_ = n;
+  Backend& b = *backend_;
   const float eps = static_cast<float>(config_.rms_norm_eps);
+  const StepInputs in = b.Upload(batch);
+  const TensorView residual = residual_.view().Rows(0, n);  // [n, hidden]
+  const TensorView h = h_.view().Rows(0, n);                // [n, hidden]
 
-  // [n, hidden]
-  kernels::Embedding(embed_tokens_.data(), config_.vocab_size, hidden, batch.token_ids.data(), n,
-                     residual_.data(), embed_tokens_.dtype());
-  kernels::RmsNorm(residual_.data(), layers_[0].input_norm.data(), n, hidden, eps, h_.data());
+  b.Embedding(embed_tokens_.view(), in.token_ids, residual);
+  b.RmsNorm(residual, layers_[0].input_norm.view(), eps, h);
   for (int64_t layer = 0; layer < config_.num_hidden_layers; ++layer) {
-    Attention(batch, layer, block_size, kv, h_.data(), delta_.data());
-    kernels::AddRmsNorm(residual_.data(), delta_.data(), layers_[layer].post_attn_norm.data(), n,
-                        hidden, eps, h_.data());
-    Mlp(layer, n, h_.data(), delta_.data());
-    const float* next_norm = layer + 1 < config_.num_hidden_layers
-                                 ? layers_[layer + 1].input_norm.data()
-                                 : final_norm_.data();
-    kernels::AddRmsNorm(residual_.data(), delta_.data(), next_norm, n, hidden, eps, h_.data());
+    const TensorView next_norm = layer + 1 < config_.num_hidden_layers
+                                     ? layers_[layer + 1].input_norm.view()
+                                     : final_norm_.view();
+    RunDecoderLayer(b, config_, layers_[layer], layer, in, kv->layer(layer), inv_freq_.view(),
+                    next_norm, residual, h, &scratch_, expert_load_.get());
   }
 
   // Only the rows that sample need the LM head: [R, hidden] -> [R, vocab].
   const int64_t r = static_cast<int64_t>(batch.logits_rows.size());
   if (r == 0) return;
-  for (int64_t i = 0; i < r; ++i) {
-    std::memcpy(selected_.data() + i * hidden, h_.data() + batch.logits_rows[i] * hidden,
-                hidden * sizeof(float));
-  }
-  const Weight& head = lm_head();
-  kernels::Matmul(selected_.data(), head.data(), nullptr, r, config_.vocab_size, hidden, logits,
-                  head.dtype());
+  INFERD_CHECK_EQ(logits.numel(), r * config_.vocab_size);
+  const TensorView selected = selected_.view().Rows(0, r);
+  b.GatherRows(h, in.logits_rows, selected);
+  b.Matmul(selected, lm_head().view(), TensorView(), logits);
 }
 
 }  // namespace inferd::engine

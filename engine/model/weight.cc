@@ -5,16 +5,30 @@
 
 namespace inferd::engine {
 
-absl::StatusOr<Weight> Weight::Allocate(DType dtype, std::vector<int64_t> shape) {
-  const int64_t numel = ShapeNumel(shape);
-  absl::StatusOr<HostBuffer> buffer = HostBuffer::Allocate(numel * kernels::DTypeSize(dtype));
-  if (!buffer.ok()) return buffer.status();
-  Weight w;
-  w.buffer_ = *std::move(buffer);
-  w.dtype_ = dtype;
-  w.shape_ = std::move(shape);
-  w.numel_ = numel;
-  return w;
+absl::StatusOr<Weight> LoadWeight(const WeightStore& w, Backend& backend, const std::string& name,
+                                  const std::vector<int64_t>& shape, DType dtype) {
+  absl::StatusOr<Tensor> host = w.Load(name, shape, dtype);
+  if (!host.ok()) return host.status();
+  return backend.Adopt(*std::move(host));
+}
+
+absl::StatusOr<Weight> LoadStackedWeight(const WeightStore& w, Backend& backend,
+                                         const std::vector<WeightStore::Part>& parts, DType dtype) {
+  absl::StatusOr<Tensor> host = w.LoadStacked(parts, dtype);
+  if (!host.ok()) return host.status();
+  return backend.Adopt(*std::move(host));
+}
+
+absl::StatusOr<Weight> LoadF32Weight(const WeightStore& w, Backend& backend,
+                                     const std::vector<WeightStore::Part>& parts) {
+  std::vector<float> values;
+  for (const WeightStore::Part& part : parts) {
+    absl::StatusOr<std::vector<float>> t = w.LoadF32(part.name, part.shape);
+    if (!t.ok()) return t.status();
+    values.insert(values.end(), t->begin(), t->end());
+  }
+  const int64_t n = static_cast<int64_t>(values.size());
+  return backend.FromHost(values, {n});
 }
 
 }  // namespace inferd::engine

@@ -1,71 +1,37 @@
-// engine/model/weight.h — a weight tensor in host memory the server owns, in
-// its own dtype (fp32, bf16 or fp16: kernels/dtype.h).
+// engine/model/weight.h — a model weight: a Tensor (engine/backend/tensor.h)
+// in its own dtype (fp32, bf16 or fp16), resident on the engine's device.
 //
-// Loaded once from the checkpoint (WeightStore::Load), never a view into
-// the file. Fused matrices (q/k/v, gate/up) are allocated whole and filled
-// row range by row range, so loading never holds a second copy.
+// Loaded once from the checkpoint into host memory the server owns
+// (WeightStore::Load, never a view into the file), then made resident on the
+// device (Backend::Adopt: the CPU keeps it in place, a GPU uploads it and
+// frees the host copy). Fused matrices (q/k/v, gate/up) are allocated whole
+// and filled row range by row range, so loading never holds a second copy.
+// Norm weights and biases are small and stay fp32.
 #ifndef INFERD_ENGINE_MODEL_WEIGHT_H_
 #define INFERD_ENGINE_MODEL_WEIGHT_H_
 
-#include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/host_buffer.h"
-#include "kernels/dtype.h"
+#include "engine/backend/backend.h"
+#include "engine/backend/tensor.h"
+#include "engine/model/weight_store.h"
 
 namespace inferd::engine {
 
-using kernels::DType;
+using Weight = Tensor;
 
-// Elements of a tensor of `shape` (1 for a scalar).
-inline int64_t ShapeNumel(const std::vector<int64_t>& shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
-}
-
-class Weight;
-
-// A non-owning view of a weight: its elements and their dtype. Made from a
-// Weight, or from fp32 data (tests, heads kept in fp32).
-struct WeightView {
-  WeightView(const Weight& w);  // NOLINT(google-explicit-constructor): a view
-  WeightView(const float* fp32) : data(fp32), dtype(DType::kF32) {}  // NOLINT
-  WeightView(const void* d, DType t) : data(d), dtype(t) {}
-  const void* data;
-  DType dtype;
-};
-
-class Weight {
- public:
-  Weight() = default;
-  // Uninitialised storage for `shape` elements of `dtype`.
-  static absl::StatusOr<Weight> Allocate(DType dtype, std::vector<int64_t> shape);
-
-  DType dtype() const { return dtype_; }
-  const std::vector<int64_t>& shape() const { return shape_; }
-  int64_t numel() const { return numel_; }
-  int64_t bytes() const { return numel_ * kernels::DTypeSize(dtype_); }
-  bool empty() const { return numel_ == 0; }
-  const void* data() const { return buffer_.data(); }
-  void* data() { return buffer_.data(); }
-  // Start of element `i` (a row of a fused matrix starts at row * cols).
-  void* at(int64_t i) {
-    return static_cast<uint8_t*>(buffer_.data()) + i * kernels::DTypeSize(dtype_);
-  }
-  const void* at(int64_t i) const {
-    return static_cast<const uint8_t*>(buffer_.data()) + i * kernels::DTypeSize(dtype_);
-  }
-
- private:
-  HostBuffer buffer_;
-  DType dtype_ = DType::kF32;
-  std::vector<int64_t> shape_;
-  int64_t numel_ = 0;
-};
-
-inline WeightView::WeightView(const Weight& w) : data(w.data()), dtype(w.dtype()) {}
+// Tensor `name` (checked against `shape`) as `dtype` on `backend`'s device.
+absl::StatusOr<Weight> LoadWeight(const WeightStore& w, Backend& backend, const std::string& name,
+                                  const std::vector<int64_t>& shape, DType dtype);
+// Several tensors stacked along their first dimension (WeightStore::LoadStacked).
+absl::StatusOr<Weight> LoadStackedWeight(const WeightStore& w, Backend& backend,
+                                         const std::vector<WeightStore::Part>& parts, DType dtype);
+// fp32 tensors concatenated into one vector on the device (norm weights;
+// q/k/v biases): [sum of the parts' elements].
+absl::StatusOr<Weight> LoadF32Weight(const WeightStore& w, Backend& backend,
+                                     const std::vector<WeightStore::Part>& parts);
 
 }  // namespace inferd::engine
 

@@ -178,18 +178,18 @@ absl::Status WeightStore::Read(const SafetensorsFile& file, const std::string& n
   return absl::OkStatus();
 }
 
-absl::StatusOr<Weight> WeightStore::Load(const std::string& name,
+absl::StatusOr<Tensor> WeightStore::Load(const std::string& name,
                                          const std::vector<int64_t>& expected_shape,
                                          DType dtype) const {
   absl::StatusOr<const SafetensorsFile*> file = FileOf(name, expected_shape);
   if (!file.ok()) return file.status();
-  absl::StatusOr<Weight> w = Weight::Allocate(dtype, expected_shape);
+  absl::StatusOr<Tensor> w = Tensor::AllocateHost(dtype, expected_shape);
   if (!w.ok()) return w.status();
   if (absl::Status s = Read(**file, name, w->numel(), dtype, w->data()); !s.ok()) return s;
   return w;
 }
 
-absl::StatusOr<Weight> WeightStore::LoadStacked(const std::vector<Part>& parts, DType dtype) const {
+absl::StatusOr<Tensor> WeightStore::LoadStacked(const std::vector<Part>& parts, DType dtype) const {
   INFERD_CHECK(!parts.empty() && !parts[0].shape.empty());
   std::vector<int64_t> shape = parts[0].shape;
   shape[0] = 0;
@@ -203,7 +203,7 @@ absl::StatusOr<Weight> WeightStore::LoadStacked(const std::vector<Part>& parts, 
     files.push_back(*file);
     shape[0] += part.shape[0];
   }
-  absl::StatusOr<Weight> w = Weight::Allocate(dtype, shape);
+  absl::StatusOr<Tensor> w = Tensor::AllocateHost(dtype, shape);
   if (!w.ok()) return w.status();
   int64_t offset = 0;  // elements
   for (size_t i = 0; i < parts.size(); ++i) {

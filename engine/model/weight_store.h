@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/backend/tensor.h"
 #include "engine/model/safetensors.h"
-#include "engine/model/weight.h"
 
 namespace inferd::engine {
 
@@ -28,17 +28,17 @@ class WeightStore {
   // error names the file, the tensor and both shapes) before allocating
   // anything, then read it (SafetensorsFile::ReadInto) in `dtype`.
   //
-  // A new Weight of `dtype`.
-  absl::StatusOr<Weight> Load(const std::string& name, const std::vector<int64_t>& expected_shape,
+  // A new host Tensor of `dtype`.
+  absl::StatusOr<Tensor> Load(const std::string& name, const std::vector<int64_t>& expected_shape,
                               DType dtype) const;
-  // Several tensors stacked along their first dimension into one new Weight
+  // Several tensors stacked along their first dimension into one new Tensor
   // of `dtype` (fused q/k/v, gate/up, all experts of a layer): allocated
   // whole, each part read into place. Parts must agree on the other dims.
   struct Part {
     std::string name;
     std::vector<int64_t> shape;
   };
-  absl::StatusOr<Weight> LoadStacked(const std::vector<Part>& parts, DType dtype) const;
+  absl::StatusOr<Tensor> LoadStacked(const std::vector<Part>& parts, DType dtype) const;
   // A vector of fp32 (norms, biases, small heads).
   absl::StatusOr<std::vector<float>> LoadF32(const std::string& name,
                                              const std::vector<int64_t>& expected_shape) const;

@@ -4,15 +4,15 @@
 #include <algorithm>
 
 #include "common/check.h"
-#include "kernels/ops.h"
 
 namespace inferd::engine {
 
 ModelRunner::ModelRunner(std::unique_ptr<Transformer> model, int64_t num_blocks, int32_t block_size,
-                         kernels::DType kv_dtype)
+                         DType kv_dtype)
     : model_(std::move(model)),
       block_size_(block_size),
-      kv_(model_->config().num_hidden_layers, num_blocks, block_size, model_->kv_dim(), kv_dtype) {}
+      kv_(model_->backend(), model_->config().num_hidden_layers, num_blocks, block_size,
+          model_->kv_dim(), kv_dtype) {}
 
 void ModelRunner::BuildBatch(const SchedulerOutput& plan,
                              absl::FunctionRef<const Sequence&(SeqId)> lookup,
@@ -98,17 +98,29 @@ float* ModelRunner::Execute(const SchedulerOutput& plan,
                             absl::FunctionRef<const Sequence&(SeqId)> lookup,
                             const KvCacheManager& kv_cache) {
   BuildBatch(plan, lookup, kv_cache);
-  logits_.resize(batch_.logits_rows.size() * vocab_size());
-  model_->Forward(batch_, block_size_, &kv_, logits_.data());
-  return logits_.data();
+  const int64_t rows = static_cast<int64_t>(batch_.logits_rows.size());
+  Backend& backend = model_->backend();
+  if (logits_.empty() || logits_.shape()[0] < rows) {
+    absl::StatusOr<Tensor> grown =
+        backend.Allocate(DType::kF32, {std::max<int64_t>(rows, 1), vocab_size()});
+    INFERD_CHECK(grown.ok()) << grown.status();
+    logits_ = *std::move(grown);
+  }
+  const TensorView logits = logits_.view().Rows(0, rows);
+  model_->Forward(batch_, &kv_, logits);
+  return backend.ReadToHost(logits, &host_logits_);
 }
 
 void ModelRunner::MoveKv(absl::Span<const int32_t> src_slots, absl::Span<const int32_t> dst_slots) {
   INFERD_CHECK_EQ(src_slots.size(), dst_slots.size());
   if (src_slots.empty()) return;
+  Backend& backend = model_->backend();
+  src_slots_.assign(src_slots.begin(), src_slots.end());
+  dst_slots_.assign(dst_slots.begin(), dst_slots.end());
+  const IndexView src = backend.UploadIndices(src_slots_, 0);
+  const IndexView dst = backend.UploadIndices(dst_slots_, 1);
   for (int64_t layer = 0; layer < model_->config().num_hidden_layers; ++layer) {
-    kernels::CopyKvSlots(src_slots.data(), dst_slots.data(), static_cast<int64_t>(src_slots.size()),
-                         model_->kv_dim(), kv_.k(layer), kv_.v(layer), kv_.dtype());
+    backend.CopyKvSlots(src, dst, kv_.layer(layer));
   }
 }
 

@@ -12,7 +12,8 @@
 namespace inferd::engine {
 
 absl::StatusOr<std::unique_ptr<DraftModelProposer>> DraftModelProposer::Load(
-    const std::string& dir, const ModelConfig& target, DType weights_dtype) {
+    const std::string& dir, const ModelConfig& target, DType weights_dtype,
+    std::shared_ptr<Backend> backend) {
   absl::StatusOr<ModelConfig> config = ModelConfig::FromDirectory(dir);
   if (!config.ok()) return config.status();
   if (config->vocab_size != target.vocab_size) {
@@ -29,7 +30,7 @@ absl::StatusOr<std::unique_ptr<DraftModelProposer>> DraftModelProposer::Load(
   if (!weights.ok()) return weights.status();
   // The draft's weights in the target's dtype; its KV cache stays fp32.
   absl::StatusOr<std::unique_ptr<Transformer>> model =
-      Transformer::Load(*config, **weights, weights_dtype);
+      Transformer::Load(*config, **weights, weights_dtype, std::move(backend));
   if (!model.ok()) return model.status();
   return std::unique_ptr<DraftModelProposer>(new DraftModelProposer(*std::move(model)));
 }
@@ -41,8 +42,22 @@ int64_t DraftModelProposer::KvBytesPerBlock(int32_t block_size) const {
 
 void DraftModelProposer::AllocateKv(int64_t num_blocks, int32_t block_size) {
   block_size_ = block_size;
-  kv_ = std::make_unique<KvCacheTensors>(model_->config().num_hidden_layers, num_blocks, block_size,
-                                         model_->kv_dim());
+  kv_ = std::make_unique<KvCacheTensors>(model_->backend(), model_->config().num_hidden_layers,
+                                         num_blocks, block_size, model_->kv_dim());
+}
+
+float* DraftModelProposer::RunBatch() {
+  Backend& b = model_->backend();
+  const int64_t rows = static_cast<int64_t>(batch_.logits_rows.size());
+  if (logits_.empty() || logits_.shape()[0] < rows) {
+    absl::StatusOr<Tensor> grown =
+        b.Allocate(DType::kF32, {std::max<int64_t>(rows, 1), model_->config().vocab_size});
+    INFERD_CHECK(grown.ok()) << grown.status();
+    logits_ = *std::move(grown);
+  }
+  const TensorView logits = logits_.view().Rows(0, rows);
+  model_->Forward(batch_, kv_.get(), logits);
+  return b.ReadToHost(logits, &host_logits_);
 }
 
 void DraftModelProposer::AppendRows(const Sequence& seq, const std::vector<int32_t>& table,
@@ -144,11 +159,10 @@ void DraftModelProposer::Propose(const TargetStep& /*step*/, absl::Span<Proposal
     batch_.block_tables = std::move(packed);
   };
   repack();
-  logits_.resize(active_.size() * vocab);
-  model_->Forward(batch_, block_size_, kv_.get(), logits_.data());
+  float* logits = RunBatch();
   for (size_t i = 0; i < active_.size(); ++i) {
     ProposalRequest& r = *active_[i];
-    r.seq->draft.tokens.push_back(Draw(r, seqs_.at(r.seq->id), logits_.data() + i * vocab));
+    r.seq->draft.tokens.push_back(Draw(r, seqs_.at(r.seq->id), logits + i * vocab));
   }
 
   // Steps 2..k: one token each for the sequences that want more.
@@ -172,10 +186,10 @@ void DraftModelProposer::Propose(const TargetStep& /*step*/, absl::Span<Proposal
       ++st.computed;
     }
     repack();
-    model_->Forward(batch_, block_size_, kv_.get(), logits_.data());
+    logits = RunBatch();
     for (size_t i = 0; i < active_.size(); ++i) {
       ProposalRequest& r = *active_[i];
-      r.seq->draft.tokens.push_back(Draw(r, seqs_.at(r.seq->id), logits_.data() + i * vocab));
+      r.seq->draft.tokens.push_back(Draw(r, seqs_.at(r.seq->id), logits + i * vocab));
     }
   }
 }

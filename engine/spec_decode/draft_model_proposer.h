@@ -30,11 +30,13 @@ namespace inferd::engine {
 
 class DraftModelProposer final : public Proposer {
  public:
-  // Loads the draft from `dir` (weights as `weights_dtype`: the target's)
+  // Loads the draft from `dir` onto `backend` (the target's) (weights as
+  // `weights_dtype`: the target's)
   // and checks it can draft for `target`.
   static absl::StatusOr<std::unique_ptr<DraftModelProposer>> Load(const std::string& dir,
                                                                   const ModelConfig& target,
-                                                                  DType weights_dtype);
+                                                                  DType weights_dtype,
+                                                                  std::shared_ptr<Backend> backend);
 
   int64_t KvBytesPerBlock(int32_t block_size) const override;
   void AllocateKv(int64_t num_blocks, int32_t block_size) override;
@@ -60,8 +62,11 @@ class DraftModelProposer final : public Proposer {
   std::unique_ptr<KvCacheTensors> kv_;
   int32_t block_size_ = 0;
   std::unordered_map<SeqId, SeqState> seqs_;
-  InputBatch batch_;                      // scratch
-  std::vector<float> logits_;             // scratch: [requests, vocab]
+  InputBatch batch_;                // scratch
+  Tensor logits_;                   // scratch: [requests, vocab] on the device
+  std::vector<float> host_logits_;  // host staging of logits_
+  // Runs batch_ and returns its logits on the host: [logits_rows, vocab].
+  float* RunBatch();
   std::vector<ProposalRequest*> active_;  // scratch
 };
 

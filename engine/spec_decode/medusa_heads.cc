@@ -13,8 +13,8 @@
 #include "absl/strings/str_join.h"
 #include "common/check.h"
 #include "common/json_fields.h"
+#include "engine/backend/cpu_backend.h"
 #include "engine/model/safetensors.h"
-#include "kernels/ops.h"
 
 namespace inferd::engine {
 namespace {
@@ -90,7 +90,8 @@ inline bool Before(float a, int32_t a_id, float b, int32_t b_id) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MedusaHeads>> MedusaHeads::Load(const std::string& dir,
-                                                               const ModelConfig& target) {
+                                                               const ModelConfig& target,
+                                                               std::shared_ptr<Backend> backend) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
     return absl::NotFoundError(absl::StrCat("Medusa heads directory ", dir, " not found"));
@@ -107,22 +108,33 @@ absl::StatusOr<std::unique_ptr<MedusaHeads>> MedusaHeads::Load(const std::string
   absl::StatusOr<std::unique_ptr<SafetensorsFile>> file = SafetensorsFile::Open(path);
   if (!file.ok()) return file.status();
 
-  std::unique_ptr<MedusaHeads> m(new MedusaHeads());
+  if (backend == nullptr) backend = CpuBackend::Create();
+  std::unique_ptr<MedusaHeads> m(new MedusaHeads(std::move(backend)));
   m->num_heads_ = static_cast<int32_t>(*heads);
   m->hidden_ = target.hidden_size;
   m->vocab_ = target.vocab_size;
   const int64_t h = m->hidden_;
   std::set<std::string> expected;
+  std::vector<float> w1, b1, w2;
   for (int64_t k = 0; k < *heads; ++k) {
     const std::string p = absl::StrCat(k, ".");
     for (auto [name, shape, dst] :
          {std::tuple<std::string, std::vector<int64_t>, std::vector<float>*>{
-              p + "0.linear.weight", {h, h}, &m->w1_},
-          {p + "0.linear.bias", {h}, &m->b1_},
-          {p + "1.weight", {m->vocab_, h}, &m->w2_}}) {
+              p + "0.linear.weight", {h, h}, &w1},
+          {p + "0.linear.bias", {h}, &b1},
+          {p + "1.weight", {m->vocab_, h}, &w2}}) {
       if (absl::Status s = AppendChecked(**file, name, shape, dst); !s.ok()) return s;
       expected.insert(name);
     }
+  }
+  for (auto [values, shape, dst] :
+       {std::tuple<const std::vector<float>*, std::vector<int64_t>, Weight*>{
+            &w1, {*heads * h, h}, &m->w1_},
+        {&b1, {*heads * h}, &m->b1_},
+        {&w2, {*heads * m->vocab_, h}, &m->w2_}}) {
+    absl::StatusOr<Tensor> t = m->backend_->FromHost(*values, shape);
+    if (!t.ok()) return t.status();
+    *dst = *std::move(t);
   }
   for (const auto& [name, info] : (*file)->tensors()) {
     if (expected.count(name) == 0) {
@@ -138,49 +150,51 @@ absl::StatusOr<std::unique_ptr<MedusaHeads>> MedusaHeads::Load(const std::string
 
 void MedusaHeads::EnsureScratch(int64_t n) {
   if (n <= capacity_) return;
-  pre_.resize(n * num_heads_ * hidden_);
-  res_.resize(n * hidden_);
-  logits_.resize(n * vocab_);
+  EnsureRows(*backend_, n, num_heads_ * hidden_, &pre_);
+  EnsureRows(*backend_, n, hidden_, &z_);
+  EnsureRows(*backend_, n, hidden_, &res_);
+  EnsureRows(*backend_, n, vocab_, &logits_);
   capacity_ = n;
 }
 
-void MedusaHeads::HeadLogits(int32_t k, const float* hidden, int64_t n, float* out) {
-  const int64_t stride = num_heads_ * hidden_;
+const float* MedusaHeads::HeadLogits(int32_t k, TensorView hidden) {
+  Backend& b = *backend_;
+  const int64_t n = hidden.rows();
+  const TensorView z = z_.view().Rows(0, n);
+  const TensorView res = res_.view().Rows(0, n);
+  const TensorView logits = logits_.view().Rows(0, n);
   // ResBlock: res = h + SiLU(W1 h + b1), elementwise on [n, hidden].
-  for (int64_t i = 0; i < n; ++i) {
-    const float* z = pre_.data() + i * stride + k * hidden_;
-    const float* x = hidden + i * hidden_;
-    float* r = res_.data() + i * hidden_;
-    for (int64_t c = 0; c < hidden_; ++c) r[c] = x[c] + z[c] / (1.0f + std::exp(-z[c]));
-  }
+  b.CopyColumns(pre_.view().Rows(0, n), k * hidden_, z, 0, hidden_);
+  b.AddSilu(hidden, z, res);
   // [n, hidden] -> [n, vocab]
-  kernels::Matmul(res_.data(), w2_.data() + k * vocab_ * hidden_, nullptr, n, vocab_, hidden_, out);
+  b.Matmul(res, w2_.view().Rows(k * vocab_, vocab_), TensorView(), logits);
+  return b.ReadToHost(logits, &host_logits_);
 }
 
-void MedusaHeads::Logits(const float* hidden, int64_t n, float* out) {
+void MedusaHeads::Logits(TensorView hidden, float* out) {
+  const int64_t n = hidden.rows();
   if (n == 0) return;
   EnsureScratch(n);
   // Every head's first linear at once: [n, hidden] -> [n, num_heads * hidden].
-  kernels::Matmul(hidden, w1_.data(), b1_.data(), n, num_heads_ * hidden_, hidden_, pre_.data());
+  backend_->Matmul(hidden, w1_.view(), b1_.view(), pre_.view().Rows(0, n));
   for (int32_t k = 0; k < num_heads_; ++k) {
-    HeadLogits(k, hidden, n, logits_.data());
+    const float* logits = HeadLogits(k, hidden);
     for (int64_t i = 0; i < n; ++i) {
-      std::memcpy(out + (i * num_heads_ + k) * vocab_, logits_.data() + i * vocab_,
-                  vocab_ * sizeof(float));
+      std::memcpy(out + (i * num_heads_ + k) * vocab_, logits + i * vocab_, vocab_ * sizeof(float));
     }
   }
 }
 
-void MedusaHeads::TopS(const float* hidden, int64_t n, int32_t top_s, int32_t* out_ids,
-                       float* out_logits) {
+void MedusaHeads::TopS(TensorView hidden, int32_t top_s, int32_t* out_ids, float* out_logits) {
   INFERD_CHECK(top_s >= 1 && top_s <= vocab_) << "top_s " << top_s << " vocab " << vocab_;
+  const int64_t n = hidden.rows();
   if (n == 0) return;
   EnsureScratch(n);
-  kernels::Matmul(hidden, w1_.data(), b1_.data(), n, num_heads_ * hidden_, hidden_, pre_.data());
+  backend_->Matmul(hidden, w1_.view(), b1_.view(), pre_.view().Rows(0, n));
   for (int32_t k = 0; k < num_heads_; ++k) {
-    HeadLogits(k, hidden, n, logits_.data());
+    const float* logits = HeadLogits(k, hidden);
     for (int64_t i = 0; i < n; ++i) {
-      const float* row = logits_.data() + i * vocab_;
+      const float* row = logits + i * vocab_;
       int32_t* ids = out_ids + (i * num_heads_ + k) * top_s;
       // Insertion into a sorted top-s list; ids arrive in increasing order,
       // so an equal logit never displaces an earlier (lower) id.

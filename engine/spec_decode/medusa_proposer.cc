@@ -9,10 +9,11 @@
 
 namespace inferd::engine {
 
-absl::StatusOr<std::unique_ptr<MedusaProposer>> MedusaProposer::Load(const std::string& dir,
-                                                                     const std::string& tree_spec,
-                                                                     const ModelConfig& target) {
-  absl::StatusOr<std::unique_ptr<MedusaHeads>> heads = MedusaHeads::Load(dir, target);
+absl::StatusOr<std::unique_ptr<MedusaProposer>> MedusaProposer::Load(
+    const std::string& dir, const std::string& tree_spec, const ModelConfig& target,
+    std::shared_ptr<Backend> backend) {
+  absl::StatusOr<std::unique_ptr<MedusaHeads>> heads =
+      MedusaHeads::Load(dir, target, std::move(backend));
   if (!heads.ok()) return heads.status();
   absl::StatusOr<MedusaTree> tree = ParseMedusaTree(tree_spec, (*heads)->num_heads());
   if (!tree.ok()) {
@@ -30,24 +31,27 @@ int64_t MedusaProposer::DraftTokensForDepth(int32_t depth) const {
 void MedusaProposer::Propose(const TargetStep& step, absl::Span<ProposalRequest> requests,
                              KvCacheManager* /*kv_cache*/) {
   const int64_t hidden = heads_->hidden_size();
-  // Each request's last verified row (the one that produced its last token).
-  hidden_.resize(requests.size() * hidden);
+  // Each request's last verified row (the one that produced its last token);
+  // row 0 stands in for a request not computed last step (no draft).
+  rows_.assign(requests.size(), 0);
   std::vector<char> found(requests.size(), 0);
   for (size_t i = 0; i < requests.size(); ++i) {
     requests[i].seq->draft.Clear();
     for (const ComputedSequence& c : step.computed) {
       if (c.seq != requests[i].seq || c.valid_rows.empty()) continue;
-      const int64_t row = c.row_begin + c.valid_rows.back();
-      std::memcpy(hidden_.data() + i * hidden, step.hidden + row * hidden, hidden * sizeof(float));
+      rows_[i] = c.row_begin + c.valid_rows.back();
       found[i] = 1;
       break;
     }
   }
   const int64_t n = static_cast<int64_t>(requests.size());
-  if (n == 0) return;
+  if (n == 0 || step.hidden.empty() || step.hidden.rows() == 0) return;
+  Backend& b = heads_->backend();
+  EnsureRows(b, n, hidden, &hidden_);
+  b.GatherRows(step.hidden, b.UploadIndices(rows_, 0), hidden_.view().Rows(0, n));
   const int32_t heads = heads_->num_heads();
   top_ids_.resize(n * heads * tree_.top_s);
-  heads_->TopS(hidden_.data(), n, tree_.top_s, top_ids_.data(), nullptr);
+  heads_->TopS(hidden_.view().Rows(0, n), tree_.top_s, top_ids_.data(), nullptr);
   tokens_.resize(tree_.size() - 1);
   for (int64_t i = 0; i < n; ++i) {
     if (!found[i]) continue;  // not computed last step: no hidden state

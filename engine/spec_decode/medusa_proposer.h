@@ -21,7 +21,8 @@ class MedusaProposer final : public Proposer {
  public:
   static absl::StatusOr<std::unique_ptr<MedusaProposer>> Load(const std::string& dir,
                                                               const std::string& tree_spec,
-                                                              const ModelConfig& target);
+                                                              const ModelConfig& target,
+                                                              std::shared_ptr<Backend> backend);
 
   const MedusaTree& tree() const { return tree_; }
   int64_t DraftTokensForDepth(int32_t depth) const override;
@@ -34,7 +35,8 @@ class MedusaProposer final : public Proposer {
 
   std::unique_ptr<MedusaHeads> heads_;
   MedusaTree tree_;
-  std::vector<float> hidden_;     // scratch: [requests, hidden]
+  Tensor hidden_;                 // scratch on the device: [requests, hidden]
+  std::vector<int32_t> rows_;     // scratch: [requests] rows of the target's hidden states
   std::vector<int32_t> top_ids_;  // scratch: [requests, heads, top_s]
   std::vector<int32_t> tokens_;   // scratch: [tree size - 1]
 };

@@ -14,8 +14,8 @@
 #include "absl/strings/str_join.h"
 #include "common/check.h"
 #include "common/json_fields.h"
+#include "engine/backend/cpu_backend.h"
 #include "engine/model/weight_store.h"
-#include "kernels/ops.h"
 
 namespace inferd::engine {
 namespace {
@@ -79,7 +79,6 @@ absl::Status ParseConfig(const std::string& dir, const ModelConfig& target, Mode
   c->model_type = "llama_mtp";
   c->num_hidden_layers = 1;
   c->moe = MoeConfig();
-  c->qk_norm = false;
 
   absl::StatusOr<int64_t> depth = ReadSize(f, "num_nextn_predict_layers", 1);
   if (!depth.ok()) return depth.status();
@@ -159,7 +158,8 @@ absl::Status ParseConfig(const std::string& dir, const ModelConfig& target, Mode
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MtpModule>> MtpModule::Load(const std::string& dir,
-                                                           const ModelConfig& target) {
+                                                           const ModelConfig& target, DType dtype,
+                                                           std::shared_ptr<Backend> backend) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
     return absl::NotFoundError(absl::StrCat("MTP module directory ", dir, " not found"));
@@ -169,47 +169,62 @@ absl::StatusOr<std::unique_ptr<MtpModule>> MtpModule::Load(const std::string& di
   if (absl::Status s = ParseConfig(dir, target, &c, &prefix); !s.ok()) return s;
   absl::StatusOr<std::unique_ptr<WeightStore>> w = WeightStore::Open(dir);
   if (!w.ok()) return w.status();
+  const WeightStore& store = **w;
+  // The layer normalises q and k per head when the module holds the norms
+  // (a Qwen3-style target), whatever the target does.
+  c.qk_norm = store.Has(prefix + "self_attn.q_norm.weight") ||
+              store.Has(prefix + "self_attn.k_norm.weight");
 
-  std::unique_ptr<MtpModule> m(new MtpModule(c));
-  m->inv_freq_ = c.RopeInvFreq();
+  if (backend == nullptr) backend = CpuBackend::Create();
+  std::unique_ptr<MtpModule> m(new MtpModule(c, std::move(backend)));
+  Backend& b = *m->backend_;
   const int64_t hidden = c.hidden_size;
-  const int64_t q_dim = c.num_attention_heads * c.head_dim;
-  const int64_t kv_dim = m->kv_dim();
-  const int64_t inter = c.intermediate_size;
-  struct Want {
-    const char* name;
-    std::vector<int64_t> shape;
-    std::vector<float>* dst;
+  const std::vector<float> inv_freq = c.RopeInvFreq();
+  absl::StatusOr<Tensor> f = b.FromHost(inv_freq, {static_cast<int64_t>(inv_freq.size())});
+  if (!f.ok()) return f.status();
+  m->inv_freq_ = *std::move(f);
+  auto assign = [](absl::StatusOr<Weight> loaded, Weight* out) {
+    if (!loaded.ok()) return loaded.status();
+    *out = *std::move(loaded);
+    return absl::OkStatus();
   };
-  std::vector<Want> wants = {
-      {"enorm.weight", {hidden}, &m->enorm_},
-      {"hnorm.weight", {hidden}, &m->hnorm_},
-      {"eh_proj.weight", {hidden, 2 * hidden}, &m->eh_proj_},
-      {"input_layernorm.weight", {hidden}, &m->input_norm_},
-      {"self_attn.q_proj.weight", {q_dim, hidden}, &m->qkv_},
-      {"self_attn.k_proj.weight", {kv_dim, hidden}, &m->qkv_},
-      {"self_attn.v_proj.weight", {kv_dim, hidden}, &m->qkv_},
-      {"self_attn.o_proj.weight", {hidden, q_dim}, &m->o_},
-      {"post_attention_layernorm.weight", {hidden}, &m->post_attn_norm_},
-      {"mlp.gate_proj.weight", {inter, hidden}, &m->gate_up_},
-      {"mlp.up_proj.weight", {inter, hidden}, &m->gate_up_},
-      {"mlp.down_proj.weight", {hidden, inter}, &m->down_},
-      {"shared_head.norm.weight", {hidden}, &m->shared_head_norm_},
-  };
-  if (c.attention_bias) {
-    wants.push_back({"self_attn.q_proj.bias", {q_dim}, &m->qkv_bias_});
-    wants.push_back({"self_attn.k_proj.bias", {kv_dim}, &m->qkv_bias_});
-    wants.push_back({"self_attn.v_proj.bias", {kv_dim}, &m->qkv_bias_});
+  for (auto [name, dst] : {std::pair<const char*, Weight*>{"enorm.weight", &m->enorm_},
+                           {"hnorm.weight", &m->hnorm_},
+                           {"shared_head.norm.weight", &m->shared_head_norm_}}) {
+    if (absl::Status s = assign(LoadF32Weight(store, b, {{prefix + name, {hidden}}}), dst);
+        !s.ok()) {
+      return s;
+    }
   }
+  if (absl::Status s =
+          assign(LoadWeight(store, b, prefix + "eh_proj.weight", {hidden, 2 * hidden}, dtype),
+                 &m->eh_proj_);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = LoadDecoderLayer(c, store, b, prefix, 0, dtype, &m->layer_); !s.ok()) {
+    return s;
+  }
+
   std::set<std::string> expected;
-  for (const Want& want : wants) {
-    const std::string name = prefix + want.name;
-    absl::StatusOr<std::vector<float>> t = (*w)->LoadF32(name, want.shape);
-    if (!t.ok()) return t.status();
-    want.dst->insert(want.dst->end(), t->begin(), t->end());
-    expected.insert(name);
+  for (const char* name :
+       {"enorm.weight", "hnorm.weight", "eh_proj.weight", "input_layernorm.weight",
+        "self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
+        "self_attn.o_proj.weight", "post_attention_layernorm.weight", "mlp.gate_proj.weight",
+        "mlp.up_proj.weight", "mlp.down_proj.weight", "shared_head.norm.weight"}) {
+    expected.insert(prefix + name);
   }
-  for (const std::string& name : (*w)->Names()) {
+  if (c.attention_bias) {
+    for (const char* name :
+         {"self_attn.q_proj.bias", "self_attn.k_proj.bias", "self_attn.v_proj.bias"}) {
+      expected.insert(prefix + name);
+    }
+  }
+  if (c.qk_norm) {
+    expected.insert(prefix + "self_attn.q_norm.weight");
+    expected.insert(prefix + "self_attn.k_norm.weight");
+  }
+  for (const std::string& name : store.Names()) {
     if (expected.count(name) == 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           dir, ": unexpected tensor `", name, "` (a depth-1 MTP module holds only enorm, hnorm, ",
@@ -223,87 +238,49 @@ absl::StatusOr<std::unique_ptr<MtpModule>> MtpModule::Load(const std::string& di
 void MtpModule::EnsureScratch(int64_t n) {
   if (n <= capacity_) return;
   const int64_t hidden = config_.hidden_size;
-  const int64_t q_dim = config_.num_attention_heads * config_.head_dim;
-  cat_.resize(n * 2 * hidden);
-  residual_.resize(n * hidden);
-  h_.resize(n * hidden);
-  delta_.resize(n * hidden);
-  qkv_out_.resize(n * (q_dim + 2 * kv_dim()));
-  q_.resize(n * q_dim);
-  k_.resize(n * kv_dim());
-  v_.resize(n * kv_dim());
-  attn_.resize(n * q_dim);
-  gate_up_out_.resize(n * 2 * config_.intermediate_size);
-  act_.resize(n * config_.intermediate_size);
-  y_.resize(n * hidden);
-  z_.resize(n * hidden);
-  selected_.resize(n * hidden);
+  EnsureRows(*backend_, n, 2 * hidden, &cat_);
+  EnsureRows(*backend_, n, hidden, &residual_);
+  EnsureRows(*backend_, n, hidden, &h_);
+  EnsureRows(*backend_, n, hidden, &delta_);
+  EnsureRows(*backend_, n, hidden, &selected_);
   capacity_ = n;
 }
 
-void MtpModule::Forward(const InputBatch& batch, const float* target_hidden,
-                        const int32_t* next_tokens, WeightView embed, WeightView lm_head,
-                        int32_t block_size, void* k_cache, void* v_cache,
-                        const std::vector<int32_t>& logits_rows, float* logits, float* out_hidden) {
+void MtpModule::Forward(const InputBatch& batch, TensorView target_hidden, IndexView next_tokens,
+                        TensorView embed, TensorView lm_head, KvLayerView kv,
+                        const std::vector<int32_t>& logits_rows, TensorView logits,
+                        TensorView out_hidden) {
   const int64_t n = static_cast<int64_t>(batch.positions.size());
   INFERD_CHECK_GT(n, 0);
   INFERD_CHECK_EQ(static_cast<int64_t>(batch.slot_mapping.size()), n);
   INFERD_CHECK(batch.tree_mask.empty() || static_cast<int64_t>(batch.tree_mask.size()) == n);
+  INFERD_CHECK_EQ(next_tokens.size, n);
+  INFERD_CHECK_EQ(target_hidden.rows(), n);
   EnsureScratch(n);
+  last_rows_ = n;
+  Backend& b = *backend_;
   const int64_t hidden = config_.hidden_size;
-  const int64_t vocab = config_.vocab_size;
-  const int64_t head_dim = config_.head_dim;
-  const int64_t q_dim = config_.num_attention_heads * head_dim;
-  const int64_t kvd = kv_dim();
-  const int64_t qkv_dim = q_dim + 2 * kvd;
-  const int64_t inter = config_.intermediate_size;
   const float eps = static_cast<float>(config_.rms_norm_eps);
+  const StepInputs in = b.Upload(batch);
+  const TensorView cat = cat_.view().Rows(0, n);
+  const TensorView residual = residual_.view().Rows(0, n);
+  const TensorView h = h_.view().Rows(0, n);
+  const TensorView delta = delta_.view().Rows(0, n);
 
   // x = eh_proj(concat(enorm(embed(S[i+1])), hnorm(h_i))): [n, 2 * hidden] -> [n, hidden]
-  kernels::Embedding(embed.data, vocab, hidden, next_tokens, n, delta_.data(), embed.dtype);
-  kernels::RmsNorm(delta_.data(), enorm_.data(), n, hidden, eps, h_.data());
-  kernels::RmsNorm(target_hidden, hnorm_.data(), n, hidden, eps, delta_.data());
-  for (int64_t i = 0; i < n; ++i) {
-    std::memcpy(cat_.data() + i * 2 * hidden, h_.data() + i * hidden, hidden * sizeof(float));
-    std::memcpy(cat_.data() + i * 2 * hidden + hidden, delta_.data() + i * hidden,
-                hidden * sizeof(float));
-  }
-  kernels::Matmul(cat_.data(), eh_proj_.data(), nullptr, n, hidden, 2 * hidden, residual_.data());
+  b.Embedding(embed, next_tokens, delta);
+  b.RmsNorm(delta, enorm_.view(), eps, h);
+  b.RmsNorm(target_hidden, hnorm_.view(), eps, delta);
+  b.CopyColumns(h, 0, cat, 0, hidden);
+  b.CopyColumns(delta, 0, cat, hidden, hidden);
+  b.Matmul(cat, eh_proj_.view(), TensorView(), residual);
 
-  // Attention: [n, hidden] -> [n, q_dim + 2 * kv_dim] -> [n, hidden]
-  kernels::RmsNorm(residual_.data(), input_norm_.data(), n, hidden, eps, h_.data());
-  kernels::Matmul(h_.data(), qkv_.data(), qkv_bias_.empty() ? nullptr : qkv_bias_.data(), n,
-                  qkv_dim, hidden, qkv_out_.data());
-  for (int64_t i = 0; i < n; ++i) {
-    const float* row = qkv_out_.data() + i * qkv_dim;
-    std::memcpy(q_.data() + i * q_dim, row, q_dim * sizeof(float));
-    std::memcpy(k_.data() + i * kvd, row + q_dim, kvd * sizeof(float));
-    std::memcpy(v_.data() + i * kvd, row + q_dim + kvd, kvd * sizeof(float));
-  }
-  kernels::Rope(q_.data(), batch.positions.data(), n, config_.num_attention_heads, head_dim,
-                inv_freq_.data());
-  kernels::Rope(k_.data(), batch.positions.data(), n, config_.num_key_value_heads, head_dim,
-                inv_freq_.data());
-  kernels::WriteKvCache(k_.data(), v_.data(), batch.slot_mapping.data(), n, kvd, k_cache, v_cache);
-  kernels::PagedAttentionParams p = BatchAttentionParams(
-      batch, config_.num_attention_heads, config_.num_key_value_heads, head_dim, block_size);
-  p.q = q_.data();
-  p.k_cache = k_cache;
-  p.v_cache = v_cache;
-  p.out = attn_.data();
-  kernels::PagedAttention(p);
-  kernels::Matmul(attn_.data(), o_.data(), nullptr, n, hidden, q_dim, delta_.data());
-  kernels::AddRmsNorm(residual_.data(), delta_.data(), post_attn_norm_.data(), n, hidden, eps,
-                      h_.data());
-
-  // SwiGLU MLP: [n, hidden] -> [n, 2 * inter] -> [n, inter] -> [n, hidden]; y = residual + mlp
-  kernels::Matmul(h_.data(), gate_up_.data(), nullptr, n, 2 * inter, hidden, gate_up_out_.data());
-  kernels::SiluMul(gate_up_out_.data(), n, inter, act_.data());
-  kernels::Matmul(act_.data(), down_.data(), nullptr, n, hidden, inter, delta_.data());
-  kernels::Add(residual_.data(), delta_.data(), n * hidden, y_.data());
-  // z = shared_head.norm(y): [n, hidden]
-  float* z = out_hidden != nullptr ? out_hidden : z_.data();
-  kernels::RmsNorm(y_.data(), shared_head_norm_.data(), n, hidden, eps, z);
+  // The decoder layer; its closing norm is shared_head.norm, so afterwards
+  // residual = y and h = z = shared_head.norm(y).
+  b.RmsNorm(residual, layer_.input_norm.view(), eps, h);
+  RunDecoderLayer(b, config_, layer_, 0, in, kv, inv_freq_.view(), shared_head_norm_.view(),
+                  residual, h, &layer_scratch_, nullptr);
+  if (!out_hidden.empty()) b.CopyColumns(h, 0, out_hidden, 0, hidden);
 
   // Only the rows that draft need the head: [R, hidden] -> [R, vocab].
   const int64_t r = static_cast<int64_t>(logits_rows.size());
@@ -311,9 +288,10 @@ void MtpModule::Forward(const InputBatch& batch, const float* target_hidden,
   INFERD_CHECK_LE(r, n);
   for (int64_t i = 0; i < r; ++i) {
     INFERD_CHECK(logits_rows[i] >= 0 && logits_rows[i] < n) << "logits row " << logits_rows[i];
-    std::memcpy(selected_.data() + i * hidden, z + logits_rows[i] * hidden, hidden * sizeof(float));
   }
-  kernels::Matmul(selected_.data(), lm_head.data, nullptr, r, vocab, hidden, logits, lm_head.dtype);
+  const TensorView selected = selected_.view().Rows(0, r);
+  b.GatherRows(h, b.UploadIndices(logits_rows, 0), selected);
+  b.Matmul(selected, lm_head, TensorView(), logits.Rows(0, r));
 }
 
 }  // namespace inferd::engine

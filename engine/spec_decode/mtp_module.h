@@ -27,6 +27,12 @@
 // eh_proj, input_layernorm, self_attn.{q,k,v,o}_proj, post_attention_layernorm,
 // mlp.{gate,up,down}_proj, shared_head.norm. RoPE scaling is the target's.
 //
+// The decoder layer is the target model's own definition
+// (engine/model/decoder_layer.h): qk_norm when the module holds
+// self_attn.q_norm/k_norm, attention biases per config.json; its MLP is dense
+// (no MoE MTP modules yet). Weights are stored in the target's dtype on the
+// target's backend.
+//
 // Not thread-safe: the engine thread owns it and its scratch, which grows to
 // the largest batch seen (no allocation per call after that).
 #ifndef INFERD_ENGINE_SPEC_DECODE_MTP_MODULE_H_
@@ -38,82 +44,76 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/backend/backend.h"
+#include "engine/backend/input_batch.h"
+#include "engine/kv_cache/kv_cache_tensors.h"
 #include "engine/model/config.h"
-#include "engine/model/input_batch.h"
+#include "engine/model/decoder_layer.h"
 #include "engine/model/weight.h"
 
 namespace inferd::engine {
 
 class MtpModule {
  public:
-  // Loads and validates `dir` against the target model. Errors name the file
-  // and the field or tensor.
-  static absl::StatusOr<std::unique_ptr<MtpModule>> Load(const std::string& dir,
-                                                         const ModelConfig& target);
+  // Loads and validates `dir` against the target model, its matrices as
+  // `dtype`, onto `backend` (a new CpuBackend when null). Errors name the
+  // file and the field or tensor.
+  static absl::StatusOr<std::unique_ptr<MtpModule>> Load(
+      const std::string& dir, const ModelConfig& target, DType dtype = DType::kF32,
+      std::shared_ptr<Backend> backend = nullptr);
 
   // The decoder layer's sizes (attention heads, head_dim, intermediate size,
   // eps, RoPE) as a one-layer ModelConfig; hidden and vocab are the target's.
   const ModelConfig& config() const { return config_; }
+  Backend& backend() const { return *backend_; }
   int64_t hidden_size() const { return config_.hidden_size; }
   int64_t vocab_size() const { return config_.vocab_size; }
-  // Floats per token of K (and of V) in the module's one-layer cache.
+  // Elements per token of K (and of V) in the module's one-layer cache.
   int64_t kv_dim() const { return config_.num_key_value_heads * config_.head_dim; }
 
   // Runs the module over `batch` (positions = MTP position i, slot_mapping,
   // query_start, seq_lens, block tables and tree_mask with the target's
   // semantics; batch.token_ids and batch.logits_rows are not read). Writes
-  // the K/V of every row into k_cache/v_cache at batch.slot_mapping, then
-  // logits for `logits_rows` (row indices, in that order).
-  //   target_hidden: [n, hidden] h_i (or a chained y)   next_tokens: [n] S[i+1]
+  // the K/V of every row into `kv` (the module's one layer) at
+  // batch.slot_mapping, then
+  // logits for `logits_rows` (row indices, in that order). All tensors on
+  // the backend's device:
+  //   target_hidden: [n, hidden] h_i (or a chained z)   next_tokens: [n] S[i+1]
   //   embed, lm_head: [vocab, hidden] the target's (Transformer::embed_tokens, lm_head)
-  //   k_cache, v_cache: [num_blocks, block_size, kv_dim()]
   //   logits: [logits_rows.size(), vocab]
   //   out_hidden: [n, hidden] z = shared_head.norm(y), the vector the LM head
-  //               reads and what chaining feeds back as h; or nullptr
-  void Forward(const InputBatch& batch, const float* target_hidden, const int32_t* next_tokens,
-               WeightView embed, WeightView lm_head, int32_t block_size, void* k_cache,
-               void* v_cache, const std::vector<int32_t>& logits_rows, float* logits,
-               float* out_hidden);
+  //               reads and what chaining feeds back as h; or empty
+  void Forward(const InputBatch& batch, TensorView target_hidden, IndexView next_tokens,
+               TensorView embed, TensorView lm_head, KvLayerView kv,
+               const std::vector<int32_t>& logits_rows, TensorView logits, TensorView out_hidden);
 
   // y, the decoder layer's output before shared_head.norm, of every row of the
-  // last Forward: [n, hidden]. Valid until the next Forward.
-  const float* layer_output() const { return y_.data(); }
+  // last Forward: [n, hidden] on the device. Valid until the next Forward.
+  TensorView layer_output() const { return residual_.view().Rows(0, last_rows_); }
 
  private:
-  explicit MtpModule(const ModelConfig& config) : config_(config) {}
+  MtpModule(const ModelConfig& config, std::shared_ptr<Backend> backend)
+      : config_(config), backend_(std::move(backend)) {}
   void EnsureScratch(int64_t n);
 
   ModelConfig config_;
-  std::vector<float> inv_freq_;  // [head_dim / 2]
-  // Weights, fp32.
-  std::vector<float> enorm_;             // [hidden]
-  std::vector<float> hnorm_;             // [hidden]
-  std::vector<float> eh_proj_;           // [hidden, 2 * hidden]
-  std::vector<float> input_norm_;        // [hidden]
-  std::vector<float> qkv_;               // [q_dim + 2 * kv_dim, hidden]
-  std::vector<float> qkv_bias_;          // [q_dim + 2 * kv_dim] or empty
-  std::vector<float> o_;                 // [hidden, q_dim]
-  std::vector<float> post_attn_norm_;    // [hidden]
-  std::vector<float> gate_up_;           // [2 * inter, hidden]: gate rows, then up rows
-  std::vector<float> down_;              // [hidden, inter]
-  std::vector<float> shared_head_norm_;  // [hidden]
+  std::shared_ptr<Backend> backend_;
+  Weight inv_freq_;  // [head_dim / 2] fp32
+  Weight enorm_;     // [hidden] fp32
+  Weight hnorm_;     // [hidden] fp32
+  Weight eh_proj_;   // [hidden, 2 * hidden]
+  DecoderLayerWeights layer_;
+  Weight shared_head_norm_;  // [hidden] fp32
 
   // Scratch, sized for the largest n so far.
   int64_t capacity_ = 0;
-  std::vector<float> cat_;          // [n, 2 * hidden] enorm(embed) | hnorm(h)
-  std::vector<float> residual_;     // [n, hidden]
-  std::vector<float> h_;            // [n, hidden] normed input of a sub-block
-  std::vector<float> delta_;        // [n, hidden] output of a sub-block
-  std::vector<float> qkv_out_;      // [n, q_dim + 2 * kv_dim]
-  std::vector<float> q_;            // [n, q_dim]
-  std::vector<float> k_;            // [n, kv_dim]
-  std::vector<float> v_;            // [n, kv_dim]
-  std::vector<float> attn_;         // [n, q_dim]
-  std::vector<float> gate_up_out_;  // [n, 2 * inter]
-  std::vector<float> act_;          // [n, inter]
-  std::vector<float> y_;            // [n, hidden] the layer output
-  std::vector<float> z_;  // [n, hidden] shared_head.norm(y) when the caller passes no out_hidden
-  std::vector<float> selected_;  // [R, hidden] normed rows whose logits are wanted
+  int64_t last_rows_ = 0;
+  Tensor cat_;       // [n, 2 * hidden] enorm(embed) | hnorm(h)
+  Tensor residual_;  // [n, hidden] x, then the layer output y
+  Tensor h_;         // [n, hidden] normed input of a sub-block; at the end z
+  Tensor delta_;     // [n, hidden]
+  Tensor selected_;  // [n, hidden] rows whose logits are wanted
+  DecoderLayerScratch layer_scratch_;
 };
 
 }  // namespace inferd::engine

@@ -11,7 +11,8 @@ namespace inferd::engine {
 
 absl::StatusOr<std::unique_ptr<MtpProposer>> MtpProposer::Load(const std::string& dir,
                                                                const Transformer& target) {
-  absl::StatusOr<std::unique_ptr<MtpModule>> module = MtpModule::Load(dir, target.config());
+  absl::StatusOr<std::unique_ptr<MtpModule>> module =
+      MtpModule::Load(dir, target.config(), target.dtype(), target.shared_backend());
   if (!module.ok()) return module.status();
   return std::unique_ptr<MtpProposer>(new MtpProposer(*std::move(module), target));
 }
@@ -22,7 +23,8 @@ int64_t MtpProposer::KvBytesPerBlock(int32_t block_size) const {
 
 void MtpProposer::AllocateKv(int64_t num_blocks, int32_t block_size) {
   block_size_ = block_size;
-  kv_ = std::make_unique<KvCacheTensors>(1, num_blocks, block_size, module_->kv_dim());
+  kv_ = std::make_unique<KvCacheTensors>(module_->backend(), 1, num_blocks, block_size,
+                                         module_->kv_dim());
 }
 
 void MtpProposer::AddSequence(const std::vector<int32_t>& table, int64_t first, int64_t n) {
@@ -51,6 +53,7 @@ void MtpProposer::PackTables(const std::vector<const std::vector<int32_t>*>& tab
 void MtpProposer::Propose(const TargetStep& step, absl::Span<ProposalRequest> requests,
                           KvCacheManager* kv_cache) {
   INFERD_CHECK(kv_ != nullptr) << "AllocateKv was not called";
+  Backend& b = module_->backend();
   const int64_t hidden = module_->hidden_size();
   const int64_t vocab = module_->vocab_size();
   for (ProposalRequest& r : requests) r.seq->draft.Clear();
@@ -68,13 +71,26 @@ void MtpProposer::Propose(const TargetStep& step, absl::Span<ProposalRequest> re
       break;
     }
   }
+  // Runs the module over batch_ with inputs hidden_[0, rows) and next_,
+  // outputs z_[0, rows) and the logits of `logits_rows` (then on the host).
+  auto run = [&](const std::vector<int32_t>& logits_rows) -> const float* {
+    const int64_t rows = static_cast<int64_t>(next_.size());
+    PackTables(tables_);
+    EnsureRows(b, rows, hidden, &z_);
+    const int64_t r = std::max<int64_t>(1, static_cast<int64_t>(logits_rows.size()));
+    EnsureRows(b, r, vocab, &logits_);
+    module_->Forward(batch_, hidden_.view().Rows(0, rows), b.UploadIndices(next_, 2),
+                     target_.embed_tokens().view(), target_.lm_head().view(), kv_->layer(0),
+                     logits_rows, logits_.view().Rows(0, r), z_.view().Rows(0, rows));
+    return b.ReadToHost(logits_.view().Rows(0, r), &host_logits_);
+  };
 
   // 1. Catch up on every verified row of the step; the last row of each
   //    drafting sequence predicts its first draft token.
   batch_.Clear();
   batch_.max_blocks_per_seq = 0;
   tables_.clear();
-  hidden_.clear();
+  rows_.clear();
   next_.clear();
   std::vector<int32_t> logits_rows;
   std::vector<size_t> drafting;  // index into step.computed, per logits row
@@ -84,8 +100,7 @@ void MtpProposer::Propose(const TargetStep& step, absl::Span<ProposalRequest> re
     if (n == 0 || lapsed_.contains(cs.seq->id)) continue;
     const Sequence& seq = *cs.seq;
     for (int64_t i = 0; i < n; ++i) {
-      const float* h = step.hidden + (cs.row_begin + cs.valid_rows[i]) * hidden;
-      hidden_.insert(hidden_.end(), h, h + hidden);
+      rows_.push_back(cs.row_begin + cs.valid_rows[i]);
       next_.push_back(seq.token_ids[cs.first_position + i + 1]);
     }
     AddSequence(kv_cache->BlockTable(seq.id), cs.first_position, n);
@@ -95,21 +110,18 @@ void MtpProposer::Propose(const TargetStep& step, absl::Span<ProposalRequest> re
     }
   }
   if (batch_.positions.empty()) return;
-  PackTables(tables_);
-  out_hidden_.resize(hidden_.size());
-  logits_.resize(std::max<size_t>(1, logits_rows.size()) * vocab);
-  module_->Forward(batch_, hidden_.data(), next_.data(), target_.embed_tokens(), target_.lm_head(),
-                   block_size_, kv_->k(0), kv_->v(0), logits_rows, logits_.data(),
-                   out_hidden_.data());
+  const int64_t rows = static_cast<int64_t>(rows_.size());
+  EnsureRows(b, rows, hidden, &hidden_);
+  b.GatherRows(step.hidden, b.UploadIndices(rows_, 1), hidden_.view().Rows(0, rows));
+  const float* logits = run(logits_rows);
   if (drafting.empty()) return;
 
-  // z of each drafting sequence's last row, and its first draft token.
-  std::vector<float> z(drafting.size() * hidden);
+  // z of each drafting sequence's last row (in z_ at z_row[i]), and its first
+  // draft token.
+  std::vector<int32_t> z_row(logits_rows);
   for (size_t i = 0; i < drafting.size(); ++i) {
-    std::memcpy(z.data() + i * hidden, out_hidden_.data() + logits_rows[i] * hidden,
-                hidden * sizeof(float));
     step.computed[drafting[i]].seq->draft.tokens.push_back(
-        static_cast<int32_t>(kernels::Argmax(logits_.data() + i * vocab, vocab)));
+        static_cast<int32_t>(kernels::Argmax(logits + i * vocab, vocab)));
   }
 
   // 2. Chain: position p = num_tokens - 2 + d, input (z, draft token d).
@@ -117,7 +129,7 @@ void MtpProposer::Propose(const TargetStep& step, absl::Span<ProposalRequest> re
     batch_.Clear();
     batch_.max_blocks_per_seq = 0;
     tables_.clear();
-    hidden_.clear();
+    rows_.clear();
     next_.clear();
     logits_rows.clear();
     std::vector<size_t> active;
@@ -125,23 +137,21 @@ void MtpProposer::Propose(const TargetStep& step, absl::Span<ProposalRequest> re
       const ComputedSequence& cs = step.computed[drafting[i]];
       if (want[drafting[i]] <= d) continue;
       const Sequence& seq = *cs.seq;
-      hidden_.insert(hidden_.end(), z.begin() + i * hidden, z.begin() + (i + 1) * hidden);
+      rows_.push_back(z_row[i]);
       next_.push_back(seq.draft.tokens.back());
       AddSequence(kv_cache->BlockTable(seq.id), seq.num_tokens() - 2 + d, 1);
       logits_rows.push_back(static_cast<int32_t>(batch_.positions.size()) - 1);
       active.push_back(i);
     }
     if (active.empty()) break;
-    PackTables(tables_);
-    out_hidden_.resize(hidden_.size());
-    module_->Forward(batch_, hidden_.data(), next_.data(), target_.embed_tokens(),
-                     target_.lm_head(), block_size_, kv_->k(0), kv_->v(0), logits_rows,
-                     logits_.data(), out_hidden_.data());
+    // The inputs are gathered out of z_ before the module overwrites it.
+    const int64_t n = static_cast<int64_t>(rows_.size());
+    b.GatherRows(z_.view(), b.UploadIndices(rows_, 1), hidden_.view().Rows(0, n));
+    logits = run(logits_rows);
     for (size_t a = 0; a < active.size(); ++a) {
-      const size_t i = active[a];
-      std::memcpy(z.data() + i * hidden, out_hidden_.data() + a * hidden, hidden * sizeof(float));
-      step.computed[drafting[i]].seq->draft.tokens.push_back(
-          static_cast<int32_t>(kernels::Argmax(logits_.data() + a * vocab, vocab)));
+      z_row[active[a]] = static_cast<int32_t>(a);
+      step.computed[drafting[active[a]]].seq->draft.tokens.push_back(
+          static_cast<int32_t>(kernels::Argmax(logits + a * vocab, vocab)));
     }
   }
 }

@@ -62,11 +62,14 @@ class MtpProposer final : public Proposer {
   const Transformer& target_;
   std::unique_ptr<KvCacheTensors> kv_;
   int32_t block_size_ = 0;
-  InputBatch batch_;                                 // scratch
-  std::vector<float> hidden_;                        // scratch: [rows, hidden] inputs h
-  std::vector<float> out_hidden_;                    // scratch: [rows, hidden] z
-  std::vector<int32_t> next_;                        // scratch: [rows] S[i + 1]
-  std::vector<float> logits_;                        // scratch: [requests, vocab]
+  InputBatch batch_;  // scratch
+  // Device scratch, grown on demand.
+  Tensor hidden_;                                    // [rows, hidden] inputs h
+  Tensor z_;                                         // [rows, hidden] outputs z
+  Tensor logits_;                                    // [requests, vocab]
+  std::vector<int32_t> rows_;                        // host: rows to gather
+  std::vector<int32_t> next_;                        // host: [rows] S[i + 1]
+  std::vector<float> host_logits_;                   // host staging of logits_
   std::vector<const std::vector<int32_t>*> tables_;  // scratch
   std::unordered_set<SeqId> lapsed_;                 // sequences whose catch-up stopped
 };

@@ -13,8 +13,9 @@
 #include <vector>
 
 #include "absl/types/span.h"
+#include "engine/backend/input_batch.h"
+#include "engine/backend/tensor.h"
 #include "engine/kv_cache/kv_cache_manager.h"
-#include "engine/model/input_batch.h"
 #include "engine/request.h"
 #include "engine/scheduler/sequence.h"
 
@@ -34,9 +35,9 @@ struct ComputedSequence {
 // What the target's last step left behind.
 struct TargetStep {
   const InputBatch* batch = nullptr;
-  // [batch->num_tokens(), hidden]: final-norm hidden states (what the LM
-  // head reads), valid rows only meaningful.
-  const float* hidden = nullptr;
+  // [batch->num_tokens(), hidden] on the target's device: final-norm hidden
+  // states (what the LM head reads), valid rows only meaningful.
+  TensorView hidden;
   absl::Span<const ComputedSequence> computed;
 };
 

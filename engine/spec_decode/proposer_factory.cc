@@ -18,14 +18,14 @@ absl::StatusOr<std::unique_ptr<Proposer>> CreateProposer(const SpeculativeConfig
       return std::unique_ptr<Proposer>(
           std::make_unique<NgramProposer>(config.ngram_min, config.ngram_max));
     case SpecMethod::kDraft: {
-      absl::StatusOr<std::unique_ptr<DraftModelProposer>> p =
-          DraftModelProposer::Load(config.model_dir, target.config(), target.dtype());
+      absl::StatusOr<std::unique_ptr<DraftModelProposer>> p = DraftModelProposer::Load(
+          config.model_dir, target.config(), target.dtype(), target.shared_backend());
       if (!p.ok()) return p.status();
       return std::unique_ptr<Proposer>(*std::move(p));
     }
     case SpecMethod::kMedusa: {
-      absl::StatusOr<std::unique_ptr<MedusaProposer>> p =
-          MedusaProposer::Load(config.model_dir, config.medusa_tree, target.config());
+      absl::StatusOr<std::unique_ptr<MedusaProposer>> p = MedusaProposer::Load(
+          config.model_dir, config.medusa_tree, target.config(), target.shared_backend());
       if (!p.ok()) return p.status();
       return std::unique_ptr<Proposer>(*std::move(p));
     }

@@ -8,8 +8,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "common/thread_pool.h"
 #include "kernels/cpu/simd.h"
-#include "kernels/cpu/thread_pool.h"
 #include "kernels/ops.h"
 
 namespace inferd::kernels {

@@ -46,8 +46,8 @@
 #include <numeric>
 
 #include "common/check.h"
+#include "common/thread_pool.h"
 #include "kernels/cpu/simd.h"
-#include "kernels/cpu/thread_pool.h"
 #include "kernels/ops.h"
 
 namespace inferd::kernels {

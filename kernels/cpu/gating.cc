@@ -3,7 +3,7 @@
 // are independent of batching by construction).
 #include <cmath>
 
-#include "kernels/cpu/thread_pool.h"
+#include "common/thread_pool.h"
 #include "kernels/ops.h"
 
 namespace inferd::kernels {

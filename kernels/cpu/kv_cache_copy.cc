@@ -12,7 +12,7 @@
 #include <cstring>
 
 #include "common/check.h"
-#include "kernels/cpu/thread_pool.h"
+#include "common/thread_pool.h"
 #include "kernels/ops.h"
 
 namespace inferd::kernels {

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "kernels/cpu/thread_pool.h"
+#include "common/thread_pool.h"
 #include "kernels/ops.h"
 
 namespace inferd::kernels {

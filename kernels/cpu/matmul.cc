@@ -24,8 +24,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "common/thread_pool.h"
 #include "kernels/cpu/simd.h"
-#include "kernels/cpu/thread_pool.h"
 #include "kernels/ops.h"
 
 namespace inferd::kernels {

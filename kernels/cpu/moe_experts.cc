@@ -25,8 +25,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "common/thread_pool.h"
 #include "kernels/cpu/simd.h"
-#include "kernels/cpu/thread_pool.h"
 #include "kernels/ops.h"
 
 namespace inferd::kernels {

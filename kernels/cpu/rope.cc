@@ -8,7 +8,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "kernels/cpu/thread_pool.h"
+#include "common/thread_pool.h"
 #include "kernels/ops.h"
 
 namespace inferd::kernels {

@@ -80,7 +80,8 @@ std::vector<float> LastLogits(const std::string& model_dir, const nlohmann::json
   EXPECT_EQ((*model)->dtype(), dtype);
   const int64_t vocab = config->vocab_size;
   const int32_t block_size = 16;
-  engine::KvCacheTensors kv(config->num_hidden_layers, 8, block_size, (*model)->kv_dim(), kv_dtype);
+  engine::KvCacheTensors kv((*model)->backend(), config->num_hidden_layers, 8, block_size,
+                            (*model)->kv_dim(), kv_dtype);
   std::vector<float> out;
   for (const auto& p : golden["prompts"]) {
     const auto ids = p["token_ids"].get<std::vector<int32_t>>();
@@ -99,7 +100,7 @@ std::vector<float> LastLogits(const std::string& model_dir, const nlohmann::json
     batch.block_tables = {0, 1, 2, 3, 4, 5, 6, 7};
     batch.logits_rows.push_back(static_cast<int32_t>(ids.size()) - 1);
     std::vector<float> logits(vocab);
-    (*model)->Forward(batch, block_size, &kv, logits.data());
+    (*model)->Forward(batch, &kv, engine::TensorView::HostF32(logits.data(), {1, vocab}));
     out.insert(out.end(), logits.begin(), logits.end());
   }
   return out;

@@ -58,7 +58,8 @@ class MedusaGoldenTest : public ::testing::Test {
     const int64_t n = static_cast<int64_t>(cont.size());
     const int64_t h = target_->hidden();
     std::vector<int32_t> top(n * kHeads * kRanks);
-    heads_->TopS(hidden.data() + (prompt.size() - 1) * h, n, kRanks, top.data(), nullptr);
+    heads_->TopS(engine::TensorView::HostF32(hidden.data() + (prompt.size() - 1) * h, {n, h}),
+                 kRanks, top.data(), nullptr);
     std::vector<std::array<int32_t, kHeads>> ranks(n);
     for (int64_t m = 0; m < n; ++m) {
       for (int32_t k = 0; k < kHeads; ++k) {
@@ -150,7 +151,8 @@ TEST_F(MedusaGoldenTest, HeadsTop5AtTheFirstEightPositionsMatchTheReference) {
       }
       std::vector<int32_t> ids(kHeads * 5);
       std::vector<float> vals(kHeads * 5);
-      heads_->TopS(hidden.data() + t * h, 1, 5, ids.data(), vals.data());
+      heads_->TopS(engine::TensorView::HostF32(hidden.data() + t * h, {1, h}), 5, ids.data(),
+                   vals.data());
       for (const auto& head : f["heads"]) {
         const int32_t k = head["head"];
         const auto want_ids = head["top5_ids"].get<std::vector<int32_t>>();
@@ -364,7 +366,8 @@ TEST_F(MedusaGoldenTest, DefaultTreeVerifiedWithTreeAttentionEqualsPlainDecoding
     std::vector<float> hidden, logits;
     target_->Run(context, &hidden, &logits);  // fills the cache, blocks 0, 1, ...
     std::vector<int32_t> top(kHeads * tree->top_s);
-    heads_->TopS(hidden.data() + (len - 1) * h, 1, tree->top_s, top.data(), nullptr);
+    heads_->TopS(engine::TensorView::HostF32(hidden.data() + (len - 1) * h, {1, h}), tree->top_s,
+                 top.data(), nullptr);
     std::vector<int32_t> tokens(n);
     tokens[0] = cont[i];
     engine::AssignTreeTokens(*tree, top.data(), tokens.data() + 1);
@@ -384,7 +387,8 @@ TEST_F(MedusaGoldenTest, DefaultTreeVerifiedWithTreeAttentionEqualsPlainDecoding
     batch.max_blocks_per_seq = blocks;
     for (int32_t b = 0; b < blocks; ++b) batch.block_tables.push_back(b);
     std::vector<float> tree_logits(static_cast<size_t>(n) * vocab);
-    target_->model().Forward(batch, bs, target_->kv(), tree_logits.data());
+    target_->model().Forward(batch, target_->kv(),
+                             engine::TensorView::HostF32(tree_logits.data(), {n, vocab}));
 
     for (int32_t j = 0; j < n; ++j) {
       std::vector<int32_t> path;

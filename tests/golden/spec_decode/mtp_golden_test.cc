@@ -91,10 +91,14 @@ class MtpGoldenTest : public ::testing::Test {
     for (int32_t b = 0; b < blocks; ++b) batch.block_tables.push_back(b);
     mtp_logits_.resize(static_cast<size_t>(n) * target_->vocab());
     mtp_z_.resize(static_cast<size_t>(n) * target_->hidden());
-    mtp_->Forward(batch, target_hidden_.data(), seq.data() + 1, target_->model().embed_tokens(),
-                  target_->model().lm_head(), kBlockSize, k_cache_.data(), v_cache_.data(), rows,
-                  mtp_logits_.data(), mtp_z_.data());
-    mtp_y_.assign(mtp_->layer_output(), mtp_->layer_output() + n * target_->hidden());
+    const int64_t h = target_->hidden();
+    mtp_->Forward(batch, engine::TensorView::HostF32(target_hidden_.data(), {n, h}),
+                  engine::IndexView{seq.data() + 1, n}, target_->model().embed_tokens().view(),
+                  target_->model().lm_head().view(), Cache(), rows,
+                  engine::TensorView::HostF32(mtp_logits_.data(), {n, target_->vocab()}),
+                  engine::TensorView::HostF32(mtp_z_.data(), {n, h}));
+    const float* y = mtp_->layer_output().f32();
+    mtp_y_.assign(y, y + n * h);
     num_blocks_ = blocks;
   }
 
@@ -144,9 +148,11 @@ class MtpGoldenTest : public ::testing::Test {
       rows.push_back(q);
     }
     std::vector<float> logits(rows.size() * target_->vocab());
-    mtp_->Forward(batch, fed.data(), tokens.data(), target_->model().embed_tokens(),
-                  target_->model().lm_head(), kBlockSize, k_cache_.data(), v_cache_.data(), rows,
-                  logits.data(), nullptr);
+    const int64_t q = static_cast<int64_t>(rows.size());
+    mtp_->Forward(
+        batch, engine::TensorView::HostF32(fed.data(), {q, h}), engine::IndexView{tokens.data(), q},
+        target_->model().embed_tokens().view(), target_->model().lm_head().view(), Cache(), rows,
+        engine::TensorView::HostF32(logits.data(), {q, target_->vocab()}), engine::TensorView());
     std::vector<int32_t> d2(rows.size());
     for (size_t q = 0; q < rows.size(); ++q) {
       d2[q] = static_cast<int32_t>(
@@ -181,6 +187,12 @@ class MtpGoldenTest : public ::testing::Test {
   nlohmann::json golden_;
   std::unique_ptr<TargetModel> target_;
   std::unique_ptr<engine::MtpModule> mtp_;
+  // The module's one-layer cache over k_cache_ and v_cache_.
+  engine::KvLayerView Cache() {
+    const int64_t slots = static_cast<int64_t>(kMtpBlocks) * kBlockSize;
+    return {engine::TensorView::HostF32(k_cache_.data(), {slots, mtp_->kv_dim()}),
+            engine::TensorView::HostF32(v_cache_.data(), {slots, mtp_->kv_dim()}), kBlockSize};
+  }
   std::vector<float> k_cache_, v_cache_;
   std::vector<float> target_hidden_, mtp_logits_, mtp_y_, mtp_z_;
   int32_t num_blocks_ = 0;

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "engine/backend/input_batch.h"
 #include "engine/kv_cache/kv_cache_tensors.h"
 #include "engine/model/config.h"
-#include "engine/model/input_batch.h"
 #include "engine/model/transformer.h"
 #include "engine/model/weight_store.h"
 #include "gtest/gtest.h"
@@ -41,8 +41,9 @@ class TargetModel {
     t->config_ = *config;
     t->model_ = *std::move(model);
     t->num_blocks_ = num_blocks;
-    t->kv_ = std::make_unique<engine::KvCacheTensors>(config->num_hidden_layers, num_blocks,
-                                                      kBlockSize, t->model_->kv_dim());
+    t->kv_ =
+        std::make_unique<engine::KvCacheTensors>(t->model_->backend(), config->num_hidden_layers,
+                                                 num_blocks, kBlockSize, t->model_->kv_dim());
     return t;
   }
 
@@ -72,8 +73,9 @@ class TargetModel {
     batch.max_blocks_per_seq = blocks;
     for (int32_t b = 0; b < blocks; ++b) batch.block_tables.push_back(b);
     logits->resize(static_cast<size_t>(n) * vocab());
-    model_->Forward(batch, kBlockSize, kv_.get(), logits->data());
-    hidden_out->assign(model_->hidden_states(), model_->hidden_states() + n * hidden());
+    model_->Forward(batch, kv_.get(), engine::TensorView::HostF32(logits->data(), {n, vocab()}));
+    const float* h = model_->hidden_states().f32();
+    hidden_out->assign(h, h + n * hidden());
   }
 
   // Greedy continuations of every prompt (all in one batch per step), exactly
@@ -108,7 +110,7 @@ class TargetModel {
         for (int32_t b = 0; b < per_seq; ++b) batch.block_tables.push_back(s * per_seq + b);
       }
       logits.resize(static_cast<size_t>(num) * vocab());
-      model_->Forward(batch, kBlockSize, kv_.get(), logits.data());
+      model_->Forward(batch, kv_.get(), engine::TensorView::HostF32(logits.data(), {num, vocab()}));
       for (int32_t s = 0; s < num; ++s) {
         const int32_t next =
             static_cast<int32_t>(kernels::Argmax(logits.data() + s * vocab(), vocab()));

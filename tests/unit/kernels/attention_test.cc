@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "common/thread_pool.h"
 #include "gtest/gtest.h"
-#include "kernels/cpu/thread_pool.h"
 #include "kernels/ops.h"
 #include "tests/unit/kernels/kernel_test_util.h"
 

@@ -16,8 +16,8 @@
 #include <sstream>
 #include <vector>
 
+#include "common/thread_pool.h"
 #include "gtest/gtest.h"
-#include "kernels/cpu/thread_pool.h"
 #include "kernels/dtype.h"
 #include "kernels/ops.h"
 #include "tests/unit/kernels/kernel_test_util.h"

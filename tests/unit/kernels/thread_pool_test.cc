@@ -1,6 +1,6 @@
 // tests/unit/kernels/thread_pool_test.cc — ParallelFor coverage, inline small
 // jobs, nesting, resizing and many back-to-back jobs.
-#include "kernels/cpu/thread_pool.h"
+#include "common/thread_pool.h"
 
 #include <atomic>
 #include <chrono>

@@ -114,7 +114,7 @@ TEST(MedusaHeadsTest, LogitsMatchADoublePrecisionReference) {
   const int64_t n = 5;
   const std::vector<float> hidden = Random(n * kHidden, &rng);  // [n, hidden]
   std::vector<float> logits(n * kHeads * kVocab);               // [n, heads, vocab]
-  (*m)->Logits(hidden.data(), n, logits.data());
+  (*m)->Logits(engine::TensorView::HostF32(hidden.data(), {n, kHidden}), logits.data());
   for (int64_t i = 0; i < n; ++i) {
     for (int32_t k = 0; k < kHeads; ++k) {
       const std::vector<double> want = ReferenceLogits(heads[k], hidden.data() + i * kHidden);
@@ -136,10 +136,10 @@ TEST(MedusaHeadsTest, TopSIsDescendingWithLowerIdsFirstOnTiesAndBatchInvariant) 
   const int32_t s = kVocab;  // the whole order
   const std::vector<float> hidden = Random(n * kHidden, &rng);
   std::vector<float> logits(n * kHeads * kVocab);
-  (*m)->Logits(hidden.data(), n, logits.data());
+  (*m)->Logits(engine::TensorView::HostF32(hidden.data(), {n, kHidden}), logits.data());
   std::vector<int32_t> ids(n * kHeads * s);
   std::vector<float> vals(n * kHeads * s);
-  (*m)->TopS(hidden.data(), n, s, ids.data(), vals.data());
+  (*m)->TopS(engine::TensorView::HostF32(hidden.data(), {n, kHidden}), s, ids.data(), vals.data());
   for (int64_t i = 0; i < n; ++i) {
     for (int32_t k = 0; k < kHeads; ++k) {
       const float* row = logits.data() + (i * kHeads + k) * kVocab;
@@ -169,7 +169,8 @@ TEST(MedusaHeadsTest, TopSIsDescendingWithLowerIdsFirstOnTiesAndBatchInvariant) 
   for (int64_t i = 0; i < n; ++i) {
     std::vector<int32_t> one(kHeads * 5);
     std::vector<float> one_vals(kHeads * 5);
-    (*m)->TopS(hidden.data() + i * kHidden, 1, 5, one.data(), one_vals.data());
+    (*m)->TopS(engine::TensorView::HostF32(hidden.data() + i * kHidden, {1, kHidden}), 5,
+               one.data(), one_vals.data());
     for (int32_t k = 0; k < kHeads; ++k) {
       for (int32_t r = 0; r < 5; ++r) {
         EXPECT_EQ(one[k * 5 + r], ids[(i * kHeads + k) * s + r]);

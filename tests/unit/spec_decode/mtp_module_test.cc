@@ -214,7 +214,28 @@ constexpr int32_t kNumBlocks = 16;
 struct Cache {
   std::vector<float> k = std::vector<float>(kNumBlocks * kBlockSize * kKvDim);
   std::vector<float> v = std::vector<float>(kNumBlocks * kBlockSize * kKvDim);
+  engine::KvLayerView view() {
+    return {engine::TensorView::HostF32(k.data(), {kNumBlocks * kBlockSize, kKvDim}),
+            engine::TensorView::HostF32(v.data(), {kNumBlocks * kBlockSize, kKvDim}), kBlockSize};
+  }
 };
+
+// MtpModule::Forward over host arrays: hidden [n, kHidden], next [n],
+// embed and lm_head [kVocab, kHidden], logits [rows, kVocab], z [n, kHidden]
+// or null.
+void Forward(engine::MtpModule& m, const engine::InputBatch& batch, const float* hidden,
+             const int32_t* next, const std::vector<float>& embed,
+             const std::vector<float>& lm_head, Cache& cache, const std::vector<int32_t>& rows,
+             float* logits, float* z) {
+  const int64_t n = static_cast<int64_t>(batch.positions.size());
+  const int64_t r = static_cast<int64_t>(rows.size());
+  using engine::TensorView;
+  m.Forward(batch, TensorView::HostF32(hidden, {n, kHidden}), engine::IndexView{next, n},
+            TensorView::HostF32(embed.data(), {kVocab, kHidden}),
+            TensorView::HostF32(lm_head.data(), {kVocab, kHidden}), cache.view(), rows,
+            TensorView::HostF32(logits, {r, kVocab}),
+            z == nullptr ? TensorView() : TensorView::HostF32(z, {n, kHidden}));
+}
 
 // One sequence's rows [begin, end) (positions begin..end-1) appended to
 // `batch`; the sequence owns blocks `blocks`.
@@ -280,8 +301,8 @@ TEST_F(MtpModuleTest, PrefillMatchesTheReferenceAndDecodingMatchesPrefillBitForB
   for (int32_t i = 0; i < kLen; ++i) rows.push_back(i);
   std::vector<float> logits(kLen * kVocab);
   std::vector<float> z(kLen * kHidden);
-  module_->Forward(batch, hidden_.data(), next_.data(), embed_.data(), lm_head_.data(), kBlockSize,
-                   prefill_cache.k.data(), prefill_cache.v.data(), rows, logits.data(), z.data());
+  Forward(*module_, batch, hidden_.data(), next_.data(), embed_, lm_head_, prefill_cache, rows,
+          logits.data(), z.data());
   double max_diff = 0;
   for (int32_t i = 0; i < kLen; ++i) {
     for (int64_t v = 0; v < kVocab; ++v) {
@@ -292,9 +313,8 @@ TEST_F(MtpModuleTest, PrefillMatchesTheReferenceAndDecodingMatchesPrefillBitForB
   // out_hidden is z = shared_head.norm(y) (y: layer_output()) and the logits
   // are lm_head · z.
   for (int32_t i = 0; i < kLen; ++i) {
-    const Vec want_z = RmsNorm(
-        Vec(module_->layer_output() + i * kHidden, module_->layer_output() + (i + 1) * kHidden),
-        weights_.head_norm);
+    const float* y = module_->layer_output().f32();
+    const Vec want_z = RmsNorm(Vec(y + i * kHidden, y + (i + 1) * kHidden), weights_.head_norm);
     for (int64_t c = 0; c < kHidden; ++c) EXPECT_NEAR(z[i * kHidden + c], want_z[c], 1e-5);
     for (int64_t v = 0; v < kVocab; ++v) {
       double dot = 0;
@@ -310,9 +330,8 @@ TEST_F(MtpModuleTest, PrefillMatchesTheReferenceAndDecodingMatchesPrefillBitForB
     one.Clear();
     AddSequence(&one, i, i + 1, blocks);
     std::vector<float> l(kVocab);
-    module_->Forward(one, hidden_.data() + i * kHidden, next_.data() + i, embed_.data(),
-                     lm_head_.data(), kBlockSize, decode_cache.k.data(), decode_cache.v.data(), {0},
-                     l.data(), nullptr);
+    Forward(*module_, one, hidden_.data() + i * kHidden, next_.data() + i, embed_, lm_head_,
+            decode_cache, {0}, l.data(), nullptr);
     for (int64_t v = 0; v < kVocab; ++v) {
       ASSERT_EQ(l[v], logits[i * kVocab + v]) << "position " << i << " token " << v;
     }
@@ -328,17 +347,16 @@ TEST_F(MtpModuleTest, TwoSequencesInOneBatchMatchEachAlone) {
   AddSequence(&batch, 0, 7, blocks_a);
   AddSequence(&batch, 0, 4, blocks_b);
   std::vector<float> logits(2 * kVocab);
-  module_->Forward(batch, hidden_.data(), next_.data(), embed_.data(), lm_head_.data(), kBlockSize,
-                   together.k.data(), together.v.data(), {6, 10}, logits.data(), nullptr);
+  Forward(*module_, batch, hidden_.data(), next_.data(), embed_, lm_head_, together, {6, 10},
+          logits.data(), nullptr);
   for (auto [begin, len, row] : {std::tuple<int, int, int>{0, 7, 0}, {7, 4, 1}}) {
     Cache alone;
     engine::InputBatch one;
     one.Clear();
     AddSequence(&one, 0, len, blocks_a);
     std::vector<float> l(kVocab);
-    module_->Forward(one, hidden_.data() + begin * kHidden, next_.data() + begin, embed_.data(),
-                     lm_head_.data(), kBlockSize, alone.k.data(), alone.v.data(), {len - 1},
-                     l.data(), nullptr);
+    Forward(*module_, one, hidden_.data() + begin * kHidden, next_.data() + begin, embed_, lm_head_,
+            alone, {len - 1}, l.data(), nullptr);
     for (int64_t v = 0; v < kVocab; ++v) EXPECT_EQ(l[v], logits[row * kVocab + v]);
   }
 }

@@ -1,4 +1,4 @@
-// kernels/cpu/thread_pool.cc — see thread_pool.h.
+// common/thread_pool.cc — see thread_pool.h.
 //
 // Protocol. A job [0, n) is cut into `parts` near-equal contiguous ranges
 // (parts <= threads). The caller writes the job descriptor, then posts part p
@@ -10,7 +10,7 @@
 // preempted worker never holds the caller up unless it already started, and a
 // hand-off costs about two cache-line transfers (post, done). The descriptor
 // is rewritten only after every posted part is kDone.
-#include "kernels/cpu/thread_pool.h"
+#include "common/thread_pool.h"
 
 #include <immintrin.h>
 
@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-namespace inferd::kernels {
+namespace inferd {
 namespace {
 
 // How long an idle worker spins (checking its slot) before it sleeps.
@@ -208,4 +208,4 @@ void ParallelForImpl(int64_t n, int64_t grain, ChunkFn fn, void* ctx) {
 }
 }  // namespace internal
 
-}  // namespace inferd::kernels
+}  // namespace inferd

@@ -1,4 +1,4 @@
-// kernels/cpu/thread_pool.h — the process-wide CPU worker pool behind every op.
+// common/thread_pool.h — the process-wide CPU worker pool behind every op.
 //
 // Persistent workers plus the calling thread share each ParallelFor. Work is
 // handed out in contiguous ranges; which thread runs a range never changes a
@@ -12,14 +12,14 @@
 // inside a chunk runs inline; one issued while another thread's job is in
 // flight also runs inline (serially, still correct). SetNumThreads must not
 // race with running ops.
-#ifndef INFERD_KERNELS_CPU_THREAD_POOL_H_
-#define INFERD_KERNELS_CPU_THREAD_POOL_H_
+#ifndef INFERD_COMMON_THREAD_POOL_H_
+#define INFERD_COMMON_THREAD_POOL_H_
 
 #include <cstdint>
 #include <type_traits>
 #include <utility>
 
-namespace inferd::kernels {
+namespace inferd {
 
 // Sets the number of threads ops use, the caller included (0 = hardware
 // concurrency). Must not be called while an op is running.
@@ -64,6 +64,6 @@ inline int64_t GrainFor(int64_t cost_per_item) {
   return g < 1 ? 1 : g;
 }
 
-}  // namespace inferd::kernels
+}  // namespace inferd
 
-#endif  // INFERD_KERNELS_CPU_THREAD_POOL_H_
+#endif  // INFERD_COMMON_THREAD_POOL_H_
