@@ -92,6 +92,13 @@ absl::StatusOr<DTypeSetting> ParseDTypeSetting(absl::string_view value) {
   return DTypeSetting(*dtype);
 }
 
+absl::StatusOr<LoadFormat> ParseLoadFormat(absl::string_view value) {
+  if (value == "auto" || value == "copy") return LoadFormat::kCopy;
+  if (value == "mmap") return LoadFormat::kMmap;
+  return absl::InvalidArgumentError(
+      absl::StrCat("must be auto, copy or mmap, got \"", value, "\""));
+}
+
 std::string DescribeContextLimit(const ModelInfo& info) {
   if (info.max_context >= info.model_max_position_embeddings) {
     return absl::StrCat("the model context of ", info.max_context, " tokens");
@@ -132,9 +139,12 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
   kernels::DType kv_dtype = kernels::DType::kF32;
   int64_t target_bytes_per_block = 0;  // the target's K and V, every layer
   double load_seconds = 0;
+  int64_t weights_mapped_bytes = 0;
   {
-    // Tensors are read into memory the model owns; the files are closed after.
-    absl::StatusOr<std::unique_ptr<WeightStore>> weights = WeightStore::Open(config.model_dir);
+    // Tensors are read into memory the model owns, or with --load-format mmap
+    // partly served from mappings the model keeps; the files are closed after.
+    absl::StatusOr<std::unique_ptr<WeightStore>> weights =
+        WeightStore::Open(config.model_dir, config.load_format);
     if (!weights.ok()) return weights.status();
     checkpoint_dtype = (*weights)->StorageDType();
     weights_dtype = config.dtype.value_or(checkpoint_dtype);
@@ -162,6 +172,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
     if (!loaded.ok()) return loaded.status();
     load_seconds = absl::ToDoubleSeconds(absl::Now() - load_start);
     model = *std::move(loaded);
+    weights_mapped_bytes = (*weights)->BytesMapped();
     if (const std::vector<std::string>& bad = (*weights)->NonFiniteTensors(); !bad.empty()) {
       warnings.push_back(absl::StrCat(
           bad.size(), " weight tensor(s) hold only NaN or infinite values (sampled): ",
@@ -230,6 +241,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
   info.dtype = kernels::DTypeName(model->dtype());
   info.checkpoint_dtype = kernels::DTypeName(checkpoint_dtype);
   info.weight_bytes = model->weight_bytes();
+  info.weights_mapped_bytes = weights_mapped_bytes;
+  info.load_format = LoadFormatName(config.load_format);
   info.load_seconds = load_seconds;
   info.hidden_size = model_config->hidden_size;
   info.num_layers = model_config->num_hidden_layers;

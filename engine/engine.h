@@ -19,6 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "engine/engine_observer.h"
 #include "engine/model/config.h"
+#include "engine/model/load_format.h"
 #include "engine/model/load_progress.h"
 #include "engine/output_channel.h"
 #include "engine/request.h"
@@ -51,6 +52,11 @@ using DTypeSetting = std::optional<kernels::DType>;
 // caller puts the flag's name in front).
 absl::StatusOr<DTypeSetting> ParseDTypeSetting(absl::string_view value);
 
+// The spelling of --load-format: "auto" and "copy" -> kCopy, "mmap" ->
+// kMmap. Anything else is INVALID_ARGUMENT "must be auto, copy or mmap, got
+// \"<value>\"" (the caller puts the flag's name in front).
+absl::StatusOr<LoadFormat> ParseLoadFormat(absl::string_view value);
+
 struct EngineConfig {
   std::string model_dir;
   // Weights' storage dtype: nullopt (auto) = the checkpoint's own dtype; a
@@ -58,6 +64,11 @@ struct EngineConfig {
   DTypeSetting dtype;
   // KV cache element type: nullopt (auto) = the weights' dtype.
   DTypeSetting kv_cache_dtype;
+  // How the target model's weights are loaded (engine/model/load_format.h):
+  // copied into owned memory, or, opted in, served from a mapping of the
+  // files where no fusing or conversion is needed. A draft model or MTP
+  // module is always copied.
+  LoadFormat load_format = LoadFormat::kCopy;
   // Longest sequence (prompt + generated) admitted, in tokens. 0 (auto): the
   // model's context, capped to what the KV budget holds for one sequence
   // (with a load warning). Set: it must fit both, or Create fails.
@@ -105,7 +116,11 @@ struct ModelInfo {
   std::string dtype;                          // weights' storage dtype ("fp32", "bf16", "fp16")
   std::string checkpoint_dtype;               // what the checkpoint stores them as
   int64_t weight_bytes = 0;                   // bytes of weights held in memory
-  double load_seconds = 0;                    // reading the weights
+  // Of weight_bytes, those served from a mapping of the checkpoint (page
+  // cache, --load-format mmap); the rest were copied into owned memory.
+  int64_t weights_mapped_bytes = 0;
+  std::string load_format;  // "copy" or "mmap"
+  double load_seconds = 0;  // reading the weights
   int64_t hidden_size = 0;
   int64_t num_layers = 0;
   int32_t bos_id = -1;

@@ -109,6 +109,13 @@ absl::StatusOr<engine::EngineConfig> EngineConfigFromFlags() {
       DTypeFromFlag("kv-cache-dtype", absl::GetFlag(FLAGS_kv_cache_dtype));
   if (!kv_dtype.ok()) return kv_dtype.status();
   config.kv_cache_dtype = *kv_dtype;
+  absl::StatusOr<engine::LoadFormat> load_format =
+      engine::ParseLoadFormat(absl::GetFlag(FLAGS_load_format));
+  if (!load_format.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--load-format ", load_format.status().message()));
+  }
+  config.load_format = *load_format;
   using engine::kMaxBlockSize, engine::kMaxNumBatchedTokens, engine::kMaxNumPartialPrefills,
       engine::kMaxNumSeqs, engine::kMaxNumThreads, engine::kMaxQueueLen;
   for (absl::Status s :

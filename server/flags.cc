@@ -19,6 +19,12 @@ ABSL_FLAG(std::string, dtype, "auto",
 ABSL_FLAG(std::string, kv_cache_dtype, "auto",
           "KV cache element type: auto (the weights' dtype), fp32, bf16 or fp16. bf16/fp16 "
           "hold twice the tokens of fp32 in the same --kv-cache-memory");
+ABSL_FLAG(std::string, load_format, "auto",
+          "How weights are loaded: auto or copy (read into memory the server owns: a checkpoint "
+          "replaced under a running server cannot fault it), or mmap (tensors needing no fusing "
+          "or dtype conversion are served from a read-only mapping of the file, as llama.cpp "
+          "does: no load copy, but a file changed or truncated under the server can crash it "
+          "with SIGBUS)");
 ABSL_FLAG(int64_t, max_model_len, 0,
           "Longest sequence (prompt + generated tokens). 0: the model's context, capped with a "
           "warning to what --kv-cache-memory holds for one sequence. Set: start-up fails when "
@@ -150,6 +156,7 @@ const cli::SubcommandSpec& ServeSpec() {
           "[--max-num-seqs N] "
           "[--max-num-batched-tokens N] [--kv-cache-memory SIZE] [--block-size 16] "
           "[--dtype auto|fp32|bf16|fp16] [--kv-cache-dtype auto|fp32|bf16|fp16] "
+          "[--load-format auto|copy|mmap] "
           "[--max-model-len N] [--max-queue-len N] [--num-threads N] [--no-prefix-caching] "
           "[--no-chunked-prefill] "
           "[--max-num-partial-prefills N] [--expert-load-stats] [--drain-timeout 30] "
@@ -177,6 +184,7 @@ const cli::SubcommandSpec& ServeSpec() {
                 "block_size",
                 "dtype",
                 "kv_cache_dtype",
+                "load_format",
                 "max_model_len",
                 "max_queue_len",
                 "num_threads",
@@ -217,6 +225,7 @@ const cli::SubcommandSpec& GenerateSpec() {
       .synopsis =
           "[--model DIR] (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens 256] "
           "[--dtype auto|fp32|bf16|fp16] [--kv-cache-dtype auto|fp32|bf16|fp16] "
+          "[--load-format auto|copy|mmap] "
           "[--max-model-len N] "
           "[--temperature T] [--top-k K] [--top-p P] [--min-p P] [--seed S] "
           "[--stop STR]... [--ignore-eos] [--json] [--speculative off|ngram|draft|medusa|mtp] "
@@ -244,6 +253,7 @@ const cli::SubcommandSpec& GenerateSpec() {
                 "block_size",
                 "dtype",
                 "kv_cache_dtype",
+                "load_format",
                 "max_model_len",
                 "num_threads",
                 "no_prefix_caching",

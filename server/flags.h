@@ -22,6 +22,7 @@ ABSL_DECLARE_FLAG(inferd::server::ByteSize, kv_cache_memory);
 ABSL_DECLARE_FLAG(int32_t, block_size);
 ABSL_DECLARE_FLAG(std::string, dtype);
 ABSL_DECLARE_FLAG(std::string, kv_cache_dtype);
+ABSL_DECLARE_FLAG(std::string, load_format);
 ABSL_DECLARE_FLAG(int64_t, max_model_len);
 ABSL_DECLARE_FLAG(int32_t, num_threads);
 ABSL_DECLARE_FLAG(bool, no_prefix_caching);

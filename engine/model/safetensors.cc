@@ -7,6 +7,8 @@
 // relative to the data section.
 #include "engine/model/safetensors.h"
 
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +20,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/check.h"
 #include "common/json_fields.h"
 #include "common/regular_file.h"
 #include "engine/model/dtype.h"
@@ -319,6 +322,50 @@ absl::Status SafetensorsFile::ReadInto(const std::string& name, DType dtype, voi
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<SafetensorsFile::Mapped> SafetensorsFile::Map(const std::string& name) const {
+  auto it = tensors_.find(name);
+  if (it == tensors_.end()) {
+    return absl::NotFoundError(absl::StrCat(path_, ": no tensor `", name, "`"));
+  }
+  const TensorInfo& info = it->second;
+  std::lock_guard<std::mutex> lock(map_mutex_);
+  if (mapping_ == nullptr) {
+    // The header was checked against the size at Open; the file may have
+    // changed since, and touching a page past its end would be SIGBUS.
+    struct stat st;
+    if (fstat(file_.fd(), &st) != 0) {
+      return absl::InternalError(absl::StrCat(path_, ": fstat failed: ", std::strerror(errno)));
+    }
+    const uint64_t size = static_cast<uint64_t>(st.st_size);
+    if (size < static_cast<uint64_t>(file_.size())) {
+      return absl::DataLossError(absl::StrCat(path_, ": the file is now ", size,
+                                              " bytes, shorter than the ", file_.size(),
+                                              " it had when opened (truncated or replaced while "
+                                              "loading?)"));
+    }
+    if (size == 0) return absl::InternalError(absl::StrCat(path_, ": an empty file is not mapped"));
+    void* addr = mmap(nullptr, static_cast<size_t>(size), PROT_READ, MAP_SHARED, file_.fd(), 0);
+    if (addr == MAP_FAILED) {
+      return absl::InternalError(absl::StrCat(path_, ": mmap failed: ", std::strerror(errno)));
+    }
+    const size_t len = static_cast<size_t>(size);
+    mapping_ = std::shared_ptr<const void>(
+        addr, [len](const void* p) { munmap(const_cast<void*>(p), len); });
+    mapped_size_ = size;
+  }
+  const uint64_t begin = data_start_ + info.begin;
+  const uint64_t end = data_start_ + info.end;
+  INFERD_CHECK_LE(end, mapped_size_) << path_ << " " << name;
+  const auto* base = static_cast<const uint8_t*>(mapping_.get());
+  if (end > begin) {
+    // Read ahead what the first steps will touch anyway.
+    const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    const uint64_t first = begin / page * page;
+    madvise(const_cast<uint8_t*>(base + first), static_cast<size_t>(end - first), MADV_WILLNEED);
+  }
+  return Mapped{mapping_, base + begin};
 }
 
 absl::Status SafetensorsFile::LoadF32(const std::string& name, std::vector<float>* out) const {

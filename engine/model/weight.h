@@ -2,7 +2,8 @@
 // in its own dtype (fp32, bf16 or fp16), resident on the engine's device.
 //
 // Loaded once from the checkpoint into host memory the server owns
-// (WeightStore::Load, never a view into the file), then made resident on the
+// (WeightStore::Load; with --load-format mmap, a tensor needing no fusing or
+// conversion is a read-only view of the file's mapping), then made resident on the
 // device (Backend::Adopt: the CPU keeps it in place, a GPU uploads it and
 // frees the host copy). Fused matrices (q/k/v, gate/up) are allocated whole
 // and filled row range by row range, so loading never holds a second copy.

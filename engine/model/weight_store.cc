@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <set>
 #include <utility>
@@ -58,6 +59,19 @@ absl::StatusOr<std::map<std::string, std::string>> ReadIndex(const std::string& 
   return map;
 }
 
+// A tensor served from a read-only mapping of its safetensors file
+// (LoadFormat::kMmap): holds the mapping, which outlives the store and the
+// file's descriptor. The view is writable in type only: PROT_READ pages.
+class MappedStorage final : public Storage {
+ public:
+  explicit MappedStorage(SafetensorsFile::Mapped mapped) : mapped_(std::move(mapped)) {}
+  void* data() override { return const_cast<void*>(mapped_.data); }
+  Device device() const override { return Device::kCpu; }
+
+ private:
+  SafetensorsFile::Mapped mapped_;
+};
+
 }  // namespace
 
 absl::Status WeightStore::Add(std::unique_ptr<SafetensorsFile> file) {
@@ -72,13 +86,15 @@ absl::Status WeightStore::Add(std::unique_ptr<SafetensorsFile> file) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<WeightStore>> WeightStore::Open(const std::string& dir) {
+absl::StatusOr<std::unique_ptr<WeightStore>> WeightStore::Open(const std::string& dir,
+                                                               LoadFormat format) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     return absl::NotFoundError(absl::StrCat("model directory ", dir, " not found"));
   }
   std::unique_ptr<WeightStore> store(new WeightStore());
   store->dir_ = dir;
+  store->format_ = format;
   const fs::path root(dir);
   const std::string index_path = (root / "model.safetensors.index.json").string();
   const std::string single_path = (root / "model.safetensors").string();
@@ -160,10 +176,16 @@ absl::Status WeightStore::Read(const SafetensorsFile& file, const std::string& n
                                DType dtype, void* dst) const {
   if (absl::Status s = file.ReadInto(name, dtype, dst); !s.ok()) return s;
   bytes_loaded_ += numel * kernels::DTypeSize(dtype);
+  Sample(name, numel, dtype, dst);
+  return absl::OkStatus();
+}
+
+void WeightStore::Sample(const std::string& name, int64_t numel, DType dtype,
+                         const void* data) const {
   if (numel > 0) {
     constexpr int64_t kSamples = 257;
     const int64_t stride = std::max<int64_t>(1, numel / kSamples);
-    const auto* bytes = static_cast<const uint8_t*>(dst);
+    const auto* bytes = static_cast<const uint8_t*>(data);
     bool any_finite = false;
     for (int64_t i = 0; i < numel && !any_finite; i += stride) {
       float v;
@@ -175,7 +197,6 @@ absl::Status WeightStore::Read(const SafetensorsFile& file, const std::string& n
       non_finite_.push_back(name);
     }
   }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<Tensor> WeightStore::Load(const std::string& name,
@@ -183,6 +204,21 @@ absl::StatusOr<Tensor> WeightStore::Load(const std::string& name,
                                          DType dtype) const {
   absl::StatusOr<const SafetensorsFile*> file = FileOf(name, expected_shape);
   if (!file.ok()) return file.status();
+  if (format_ == LoadFormat::kMmap && (*file)->tensors().at(name).dtype == dtype) {
+    absl::StatusOr<SafetensorsFile::Mapped> mapped = (*file)->Map(name);
+    if (!mapped.ok()) return mapped.status();
+    // Element-aligned (any safetensors writer's offsets are): the CPU kernels
+    // load unaligned vectors (loadu) but read scalars as their type. A file
+    // that is not falls back to the copy.
+    if (reinterpret_cast<uintptr_t>(mapped->data) % kernels::DTypeSize(dtype) == 0) {
+      const int64_t numel = ShapeNumel(expected_shape);
+      Tensor w(std::make_unique<MappedStorage>(*std::move(mapped)), dtype, expected_shape);
+      bytes_loaded_ += numel * kernels::DTypeSize(dtype);
+      bytes_mapped_ += numel * kernels::DTypeSize(dtype);
+      Sample(name, numel, dtype, w.data());
+      return w;
+    }
+  }
   absl::StatusOr<Tensor> w = Tensor::AllocateHost(dtype, expected_shape);
   if (!w.ok()) return w.status();
   if (absl::Status s = Read(**file, name, w->numel(), dtype, w->data()); !s.ok()) return s;

@@ -1,6 +1,8 @@
 // engine/model/weight_store.h — every tensor of a model directory, from
 // model.safetensors, the shards of model.safetensors.index.json, or all
-// *.safetensors files; loaded tensor by tensor into memory the caller owns.
+// *.safetensors files; loaded tensor by tensor into memory the caller owns,
+// or, with LoadFormat::kMmap, served from a read-only mapping of the file
+// where the tensor needs neither fusing nor conversion (load_format.h).
 #ifndef INFERD_ENGINE_MODEL_WEIGHT_STORE_H_
 #define INFERD_ENGINE_MODEL_WEIGHT_STORE_H_
 
@@ -14,13 +16,16 @@
 
 #include "absl/status/statusor.h"
 #include "engine/backend/tensor.h"
+#include "engine/model/load_format.h"
 #include "engine/model/safetensors.h"
 
 namespace inferd::engine {
 
 class WeightStore {
  public:
-  static absl::StatusOr<std::unique_ptr<WeightStore>> Open(const std::string& dir);
+  static absl::StatusOr<std::unique_ptr<WeightStore>> Open(const std::string& dir,
+                                                           LoadFormat format = LoadFormat::kCopy);
+  LoadFormat format() const { return format_; }
   bool Has(const std::string& name) const;
   // Shape of a tensor; error naming the tensor when it is missing.
   absl::StatusOr<std::vector<int64_t>> Shape(const std::string& name) const;
@@ -28,12 +33,15 @@ class WeightStore {
   // error names the file, the tensor and both shapes) before allocating
   // anything, then read it (SafetensorsFile::ReadInto) in `dtype`.
   //
-  // A new host Tensor of `dtype`.
+  // A new host Tensor of `dtype`. With kMmap, a tensor stored in `dtype` at
+  // an element-aligned offset is instead a read-only view of the file's
+  // mapping (its Storage keeps the mapping alive; writing to it faults).
   absl::StatusOr<Tensor> Load(const std::string& name, const std::vector<int64_t>& expected_shape,
                               DType dtype) const;
   // Several tensors stacked along their first dimension into one new Tensor
   // of `dtype` (fused q/k/v, gate/up, all experts of a layer): allocated
-  // whole, each part read into place. Parts must agree on the other dims.
+  // whole, each part read into place (copied in every LoadFormat). Parts must
+  // agree on the other dims.
   struct Part {
     std::string name;
     std::vector<int64_t> shape;
@@ -51,7 +59,10 @@ class WeightStore {
   DType StorageDType() const;
   // Bytes the loaders have read into memory their callers own, in the
   // loaded dtypes (what a model loaded from this store holds).
+  // Mapped tensors count too: BytesLoaded() - BytesMapped() were copied.
   int64_t BytesLoaded() const { return bytes_loaded_.load(); }
+  // Of those, bytes served from a mapping of the files (kMmap only).
+  int64_t BytesMapped() const { return bytes_mapped_.load(); }
   // The tensors loaded so far whose sampled values (up to 257, evenly spaced:
   // negligible next to the read) were all NaN or infinite: a broken
   // checkpoint that would otherwise load without a word. Sorted by name.
@@ -67,12 +78,16 @@ class WeightStore {
   // it for all-NaN, and counts its bytes.
   absl::Status Read(const SafetensorsFile& file, const std::string& name, int64_t numel,
                     DType dtype, void* dst) const;
+  // Samples `numel` elements of `dtype` at `data` for all-NaN (NonFiniteTensors).
+  void Sample(const std::string& name, int64_t numel, DType dtype, const void* data) const;
 
   std::string dir_;
+  LoadFormat format_ = LoadFormat::kCopy;
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::map<std::string, const SafetensorsFile*> by_name_;
   // The loaders may run on several threads at once (pread is positional).
   mutable std::atomic<int64_t> bytes_loaded_{0};
+  mutable std::atomic<int64_t> bytes_mapped_{0};
   mutable std::mutex non_finite_mutex_;
   mutable std::vector<std::string> non_finite_;  // appended by Read
 };
