@@ -46,6 +46,13 @@ void Embedding(const void* table, int64_t vocab, int64_t hidden, const int32_t* 
 void Matmul(const float* x, const void* w, const float* bias, int64_t m, int64_t n, int64_t k,
             float* out, DType w_dtype = DType::kF32);
 
+// Whether Matmul may use its AVX-512 tiles (kernels/cpu/matmul_avx512.h: the
+// same lane order, so the same bits as the AVX2 tiles). On by default when the
+// CPU has AVX-512F/DQ/VL and INFERD_NO_AVX512 is unset; enabling is a no-op
+// without CPU support. Returns the previous setting. For tests and
+// benchmarks; not while a Matmul runs.
+bool SetMatmulAvx512(bool enabled);
+
 // out[i] = x[i] / sqrt(mean(x[i]^2) + eps) * weight   (Llama RMSNorm)
 //   x, out: [n, hidden] (may alias)   weight: [hidden]
 void RmsNorm(const float* x, const float* weight, int64_t n, int64_t hidden, float eps, float* out);

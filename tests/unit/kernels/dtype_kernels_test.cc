@@ -18,6 +18,7 @@
 
 #include "common/thread_pool.h"
 #include "gtest/gtest.h"
+#include "kernels/cpu/simd.h"
 #include "kernels/dtype.h"
 #include "kernels/ops.h"
 #include "tests/unit/kernels/kernel_test_util.h"
@@ -401,6 +402,61 @@ TEST(KernelsDtypeMatmul, BatchInvariantBitForBit) {
           ASSERT_TRUE(BitEqual(single.data(), batched.data() + i * n, n))
               << DTypeName(t) << " row " << i << " k=" << k << " n=" << n;
         }
+      }
+    }
+  }
+}
+
+// Every element, whichever path computes it (m = 1 streams, AVX2 tiles,
+// widened panels, AVX-512 tiles, edge tiles), is simd::Dot's fixed order on
+// the widened row plus the bias.
+TEST(KernelsDtypeMatmul, EveryElementIsTheFixedOrderDot) {
+  uint32_t seed = 700;
+  for (DType t : kNarrowTypes) {
+    for (int64_t m : {1, 2, 4, 5, 8, 9, 16, 17}) {
+      for (int64_t n : {1, 7, 13, 131}) {
+        for (int64_t k : {7, 64, 129, 520}) {
+          const auto x = RandomVector(m * k, seed++);
+          const auto narrow = Narrow(RandomVector(n * k, seed++), t);
+          const auto wide = Widen(narrow, t);
+          const auto bias = RandomVector(n, seed++);
+          std::vector<float> got(static_cast<size_t>(m * n), NAN);
+          Matmul(x.data(), narrow.data(), bias.data(), m, n, k, got.data(), t);
+          std::vector<float> want(got.size());
+          for (int64_t i = 0; i < m; ++i) {
+            for (int64_t j = 0; j < n; ++j) {
+              want[i * n + j] = simd::Dot(x.data() + i * k, wide.data() + j * k, k) + bias[j];
+            }
+          }
+          ASSERT_TRUE(SameBits(got, want))
+              << DTypeName(t) << " m=" << m << " n=" << n << " k=" << k;
+        }
+      }
+    }
+  }
+}
+
+// The AVX-512 tiles (when this CPU has them) give the AVX2 tiles' bits.
+TEST(KernelsDtypeMatmul, Avx512TilesGiveTheAvx2Bits) {
+  const bool before = SetMatmulAvx512(true);
+  const bool has = SetMatmulAvx512(before);
+  if (!has) GTEST_SKIP() << "no AVX-512F/DQ/VL on this CPU (or INFERD_NO_AVX512 is set)";
+  uint32_t seed = 900;
+  for (DType t : kNarrowTypes) {
+    for (int64_t m : {4, 8, 16, 19}) {
+      for (auto [n, k] :
+           std::vector<std::pair<int64_t, int64_t>>{{6, 7}, {31, 129}, {1001, 64}, {67, 2048}}) {
+        const auto x = RandomVector(m * k, seed++);
+        const auto narrow = Narrow(RandomVector(n * k, seed++), t);
+        const auto bias = RandomVector(n, seed++);
+        std::vector<float> avx2(static_cast<size_t>(m * n), NAN), avx512(avx2.size(), NAN);
+        SetMatmulAvx512(false);
+        Matmul(x.data(), narrow.data(), bias.data(), m, n, k, avx2.data(), t);
+        SetMatmulAvx512(true);
+        Matmul(x.data(), narrow.data(), bias.data(), m, n, k, avx512.data(), t);
+        SetMatmulAvx512(before);
+        ASSERT_TRUE(SameBits(avx512, avx2))
+            << DTypeName(t) << " m=" << m << " n=" << n << " k=" << k;
       }
     }
   }

@@ -1,0 +1,205 @@
+// kernels/cpu/matmul_avx512.h — Matmul's AVX-512 tiles for 16-bit (bf16,
+// fp16) weights with several rows of x (included by matmul.cc only; compiled
+// with function-level target attributes, called only when the CPU has
+// AVX-512F/DQ/VL).
+//
+// Same bits as the AVX2 tiles: a zmm holds TWO 8-lane accumulators, columns
+// j and j+1 of one x row, in its low and high halves. Lane l of each half
+// still accumulates k = 8t + l with one FMA per t in increasing t (the k
+// tail is the same zero-filled load), and each half is reduced with
+// simd::Reduce4's lane tree, then + bias. FMA rounds per lane, so the wider
+// register changes nothing but the throughput; which path runs never
+// changes a result (tests/unit/kernels/dtype_kernels_test.cc compares the
+// two, and both with simd::Dot).
+//
+// w is widened in registers (a column pair's 2 x 8 elements: one
+// vpmovzxwd + shift, or vcvtph2ps), not copied into an fp32 panel first:
+// with 8 rows per tile each widened vector feeds 8 FMAs, and the copy's
+// extra pass over memory cost more than the shifts (measured: 1.4x faster
+// at m = 16 on the 1B shapes).
+#ifndef INFERD_KERNELS_CPU_MATMUL_AVX512_H_
+#define INFERD_KERNELS_CPU_MATMUL_AVX512_H_
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <type_traits>
+
+#include "kernels/cpu/simd.h"
+
+#define INFERD_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma,f16c")))
+
+// GCC 12's _mm512_broadcast_f32x8 starts from _mm512_undefined_ps, which
+// -Wmaybe-uninitialized reports once inlined.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+namespace inferd::kernels::avx512 {
+
+// Rows of x and column pairs of w per tile: 8 x 3 = 24 zmm accumulators,
+// 3 w vectors and 1 x broadcast of the 32 zmm registers.
+constexpr int kMr = 8;
+constexpr int kNp = 3;
+constexpr int kNr = 2 * kNp;  // output columns per tile
+
+// Whether the CPU has what these tiles use; false when INFERD_NO_AVX512 is set.
+inline bool CpuHasAvx512() {
+  static const bool has = [] {
+    const char* off = std::getenv("INFERD_NO_AVX512");
+    if (off != nullptr && off[0] != '\0' && off[0] != '0') return false;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vl");
+  }();
+  return has;
+}
+
+// Reduces each 256-bit half of acc with simd::Reduce4's tree, adds the
+// bias and stores the first `cols` columns of each row.
+template <int MR, int NP>
+INFERD_AVX512 inline void Store(const __m512 (&acc)[MR][NP], const float* bias, float* out,
+                                int64_t ldo, int64_t cols) {
+  const __m256 zero = _mm256_setzero_ps();
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+    __m256 a[2 * NP];
+#pragma GCC unroll 4
+    for (int q = 0; q < NP; ++q) {
+      a[2 * q] = _mm512_castps512_ps256(acc[i][q]);
+      a[2 * q + 1] = _mm512_extractf32x8_ps(acc[i][q], 1);
+    }
+#pragma GCC unroll 4
+    for (int j0 = 0; j0 < 2 * NP; j0 += 4) {
+      if (j0 >= cols) break;
+      const __m128 s =
+          simd::Reduce4(a[j0], j0 + 1 < 2 * NP ? a[j0 + 1] : zero,
+                        j0 + 2 < 2 * NP ? a[j0 + 2] : zero, j0 + 3 < 2 * NP ? a[j0 + 3] : zero);
+      float* o = out + i * ldo + j0;
+      if (cols - j0 >= 4) {
+        _mm_storeu_ps(o, bias != nullptr ? _mm_add_ps(s, _mm_loadu_ps(bias + j0)) : s);
+        continue;
+      }
+      alignas(16) float sums[4];
+      _mm_store_ps(sums, s);
+      const int64_t c = cols - j0;
+      for (int64_t j = 0; j < c; ++j) o[j] = bias != nullptr ? sums[j] + bias[j0 + j] : sums[j];
+    }
+  }
+}
+
+// Column pair (w0, w1) of a 16-bit w at k offset t, widened into one zmm
+// (w0's 8 elements low, w1's high); r < 8 reads r elements, zeros past them.
+template <typename W>
+INFERD_AVX512 inline __m512 LoadPair(const W* w0, const W* w1, int64_t t, int64_t r) {
+  __m128i lo, hi;
+  if (r >= 8) {
+    lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w0 + t));
+    hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w1 + t));
+  } else {
+    alignas(16) uint16_t b0[8] = {}, b1[8] = {};
+    std::memcpy(b0, w0 + t, static_cast<size_t>(r) * 2);
+    std::memcpy(b1, w1 + t, static_cast<size_t>(r) * 2);
+    lo = _mm_load_si128(reinterpret_cast<const __m128i*>(b0));
+    hi = _mm_load_si128(reinterpret_cast<const __m128i*>(b1));
+  }
+  const __m256i h = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+  if constexpr (std::is_same_v<W, simd::F16>) {
+    return _mm512_cvtph_ps(h);
+  } else {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+}
+
+// out[i, j] for i < MR, j < cols (<= 2 * NP) of one tile: x rows ldx apart,
+// w rows (16-bit, widened in registers) k apart; a missing odd column reads
+// the previous one and is not stored. While it runs it prefetches 2 cache
+// lines per 8 k from `pf` (when not null): the next tile's 2 * NP rows.
+template <int MR, int NP, bool kTail, typename W>
+INFERD_AVX512 inline void Tile(const float* x, int64_t ldx, const W* w, int64_t k,
+                               const float* bias, float* out, int64_t ldo, int64_t cols,
+                               const char* pf) {
+  const W* row[2 * NP];
+#pragma GCC unroll 8
+  for (int j = 0; j < 2 * NP; ++j) row[j] = w + std::min<int64_t>(j, cols - 1) * k;
+  __m512 acc[MR][NP];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 4
+    for (int q = 0; q < NP; ++q) acc[i][q] = _mm512_setzero_ps();
+  }
+  int64_t t = 0;
+  for (; t + 8 <= k; t += 8) {
+    if (pf != nullptr) {
+      _mm_prefetch(pf + 2 * NP * 2 * t, _MM_HINT_T0);
+      _mm_prefetch(pf + 2 * NP * 2 * t + 64, _MM_HINT_T0);
+    }
+    __m512 wv[NP];
+#pragma GCC unroll 4
+    for (int q = 0; q < NP; ++q) wv[q] = LoadPair(row[2 * q], row[2 * q + 1], t, 8);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      const __m512 xv = _mm512_broadcast_f32x8(_mm256_loadu_ps(x + i * ldx + t));
+#pragma GCC unroll 4
+      for (int q = 0; q < NP; ++q) acc[i][q] = _mm512_fmadd_ps(xv, wv[q], acc[i][q]);
+    }
+  }
+  if (kTail && t < k) {
+    const __mmask8 mask = static_cast<__mmask8>((1u << (k - t)) - 1);
+    __m512 wv[NP];
+#pragma GCC unroll 4
+    for (int q = 0; q < NP; ++q) wv[q] = LoadPair(row[2 * q], row[2 * q + 1], t, k - t);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      const __m512 xv = _mm512_broadcast_f32x8(_mm256_maskz_loadu_ps(mask, x + i * ldx + t));
+#pragma GCC unroll 4
+      for (int q = 0; q < NP; ++q) acc[i][q] = _mm512_fmadd_ps(xv, wv[q], acc[i][q]);
+    }
+  }
+  Store<MR, NP>(acc, bias, out, ldo, cols);
+}
+
+// A tile of `rows` (1..MR) rows.
+template <bool kTail, int NP, typename W, int MR = kMr>
+INFERD_AVX512 inline void TileRows(int64_t rows, const float* x, int64_t ldx, const W* w, int64_t k,
+                                   const float* bias, float* out, int64_t ldo, int64_t cols,
+                                   const char* pf) {
+  if (rows == MR) {
+    Tile<MR, NP, kTail>(x, ldx, w, k, bias, out, ldo, cols, pf);
+  } else if constexpr (MR > 1) {
+    TileRows<kTail, NP, W, MR - 1>(rows, x, ldx, w, k, bias, out, ldo, cols, pf);
+  }
+}
+
+// Output columns [j_begin, j_end) of all m rows; the first row tile of each
+// column tile prefetches the next column tile's rows (w streams from DRAM).
+template <bool kTail, typename W>
+INFERD_AVX512 void Columns(const float* x, const W* w, const float* bias, int64_t m, int64_t n,
+                           int64_t k, float* out, int64_t j_begin, int64_t j_end) {
+  for (int64_t j = j_begin; j < j_end; j += kNr) {
+    const int64_t cols = std::min<int64_t>(kNr, j_end - j);
+    const W* wj = w + j * k;
+    const float* bj = bias != nullptr ? bias + j : nullptr;
+    const char* pf = j + kNr < j_end ? reinterpret_cast<const char*>(wj + kNr * k) : nullptr;
+    for (int64_t i = 0; i < m; i += kMr) {
+      const int64_t rows = std::min<int64_t>(kMr, m - i);
+      const char* p = i == 0 ? pf : nullptr;
+      if (cols > 4) {
+        TileRows<kTail, 3>(rows, x + i * k, k, wj, k, bj, out + i * n + j, n, cols, p);
+      } else if (cols > 2) {
+        TileRows<kTail, 2>(rows, x + i * k, k, wj, k, bj, out + i * n + j, n, cols, p);
+      } else {
+        TileRows<kTail, 1>(rows, x + i * k, k, wj, k, bj, out + i * n + j, n, cols, p);
+      }
+    }
+  }
+}
+
+}  // namespace inferd::kernels::avx512
+
+#pragma GCC diagnostic pop
+
+#endif  // INFERD_KERNELS_CPU_MATMUL_AVX512_H_
