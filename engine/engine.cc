@@ -10,7 +10,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/memory_limit.h"
+#include "common/thread_pool.h"
 #include "engine/backend/cpu_backend.h"
+#include "engine/backend/cuda_backend.h"
 #include "engine/engine_impl.h"
 #include "engine/kv_cache/kv_cache_tensors.h"
 #include "engine/model/transformer.h"
@@ -79,7 +81,27 @@ absl::Status CheckMaxModelLen(const EngineConfig& config, int64_t model_context,
   return absl::OkStatus();
 }
 
+// The backend --device names, computing in `dtype`.
+absl::StatusOr<std::shared_ptr<Backend>> CreateBackend(DeviceSetting device, DType dtype,
+                                                       DType kv_dtype) {
+  if (device == DeviceSetting::kCpu) return CpuBackend::Create();
+  if (device == DeviceSetting::kAuto && CudaDeviceCount() == 0) return CpuBackend::Create();
+  if (kv_dtype != dtype) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--device cuda computes with one dtype: --kv-cache-dtype (", kernels::DTypeName(kv_dtype),
+        ") must equal the compute dtype (", kernels::DTypeName(dtype), ")"));
+  }
+  return CreateCudaBackend(dtype);
+}
+
 }  // namespace
+
+absl::StatusOr<DeviceSetting> ParseDeviceSetting(absl::string_view value) {
+  if (value == "cpu") return DeviceSetting::kCpu;
+  if (value == "cuda") return DeviceSetting::kCuda;
+  if (value == "auto") return DeviceSetting::kAuto;
+  return absl::InvalidArgumentError(absl::StrCat("must be auto, cpu or cuda, got \"", value, "\""));
+}
 
 absl::StatusOr<DTypeSetting> ParseDTypeSetting(absl::string_view value) {
   if (value == "auto") return DTypeSetting();
@@ -162,12 +184,15 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
         return s;
       }
     }
+    absl::StatusOr<std::shared_ptr<Backend>> backend =
+        CreateBackend(config.device, weights_dtype, kv_dtype);
+    if (!backend.ok()) return backend.status();
     const absl::Time load_start = absl::Now();
     LoadProgressReporter progress(
         static_cast<int64_t>((*weights)->NumElements()) * kernels::DTypeSize(weights_dtype),
         [&store = **weights] { return store.BytesLoaded(); }, config.on_load_progress);
     absl::StatusOr<std::unique_ptr<Transformer>> loaded =
-        Transformer::Load(*model_config, **weights, weights_dtype, CpuBackend::Create());
+        Transformer::Load(*model_config, **weights, weights_dtype, *std::move(backend));
     progress.Finish(loaded.ok());
     if (!loaded.ok()) return loaded.status();
     load_seconds = absl::ToDoubleSeconds(absl::Now() - load_start);
@@ -275,11 +300,13 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
 
   if (config.track_expert_load) model->EnableExpertLoad();
   try {
-    model->backend().SetNumThreads(config.num_threads);
+    // The host pool: the CPU backend's ops and host-side sampling.
+    inferd::SetNumThreads(config.num_threads);
   } catch (const std::system_error& e) {
     return absl::ResourceExhaustedError(
         absl::StrCat("cannot start ", config.num_threads, " kernel threads: ", e.what()));
   }
+  info.device = model->backend().Describe();
   if (*proposer != nullptr) (*proposer)->AllocateKv(num_blocks, config.block_size);
   auto runner =
       std::make_unique<ModelRunner>(std::move(model), num_blocks, config.block_size, kv_dtype);

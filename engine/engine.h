@@ -57,8 +57,17 @@ absl::StatusOr<DTypeSetting> ParseDTypeSetting(absl::string_view value);
 // \"<value>\"" (the caller puts the flag's name in front).
 absl::StatusOr<LoadFormat> ParseLoadFormat(absl::string_view value);
 
+// Where the model runs (--device): the CPU; CUDA device 0; or auto (CUDA
+// where this build has it and a device is found, else the CPU).
+enum class DeviceSetting { kCpu, kCuda, kAuto };
+
+// The spelling of --device: auto, cpu, cuda. Anything else is
+// INVALID_ARGUMENT "must be auto, cpu or cuda, got \"<value>\"".
+absl::StatusOr<DeviceSetting> ParseDeviceSetting(absl::string_view value);
+
 struct EngineConfig {
   std::string model_dir;
+  DeviceSetting device = DeviceSetting::kCpu;
   // Weights' storage dtype: nullopt (auto) = the checkpoint's own dtype; a
   // different one converts at load (fp32 -> bf16 rounds to nearest even).
   DTypeSetting dtype;
@@ -113,6 +122,7 @@ struct ModelInfo {
   // max_position_embeddings capped to the KV budget.
   int64_t max_context = 0;
   int64_t model_max_position_embeddings = 0;  // config.json's context
+  std::string device;                         // the backend, e.g. "cpu (2 threads)"
   std::string dtype;                          // weights' storage dtype ("fp32", "bf16", "fp16")
   std::string checkpoint_dtype;               // what the checkpoint stores them as
   int64_t weight_bytes = 0;                   // bytes of weights held in memory

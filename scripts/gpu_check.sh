@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # scripts/gpu_check.sh — the CUDA backend on a machine with a GPU: configure
 # and build without the server (kernels + engine + their tests; no gRPC,
-# Protobuf or prometheus-cpp), run every `gpu` test, then compute-sanitizer
+# Protobuf or prometheus-cpp), run every `gpu` test (the ops against the CPU
+# ones, and whole models on the CUDA backend against the CPU backend:
+# gpu_backend_test), then compute-sanitizer
 # memcheck over the gpu test binaries at reduced sizes (INFERD_GPU_TEST_SMALL=1).
 #
 #   scripts/gpu_check.sh [STEP...]      STEP: build | build-all | test | sanitize | bench
@@ -36,7 +38,7 @@ if [ -d .sysroot/root/usr ]; then
 fi
 if [ -d /usr/local/cuda/bin ]; then export PATH=/usr/local/cuda/bin:$PATH; fi
 jobs=$(nproc)
-gpu_targets=(gpu_kernels_test gpu_device_info_test gpu_attention_benchmark)
+gpu_targets=(gpu_kernels_test gpu_device_info_test gpu_backend_test gpu_attention_benchmark)
 
 configure() {
   nvidia-smi -L || echo "gpu_check: nvidia-smi failed (no GPU?)"
@@ -68,7 +70,8 @@ for step in "${steps[@]}"; do
       ;;
     sanitize)
       sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-      for t in "$build"/tests/gpu_device_info_test "$build"/tests/gpu_kernels_test; do
+      for t in "$build"/tests/gpu_device_info_test "$build"/tests/gpu_kernels_test \
+        "$build"/tests/gpu_backend_test; do
         echo "gpu_check: compute-sanitizer memcheck $t (INFERD_GPU_TEST_SMALL=1)"
         INFERD_GPU_TEST_SMALL=1 "$sanitizer" --tool memcheck --error-exitcode 1 \
           --leak-check full "$t" "${filter_args[@]}"

@@ -102,6 +102,12 @@ absl::StatusOr<engine::EngineConfig> EngineConfigFromFlags() {
   config.enable_chunked_prefill = !absl::GetFlag(FLAGS_no_chunked_prefill);
   config.max_num_partial_prefills = absl::GetFlag(FLAGS_max_num_partial_prefills);
   config.max_model_len = absl::GetFlag(FLAGS_max_model_len);
+  absl::StatusOr<engine::DeviceSetting> device =
+      engine::ParseDeviceSetting(absl::GetFlag(FLAGS_device));
+  if (!device.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--device ", device.status().message()));
+  }
+  config.device = *device;
   absl::StatusOr<engine::DTypeSetting> dtype = DTypeFromFlag("dtype", absl::GetFlag(FLAGS_dtype));
   if (!dtype.ok()) return dtype.status();
   config.dtype = *dtype;

@@ -12,10 +12,14 @@ ABSL_FLAG(int32_t, max_num_batched_tokens, 2048,
 ABSL_FLAG(inferd::server::ByteSize, kv_cache_memory, inferd::server::ByteSize{256ll << 20},
           "KV cache budget: bytes or a size like 512MiB, 1GiB, 2G, 64M");
 ABSL_FLAG(int32_t, block_size, 16, "Tokens per KV cache block");
+ABSL_FLAG(std::string, device, "cpu",
+          "Where the model runs: cpu, cuda (GPU 0; needs a build with nvcc) or auto (cuda "
+          "when this build has it and a GPU is found, else cpu)");
 ABSL_FLAG(std::string, dtype, "auto",
           "Weights' storage dtype: auto (the checkpoint's own: a bf16 checkpoint stays bf16, "
           "an fp32 one fp32), fp32, bf16 or fp16 (converted at load, rounding to nearest "
-          "even). Activations and accumulation are fp32 in every case");
+          "even). On the CPU activations and accumulation are fp32 in every case; on CUDA "
+          "activations are in this dtype, accumulation fp32");
 ABSL_FLAG(std::string, kv_cache_dtype, "auto",
           "KV cache element type: auto (the weights' dtype), fp32, bf16 or fp16. bf16/fp16 "
           "hold twice the tokens of fp32 in the same --kv-cache-memory");
@@ -182,6 +186,7 @@ const cli::SubcommandSpec& ServeSpec() {
                 "max_num_batched_tokens",
                 "kv_cache_memory",
                 "block_size",
+                "device",
                 "dtype",
                 "kv_cache_dtype",
                 "load_format",
@@ -251,6 +256,7 @@ const cli::SubcommandSpec& GenerateSpec() {
                 "max_num_batched_tokens",
                 "kv_cache_memory",
                 "block_size",
+                "device",
                 "dtype",
                 "kv_cache_dtype",
                 "load_format",

@@ -4,15 +4,29 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "kernels/ops.h"
 
 namespace inferd::engine {
 
 absl::StatusOr<Tensor> Backend::FromHost(const std::vector<float>& values,
                                          std::vector<int64_t> shape) {
+  return FromHost(values, std::move(shape), param_dtype());
+}
+
+absl::StatusOr<Tensor> Backend::FromHost(const std::vector<float>& values,
+                                         std::vector<int64_t> shape, DType dtype) {
   INFERD_CHECK_EQ(ShapeNumel(shape), static_cast<int64_t>(values.size()));
-  absl::StatusOr<Tensor> t = Allocate(DType::kF32, std::move(shape));
+  absl::StatusOr<Tensor> t = Allocate(dtype, std::move(shape));
   if (!t.ok()) return t.status();
-  if (!values.empty()) CopyFromHost(values.data(), t->view());
+  if (values.empty()) return t;
+  if (dtype == DType::kF32) {
+    CopyFromHost(values.data(), t->view());
+  } else {
+    std::vector<uint16_t> narrow(values.size());
+    kernels::ConvertFromF32(values.data(), static_cast<int64_t>(values.size()), narrow.data(),
+                            dtype);
+    CopyFromHost(narrow.data(), t->view());
+  }
   return t;
 }
 

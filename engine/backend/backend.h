@@ -55,6 +55,8 @@ struct StepInputs {
   int32_t num_tokens = 0;
   int32_t num_seqs = 0;
   int32_t max_blocks_per_seq = 0;
+  int32_t max_query_len = 0;  // longest query of a sequence (host-side bound)
+  int32_t max_seq_len = 0;    // longest context after the step (host-side bound)
 };
 
 class Backend {
@@ -64,10 +66,12 @@ class Backend {
   virtual Device device() const = 0;
   // One line for the start-up summary, e.g. "cpu (2 threads)".
   virtual std::string Describe() const = 0;
-  // The dtype of activations (hidden states, q/k/v, logits are always fp32).
+  // The dtype of activations (hidden states, q/k/v; logits handed to the
+  // sampler are always fp32).
   virtual DType activation_dtype() const = 0;
-  // Threads the backend's host-side work uses (the CPU ops' pool).
-  virtual void SetNumThreads(int num_threads) = 0;
+  // The dtype small parameters are kept in (norm weights, biases, routers):
+  // fp32 on the CPU, the activation dtype on a GPU (whose ops take one dtype).
+  virtual DType param_dtype() const = 0;
 
   // --- memory -------------------------------------------------------------
 
@@ -77,8 +81,11 @@ class Backend {
   // A tensor loaded into host memory, made resident on this device: the CPU
   // keeps it as it is; a GPU uploads it and frees the host copy.
   virtual absl::StatusOr<Tensor> Adopt(Tensor host) = 0;
-  // fp32 host values as a device tensor of `shape` (norm weights, biases).
+  // fp32 host values as a device tensor of `shape` in param_dtype() (norm
+  // weights, biases, routers), or in `dtype` (RoPE frequencies stay fp32).
   absl::StatusOr<Tensor> FromHost(const std::vector<float>& values, std::vector<int64_t> shape);
+  absl::StatusOr<Tensor> FromHost(const std::vector<float>& values, std::vector<int64_t> shape,
+                                  DType dtype);
   // dst = the host bytes at src (dst.bytes() of them).
   virtual void CopyFromHost(const void* src, TensorView dst) = 0;
   // The fp32 elements of `src` readable on the host: `src` itself where the

@@ -1,6 +1,7 @@
 // engine/backend/cpu_backend.cc
 #include "engine/backend/cpu_backend.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <utility>
@@ -24,8 +25,6 @@ void CheckHost(TensorView t) {
 std::string CpuBackend::Describe() const {
   return absl::StrCat("cpu (", NumThreads(), " threads)");
 }
-
-void CpuBackend::SetNumThreads(int num_threads) { inferd::SetNumThreads(num_threads); }
 
 absl::StatusOr<Tensor> CpuBackend::Allocate(DType dtype, std::vector<int64_t> shape) {
   return Tensor::AllocateHost(dtype, std::move(shape));
@@ -56,6 +55,10 @@ StepInputs CpuBackend::Upload(const InputBatch& b) {
   in.num_tokens = static_cast<int32_t>(b.positions.size());
   in.num_seqs = b.num_seqs();
   in.max_blocks_per_seq = b.max_blocks_per_seq;
+  for (int32_t s = 0; s < in.num_seqs; ++s) {
+    in.max_query_len = std::max(in.max_query_len, b.query_start[s + 1] - b.query_start[s]);
+    in.max_seq_len = std::max(in.max_seq_len, b.seq_lens[s]);
+  }
   return in;
 }
 

@@ -1,7 +1,7 @@
 // engine/backend/cpu_backend.h — the Backend on the host: tensors in host
 // memory, ops by kernels/cpu (fp32 activations; bf16/fp16 weights and cache
 // widened in registers), threads from the process-wide pool
-// (common/thread_pool.h). Upload and ReadToHost copy nothing.
+// (common/thread_pool.h; the engine sizes it). Upload and ReadToHost copy nothing.
 #ifndef INFERD_ENGINE_BACKEND_CPU_BACKEND_H_
 #define INFERD_ENGINE_BACKEND_CPU_BACKEND_H_
 
@@ -22,7 +22,7 @@ class CpuBackend final : public Backend {
   Device device() const override { return Device::kCpu; }
   std::string Describe() const override;
   DType activation_dtype() const override { return DType::kF32; }
-  void SetNumThreads(int num_threads) override;
+  DType param_dtype() const override { return DType::kF32; }
 
   absl::StatusOr<Tensor> Allocate(DType dtype, std::vector<int64_t> shape) override;
   absl::StatusOr<Tensor> Adopt(Tensor host) override;

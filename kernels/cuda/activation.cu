@@ -1,6 +1,6 @@
-// kernels/cuda/activation.cu — elementwise ops: Add, SiluMul (SwiGLU) and
-// SigmoidGatedAdd. fp32 arithmetic with explicit rounding intrinsics (no
-// contraction into fma), as the CPU computes it; one rounding to dtype.
+// kernels/cuda/activation.cu — elementwise ops: Add, SiluMul (SwiGLU),
+// AddSilu (Medusa's ResBlock) and SigmoidGatedAdd. fp32 arithmetic with explicit rounding
+// intrinsics (no contraction into fma), as the CPU computes it; one rounding to dtype.
 #include <cstdint>
 
 #include "common/check.h"
@@ -40,6 +40,18 @@ __global__ void SiluMulKernel(const T* __restrict__ gate_up, int64_t n, int64_t 
   }
 }
 
+// x + silu(z) = x + z / (1 + exp(-z))
+template <typename T>
+__global__ void AddSiluKernel(const T* __restrict__ x, const T* __restrict__ z, int64_t n,
+                              T* __restrict__ out) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += stride) {
+    const float zi = ToFloat(z[i]);
+    out[i] = FromFloat<T>(__fadd_rn(ToFloat(x[i]), __fdiv_rn(zi, __fadd_rn(1.0f, expf(-zi)))));
+  }
+}
+
 template <typename T>
 __global__ void SigmoidGatedAddKernel(const T* __restrict__ gate, const T* __restrict__ y,
                                       int64_t n, int64_t hidden, T* __restrict__ out) {
@@ -75,6 +87,17 @@ void SiluMul(const void* gate_up, int64_t n, int64_t inter, void* out, DType dty
     using T = decltype(tag);
     SiluMulKernel<T><<<GridFor(n * inter, kThreads), kThreads, 0, stream>>>(
         static_cast<const T*>(gate_up), n, inter, static_cast<T*>(out));
+  });
+  CUDA_CHECK(cudaGetLastError());
+}
+
+void AddSilu(const void* x, const void* z, int64_t n, void* out, DType dtype, cudaStream_t stream) {
+  INFERD_CHECK_GE(n, 0);
+  if (n == 0) return;
+  DispatchDType(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    AddSiluKernel<T><<<GridFor(n, kThreads), kThreads, 0, stream>>>(
+        static_cast<const T*>(x), static_cast<const T*>(z), n, static_cast<T*>(out));
   });
   CUDA_CHECK(cudaGetLastError());
 }

@@ -86,6 +86,11 @@ void RopeWriteKvCache(void* q, void* k, const void* v, const int32_t* positions,
 void SiluMul(const void* gate_up, int64_t n, int64_t inter, void* out, DType dtype,
              cudaStream_t stream);
 
+// out[i] = x[i] + silu(z[i]) = x[i] + z[i] / (1 + exp(-z[i]))   (Medusa's
+// ResBlock; the engine's CPU backend computes the same expression in fp32)
+//   x, z, out: [n] (out may alias x)
+void AddSilu(const void* x, const void* z, int64_t n, void* out, DType dtype, cudaStream_t stream);
+
 // out[i, :] += sigmoid(gate[i]) * y[i, :]   (sigmoid in double, as the CPU)
 //   gate: [n]   y, out: [n, hidden]
 void SigmoidGatedAdd(const void* gate, const void* y, int64_t n, int64_t hidden, void* out,

@@ -1,6 +1,7 @@
-// tests/gpu/activation_test.cc — Add, SiluMul and SigmoidGatedAdd against
-// the CPU ops, every dtype, odd sizes; elementwise tolerance (see
-// gpu_test_util.h).
+// tests/gpu/activation_test.cc — Add, SiluMul, AddSilu and SigmoidGatedAdd
+// against the CPU ops (AddSilu: the CPU backend's fp32 expression), every
+// dtype, odd sizes; elementwise tolerance (see gpu_test_util.h).
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -64,6 +65,23 @@ TEST_P(CudaActivationTest, SiluMul) {
       EXPECT_TRUE(Close(Download(t, dout.data(), n * inter), want))
           << "n " << n << " inter " << inter;
     }
+  }
+}
+
+TEST_P(CudaActivationTest, AddSilu) {
+  INFERD_REQUIRE_GPU();
+  const DType t = GetParam();
+  testing::Stream stream;
+  for (int64_t n : {1, 7, 1000, 4099}) {
+    const std::vector<float> x = RoundTo(t, RandomVector(n, 7, -3.0f, 3.0f));
+    const std::vector<float> z = RoundTo(t, RandomVector(n, 8, -8.0f, 8.0f));
+    std::vector<float> want(n);
+    for (int64_t i = 0; i < n; ++i) want[i] = x[i] + z[i] / (1.0f + std::exp(-z[i]));
+    const DeviceBuffer dx = Upload(t, x), dz = Upload(t, z);
+    DeviceBuffer dout(n * DTypeSize(t));
+    Poison(dout);
+    AddSilu(dx.data(), dz.data(), n, dout.data(), t, stream.get());
+    EXPECT_TRUE(Close(Download(t, dout.data(), n), want)) << "n " << n;
   }
 }
 
