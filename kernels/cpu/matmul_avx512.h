@@ -116,12 +116,13 @@ INFERD_AVX512 inline __m512 LoadPair(const W* w0, const W* w1, int64_t t, int64_
 
 // out[i, j] for i < MR, j < cols (<= 2 * NP) of one tile: x rows ldx apart,
 // w rows (16-bit, widened in registers) k apart; a missing odd column reads
-// the previous one and is not stored. While it runs it prefetches 2 cache
-// lines per 8 k from `pf` (when not null): the next tile's 2 * NP rows.
+// the previous one and is not stored. While it runs it prefetches from `pf`
+// (when not null) one cache line per 8 k, or two (from pf and pf + 4k bytes)
+// with `pf_two`: 8k or 16k bytes in all.
 template <int MR, int NP, bool kTail, typename W>
 INFERD_AVX512 inline void Tile(const float* x, int64_t ldx, const W* w, int64_t k,
                                const float* bias, float* out, int64_t ldo, int64_t cols,
-                               const char* pf) {
+                               const char* pf, bool pf_two) {
   const W* row[2 * NP];
 #pragma GCC unroll 8
   for (int j = 0; j < 2 * NP; ++j) row[j] = w + std::min<int64_t>(j, cols - 1) * k;
@@ -134,8 +135,8 @@ INFERD_AVX512 inline void Tile(const float* x, int64_t ldx, const W* w, int64_t 
   int64_t t = 0;
   for (; t + 8 <= k; t += 8) {
     if (pf != nullptr) {
-      _mm_prefetch(pf + 2 * NP * 2 * t, _MM_HINT_T0);
-      _mm_prefetch(pf + 2 * NP * 2 * t + 64, _MM_HINT_T0);
+      _mm_prefetch(pf + 8 * t, _MM_HINT_T0);
+      if (pf_two) _mm_prefetch(pf + 8 * t + 4 * k, _MM_HINT_T0);
     }
     __m512 wv[NP];
 #pragma GCC unroll 4
@@ -166,11 +167,11 @@ INFERD_AVX512 inline void Tile(const float* x, int64_t ldx, const W* w, int64_t 
 template <bool kTail, int NP, typename W, int MR = kMr>
 INFERD_AVX512 inline void TileRows(int64_t rows, const float* x, int64_t ldx, const W* w, int64_t k,
                                    const float* bias, float* out, int64_t ldo, int64_t cols,
-                                   const char* pf) {
+                                   const char* pf, bool pf_two) {
   if (rows == MR) {
-    Tile<MR, NP, kTail>(x, ldx, w, k, bias, out, ldo, cols, pf);
+    Tile<MR, NP, kTail>(x, ldx, w, k, bias, out, ldo, cols, pf, pf_two);
   } else if constexpr (MR > 1) {
-    TileRows<kTail, NP, W, MR - 1>(rows, x, ldx, w, k, bias, out, ldo, cols, pf);
+    TileRows<kTail, NP, W, MR - 1>(rows, x, ldx, w, k, bias, out, ldo, cols, pf, pf_two);
   }
 }
 
@@ -183,16 +184,23 @@ INFERD_AVX512 void Columns(const float* x, const W* w, const float* bias, int64_
     const int64_t cols = std::min<int64_t>(kNr, j_end - j);
     const W* wj = w + j * k;
     const float* bj = bias != nullptr ? bias + j : nullptr;
+    // The next tile's 12k bytes, spread evenly over its row tiles so that
+    // the prefetches do not come in bursts: one row tile prefetches 16k
+    // bytes, two or more 8k each in the first two.
     const char* pf = j + kNr < j_end ? reinterpret_cast<const char*>(wj + kNr * k) : nullptr;
+    const bool one_row_tile = m <= kMr;
     for (int64_t i = 0; i < m; i += kMr) {
       const int64_t rows = std::min<int64_t>(kMr, m - i);
-      const char* p = i == 0 ? pf : nullptr;
+      const char* p = pf != nullptr && i <= kMr ? pf + i * k : nullptr;
       if (cols > 4) {
-        TileRows<kTail, 3>(rows, x + i * k, k, wj, k, bj, out + i * n + j, n, cols, p);
+        TileRows<kTail, 3>(rows, x + i * k, k, wj, k, bj, out + i * n + j, n, cols, p,
+                           one_row_tile);
       } else if (cols > 2) {
-        TileRows<kTail, 2>(rows, x + i * k, k, wj, k, bj, out + i * n + j, n, cols, p);
+        TileRows<kTail, 2>(rows, x + i * k, k, wj, k, bj, out + i * n + j, n, cols, p,
+                           one_row_tile);
       } else {
-        TileRows<kTail, 1>(rows, x + i * k, k, wj, k, bj, out + i * n + j, n, cols, p);
+        TileRows<kTail, 1>(rows, x + i * k, k, wj, k, bj, out + i * n + j, n, cols, p,
+                           one_row_tile);
       }
     }
   }
