@@ -6,8 +6,13 @@
 # gpu_backend_test), then compute-sanitizer
 # memcheck over the gpu test binaries at reduced sizes (INFERD_GPU_TEST_SMALL=1).
 #
-#   scripts/gpu_check.sh [STEP...]      STEP: build | build-all | test | sanitize | bench
+#   scripts/gpu_check.sh [STEP...]      STEP: build | build-all | test | sanitize | bench | all
 #                                       (default: build test sanitize)
+#   scripts/gpu_check.sh all            build, test, sanitize and bench, each step's
+#                                       outcome, time and output tail into one Markdown
+#                                       report: $OUT/gpu-report.md under the device tool,
+#                                       else $BUILD_DIR/gpu-report.md. Never stops early:
+#                                       a failed step is reported and the next one runs.
 #   BUILD_DIR=build-gpu CUDA_ARCH=90    (environment, the defaults shown)
 #   GTEST_FILTER=...                    (optional, for test and sanitize)
 #
@@ -48,6 +53,54 @@ configure() {
     -DINFERD_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" -DINFERD_WERROR=OFF
 }
 
+# `all`: every step in a subshell, its output kept, then one report.
+if [ "${1:-}" = "all" ]; then
+  mkdir -p "$build"
+  report=${OUT:+$OUT/gpu-report.md}
+  report=${report:-$build/gpu-report.md}
+  logs=$(mktemp -d)
+  {
+    echo "# inferd GPU check"
+    echo
+    echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "- device: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo 'nvidia-smi failed')"
+    echo "- nvcc: $(nvcc --version 2>/dev/null | tail -1 || echo none)"
+    echo
+    echo "| step | result | seconds |"
+    echo "|---|---|---|"
+  } > "$report"
+  for step in build test sanitize bench; do
+    start=$SECONDS
+    if "$0" "$step" > "$logs/$step.txt" 2>&1; then result=pass; else result="FAIL (exit $?)"; fi
+    echo "| $step | $result | $((SECONDS - start)) |" >> "$report"
+    echo "gpu_check all: $step: $result"
+  done
+  for step in build test sanitize bench; do
+    {
+      echo
+      echo "## $step"
+      echo
+      if [ "$step" = test ]; then
+        echo "Failed or skipped tests, and each whole-model comparison line:"
+        echo
+        echo '```'
+        grep -E "FAILED|Failed|SKIPPED|tests passed|tests failed|max \|cuda - cpu\|" \
+          "$logs/$step.txt" | head -200 || true
+        echo '```'
+      fi
+      echo
+      echo "Last 60 lines of its output:"
+      echo
+      echo '```'
+      tail -60 "$logs/$step.txt"
+      echo '```'
+    } >> "$report"
+  done
+  echo "gpu_check all: report in $report"
+  exit 0
+fi
+
 filter_args=()
 if [ -n "${GTEST_FILTER:-}" ]; then filter_args=(--gtest_filter="$GTEST_FILTER"); fi
 
@@ -66,6 +119,8 @@ for step in "${steps[@]}"; do
         "$build"/tests/gpu_kernels_test "${filter_args[@]}"
       else
         ctest --test-dir "$build" -L gpu --output-on-failure -j 4
+        # Again alone for its per-model lines (max |cuda - cpu|, agreement).
+        "$build"/tests/gpu_backend_test
       fi
       ;;
     sanitize)
@@ -81,7 +136,7 @@ for step in "${steps[@]}"; do
       loadtest/gpu_benchmarks.sh "$build"
       ;;
     *)
-      echo "usage: $0 [build|build-all|test|sanitize|bench]..." >&2
+      echo "usage: $0 [build|build-all|test|sanitize|bench]... | all" >&2
       exit 2
       ;;
   esac
