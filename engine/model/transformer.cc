@@ -68,7 +68,8 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig
   const int64_t vocab = config.vocab_size;
   {
     const std::vector<float> inv_freq = config.RopeInvFreq();
-    absl::StatusOr<Tensor> f = b.FromHost(inv_freq, {static_cast<int64_t>(inv_freq.size())}, DType::kF32);
+    absl::StatusOr<Tensor> f =
+        b.FromHost(inv_freq, {static_cast<int64_t>(inv_freq.size())}, DType::kF32);
     if (!f.ok()) return f.status();
     t->inv_freq_ = *std::move(f);
   }

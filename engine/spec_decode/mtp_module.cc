@@ -180,7 +180,8 @@ absl::StatusOr<std::unique_ptr<MtpModule>> MtpModule::Load(const std::string& di
   Backend& b = *m->backend_;
   const int64_t hidden = c.hidden_size;
   const std::vector<float> inv_freq = c.RopeInvFreq();
-  absl::StatusOr<Tensor> f = b.FromHost(inv_freq, {static_cast<int64_t>(inv_freq.size())}, DType::kF32);
+  absl::StatusOr<Tensor> f =
+      b.FromHost(inv_freq, {static_cast<int64_t>(inv_freq.size())}, DType::kF32);
   if (!f.ok()) return f.status();
   m->inv_freq_ = *std::move(f);
   auto assign = [](absl::StatusOr<Weight> loaded, Weight* out) {
