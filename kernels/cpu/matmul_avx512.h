@@ -35,7 +35,9 @@
 // GCC 12's _mm512_broadcast_f32x8 starts from _mm512_undefined_ps, which
 // -Wmaybe-uninitialized reports once inlined.
 #pragma GCC diagnostic push
+#if !defined(__clang__)  // GCC only: clang has no such group (and -Werror on unknown ones)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
 namespace inferd::kernels::avx512 {
