@@ -55,10 +55,8 @@ StepInputs CpuBackend::Upload(const InputBatch& b) {
   in.num_tokens = static_cast<int32_t>(b.positions.size());
   in.num_seqs = b.num_seqs();
   in.max_blocks_per_seq = b.max_blocks_per_seq;
-  for (int32_t s = 0; s < in.num_seqs; ++s) {
-    in.max_query_len = std::max(in.max_query_len, b.query_start[s + 1] - b.query_start[s]);
-    in.max_seq_len = std::max(in.max_seq_len, b.seq_lens[s]);
-  }
+  in.max_query_len = b.max_query_len();
+  in.max_seq_len = b.max_seq_len();
   return in;
 }
 

@@ -4,6 +4,7 @@
 #ifndef INFERD_ENGINE_BACKEND_INPUT_BATCH_H_
 #define INFERD_ENGINE_BACKEND_INPUT_BATCH_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -24,6 +25,17 @@ struct InputBatch {
 
   int32_t num_tokens() const { return static_cast<int32_t>(token_ids.size()); }
   int32_t num_seqs() const { return static_cast<int32_t>(seq_lens.size()); }
+  // The longest query (new tokens of one sequence) and context of the step.
+  int32_t max_query_len() const {
+    int32_t m = 0;
+    for (int32_t s = 0; s < num_seqs(); ++s) m = std::max(m, query_start[s + 1] - query_start[s]);
+    return m;
+  }
+  int32_t max_seq_len() const {
+    int32_t m = 0;
+    for (int32_t len : seq_lens) m = std::max(m, len);
+    return m;
+  }
   void Clear() {
     token_ids.clear();
     positions.clear();
