@@ -10,12 +10,6 @@ namespace inferd::engine {
 
 namespace {
 
-absl::Status Assign(absl::StatusOr<Weight> loaded, Weight* out) {
-  if (!loaded.ok()) return loaded.status();
-  *out = *std::move(loaded);
-  return absl::OkStatus();
-}
-
 void EnsureScratch(Backend& backend, const ModelConfig& c, int64_t n, DecoderLayerScratch* s) {
   if (n <= s->capacity) return;
   const int64_t hidden = c.hidden_size;
@@ -38,52 +32,53 @@ absl::Status LoadDecoderLayer(const ModelConfig& c, const WeightStore& w, Backen
   const int64_t hidden = c.hidden_size;
   const int64_t q_dim = c.num_attention_heads * c.head_dim;
   const int64_t kv_dim = c.num_key_value_heads * c.head_dim;
-  if (absl::Status s = Assign(LoadF32Weight(w, backend, {{p + "input_layernorm.weight", {hidden}}}),
-                              &out->input_norm);
+  if (absl::Status s = MoveInto(
+          LoadF32Weight(w, backend, {{p + "input_layernorm.weight", {hidden}}}), &out->input_norm);
       !s.ok()) {
     return s;
   }
   if (absl::Status s =
-          Assign(LoadF32Weight(w, backend, {{p + "post_attention_layernorm.weight", {hidden}}}),
-                 &out->post_attn_norm);
+          MoveInto(LoadF32Weight(w, backend, {{p + "post_attention_layernorm.weight", {hidden}}}),
+                   &out->post_attn_norm);
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = Assign(LoadStackedWeight(w, backend,
-                                                {{p + "self_attn.q_proj.weight", {q_dim, hidden}},
-                                                 {p + "self_attn.k_proj.weight", {kv_dim, hidden}},
-                                                 {p + "self_attn.v_proj.weight", {kv_dim, hidden}}},
-                                                dtype),
-                              &out->attn.qkv);
+  if (absl::Status s =
+          MoveInto(LoadStackedWeight(w, backend,
+                                     {{p + "self_attn.q_proj.weight", {q_dim, hidden}},
+                                      {p + "self_attn.k_proj.weight", {kv_dim, hidden}},
+                                      {p + "self_attn.v_proj.weight", {kv_dim, hidden}}},
+                                     dtype),
+                   &out->attn.qkv);
       !s.ok()) {
     return s;
   }
   if (c.attention_bias) {
-    if (absl::Status s = Assign(LoadF32Weight(w, backend,
-                                              {{p + "self_attn.q_proj.bias", {q_dim}},
-                                               {p + "self_attn.k_proj.bias", {kv_dim}},
-                                               {p + "self_attn.v_proj.bias", {kv_dim}}}),
-                                &out->attn.qkv_bias);
+    if (absl::Status s = MoveInto(LoadF32Weight(w, backend,
+                                                {{p + "self_attn.q_proj.bias", {q_dim}},
+                                                 {p + "self_attn.k_proj.bias", {kv_dim}},
+                                                 {p + "self_attn.v_proj.bias", {kv_dim}}}),
+                                  &out->attn.qkv_bias);
         !s.ok()) {
       return s;
     }
   }
   if (absl::Status s =
-          Assign(LoadWeight(w, backend, p + "self_attn.o_proj.weight", {hidden, q_dim}, dtype),
-                 &out->attn.o);
+          MoveInto(LoadWeight(w, backend, p + "self_attn.o_proj.weight", {hidden, q_dim}, dtype),
+                   &out->attn.o);
       !s.ok()) {
     return s;
   }
   if (c.qk_norm) {
     if (absl::Status s =
-            Assign(LoadF32Weight(w, backend, {{p + "self_attn.q_norm.weight", {c.head_dim}}}),
-                   &out->attn.q_norm);
+            MoveInto(LoadF32Weight(w, backend, {{p + "self_attn.q_norm.weight", {c.head_dim}}}),
+                     &out->attn.q_norm);
         !s.ok()) {
       return s;
     }
     if (absl::Status s =
-            Assign(LoadF32Weight(w, backend, {{p + "self_attn.k_norm.weight", {c.head_dim}}}),
-                   &out->attn.k_norm);
+            MoveInto(LoadF32Weight(w, backend, {{p + "self_attn.k_norm.weight", {c.head_dim}}}),
+                     &out->attn.k_norm);
         !s.ok()) {
       return s;
     }

@@ -73,18 +73,13 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig
     if (!f.ok()) return f.status();
     t->inv_freq_ = *std::move(f);
   }
-  auto assign = [](absl::StatusOr<Weight> loaded, Weight* out) {
-    if (!loaded.ok()) return loaded.status();
-    *out = *std::move(loaded);
-    return absl::OkStatus();
-  };
-  INFERD_RETURN_IF_ERROR(assign(
+  INFERD_RETURN_IF_ERROR(MoveInto(
       LoadWeight(w, b, "model.embed_tokens.weight", {vocab, hidden}, dtype), &t->embed_tokens_));
   INFERD_RETURN_IF_ERROR(
-      assign(LoadF32Weight(w, b, {{"model.norm.weight", {hidden}}}), &t->final_norm_));
+      MoveInto(LoadF32Weight(w, b, {{"model.norm.weight", {hidden}}}), &t->final_norm_));
   if (!config.tie_word_embeddings) {
     INFERD_RETURN_IF_ERROR(
-        assign(LoadWeight(w, b, "lm_head.weight", {vocab, hidden}, dtype), &t->lm_head_));
+        MoveInto(LoadWeight(w, b, "lm_head.weight", {vocab, hidden}, dtype), &t->lm_head_));
   }
   t->layers_.resize(config.num_hidden_layers);
   auto load_layer = [&](int64_t i) -> absl::Status {

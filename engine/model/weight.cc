@@ -19,6 +19,12 @@ absl::StatusOr<Weight> LoadStackedWeight(const WeightStore& w, Backend& backend,
   return backend.Adopt(*std::move(host));
 }
 
+absl::Status MoveInto(absl::StatusOr<Weight> loaded, Weight* out) {
+  if (!loaded.ok()) return loaded.status();
+  *out = *std::move(loaded);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Weight> LoadF32Weight(const WeightStore& w, Backend& backend,
                                      const std::vector<WeightStore::Part>& parts) {
   std::vector<float> values;

@@ -29,6 +29,9 @@ absl::StatusOr<Weight> LoadWeight(const WeightStore& w, Backend& backend, const 
 // Several tensors stacked along their first dimension (WeightStore::LoadStacked).
 absl::StatusOr<Weight> LoadStackedWeight(const WeightStore& w, Backend& backend,
                                          const std::vector<WeightStore::Part>& parts, DType dtype);
+// *out = the loaded weight, or the load's error (a load written as one
+// status check: `if (Status s = MoveInto(LoadWeight(...), &w); !s.ok())`).
+absl::Status MoveInto(absl::StatusOr<Weight> loaded, Weight* out);
 // fp32 tensors concatenated into one vector on the device (norm weights;
 // q/k/v biases): [sum of the parts' elements].
 absl::StatusOr<Weight> LoadF32Weight(const WeightStore& w, Backend& backend,

@@ -184,22 +184,17 @@ absl::StatusOr<std::unique_ptr<MtpModule>> MtpModule::Load(const std::string& di
       b.FromHost(inv_freq, {static_cast<int64_t>(inv_freq.size())}, DType::kF32);
   if (!f.ok()) return f.status();
   m->inv_freq_ = *std::move(f);
-  auto assign = [](absl::StatusOr<Weight> loaded, Weight* out) {
-    if (!loaded.ok()) return loaded.status();
-    *out = *std::move(loaded);
-    return absl::OkStatus();
-  };
   for (auto [name, dst] : {std::pair<const char*, Weight*>{"enorm.weight", &m->enorm_},
                            {"hnorm.weight", &m->hnorm_},
                            {"shared_head.norm.weight", &m->shared_head_norm_}}) {
-    if (absl::Status s = assign(LoadF32Weight(store, b, {{prefix + name, {hidden}}}), dst);
+    if (absl::Status s = MoveInto(LoadF32Weight(store, b, {{prefix + name, {hidden}}}), dst);
         !s.ok()) {
       return s;
     }
   }
   if (absl::Status s =
-          assign(LoadWeight(store, b, prefix + "eh_proj.weight", {hidden, 2 * hidden}, dtype),
-                 &m->eh_proj_);
+          MoveInto(LoadWeight(store, b, prefix + "eh_proj.weight", {hidden, 2 * hidden}, dtype),
+                   &m->eh_proj_);
       !s.ok()) {
     return s;
   }
