@@ -30,9 +30,13 @@ absl::StatusOr<Tensor> Backend::FromHost(const std::vector<float>& values,
   return t;
 }
 
-void EnsureRows(Backend& backend, int64_t rows, int64_t cols, Tensor* t) {
-  if (!t->empty() && t->shape()[0] >= rows && t->shape()[1] == cols) return;
-  absl::StatusOr<Tensor> fresh = backend.Allocate(backend.activation_dtype(), {rows, cols});
+void EnsureRows(Backend& backend, int64_t rows, int64_t cols, Tensor* t,
+                std::optional<DType> dtype) {
+  const DType want = dtype.value_or(backend.activation_dtype());
+  if (!t->empty() && t->dtype() == want && t->shape()[0] >= rows && t->shape()[1] == cols) {
+    return;
+  }
+  absl::StatusOr<Tensor> fresh = backend.Allocate(want, {rows, cols});
   INFERD_CHECK(fresh.ok()) << fresh.status();
   *t = *std::move(fresh);
 }

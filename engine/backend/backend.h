@@ -24,6 +24,7 @@
 #define INFERD_ENGINE_BACKEND_BACKEND_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -152,10 +153,12 @@ class Backend {
                    std::vector<int32_t>* topk_ids) = 0;
 };
 
-// `*t` as a [>= rows, cols] activation tensor of `backend`: reallocated
-// (contents lost) only when it is empty, narrower or has fewer rows.
-// Workspaces grow with it to the largest batch seen.
-void EnsureRows(Backend& backend, int64_t rows, int64_t cols, Tensor* t);
+// `*t` as a [>= rows, cols] tensor of `dtype` (the backend's activation
+// dtype when absent) on `backend`: reallocated (contents lost) only when it
+// is empty, narrower, of another dtype or has fewer rows. Workspaces grow
+// with it to the largest batch seen.
+void EnsureRows(Backend& backend, int64_t rows, int64_t cols, Tensor* t,
+                std::optional<DType> dtype = std::nullopt);
 
 }  // namespace inferd::engine
 

@@ -100,12 +100,7 @@ float* ModelRunner::Execute(const SchedulerOutput& plan,
   BuildBatch(plan, lookup, kv_cache);
   const int64_t rows = static_cast<int64_t>(batch_.logits_rows.size());
   Backend& backend = model_->backend();
-  if (logits_.empty() || logits_.shape()[0] < rows) {
-    absl::StatusOr<Tensor> grown =
-        backend.Allocate(DType::kF32, {std::max<int64_t>(rows, 1), vocab_size()});
-    INFERD_CHECK(grown.ok()) << grown.status();
-    logits_ = *std::move(grown);
-  }
+  EnsureRows(backend, std::max<int64_t>(rows, 1), vocab_size(), &logits_, DType::kF32);
   const TensorView logits = logits_.view().Rows(0, rows);
   model_->Forward(batch_, &kv_, logits);
   return backend.ReadToHost(logits, &host_logits_);

@@ -49,12 +49,7 @@ void DraftModelProposer::AllocateKv(int64_t num_blocks, int32_t block_size) {
 float* DraftModelProposer::RunBatch() {
   Backend& b = model_->backend();
   const int64_t rows = static_cast<int64_t>(batch_.logits_rows.size());
-  if (logits_.empty() || logits_.shape()[0] < rows) {
-    absl::StatusOr<Tensor> grown =
-        b.Allocate(DType::kF32, {std::max<int64_t>(rows, 1), model_->config().vocab_size});
-    INFERD_CHECK(grown.ok()) << grown.status();
-    logits_ = *std::move(grown);
-  }
+  EnsureRows(b, std::max<int64_t>(rows, 1), model_->config().vocab_size, &logits_, DType::kF32);
   const TensorView logits = logits_.view().Rows(0, rows);
   model_->Forward(batch_, kv_.get(), logits);
   return b.ReadToHost(logits, &host_logits_);

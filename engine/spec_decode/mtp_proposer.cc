@@ -78,7 +78,7 @@ void MtpProposer::Propose(const TargetStep& step, absl::Span<ProposalRequest> re
     PackTables(tables_);
     EnsureRows(b, rows, hidden, &z_);
     const int64_t r = std::max<int64_t>(1, static_cast<int64_t>(logits_rows.size()));
-    EnsureRows(b, r, vocab, &logits_);
+    EnsureRows(b, r, vocab, &logits_, DType::kF32);
     module_->Forward(batch_, hidden_.view().Rows(0, rows), b.UploadIndices(next_, 2),
                      target_.embed_tokens().view(), target_.lm_head().view(), kv_->layer(0),
                      logits_rows, logits_.view().Rows(0, r), z_.view().Rows(0, rows));
