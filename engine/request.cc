@@ -77,4 +77,22 @@ const char* FinishReasonName(FinishReason reason) {
   return "";
 }
 
+const char* ConstraintKindName(Constraint::Kind kind) {
+  switch (kind) {
+    case Constraint::Kind::kJsonSchema:
+      return "json_schema";
+    case Constraint::Kind::kJsonObject:
+      return "json_object";
+    case Constraint::Kind::kRegex:
+      return "regex";
+    case Constraint::Kind::kGrammar:
+      return "grammar";
+    case Constraint::Kind::kChoice:
+      return "choice";
+    case Constraint::Kind::kNone:
+      break;
+  }
+  return "";
+}
+
 }  // namespace inferd::engine

@@ -63,6 +63,31 @@ struct SpeculativeChoice {
   int32_t max_tokens = -1;  // cap on drafted tokens per step; -1: the server's
 };
 
+// Structured output: the request's output must be a sentence of this
+// language (engine/structured_output/). Compiled once per distinct
+// constraint, off the engine thread; enforced token by token on every path
+// (plain decoding, batching, chunked prefill, preemption, speculation).
+struct Constraint {
+  enum class Kind {
+    kNone,        // unconstrained
+    kJsonSchema,  // text: a JSON Schema
+    kJsonObject,  // any JSON object
+    kRegex,       // text: a regex over the whole output
+    kGrammar,     // text: GBNF (llama.cpp's dialect), start rule `root`
+    kChoice,      // exactly one of `choices`
+  };
+  Kind kind = Kind::kNone;
+  std::string text;
+  std::vector<std::string> choices;
+  // JSON kinds: allow the JSON standard's whitespace between tokens
+  // (default: compact, no optional whitespace).
+  bool allow_whitespace = false;
+
+  bool active() const { return kind != Kind::kNone; }
+};
+// "json_schema", "json_object", "regex", "grammar", "choice" ("" for kNone).
+const char* ConstraintKindName(Constraint::Kind kind);
+
 struct Request {
   std::string request_id;           // unique among live requests
   std::vector<int32_t> prompt_ids;  // fed exactly as given (BOS already added by the caller)
@@ -71,6 +96,7 @@ struct Request {
   int32_t priority = 0;                // lower value = served first (vLLM convention)
   absl::Time deadline = absl::InfiniteFuture();
   SpeculativeChoice speculative;
+  Constraint constraint;  // kNone by default
 };
 
 struct TokenLogprob {
