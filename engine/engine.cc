@@ -2,7 +2,10 @@
 // the KV cache from the memory budget, start the engine thread.
 #include "engine/engine.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <limits>
+#include <optional>
 #include <system_error>
 #include <utility>
 
@@ -49,6 +52,10 @@ absl::Status ValidateConfig(const EngineConfig& c) {
   if (c.kv_cache_memory_bytes < 1) {
     return absl::InvalidArgumentError("kv_cache_memory must be > 0");
   }
+  if (!(c.gpu_memory_utilization > 0 && c.gpu_memory_utilization <= 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("gpu_memory_utilization must be in (0, 1], got ", c.gpu_memory_utilization));
+  }
   if (c.kv_cache_memory_bytes > MemoryLimitBytes()) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "kv_cache_memory of ", FormatBytes(static_cast<double>(c.kv_cache_memory_bytes)),
@@ -92,6 +99,49 @@ absl::StatusOr<std::shared_ptr<Backend>> CreateBackend(DeviceSetting device, DTy
         ") must equal the compute dtype (", kernels::DTypeName(dtype), ")"));
   }
   return CreateCudaBackend(dtype);
+}
+
+// The KV bytes of a device backend's pool (0 on the CPU, whose budget is
+// --kv-cache-memory): gpu_memory_utilization of the memory free now that the
+// weights are resident, less the largest step's activations and scratch.
+absl::StatusOr<int64_t> DeviceKvBytes(const EngineConfig& config, const ModelConfig& m,
+                                      const Transformer& model, int64_t bytes_per_block) {
+  Backend& backend = model.backend();
+  const std::optional<DeviceMemory> memory = backend.QueryMemory();
+  if (!memory.has_value()) return 0;
+  StepShape s;
+  s.max_tokens = config.max_num_batched_tokens;
+  s.max_seqs = config.max_num_seqs;
+  s.max_seq_len = config.max_model_len > 0 ? config.max_model_len : m.max_position_embeddings;
+  s.max_logits_rows = std::min<int64_t>(
+      s.max_tokens,
+      static_cast<int64_t>(config.max_num_seqs) *
+          (1 + (config.speculative.enabled() ? config.speculative.num_speculative_tokens : 0)));
+  s.hidden = m.hidden_size;
+  s.num_q_heads = m.num_attention_heads;
+  s.num_kv_heads = m.num_key_value_heads;
+  s.head_dim = m.head_dim;
+  s.intermediate = m.intermediate_size;
+  s.vocab = m.vocab_size;
+  if (m.moe.num_experts > 0) {
+    s.num_experts = m.moe.num_experts;
+    s.experts_per_token = m.moe.num_experts_per_tok;
+    s.moe_intermediate = m.moe.expert_intermediate_size;
+    s.shared_intermediate = m.moe.shared_expert_intermediate_size;
+  }
+  s.activation_dtype_bytes = static_cast<int64_t>(kernels::DTypeSize(backend.activation_dtype()));
+  DeviceKvPlanInput in;
+  in.memory = *memory;
+  in.utilization = config.gpu_memory_utilization;
+  // The model's tensors can be held twice for a moment while one grows.
+  in.activation_bytes = 2 * ModelActivationBytes(s) + backend.ScratchBytes(s);
+  in.bytes_per_block = bytes_per_block;
+  // Slots (block * block_size + offset) are int32 in every step's inputs.
+  in.max_blocks = std::numeric_limits<int32_t>::max() / config.block_size;
+  in.device = backend.Describe();
+  absl::StatusOr<DeviceKvPlan> plan = PlanDeviceKv(in);
+  if (!plan.ok()) return plan.status();
+  return plan->kv_bytes;
 }
 
 }  // namespace
@@ -177,7 +227,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
     // A --max-model-len the model or the budget cannot take fails before the
     // load (the budget here is the target's KV only; with the proposer's,
     // known after its load, it is checked again below).
-    if (config.max_model_len > 0) {
+    // (On a device the KV pool is sized after the load: checked below.)
+    if (config.max_model_len > 0 && config.device == DeviceSetting::kCpu) {
       if (absl::Status s = CheckMaxModelLen(config, model_config->max_position_embeddings,
                                             target_bytes_per_block, kv_dtype);
           !s.ok()) {
@@ -223,14 +274,24 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
   const int64_t bytes_per_block =
       target_bytes_per_block +
       (*proposer == nullptr ? 0 : (*proposer)->KvBytesPerBlock(config.block_size));
-  const int64_t num_blocks = config.kv_cache_memory_bytes / bytes_per_block;
+  // The KV budget: --kv-cache-memory on the CPU; on a device, what the
+  // device has free after the weights (device_kv_budget.h).
+  EngineConfig sized = config;
+  if (absl::StatusOr<int64_t> device_kv =
+          DeviceKvBytes(config, *model_config, *model, bytes_per_block);
+      !device_kv.ok()) {
+    return device_kv.status();
+  } else if (*device_kv > 0) {
+    sized.kv_cache_memory_bytes = *device_kv;
+  }
+  const int64_t num_blocks = sized.kv_cache_memory_bytes / bytes_per_block;
   // The longest sequence: --max-model-len, or the model's context capped to
   // what the budget holds for one sequence.
   const int64_t model_context = model_config->max_position_embeddings;
   const int64_t budget_tokens = num_blocks * config.block_size;
   int64_t max_model_len = model_context;
   if (config.max_model_len > 0) {
-    if (absl::Status s = CheckMaxModelLen(config, model_context, bytes_per_block, kv_dtype);
+    if (absl::Status s = CheckMaxModelLen(sized, model_context, bytes_per_block, kv_dtype);
         !s.ok()) {
       return s;
     }
@@ -238,14 +299,14 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
   } else if (model_context > budget_tokens) {
     if (budget_tokens < 1) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "kv_cache_memory of ", FormatBytes(static_cast<double>(config.kv_cache_memory_bytes)),
+          "kv_cache_memory of ", FormatBytes(static_cast<double>(sized.kv_cache_memory_bytes)),
           " holds no block of ", FormatBytes(static_cast<double>(bytes_per_block)),
           "; raise --kv-cache-memory"));
     }
     max_model_len = budget_tokens;
     warnings.push_back(absl::StrCat(
         "the model's context of ", model_context, " tokens does not fit the KV cache (",
-        FormatBytes(static_cast<double>(config.kv_cache_memory_bytes)), " of ",
+        FormatBytes(static_cast<double>(sized.kv_cache_memory_bytes)), " of ",
         kernels::DTypeName(kv_dtype), " holds ", budget_tokens,
         " tokens): serving sequences of at most ", max_model_len,
         " tokens; raise --kv-cache-memory or set --max-model-len to choose"));

@@ -84,7 +84,11 @@ struct EngineConfig {
   int64_t max_model_len = 0;
   int32_t max_num_seqs = 64;              // sequences in one step
   int32_t max_num_batched_tokens = 2048;  // tokens (prefill + decode) in one step
+  // KV budget on the CPU. On a device (CUDA) the KV pool is instead
+  // gpu_memory_utilization of the device memory free after the weights,
+  // less the largest step's activations (engine/backend/device_kv_budget.h).
   int64_t kv_cache_memory_bytes = 256ll << 20;
+  double gpu_memory_utilization = 0.9;  // in (0, 1]
   int32_t block_size = 16;
   int32_t max_queue_len = 1024;       // waiting requests beyond this: RESOURCE_EXHAUSTED
   int32_t num_threads = 0;            // kernel threads; 0 = all cores

@@ -13,6 +13,13 @@
 #include "server/flags.h"
 #include "server/model_locator.h"
 
+// Defined here, beside their only reader (serve and generate share it).
+ABSL_FLAG(double, gpu_memory_utilization, 0.9,
+          "With --device cuda: the fraction of the GPU memory free after the weights are "
+          "uploaded that this engine takes for activations and the KV cache, in (0, 1]. The KV "
+          "pool is that, less the largest step's activations (--max-num-batched-tokens, "
+          "--max-num-seqs); --kv-cache-memory is the KV budget on the CPU only");
+
 namespace inferd::server {
 
 namespace {
@@ -94,6 +101,11 @@ absl::StatusOr<engine::EngineConfig> EngineConfigFromFlags() {
   config.max_num_seqs = absl::GetFlag(FLAGS_max_num_seqs);
   config.max_num_batched_tokens = absl::GetFlag(FLAGS_max_num_batched_tokens);
   config.kv_cache_memory_bytes = absl::GetFlag(FLAGS_kv_cache_memory).bytes;
+  config.gpu_memory_utilization = absl::GetFlag(FLAGS_gpu_memory_utilization);
+  if (!(config.gpu_memory_utilization > 0 && config.gpu_memory_utilization <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--gpu-memory-utilization must be in (0, 1], got ", config.gpu_memory_utilization));
+  }
   config.block_size = absl::GetFlag(FLAGS_block_size);
   config.max_queue_len = absl::GetFlag(FLAGS_max_queue_len);
   config.num_threads = absl::GetFlag(FLAGS_num_threads);

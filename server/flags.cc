@@ -14,7 +14,8 @@ ABSL_FLAG(inferd::server::ByteSize, kv_cache_memory, inferd::server::ByteSize{25
 ABSL_FLAG(int32_t, block_size, 16, "Tokens per KV cache block");
 ABSL_FLAG(std::string, device, "cpu",
           "Where the model runs: cpu, cuda (GPU 0; needs a build with nvcc) or auto (cuda "
-          "when this build has it and a GPU is found, else cpu)");
+          "when this build has it and a GPU is found, else cpu). The default stays cpu until "
+          "the CUDA backend has passed scripts/gpu_check.sh on a GPU (docs/gpu.md)");
 ABSL_FLAG(std::string, dtype, "auto",
           "Weights' storage dtype: auto (the checkpoint's own: a bf16 checkpoint stays bf16, "
           "an fp32 one fp32), fp32, bf16 or fp16 (converted at load, rounding to nearest "

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/backend/device_kv_budget.h"
 #include "engine/backend/input_batch.h"
 #include "engine/backend/tensor.h"
 
@@ -101,6 +102,13 @@ class Backend {
   virtual IndexView UploadIndices(const std::vector<int32_t>& host, int slot) = 0;
   // Waits for every op issued so far.
   virtual void Synchronize() = 0;
+  // The device's memory now (free and total), or nullopt for host memory,
+  // which the KV budget (--kv-cache-memory) sizes instead. A device KV pool
+  // is sized from it (device_kv_budget.h).
+  virtual std::optional<DeviceMemory> QueryMemory() const { return std::nullopt; }
+  // Bytes of scratch the backend itself allocates (workspaces, conversion
+  // buffers) for steps up to `shape`, grown as it grows them.
+  virtual int64_t ScratchBytes(const StepShape& /*shape*/) const { return 0; }
 
   // --- ops (kernels/ops.h gives each one's exact numerics) ----------------
 

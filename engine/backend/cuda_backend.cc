@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -177,6 +178,48 @@ class CudaBackend final : public Backend {
   }
 
   void Synchronize() override { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+
+  std::optional<DeviceMemory> QueryMemory() const override {
+    size_t free_bytes = 0, total_bytes = 0;
+    CUDA_CHECK(cudaSetDevice(0));
+    CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+    return DeviceMemory{static_cast<int64_t>(free_bytes), static_cast<int64_t>(total_bytes)};
+  }
+
+  // What the Grow()n buffers below reach for steps up to `s`. Grow allocates
+  // max(need, 2 x old) and frees the old buffer after the new one exists, so
+  // each buffer's peak is under 3x its largest need. cuBLAS's own workspace
+  // and the library's lazily loaded modules: kCublasReserve.
+  int64_t ScratchBytes(const StepShape& s) const override {
+    constexpr int64_t kCublasReserve = 64ll << 20;
+    const int64_t es = static_cast<int64_t>(kernels::DTypeSize(dtype_));
+    int64_t need = 0;
+    // fp32 logits from 16-bit activations go through a GEMM output buffer.
+    if (dtype_ != DType::kF32) need += s.max_logits_rows * s.vocab * es;
+    // Split-KV attention: its workspace for the most tokens that can take
+    // it (queries of at most kSplitKvMaxQueryLen tokens, or every step when
+    // flash prefill cannot run: fp32, head_dim other than 64/128).
+    const bool flash = dtype_ != DType::kF32 && (s.head_dim == 64 || s.head_dim == 128);
+    cuda::PagedAttentionArgs a;
+    a.dtype = dtype_;
+    a.kernel = cuda::AttentionKernel::kSplitKv;
+    a.num_seqs = static_cast<int32_t>(std::max<int64_t>(s.max_seqs, 1));
+    a.num_tokens = static_cast<int32_t>(
+        flash ? std::min<int64_t>(s.max_tokens, s.max_seqs * cuda::kSplitKvMaxQueryLen)
+              : s.max_tokens);
+    a.num_q_heads = static_cast<int32_t>(s.num_q_heads);
+    a.num_kv_heads = static_cast<int32_t>(s.num_kv_heads);
+    a.head_dim = static_cast<int32_t>(s.head_dim);
+    a.max_query_len = flash ? cuda::kSplitKvMaxQueryLen : static_cast<int32_t>(s.max_tokens);
+    a.max_seq_len = static_cast<int32_t>(s.max_seq_len);
+    need += cuda::PagedAttentionWorkspaceBytes(a);
+    if (s.num_experts > 0) {
+      const int64_t n = s.max_tokens, k = s.experts_per_token;
+      need += cuda::MoeScratchBytes(dtype_, n, k, s.hidden, s.moe_intermediate) +
+              cuda::MoeScratchInts(n, k, s.num_experts) * 4 + n * k * 8;
+    }
+    return 3 * need + kCublasReserve;
+  }
 
   void Embedding(TensorView table, IndexView ids, TensorView out) override {
     CheckDevice(table, "Embedding");
