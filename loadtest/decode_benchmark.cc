@@ -6,6 +6,7 @@
 //   build/decode_benchmark --model ../shared/models/tiny-llama [--streams 16]
 //       [--max-tokens 256] [--repeats 3] [--threads 0] [--dtype auto|fp32|bf16|fp16]
 //       [--kv-cache-dtype auto|fp32|bf16|fp16] [--max-model-len N] [--kv-cache-memory MiB]
+//       [--device cpu|cuda|auto] [--gpu-memory-utilization F]
 //
 // --threads, --dtype, --kv-cache-dtype and --max-model-len mean what they mean
 // for `inferd serve`. Also prints the load time, the weights' bytes, and the
@@ -48,6 +49,8 @@ struct Options {
   std::string kv_cache_dtype = "auto";
   int64_t max_model_len = 0;
   int64_t kv_cache_mib = 256;
+  std::string device = "cpu";
+  double gpu_memory_utilization = 0.9;
 };
 
 inferd::engine::DTypeSetting ParseDType(const std::string& flag, const std::string& v) {
@@ -88,12 +91,17 @@ Options Parse(int argc, char** argv) {
       o.max_model_len = std::stoll(next());
     } else if (a == "--kv-cache-memory") {
       o.kv_cache_mib = std::stoll(next());
+    } else if (a == "--device") {
+      o.device = next();
+    } else if (a == "--gpu-memory-utilization") {
+      o.gpu_memory_utilization = std::stod(next());
     } else {
       std::fprintf(stderr,
                    "usage: decode_benchmark [--model DIR] [--streams N] [--max-tokens N] "
                    "[--repeats N] [--threads N] [--dtype auto|fp32|bf16|fp16] "
                    "[--kv-cache-dtype auto|fp32|bf16|fp16] [--max-model-len N] "
-                   "[--kv-cache-memory MiB]\n");
+                   "[--kv-cache-memory MiB] [--device cpu|cuda|auto] "
+                   "[--gpu-memory-utilization F]\n");
       std::exit(2);
     }
   }
@@ -175,6 +183,14 @@ int main(int argc, char** argv) {
   cfg.dtype = ParseDType("--dtype", opt.dtype);
   cfg.kv_cache_dtype = ParseDType("--kv-cache-dtype", opt.kv_cache_dtype);
   cfg.max_model_len = opt.max_model_len;
+  absl::StatusOr<inferd::engine::DeviceSetting> device =
+      inferd::engine::ParseDeviceSetting(opt.device);
+  if (!device.ok()) {
+    std::fprintf(stderr, "--device %s\n", std::string(device.status().message()).c_str());
+    return 2;
+  }
+  cfg.device = *device;
+  cfg.gpu_memory_utilization = opt.gpu_memory_utilization;
   auto engine = Engine::Create(cfg);
   if (!engine.ok()) {
     std::fprintf(stderr, "decode_benchmark: %s\n", engine.status().ToString().c_str());
@@ -195,6 +211,8 @@ int main(int argc, char** argv) {
       "weights %s (checkpoint %s), %.3f GB, loaded in %.2f s; kv cache %s, %lld tokens max\n",
       info.dtype.c_str(), info.checkpoint_dtype.c_str(), info.weight_bytes / 1e9, info.load_seconds,
       info.kv_cache_dtype.c_str(), static_cast<long long>(info.max_context));
+  std::printf("device %s; kv pool %.3f GB in %lld blocks\n", info.device.c_str(),
+              info.kv_cache_bytes / 1e9, static_cast<long long>(info.num_kv_blocks));
   std::printf("model %s (%s), %d tokens per stream, %d repeats (median), %d kernel threads\n",
               (*engine)->model_info().model_name.c_str(),
               (*engine)->model_info().architecture.c_str(), opt.max_tokens, opt.repeats,
