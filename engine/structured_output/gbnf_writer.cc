@@ -204,11 +204,17 @@ std::string CodepointSet::ToGbnf() const {
     }
     return out + "]";
   };
-  const CodepointSet complement = Complement();
-  if (!complement.empty() && complement.ranges_.size() < ranges_.size()) {
+  // Surrogates are no code points of UTF-8 text: either side may include
+  // them, whichever renders shorter; the engine rejects them as endpoints.
+  const CodepointSet surrogates = Range(0xD800, 0xDFFF);
+  const CodepointSet complement = Complement().Minus(surrogates);
+  if (complement.empty()) return ".";
+  CodepointSet filled = *this;
+  if (Contains(0xD7FF) && Contains(0xE000)) filled.Add(0xD800, 0xDFFF);
+  if (complement.ranges_.size() < filled.ranges_.size()) {
     return render(complement.ranges_, /*negated=*/true);
   }
-  return render(ranges_, /*negated=*/false);
+  return render(filled.ranges_, /*negated=*/false);
 }
 
 std::string RuleSet::FreshName(std::string_view hint) {

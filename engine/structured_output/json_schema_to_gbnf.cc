@@ -565,6 +565,7 @@ absl::StatusOr<std::string> Converter::Enum(const Json& s, const std::string& pt
     }
   }
   std::vector<std::string> alts;
+  std::set<std::string> seen;
   for (const Json& v : values) {
     unsigned t = TypeOfValue(v);
     if (t == kInteger && (types & kInteger) == 0) continue;
@@ -575,7 +576,7 @@ absl::StatusOr<std::string> Converter::Enum(const Json& s, const std::string& pt
     if (!*ok) continue;
     absl::StatusOr<std::string> lit = LiteralValue(v);
     if (!lit.ok()) return lit.status();
-    if (std::find(alts.begin(), alts.end(), *lit) == alts.end()) alts.push_back(*std::move(lit));
+    if (seen.insert(*lit).second) alts.push_back(*std::move(lit));
   }
   if (alts.empty()) return Unsatisfiable(ptr, "no value of enum/const satisfies the schema");
   if (alts.size() == 1) return alts[0];
