@@ -9,9 +9,11 @@
 # compute-sanitizer memcheck over the op test binaries at reduced sizes
 # (INFERD_GPU_TEST_SMALL=1).
 #
-#   scripts/gpu_check.sh [STEP...]   STEP: build | build-all | model | test | e2e | bench |
-#                                    sanitize | all   (default: build test sanitize)
-#   scripts/gpu_check.sh all         build, model, test, e2e, bench and sanitize, each
+#   scripts/gpu_check.sh [STEP...]   STEP: build | build-all | model | engine | e2e | test |
+#                                    bench | sanitize | all
+#                                    (default: build engine test sanitize)
+#   scripts/gpu_check.sh all         build, model, engine, e2e, test, bench and sanitize
+#                                    (most wanted first), each
 #                                    step's outcome, time and output into one Markdown
 #                                    report: $OUT/gpu-report.md under the device tool,
 #                                    else $BUILD_DIR/gpu-report.md. Never stops early:
@@ -27,8 +29,9 @@
 # decode_benchmark; build-all compiles everything of the
 # -DINFERD_BUILD_SERVER=OFF configuration. model writes the random-weight
 # 1.24B Llama (../shared/scripts/make_llama1b_random.py, Llama 3 vocab) into
-# $BUILD_DIR/llama1b-random; test gives it to gpu_engine_test
-# (INFERD_GPU_LLAMA1B) and e2e measures its decode (loadtest/gpu_e2e_benchmark.sh:
+# $BUILD_DIR/llama1b-random; engine runs gpu_engine_test (with the model as
+# INFERD_GPU_LLAMA1B) and gpu_backend_test, test the other gpu tests (the
+# ops), and e2e measures its decode (loadtest/gpu_e2e_benchmark.sh:
 # batch 1 against the weight-bytes roofline, batch 64 against HF transformers
 # with a static cache). bench runs loadtest/gpu_benchmarks.sh (attention).
 # Steps can run in separate calls: the build directory stays between them.
@@ -44,7 +47,7 @@ cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build-gpu}
 arch=${CUDA_ARCH:-90}
 steps=("$@")
-if ((${#steps[@]} == 0)); then steps=(build test sanitize); fi
+if ((${#steps[@]} == 0)); then steps=(build engine test sanitize); fi
 
 if [ -d .sysroot/root/usr ]; then
   root=$PWD/.sysroot/root/usr
@@ -89,7 +92,7 @@ if [ "${1:-}" = "all" ]; then
   } > "$report"
   rows=()
   # step:cap-seconds, in order of value (the sanitizer last: slowest).
-  for spec in build:300 model:60 test:200 e2e:120 bench:90 sanitize:150; do
+  for spec in build:300 model:60 engine:150 e2e:120 test:180 bench:90 sanitize:150; do
     step=${spec%%:*}
     cap=${spec#*:}
     left=$((budget - (SECONDS - all_start)))
@@ -114,7 +117,7 @@ if [ "${1:-}" = "all" ]; then
       echo "## $step: $result"
       echo
       case $step in
-        test)
+        engine | test)
           echo "Failed or skipped tests, and each whole-model and engine line:"
           echo
           echo '```'
@@ -181,21 +184,23 @@ for step in "${steps[@]}"; do
         "$py" ../shared/scripts/make_llama1b_random.py "$llama1b"
       fi
       ;;
-    test)
+    engine)
+      # The whole engine on cuda, alone (its memory check reads the device's
+      # free memory, which a test running beside it would change), then whole
+      # models' CUDA logits against the CPU's. Both run; either failing fails.
       if [ -f "$llama1b/model.safetensors" ]; then export INFERD_GPU_LLAMA1B=$PWD/$llama1b; fi
+      rc=0
+      "$build"/tests/gpu_engine_test || rc=1
+      "$build"/tests/gpu_backend_test || rc=1
+      if ((rc != 0)); then exit 1; fi
+      ;;
+    test)
       if [ -n "${GTEST_FILTER:-}" ]; then
         "$build"/tests/gpu_kernels_test "${filter_args[@]}"
       else
-        # gpu_engine_test alone, after the others: its memory check reads the
-        # device's free memory, which a test running beside it would change.
-        # Every part runs; the step fails when any failed.
-        rc=0
-        ctest --test-dir "$build" -L gpu -E gpu_engine_test --output-on-failure -j 4 || rc=1
-        # Alone for their per-model lines (max |cuda - cpu|, agreement; golden
-        # tokens, concurrent streams, memory).
-        "$build"/tests/gpu_backend_test || rc=1
-        "$build"/tests/gpu_engine_test || rc=1
-        if ((rc != 0)); then exit 1; fi
+        # Every other gpu test (the ops against their CPU references); the
+        # engine step runs the whole-model ones (gtest names, not targets).
+        ctest --test-dir "$build" -L gpu -E "CudaEngineTest|CudaBackendTest" --output-on-failure -j 4
       fi
       ;;
     sanitize)
@@ -214,7 +219,7 @@ for step in "${steps[@]}"; do
       loadtest/gpu_benchmarks.sh "$build"
       ;;
     *)
-      echo "usage: $0 [build|build-all|model|test|e2e|bench|sanitize]... | all" >&2
+      echo "usage: $0 [build|build-all|model|engine|e2e|test|bench|sanitize]... | all" >&2
       exit 2
       ;;
   esac
