@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -26,10 +27,11 @@ namespace inferd::engine::json_schema {
 using Json = nlohmann::ordered_json;
 
 inline constexpr size_t kMaxSchemaBytes = 4 << 20;
-inline constexpr int kMaxTextDepth = 200;   // bracket nesting of the schema text
-inline constexpr int kMaxVisitDepth = 160;  // schema nodes on the conversion stack
-inline constexpr int64_t kMaxCount = 2000;  // largest minItems/maxItems/minLength/maxLength bound
-inline constexpr int kMaxMergeDepth = 32;   // allOf / $ref merges inside one another
+inline constexpr int kMaxTextDepth = 200;      // bracket nesting of the schema text
+inline constexpr int kMaxVisitDepth = 160;     // schema nodes on the conversion stack
+inline constexpr int64_t kMaxCount = 2000;     // largest minItems/maxItems bound
+inline constexpr int64_t kMaxLength = 100000;  // largest minLength/maxLength bound
+inline constexpr int kMaxMergeDepth = 32;      // allOf / $ref merges inside one another
 
 inline std::string PointerToken(std::string_view key) {
   return absl::StrReplaceAll(std::string(key), {{"~", "~0"}, {"/", "~1"}});
@@ -47,6 +49,10 @@ inline absl::Status Unsupported(std::string_view keyword, const std::string& ptr
 inline absl::Status Unsatisfiable(const std::string& ptr, std::string_view why) {
   return absl::InvalidArgumentError(
       absl::StrCat("unsatisfiable JSON Schema at ", Where(ptr), ": ", std::string(why)));
+}
+
+inline bool IsUnsatisfiable(const absl::Status& s) {
+  return absl::StartsWith(s.message(), "unsatisfiable JSON Schema");
 }
 
 inline absl::Status Invalid(const std::string& ptr, std::string_view why) {

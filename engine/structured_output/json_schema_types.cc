@@ -69,11 +69,20 @@ absl::StatusOr<std::string> Converter::String(const Json& s, const std::string& 
   if (pattern != s.end()) {
     if (!pattern->is_string()) return Invalid(ptr + "/pattern", "pattern must be a string");
     if (format != s.end()) return Unsupported("format", ptr, "together with pattern");
-    if (lo > 0 || hi) return Unsupported("pattern", ptr, "together with minLength/maxLength");
-    absl::StatusOr<std::string> expr = RegexToGbnfExpression(
-        pattern->get<std::string>(), RegexTarget::kJsonStringContent, &rules_);
+    RegexLength length;
+    RegexLength clamp{lo, hi};
+    absl::StatusOr<std::string> expr =
+        RegexToGbnfExpression(pattern->get<std::string>(), RegexTarget::kJsonStringContent, &rules_,
+                              &length, lo > 0 || hi ? &clamp : nullptr);
     if (!expr.ok()) {
       return Unsupported("pattern", ptr, std::string(expr.status().message()));
+    }
+    // minLength/maxLength: folded into ^C{m,n}$ patterns (clamp reset), or
+    // already implied by the pattern; otherwise refused.
+    const bool folded = clamp.min == 0 && !clamp.max;
+    if (!folded && (length.min < lo || (hi && (!length.max || *length.max > *hi)))) {
+      return Unsupported(lo > length.min ? "minLength" : "maxLength", ptr,
+                         "together with a pattern that does not imply it");
     }
     return rules_.Add("string-pattern", absl::StrCat(quote, " ", *expr, " ", quote));
   }
@@ -105,9 +114,9 @@ absl::StatusOr<std::string> Converter::String(const Json& s, const std::string& 
     return rules_.Add(absl::StrCat("string-", f), absl::StrCat(quote, " ", content, " ", quote));
   }
   if (lo == 0 && !hi) return StringRule();
-  if (lo > kMaxCount || (hi && *hi > kMaxCount)) {
-    return Unsupported(hi && *hi > kMaxCount ? "maxLength" : "minLength", ptr,
-                       absl::StrCat("bounds above ", kMaxCount, " are not supported"));
+  if (lo > kMaxLength || (hi && *hi > kMaxLength)) {
+    return Unsupported(hi && *hi > kMaxLength ? "maxLength" : "minLength", ptr,
+                       absl::StrCat("bounds above ", kMaxLength, " are not supported"));
   }
   // One code point per item: an escape of a UTF-16 surrogate would count
   // as half of one, so those are left out here.
@@ -414,8 +423,12 @@ absl::StatusOr<std::string> Converter::Object(const Json& s, const std::string& 
             additional == nullptr) {
           return Unsatisfiable(ptr, absl::StrCat("required property '", name, "' is not allowed"));
         }
-        return Unsupported("required", ptr,
-                           absl::StrCat("required property '", name, "' is not in properties"));
+        // Not listed: it is one of the additional keys, so it must meet
+        // additionalProperties; it gets its place after the listed ones.
+        listed.push_back(name);
+        props.push_back({name, additional, true});
+        ++required_count;
+        continue;
       }
       if (!it->required) ++required_count;
       it->required = true;
@@ -439,6 +452,10 @@ absl::StatusOr<std::string> Converter::Object(const Json& s, const std::string& 
   for (const Prop& p : props) {
     absl::StatusOr<std::string> v =
         Value(*p.schema, absl::StrCat(ptr, "/properties/", PointerToken(p.name)), depth + 1);
+    if (!v.ok() && !p.required && IsUnsatisfiable(v.status())) {
+      items.emplace_back();  // no value fits: the property may not appear
+      continue;
+    }
     if (!v.ok()) return v.status();
     std::string key;
     try {
@@ -459,6 +476,7 @@ absl::StatusOr<std::string> Converter::Object(const Json& s, const std::string& 
   std::string sv = extra.empty() ? "" : absl::StrCat("(", extra, " ", r, ")?");
   bool sv_nullable = true;
   for (size_t i = props.size(); i-- > 0;) {
+    if (items[i].empty()) continue;  // forbidden (no value fits)
     const std::string r_next = r.empty() ? "" : rules_.Add("members", r);
     const std::string after = r_next.empty() ? "" : " " + r_next;
     std::string sv_new;

@@ -492,6 +492,58 @@ double ExpandedSize(const Node& n) {
   return 0;
 }
 
+// Lengths saturate at kLengthCap (then treated as unbounded).
+constexpr int64_t kLengthCap = int64_t{1} << 40;
+
+RegexLength LengthOf(const Node& n) {
+  const auto sat = [](int64_t v) { return std::min(v, kLengthCap); };
+  switch (n.kind) {
+    case Node::Kind::kSet:
+      return {1, 1};
+    case Node::Kind::kStart:
+    case Node::Kind::kEnd:
+      return {0, 0};
+    case Node::Kind::kConcat: {
+      RegexLength out{0, 0};
+      for (const Node& k : n.kids) {
+        const RegexLength l = LengthOf(k);
+        out.min = sat(out.min + l.min);
+        if (!l.max || !out.max) {
+          out.max.reset();
+        } else {
+          out.max = sat(*out.max + *l.max);
+        }
+      }
+      return out;
+    }
+    case Node::Kind::kAlt: {
+      RegexLength out{kLengthCap, 0};
+      for (const Node& k : n.kids) {
+        const RegexLength l = LengthOf(k);
+        out.min = std::min(out.min, l.min);
+        if (!l.max || !out.max) {
+          out.max.reset();
+        } else {
+          out.max = std::max(*out.max, *l.max);
+        }
+      }
+      return out;
+    }
+    case Node::Kind::kRepeat: {
+      const RegexLength l = LengthOf(n.kids[0]);
+      RegexLength out;
+      out.min = sat(l.min * n.min);
+      if (n.max == 0) {
+        out.max = 0;
+      } else if (n.max > 0 && l.max) {
+        out.max = sat(*l.max * n.max);
+      }
+      return out;
+    }
+  }
+  return {};
+}
+
 class Writer {
  public:
   Writer(RegexTarget target, gbnf::RuleSet* rules) : target_(target), rules_(rules) {}
@@ -595,7 +647,8 @@ std::string JsonCharBody() {
 }
 
 absl::StatusOr<std::string> RegexToGbnfExpression(std::string_view regex, RegexTarget target,
-                                                  gbnf::RuleSet* rules) {
+                                                  gbnf::RuleSet* rules, RegexLength* length,
+                                                  RegexLength* clamp) {
   absl::StatusOr<Node> tree = Parser(regex).Parse();
   if (!tree.ok()) return tree.status();
   if (ExpandedSize(*tree) > kMaxExpandedSize) {
@@ -611,6 +664,7 @@ absl::StatusOr<std::string> RegexToGbnfExpression(std::string_view regex, RegexT
   }
   Writer writer(target, rules);
   std::vector<std::string> alts;
+  if (length != nullptr) *length = RegexLength{kLengthCap, 0};
   for (Node& branch : branches) {
     bool start = false;
     bool end = false;
@@ -629,8 +683,46 @@ absl::StatusOr<std::string> RegexToGbnfExpression(std::string_view regex, RegexT
       end = true;
       kids.pop_back();
     }
+    if (clamp != nullptr && branches.size() == 1 && start && end && kids.size() == 1) {
+      // ^C{m,n}$ (or ^C$): intersect the count with the length range.
+      Node& only = kids[0];
+      if (only.kind == Node::Kind::kSet) {
+        Node rep;
+        rep.kind = Node::Kind::kRepeat;
+        rep.min = 1;
+        rep.max = 1;
+        rep.kids.push_back(std::move(only));
+        only = std::move(rep);
+      }
+      if (only.kind == Node::Kind::kRepeat && only.kids[0].kind == Node::Kind::kSet) {
+        const int64_t lo = std::max<int64_t>(only.min, clamp->min);
+        std::optional<int64_t> hi = clamp->max;
+        if (only.max >= 0) hi = hi ? std::min<int64_t>(*hi, only.max) : only.max;
+        if (hi && *hi < lo) {
+          return absl::InvalidArgumentError(
+              "regex: no string of the pattern has an allowed length");
+        }
+        if (lo > kMaxRepeat * 100 || (hi && *hi > kMaxRepeat * 100)) {
+          return absl::InvalidArgumentError("regex: length bounds too large");
+        }
+        only.min = static_cast<int>(lo);
+        only.max = hi ? static_cast<int>(*hi) : -1;
+        *clamp = RegexLength{0, std::nullopt};
+      }
+    }
     absl::StatusOr<std::string> body = writer.Write(branch);
     if (!body.ok()) return body.status();
+    if (length != nullptr) {
+      RegexLength l = LengthOf(branch);
+      if (target == RegexTarget::kJsonStringContent && (!start || !end)) l.max.reset();
+      if (l.max && *l.max >= kLengthCap) l.max.reset();
+      length->min = std::min(length->min, l.min);
+      if (!l.max || !length->max) {
+        length->max.reset();
+      } else {
+        length->max = std::max(*length->max, *l.max);
+      }
+    }
     if (target == RegexTarget::kJsonStringContent) {
       const std::string any = rules->Add("char", JsonCharBody());
       alts.push_back(absl::StrCat(start ? "" : any + "* ", *body, end ? "" : " " + any + "*"));

@@ -4,6 +4,8 @@
 #ifndef INFERD_ENGINE_STRUCTURED_OUTPUT_REGEX_TO_GBNF_INTERNAL_H_
 #define INFERD_ENGINE_STRUCTURED_OUTPUT_REGEX_TO_GBNF_INTERNAL_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,9 +23,22 @@ enum class RegexTarget {
   kJsonStringContent,
 };
 
-// A GBNF expression for `regex`; helper rules go into `rules`.
+// The lengths (in code points) of the strings the expression admits.
+struct RegexLength {
+  int64_t min = 0;
+  std::optional<int64_t> max;  // nullopt: unbounded
+};
+
+// A GBNF expression for `regex`; helper rules go into `rules`. `length`,
+// when given, receives the range of admitted string lengths. `clamp`, when
+// given, restricts the language to strings of that length range where the
+// regex has the shape ^C{m,n}$ (one repeated character class, anchored at
+// both ends), and is then reset to nullopt-free {0, nullopt} to say so; for
+// other shapes it is left unchanged (the caller decides).
 absl::StatusOr<std::string> RegexToGbnfExpression(std::string_view regex, RegexTarget target,
-                                                  gbnf::RuleSet* rules);
+                                                  gbnf::RuleSet* rules,
+                                                  RegexLength* length = nullptr,
+                                                  RegexLength* clamp = nullptr);
 
 // The body of the rule for one character of a JSON string's content (any
 // escape form JSON allows), shared by both converters.

@@ -95,6 +95,25 @@ TEST(JsonSchemaToGbnf, ObjectsPropertyOrderRequiredAndAdditional) {
   });
 }
 
+TEST(JsonSchemaToGbnf, RequiredUnlistedAndUnsatisfiableOptionalProperties) {
+  Check({
+      // A required name outside `properties` is an additional key that must
+      // appear; it takes its place after the listed ones.
+      {R"({"type":"object","properties":{"a":{}},"required":["x"],"additionalProperties":{"type":"integer"}})",
+       {R"({"x": 1})", R"({"a": [], "x": 1})", R"({"x": 1, "y": 2})"},
+       {"{}", R"({"y": 2})", R"({"x": "1"})", R"({"x": 1, "x": 2})"}},
+      // An optional property no value can satisfy may not appear.
+      {R"({"type":"object","properties":{"a":{"type":"integer","enum":["s"]}}})",
+       {"{}", R"({"b": 1})"},
+       {R"({"a": 1})", R"({"a": "s"})"}},
+      // minLength/maxLength fold into ^C{m,n}$ patterns.
+      {R"({"type":"string","pattern":"^[a-z]+$","maxLength":3})",
+       {R"("ab")", R"("abc")"},
+       {R"("abcd")", R"("")"}},
+      {R"({"type":"string","pattern":"^[0-9]{5}$","minLength":5})", {R"("12345")"}, {R"("1234")"}},
+  });
+}
+
 TEST(JsonSchemaToGbnf, Arrays) {
   Check({
       {R"({"type":"array","items":{"type":"integer"},"minItems":1,"maxItems":3})",
@@ -284,7 +303,8 @@ TEST(JsonSchemaToGbnf, BadSchemasAreInvalidArgumentNamingTheProblem) {
       {R"({"oneOf":[{"type":"integer"},{"type":"number"}]})", "'oneOf'"},
       {R"({"type":"object","patternProperties":{"^x":{}}})", "'patternProperties'"},
       {R"({"type":"strin"})", "unknown type"},
-      {R"({"type":"string","maxLength":100000})", "maxLength"},
+      {R"({"type":"string","maxLength":1000000})", "maxLength"},
+      {R"({"type":"string","pattern":"^a.*$","maxLength":3})", "'maxLength' at the root"},
       {R"({"type":"array","minItems":1000000})", "minItems"},
       {"{\"type\":", "not valid JSON"},
       {"[1,2]", "must be an object or a boolean"},
