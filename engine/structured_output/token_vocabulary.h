@@ -21,6 +21,7 @@
 namespace inferd::engine {
 
 class Tokenizer;
+class TokenTrie;
 
 class TokenVocabulary {
  public:
@@ -36,9 +37,14 @@ class TokenVocabulary {
   int32_t size() const { return static_cast<int32_t>(bytes_.size()); }
   std::string_view bytes(int32_t id) const { return bytes_[static_cast<size_t>(id)]; }
   bool is_special(int32_t id) const { return special_[static_cast<size_t>(id)]; }
+  bool is_eos(int32_t id) const { return is_eos_[static_cast<size_t>(id)]; }
   const std::vector<int32_t>& eos_ids() const { return eos_ids_; }
   // Words of a token bitmask: bit (id % 32) of word (id / 32) set = allowed.
   int32_t bitmask_words() const { return (size() + 31) / 32; }
+
+  // The ordinary tokens (not special, not EOS, not empty) as a byte trie;
+  // grammar core only (token_trie.h).
+  const TokenTrie& trie() const { return *trie_; }
 
   // Identity of the vocabulary, for compile caches (hash of every id's bytes,
   // the special flags and the EOS ids).
@@ -49,8 +55,9 @@ class TokenVocabulary {
   std::vector<std::string> bytes_;
   std::vector<bool> special_;
   std::vector<int32_t> eos_ids_;
+  std::vector<bool> is_eos_;
   uint64_t fingerprint_ = 0;
-  // The grammar core adds its token trie / sorted order here (its own file).
+  std::shared_ptr<const TokenTrie> trie_;  // built once, with the vocabulary
 };
 
 }  // namespace inferd::engine

@@ -1,0 +1,95 @@
+// engine/structured_output/compiled_grammar.cc — CompileGbnf and the
+// context-independent token mask cache.
+#include "engine/structured_output/compiled_grammar.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "engine/structured_output/compiled_grammar_internal.h"
+#include "engine/structured_output/gbnf_parser.h"
+#include "engine/structured_output/grammar_stacks.h"
+#include "engine/structured_output/token_trie.h"
+
+namespace inferd::engine {
+
+absl::StatusOr<std::shared_ptr<const CompiledGrammar>> CompileGbnf(
+    std::string_view gbnf, std::shared_ptr<const TokenVocabulary> vocab,
+    const GrammarLimits& limits) {
+  absl::Time deadline = absl::Now() + limits.compile_timeout;
+  if (static_cast<int64_t>(gbnf.size()) > limits.max_grammar_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "grammar too large: ", gbnf.size(), " bytes, the limit is ", limits.max_grammar_bytes));
+  }
+  auto max_repeat = static_cast<int32_t>(std::min<int64_t>(limits.max_states, int64_t{1} << 30));
+  auto parsed = ParseGbnf(gbnf, max_repeat);
+  if (!parsed.ok()) return parsed.status();
+  auto automaton = BuildAutomaton(*parsed, limits, deadline);
+  if (!automaton.ok()) return automaton.status();
+  return std::make_shared<const CompiledGrammar>(std::move(*automaton), std::move(vocab));
+}
+
+CompiledGrammar::CompiledGrammar(GrammarAutomaton automaton,
+                                 std::shared_ptr<const TokenVocabulary> vocab)
+    : automaton_(std::move(automaton)), vocab_(std::move(vocab)) {
+  entries_.resize(automaton_.states.size());
+}
+
+const TokenMaskEntry& CompiledGrammar::Entry(int32_t state) const {
+  {
+    absl::MutexLock lock(&mu_);
+    if (entries_[static_cast<size_t>(state)]) return *entries_[static_cast<size_t>(state)];
+  }
+  // Computed outside the lock; a concurrent duplicate is dropped.
+  std::unique_ptr<TokenMaskEntry> entry = ComputeEntry(state);
+  absl::MutexLock lock(&mu_);
+  auto& slot = entries_[static_cast<size_t>(state)];
+  if (!slot) slot = std::move(entry);
+  return *slot;
+}
+
+std::unique_ptr<TokenMaskEntry> CompiledGrammar::ComputeEntry(int32_t state) const {
+  const TokenTrie& trie = vocab_->trie();
+  StackArena arena;
+  StackStepper stepper(&automaton_, &arena);
+  std::vector<StackSet> sets(static_cast<size_t>(trie.max_depth()) + 1);
+  // pending[d]: some prefix of length 1..d returned below the frame.
+  std::vector<char> pending(sets.size(), 0);
+  stepper.Close({arena.Intern(state, kBottom)}, &sets[0]);
+  std::vector<int32_t> accepted, uncertain;
+  const auto& nodes = trie.nodes();
+  auto n_nodes = static_cast<int32_t>(nodes.size());
+  for (int32_t i = 0; i < n_nodes;) {
+    const TokenTrie::Node& n = nodes[static_cast<size_t>(i)];
+    auto d = static_cast<size_t>(n.depth);
+    StackSet& cur = sets[d];
+    stepper.Step(sets[d - 1], n.byte, &cur);
+    pending[d] = static_cast<char>(pending[d - 1] || cur.below);
+    bool live = !cur.empty();
+    if (live || cur.below) {
+      for (int32_t r = n.rank_begin; r < n.own_rank_end; ++r) accepted.push_back(trie.id(r));
+    } else if (pending[d - 1]) {
+      for (int32_t r = n.rank_begin; r < n.own_rank_end; ++r) uncertain.push_back(r);
+    }
+    if (!live) {
+      if (pending[d]) {
+        for (int32_t r = n.own_rank_end; r < n.sub_rank_end; ++r) uncertain.push_back(r);
+      }
+      i = n.end;
+    } else {
+      ++i;
+    }
+  }
+  auto entry = std::make_unique<TokenMaskEntry>();
+  auto words = static_cast<size_t>(vocab_->bitmask_words());
+  if (accepted.size() > words) {
+    entry->accepted_bits.assign(words, 0);
+    for (int32_t id : accepted) {
+      entry->accepted_bits[static_cast<size_t>(id) / 32] |= 1u << (static_cast<uint32_t>(id) % 32);
+    }
+  } else {
+    entry->accepted_ids = std::move(accepted);
+  }
+  entry->uncertain_ranks = std::move(uncertain);
+  return entry;
+}
+
+}  // namespace inferd::engine

@@ -1,0 +1,59 @@
+// engine/structured_output/compiled_grammar_internal.h — what a compiled
+// grammar holds: the automaton, the vocabulary, and the lazily filled
+// context-independent token mask cache.
+//
+// Grammar core only. For a stack whose top frame is automaton state s, a
+// token whose bytes can be read without ever returning from s's rule is
+// allowed whatever lies below (every live state can still finish, see
+// grammar_automaton.h); one that cannot be read and never returns below s's
+// frame on the way is refused whatever lies below. Only tokens that return
+// below the frame after reading at least one byte depend on the rest of the
+// stack ("uncertain"): the matcher checks just those against its full
+// stack. (Returning before reading anything needs no check: the matcher's
+// closed stack set already holds the caller's continuation.) The entry for s
+// is computed once, on first need, by walking the token trie, and shared by
+// every matcher of the grammar on any thread.
+#ifndef INFERD_ENGINE_STRUCTURED_OUTPUT_COMPILED_GRAMMAR_INTERNAL_H_
+#define INFERD_ENGINE_STRUCTURED_OUTPUT_COMPILED_GRAMMAR_INTERNAL_H_
+
+#include <memory>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "engine/structured_output/compiled_grammar.h"
+#include "engine/structured_output/grammar_automaton.h"
+#include "engine/structured_output/token_vocabulary.h"
+
+namespace inferd::engine {
+
+struct TokenMaskEntry {
+  // Tokens allowed whatever the context: a bitmask (vocab.bitmask_words())
+  // when many, else a list of ids.
+  std::vector<uint32_t> accepted_bits;
+  std::vector<int32_t> accepted_ids;
+  // Trie ranks (ascending) of the tokens that depend on the context.
+  std::vector<int32_t> uncertain_ranks;
+};
+
+class CompiledGrammar {
+ public:
+  CompiledGrammar(GrammarAutomaton automaton, std::shared_ptr<const TokenVocabulary> vocab);
+
+  const GrammarAutomaton& automaton() const { return automaton_; }
+  const TokenVocabulary& vocab() const { return *vocab_; }
+  // The entry of a state that has a byte edge. Thread-safe; the reference
+  // stays valid for the grammar's lifetime.
+  const TokenMaskEntry& Entry(int32_t state) const;
+
+ private:
+  std::unique_ptr<TokenMaskEntry> ComputeEntry(int32_t state) const;
+
+  GrammarAutomaton automaton_;
+  std::shared_ptr<const TokenVocabulary> vocab_;
+  mutable absl::Mutex mu_;
+  mutable std::vector<std::unique_ptr<TokenMaskEntry>> entries_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace inferd::engine
+
+#endif  // INFERD_ENGINE_STRUCTURED_OUTPUT_COMPILED_GRAMMAR_INTERNAL_H_

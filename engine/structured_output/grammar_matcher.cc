@@ -1,0 +1,234 @@
+// engine/structured_output/grammar_matcher.cc — per-sequence position in a
+// compiled grammar.
+//
+// The position is a closed set of interned stacks (grammar_stacks.h); one
+// set is kept per accepted token so Rollback is popping. The mask is the OR
+// of the cached context-independent masks of the set's top states plus the
+// uncertain tokens checked against the full stacks (walked in trie order so
+// shared prefixes are read once).
+//
+// A grammar position from which no token of the vocabulary can continue
+// (the grammar needs bytes no token starts with, e.g. a vocabulary without
+// some byte) while the output is not yet a sentence: the matcher is
+// "stuck"; it then allows EOS (and only EOS) so the request ends instead of
+// sampling from an all-zero mask. The output is then not a sentence of the
+// grammar; CanTerminate() stays false so the caller can tell.
+#include "engine/structured_output/grammar_matcher.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "common/check.h"
+#include "engine/structured_output/compiled_grammar_internal.h"
+#include "engine/structured_output/grammar_stacks.h"
+#include "engine/structured_output/token_trie.h"
+
+namespace inferd::engine {
+
+class GrammarMatcherState {
+ public:
+  explicit GrammarMatcherState(std::shared_ptr<const CompiledGrammar> grammar)
+      : grammar_(std::move(grammar)),
+        vocab_(&grammar_->vocab()),
+        stepper_(&grammar_->automaton(), &arena_) {
+    Reset();
+  }
+
+  void Reset() {
+    history_.clear();
+    history_.emplace_back();
+    const GrammarAutomaton& a = grammar_->automaton();
+    stepper_.Close({arena_.Intern(a.rule_start[static_cast<size_t>(a.root)], kEmptyStack)},
+                   &history_.back().set);
+    mask_valid_ = false;
+  }
+
+  const TokenVocabulary& vocab() const { return *vocab_; }
+  const StackSet& current() const { return history_.back().set; }
+  bool terminated() const { return history_.back().terminated; }
+  int32_t num_accepted() const { return static_cast<int32_t>(history_.size()) - 1; }
+
+  const std::vector<uint32_t>& Mask() {
+    if (!mask_valid_) ComputeMask();
+    return mask_;
+  }
+  bool stuck() {
+    Mask();
+    return stuck_;
+  }
+
+  bool IsAllowed(int32_t id) {
+    if (id < 0 || id >= vocab_->size() || terminated()) return false;
+    if (vocab_->is_eos(id)) return current().ended || stuck();
+    if (vocab_->is_special(id)) return false;
+    std::string_view bytes = vocab_->bytes(id);
+    if (bytes.empty()) return false;
+    size_t mark = arena_.size();
+    bool ok = stepper_.Walk(current(), bytes, &scratch_) && (!scratch_.empty() || scratch_.ended);
+    arena_.Truncate(mark);
+    return ok;
+  }
+
+  bool Accept(int32_t id) {
+    if (id < 0 || id >= vocab_->size() || terminated()) return false;
+    if (vocab_->is_eos(id)) {
+      if (!(current().ended || stuck())) return false;
+      Position p;
+      p.set = current();
+      p.terminated = true;
+      history_.push_back(std::move(p));
+      mask_valid_ = false;
+      return true;
+    }
+    if (vocab_->is_special(id)) return false;
+    std::string_view bytes = vocab_->bytes(id);
+    if (bytes.empty()) return false;
+    size_t mark = arena_.size();
+    Position p;
+    if (!stepper_.Walk(current(), bytes, &p.set) || (p.set.empty() && !p.set.ended)) {
+      arena_.Truncate(mark);
+      return false;
+    }
+    history_.push_back(std::move(p));
+    mask_valid_ = false;
+    return true;
+  }
+
+  void Rollback(int32_t n) {
+    INFERD_CHECK(n >= 0 && n <= num_accepted()) << "Rollback(" << n << ") of " << num_accepted();
+    history_.resize(history_.size() - static_cast<size_t>(n));
+    if (n > 0) mask_valid_ = false;
+  }
+
+ private:
+  struct Position {
+    StackSet set;
+    bool terminated = false;
+  };
+
+  void ComputeMask() {
+    auto words = static_cast<size_t>(vocab_->bitmask_words());
+    mask_.assign(words, 0);
+    stuck_ = false;
+    mask_valid_ = true;
+    if (terminated()) return;
+    const StackSet& cur = current();
+    uint32_t* m = mask_.data();
+    // Context-independent parts, once per distinct top state.
+    tops_.clear();
+    for (int32_t id : cur.stacks) tops_.push_back(arena_.state(id));
+    std::sort(tops_.begin(), tops_.end());
+    tops_.erase(std::unique(tops_.begin(), tops_.end()), tops_.end());
+    entries_.clear();
+    for (int32_t s : tops_) {
+      const TokenMaskEntry& e = grammar_->Entry(s);
+      entries_.push_back(&e);
+      if (!e.accepted_bits.empty()) {
+        const uint32_t* src = e.accepted_bits.data();
+        for (size_t w = 0; w < words; ++w) m[w] |= src[w];
+      } else {
+        for (int32_t id : e.accepted_ids) m[id / 32] |= 1u << (id % 32);
+      }
+    }
+    // Uncertain tokens, against each full stack.
+    size_t mark = arena_.size();
+    for (int32_t id : cur.stacks) {
+      int32_t s = arena_.state(id);
+      auto k = static_cast<size_t>(std::lower_bound(tops_.begin(), tops_.end(), s) - tops_.begin());
+      const TokenMaskEntry& e = *entries_[k];
+      if (!e.uncertain_ranks.empty()) CheckUncertain(id, e.uncertain_ranks, m);
+    }
+    arena_.Truncate(mark);
+    bool any = false;
+    for (size_t w = 0; w < words && !any; ++w) any = m[w] != 0;
+    if (cur.ended || !any) {
+      stuck_ = !any && !cur.ended;
+      for (int32_t eos : vocab_->eos_ids()) m[eos / 32] |= 1u << (eos % 32);
+    }
+  }
+
+  // Sets the bits of the `ranks` tokens readable from stack `id` (with its
+  // whole context), reusing the sets of the previous token's common prefix.
+  void CheckUncertain(int32_t id, const std::vector<int32_t>& ranks, uint32_t* m) {
+    const TokenTrie& trie = vocab_->trie();
+    if (sets_.size() < static_cast<size_t>(trie.max_depth()) + 1) {
+      sets_.resize(static_cast<size_t>(trie.max_depth()) + 1);
+    }
+    stepper_.Close({id}, &sets_[0]);
+    std::string_view prev;
+    size_t valid = 0;  // sets_[0..valid] hold prev's prefixes (or end at a dead one)
+    for (int32_t r : ranks) {
+      int32_t tok = trie.id(r);
+      if (m[tok / 32] & (1u << (tok % 32))) continue;
+      std::string_view b = trie.bytes(r);
+      size_t lcp = 0;
+      while (lcp < prev.size() && lcp < b.size() && prev[lcp] == b[lcp]) ++lcp;
+      size_t d = std::min(lcp, valid);
+      prev = b;
+      if (d > 0 && sets_[d].empty() && d < b.size()) {
+        valid = d;
+        continue;
+      }
+      for (; d < b.size(); ++d) {
+        stepper_.Step(sets_[d], static_cast<uint8_t>(b[d]), &sets_[d + 1]);
+        if (sets_[d + 1].empty()) {
+          ++d;
+          break;
+        }
+      }
+      valid = d;
+      if (d == b.size() && (!sets_[d].empty() || sets_[d].ended)) {
+        m[tok / 32] |= 1u << (tok % 32);
+      }
+    }
+  }
+
+  std::shared_ptr<const CompiledGrammar> grammar_;
+  const TokenVocabulary* vocab_;
+  StackArena arena_;
+  StackStepper stepper_;
+  std::vector<Position> history_;
+  std::vector<uint32_t> mask_;
+  bool mask_valid_ = false;
+  bool stuck_ = false;
+  StackSet scratch_;
+  std::vector<StackSet> sets_;
+  std::vector<int32_t> tops_;
+  std::vector<const TokenMaskEntry*> entries_;
+};
+
+GrammarMatcher::GrammarMatcher(std::shared_ptr<const CompiledGrammar> grammar)
+    : state_(std::make_unique<GrammarMatcherState>(std::move(grammar))) {}
+GrammarMatcher::~GrammarMatcher() = default;
+GrammarMatcher::GrammarMatcher(GrammarMatcher&&) noexcept = default;
+GrammarMatcher& GrammarMatcher::operator=(GrammarMatcher&&) noexcept = default;
+
+void GrammarMatcher::FillNextTokenBitmask(uint32_t* bitmask) {
+  const std::vector<uint32_t>& m = state_->Mask();
+  std::memcpy(bitmask, m.data(), m.size() * sizeof(uint32_t));
+}
+
+bool GrammarMatcher::IsTokenAllowed(int32_t id) { return state_->IsAllowed(id); }
+bool GrammarMatcher::AcceptToken(int32_t id) { return state_->Accept(id); }
+void GrammarMatcher::Rollback(int32_t num_tokens) { state_->Rollback(num_tokens); }
+bool GrammarMatcher::CanTerminate() const { return state_->current().ended; }
+
+bool GrammarMatcher::IsCompleted() const {
+  if (state_->terminated()) return true;
+  if (state_->current().empty()) return true;
+  const std::vector<uint32_t>& m = state_->Mask();
+  std::vector<uint32_t> copy = m;
+  for (int32_t eos : state_->vocab().eos_ids())
+    copy[static_cast<size_t>(eos) / 32] &= ~(1u << (eos % 32));
+  for (uint32_t w : copy) {
+    if (w) return false;
+  }
+  return true;
+}
+
+bool GrammarMatcher::IsTerminated() const { return state_->terminated(); }
+int32_t GrammarMatcher::num_accepted_tokens() const { return state_->num_accepted(); }
+void GrammarMatcher::Reset() { state_->Reset(); }
+
+}  // namespace inferd::engine

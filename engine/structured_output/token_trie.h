@@ -1,0 +1,47 @@
+// engine/structured_output/token_trie.h — the byte strings of a vocabulary's
+// ordinary tokens as a trie laid out in depth-first order.
+//
+// Grammar core only. Built once per TokenVocabulary. Tokens that can never
+// be matched against a grammar (special, EOS, empty) are left out. Token
+// "ranks" are positions in the bytewise-sorted order; a node's subtree is
+// the node range [index, end) and the rank range [rank_begin, sub_rank_end).
+#ifndef INFERD_ENGINE_STRUCTURED_OUTPUT_TOKEN_TRIE_H_
+#define INFERD_ENGINE_STRUCTURED_OUTPUT_TOKEN_TRIE_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace inferd::engine {
+
+class TokenTrie {
+ public:
+  struct Node {
+    uint8_t byte;          // the byte read to enter the node
+    int32_t depth;         // bytes from the root (>= 1)
+    int32_t end;           // one past the last node of the subtree
+    int32_t rank_begin;    // first rank ending at or below this node
+    int32_t own_rank_end;  // ranks [rank_begin, own_rank_end) end exactly here
+    int32_t sub_rank_end;  // one past the last rank of the subtree
+  };
+
+  // `bytes[id]`; ids with `skip[id]` are left out (as are empty strings).
+  TokenTrie(const std::vector<std::string>& bytes, const std::vector<bool>& skip);
+
+  const std::vector<Node>& nodes() const { return nodes_; }
+  int32_t num_ranks() const { return static_cast<int32_t>(ids_.size()); }
+  int32_t id(int32_t rank) const { return ids_[static_cast<size_t>(rank)]; }
+  std::string_view bytes(int32_t rank) const { return bytes_[static_cast<size_t>(rank)]; }
+  int32_t max_depth() const { return max_depth_; }
+
+ private:
+  std::vector<Node> nodes_;
+  std::vector<int32_t> ids_;        // by rank
+  std::vector<std::string> bytes_;  // by rank
+  int32_t max_depth_ = 0;
+};
+
+}  // namespace inferd::engine
+
+#endif  // INFERD_ENGINE_STRUCTURED_OUTPUT_TOKEN_TRIE_H_
