@@ -235,7 +235,10 @@ const cli::SubcommandSpec& GenerateSpec() {
           "[--load-format auto|copy|mmap] "
           "[--max-model-len N] "
           "[--temperature T] [--top-k K] [--top-p P] [--min-p P] [--seed S] "
-          "[--stop STR]... [--ignore-eos] [--json] [--speculative off|ngram|draft|medusa|mtp] "
+          "[--stop STR]... [--ignore-eos] [--json] "
+          "[--json-schema FILE|TEXT | --json-object | --regex R | --grammar FILE | "
+          "--choice A --choice B...] [--json-whitespace] "
+          "[--speculative off|ngram|draft|medusa|mtp] "
           "[--speculative-model DIR] [--num-speculative-tokens K] [--medusa-tree SPEC] "
           "[--typical-acceptance EPSILON,DELTA] [--speculative-policy adaptive|always] "
           "[--generation-config auto|vllm]",
@@ -254,6 +257,12 @@ const cli::SubcommandSpec& GenerateSpec() {
                 "stop",
                 "ignore_eos",
                 "json",
+                "json_schema",
+                "json_object",
+                "regex",
+                "grammar",
+                "choice",
+                "json_whitespace",
                 "max_num_seqs",
                 "max_num_batched_tokens",
                 "kv_cache_memory",
@@ -275,7 +284,7 @@ const cli::SubcommandSpec& GenerateSpec() {
                 "typical_acceptance",
                 "speculative_policy",
                 "generation_config"},
-      .repeatable = {"stop"},
+      .repeatable = {"stop", "choice"},
       .max_positional = 0,
   };
   return *spec;

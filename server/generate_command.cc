@@ -15,6 +15,7 @@
 #include "nlohmann/json.hpp"
 #include "server/engine_config_flags.h"
 #include "server/flags.h"
+#include "tools/cli/constraint_flags.h"
 
 namespace inferd::server {
 
@@ -43,6 +44,36 @@ engine::SamplingParams SamplingFromFlags(const cli::ParsedArgs& args) {
   return params;
 }
 
+engine::Constraint ToEngineConstraint(const cli::ConstraintArgs& args) {
+  using In = cli::ConstraintArgs::Kind;
+  using Out = engine::Constraint::Kind;
+  engine::Constraint c;
+  switch (args.kind) {
+    case In::kNone:
+      c.kind = Out::kNone;
+      break;
+    case In::kJsonSchema:
+      c.kind = Out::kJsonSchema;
+      break;
+    case In::kJsonObject:
+      c.kind = Out::kJsonObject;
+      break;
+    case In::kRegex:
+      c.kind = Out::kRegex;
+      break;
+    case In::kGrammar:
+      c.kind = Out::kGrammar;
+      break;
+    case In::kChoice:
+      c.kind = Out::kChoice;
+      break;
+  }
+  c.text = args.text;
+  c.choices = args.choices;
+  c.allow_whitespace = args.json_whitespace;
+  return c;
+}
+
 int Fail(int code, const std::string& message) {
   absl::FPrintF(stderr, "inferd generate: %s\n", message);
   return code;
@@ -54,6 +85,8 @@ int RunGenerate(const cli::ParsedArgs& args) {
   const bool has_text = args.specified.count("prompt") > 0;
   const bool has_ids = args.specified.count("prompt_ids") > 0;
   if (has_text == has_ids) return Fail(2, "give exactly one of --prompt or --prompt-ids");
+  absl::StatusOr<cli::ConstraintArgs> constraint = cli::ConstraintFromFlags(args);
+  if (!constraint.ok()) return Fail(2, std::string(constraint.status().message()));
   absl::StatusOr<engine::EngineConfig> config = EngineConfigFromFlags();
   if (!config.ok()) return Fail(2, std::string(config.status().message()));
   config->on_load_progress = [](const engine::LoadProgress& p) {
@@ -75,6 +108,7 @@ int RunGenerate(const cli::ParsedArgs& args) {
                                                                /*add_special_tokens=*/true);
   request.sampling = SamplingFromFlags(args);
   request.unset_sampling = UnsetSamplingFromFlags(args);
+  request.constraint = ToEngineConstraint(*constraint);
   const std::vector<int32_t> prompt_ids = request.prompt_ids;
   auto channel = std::make_shared<engine::OutputChannel>();
   if (absl::Status s = (*engine)->Submit(std::move(request), channel); !s.ok()) {

@@ -77,6 +77,7 @@ void ToProto(const engine::ModelInfo& info, const engine::EngineStats& stats,
   response->set_model_max_position_embeddings(info.model_max_position_embeddings);
   response->set_weight_bytes(info.weight_bytes);
   response->set_kv_cache_bytes(info.kv_cache_bytes);
+  response->set_structured_output(true);
   v1::SamplingDefaults* sampling = response->mutable_default_sampling();
   sampling->set_temperature(info.sampling_defaults.temperature);
   sampling->set_top_k(info.sampling_defaults.top_k);

@@ -55,6 +55,55 @@ absl::Status CheckSpeculative(const v1::SpeculativeOverride& spec) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<engine::Constraint> ConstraintFrom(const v1::GenerateRequest& request) {
+  using Kind = engine::Constraint::Kind;
+  engine::Constraint c;
+  switch (request.constraint_case()) {
+    case v1::GenerateRequest::kJsonSchema:
+      c.kind = Kind::kJsonSchema;
+      c.text = request.json_schema();
+      if (c.text.empty()) return Invalid("json_schema: the schema is empty");
+      break;
+    case v1::GenerateRequest::kJsonObject:
+      if (!request.json_object()) {
+        return Invalid("json_object: must be true when set (unset it for no constraint)");
+      }
+      c.kind = Kind::kJsonObject;
+      break;
+    case v1::GenerateRequest::kRegex:
+      c.kind = Kind::kRegex;
+      c.text = request.regex();
+      if (c.text.empty()) return Invalid("regex: the regex is empty");
+      break;
+    case v1::GenerateRequest::kGrammar:
+      c.kind = Kind::kGrammar;
+      c.text = request.grammar();
+      if (c.text.empty()) return Invalid("grammar: the grammar is empty");
+      break;
+    case v1::GenerateRequest::kChoice: {
+      c.kind = Kind::kChoice;
+      const auto& choices = request.choice().choices();
+      if (choices.empty()) return Invalid("choice.choices: give at least one choice");
+      for (int i = 0; i < choices.size(); ++i) {
+        if (choices[i].empty()) {
+          return Invalid(absl::StrCat("choice.choices[", i, "]: a choice must not be empty"));
+        }
+      }
+      c.choices.assign(choices.begin(), choices.end());
+      break;
+    }
+    case v1::GenerateRequest::CONSTRAINT_NOT_SET:
+      break;
+  }
+  if (request.json_whitespace()) {
+    if (c.kind != Kind::kJsonSchema && c.kind != Kind::kJsonObject) {
+      return Invalid("json_whitespace: applies to json_schema and json_object only");
+    }
+    c.allow_whitespace = true;
+  }
+  return c;
+}
+
 }  // namespace
 
 absl::Status CheckTokenIds(const google::protobuf::RepeatedField<int32_t>& ids, int64_t vocab_size,
@@ -154,6 +203,9 @@ absl::StatusOr<engine::Request> BuildEngineRequest(const v1::GenerateRequest& re
   s.ignore_eos = request.ignore_eos();
   s.logprobs = request.has_logprobs() ? request.logprobs() : -1;
   if (absl::Status status = s.Validate(model.vocab_size); !status.ok()) return status;
+  absl::StatusOr<engine::Constraint> constraint = ConstraintFrom(request);
+  if (!constraint.ok()) return constraint.status();
+  out.constraint = std::move(*constraint);
   return out;
 }
 

@@ -27,11 +27,13 @@ const cli::SubcommandSpec& GenerateSpec() {
       .name = "generate",
       .synopsis =
           "[--addr 127.0.0.1:50051] [--max-tokens 256] [--temperature T] [--seed S] "
-          "[--ignore-eos] [--json] PROMPT",
+          "[--ignore-eos] [--json] [--json-schema FILE|TEXT | --json-object | --regex R | "
+          "--grammar FILE | --choice A --choice B...] [--json-whitespace] PROMPT",
       .summary = "Stream a continuation of PROMPT to stdout as it arrives.",
       .flags = {"addr", "timeout", "max_tokens", "temperature", "seed", "ignore_eos", "json",
+                "json_schema", "json_object", "regex", "grammar", "choice", "json_whitespace",
                 "tls_ca", "tls_cert", "tls_key", "api_key", "api_key_file"},
-      .repeatable = {},
+      .repeatable = {"choice"},
       .max_positional = 1,
   };
   return *spec;

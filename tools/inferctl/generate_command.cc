@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "inferd/v1/inference.grpc.pb.h"
 #include "nlohmann/json.hpp"
+#include "tools/cli/constraint_flags.h"
 #include "tools/inferctl/commands.h"
 #include "tools/inferctl/connection.h"
 #include "tools/inferctl/flags.h"
@@ -42,6 +43,30 @@ std::string FinishReasonName(v1::FinishReason reason) {
   return "";
 }
 
+void SetConstraint(const cli::ConstraintArgs& c, v1::GenerateRequest* request) {
+  using Kind = cli::ConstraintArgs::Kind;
+  switch (c.kind) {
+    case Kind::kNone:
+      break;
+    case Kind::kJsonSchema:
+      request->set_json_schema(c.text);
+      break;
+    case Kind::kJsonObject:
+      request->set_json_object(true);
+      break;
+    case Kind::kRegex:
+      request->set_regex(c.text);
+      break;
+    case Kind::kGrammar:
+      request->set_grammar(c.text);
+      break;
+    case Kind::kChoice:
+      for (const std::string& choice : c.choices) request->mutable_choice()->add_choices(choice);
+      break;
+  }
+  request->set_json_whitespace(c.json_whitespace);
+}
+
 }  // namespace
 
 int RunGenerate(const cli::ParsedArgs& args) {
@@ -50,6 +75,11 @@ int RunGenerate(const cli::ParsedArgs& args) {
     return 2;
   }
   const std::string& prompt = args.positional[0];
+  absl::StatusOr<cli::ConstraintArgs> constraint = cli::ConstraintFromFlags(args);
+  if (!constraint.ok()) {
+    absl::FPrintF(stderr, "inferctl generate: %s\n", constraint.status().message());
+    return 2;
+  }
   const bool json = absl::GetFlag(FLAGS_json);
   auto stub = v1::Inference::NewStub(Connect());
 
@@ -73,6 +103,7 @@ int RunGenerate(const cli::ParsedArgs& args) {
   }
   if (const auto seed = absl::GetFlag(FLAGS_seed); seed.has_value()) request.set_seed(*seed);
   request.set_ignore_eos(absl::GetFlag(FLAGS_ignore_eos));
+  SetConstraint(*constraint, &request);
 
   std::unique_ptr<grpc::ClientContext> context = MakeContext(0);
   std::unique_ptr<grpc::ClientReader<v1::GenerateResponse>> reader =
