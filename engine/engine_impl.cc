@@ -77,10 +77,24 @@ absl::Status EngineImpl::Submit(Request request, std::shared_ptr<OutputChannel> 
                                                    DescribeContextLimit(info_)));
   }
   if (request.request_id.empty()) return absl::InvalidArgumentError("request_id is empty");
+  // Structured output: compiled here, on the caller's thread (cached), so
+  // the step loop never compiles and a bad constraint queues nothing.
+  std::unique_ptr<SequenceConstraint> constraint;
+  if (request.constraint.active()) {
+    absl::StatusOr<std::shared_ptr<const CompiledGrammar>> grammar =
+        Compiler().Compile(request.constraint);
+    if (!grammar.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(ConstraintKindName(request.constraint.kind),
+                                                     ": ", grammar.status().message()));
+    }
+    constraint = std::make_unique<SequenceConstraint>(std::move(*grammar), vocab_->bitmask_words(),
+                                                      request.sampling, info_.eos_ids);
+  }
 
   const uint64_t seed = request.sampling.seed.value_or(RandomSeed());
-  auto state = std::make_unique<RequestState>(std::move(request), std::move(channel), seed,
-                                              tokenizer_.get(), info_.vocab_size);
+  auto state =
+      std::make_unique<RequestState>(std::move(request), std::move(channel), seed, tokenizer_.get(),
+                                     info_.vocab_size, std::move(constraint));
   state->arrival = arrival;
   absl::MutexLock lock(&inbox_mu_);
   if (stopping_) return absl::UnavailableError("the engine is shutting down");
@@ -98,6 +112,14 @@ absl::Status EngineImpl::Submit(Request request, std::shared_ptr<OutputChannel> 
   }
   inbox_.requests.push_back(std::move(state));
   return absl::OkStatus();
+}
+
+ConstraintCompiler& EngineImpl::Compiler() {
+  absl::call_once(compiler_once_, [this] {
+    vocab_ = TokenVocabulary::FromTokenizer(*tokenizer_, info_.eos_ids);
+    compiler_ = std::make_unique<ConstraintCompiler>(vocab_, GrammarLimits{});
+  });
+  return *compiler_;
 }
 
 void EngineImpl::Abort(const std::string& request_id) {
@@ -270,6 +292,15 @@ bool EngineImpl::ProcessTokens(RequestState* state, absl::Span<const int32_t> to
       Finish(state, FinishReason::kStopString, std::move(out));
       return true;
     }
+    // Structured output: the grammar admits nothing more (only the step's
+    // last token can complete it: sampling and verification stop there).
+    if (i + 1 == tokens.size() && state->constraint != nullptr &&
+        state->constraint->IsCompleted()) {
+      out.text += state->stops.Push(state->detokenizer.Flush(), &hit);
+      if (!hit) out.text += state->stops.Flush();
+      Finish(state, hit ? FinishReason::kStopString : FinishReason::kStop, std::move(out));
+      return true;
+    }
     if (state->seq.num_output_tokens() >= sp.max_tokens) {
       bool late_hit = false;
       out.text += state->stops.Push(state->detokenizer.Flush(), &late_hit);
@@ -350,10 +381,13 @@ void EngineImpl::Sample(SampledSequence* t, float* logits, int64_t vocab) const 
     return;
   }
   const SamplingParams& sp = t->state->request.sampling;
+  SequenceConstraint* constraint = t->state->constraint.get();
+  if (constraint != nullptr) constraint->Mask(rows, vocab);  // before penalties and filters
   t->result.tokens.assign(1, 0);
   if (sp.logprobs >= 0) t->result.logprobs.resize(1);
   t->result.tokens[0] = Sampler::Sample(rows, vocab, sp, &t->state->sampling,
                                         sp.logprobs >= 0 ? t->result.logprobs.data() : nullptr);
+  if (constraint != nullptr) constraint->Accept(t->result.tokens[0]);
 }
 
 void EngineImpl::EndStep() {

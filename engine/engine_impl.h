@@ -16,6 +16,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "absl/base/call_once.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "engine/engine.h"
@@ -25,6 +26,8 @@
 #include "engine/scheduler/scheduler.h"
 #include "engine/spec_decode/proposer.h"
 #include "engine/spec_decode/spec_step.h"
+#include "engine/structured_output/constraint_compiler.h"
+#include "engine/structured_output/token_vocabulary.h"
 
 namespace inferd::engine {
 
@@ -51,6 +54,10 @@ class EngineImpl final : public Engine {
     // ends with this status.
     std::optional<absl::Status> abort_all;
   };
+
+  // The structured-output compiler, built on first use (any thread): the
+  // token vocabulary costs a pass over every id.
+  ConstraintCompiler& Compiler();
 
   void Loop();
   // config_.debug_stall_file is set and exists.
@@ -108,6 +115,9 @@ class EngineImpl final : public Engine {
   SpecStep spec_;                   // speculative decoding (no proposer: off)
 
   // Cross-thread.
+  absl::once_flag compiler_once_;
+  std::shared_ptr<const TokenVocabulary> vocab_;  // set with compiler_
+  std::unique_ptr<ConstraintCompiler> compiler_;  // thread-safe
   mutable absl::Mutex inbox_mu_;
   Inbox inbox_ ABSL_GUARDED_BY(inbox_mu_);
   bool stopping_ ABSL_GUARDED_BY(inbox_mu_) = false;

@@ -13,6 +13,7 @@
 #include "engine/request.h"
 #include "engine/sampling/sampler.h"
 #include "engine/scheduler/sequence.h"
+#include "engine/sequence_constraint.h"
 #include "engine/spec_decode/spec_policy.h"
 #include "engine/stop_string_filter.h"
 #include "engine/tokenizer/detokenizer.h"
@@ -21,15 +22,21 @@ namespace inferd::engine {
 
 struct RequestState {
   RequestState(Request req, std::shared_ptr<OutputChannel> ch, uint64_t seed,
-               const Tokenizer* tokenizer, int64_t vocab)
+               const Tokenizer* tokenizer, int64_t vocab,
+               std::unique_ptr<SequenceConstraint> constraint_in = nullptr)
       : request(std::move(req)),
         channel(std::move(ch)),
+        constraint(std::move(constraint_in)),
         sampling(Sampler::NewState(request.sampling, seed, request.prompt_ids, vocab)),
         detokenizer(tokenizer, request.prompt_ids),
         stops(request.sampling.stop) {}
 
   Request request;
   std::shared_ptr<OutputChannel> channel;
+  // Structured output (request.constraint active), else null. Its matcher
+  // holds exactly the committed output tokens; a preempted sequence keeps
+  // it, so recompute needs no change.
+  std::unique_ptr<SequenceConstraint> constraint;
   Sequence seq;
   SamplingState sampling;
   IncrementalDetokenizer detokenizer;
