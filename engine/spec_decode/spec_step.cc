@@ -72,6 +72,7 @@ SpecVerifyResult SpecStep::Verify(const ScheduledSequence& s, RequestState* stat
   in.state = &state->sampling;
   in.typical = typical_.has_value() ? &*typical_ : nullptr;
   in.want_logprobs = sp.logprobs >= 0;
+  in.constraint = state->constraint.get();  // masks each node's row, advances on each emitted token
   return VerifySpeculative(in);
 }
 
@@ -198,6 +199,12 @@ void SpecStep::Propose(const SchedulerOutput& plan, absl::Span<const SampledSequ
     proposer_->Skip(step, kv_cache_);  // the policy chose not to draft
   } else {
     proposer_->Propose(step, absl::MakeSpan(proposals_), kv_cache_);
+  }
+  // Structured output: a draft keeps only what the grammar allows, so the
+  // step verifies no token the constrained target could never emit.
+  for (const ProposalRequest& r : proposals_) {
+    RequestState* state = lookup(r.seq->id);
+    if (state->constraint != nullptr) state->constraint->PruneDraft(&r.seq->draft);
   }
   int64_t drafted = 0;
   for (const ProposalRequest& r : proposals_) drafted += r.seq->draft.size();

@@ -63,7 +63,10 @@ class SpecStep {
 
   // Verifies `state`'s draft of `s.num_draft_tokens` (> 0) tokens against
   // the target's logits `rows` ([1 + s.num_draft_tokens, vocab], used as
-  // scratch); advances state->sampling. Touches nothing else.
+  // scratch); advances state->sampling and, under structured output,
+  // state->constraint (by the emitted tokens; each row is masked first).
+  // Touches nothing else. Propose prunes a constrained sequence's draft to
+  // the tokens its grammar allows before it is verified.
   SpecVerifyResult Verify(const ScheduledSequence& s, RequestState* state, float* rows,
                           int64_t vocab) const;
 

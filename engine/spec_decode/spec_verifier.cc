@@ -58,6 +58,12 @@ class Walk {
 
  private:
   float* Row(int32_t node) const { return in_.logits + static_cast<int64_t>(node) * in_.vocab; }
+  // Applies the constraint's mask to `node`'s row (the constraint sits at
+  // the accepted path's end, which is `node`).
+  void MaskRow(int32_t node) const {
+    if (in_.constraint != nullptr) in_.constraint->Mask(Row(node), in_.vocab);
+  }
+  bool ConstraintDone() const { return in_.constraint != nullptr && in_.constraint->Done(); }
   int32_t Token(int32_t node) const { return in_.tokens[node - 1]; }
   int32_t Parent(int32_t node) const { return in_.parents[node - 1]; }
   // The first child of `node` after `after` (index order), or -1. Draft
@@ -117,6 +123,7 @@ int32_t Walk::EmitSampled(int32_t node) {
       Sampler::Sample(Row(node), in_.vocab, *in_.params, in_.state, want_logprobs_ ? &lp : nullptr);
   out_->tokens.push_back(token);
   if (want_logprobs_) out_->logprobs.push_back(std::move(lp));
+  if (in_.constraint != nullptr) in_.constraint->Accept(token);
   return token;
 }
 
@@ -126,6 +133,7 @@ void Walk::EmitChosen(int32_t node, int32_t token) {
     FillLogprobs(Row(node), in_.vocab, token, in_.params->logprobs, &out_->logprobs.emplace_back());
   }
   RecordToken(token, in_.vocab, *in_.params, in_.state);
+  if (in_.constraint != nullptr) in_.constraint->Accept(token);
 }
 
 void Walk::TargetProbs(int32_t node, const SamplingState& state) {
@@ -178,6 +186,7 @@ double Walk::TemperedSoftmax(int32_t node, const SamplingState& state) {
 void Walk::Greedy() {
   int32_t node = 0;
   while (true) {
+    MaskRow(node);
     const int32_t x = EmitSampled(node);  // greedy: the argmax, no RNG draw
     int32_t next = -1;
     for (int32_t c = NextChild(node, -1); c >= 0; c = NextChild(node, c)) {
@@ -188,6 +197,7 @@ void Walk::Greedy() {
     }
     if (next < 0) return;  // x was the correction or the bonus
     out_->path.push_back(next);
+    if (ConstraintDone()) return;  // nothing may follow x
     node = next;
   }
 }
@@ -196,6 +206,7 @@ void Walk::RejectDeterministic() {
   const int64_t vocab = in_.vocab;
   int32_t node = 0;
   while (true) {
+    MaskRow(node);
     int32_t child = NextChild(node, -1);
     if (child < 0) {  // a leaf: the bonus, exactly a Sampler::Sample draw
       EmitSampled(node);
@@ -219,6 +230,7 @@ void Walk::RejectDeterministic() {
     if (accepted >= 0) {
       EmitChosen(node, Token(accepted));
       out_->path.push_back(accepted);
+      if (ConstraintDone()) return;
       node = accepted;
       continue;
     }
@@ -237,6 +249,7 @@ void Walk::RejectDeterministic() {
 void Walk::RejectWithDraftProbs() {
   const int64_t vocab = in_.vocab;
   for (int32_t node = 0;; ++node) {
+    MaskRow(node);
     const int32_t child = node + 1;  // a chain (checked)
     if (child >= num_nodes_) {       // every draft token accepted: the bonus
       EmitSampled(node);
@@ -250,6 +263,7 @@ void Walk::RejectWithDraftProbs() {
     if (in_.state->rng.Uniform() * q[x] < p[x]) {
       EmitChosen(node, x);
       out_->path.push_back(child);
+      if (ConstraintDone()) return;
       continue;
     }
     double* r = scratch_.r.data();
@@ -331,7 +345,7 @@ SpecVerifyResult VerifySpeculative(const SpecVerifyInput& in) {
   const bool greedy = Sampler::IsGreedy(*in.params);
   if (greedy) {
     walk.Greedy();
-  } else if (in.typical != nullptr) {
+  } else if (in.typical != nullptr && in.constraint == nullptr) {
     walk.Typical();
   } else if (in.draft_probs != nullptr) {
     walk.RejectWithDraftProbs();

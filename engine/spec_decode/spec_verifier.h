@@ -44,6 +44,7 @@
 
 #include "absl/types/span.h"
 #include "engine/request.h"
+#include "engine/sampling/logits_constraint.h"
 #include "engine/sampling/sampler.h"
 
 namespace inferd::engine {
@@ -81,6 +82,15 @@ struct SpecVerifyInput {
   // draft_probs is ignored).
   const TypicalAcceptance* typical = nullptr;
   bool want_logprobs = false;  // fill result.logprobs (params->logprobs >= 0)
+  // Structured output: non-null, positioned after the committed tokens.
+  // Each visited node's row is masked (Mask) before anything reads it, each
+  // emitted token is accepted (Accept), and the walk stops emitting once
+  // the constraint is Done(). The target distribution at every node is
+  // thus the constrained one, so greedy equals constrained greedy and the
+  // rejection rules stay lossless with respect to it. Typical acceptance
+  // is not used under a constraint (the lossless rules are). Afterwards the
+  // constraint holds exactly the emitted tokens.
+  LogitsConstraint* constraint = nullptr;
 };
 
 struct SpecVerifyResult {
