@@ -29,31 +29,33 @@ absl::StatusOr<std::shared_ptr<const CompiledGrammar>> CompileGbnf(
 
 CompiledGrammar::CompiledGrammar(GrammarAutomaton automaton,
                                  std::shared_ptr<const TokenVocabulary> vocab)
-    : automaton_(std::move(automaton)), vocab_(std::move(vocab)) {
-  entries_.resize(automaton_.states.size());
-}
+    : automaton_(std::move(automaton)), vocab_(std::move(vocab)) {}
 
-const TokenMaskEntry& CompiledGrammar::Entry(int32_t state) const {
+const TokenMaskEntry& CompiledGrammar::Entry(const int32_t* key, int n) const {
+  std::string k(reinterpret_cast<const char*>(key), static_cast<size_t>(n) * sizeof(int32_t));
   {
     absl::MutexLock lock(&mu_);
-    if (entries_[static_cast<size_t>(state)]) return *entries_[static_cast<size_t>(state)];
+    auto it = entries_.find(k);
+    if (it != entries_.end()) return *it->second;
   }
   // Computed outside the lock; a concurrent duplicate is dropped.
-  std::unique_ptr<TokenMaskEntry> entry = ComputeEntry(state);
+  std::unique_ptr<TokenMaskEntry> entry = ComputeEntry(key, n);
   absl::MutexLock lock(&mu_);
-  auto& slot = entries_[static_cast<size_t>(state)];
-  if (!slot) slot = std::move(entry);
-  return *slot;
+  auto [it, fresh] = entries_.try_emplace(std::move(k), nullptr);
+  if (fresh) it->second = std::move(entry);
+  return *it->second;
 }
 
-std::unique_ptr<TokenMaskEntry> CompiledGrammar::ComputeEntry(int32_t state) const {
+std::unique_ptr<TokenMaskEntry> CompiledGrammar::ComputeEntry(const int32_t* key, int n) const {
   const TokenTrie& trie = vocab_->trie();
   StackArena arena;
   StackStepper stepper(&automaton_, &arena);
   std::vector<StackSet> sets(static_cast<size_t>(trie.max_depth()) + 1);
   // pending[d]: some prefix of length 1..d returned below the frame.
   std::vector<char> pending(sets.size(), 0);
-  stepper.Close({arena.Intern(state, kBottom)}, &sets[0]);
+  int32_t seed = kBottom;
+  for (int i = n - 1; i >= 0; --i) seed = arena.Intern(key[i], seed);
+  stepper.Close({seed}, &sets[0]);
   std::vector<int32_t> accepted, uncertain;
   const auto& nodes = trie.nodes();
   auto n_nodes = static_cast<int32_t>(nodes.size());

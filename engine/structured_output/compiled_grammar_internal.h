@@ -16,9 +16,12 @@
 #ifndef INFERD_ENGINE_STRUCTURED_OUTPUT_COMPILED_GRAMMAR_INTERNAL_H_
 #define INFERD_ENGINE_STRUCTURED_OUTPUT_COMPILED_GRAMMAR_INTERNAL_H_
 
+#include <algorithm>
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "engine/structured_output/compiled_grammar.h"
 #include "engine/structured_output/grammar_automaton.h"
@@ -35,23 +38,36 @@ struct TokenMaskEntry {
   std::vector<int32_t> uncertain_ranks;
 };
 
+// Frames a cache key may hold. A key is the top frames of a stack (top
+// first); a one-frame entry with many uncertain tokens (e.g. `ws ::= [ ]*`,
+// where every token with a leading space leaves the rule) is refined by
+// keying on one more frame below, up to this many.
+// Refined when the uncertain tokens are more than vocab size / 2048 (62 for
+// a 128k vocabulary; at least 4, so small test vocabularies refine too).
+inline constexpr int kMaxKeyFrames = 4;
+inline size_t DeepenAboveUncertain(int32_t vocab_size) {
+  return std::max<size_t>(4, static_cast<size_t>(vocab_size) / 2048);
+}
+
 class CompiledGrammar {
  public:
   CompiledGrammar(GrammarAutomaton automaton, std::shared_ptr<const TokenVocabulary> vocab);
 
   const GrammarAutomaton& automaton() const { return automaton_; }
   const TokenVocabulary& vocab() const { return *vocab_; }
-  // The entry of a state that has a byte edge. Thread-safe; the reference
-  // stays valid for the grammar's lifetime.
-  const TokenMaskEntry& Entry(int32_t state) const;
+  // The entry for a stack whose top frames are key[0] (top, a state with a
+  // byte edge), key[1], ... key[n-1]. Thread-safe; the reference stays
+  // valid for the grammar's lifetime.
+  const TokenMaskEntry& Entry(const int32_t* key, int n) const;
 
  private:
-  std::unique_ptr<TokenMaskEntry> ComputeEntry(int32_t state) const;
+  std::unique_ptr<TokenMaskEntry> ComputeEntry(const int32_t* key, int n) const;
 
   GrammarAutomaton automaton_;
   std::shared_ptr<const TokenVocabulary> vocab_;
   mutable absl::Mutex mu_;
-  mutable std::vector<std::unique_ptr<TokenMaskEntry>> entries_ ABSL_GUARDED_BY(mu_);
+  mutable absl::flat_hash_map<std::string, std::unique_ptr<TokenMaskEntry>> entries_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace inferd::engine

@@ -115,29 +115,34 @@ class GrammarMatcherState {
     if (terminated()) return;
     const StackSet& cur = current();
     uint32_t* m = mask_.data();
-    // Context-independent parts, once per distinct top state.
-    tops_.clear();
-    for (int32_t id : cur.stacks) tops_.push_back(arena_.state(id));
-    std::sort(tops_.begin(), tops_.end());
-    tops_.erase(std::unique(tops_.begin(), tops_.end()), tops_.end());
+    // Context-independent parts, once per distinct key (top frames).
     entries_.clear();
-    for (int32_t s : tops_) {
-      const TokenMaskEntry& e = grammar_->Entry(s);
-      entries_.push_back(&e);
-      if (!e.accepted_bits.empty()) {
-        const uint32_t* src = e.accepted_bits.data();
+    const size_t deepen = DeepenAboveUncertain(vocab_->size());
+    for (int32_t id : cur.stacks) {
+      int32_t key[kMaxKeyFrames];
+      int n = 0;
+      const TokenMaskEntry* e = nullptr;
+      for (int32_t f = id; n < kMaxKeyFrames && f >= 0; f = arena_.parent(f)) {
+        key[n++] = arena_.state(f);
+        e = &grammar_->Entry(key, n);
+        if (e->uncertain_ranks.size() <= deepen) break;
+      }
+      entries_.push_back(e);
+      bool seen = false;
+      for (size_t j = 0; j + 1 < entries_.size() && !seen; ++j) seen = entries_[j] == e;
+      if (seen) continue;
+      if (!e->accepted_bits.empty()) {
+        const uint32_t* src = e->accepted_bits.data();
         for (size_t w = 0; w < words; ++w) m[w] |= src[w];
       } else {
-        for (int32_t id : e.accepted_ids) m[id / 32] |= 1u << (id % 32);
+        for (int32_t t : e->accepted_ids) m[t / 32] |= 1u << (t % 32);
       }
     }
     // Uncertain tokens, against each full stack.
     size_t mark = arena_.size();
-    for (int32_t id : cur.stacks) {
-      int32_t s = arena_.state(id);
-      auto k = static_cast<size_t>(std::lower_bound(tops_.begin(), tops_.end(), s) - tops_.begin());
-      const TokenMaskEntry& e = *entries_[k];
-      if (!e.uncertain_ranks.empty()) CheckUncertain(id, e.uncertain_ranks, m);
+    for (size_t j = 0; j < cur.stacks.size(); ++j) {
+      const TokenMaskEntry& e = *entries_[j];
+      if (!e.uncertain_ranks.empty()) CheckUncertain(cur.stacks[j], e.uncertain_ranks, m);
     }
     arena_.Truncate(mark);
     bool any = false;
@@ -194,7 +199,6 @@ class GrammarMatcherState {
   bool stuck_ = false;
   StackSet scratch_;
   std::vector<StackSet> sets_;
-  std::vector<int32_t> tops_;
   std::vector<const TokenMaskEntry*> entries_;
 };
 
