@@ -212,6 +212,8 @@ class Converter {
                                       std::string* target_ptr);
   absl::StatusOr<Json> Merge(const Json& s, const std::string& ptr, int merge_depth);
   absl::StatusOr<std::string> Typed(const Json& s, const std::string& ptr, int depth);
+  absl::StatusOr<std::optional<std::string>> OneOfRequired(const Json& rest, const Json& list,
+                                                           const std::string& ptr, int depth);
   absl::StatusOr<bool> Disjoint(const Json& a, const Json& b, const std::string& ptr);
   absl::StatusOr<bool> EnumValueOk(const Json& v, const Json& s, const std::string& ptr);
   absl::StatusOr<std::string> Enum(const Json& s, const std::string& ptr, unsigned types);

@@ -464,6 +464,11 @@ absl::StatusOr<std::string> Converter::Alternatives(const Json& s, const std::st
   Json rest = s;
   rest.erase(key);
   const bool plain = OnlyAnnotationsBesides(rest, "");
+  if (key == "oneOf" && list.size() >= 2) {
+    absl::StatusOr<std::optional<std::string>> presence = OneOfRequired(rest, list, ptr, depth);
+    if (!presence.ok()) return presence.status();
+    if (presence->has_value()) return **presence;
+  }
   std::vector<Json> branches;
   std::vector<std::string> alts;
   for (size_t i = 0; i < list.size(); ++i) {
@@ -500,6 +505,72 @@ absl::StatusOr<std::string> Converter::Alternatives(const Json& s, const std::st
     return Unsatisfiable(ptr, absl::StrCat("no branch of ", key, " can be satisfied"));
   if (alts.size() == 1) return alts[0];
   return rules_.Add(key, absl::StrJoin(alts, " | "));
+}
+
+// oneOf whose branches only list `required` names (["a"] / ["b"]: exactly
+// one of them present). Every branch matches a non-object, so the instance
+// is an object; for objects, the presence pattern of the names involved
+// decides. Each pattern with exactly one matching branch becomes an object
+// variant with those names required and the others forbidden; the variants
+// are disjoint. nullopt when the branches have another shape.
+absl::StatusOr<std::optional<std::string>> Converter::OneOfRequired(const Json& rest,
+                                                                    const Json& list,
+                                                                    const std::string& ptr,
+                                                                    int depth) {
+  std::vector<std::vector<std::string>> required;
+  std::vector<std::string> names;
+  for (const Json& b : list) {
+    if (!b.is_object() || !b.contains("required") || !b["required"].is_array() ||
+        !OnlyAnnotationsBesides(b, "required")) {
+      return std::optional<std::string>();
+    }
+    std::vector<std::string> r;
+    for (const Json& n : b["required"]) {
+      if (!n.is_string()) return std::optional<std::string>();
+      r.push_back(n.get<std::string>());
+      if (std::find(names.begin(), names.end(), r.back()) == names.end()) names.push_back(r.back());
+    }
+    required.push_back(std::move(r));
+  }
+  if (names.size() > 8) return Unsupported("oneOf", ptr, "more than 8 required names in branches");
+  if ((TypesOf(rest) & kObject) == 0)
+    return Unsatisfiable(ptr, "oneOf of required lists on a non-object");
+  std::vector<std::string> alts;
+  for (uint32_t mask = 0; mask < (1u << names.size()); ++mask) {
+    int matching = 0;
+    for (const std::vector<std::string>& r : required) {
+      bool all = true;
+      for (const std::string& n : r) {
+        const size_t bit =
+            static_cast<size_t>(std::find(names.begin(), names.end(), n) - names.begin());
+        all &= (mask >> bit & 1u) != 0;
+      }
+      matching += all;
+    }
+    if (matching != 1) continue;
+    Json variant = rest;
+    variant["type"] = "object";
+    if (!variant.contains("properties") || !variant["properties"].is_object())
+      variant["properties"] = Json::object();
+    if (!variant.contains("required") || !variant["required"].is_array())
+      variant["required"] = Json::array();
+    for (size_t bit = 0; bit < names.size(); ++bit) {
+      if (mask >> bit & 1u) {
+        variant["required"].push_back(names[bit]);
+      } else {
+        variant["properties"][names[bit]] = false;
+      }
+    }
+    absl::StatusOr<std::string> alt = Schema(variant, ptr, depth + 1);
+    if (!alt.ok()) {
+      if (IsUnsatisfiable(alt.status())) continue;
+      return alt.status();
+    }
+    alts.push_back(*std::move(alt));
+  }
+  if (alts.empty()) return Unsatisfiable(ptr, "no object meets exactly one branch of oneOf");
+  if (alts.size() == 1) return std::optional<std::string>(alts[0]);
+  return std::optional<std::string>(rules_.Add("oneOf", absl::StrJoin(alts, " | ")));
 }
 
 absl::StatusOr<std::string> Converter::Typed(const Json& s, const std::string& ptr, int depth) {

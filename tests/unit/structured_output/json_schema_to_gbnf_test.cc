@@ -174,6 +174,13 @@ TEST(JsonSchemaToGbnf, EnumConstAndCombinators) {
                     {"type":"object","properties":{"k":{"const":"b"},"v":{"type":"string"}},"required":["k"]}]})",
        {R"({"k": "a", "v": 1})", R"({"k": "b", "v": "x"})"},
        {R"({"k": "a", "v": "x"})", R"({"k": "c"})"}},
+      // oneOf of required lists: exactly one branch's names present.
+      {R"({"type":"object","properties":{"a":{},"b":{},"c":{}},"oneOf":[{"required":["a"]},{"required":["b"]}]})",
+       {R"({"a": 1})", R"({"b": 1, "c": 2})", R"({"a": 1, "c": 2})"},
+       {R"({"a": 1, "b": 2})", R"({"c": 1})", "{}", "1"}},
+      {R"({"oneOf":[{"required":["a","b"]},{"required":["a"]}]})",
+       {R"({"a": 1})", R"({"a": 1, "c": 2})"},
+       {R"({"a": 1, "b": 2})", R"({"b": 2})", R"("x")"}},
       {R"({"allOf":[{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]},
                     {"properties":{"b":{"type":"string"}},"required":["b"]}]})",
        {R"({"a": 1, "b": "x"})"},
