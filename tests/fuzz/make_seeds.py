@@ -22,6 +22,7 @@ TARGETS = [
     "sentencepiece_model_fuzz",
     "tokenizer_roundtrip_fuzz",
     "generate_request_fuzz",
+    "gbnf_fuzz",  # hand-written seeds only (tests/fuzz/corpus/gbnf_fuzz)
 ]
 MAX_SEED_BYTES = 256 << 10  # larger files only slow the fuzzer down
 
