@@ -13,6 +13,7 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/check.h"
@@ -84,8 +85,11 @@ absl::Status EngineImpl::Submit(Request request, std::shared_ptr<OutputChannel> 
     absl::StatusOr<std::shared_ptr<const CompiledGrammar>> grammar =
         Compiler().Compile(request.constraint);
     if (!grammar.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(ConstraintKindName(request.constraint.kind),
-                                                     ": ", grammar.status().message()));
+      // Named by its field ("regex: ..."), unless the message already is.
+      const std::string kind = absl::StrCat(ConstraintKindName(request.constraint.kind), ": ");
+      const absl::string_view message = grammar.status().message();
+      return absl::InvalidArgumentError(
+          absl::StartsWith(message, kind) ? std::string(message) : absl::StrCat(kind, message));
     }
     constraint = std::make_unique<SequenceConstraint>(std::move(*grammar), vocab_->bitmask_words(),
                                                       request.sampling, info_.eos_ids);

@@ -24,8 +24,9 @@ packages=(
 # Dockerfile installs only `packages`): Prometheus and promtool for the
 # metrics and rules tests, yamllint, kubectl (kustomize) and shellcheck for
 # deploy/, clang with libFuzzer for scripts/fuzz.sh, openssl (the command)
-# for the certificates the TLS tests make.
-test_tools=(prometheus yamllint python3-yaml shellcheck clang libclang-rt-14-dev openssl)
+# for the certificates the TLS tests make, python3-jsonschema for checking
+# structured output against its schema.
+test_tools=(prometheus yamllint python3-yaml python3-jsonschema shellcheck clang libclang-rt-14-dev openssl)
 # Debian's kubectl; an image that already ships one keeps it (the packages conflict).
 command -v kubectl >/dev/null 2>&1 || test_tools+=(kubernetes-client)
 packages+=("${test_tools[@]}")

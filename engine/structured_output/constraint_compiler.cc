@@ -26,9 +26,9 @@ namespace inferd::engine {
 namespace {
 
 // Constraint text (a schema, regex or grammar) and the choices together
-// above this are refused before any parsing: no real-world schema comes
-// near, and a translator's cost grows with its input.
-constexpr size_t kMaxConstraintBytes = 1 << 20;
+// above this (512 KiB) are refused before any parsing: real-world schemas
+// stay far below, and a translator's cost grows with its input.
+constexpr size_t kMaxConstraintBytes = 512 << 10;
 constexpr size_t kMaxChoices = 4096;
 
 void AppendSized(std::string* key, std::string_view s) {
