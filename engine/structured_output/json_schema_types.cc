@@ -53,6 +53,29 @@ std::string TimeContent() {
          "(\"Z\" | [-+] ([01] [0-9] | \"2\" [0-3]) \":\" [0-5] [0-9])";
 }
 
+// Conservative subsets: every string accepted is valid under RFC 5321
+// (dot-atom local part, a dotted host name), RFC 3986 (scheme://authority
+// with a path, query and fragment of unreserved, percent-encoded and
+// sub-delimiter characters) and RFC 2673 dotted quads without leading zeros.
+std::string EmailContent() {
+  const std::string atom = "[A-Za-z0-9!#$%&'*+=?^_`{|}~-]+";
+  const std::string label = "[A-Za-z0-9] ([A-Za-z0-9-]* [A-Za-z0-9])?";
+  return absl::StrCat(atom, " (\".\" ", atom, ")* \"@\" ", label, " (\".\" ", label, ")+");
+}
+
+std::string UriContent() {
+  const std::string pchar = "([A-Za-z0-9._~!$&'()*+,;=:@-] | \"%\" [0-9A-Fa-f]{2})";
+  const std::string host = "[A-Za-z0-9] ([A-Za-z0-9.-]* [A-Za-z0-9])?";
+  return absl::StrCat("[A-Za-z] [A-Za-z0-9+.-]* \"://\" ", host, " (\":\" [0-9]+)? (\"/\" ", pchar,
+                      "*)* (\"?\" (", pchar, " | [/?])*)? (\"#\" (", pchar, " | [/?])*)?");
+}
+
+std::string Ipv4Content() {
+  const std::string octet =
+      "(\"25\" [0-5] | \"2\" [0-4] [0-9] | \"1\" [0-9] [0-9] | [1-9] [0-9] | [0-9])";
+  return absl::StrCat(octet, " \".\" ", octet, " \".\" ", octet, " \".\" ", octet);
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> Converter::String(const Json& s, const std::string& ptr) {
@@ -90,26 +113,42 @@ absl::StatusOr<std::string> Converter::String(const Json& s, const std::string& 
     if (!format->is_string()) return Invalid(ptr + "/format", "format must be a string");
     const std::string f = format->get<std::string>();
     std::string content;
-    std::optional<int64_t> fixed_length;
+    int64_t min_length = 0;  // the shortest and longest strings of the format
+    std::optional<int64_t> max_length;
     if (f == "date") {
       content = DateContent();
-      fixed_length = 10;
+      min_length = 10;
+      max_length = 10;
     } else if (f == "time") {
       content = TimeContent();
+      min_length = 9;
     } else if (f == "date-time") {
       content = absl::StrCat(DateContent(), " \"T\" ", TimeContent());
+      min_length = 20;
     } else if (f == "uuid") {
       content = absl::StrCat(kHex, "{8} \"-\" ", kHex, "{4} \"-\" ", kHex, "{4} \"-\" ", kHex,
                              "{4} \"-\" ", kHex, "{12}");
-      fixed_length = 36;
+      min_length = 36;
+      max_length = 36;
+    } else if (f == "email") {
+      content = EmailContent();
+      min_length = 5;
+    } else if (f == "uri") {
+      content = UriContent();
+      min_length = 5;
+    } else if (f == "ipv4") {
+      content = Ipv4Content();
+      min_length = 7;
+      max_length = 15;
     } else {
       return Unsupported("format", ptr, absl::StrCat("format '", f, "' is not enforced"));
     }
-    if (lo > 0 || hi) {
-      if (!fixed_length) return Unsupported("format", ptr, "together with minLength/maxLength");
-      if (*fixed_length < lo || (hi && *fixed_length > *hi)) {
-        return Unsatisfiable(ptr, "format length outside minLength/maxLength");
-      }
+    // minLength/maxLength only where the format already implies them.
+    if ((hi && *hi < min_length) || (max_length && lo > *max_length)) {
+      return Unsatisfiable(ptr, "format length outside minLength/maxLength");
+    }
+    if (lo > min_length || (hi && (!max_length || *max_length > *hi))) {
+      return Unsupported("format", ptr, "together with minLength/maxLength it does not imply");
     }
     return rules_.Add(absl::StrCat("string-", f), absl::StrCat(quote, " ", content, " ", quote));
   }
