@@ -2,6 +2,10 @@
 // context-independent token mask cache.
 #include "engine/structured_output/compiled_grammar.h"
 
+#include <algorithm>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "engine/structured_output/compiled_grammar_internal.h"
@@ -50,20 +54,48 @@ std::unique_ptr<TokenMaskEntry> CompiledGrammar::ComputeEntry(const int32_t* key
   const TokenTrie& trie = vocab_->trie();
   StackArena arena;
   StackStepper stepper(&automaton_, &arena);
-  std::vector<StackSet> sets(static_cast<size_t>(trie.max_depth()) + 1);
+  // Stack sets are interned too (sorted stacks + the `below` flag), and each
+  // (set, byte) step is computed once: most trie nodes repeat a step already
+  // seen (a string's content state loops on itself).
+  std::vector<StackSet> all;
+  absl::flat_hash_map<std::vector<int32_t>, int32_t> set_index;
+  absl::flat_hash_map<uint64_t, int32_t> step_memo;
+  std::vector<int32_t> set_key;
+  auto intern_set = [&](StackSet&& set) {
+    set_key.assign(set.stacks.begin(), set.stacks.end());
+    std::sort(set_key.begin(), set_key.end());
+    set_key.push_back(set.below ? -1 : -2);
+    auto [it, fresh] = set_index.try_emplace(set_key, static_cast<int32_t>(all.size()));
+    if (fresh) all.push_back(std::move(set));
+    return it->second;
+  };
+  std::vector<int32_t> ids(static_cast<size_t>(trie.max_depth()) + 1);
   // pending[d]: some prefix of length 1..d returned below the frame.
-  std::vector<char> pending(sets.size(), 0);
+  std::vector<char> pending(ids.size(), 0);
   int32_t seed = kBottom;
   for (int i = n - 1; i >= 0; --i) seed = arena.Intern(key[i], seed);
-  stepper.Close({seed}, &sets[0]);
+  {
+    StackSet first;
+    stepper.Close({seed}, &first);
+    first.below = false;  // returning before any byte needs no check
+    ids[0] = intern_set(std::move(first));
+  }
+  StackSet next;
   std::vector<int32_t> accepted, uncertain;
   const auto& nodes = trie.nodes();
   auto n_nodes = static_cast<int32_t>(nodes.size());
   for (int32_t i = 0; i < n_nodes;) {
     const TokenTrie::Node& n = nodes[static_cast<size_t>(i)];
     auto d = static_cast<size_t>(n.depth);
-    StackSet& cur = sets[d];
-    stepper.Step(sets[d - 1], n.byte, &cur);
+    uint64_t memo_key = (static_cast<uint64_t>(ids[d - 1]) << 8) | n.byte;
+    auto [it, fresh] = step_memo.try_emplace(memo_key, -1);
+    if (fresh) {
+      stepper.Step(all[static_cast<size_t>(ids[d - 1])], n.byte, &next);
+      it->second = intern_set(std::move(next));
+      next = StackSet();
+    }
+    ids[d] = it->second;
+    const StackSet& cur = all[static_cast<size_t>(ids[d])];
     pending[d] = static_cast<char>(pending[d - 1] || cur.below);
     bool live = !cur.empty();
     if (live || cur.below) {
