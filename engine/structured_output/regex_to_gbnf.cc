@@ -640,6 +640,77 @@ class Writer {
   gbnf::RuleSet* rules_;
 };
 
+bool HasAnchor(const Node& n) {
+  if (n.kind == Node::Kind::kStart || n.kind == Node::Kind::kEnd) return true;
+  for (const Node& k : n.kids) {
+    if (HasAnchor(k)) return true;
+  }
+  return false;
+}
+
+// The top-level alternatives as flat concatenations, with anchors brought
+// to the ends where the grouping allows it: unrepeated groups are spliced
+// into their concatenation, and an alternation that holds anchors and opens
+// or closes a branch is distributed over it (^(a|$) = ^a | ^$).
+std::vector<Node> TopLevelBranches(Node tree) {
+  std::vector<Node> work;
+  work.push_back(std::move(tree));
+  std::vector<Node> out;
+  while (!work.empty() && work.size() + out.size() < 256) {
+    Node n = std::move(work.back());
+    work.pop_back();
+    if (n.kind == Node::Kind::kAlt) {
+      for (Node& k : n.kids) work.push_back(std::move(k));
+      continue;
+    }
+    Node flat;
+    flat.kind = Node::Kind::kConcat;
+    flat.offset = n.offset;
+    std::vector<Node> pending;
+    pending.push_back(std::move(n));
+    // Splice nested concatenations, in order.
+    std::vector<Node> stack = std::move(pending);
+    while (!stack.empty()) {
+      Node k = std::move(stack.back());
+      stack.pop_back();
+      if (k.kind == Node::Kind::kConcat) {
+        for (size_t i = k.kids.size(); i-- > 0;) stack.push_back(std::move(k.kids[i]));
+      } else {
+        flat.kids.push_back(std::move(k));
+      }
+    }
+    // Distribute an anchored alternation at either end.
+    for (const bool at_end : {false, true}) {
+      if (flat.kids.empty()) break;
+      Node& edge = at_end ? flat.kids.back() : flat.kids.front();
+      if (edge.kind != Node::Kind::kAlt || !HasAnchor(edge)) continue;
+      Node alt = std::move(edge);
+      if (at_end) {
+        flat.kids.pop_back();
+      } else {
+        flat.kids.erase(flat.kids.begin());
+      }
+      for (Node& choice : alt.kids) {
+        Node variant;
+        variant.kind = Node::Kind::kConcat;
+        variant.kids = flat.kids;
+        if (at_end) {
+          variant.kids.push_back(std::move(choice));
+        } else {
+          variant.kids.insert(variant.kids.begin(), std::move(choice));
+        }
+        work.push_back(std::move(variant));
+      }
+      flat.kids.clear();
+      flat.kind = Node::Kind::kAlt;  // consumed
+      break;
+    }
+    if (flat.kind == Node::Kind::kConcat) out.push_back(std::move(flat));
+  }
+  for (Node& n : work) out.push_back(std::move(n));  // over the cap: left as they are
+  return out;
+}
+
 }  // namespace
 
 std::string JsonCharBody() {
@@ -656,12 +727,7 @@ absl::StatusOr<std::string> RegexToGbnfExpression(std::string_view regex, RegexT
         "regex: repetitions expand to more than 200000 elements (nested or large {m,n})");
   }
   // Anchors: ^ may open and $ may close each top-level alternative.
-  std::vector<Node> branches;
-  if (tree->kind == Node::Kind::kAlt) {
-    branches = std::move(tree->kids);
-  } else {
-    branches.push_back(std::move(*tree));
-  }
+  std::vector<Node> branches = TopLevelBranches(*std::move(tree));
   Writer writer(target, rules);
   std::vector<std::string> alts;
   if (length != nullptr) *length = RegexLength{kLengthCap, 0};

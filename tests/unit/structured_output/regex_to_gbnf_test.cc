@@ -54,6 +54,9 @@ TEST(RegexToGbnf, HandWrittenLanguages) {
       {"\\D\\S", {"a!"}, {"1a", "a "}},
       {"\\u{1F600}", {"\xF0\x9F\x98\x80"}, {"x"}},
       {"(?<year>\\d{4})-\\d{2}", {"2024-01"}, {"24-01"}},
+      {"^$|(^(?:[a-z]+ ){0,2}[a-z]+$)", {"", "ab", "ab cd ef"}, {" ", "ab cd ef gh", "ab "}},
+      {"(^[a-c]+$)", {"abc"}, {"abd", ""}},
+      {"^(x|$)", {"x", ""}, {"y", "xx"}},
   };
   for (const Case& c : cases) {
     ByteLanguage l = Lang(c.regex);
