@@ -7,6 +7,7 @@
 #include "engine/structured_output/integer_range_gbnf.h"
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -101,34 +102,121 @@ std::string IntegerRangeGbnf(std::optional<int64_t> lo, std::optional<int64_t> h
   return Alternation(alts);
 }
 
-std::string NumberRangeGbnf(std::optional<int64_t> lo, std::optional<int64_t> hi) {
-  const std::string frac = "(\".\" [0-9]+)?";
-  const std::string zero_frac = "(\".\" \"0\"+)?";
+namespace {
+
+bool AllZero(std::string_view digits) {
+  return digits.find_first_not_of('0') == std::string_view::npos;
+}
+
+std::string DigitClass(char lo, char hi) { return Digits(lo, hi); }
+
+// Non-empty digit strings d with 0.d >= 0.x ("" when none beyond what the
+// caller handles); `or_empty` reports whether no digits at all (0) is >= 0.x.
+std::string FracGe(std::string_view x, bool* or_empty) {
+  *or_empty = AllZero(x);
+  if (AllZero(x)) return "[0-9]+";
   std::vector<std::string> alts;
-  // Non-negative values I.F (no sign): I.F >= a <=> I >= a; I.F <= b <=>
-  // I < b or (I == b and F is zero).
-  if (!hi.has_value() || *hi >= 0) {
-    const int64_t a = lo.has_value() && *lo > 0 ? *lo : 0;
-    if (!hi.has_value()) {
-      alts.push_back(absl::StrCat(IntegerRangeGbnf(a, std::nullopt), " ", frac));
-    } else {
-      if (a <= *hi - 1) alts.push_back(absl::StrCat(IntegerRangeGbnf(a, *hi - 1), " ", frac));
-      alts.push_back(absl::StrCat("\"", *hi, "\" ", zero_frac));
-    }
+  if (x[0] < '9')
+    alts.push_back(absl::StrCat(DigitClass(static_cast<char>(x[0] + 1), '9'), " [0-9]*"));
+  bool rest_empty = false;
+  const std::string rest = FracGe(x.substr(1), &rest_empty);
+  alts.push_back(
+      absl::StrCat("\"", std::string(1, x[0]), "\" ", rest_empty ? "(" + rest + ")?" : rest));
+  return Alternation(alts);
+}
+
+// Non-empty digit strings d with 0.d <= 0.x; no digits (0) always is.
+std::string FracLe(std::string_view x) {
+  if (AllZero(x)) return "\"0\"+";
+  std::vector<std::string> alts;
+  if (x[0] > '0')
+    alts.push_back(absl::StrCat(DigitClass('0', static_cast<char>(x[0] - 1)), " [0-9]*"));
+  alts.push_back(absl::StrCat("\"", std::string(1, x[0]), "\" (", FracLe(x.substr(1)), ")?"));
+  return Alternation(alts);
+}
+
+// Non-empty digit strings d with 0.x <= 0.d <= 0.y (0.x <= 0.y).
+std::string FracBetween(std::string_view x, std::string_view y, bool* or_empty) {
+  if (AllZero(x)) {
+    *or_empty = true;
+    return FracLe(y);
   }
-  // Negative values -(I.F), I.F > 0 spelled with '-': -(I.F) >= lo <=>
-  // I.F <= -lo; -(I.F) <= hi (hi < 0) <=> I >= -hi. "-0..." is left out
-  // when hi < 0 (it equals 0) and kept otherwise (0 is in range).
-  if (!lo.has_value() || *lo < 0) {
-    const int64_t a = hi.has_value() && *hi < 0 ? -*hi : 0;
-    std::vector<std::string> neg;
-    if (!lo.has_value()) {
-      neg.push_back(absl::StrCat(IntegerRangeGbnf(a, std::nullopt), " ", frac));
-    } else {
-      const int64_t b = -*lo;
-      if (a <= b - 1) neg.push_back(absl::StrCat(IntegerRangeGbnf(a, b - 1), " ", frac));
-      neg.push_back(absl::StrCat("\"", b, "\" ", zero_frac));
+  *or_empty = false;
+  const char x0 = x[0];
+  const char y0 = y.empty() ? '0' : y[0];
+  const std::string_view xr = x.substr(1);
+  const std::string_view yr = y.empty() ? y : y.substr(1);
+  if (x0 == y0) {
+    bool rest_empty = false;
+    const std::string rest = FracBetween(xr, yr, &rest_empty);
+    return absl::StrCat("\"", std::string(1, x0), "\" ", rest_empty ? "(" + rest + ")?" : rest);
+  }
+  std::vector<std::string> alts;
+  bool ge_empty = false;
+  const std::string ge = FracGe(xr, &ge_empty);
+  alts.push_back(absl::StrCat("\"", std::string(1, x0), "\" ", ge_empty ? "(" + ge + ")?" : ge));
+  if (x0 + 1 <= y0 - 1) {
+    alts.push_back(
+        absl::StrCat(DigitClass(static_cast<char>(x0 + 1), static_cast<char>(y0 - 1)), " [0-9]*"));
+  }
+  alts.push_back(absl::StrCat("\"", std::string(1, y0), "\" (", FracLe(yr), ")?"));
+  return Alternation(alts);
+}
+
+std::string WithFraction(const std::string& int_part, const std::string& frac, bool or_empty) {
+  return absl::StrCat(int_part, " ", or_empty ? "(\".\" " + frac + ")?" : "\".\" " + frac);
+}
+
+// Non-negative decimals I.F (no sign) with a <= I.F <= b (b nullopt: none).
+void NonNegativeDecimals(const DecimalBound& a, const std::optional<DecimalBound>& b,
+                         std::vector<std::string>* alts) {
+  const std::string any_frac = "(\".\" [0-9]+)?";
+  const std::string a_int = absl::StrCat("\"", a.int_part, "\"");
+  if (b && b->int_part == a.int_part) {
+    bool or_empty = false;
+    const std::string f = FracBetween(a.frac, b->frac, &or_empty);
+    alts->push_back(WithFraction(a_int, f, or_empty));
+    return;
+  }
+  bool ge_empty = false;
+  const std::string ge = FracGe(a.frac, &ge_empty);
+  alts->push_back(WithFraction(a_int, ge, ge_empty));
+  if (!b) {
+    alts->push_back(absl::StrCat(IntegerRangeGbnf(a.int_part + 1, std::nullopt), " ", any_frac));
+    return;
+  }
+  if (a.int_part + 1 <= b->int_part - 1) {
+    alts->push_back(absl::StrCat(IntegerRangeGbnf(a.int_part + 1, b->int_part - 1), " ", any_frac));
+  }
+  alts->push_back(WithFraction(absl::StrCat("\"", b->int_part, "\""), FracLe(b->frac), true));
+}
+
+}  // namespace
+
+std::string NumberRangeGbnf(const std::optional<DecimalBound>& lo,
+                            const std::optional<DecimalBound>& hi) {
+  const auto is_zero = [](const DecimalBound& d) { return d.int_part == 0 && AllZero(d.frac); };
+  const bool lo_negative = !lo || (lo->negative && !is_zero(*lo));
+  const bool hi_negative = hi && hi->negative && !is_zero(*hi);
+  std::vector<std::string> alts;
+  if (!hi_negative) {  // values >= 0, spelled without '-'
+    DecimalBound a;
+    if (lo && !lo_negative) a = *lo;
+    NonNegativeDecimals(a, hi, &alts);
+  }
+  if (lo_negative) {  // values <= 0 spelled -I.F: I.F in [max(-hi, 0), -lo]
+    DecimalBound a;
+    if (hi_negative) {
+      a = *hi;
+      a.negative = false;
     }
+    std::optional<DecimalBound> b;
+    if (lo) {
+      b = *lo;
+      b->negative = false;
+    }
+    std::vector<std::string> neg;
+    NonNegativeDecimals(a, b, &neg);
     alts.push_back(absl::StrCat("\"-\" ", Alternation(neg)));
   }
   return Alternation(alts);

@@ -18,11 +18,21 @@ inline constexpr int64_t kMaxIntegerBound = 1'000'000'000'000'000'000;
 // both are set). "-0" is not produced.
 std::string IntegerRangeGbnf(std::optional<int64_t> lo, std::optional<int64_t> hi);
 
+// A decimal bound: -?int_part.frac (frac without trailing zeros).
+struct DecimalBound {
+  bool negative = false;
+  int64_t int_part = 0;  // >= 0, <= kMaxIntegerBound
+  std::string frac;      // digits after the point
+};
+
 // A GBNF expression for JSON numbers without an exponent (-?int(.digits)?)
-// whose value v satisfies lo <= v <= hi. Exact for a validator that parses
-// the number as an IEEE double and compares against the integral bounds:
-// rounding is monotonic and every bound within 2^53 is exact.
-std::string NumberRangeGbnf(std::optional<int64_t> lo, std::optional<int64_t> hi);
+// whose decimal value v satisfies lo <= v <= hi (lo <= hi when both are
+// set). Exact for a validator that parses the number as an IEEE double and
+// compares it with the double the bound's shortest spelling denotes:
+// rounding is monotonic, so v >= lo as decimals implies double(v) >=
+// double(lo). "-0" spellings only where negative values are in range.
+std::string NumberRangeGbnf(const std::optional<DecimalBound>& lo,
+                            const std::optional<DecimalBound>& hi);
 
 }  // namespace inferd::engine
 

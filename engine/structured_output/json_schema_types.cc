@@ -175,31 +175,52 @@ absl::StatusOr<std::string> Converter::Numeric(const Json& s, const std::string&
   }
   std::optional<int64_t> lo;
   std::optional<int64_t> hi;
+  std::optional<DecimalBound> dlo;  // numbers: the bounds as decimals
+  std::optional<DecimalBound> dhi;
+  std::optional<double> vlo;
+  std::optional<double> vhi;
   const auto bound = [&](const char* key, bool is_min, bool exclusive) -> absl::Status {
     const Json& b = s[key];
     if (!b.is_number()) return Invalid(ptr + "/" + key, "must be a number");
     const double v = b.get<double>();
-    if (!std::isfinite(v) || std::fabs(v) > 1e18) return Unsupported(key, ptr, "bound too large");
-    int64_t k = 0;
+    if (!std::isfinite(v) || std::fabs(v) > 1e15) return Unsupported(key, ptr, "bound too large");
     if (integer) {
       const double r = is_min ? std::ceil(v) : std::floor(v);
-      k = static_cast<int64_t>(r);
+      int64_t k = static_cast<int64_t>(r);
       if (exclusive && r == v) k += is_min ? 1 : -1;
-      if (b.is_number_integer()) {  // exact for integers beyond 2^53
-        k = b.get<int64_t>() + (exclusive ? (is_min ? 1 : -1) : 0);
+      if (is_min) {
+        lo = lo ? std::max(*lo, k) : k;
+      } else {
+        hi = hi ? std::min(*hi, k) : k;
       }
-    } else {
-      if (exclusive)
-        return Unsupported(key, ptr, "exclusive bounds on non-integer numbers are not supported");
-      if (std::floor(v) != v || std::fabs(v) > 9007199254740992.0) {
-        return Unsupported(key, ptr, "only integral bounds on non-integer numbers are supported");
-      }
-      k = static_cast<int64_t>(v);
+      return absl::OkStatus();
     }
+    if (exclusive) {
+      return Unsupported(key, ptr, "exclusive bounds on non-integer numbers are not supported");
+    }
+    // The bound's shortest spelling, as a decimal.
+    const std::string text = b.dump();
+    if (text.find_first_of("eE") != std::string::npos) {
+      return Unsupported(key, ptr, "bounds in exponent form are not supported");
+    }
+    DecimalBound d;
+    std::string_view t = text;
+    if (!t.empty() && t[0] == '-') {
+      d.negative = true;
+      t.remove_prefix(1);
+    }
+    const size_t dot = t.find('.');
+    d.int_part = std::stoll(std::string(t.substr(0, dot)));
+    if (dot != std::string_view::npos) d.frac = std::string(t.substr(dot + 1));
+    while (!d.frac.empty() && d.frac.back() == '0') d.frac.pop_back();
     if (is_min) {
-      lo = lo ? std::max(*lo, k) : k;
-    } else {
-      hi = hi ? std::min(*hi, k) : k;
+      if (!vlo || v > *vlo) {
+        vlo = v;
+        dlo = d;
+      }
+    } else if (!vhi || v < *vhi) {
+      vhi = v;
+      dhi = d;
     }
     return absl::OkStatus();
   };
@@ -223,10 +244,15 @@ absl::StatusOr<std::string> Converter::Numeric(const Json& s, const std::string&
       if (absl::Status st = bound(key, is_min, true); !st.ok()) return st;
     }
   }
-  if (lo && hi && *lo > *hi) return Unsatisfiable(ptr, "minimum > maximum");
-  if (!lo && !hi) return integer ? IntegerRule() : NumberRule();
-  if (integer) return rules_.Add("integer-range", IntegerRangeGbnf(lo, hi));
-  return rules_.Add("number-range", NumberRangeGbnf(lo, hi));
+  if ((lo && hi && *lo > *hi) || (vlo && vhi && *vlo > *vhi)) {
+    return Unsatisfiable(ptr, "minimum > maximum");
+  }
+  if (integer) {
+    if (!lo && !hi) return IntegerRule();
+    return rules_.Add("integer-range", IntegerRangeGbnf(lo, hi));
+  }
+  if (!dlo && !dhi) return NumberRule();
+  return rules_.Add("number-range", NumberRangeGbnf(dlo, dhi));
 }
 
 absl::StatusOr<std::string> Converter::Array(const Json& s, const std::string& ptr, int depth) {

@@ -266,25 +266,36 @@ TEST(JsonSchemaToGbnf, RandomIntegerRangesMatchComparison) {
 }
 
 TEST(JsonSchemaToGbnf, RandomNumberRangesMatchComparison) {
+  // Bounds in hundredths (0.07, -2.5, 3, ...), values with 0-3 fraction
+  // digits: compared exactly as integers in thousandths.
   std::mt19937_64 rng(78);
-  for (int iter = 0; iter < 40; ++iter) {
-    int64_t lo = static_cast<int64_t>(rng() % 41) - 20;
-    int64_t hi = static_cast<int64_t>(rng() % 41) - 20;
+  for (int iter = 0; iter < 80; ++iter) {
+    int64_t lo = static_cast<int64_t>(rng() % 801) - 400;
+    int64_t hi = static_cast<int64_t>(rng() % 801) - 400;
+    if (iter % 4 == 0) lo = lo / 100 * 100;  // integral bounds too
     if (lo > hi) std::swap(lo, hi);
-    nlohmann::json schema = {{"type", "number"}, {"minimum", lo}, {"maximum", hi}};
+    const int shape = static_cast<int>(rng() % 3);  // both, min only, max only
+    nlohmann::json schema = {{"type", "number"}};
+    if (shape != 2) schema["minimum"] = static_cast<double>(lo) / 100;
+    if (shape != 1) schema["maximum"] = static_cast<double>(hi) / 100;
     ByteLanguage l = Lang(schema.dump(), false);
-    for (int k = 0; k < 60; ++k) {
-      // v = whole.frac written with 0-3 fraction digits, maybe negative.
-      const int64_t whole = static_cast<int64_t>(rng() % 50);
+    for (int k = 0; k < 80; ++k) {
+      const int64_t whole = static_cast<int64_t>(rng() % 6);
       const int digits = static_cast<int>(rng() % 4);
+      int64_t milli = whole * 1000;
       std::string frac;
-      for (int d = 0; d < digits; ++d)
-        frac.push_back(static_cast<char>('0' + rng() % (k % 2 ? 10 : 1)));
+      for (int d = 0; d < digits; ++d) {
+        const int digit = static_cast<int>(rng() % 10);
+        frac.push_back(static_cast<char>('0' + digit));
+        milli += digit * (d == 0 ? 100 : d == 1 ? 10 : 1);
+      }
       const bool neg = rng() % 2 == 0;
-      std::string text = (neg ? "-" : "") + std::to_string(whole) + (digits ? "." + frac : "");
-      const double v = std::stod(text);
-      bool in = v >= static_cast<double>(lo) && v <= static_cast<double>(hi);
-      if (neg && v == 0 && lo >= 0) in = false;  // "-0" spellings only where negatives are allowed
+      if (neg) milli = -milli;
+      const std::string text =
+          (neg ? "-" : "") + std::to_string(whole) + (digits ? "." + frac : "");
+      bool in = (shape == 2 || milli >= lo * 10) && (shape == 1 || milli <= hi * 10);
+      if (neg && milli == 0 && shape != 2 && lo >= 0)
+        in = false;  // "-0" only where negatives are allowed
       EXPECT_EQ(l.Accepts(text), in) << schema.dump() << " on " << text;
     }
   }
@@ -318,6 +329,9 @@ TEST(JsonSchemaToGbnf, BadSchemasAreInvalidArgumentNamingTheProblem) {
       {R"({"type":"string","format":"email","maxLength":40})", "'format' at the root"},
       {R"({"type":"string","format":"date","minLength":11})", "unsatisfiable"},
       {R"({"type":"number","multipleOf":0.5})", "'multipleOf'"},
+      {R"({"type":"number","minimum":1e-7})", "exponent form"},
+      {R"({"type":"number","exclusiveMinimum":0.5})", "exclusive bounds"},
+      {R"({"type":"number","minimum":2.5,"maximum":2.25})", "minimum > maximum"},
       {R"({"oneOf":[{"type":"integer"},{"type":"number"}]})", "'oneOf'"},
       {R"({"type":"object","patternProperties":{"^x":{}}})", "'patternProperties'"},
       {R"({"type":"strin"})", "unknown type"},
