@@ -35,6 +35,60 @@ CompiledGrammar::CompiledGrammar(GrammarAutomaton automaton,
                                  std::shared_ptr<const TokenVocabulary> vocab)
     : automaton_(std::move(automaton)), vocab_(std::move(vocab)) {}
 
+namespace {
+
+// Process-wide entries by canonical key, shared by every grammar. Bounded:
+// past kMaxShared entries it starts over (grammars keep the entries they
+// hold).
+constexpr size_t kMaxShared = 4096;
+
+struct SharedEntries {
+  absl::Mutex mu;
+  absl::flat_hash_map<std::string, std::shared_ptr<const TokenMaskEntry>> map ABSL_GUARDED_BY(mu);
+};
+
+SharedEntries& Shared() {
+  static auto* shared = new SharedEntries();
+  return *shared;
+}
+
+void AppendInt(int32_t v, std::string* out) {
+  out->append(reinterpret_cast<const char*>(&v), sizeof(v));
+}
+
+}  // namespace
+
+std::string CompiledGrammar::CanonicalKey(const int32_t* key, int n) const {
+  std::string out;
+  uint64_t fp = vocab_->fingerprint();
+  out.append(reinterpret_cast<const char*>(&fp), sizeof(fp));
+  AppendInt(vocab_->size(), &out);
+  AppendInt(n, &out);
+  absl::flat_hash_map<int32_t, int32_t> canon;
+  std::vector<int32_t> order;
+  auto id = [&](int32_t s) {
+    auto [it, fresh] = canon.try_emplace(s, static_cast<int32_t>(order.size()));
+    if (fresh) order.push_back(s);
+    return it->second;
+  };
+  for (int i = 0; i < n; ++i) AppendInt(id(key[i]), &out);
+  for (size_t k = 0; k < order.size(); ++k) {
+    const AutomatonState& st = automaton_.states[static_cast<size_t>(order[k])];
+    AppendInt((st.accepting ? 1 : 0) | (st.final_only ? 2 : 0), &out);
+    AppendInt(static_cast<int32_t>(st.bytes.size()), &out);
+    for (const ByteEdge& e : st.bytes) {
+      AppendInt(e.lo | (e.hi << 8), &out);
+      AppendInt(id(e.to), &out);
+    }
+    AppendInt(static_cast<int32_t>(st.calls.size()), &out);
+    for (const CallEdge& c : st.calls) {
+      AppendInt(id(automaton_.rule_start[static_cast<size_t>(c.rule)]), &out);
+      AppendInt(id(c.to), &out);
+    }
+  }
+  return out;
+}
+
 const TokenMaskEntry& CompiledGrammar::Entry(const int32_t* key, int n) const {
   std::string k(reinterpret_cast<const char*>(key), static_cast<size_t>(n) * sizeof(int32_t));
   {
@@ -42,8 +96,22 @@ const TokenMaskEntry& CompiledGrammar::Entry(const int32_t* key, int n) const {
     auto it = entries_.find(k);
     if (it != entries_.end()) return *it->second;
   }
-  // Computed outside the lock; a concurrent duplicate is dropped.
-  std::unique_ptr<TokenMaskEntry> entry = ComputeEntry(key, n);
+  // Computed (or found in the shared cache) outside this grammar's lock; a
+  // concurrent duplicate is dropped.
+  std::string canonical = CanonicalKey(key, n);
+  std::shared_ptr<const TokenMaskEntry> entry;
+  SharedEntries& shared = Shared();
+  {
+    absl::MutexLock lock(&shared.mu);
+    auto it = shared.map.find(canonical);
+    if (it != shared.map.end()) entry = it->second;
+  }
+  if (!entry) {
+    entry = ComputeEntry(key, n);
+    absl::MutexLock lock(&shared.mu);
+    if (shared.map.size() >= kMaxShared) shared.map.clear();
+    shared.map.try_emplace(std::move(canonical), entry);
+  }
   absl::MutexLock lock(&mu_);
   auto [it, fresh] = entries_.try_emplace(std::move(k), nullptr);
   if (fresh) it->second = std::move(entry);

@@ -62,11 +62,17 @@ class CompiledGrammar {
 
  private:
   std::unique_ptr<TokenMaskEntry> ComputeEntry(const int32_t* key, int n) const;
+  // The key's frames and everything reachable from them (byte edges, calls,
+  // continuations), renumbered in discovery order, with the vocabulary's
+  // fingerprint: equal strings give equal entries, in any grammar. Grammars
+  // compiled from different schemas share their JSON string, number and
+  // whitespace entries through a process-wide cache keyed by it.
+  std::string CanonicalKey(const int32_t* key, int n) const;
 
   GrammarAutomaton automaton_;
   std::shared_ptr<const TokenVocabulary> vocab_;
   mutable absl::Mutex mu_;
-  mutable absl::flat_hash_map<std::string, std::unique_ptr<TokenMaskEntry>> entries_
+  mutable absl::flat_hash_map<std::string, std::shared_ptr<const TokenMaskEntry>> entries_
       ABSL_GUARDED_BY(mu_);
 };
 
