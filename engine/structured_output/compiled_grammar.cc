@@ -127,14 +127,18 @@ std::unique_ptr<TokenMaskEntry> CompiledGrammar::ComputeEntry(const int32_t* key
   // seen (a string's content state loops on itself).
   std::vector<StackSet> all;
   absl::flat_hash_map<std::vector<int32_t>, int32_t> set_index;
-  absl::flat_hash_map<uint64_t, int32_t> step_memo;
+  // step[set * 256 + byte]: the set reached, -1 until computed.
+  std::vector<int32_t> step;
   std::vector<int32_t> set_key;
   auto intern_set = [&](StackSet&& set) {
     set_key.assign(set.stacks.begin(), set.stacks.end());
     std::sort(set_key.begin(), set_key.end());
     set_key.push_back(set.below ? -1 : -2);
     auto [it, fresh] = set_index.try_emplace(set_key, static_cast<int32_t>(all.size()));
-    if (fresh) all.push_back(std::move(set));
+    if (fresh) {
+      all.push_back(std::move(set));
+      step.resize(all.size() * 256, -1);
+    }
     return it->second;
   };
   std::vector<int32_t> ids(static_cast<size_t>(trie.max_depth()) + 1);
@@ -155,14 +159,14 @@ std::unique_ptr<TokenMaskEntry> CompiledGrammar::ComputeEntry(const int32_t* key
   for (int32_t i = 0; i < n_nodes;) {
     const TokenTrie::Node& n = nodes[static_cast<size_t>(i)];
     auto d = static_cast<size_t>(n.depth);
-    uint64_t memo_key = (static_cast<uint64_t>(ids[d - 1]) << 8) | n.byte;
-    auto [it, fresh] = step_memo.try_emplace(memo_key, -1);
-    if (fresh) {
+    size_t slot = static_cast<size_t>(ids[d - 1]) * 256 + n.byte;
+    if (step[slot] < 0) {
       stepper.Step(all[static_cast<size_t>(ids[d - 1])], n.byte, &next);
-      it->second = intern_set(std::move(next));
+      int32_t to = intern_set(std::move(next));
+      step[slot] = to;  // after intern_set: it may grow `step`
       next = StackSet();
     }
-    ids[d] = it->second;
+    ids[d] = step[slot];
     const StackSet& cur = all[static_cast<size_t>(ids[d])];
     pending[d] = static_cast<char>(pending[d - 1] || cur.below);
     bool live = !cur.empty();
