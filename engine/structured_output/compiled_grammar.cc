@@ -107,7 +107,8 @@ const TokenMaskEntry& CompiledGrammar::Entry(const int32_t* key, int n) const {
     if (it != shared.map.end()) entry = it->second;
   }
   if (!entry) {
-    entry = ComputeEntry(key, n);
+    // A deeper key refines only the shallower key's uncertain tokens.
+    entry = ComputeEntry(key, n, n > 1 ? &Entry(key, n - 1) : nullptr);
     absl::MutexLock lock(&shared.mu);
     if (shared.map.size() >= kMaxShared) shared.map.clear();
     shared.map.try_emplace(std::move(canonical), entry);
@@ -118,7 +119,8 @@ const TokenMaskEntry& CompiledGrammar::Entry(const int32_t* key, int n) const {
   return *it->second;
 }
 
-std::unique_ptr<TokenMaskEntry> CompiledGrammar::ComputeEntry(const int32_t* key, int n) const {
+std::unique_ptr<TokenMaskEntry> CompiledGrammar::ComputeEntry(const int32_t* key, int n,
+                                                              const TokenMaskEntry* shallow) const {
   const TokenTrie& trie = vocab_->trie();
   StackArena arena;
   StackStepper stepper(&automaton_, &arena);
@@ -153,35 +155,77 @@ std::unique_ptr<TokenMaskEntry> CompiledGrammar::ComputeEntry(const int32_t* key
     ids[0] = intern_set(std::move(first));
   }
   StackSet next;
-  std::vector<int32_t> accepted, uncertain;
-  const auto& nodes = trie.nodes();
-  auto n_nodes = static_cast<int32_t>(nodes.size());
-  for (int32_t i = 0; i < n_nodes;) {
-    const TokenTrie::Node& n = nodes[static_cast<size_t>(i)];
-    auto d = static_cast<size_t>(n.depth);
-    size_t slot = static_cast<size_t>(ids[d - 1]) * 256 + n.byte;
+  auto step_to = [&](int32_t from, uint8_t byte) {
+    size_t slot = static_cast<size_t>(from) * 256 + byte;
     if (step[slot] < 0) {
-      stepper.Step(all[static_cast<size_t>(ids[d - 1])], n.byte, &next);
+      stepper.Step(all[static_cast<size_t>(from)], byte, &next);
       int32_t to = intern_set(std::move(next));
       step[slot] = to;  // after intern_set: it may grow `step`
       next = StackSet();
     }
-    ids[d] = step[slot];
-    const StackSet& cur = all[static_cast<size_t>(ids[d])];
-    pending[d] = static_cast<char>(pending[d - 1] || cur.below);
-    bool live = !cur.empty();
-    if (live || cur.below) {
-      for (int32_t r = n.rank_begin; r < n.own_rank_end; ++r) accepted.push_back(trie.id(r));
-    } else if (pending[d - 1]) {
-      for (int32_t r = n.rank_begin; r < n.own_rank_end; ++r) uncertain.push_back(r);
-    }
-    if (!live) {
-      if (pending[d]) {
-        for (int32_t r = n.own_rank_end; r < n.sub_rank_end; ++r) uncertain.push_back(r);
+    return step[slot];
+  };
+  std::vector<int32_t> accepted, uncertain;
+  if (shallow != nullptr) {
+    // Tokens the shallower key accepted or refused keep their answer (more
+    // context only decides returns below its frames); its uncertain ones
+    // are walked with this key, sharing prefixes in rank order.
+    std::string_view prev;
+    size_t valid = 0;  // ids[0..valid] hold prev's prefixes (ids[valid] may be dead)
+    for (int32_t r : shallow->uncertain_ranks) {
+      std::string_view b = trie.bytes(r);
+      size_t lcp = 0;
+      while (lcp < prev.size() && lcp < b.size() && prev[lcp] == b[lcp]) ++lcp;
+      size_t d = std::min(lcp, valid);
+      prev = b;
+      while (d < b.size() && !all[static_cast<size_t>(ids[d])].empty()) {
+        ids[d + 1] = step_to(ids[d], static_cast<uint8_t>(b[d]));
+        pending[d + 1] =
+            static_cast<char>(pending[d] || all[static_cast<size_t>(ids[d + 1])].below);
+        ++d;
       }
-      i = n.end;
-    } else {
-      ++i;
+      valid = d;
+      const StackSet& end = all[static_cast<size_t>(ids[d])];
+      if (d == b.size() && (!end.empty() || end.below)) {
+        accepted.push_back(trie.id(r));
+      } else if (d == b.size() ? pending[d - 1] : pending[d]) {
+        uncertain.push_back(r);
+      }
+    }
+    if (!shallow->accepted_bits.empty()) {
+      auto entry = std::make_unique<TokenMaskEntry>();
+      entry->accepted_bits = shallow->accepted_bits;
+      for (int32_t id : accepted) {
+        entry->accepted_bits[static_cast<size_t>(id) / 32] |= 1u
+                                                              << (static_cast<uint32_t>(id) % 32);
+      }
+      entry->uncertain_ranks = std::move(uncertain);
+      return entry;
+    }
+    accepted.insert(accepted.end(), shallow->accepted_ids.begin(), shallow->accepted_ids.end());
+  } else {
+    const auto& nodes = trie.nodes();
+    auto n_nodes = static_cast<int32_t>(nodes.size());
+    for (int32_t i = 0; i < n_nodes;) {
+      const TokenTrie::Node& n = nodes[static_cast<size_t>(i)];
+      auto d = static_cast<size_t>(n.depth);
+      ids[d] = step_to(ids[d - 1], n.byte);
+      const StackSet& cur = all[static_cast<size_t>(ids[d])];
+      pending[d] = static_cast<char>(pending[d - 1] || cur.below);
+      bool live = !cur.empty();
+      if (live || cur.below) {
+        for (int32_t r = n.rank_begin; r < n.own_rank_end; ++r) accepted.push_back(trie.id(r));
+      } else if (pending[d - 1]) {
+        for (int32_t r = n.rank_begin; r < n.own_rank_end; ++r) uncertain.push_back(r);
+      }
+      if (!live) {
+        if (pending[d]) {
+          for (int32_t r = n.own_rank_end; r < n.sub_rank_end; ++r) uncertain.push_back(r);
+        }
+        i = n.end;
+      } else {
+        ++i;
+      }
     }
   }
   auto entry = std::make_unique<TokenMaskEntry>();
