@@ -93,7 +93,13 @@ void SequenceConstraint::PruneDraft(SpecDraft* draft) {
     int32_t advanced = 0;
     for (; keep < n; ++keep) {
       const int32_t token = draft->tokens[keep];
-      if (!IsAllowed(token)) break;
+      if (!IsAllowed(token)) {
+        // A sampled draft keeps the token: each drafted token must stay a
+        // draw from its q for speculative sampling to be lossless;
+        // verification rejects it (p is 0 there) and draws from the residual.
+        if (!draft->probs.empty()) ++keep;
+        break;
+      }
       if (IsEndToken(token)) {
         ++keep;  // the request ends on it: nothing after counts
         break;

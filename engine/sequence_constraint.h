@@ -40,10 +40,12 @@ class SequenceConstraint final : public LogitsConstraint {
   bool IsAllowed(int32_t token);
 
   // Cuts `draft` (a chain or a tree, as proposed) to the tokens the grammar
-  // allows: a chain at its first disallowed token, a tree by removing each
-  // disallowed node with its subtree (the rest renumbered, topological
-  // order kept); nothing is kept after an end token or a token that
-  // completes the grammar. The matcher is left as it was.
+  // allows: a chain at its first disallowed token (a sampled chain, with
+  // probs, just after it: cutting a draw from q would bias speculative
+  // sampling, while verification rejects that token exactly), a tree by
+  // removing each disallowed node with its subtree (the rest renumbered,
+  // topological order kept); nothing is kept after an end token or a token
+  // that completes the grammar. The matcher is left as it was.
   void PruneDraft(SpecDraft* draft);
 
   int32_t num_accepted_tokens() const { return matcher_.num_accepted_tokens(); }

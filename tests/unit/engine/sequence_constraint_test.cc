@@ -319,5 +319,76 @@ TEST(SequenceConstraintTest, ConstrainedVerificationEqualsConstrainedGreedy) {
   }
 }
 
+// Rejection sampling under a constraint is lossless for the constrained
+// distribution: the first emitted token's frequencies over many draws match
+// softmax(logits) renormalised over the allowed tokens, whatever the draft
+// (a deterministic chain or a sampled one with its own q, allowed or not).
+TEST(SequenceConstraintTest, ConstrainedRejectionSamplingIsLossless) {
+  auto vocab = Vocab();
+  auto grammar = Compile(kGrammar, vocab);
+  const int64_t v = vocab->size();
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal;
+  SamplingParams sp;
+  sp.temperature = 1.0f;
+  for (int trial = 0; trial < 6; ++trial) {
+    std::vector<float> logits(static_cast<size_t>(3 * v));
+    for (float& l : logits) l = normal(rng);
+    // The constrained target at the root, by hand.
+    SequenceConstraint probe(grammar, vocab->bitmask_words(), sp, {kEos});
+    std::vector<float> row(logits.begin(), logits.begin() + v);
+    probe.Mask(row.data(), v);
+    std::vector<double> target(static_cast<size_t>(v), 0.0);
+    double z = 0;
+    for (int64_t i = 0; i < v; ++i) z += std::isinf(row[i]) ? 0.0 : std::exp(row[i]);
+    for (int64_t i = 0; i < v; ++i) target[i] = std::isinf(row[i]) ? 0.0 : std::exp(row[i]) / z;
+    // A deterministic draft token: "a" or "b" (allowed) or "1" (never
+    // allowed); a sampled one: a draw from q, allowed or not.
+    const int32_t fixed_token = trial % 3 == 2 ? 13 : 2 + trial % 3;
+    std::vector<float> q(static_cast<size_t>(v), 0.0f);
+    float qz = 0;
+    for (float& x : q) qz += (x = std::exp(2.0f * normal(rng)));
+    for (float& x : q) x /= qz;
+    std::discrete_distribution<int32_t> draw_q(q.begin(), q.end());
+    const bool with_q = trial % 2 == 1;
+    constexpr int kDraws = 20000;
+    std::vector<double> freq(static_cast<size_t>(v), 0.0);
+    for (int d = 0; d < kDraws; ++d) {
+      SequenceConstraint c(grammar, vocab->bitmask_words(), sp, {kEos});
+      // As the engine does: the proposal, pruned, then verified.
+      SpecDraft draft;
+      draft.tokens = {with_q ? draw_q(rng) : fixed_token, 2};
+      if (with_q) {
+        draft.probs = q;
+        draft.probs.insert(draft.probs.end(), q.begin(), q.end());
+      }
+      c.PruneDraft(&draft);
+      std::vector<int32_t> parents;
+      for (int32_t j = 0; j < draft.size(); ++j) parents.push_back(j);
+      std::vector<float> rows = logits;
+      rows.resize(static_cast<size_t>((draft.size() + 1) * v));
+      SamplingState state(static_cast<uint64_t>(d) * 7919 + trial);
+      SpecVerifyInput in;
+      in.logits = rows.data();
+      in.vocab = v;
+      in.tokens = draft.tokens;
+      in.parents = parents;
+      in.draft_probs = draft.probs.empty() ? nullptr : draft.probs.data();
+      in.params = &sp;
+      in.state = &state;
+      in.constraint = &c;
+      SpecVerifyResult out = VerifySpeculative(in);
+      ASSERT_FALSE(out.tokens.empty());
+      freq[out.tokens[0]] += 1.0 / kDraws;
+    }
+    for (int64_t i = 0; i < v; ++i) {
+      EXPECT_NEAR(freq[i], target[i], 0.015) << "trial " << trial << " token " << i;
+      if (target[i] == 0) {
+        EXPECT_EQ(freq[i], 0.0) << "a masked token was emitted";
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace inferd::engine
