@@ -73,9 +73,9 @@ struct Options {
   std::string failures_out;
   int max_features = 40;
   int max_errors = 30;
-  bool compact = false;  // JSON whitespace not allowed (default: allowed, as MaskBench)
+  bool compact = false;       // JSON whitespace not allowed (default: allowed, as MaskBench)
   int64_t shuffle_seed = -1;  // -1: sorted order
-  std::string crash_on;  // test hook (--test-crash-on SUBSTR)
+  std::string crash_on;       // test hook (--test-crash-on SUBSTR)
 };
 
 [[noreturn]] void Usage() {
