@@ -61,10 +61,12 @@ SERVE = {
     "debug-load-delay": {"0"},
     "num-speculative-tokens": set(),
     "max-model-len": {"0"},  # 0: auto (the context, capped to the KV budget)
+    "gpu-memory-utilization": set(),  # a fraction in (0, 1]
 }
 ENGINE_FLAGS = {k: v for k, v in SERVE.items() if k in (
     "max-num-seqs", "max-num-batched-tokens", "kv-cache-memory", "block-size", "num-threads",
-    "max-num-partial-prefills", "num-speculative-tokens", "max-model-len")}
+    "max-num-partial-prefills", "num-speculative-tokens", "max-model-len",
+    "gpu-memory-utilization")}
 GENERATE = dict(ENGINE_FLAGS, **{
     "max-tokens": set(),  # 0, and past the 512-token context
     "temperature": {"0", "2147483647", "99999999999999999999"},  # any finite value >= 0
