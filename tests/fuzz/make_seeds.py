@@ -23,6 +23,8 @@ TARGETS = [
     "tokenizer_roundtrip_fuzz",
     "generate_request_fuzz",
     "gbnf_fuzz",  # hand-written seeds only (tests/fuzz/corpus/gbnf_fuzz)
+    "json_schema_fuzz",  # hand-written seeds only
+    "regex_fuzz",  # hand-written seeds only
 ]
 MAX_SEED_BYTES = 256 << 10  # larger files only slow the fuzzer down
 
