@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "engine/tokenizer/utf8.h"
 
 namespace inferd::engine::gbnf {
 
@@ -22,8 +23,8 @@ inline constexpr uint32_t kMaxCodepoint = 0x10FFFF;
 // The most GBNF text a converter may produce (CompileGbnf's default bound).
 inline constexpr int64_t kMaxGbnfBytes = 4 << 20;
 
-// Appends the UTF-8 encoding of `cp` (a scalar value) to `out`.
-void AppendUtf8(uint32_t cp, std::string* out);
+// The tokenizer's UTF-8 encoder (engine/tokenizer/utf8.h).
+using ::inferd::engine::AppendUtf8;
 // Decodes one code point of `s` at `*pos`, advancing it; false on invalid UTF-8.
 bool DecodeUtf8(std::string_view s, size_t* pos, uint32_t* cp);
 
