@@ -10,6 +10,7 @@ SHARED_DIR leaves the seed directories empty (the checked-in seeds under
 tests/fuzz/corpus/ still run).
 """
 import hashlib
+import json
 import pathlib
 import shutil
 import struct
@@ -25,6 +26,7 @@ TARGETS = [
     "gbnf_fuzz",  # hand-written seeds only (tests/fuzz/corpus/gbnf_fuzz)
     "json_schema_fuzz",  # hand-written seeds only
     "regex_fuzz",  # hand-written seeds only
+    "chat_template_fuzz",
 ]
 MAX_SEED_BYTES = 256 << 10  # larger files only slow the fuzzer down
 
@@ -71,6 +73,20 @@ def main():
     for f in sorted(shared.glob("**/*.md"))[:20]:
         text = f.read_bytes()[:4096]
         add("tokenizer_roundtrip_fuzz", text)
+    # chat_template_fuzz: byte 0 even = a chat request, odd = a tokenizer_config.json.
+    for f in sorted(shared.glob("tokenizers/*/tokenizer_config.json")):
+        if f.stat().st_size <= MAX_SEED_BYTES:
+            add("chat_template_fuzz", b"\x01" + f.read_bytes())
+    golden = shared / "golden" / "chat-templates.json"
+    if golden.is_file():
+        for entry in json.loads(golden.read_text())["templates"].values():
+            for case in entry["cases"]:
+                request = dict(case["input"])
+                kwargs = {k: request.pop(k) for k in list(request)
+                          if k not in ("messages", "tools", "add_generation_prompt")}
+                if kwargs:
+                    request["chat_template_kwargs"] = kwargs
+                add("chat_template_fuzz", b"\x00" + json.dumps(request).encode())
     print("make_seeds: " + ", ".join(f"{t}: {n}" for t, n in counts.items()))
 
 
