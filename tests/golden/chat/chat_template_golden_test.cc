@@ -4,9 +4,10 @@
 // apply_chat_template, strftime_now at 2026-01-02 03:04:05), byte for byte.
 // Each case's `input` holds messages, tools, add_generation_prompt and the
 // extra template keyword arguments; a case with `error` expects the
-// template to raise that message.
+// template to raise that message. The llama2 tokenizer has no template.
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/time/civil_time.h"
 #include "engine/chat/chat_template.h"
 #include "gtest/gtest.h"
@@ -74,6 +75,16 @@ TEST(ChatTemplateGoldenTest, Qwen3) {
   INFERD_REQUIRE_SHARED(kGolden);
   INFERD_REQUIRE_SHARED("tokenizers/qwen3/tokenizer_config.json");
   CheckTemplate("qwen3");
+}
+
+// ../shared/tokenizers/llama2 is a real model directory without a template.
+TEST(ChatTemplateGoldenTest, Llama2HasNoTemplate) {
+  INFERD_REQUIRE_SHARED("tokenizers/llama2/tokenizer_config.json");
+  const std::string dir = SharedPath("tokenizers/llama2");
+  absl::StatusOr<ChatTemplate> chat = ChatTemplate::Load(dir);
+  ASSERT_EQ(chat.status().code(), absl::StatusCode::kFailedPrecondition) << chat.status();
+  EXPECT_NE(chat.status().message().find(dir + " has no chat template"), std::string::npos)
+      << chat.status();
 }
 
 }  // namespace
