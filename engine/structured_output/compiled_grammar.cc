@@ -41,6 +41,11 @@ namespace {
 // past kMaxShared entries it starts over (grammars keep the entries they
 // hold).
 constexpr size_t kMaxShared = 4096;
+// A key reaching more states than this is not shared: its canonical form
+// would cost more than the entry (a frame in a big object rule reaches the
+// whole schema), and such keys seldom recur in another grammar. The shared
+// ones are small: string, number, whitespace and bounded-length rules.
+constexpr size_t kMaxCanonicalStates = 256;
 
 struct SharedEntries {
   absl::Mutex mu;
@@ -73,6 +78,7 @@ std::string CompiledGrammar::CanonicalKey(const int32_t* key, int n) const {
   };
   for (int i = 0; i < n; ++i) AppendInt(id(key[i]), &out);
   for (size_t k = 0; k < order.size(); ++k) {
+    if (order.size() > kMaxCanonicalStates) return std::string();
     const AutomatonState& st = automaton_.states[static_cast<size_t>(order[k])];
     AppendInt((st.accepting ? 1 : 0) | (st.final_only ? 2 : 0), &out);
     AppendInt(static_cast<int32_t>(st.bytes.size()), &out);
@@ -101,7 +107,7 @@ const TokenMaskEntry& CompiledGrammar::Entry(const int32_t* key, int n) const {
   std::string canonical = CanonicalKey(key, n);
   std::shared_ptr<const TokenMaskEntry> entry;
   SharedEntries& shared = Shared();
-  {
+  if (!canonical.empty()) {
     absl::MutexLock lock(&shared.mu);
     auto it = shared.map.find(canonical);
     if (it != shared.map.end()) entry = it->second;
@@ -109,9 +115,11 @@ const TokenMaskEntry& CompiledGrammar::Entry(const int32_t* key, int n) const {
   if (!entry) {
     // A deeper key refines only the shallower key's uncertain tokens.
     entry = ComputeEntry(key, n, n > 1 ? &Entry(key, n - 1) : nullptr);
-    absl::MutexLock lock(&shared.mu);
-    if (shared.map.size() >= kMaxShared) shared.map.clear();
-    shared.map.try_emplace(std::move(canonical), entry);
+    if (!canonical.empty()) {
+      absl::MutexLock lock(&shared.mu);
+      if (shared.map.size() >= kMaxShared) shared.map.clear();
+      shared.map.try_emplace(std::move(canonical), entry);
+    }
   }
   absl::MutexLock lock(&mu_);
   auto [it, fresh] = entries_.try_emplace(std::move(k), nullptr);
@@ -165,33 +173,54 @@ std::unique_ptr<TokenMaskEntry> CompiledGrammar::ComputeEntry(const int32_t* key
     }
     return step[slot];
   };
+  // One preorder walk of the trie. With a shallower entry, only its
+  // uncertain ranks are asked about (the others keep its answer: more
+  // context only decides returns below its frames), and a subtree holding
+  // none of them is skipped; a dead set skips its subtree either way.
+  const std::vector<int32_t>* filter = shallow != nullptr ? &shallow->uncertain_ranks : nullptr;
+  size_t f = 0;  // filter index: first filtered rank not yet passed
   std::vector<int32_t> accepted, uncertain;
-  if (shallow != nullptr) {
-    // Tokens the shallower key accepted or refused keep their answer (more
-    // context only decides returns below its frames); its uncertain ones
-    // are walked with this key, sharing prefixes in rank order.
-    std::string_view prev;
-    size_t valid = 0;  // ids[0..valid] hold prev's prefixes (ids[valid] may be dead)
-    for (int32_t r : shallow->uncertain_ranks) {
-      std::string_view b = trie.bytes(r);
-      size_t lcp = 0;
-      while (lcp < prev.size() && lcp < b.size() && prev[lcp] == b[lcp]) ++lcp;
-      size_t d = std::min(lcp, valid);
-      prev = b;
-      while (d < b.size() && !all[static_cast<size_t>(ids[d])].empty()) {
-        ids[d + 1] = step_to(ids[d], static_cast<uint8_t>(b[d]));
-        pending[d + 1] =
-            static_cast<char>(pending[d] || all[static_cast<size_t>(ids[d + 1])].below);
-        ++d;
-      }
-      valid = d;
-      const StackSet& end = all[static_cast<size_t>(ids[d])];
-      if (d == b.size() && (!end.empty() || end.below)) {
-        accepted.push_back(trie.id(r));
-      } else if (d == b.size() ? pending[d - 1] : pending[d]) {
-        uncertain.push_back(r);
+  // Appends the ranks in [begin, end) that are asked about to `out`.
+  auto take = [&](int32_t begin, int32_t end, bool ids, std::vector<int32_t>* out) {
+    if (filter == nullptr) {
+      for (int32_t r = begin; r < end; ++r) out->push_back(ids ? trie.id(r) : r);
+      return;
+    }
+    while (f < filter->size() && (*filter)[f] < begin) ++f;
+    for (; f < filter->size() && (*filter)[f] < end; ++f) {
+      out->push_back(ids ? trie.id((*filter)[f]) : (*filter)[f]);
+    }
+  };
+  const auto& nodes = trie.nodes();
+  auto n_nodes = static_cast<int32_t>(nodes.size());
+  for (int32_t i = 0; i < n_nodes;) {
+    const TokenTrie::Node& n = nodes[static_cast<size_t>(i)];
+    if (filter != nullptr) {
+      while (f < filter->size() && (*filter)[f] < n.rank_begin) ++f;
+      if (f == filter->size()) break;
+      if ((*filter)[f] >= n.sub_rank_end) {
+        i = n.end;
+        continue;
       }
     }
+    auto d = static_cast<size_t>(n.depth);
+    ids[d] = step_to(ids[d - 1], n.byte);
+    const StackSet& cur = all[static_cast<size_t>(ids[d])];
+    pending[d] = static_cast<char>(pending[d - 1] || cur.below);
+    bool live = !cur.empty();
+    if (live || cur.below) {
+      take(n.rank_begin, n.own_rank_end, /*ids=*/true, &accepted);
+    } else if (pending[d - 1]) {
+      take(n.rank_begin, n.own_rank_end, /*ids=*/false, &uncertain);
+    }
+    if (!live) {
+      if (pending[d]) take(n.own_rank_end, n.sub_rank_end, /*ids=*/false, &uncertain);
+      i = n.end;
+    } else {
+      ++i;
+    }
+  }
+  if (shallow != nullptr) {
     if (!shallow->accepted_bits.empty()) {
       auto entry = std::make_unique<TokenMaskEntry>();
       entry->accepted_bits = shallow->accepted_bits;
@@ -203,30 +232,6 @@ std::unique_ptr<TokenMaskEntry> CompiledGrammar::ComputeEntry(const int32_t* key
       return entry;
     }
     accepted.insert(accepted.end(), shallow->accepted_ids.begin(), shallow->accepted_ids.end());
-  } else {
-    const auto& nodes = trie.nodes();
-    auto n_nodes = static_cast<int32_t>(nodes.size());
-    for (int32_t i = 0; i < n_nodes;) {
-      const TokenTrie::Node& n = nodes[static_cast<size_t>(i)];
-      auto d = static_cast<size_t>(n.depth);
-      ids[d] = step_to(ids[d - 1], n.byte);
-      const StackSet& cur = all[static_cast<size_t>(ids[d])];
-      pending[d] = static_cast<char>(pending[d - 1] || cur.below);
-      bool live = !cur.empty();
-      if (live || cur.below) {
-        for (int32_t r = n.rank_begin; r < n.own_rank_end; ++r) accepted.push_back(trie.id(r));
-      } else if (pending[d - 1]) {
-        for (int32_t r = n.rank_begin; r < n.own_rank_end; ++r) uncertain.push_back(r);
-      }
-      if (!live) {
-        if (pending[d]) {
-          for (int32_t r = n.own_rank_end; r < n.sub_rank_end; ++r) uncertain.push_back(r);
-        }
-        i = n.end;
-      } else {
-        ++i;
-      }
-    }
   }
   auto entry = std::make_unique<TokenMaskEntry>();
   auto words = static_cast<size_t>(vocab_->bitmask_words());

@@ -69,7 +69,8 @@ class CompiledGrammar {
   // continuations), renumbered in discovery order, with the vocabulary's
   // fingerprint: equal strings give equal entries, in any grammar. Grammars
   // compiled from different schemas share their JSON string, number and
-  // whitespace entries through a process-wide cache keyed by it.
+  // whitespace entries through a process-wide cache keyed by it. Empty
+  // when the key reaches too many states to be worth sharing.
   std::string CanonicalKey(const int32_t* key, int n) const;
 
   GrammarAutomaton automaton_;
