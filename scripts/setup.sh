@@ -19,6 +19,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-grpcio python3-protobuf
   libssl-dev  # OpenSSL, which gRPC links: TLS file checks, API-key digests (server/auth)
+  # Chat templates (engine/chat): Python's Jinja2, embedded (docs/chat-templates.md).
+  libpython3-dev python3-jinja2
 )
 # Tools the test suite drives but the binaries do not need (kept apart: the
 # Dockerfile installs only `packages`): Prometheus and promtool for the

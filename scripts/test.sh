@@ -45,7 +45,7 @@ tsan_unit_targets=(
   engine_test engine_scheduler_test engine_output_channel_test engine_observer_test
   kernels_cpu_test tokenizer_scale_test server_engine_watchdog_test server_log_test
 )
-tsan_unit_tests='^(EngineTest|EngineExpertLoadTest|SchedulerTest|OutputChannelTest|EngineObserverTest|KernelsThreadPool|Tokenizers/TokenizerScaleTest|TokenizerRobustnessTest|EngineWatchdogTest|StallDetectorTest|LogTest|RequestLogTest)\.|\.ThreadCountInvariantBitForBit$'
+tsan_unit_tests='^(EngineTest|EngineExpertLoadTest|SchedulerTest|OutputChannelTest|EngineObserverTest|KernelsThreadPool|Tokenizers/TokenizerScaleTest|TokenizerRobustnessTest|EngineWatchdogTest|StallDetectorTest|LogTest|RequestLogTest)\.|\.ThreadCountInvariantBitForBit$|^ChatTemplateTest\.RendersFromManyThreadsAtOnce$'
 
 # Runtime options for every process of a pass (daemons inherit them).
 # log_path: a report lands in a file even when the test that started the
