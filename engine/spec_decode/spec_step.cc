@@ -208,9 +208,16 @@ void SpecStep::Propose(const SchedulerOutput& plan, absl::Span<const SampledSequ
   }
   int64_t drafted = 0;
   for (const ProposalRequest& r : proposals_) drafted += r.seq->draft.size();
+  // The policy's decision for the cycle: k, or no arm's when the policy had
+  // no one to decide for (the last step of a batch of requests, say) or
+  // sequences that asked for speculation drafted while it said no.
+  const bool forced = (k == 0 && drafted > 0);
+  const int32_t verified_k =
+      (decided_k_ == 0 && stats.spec_num_drafts > 0) ? SpeculationPolicy::kNotAnArm : decided_k_;
+  decided_k_ = (proposal_acceptance_.empty() || forced) ? SpeculationPolicy::kNotAnArm : k;
   // Timed to the end of the step (the engine pushes the chunks first).
   pending_cycle_ = PendingCycle{stats.num_generation_tokens, step_decodes_,
-                                step_prefill_tokens_ > 0, stats.spec_num_drafts > 0, drafted > 0};
+                                step_prefill_tokens_ > 0, verified_k, decided_k_};
 }
 
 void SpecStep::EndCycle() {
@@ -218,7 +225,7 @@ void SpecStep::EndCycle() {
   if (!pending_cycle_.has_value()) return;
   const PendingCycle& c = *pending_cycle_;
   policy_.RecordCycle(Seconds(EngineClock::now() - cycle_start_), c.generated, c.batch,
-                      c.had_prefill, c.verified, c.drafted);
+                      c.had_prefill, c.verified_k, c.drafted_k);
   pending_cycle_.reset();
 }
 

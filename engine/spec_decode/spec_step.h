@@ -121,9 +121,13 @@ class SpecStep {
   EngineClock::time_point cycle_start_;                   // this step's start
   struct PendingCycle {  // for the policy, recorded at the end of the step
     int64_t generated, batch;
-    bool had_prefill, verified, drafted;
+    bool had_prefill;
+    int32_t verified_k, drafted_k;  // draft lengths (SpeculationPolicy::RecordCycle)
   };
   std::optional<PendingCycle> pending_cycle_;
+  // The policy's decision in the last Propose (a draft length, 0, or
+  // SpeculationPolicy::kNotAnArm): the next cycle's verified_k.
+  int32_t decided_k_ = 0;
 };
 
 }  // namespace inferd::engine
