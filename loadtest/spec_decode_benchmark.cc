@@ -7,12 +7,16 @@
 // (median of each repeat's ratio, with the quartiles: a ratio of runs a
 // second apart cancels the machine's slow drifts), and tokens committed per
 // step (verification steps only). Each batch size gets one unmeasured
-// warm-up round per engine first.
+// warm-up round per engine first. A run is as many rounds of B streams as
+// make at least --min-streams streams (64 by default: at batch 1 one stream
+// takes a few milliseconds, less than the time slice of another process on
+// a shared machine, so a one-stream run measures the machine, not the engine).
 //
 //   build/spec_decode_benchmark --model ../shared/models/stories260K
 //       --speculative draft --speculative-model ../shared/models/stories260K-draft
 //       [--batches 1,4,16,64] [--max-tokens 128] [--repeats 3] [--k 4]
 //       [--prompts FILE.json] [--repetitive] [--threads N] [--medusa-tree SPEC]
+//       [--min-streams 64]
 //
 // Prompts: --prompts reads acceptance.heldout_prompts of a golden file like
 // ../shared/golden/stories260K-spec.json (token ids); --repetitive builds
@@ -53,6 +57,7 @@ struct Options {
   int repeats = 3;
   int k = 4;
   int threads = 0;
+  int min_streams = 64;
   std::string prompts_file;
   bool repetitive = false;
 };
@@ -61,7 +66,8 @@ struct Options {
   std::fprintf(stderr,
                "usage: spec_decode_benchmark [--model DIR] --speculative METHOD "
                "[--speculative-model DIR] [--batches 1,4,16,64] [--max-tokens N] [--repeats N] "
-               "[--k N] [--prompts FILE] [--repetitive] [--threads N] [--medusa-tree SPEC]\n");
+               "[--k N] [--prompts FILE] [--repetitive] [--threads N] [--medusa-tree SPEC] "
+               "[--min-streams N]\n");
   std::exit(2);
 }
 
@@ -101,6 +107,8 @@ Options Parse(int argc, char** argv) {
       o.k = number();
     } else if (a == "--threads") {
       o.threads = number();
+    } else if (a == "--min-streams") {
+      o.min_streams = number();
     } else if (a == "--prompts") {
       o.prompts_file = next();
     } else if (a == "--repetitive") {
@@ -144,12 +152,19 @@ std::vector<std::vector<int32_t>> Prompts(const Options& o, int32_t bos, int64_t
 }
 
 struct RunResult {
-  double tokens_per_s = 0;
-  double tokens_per_step = 0;  // verification steps: (tokens - 1) / (steps - 1)
+  int64_t tokens = 0;
+  double seconds = 0;
+  int64_t verify_tokens = 0, verify_steps = 0;  // per stream: tokens - 1, steps - 1
+  double tokens_per_s() const { return static_cast<double>(tokens) / seconds; }
+  double tokens_per_step() const {
+    return verify_steps > 0 ? static_cast<double>(verify_tokens) / verify_steps : 0;
+  }
 };
 
-RunResult Run(Engine& engine, const std::vector<std::vector<int32_t>>& prompts, int n,
-              int max_tokens, const std::string& tag) {
+// One round: n concurrent streams, until all finished; stream i gets prompt
+// first + i (cyclically).
+RunResult Round(Engine& engine, const std::vector<std::vector<int32_t>>& prompts, int first, int n,
+                int max_tokens, const std::string& tag) {
   std::vector<std::shared_ptr<OutputChannel>> channels(n);
   std::vector<int64_t> tokens(n, 0), steps(n, 0);
   absl::BlockingCounter done(n);
@@ -157,7 +172,7 @@ RunResult Run(Engine& engine, const std::vector<std::vector<int32_t>>& prompts, 
   for (int i = 0; i < n; ++i) {
     Request r;
     r.request_id = tag + "-" + std::to_string(i);
-    r.prompt_ids = prompts[i % prompts.size()];
+    r.prompt_ids = prompts[(first + i) % prompts.size()];
     r.sampling.temperature = 0.0f;
     r.sampling.max_tokens = max_tokens;
     r.sampling.ignore_eos = true;
@@ -181,14 +196,29 @@ RunResult Run(Engine& engine, const std::vector<std::vector<int32_t>>& prompts, 
   }
   done.Wait();
   const double wall = std::chrono::duration<double>(Clock::now() - start).count();
-  int64_t total = 0, verify_tokens = 0, verify_steps = 0;
+  RunResult r;
+  r.seconds = wall;
   for (int i = 0; i < n; ++i) {
-    total += tokens[i];
-    verify_tokens += tokens[i] - 1;
-    verify_steps += steps[i] - 1;
+    r.tokens += tokens[i];
+    r.verify_tokens += tokens[i] - 1;
+    r.verify_steps += steps[i] - 1;
   }
-  return {static_cast<double>(total) / wall,
-          verify_steps > 0 ? static_cast<double>(verify_tokens) / verify_steps : 0};
+  return r;
+}
+
+// `rounds` rounds of n streams, one after the other, through the prompts in
+// turn (round 0 takes the first n, as a one-round run does).
+RunResult Run(Engine& engine, const std::vector<std::vector<int32_t>>& prompts, int n, int rounds,
+              int max_tokens, const std::string& tag) {
+  RunResult total;
+  for (int i = 0; i < rounds; ++i) {
+    const RunResult r = Round(engine, prompts, i * n, n, max_tokens, tag + "n" + std::to_string(i));
+    total.tokens += r.tokens;
+    total.seconds += r.seconds;
+    total.verify_tokens += r.verify_tokens;
+    total.verify_steps += r.verify_steps;
+  }
+  return total;
 }
 
 // The q-quantile (0.5: the median) by the nearest rank.
@@ -245,13 +275,13 @@ int main(int argc, char** argv) {
                                         make(opt.method.c_str(), SpecPolicy::kAdaptive)};
   const inferd::engine::ModelInfo& info = engines[0]->model_info();
   const auto prompts = Prompts(opt, info.bos_id >= 0 ? info.bos_id : 1, info.vocab_size);
-  for (auto& e : engines) Run(*e, prompts, 2, 16, "warm");
+  for (auto& e : engines) Run(*e, prompts, 2, 1, 16, "warm");
 
   std::printf(
-      "model %s, --speculative %s%s%s, k=%d, %d tokens per stream, %d repeats "
-      "(median), %s prompts\n",
+      "model %s, --speculative %s%s%s, k=%d, %d tokens per stream, >= %d streams per run, %d "
+      "repeats (median), %s prompts\n",
       info.model_name.c_str(), opt.method.c_str(), opt.spec_model.empty() ? "" : " ",
-      opt.spec_model.c_str(), opt.k, opt.max_tokens, opt.repeats,
+      opt.spec_model.c_str(), opt.k, opt.max_tokens, opt.min_streams, opt.repeats,
       !opt.prompts_file.empty() ? "held-out" : (opt.repetitive ? "repetitive" : "short"));
   std::printf(
       "| batch | off tok/s | always tok/s | always / off | tokens/step (always) | "
@@ -259,10 +289,11 @@ int main(int argc, char** argv) {
   std::printf("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
   for (int batch : opt.batches) {
     std::vector<double> tps[3], per_step[3];
+    const int rounds = std::max(1, (opt.min_streams + batch - 1) / batch);
     // One unmeasured round per engine at this batch: the adaptive policy
-    // measures both arms, as a long-running server has long done.
+    // measures its arms, as a long-running server has long done.
     for (int e = 0; e < 3; ++e) {
-      Run(*engines[e], prompts, batch, opt.max_tokens,
+      Run(*engines[e], prompts, batch, 1, opt.max_tokens,
           "w" + std::to_string(batch) + "e" + std::to_string(e));
     }
     for (int rep = 0; rep < opt.repeats; ++rep) {
@@ -270,10 +301,10 @@ int main(int argc, char** argv) {
         // Rotate the order each repeat so no engine always runs first.
         const int idx = (e + rep) % 3;
         const RunResult r = Run(
-            *engines[idx], prompts, batch, opt.max_tokens,
+            *engines[idx], prompts, batch, rounds, opt.max_tokens,
             "b" + std::to_string(batch) + "r" + std::to_string(rep) + "e" + std::to_string(idx));
-        tps[idx].push_back(r.tokens_per_s);
-        per_step[idx].push_back(r.tokens_per_step);
+        tps[idx].push_back(r.tokens_per_s());
+        per_step[idx].push_back(r.tokens_per_step());
       }
     }
     std::printf("| %d | %.0f | %.0f | %s | %.2f | %.0f | %s | %.2f |\n", batch, Median(tps[0]),
