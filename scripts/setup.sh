@@ -19,6 +19,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-grpcio python3-protobuf
   libssl-dev  # OpenSSL, which gRPC links: TLS file checks, API-key digests (server/auth)
+  libboost-dev  # Boost.Beast/Asio: the OpenAI-compatible HTTP API (server/http, docs/openai-api.md)
   # Chat templates (engine/chat): Python's Jinja2, embedded (docs/chat-templates.md).
   libpython3-dev python3-jinja2
 )
