@@ -49,7 +49,7 @@ UNITS = {
     "engine/spec_decode": (["engine/spec_decode/"],
                            "spec_decode's step parts: proposers, spec_step, policy, config, factory"),
     "engine": (["engine/"], "engine proper: engine.h, engine_impl, request_state, output_channel, ..."),
-    "server": (["server/"], "the daemon (auth/, metrics/ included)"),
+    "server": (["server/"], "the daemon (auth/, metrics/, http/ included)"),
     "proto": (["proto/", "inferd/"], "the public API and its generated headers (inferd/v1/...)"),
     "tools/cli": (["tools/cli/"], "generic subcommand command lines"),
     "tools/client_security": (["tools/client_security/"], "client TLS and API-key flags"),

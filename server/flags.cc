@@ -67,6 +67,13 @@ ABSL_FLAG(int32_t, metrics_port, 8002,
           "Prometheus metrics port (HTTP, path /metrics) on --host (0: pick a free port; "
           "-1: no metrics endpoint). The default stays clear of Prometheus's own ports "
           "(9090-9094) and its exporters' (9100-9999)");
+ABSL_FLAG(int32_t, http_port, -1,
+          "OpenAI-compatible HTTP API port on --host (/v1/completions, /v1/chat/completions, "
+          "/v1/models, /health; docs/openai-api.md). 0: pick a free port; -1 (default for "
+          "now): none");
+ABSL_FLAG(std::string, chat_template, "",
+          "Chat template file (Jinja) for /v1/chat/completions, instead of the model "
+          "directory's chat_template.jinja or tokenizer_config.json's chat_template");
 ABSL_FLAG(bool, expert_load_stats, false,
           "MoE models: count tokens routed to each expert per layer, reported by GetModelInfo "
           "(engine.expert_load) for debugging routing");
@@ -158,6 +165,7 @@ const cli::SubcommandSpec& ServeSpec() {
       .name = "serve",
       .synopsis =
           "[--model DIR] [--host 127.0.0.1] [--port 50051] [--metrics-port 8002] "
+          "[--http-port N] [--chat-template FILE] "
           "[--max-num-seqs N] "
           "[--max-num-batched-tokens N] [--kv-cache-memory SIZE] [--block-size 16] "
           "[--dtype auto|fp32|bf16|fp16] [--kv-cache-dtype auto|fp32|bf16|fp16] "
@@ -183,6 +191,8 @@ const cli::SubcommandSpec& ServeSpec() {
                 "host",
                 "port",
                 "metrics_port",
+                "http_port",
+                "chat_template",
                 "max_num_seqs",
                 "max_num_batched_tokens",
                 "kv_cache_memory",

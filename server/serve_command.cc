@@ -1,15 +1,17 @@
 // server/serve_command.cc — the life of `inferd serve`:
 //
-//   1. flags; the metrics endpoint and the gRPC server (health, reflection,
-//      Inference) start, readiness NOT_SERVING, liveness SERVING; stdout
-//      "inferd: metrics on ..." and "inferd: listening on ... (loading ...)"
+//   1. flags; the metrics endpoint, the gRPC server (health, reflection,
+//      Inference) and, with --http-port, the OpenAI-compatible HTTP API
+//      start, readiness NOT_SERVING, liveness SERVING; stdout "inferd: metrics
+//      on ...", "inferd: http on ..." and "inferd: listening on ... (loading ...)"
 //   2. the model loads (a SIGINT/SIGTERM/SIGHUP meanwhile exits 0 at once: nothing
 //      to drain); Inference calls answer UNAVAILABLE until it is loaded
 //   3. readiness SERVING, the engine watchdog starts; stdout "inferd: serving
 //      <model> on HOST:PORT" (tools wait for it)
-//   4. SIGINT/SIGTERM/SIGHUP: drain (drain.h), then the watchdog stops, the gRPC
-//      server shuts down, the engine stops, exit 0. A second signal during the drain exits at once
-//      with 128 + its number.
+//   4. SIGINT/SIGTERM/SIGHUP: drain (drain.h; HTTP streams get the same
+//      --drain-timeout, then are aborted), then the watchdog stops, the HTTP
+//      and gRPC servers shut down, the engine stops, exit 0. A second signal during the drain exits
+//      at once with 128 + its number.
 #include "server/serve_command.h"
 
 #include <unistd.h>
@@ -40,6 +42,8 @@
 #include "server/engine_watchdog.h"
 #include "server/flags.h"
 #include "server/health_reporter.h"
+#include "server/http/http_server.h"
+#include "server/http/openai_service.h"
 #include "server/inference_service.h"
 #include "server/listen_preflight.h"
 #include "server/log.h"
@@ -59,6 +63,8 @@ struct ServeOptions {
   std::string host;
   int32_t port = 0;
   int32_t metrics_port = 0;
+  int32_t http_port = -1;     // -1: no HTTP API
+  std::string chat_template;  // --chat-template
   absl::Duration drain_timeout;
   absl::Duration watchdog_timeout;      // zero: no watchdog
   absl::Duration stream_write_timeout;  // zero: none
@@ -86,6 +92,8 @@ absl::StatusOr<ServeOptions> OptionsFromFlags() {
   o.host = absl::GetFlag(FLAGS_host);
   o.port = absl::GetFlag(FLAGS_port);
   o.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  o.http_port = absl::GetFlag(FLAGS_http_port);
+  o.chat_template = absl::GetFlag(FLAGS_chat_template);
   o.log_requests = absl::GetFlag(FLAGS_log_requests);
   if (o.port < 0 || o.port > 65535) {
     return absl::InvalidArgumentError(absl::StrCat("--port must be in [0, 65535], got ", o.port));
@@ -93,6 +101,10 @@ absl::StatusOr<ServeOptions> OptionsFromFlags() {
   if (o.metrics_port < -1 || o.metrics_port > 65535) {
     return absl::InvalidArgumentError(
         absl::StrCat("--metrics-port must be in [0, 65535], or -1 for none, got ", o.metrics_port));
+  }
+  if (o.http_port < -1 || o.http_port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--http-port must be in [0, 65535], or -1 for none, got ", o.http_port));
   }
   if (o.host.empty()) return absl::InvalidArgumentError("--host must not be empty");
   for (auto [flag, value, out] :
@@ -309,8 +321,15 @@ int RunServe(const cli::ParsedArgs& args) {
                           "ports (or --metrics-port -1 for no metrics endpoint)"));
     return 2;
   }
+  if (o.http_port > 0 && (o.http_port == o.port || o.http_port == o.metrics_port)) {
+    LogError(absl::StrCat("--http-port ", o.http_port, " is also ",
+                          o.http_port == o.port ? "--port" : "--metrics-port",
+                          ": give them different ports"));
+    return 2;
+  }
   for (auto [port, flag] :
-       {std::pair{o.port, "--port"}, std::pair{o.metrics_port, "--metrics-port"}}) {
+       {std::pair{o.port, "--port"}, std::pair{o.metrics_port, "--metrics-port"},
+        std::pair{o.http_port, "--http-port"}}) {
     if (port < 0) continue;
     if (absl::Status s = CheckCanListen(o.host, port, flag); !s.ok()) {
       LogError(s.message());
@@ -365,7 +384,28 @@ int RunServe(const cli::ParsedArgs& args) {
   HealthReporter health(server->GetHealthCheckService());
   Readiness readiness(&health, metrics.get());
   const std::string grpc_address = HostPort(o.host, bound_port);
+  // The OpenAI-compatible HTTP API: the same readiness, admission, engine
+  // and metrics. Declared after the gRPC server and readiness, so it is
+  // destroyed first.
+  http::OpenAiService http_service(metrics.get(), &readiness, o.limits.max_tokens_limit);
+  std::unique_ptr<http::HttpServer> http_server;
+  if (o.http_port >= 0) {
+    absl::StatusOr<std::unique_ptr<http::HttpServer>> started = http::HttpServer::Start(
+        o.host, o.http_port, &http_service,
+        {.max_body_bytes = o.limits.max_request_bytes, .write_timeout = o.stream_write_timeout});
+    if (!started.ok()) {
+      LogError(started.status().message());
+      server->Shutdown(std::chrono::system_clock::now());
+      server->Wait();
+      KeepUntilExit(std::move(metrics_server));
+      return 1;
+    }
+    http_server = *std::move(started);
+  }
   if (metrics_server != nullptr) absl::PrintF("inferd: metrics on %s\n", metrics_address);
+  if (http_server != nullptr) {
+    absl::PrintF("inferd: http on %s\n", HostPort(o.host, http_server->port()));
+  }
   absl::PrintF("inferd: listening on %s (loading %s)\n", grpc_address, o.engine.model_dir);
   std::fflush(stdout);
 
@@ -380,7 +420,30 @@ int RunServe(const cli::ParsedArgs& args) {
     return 1;
   }
   std::unique_ptr<engine::Engine> engine = *std::move(loaded);
+#ifdef INFERD_HTTP_CHAT
+  if (http_server != nullptr) {
+    absl::StatusOr<engine::ChatTemplate> chat =
+        engine::ChatTemplate::Load(o.engine.model_dir, o.chat_template);
+    if (!chat.ok() && !o.chat_template.empty()) {
+      LogError(absl::StrCat("--chat-template: ", chat.status().message()),
+               {{"chat_template", o.chat_template}});
+      http_server.reset();
+      server->Shutdown(std::chrono::system_clock::now());
+      server->Wait();
+      KeepUntilExit(std::move(metrics_server));
+      return 1;
+    }
+    if (chat.ok()) {
+      LogInfo("chat template loaded", {{"origin", chat->origin()}});
+    } else {
+      LogInfo(absl::StrCat("no chat template: /v1/chat/completions answers 400 (",
+                           chat.status().message(), ")"));
+    }
+    http_service.SetChatTemplate(std::move(chat));
+  }
+#endif
   service.SetEngine(engine.get());
+  http_service.SetEngine(engine.get());
   readiness.SetLoaded();
   std::unique_ptr<EngineWatchdog> watchdog =
       StartWatchdog(engine.get(), o.watchdog_timeout, &readiness);
@@ -395,8 +458,19 @@ int RunServe(const cli::ParsedArgs& args) {
                {{"signal", ShutdownSignalName(again)}, {"exit_code", 128 + again}});
     ExitNow(128 + again);
   });
+  // HTTP streams drain alongside the gRPC ones, within the same timeout.
+  const absl::Time drain_start = absl::Now();
+  http_service.StopAdmitting();
   Drain(signal, o.drain_timeout, &service, &readiness, engine.get());
-  watchdog.reset();  // before the server: it sets the server's health
+  if (http_server != nullptr &&
+      !http_service.streams()->WaitUntilIdle(drain_start + o.drain_timeout)) {
+    LogWarning("drain timeout: aborting the HTTP streams still running",
+               {{"streams", http_service.streams()->active()}});
+    engine->AbortAll(absl::UnavailableError(kDrainAbortMessage));
+    http_service.streams()->WaitUntilIdle(absl::Now() + kAbortGrace);
+  }
+  http_server.reset();  // closes the HTTP connections
+  watchdog.reset();     // before the server: it sets the server's health
   // Nothing left to wait for: cancel what remains and close the connections
   // now (a deadline would also wait for idle clients to hang up).
   server->Shutdown(std::chrono::system_clock::now());

@@ -45,6 +45,7 @@ VALUES = ["0", "-1", "2147483647", "1e300", "99999999999999999999", "abc"]
 SERVE = {
     "port": {"0"},
     "metrics-port": {"0", "-1"},
+    "http-port": {"0", "-1"},
     "max-num-seqs": set(),
     "max-num-batched-tokens": set(),
     "kv-cache-memory": {"2147483647"},  # bytes: 2 GiB

@@ -1,0 +1,419 @@
+// server/http/http_server.cc
+#include "server/http/http_server.h"
+
+#include <chrono>
+#include <optional>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "boost/asio.hpp"
+#include "boost/beast/core.hpp"
+#include "boost/beast/http.hpp"
+#include "server/http/http_error.h"
+
+namespace inferd::server::http {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
+  return absl::ToChronoNanoseconds(d);
+}
+
+// Posts to the server thread while it runs; the engine thread's notify hooks
+// go through it, so none can post to an io_context being destroyed.
+class Poster {
+ public:
+  explicit Poster(asio::io_context* ioc) : ioc_(ioc) {}
+  template <class F>
+  void Post(F f) {
+    absl::MutexLock lock(&mu_);
+    if (ioc_ != nullptr) asio::post(*ioc_, std::move(f));
+  }
+  void Close() {
+    absl::MutexLock lock(&mu_);
+    ioc_ = nullptr;
+  }
+
+ private:
+  absl::Mutex mu_;
+  asio::io_context* ioc_ ABSL_GUARDED_BY(mu_);
+};
+
+std::string StatusLine(int status) {
+  return absl::StrCat("HTTP/1.1 ", status, " ",
+                      std::string(bhttp::obsolete_reason(static_cast<bhttp::status>(status))),
+                      "\r\n");
+}
+
+// One piece of a chunked body.
+std::string Chunk(const std::string& data) {
+  if (data.empty()) return "";
+  return absl::StrCat(absl::Hex(data.size()), "\r\n", data, "\r\n");
+}
+
+std::string CompleteResponse(int status, const std::string& content_type, const std::string& body,
+                             bool close, const std::string& allow, bool head) {
+  std::string out = StatusLine(status);
+  absl::StrAppend(&out, "Content-Type: ", content_type, "\r\nContent-Length: ", body.size(),
+                  "\r\n");
+  if (!allow.empty()) absl::StrAppend(&out, "Allow: ", allow, "\r\n");
+  if (close) absl::StrAppend(&out, "Connection: close\r\n");
+  absl::StrAppend(&out, "\r\n");
+  if (!head) absl::StrAppend(&out, body);
+  return out;
+}
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, OpenAiService* service, const HttpServerOptions& options,
+          std::shared_ptr<Poster> poster)
+      : stream_(std::move(socket)),
+        service_(service),
+        options_(options),
+        poster_(std::move(poster)) {}
+
+  ~Session() { EndGeneration(/*abort=*/true); }
+
+  void Start() { ReadHeader(); }
+
+  // The server is stopping.
+  void Close() { ClientGone(); }
+
+ private:
+  void ReadHeader() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(kMaxHeaderBytes));
+    parser_->body_limit(static_cast<uint64_t>(options_.max_body_bytes));
+    stream_.expires_after(ToChrono(kRequestReadTimeout));
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  // Answers a read error; true when there was one.
+  bool ReadFailed(beast::error_code ec) {
+    if (!ec) return false;
+    if (ec == bhttp::error::header_limit) {
+      SendError(MakeError(
+          431, absl::StrCat("the request header is larger than ", kMaxHeaderBytes, " bytes"),
+          "request_header_too_large"));
+    } else if (ec == bhttp::error::body_limit) {
+      SendError(MakeError(413,
+                          absl::StrCat("the request body is larger than --max-request-bytes (",
+                                       options_.max_body_bytes, " bytes)"),
+                          "request_too_large"));
+    } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
+               ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+      SendError(MakeError(400, absl::StrCat("malformed HTTP request: ", ec.message())));
+    } else {
+      Shutdown();  // closed, reset or timed out: nobody to answer
+    }
+    return true;
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ReadFailed(ec)) return;
+    if (beast::iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
+      out_ = "HTTP/1.1 100 Continue\r\n\r\n";
+      asio::async_write(stream_, asio::buffer(out_),
+                        [self = shared_from_this()](beast::error_code ec, size_t) {
+                          if (ec) return self->Shutdown();
+                          self->ReadBody();
+                        });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        if (self->ReadFailed(ec)) return;
+                        self->stream_.expires_never();
+                        self->Dispatch();
+                      });
+  }
+
+  void Dispatch() {
+    const bhttp::request<bhttp::string_body>& request = parser_->get();
+    keep_alive_ = request.keep_alive();
+    head_ = request.method() == bhttp::verb::head;
+    const std::string method(request.method_string());
+    const std::string target(request.target());
+    std::weak_ptr<Session> weak = weak_from_this();
+    Reply reply = service_->Handle({method, target, request.body()}, [weak, poster = poster_] {
+      poster->Post([weak] {
+        if (std::shared_ptr<Session> self = weak.lock()) self->Pump();
+      });
+    });
+    parser_.reset();
+    if (reply.channel == nullptr) {
+      Send(CompleteResponse(reply.status, reply.content_type, reply.body, !keep_alive_, reply.allow,
+                            head_));
+      return;
+    }
+    generating_ = true;
+    channel_ = std::move(reply.channel);
+    responder_ = std::move(reply.responder);
+    request_id_ = std::move(reply.request_id);
+    streaming_ = reply.stream;
+    if (streaming_) {
+      std::string head = StatusLine(200);
+      absl::StrAppend(&head,
+                      "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+                      "Transfer-Encoding: chunked\r\n",
+                      keep_alive_ ? "" : "Connection: close\r\n", "\r\n",
+                      Chunk(responder_->Start()));
+      Write(std::move(head));
+    }
+    Watch();
+    Pump();
+  }
+
+  // A complete response; then the next request, or a close.
+  void Send(std::string bytes) {
+    out_ = std::move(bytes);
+    stream_.expires_after(ToChrono(kRequestReadTimeout));
+    asio::async_write(stream_, asio::buffer(out_),
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        self->stream_.expires_never();
+                        if (ec || !self->keep_alive_) return self->Shutdown();
+                        self->ReadHeader();
+                      });
+  }
+
+  void SendError(const HttpError& error) {
+    keep_alive_ = false;
+    Send(CompleteResponse(error.status, "application/json", ErrorJson(error), true, "", false));
+  }
+
+  // A read kept pending while the engine runs the request: the client
+  // closing the connection ends it. Bytes that arrive (a pipelined request)
+  // are kept for the next parse.
+  void Watch() {
+    if (watching_ || gone_ || buffer_.size() > static_cast<size_t>(kMaxHeaderBytes)) return;
+    watching_ = true;
+    stream_.async_read_some(
+        buffer_.prepare(4096),
+        [self = shared_from_this()](beast::error_code ec, size_t n) { self->OnWatch(ec, n); });
+  }
+
+  void OnWatch(beast::error_code ec, size_t n) {
+    watching_ = false;
+    if (!ec) buffer_.commit(n);
+    if (generating_) {
+      if (ec) return ClientGone();
+      return Watch();
+    }
+    if (resume_) {  // the response is written: on to the next request
+      resume_ = false;
+      if (ec && ec != asio::error::operation_aborted) return Shutdown();
+      ReadHeader();
+    }
+  }
+
+  // Engine output -> bytes on the wire, one write at a time.
+  void Pump() {
+    if (!generating_ || writing_) return;
+    std::string bytes;
+    while (!responder_->finished()) {
+      std::optional<engine::RequestOutput> output = channel_->TryPop();
+      if (!output.has_value()) break;
+      std::string piece = responder_->Consume(*output);
+      absl::StrAppend(&bytes, streaming_ ? Chunk(piece) : piece);
+    }
+    if (gone_) {
+      if (responder_->finished()) EndGeneration(/*abort=*/false);
+      return;
+    }
+    if (responder_->finished()) {
+      final_written_ = true;
+      if (streaming_) {
+        absl::StrAppend(&bytes, "0\r\n\r\n");
+      } else {
+        bytes = CompleteResponse(responder_->status(), "application/json", bytes, !keep_alive_, "",
+                                 head_);
+      }
+    }
+    if (!bytes.empty()) Write(std::move(bytes));
+  }
+
+  void Write(std::string bytes) {
+    writing_ = true;
+    out_ = std::move(bytes);
+    if (options_.write_timeout > absl::ZeroDuration()) {
+      stream_.expires_after(ToChrono(options_.write_timeout));
+    }
+    asio::async_write(
+        stream_, asio::buffer(out_),
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
+  }
+
+  void OnWrite(beast::error_code ec) {
+    writing_ = false;
+    stream_.expires_never();
+    if (ec) {
+      if (ec == beast::error::timeout) service_->CountStreamWriteTimeout();
+      return ClientGone();
+    }
+    if (!final_written_) return Pump();
+    final_written_ = false;
+    EndGeneration(/*abort=*/false);
+    if (!keep_alive_) return Shutdown();
+    if (watching_) {
+      resume_ = true;  // OnWatch reads the next request
+      beast::error_code ignored;
+      stream_.socket().cancel(ignored);
+      return;
+    }
+    ReadHeader();
+  }
+
+  // The client went away (or the server stops): abort the request and close.
+  void ClientGone() {
+    if (gone_) return;
+    gone_ = true;
+    if (generating_ && !responder_->finished()) service_->Abort(request_id_);
+    Shutdown();
+    if (generating_) Pump();  // drops what is pending; ends when the final chunk was seen
+  }
+
+  void EndGeneration(bool abort) {
+    if (!generating_) return;
+    if (abort && !responder_->finished()) service_->Abort(request_id_);
+    generating_ = false;
+    channel_.reset();
+    responder_.reset();
+    service_->streams()->Remove();
+  }
+
+  void Shutdown() {
+    gone_ = true;
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+
+  beast::tcp_stream stream_;
+  OpenAiService* const service_;
+  const HttpServerOptions options_;
+  const std::shared_ptr<Poster> poster_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::string out_;  // the bytes being written
+  bool keep_alive_ = true;
+  bool head_ = false;
+  // The generation in flight.
+  bool generating_ = false;
+  bool streaming_ = false;
+  std::shared_ptr<engine::OutputChannel> channel_;
+  std::unique_ptr<OpenAiResponder> responder_;
+  std::string request_id_;
+  bool writing_ = false;
+  bool final_written_ = false;  // the last write of the response is in flight
+  bool watching_ = false;
+  bool resume_ = false;  // read the next request once the watch read returns
+  bool gone_ = false;
+};
+
+}  // namespace
+
+struct HttpServer::State {
+  asio::io_context ioc{1};
+  tcp::acceptor acceptor{ioc};
+  asio::steady_timer retry{ioc};
+  OpenAiService* service = nullptr;
+  HttpServerOptions options;
+  std::shared_ptr<Poster> poster = std::make_shared<Poster>(&ioc);
+  std::vector<std::weak_ptr<Session>> sessions;  // server thread only
+  std::thread thread;
+  int port = 0;
+
+  void Accept() {
+    acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+      if (ec) {  // out of descriptors, ...: try again shortly
+        retry.expires_after(std::chrono::milliseconds(50));
+        retry.async_wait([this](beast::error_code wait_ec) {
+          if (!wait_ec) Accept();
+        });
+        return;
+      }
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      auto session = std::make_shared<Session>(std::move(socket), service, options, poster);
+      std::erase_if(sessions, [](const std::weak_ptr<Session>& s) { return s.expired(); });
+      sessions.push_back(session);
+      session->Start();
+      Accept();
+    });
+  }
+};
+
+HttpServer::HttpServer(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& host, int port,
+                                                              OpenAiService* service,
+                                                              HttpServerOptions options) {
+  auto state = std::make_unique<State>();
+  state->service = service;
+  state->options = options;
+  const std::string where = absl::StrCat(host, ":", port);
+  beast::error_code ec;
+  tcp::resolver resolver(state->ioc);
+  const std::string bare_host = host.size() > 2 && host.front() == '[' && host.back() == ']'
+                                    ? host.substr(1, host.size() - 2)
+                                    : host;
+  tcp::resolver::results_type endpoints =
+      resolver.resolve(bare_host, std::to_string(port), tcp::resolver::passive, ec);
+  if (ec || endpoints.empty()) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", where,
+        " (--http-port): cannot resolve the host: ", ec ? ec.message() : "no address"));
+  }
+  const tcp::endpoint endpoint = endpoints.begin()->endpoint();
+  tcp::acceptor& acceptor = state->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", where, " (--http-port): ", ec.message()));
+  }
+  state->port = acceptor.local_endpoint().port();
+  state->Accept();
+  State* raw = state.get();
+  state->thread = std::thread([raw] { raw->ioc.run(); });
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(state)));
+}
+
+HttpServer::~HttpServer() {
+  State* state = state_.get();
+  state->poster->Close();
+  asio::post(state->ioc, [state] {
+    beast::error_code ignored;
+    state->acceptor.close(ignored);
+    state->retry.cancel();
+    for (const std::weak_ptr<Session>& weak : state->sessions) {
+      if (std::shared_ptr<Session> session = weak.lock()) session->Close();
+    }
+    state->ioc.stop();
+  });
+  state->thread.join();
+  // ~State destroys the handlers left in the io_context, and with them the
+  // sessions (each aborts its request).
+}
+
+int HttpServer::port() const { return state_->port; }
+
+}  // namespace inferd::server::http

@@ -1,0 +1,506 @@
+// server/http/openai_request.cc
+#include "server/http/openai_request.h"
+
+#include <cmath>
+#include <limits>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace inferd::server::http {
+
+namespace {
+
+absl::Status FieldError(absl::string_view param, absl::string_view message) {
+  absl::Status status = absl::InvalidArgumentError(message);
+  status.SetPayload(kParamPayload, absl::Cord(param));
+  return status;
+}
+
+const char* TypeName(const OrderedJson& value) {
+  switch (value.type()) {
+    case OrderedJson::value_t::null:
+      return "null";
+    case OrderedJson::value_t::object:
+      return "an object";
+    case OrderedJson::value_t::array:
+      return "an array";
+    case OrderedJson::value_t::string:
+      return "a string";
+    case OrderedJson::value_t::boolean:
+      return "a boolean";
+    case OrderedJson::value_t::number_integer:
+    case OrderedJson::value_t::number_unsigned:
+      return "an integer";
+    case OrderedJson::value_t::number_float:
+      return "a number";
+    default:
+      return "an unsupported value";
+  }
+}
+
+absl::Status WrongType(absl::string_view field, absl::string_view expected,
+                       const OrderedJson& value) {
+  return FieldError(field, absl::StrCat(field, ": expected ", expected, ", got ", TypeName(value)));
+}
+
+// Typed reads of the body's fields; an absent or null field is nullopt.
+class Fields {
+ public:
+  explicit Fields(const OrderedJson& body) : body_(body) {}
+
+  const OrderedJson* Find(const char* key) const {
+    auto it = body_.find(key);
+    if (it == body_.end() || it->is_null()) return nullptr;
+    return &*it;
+  }
+
+  absl::StatusOr<std::optional<double>> Number(const char* key) const {
+    const OrderedJson* v = Find(key);
+    if (v == nullptr) return std::optional<double>();
+    if (!v->is_number()) return WrongType(key, "a number", *v);
+    const double d = v->get<double>();
+    if (!std::isfinite(d)) return FieldError(key, absl::StrCat(key, ": must be finite"));
+    return std::optional<double>(d);
+  }
+
+  // An integer in [lo, hi]; a number with a fraction is refused.
+  absl::StatusOr<std::optional<int64_t>> Integer(const char* key, int64_t lo, int64_t hi) const {
+    const OrderedJson* v = Find(key);
+    if (v == nullptr) return std::optional<int64_t>();
+    int64_t value = 0;
+    if (v->is_number_unsigned()) {
+      const uint64_t u = v->get<uint64_t>();
+      if (u > static_cast<uint64_t>(hi)) return OutOfRange(key, lo, hi, absl::StrCat(u));
+      value = static_cast<int64_t>(u);
+    } else if (v->is_number_integer()) {
+      value = v->get<int64_t>();
+    } else {
+      return WrongType(key, "an integer", *v);
+    }
+    if (value < lo || value > hi) return OutOfRange(key, lo, hi, absl::StrCat(value));
+    return std::optional<int64_t>(value);
+  }
+
+  absl::StatusOr<std::optional<bool>> Bool(const char* key) const {
+    const OrderedJson* v = Find(key);
+    if (v == nullptr) return std::optional<bool>();
+    if (!v->is_boolean()) return WrongType(key, "a boolean", *v);
+    return std::optional<bool>(v->get<bool>());
+  }
+
+ private:
+  static absl::Status OutOfRange(const char* key, int64_t lo, int64_t hi, const std::string& got) {
+    return FieldError(key, absl::StrCat(key, ": must be in [", lo, ", ", hi, "], got ", got));
+  }
+
+  const OrderedJson& body_;
+};
+
+constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
+
+// The fields each endpoint accepts; anything else is refused by name.
+const std::set<std::string>& KnownFields(Endpoint endpoint) {
+  static const std::set<std::string>* completions = new std::set<std::string>{"model",
+                                                                              "prompt",
+                                                                              "max_tokens",
+                                                                              "temperature",
+                                                                              "top_p",
+                                                                              "top_k",
+                                                                              "min_p",
+                                                                              "seed",
+                                                                              "stop",
+                                                                              "n",
+                                                                              "stream",
+                                                                              "stream_options",
+                                                                              "logprobs",
+                                                                              "presence_penalty",
+                                                                              "frequency_penalty",
+                                                                              "repetition_penalty",
+                                                                              "ignore_eos",
+                                                                              "priority",
+                                                                              "stop_token_ids",
+                                                                              "response_format",
+                                                                              "user",
+                                                                              "echo",
+                                                                              "best_of",
+                                                                              "suffix",
+                                                                              "logit_bias",
+                                                                              "add_special_tokens"};
+  static const std::set<std::string>* chat = new std::set<std::string>{"model",
+                                                                       "messages",
+                                                                       "max_tokens",
+                                                                       "max_completion_tokens",
+                                                                       "temperature",
+                                                                       "top_p",
+                                                                       "top_k",
+                                                                       "min_p",
+                                                                       "seed",
+                                                                       "stop",
+                                                                       "n",
+                                                                       "stream",
+                                                                       "stream_options",
+                                                                       "logprobs",
+                                                                       "top_logprobs",
+                                                                       "presence_penalty",
+                                                                       "frequency_penalty",
+                                                                       "repetition_penalty",
+                                                                       "ignore_eos",
+                                                                       "priority",
+                                                                       "stop_token_ids",
+                                                                       "response_format",
+                                                                       "user",
+                                                                       "logit_bias",
+                                                                       "tools",
+                                                                       "tool_choice",
+                                                                       "parallel_tool_calls",
+                                                                       "chat_template_kwargs",
+                                                                       "add_generation_prompt"};
+  return endpoint == Endpoint::kCompletions ? *completions : *chat;
+}
+
+// `prompt`: a string, a list of one string, token ids, or a list of one
+// list of token ids.
+absl::Status ReadPrompt(const OrderedJson& prompt, v1::GenerateRequest* out) {
+  auto read_ids = [out](const OrderedJson& list, const std::string& field) -> absl::Status {
+    if (list.empty()) return FieldError("prompt", absl::StrCat(field, ": the prompt is empty"));
+    v1::TokenIds* ids = out->mutable_token_ids();
+    for (size_t i = 0; i < list.size(); ++i) {
+      const OrderedJson& id = list[i];
+      if (!id.is_number_integer() ||
+          (id.is_number_unsigned() ? id.get<uint64_t>() > static_cast<uint64_t>(kInt32Max)
+                                   : (id.get<int64_t>() < 0 || id.get<int64_t>() > kInt32Max))) {
+        return FieldError("prompt",
+                          absl::StrCat(field, "[", i, "]: expected a token id (an integer in [0, ",
+                                       kInt32Max, "]), got ", id.dump()));
+      }
+      ids->add_ids(static_cast<int32_t>(id.get<int64_t>()));
+    }
+    return absl::OkStatus();
+  };
+  if (prompt.is_string()) {
+    out->set_text(prompt.get<std::string>());
+    return absl::OkStatus();
+  }
+  if (!prompt.is_array()) {
+    return WrongType("prompt", "a string, a list of strings or a list of token ids", prompt);
+  }
+  if (prompt.empty()) return FieldError("prompt", "prompt: the list is empty");
+  if (prompt[0].is_number()) return read_ids(prompt, "prompt");
+  if (prompt.size() > 1) {
+    return FieldError("prompt", absl::StrCat("prompt: a list of ", prompt.size(),
+                                             " prompts; more than one prompt per request is not "
+                                             "supported yet"));
+  }
+  if (prompt[0].is_string()) {
+    out->set_text(prompt[0].get<std::string>());
+    return absl::OkStatus();
+  }
+  if (prompt[0].is_array()) return read_ids(prompt[0], "prompt[0]");
+  return WrongType("prompt[0]", "a string or a list of token ids", prompt[0]);
+}
+
+// `stop`: a string or a list of strings.
+absl::Status ReadStop(const OrderedJson& stop, v1::GenerateRequest* out) {
+  if (stop.is_string()) {
+    out->add_stop(stop.get<std::string>());
+    return absl::OkStatus();
+  }
+  if (!stop.is_array()) return WrongType("stop", "a string or a list of strings", stop);
+  for (size_t i = 0; i < stop.size(); ++i) {
+    if (!stop[i].is_string()) {
+      return WrongType(absl::StrCat("stop[", i, "]"), "a string", stop[i]);
+    }
+    out->add_stop(stop[i].get<std::string>());
+  }
+  return absl::OkStatus();
+}
+
+// `response_format`: {"type": "text" | "json_object" | "json_schema",
+// "json_schema": {"name", "schema", "strict"}} -> the request's constraint.
+absl::Status ReadResponseFormat(const OrderedJson& format, v1::GenerateRequest* out) {
+  if (!format.is_object()) return WrongType("response_format", "an object", format);
+  auto type = format.find("type");
+  if (type == format.end() || !type->is_string()) {
+    return FieldError("response_format",
+                      "response_format.type: missing or not a string (text, json_object or "
+                      "json_schema)");
+  }
+  const std::string kind = type->get<std::string>();
+  if (kind == "text") return absl::OkStatus();
+  if (kind == "json_object") {
+    out->set_json_object(true);
+    return absl::OkStatus();
+  }
+  if (kind == "json_schema") {
+    auto spec = format.find("json_schema");
+    if (spec == format.end() || !spec->is_object()) {
+      return FieldError("response_format", "response_format.json_schema: missing or not an object");
+    }
+    auto schema = spec->find("schema");
+    if (schema == spec->end() || !(schema->is_object() || schema->is_boolean())) {
+      return FieldError("response_format",
+                        "response_format.json_schema.schema: missing or not a JSON Schema object");
+    }
+    out->set_json_schema(schema->dump());
+    return absl::OkStatus();
+  }
+  return FieldError("response_format",
+                    absl::StrCat("response_format.type: \"", kind,
+                                 "\" is not one of text, json_object, json_schema"));
+}
+
+template <class T>
+absl::Status Take(absl::StatusOr<T> value, T* out) {
+  if (!value.ok()) return value.status();
+  *out = *std::move(value);
+  return absl::OkStatus();
+}
+
+#define INFERD_RETURN_IF_ERROR(expr)                   \
+  do {                                                 \
+    if (absl::Status s_ = (expr); !s_.ok()) return s_; \
+  } while (0)
+
+}  // namespace
+
+absl::StatusOr<OrderedJson> ParseJsonBody(absl::string_view body) {
+  // Nesting first: nlohmann's values are destroyed and printed recursively.
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < body.size(); ++i) {
+    const char c = body[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > kMaxJsonDepth) {
+        return absl::InvalidArgumentError(absl::StrCat("the request body nests JSON deeper than ",
+                                                       kMaxJsonDepth, " levels (at byte ", i, ")"));
+      }
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  OrderedJson parsed;
+  try {
+    parsed = OrderedJson::parse(body.begin(), body.end());
+  } catch (const OrderedJson::exception& e) {
+    // nlohmann's message: "[json.exception.parse_error.101] parse error at
+    // line 1, column 2: syntax error while parsing value - ..."; the part
+    // after the bracket is the useful one.
+    std::string what = e.what();
+    if (const size_t end = what.find("] ");
+        what.rfind("[json.exception", 0) == 0 && end != std::string::npos) {
+      what = what.substr(end + 2);
+    }
+    return absl::InvalidArgumentError(absl::StrCat("the request body is not valid JSON: ", what));
+  }
+  if (!parsed.is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the request body must be a JSON object, got ", TypeName(parsed)));
+  }
+  return parsed;
+}
+
+std::string ParamOf(const absl::Status& status) {
+  auto param = status.GetPayload(kParamPayload);
+  return param.has_value() ? std::string(*param) : std::string();
+}
+
+absl::StatusOr<OpenAiRequest> ParseOpenAiRequest(Endpoint endpoint, const OrderedJson& body,
+                                                 const std::string& served_model) {
+  const bool chat = endpoint == Endpoint::kChatCompletions;
+  const std::set<std::string>& known = KnownFields(endpoint);
+  for (auto it = body.begin(); it != body.end(); ++it) {
+    if (known.count(it.key()) == 0) {
+      return FieldError(it.key(), absl::StrCat("unknown field \"", it.key(),
+                                               "\" (supported: ", absl::StrJoin(known, ", "), ")"));
+    }
+  }
+  OpenAiRequest out;
+  out.endpoint = endpoint;
+  v1::GenerateRequest& g = out.generate;
+  Fields f(body);
+
+  if (const OrderedJson* model = f.Find("model"); model != nullptr) {
+    if (!model->is_string()) return WrongType("model", "a string", *model);
+    if (model->get<std::string>() != served_model) {
+      absl::Status status = absl::NotFoundError(
+          absl::StrCat("The model `", model->get<std::string>(),
+                       "` does not exist; this server serves `", served_model, "`"));
+      status.SetPayload(kParamPayload, absl::Cord("model"));
+      return status;
+    }
+  }
+
+  // The prompt.
+  if (chat) {
+    const OrderedJson* messages = f.Find("messages");
+    if (messages == nullptr) return FieldError("messages", "messages: missing");
+    if (!messages->is_array()) return WrongType("messages", "a list of messages", *messages);
+    if (messages->empty()) return FieldError("messages", "messages: the list is empty");
+    out.messages = *messages;
+    if (const OrderedJson* tools = f.Find("tools"); tools != nullptr) out.tools = *tools;
+    if (const OrderedJson* choice = f.Find("tool_choice"); choice != nullptr) {
+      if (!(choice->is_string() && choice->get<std::string>() == "none")) {
+        return FieldError("tool_choice",
+                          "tool_choice: only \"none\" is supported yet (tool calls are not "
+                          "parsed from the output)");
+      }
+    } else if (!out.tools.is_null()) {
+      return FieldError("tools",
+                        "tools: tool calls are not supported yet; send tool_choice \"none\" to "
+                        "render the tools into the prompt without calls");
+    }
+    std::optional<bool> add_generation_prompt;
+    INFERD_RETURN_IF_ERROR(Take(f.Bool("add_generation_prompt"), &add_generation_prompt));
+    out.add_generation_prompt = add_generation_prompt.value_or(true);
+    if (const OrderedJson* kwargs = f.Find("chat_template_kwargs"); kwargs != nullptr) {
+      if (!kwargs->is_object()) return WrongType("chat_template_kwargs", "an object", *kwargs);
+      out.chat_template_kwargs = *kwargs;
+    }
+    // The rendered template carries its own special tokens.
+    g.set_add_special_tokens(false);
+  } else {
+    const OrderedJson* prompt = f.Find("prompt");
+    if (prompt == nullptr) return FieldError("prompt", "prompt: missing");
+    INFERD_RETURN_IF_ERROR(ReadPrompt(*prompt, &g));
+    std::optional<bool> add_special;
+    INFERD_RETURN_IF_ERROR(Take(f.Bool("add_special_tokens"), &add_special));
+    if (add_special.has_value()) g.set_add_special_tokens(*add_special);
+  }
+
+  // Lengths and sampling.
+  std::optional<int64_t> max_tokens;
+  INFERD_RETURN_IF_ERROR(Take(f.Integer("max_tokens", 1, kInt32Max), &max_tokens));
+  if (chat) {
+    std::optional<int64_t> max_completion_tokens;
+    INFERD_RETURN_IF_ERROR(
+        Take(f.Integer("max_completion_tokens", 1, kInt32Max), &max_completion_tokens));
+    if (max_completion_tokens.has_value()) max_tokens = max_completion_tokens;
+    if (max_tokens.has_value()) g.set_max_tokens(static_cast<int32_t>(*max_tokens));
+  } else {
+    g.set_max_tokens(static_cast<int32_t>(max_tokens.value_or(kDefaultCompletionMaxTokens)));
+  }
+  struct FloatField {
+    const char* name;
+    void (v1::GenerateRequest::*set)(float);
+  };
+  for (const FloatField& field :
+       {FloatField{"temperature", &v1::GenerateRequest::set_temperature},
+        FloatField{"top_p", &v1::GenerateRequest::set_top_p},
+        FloatField{"min_p", &v1::GenerateRequest::set_min_p},
+        FloatField{"presence_penalty", &v1::GenerateRequest::set_presence_penalty},
+        FloatField{"frequency_penalty", &v1::GenerateRequest::set_frequency_penalty},
+        FloatField{"repetition_penalty", &v1::GenerateRequest::set_repetition_penalty}}) {
+    std::optional<double> value;
+    INFERD_RETURN_IF_ERROR(Take(f.Number(field.name), &value));
+    if (value.has_value()) (g.*field.set)(static_cast<float>(*value));
+  }
+  std::optional<int64_t> top_k;
+  INFERD_RETURN_IF_ERROR(Take(f.Integer("top_k", -1, kInt32Max), &top_k));
+  if (top_k.has_value())
+    g.set_top_k(*top_k == -1 ? 0 : static_cast<int32_t>(*top_k));  // vLLM's -1: off
+  std::optional<int64_t> seed;
+  INFERD_RETURN_IF_ERROR(Take(
+      f.Integer("seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()),
+      &seed));
+  if (seed.has_value()) g.set_seed(static_cast<uint64_t>(*seed));
+  if (const OrderedJson* stop = f.Find("stop"); stop != nullptr) {
+    INFERD_RETURN_IF_ERROR(ReadStop(*stop, &g));
+  }
+  if (const OrderedJson* ids = f.Find("stop_token_ids"); ids != nullptr) {
+    if (!ids->is_array()) return WrongType("stop_token_ids", "a list of token ids", *ids);
+    for (size_t i = 0; i < ids->size(); ++i) {
+      const OrderedJson& id = (*ids)[i];
+      if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > kInt32Max) {
+        return FieldError(
+            "stop_token_ids",
+            absl::StrCat("stop_token_ids[", i, "]: expected a token id, got ", id.dump()));
+      }
+      g.add_stop_token_ids(static_cast<int32_t>(id.get<int64_t>()));
+    }
+  }
+  std::optional<bool> ignore_eos;
+  INFERD_RETURN_IF_ERROR(Take(f.Bool("ignore_eos"), &ignore_eos));
+  g.set_ignore_eos(ignore_eos.value_or(false));
+  std::optional<int64_t> priority;
+  INFERD_RETURN_IF_ERROR(Take(f.Integer("priority", -kInt32Max, kInt32Max), &priority));
+  g.set_priority(static_cast<int32_t>(priority.value_or(0)));
+
+  // One choice per request, for now.
+  std::optional<int64_t> n;
+  INFERD_RETURN_IF_ERROR(Take(f.Integer("n", 1, kInt32Max), &n));
+  if (n.value_or(1) > 1) return FieldError("n", "n > 1 is not supported yet");
+  std::optional<int64_t> best_of;
+  INFERD_RETURN_IF_ERROR(Take(f.Integer("best_of", 1, kInt32Max), &best_of));
+  if (best_of.value_or(1) > 1) return FieldError("best_of", "best_of > 1 is not supported yet");
+  std::optional<bool> echo;
+  INFERD_RETURN_IF_ERROR(Take(f.Bool("echo"), &echo));
+  if (echo.value_or(false)) return FieldError("echo", "echo is not supported yet");
+  if (f.Find("suffix") != nullptr) return FieldError("suffix", "suffix is not supported");
+  if (const OrderedJson* bias = f.Find("logit_bias"); bias != nullptr) {
+    if (!bias->is_object()) return WrongType("logit_bias", "an object", *bias);
+    if (!bias->empty()) return FieldError("logit_bias", "logit_bias is not supported yet");
+  }
+
+  // Logprobs: completions' integer, chat's boolean + top_logprobs.
+  if (chat) {
+    std::optional<bool> logprobs;
+    INFERD_RETURN_IF_ERROR(Take(f.Bool("logprobs"), &logprobs));
+    std::optional<int64_t> top;
+    INFERD_RETURN_IF_ERROR(Take(f.Integer("top_logprobs", 0, 20), &top));
+    if (top.has_value() && !logprobs.value_or(false)) {
+      return FieldError("top_logprobs", "top_logprobs: needs logprobs set to true");
+    }
+    if (logprobs.value_or(false)) out.top_logprobs = static_cast<int32_t>(top.value_or(0));
+  } else {
+    std::optional<int64_t> logprobs;
+    INFERD_RETURN_IF_ERROR(Take(f.Integer("logprobs", 0, 20), &logprobs));
+    if (logprobs.has_value()) out.top_logprobs = static_cast<int32_t>(*logprobs);
+  }
+  if (out.top_logprobs.has_value()) g.set_logprobs(*out.top_logprobs);
+
+  if (const OrderedJson* format = f.Find("response_format"); format != nullptr) {
+    INFERD_RETURN_IF_ERROR(ReadResponseFormat(*format, &g));
+  }
+
+  // Streaming.
+  std::optional<bool> stream;
+  INFERD_RETURN_IF_ERROR(Take(f.Bool("stream"), &stream));
+  out.stream = stream.value_or(false);
+  if (const OrderedJson* options = f.Find("stream_options"); options != nullptr) {
+    if (!out.stream) {
+      return FieldError("stream_options", "stream_options: only allowed with stream true");
+    }
+    if (!options->is_object()) return WrongType("stream_options", "an object", *options);
+    for (auto it = options->begin(); it != options->end(); ++it) {
+      if (it.key() != "include_usage" && it.key() != "continuous_usage_stats") {
+        return FieldError("stream_options",
+                          absl::StrCat("stream_options: unknown field \"", it.key(), "\""));
+      }
+    }
+    std::optional<bool> include_usage;
+    INFERD_RETURN_IF_ERROR(Take(Fields(*options).Bool("include_usage"), &include_usage));
+    out.include_usage = include_usage.value_or(false);
+  }
+  if (const OrderedJson* user = f.Find("user"); user != nullptr && !user->is_string()) {
+    return WrongType("user", "a string", *user);
+  }
+  if (const OrderedJson* p = f.Find("parallel_tool_calls"); p != nullptr && !p->is_boolean()) {
+    return WrongType("parallel_tool_calls", "a boolean", *p);
+  }
+  return out;
+}
+
+}  // namespace inferd::server::http

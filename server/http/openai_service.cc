@@ -1,0 +1,192 @@
+// server/http/openai_service.cc
+#include "server/http/openai_service.h"
+
+#include <random>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
+#include "server/http/http_error.h"
+#include "server/http/openai_request.h"
+#include "server/request_builder.h"
+#include "server/status_mapping.h"
+
+namespace inferd::server::http {
+
+namespace {
+
+constexpr char kLoading[] = "the model is still loading";
+constexpr char kDraining[] = "the server is draining and admits no new requests";
+
+std::string RandomTag() {
+  std::random_device device;
+  return absl::StrCat(absl::Hex(device(), absl::kZeroPad8));
+}
+
+Reply JsonReply(int status, std::string body) {
+  Reply reply;
+  reply.status = status;
+  reply.body = std::move(body);
+  return reply;
+}
+
+Reply ErrorReply(const HttpError& error) { return JsonReply(error.status, ErrorJson(error)); }
+
+}  // namespace
+
+OpenAiService::OpenAiService(PrometheusMetrics* metrics, const Readiness* readiness,
+                             int32_t max_tokens_limit)
+    : metrics_(metrics),
+      readiness_(readiness),
+      max_tokens_limit_(max_tokens_limit),
+      id_tag_(RandomTag()),
+      created_(absl::ToUnixSeconds(absl::Now())) {}
+
+#ifdef INFERD_HTTP_CHAT
+void OpenAiService::SetChatTemplate(absl::StatusOr<engine::ChatTemplate> chat_template) {
+  if (chat_template.ok()) {
+    chat_template_.emplace(*std::move(chat_template));
+    chat_template_status_ = absl::OkStatus();
+  } else {
+    chat_template_status_ = chat_template.status();
+  }
+}
+#endif
+
+Reply OpenAiService::Fail(const absl::Status& status, bool count) {
+  if (count) metrics_->CountFailure(ToGrpcCode(status.code()));
+  return ErrorReply(ErrorFromStatus(status));
+}
+
+Reply OpenAiService::Handle(const HttpRequestView& request, std::function<void()> notify) {
+  absl::string_view path = request.target;
+  if (const size_t query = path.find('?'); query != absl::string_view::npos) {
+    path = path.substr(0, query);
+  }
+  struct Route {
+    absl::string_view path;
+    absl::string_view method;
+  };
+  static constexpr Route kRoutes[] = {{"/health", "GET"},
+                                      {"/v1/models", "GET"},
+                                      {"/v1/completions", "POST"},
+                                      {"/v1/chat/completions", "POST"}};
+  const Route* route = nullptr;
+  for (const Route& r : kRoutes) {
+    if (r.path == path) route = &r;
+  }
+  if (route == nullptr) {
+    return ErrorReply(MakeError(404,
+                                absl::StrCat("no such path: ", path,
+                                             " (this server has /health, /v1/models, "
+                                             "/v1/completions, /v1/chat/completions)"),
+                                "not_found"));
+  }
+  const bool head = request.method == "HEAD" && route->method == "GET";
+  if (request.method != route->method && !head) {
+    Reply reply = ErrorReply(
+        MakeError(405, absl::StrCat(path, " takes ", route->method, ", not ", request.method),
+                  "method_not_allowed"));
+    reply.allow = std::string(route->method);
+    return reply;
+  }
+  if (path == "/health") {
+    if (readiness_ != nullptr && readiness_->ready()) return JsonReply(200, "{}");
+    return ErrorReply(MakeError(503,
+                                LoadedEngine() == nullptr
+                                    ? kLoading
+                                    : "not ready: the server is draining or the engine stalled",
+                                "not_ready"));
+  }
+  engine::Engine* engine = LoadedEngine();
+  if (path == "/v1/models") {
+    if (engine == nullptr) return ErrorReply(MakeError(503, kLoading));
+    const engine::ModelInfo& info = engine->model_info();
+    nlohmann::ordered_json model;
+    model["id"] = info.model_name;
+    model["object"] = "model";
+    model["created"] = created_;
+    model["owned_by"] = "inferd";
+    model["root"] = info.model_dir;
+    model["max_model_len"] = info.max_context;
+    nlohmann::ordered_json list;
+    list["object"] = "list";
+    list["data"] = nlohmann::ordered_json::array({std::move(model)});
+    return JsonReply(200, DumpJson(list));
+  }
+  return Generate(path == "/v1/completions" ? Endpoint::kCompletions : Endpoint::kChatCompletions,
+                  request.body, std::move(notify));
+}
+
+Reply OpenAiService::Generate(Endpoint endpoint, absl::string_view body,
+                              std::function<void()> notify) {
+  engine::Engine* const engine = LoadedEngine();
+  if (!admitting_.load()) return Fail(absl::UnavailableError(kDraining), true);
+  if (engine == nullptr) return Fail(absl::UnavailableError(kLoading), true);
+  absl::StatusOr<OrderedJson> json = ParseJsonBody(body);
+  if (!json.ok()) return Fail(json.status(), true);
+  const engine::ModelInfo& info = engine->model_info();
+  absl::StatusOr<OpenAiRequest> parsed = ParseOpenAiRequest(endpoint, *json, info.model_name);
+  if (!parsed.ok()) return Fail(parsed.status(), true);
+  OpenAiRequest& request = *parsed;
+  const bool chat = endpoint == Endpoint::kChatCompletions;
+  if (chat) {
+#ifdef INFERD_HTTP_CHAT
+    if (!chat_template_.has_value()) {
+      return Fail(absl::InvalidArgumentError(absl::StrCat(
+                      "this model has no chat template, so /v1/chat/completions cannot serve it: ",
+                      chat_template_status_.message(), " (or use /v1/completions)")),
+                  true);
+    }
+    engine::ChatTemplateInput input;
+    input.messages = std::move(request.messages);
+    input.tools = std::move(request.tools);
+    input.add_generation_prompt = request.add_generation_prompt;
+    input.kwargs = std::move(request.chat_template_kwargs);
+    absl::StatusOr<std::string> prompt = chat_template_->Render(input);
+    if (!prompt.ok()) return Fail(prompt.status(), true);
+    request.generate.set_text(*std::move(prompt));
+#else
+    return Fail(absl::InvalidArgumentError(
+                    "this build of inferd has no chat templates (built without libpython3-dev): "
+                    "/v1/chat/completions is unavailable; use /v1/completions"),
+                true);
+#endif
+  }
+  absl::StatusOr<engine::Request> built =
+      BuildEngineRequest(request.generate, info, engine->tokenizer(), absl::Now(),
+                         absl::InfiniteFuture(), max_tokens_limit_);
+  if (!built.ok()) return Fail(built.status(), true);
+  const uint64_t n = next_id_.fetch_add(1) + 1;
+  built->request_id = absl::StrCat("http-", id_tag_, "-", n);
+
+  Reply reply;
+  reply.request_id = built->request_id;
+  reply.stream = request.stream;
+  reply.content_type = request.stream ? "text/event-stream" : "application/json";
+  ResponseContext context;
+  context.endpoint = endpoint;
+  context.id = absl::StrCat(chat ? "chatcmpl-" : "cmpl-", id_tag_, "-", n);
+  context.created = absl::ToUnixSeconds(absl::Now());
+  context.model = info.model_name;
+  context.stream = request.stream;
+  context.include_usage = request.include_usage;
+  context.top_logprobs = request.top_logprobs;
+  context.tokenizer = &engine->tokenizer();
+  reply.responder = std::make_unique<OpenAiResponder>(std::move(context));
+  reply.channel = std::make_shared<engine::OutputChannel>();
+  reply.channel->SetNotify(std::move(notify));
+  streams_.Add();
+  if (absl::Status s = engine->Submit(*std::move(built), reply.channel); !s.ok()) {
+    streams_.Remove();
+    return Fail(s, true);
+  }
+  return reply;
+}
+
+void OpenAiService::Abort(const std::string& request_id) {
+  if (engine::Engine* engine = LoadedEngine(); engine != nullptr) engine->Abort(request_id);
+}
+
+}  // namespace inferd::server::http
