@@ -61,10 +61,6 @@ class CompiledGrammar {
   const TokenMaskEntry& Entry(const int32_t* key, int n) const;
 
  private:
-  // `shallow`: the entry of key[0..n-2] (n > 1), whose uncertain tokens are
-  // the only ones a deeper key can decide differently.
-  std::unique_ptr<TokenMaskEntry> ComputeEntry(const int32_t* key, int n,
-                                               const TokenMaskEntry* shallow) const;
   // The key's frames and everything reachable from them (byte edges, calls,
   // continuations), renumbered in discovery order, with the vocabulary's
   // fingerprint: equal strings give equal entries, in any grammar. Grammars

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "engine/structured_output/utf8_sequences.h"
+
 namespace inferd::engine {
 
 TokenTrie::TokenTrie(const std::vector<std::string>& bytes, const std::vector<bool>& skip) {
@@ -41,6 +43,7 @@ TokenTrie::TokenTrie(const std::vector<std::string>& bytes, const std::vector<bo
       n.rank_begin = static_cast<int32_t>(r);
       n.own_rank_end = static_cast<int32_t>(r);
       n.sub_rank_end = -1;
+      n.summary = -1;
       path.push_back(static_cast<int32_t>(nodes_.size()));
       nodes_.push_back(n);
     }
@@ -49,6 +52,43 @@ TokenTrie::TokenTrie(const std::vector<std::string>& bytes, const std::vector<bo
     max_depth_ = std::max(max_depth_, static_cast<int32_t>(b.size()));
   }
   close_from(0, static_cast<int32_t>(bytes_.size()));
+  Summarize();
+}
+
+// One scan of each large subtree (nested ones are scanned again: the sum is
+// the node count times the nesting depth of large subtrees, a few).
+void TokenTrie::Summarize() {
+  std::vector<int> utf8(static_cast<size_t>(max_depth_) + 2);
+  std::vector<int> chars(utf8.size());
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    Node& n = nodes_[i];
+    if (n.end - static_cast<int32_t>(i) - 1 < kSummaryMinNodes) continue;
+    Summary s = {{0, 0}, false, true, 0};
+    const auto base = static_cast<size_t>(n.depth);
+    utf8[0] = kUtf8Boundary;
+    chars[0] = 0;
+    int max_chars = 0;
+    for (auto j = static_cast<size_t>(i) + 1; j < static_cast<size_t>(n.end); ++j) {
+      const Node& m = nodes_[j];
+      const uint8_t b = m.byte;
+      if (b < 0x80) {
+        s.ascii[b / 64] |= uint64_t{1} << (b % 64);
+      } else {
+        s.non_ascii = true;
+      }
+      const size_t rel = static_cast<size_t>(m.depth) - base;
+      utf8[rel] = Utf8Feed(utf8[rel - 1], b);
+      chars[rel] = chars[rel - 1] + (utf8[rel] == kUtf8Boundary ? 1 : 0);
+      if (m.own_rank_end > m.rank_begin) {
+        if (utf8[rel] != kUtf8Boundary) s.utf8_complete = false;
+        max_chars = std::max(max_chars, chars[rel]);
+      }
+      if (utf8[rel] == kUtf8Invalid) s.utf8_complete = false;
+    }
+    s.max_chars = static_cast<uint8_t>(std::min(max_chars, 255));
+    n.summary = static_cast<int32_t>(summaries_.size());
+    summaries_.push_back(s);
+  }
 }
 
 }  // namespace inferd::engine

@@ -5,6 +5,7 @@
 // be matched against a grammar (special, EOS, empty) are left out. Token
 // "ranks" are positions in the bytewise-sorted order; a node's subtree is
 // the node range [index, end) and the rank range [rank_begin, sub_rank_end).
+// Large subtrees carry a summary of the bytes read below them.
 #ifndef INFERD_ENGINE_STRUCTURED_OUTPUT_TOKEN_TRIE_H_
 #define INFERD_ENGINE_STRUCTURED_OUTPUT_TOKEN_TRIE_H_
 
@@ -24,7 +25,21 @@ class TokenTrie {
     int32_t rank_begin;    // first rank ending at or below this node
     int32_t own_rank_end;  // ranks [rank_begin, own_rank_end) end exactly here
     int32_t sub_rank_end;  // one past the last rank of the subtree
+    int32_t summary;       // index into summaries(), or -1 (small subtrees)
   };
+
+  // What the bytes below a node read, for walks that decide a whole
+  // subtree at once (token_mask_walk.h). Kept for nodes with at least
+  // kSummaryMinNodes nodes below them.
+  struct Summary {
+    uint64_t ascii[2];   // bit b: some token below reads ASCII byte b after the node
+    bool non_ascii;      // some token below reads a byte >= 0x80 after the node
+    bool utf8_complete;  // every token below reads, after the node, whole well-formed
+                         // characters only (utf8_sequences.h)
+    uint8_t max_chars;   // the most characters a token below reads after the node
+                         // (when utf8_complete; at most 255)
+  };
+  static constexpr int32_t kSummaryMinNodes = 4;
 
   // `bytes[id]`; ids with `skip[id]` are left out (as are empty strings).
   TokenTrie(const std::vector<std::string>& bytes, const std::vector<bool>& skip);
@@ -34,9 +49,13 @@ class TokenTrie {
   int32_t id(int32_t rank) const { return ids_[static_cast<size_t>(rank)]; }
   std::string_view bytes(int32_t rank) const { return bytes_[static_cast<size_t>(rank)]; }
   int32_t max_depth() const { return max_depth_; }
+  const Summary& summary(int32_t index) const { return summaries_[static_cast<size_t>(index)]; }
 
  private:
+  void Summarize();
+
   std::vector<Node> nodes_;
+  std::vector<Summary> summaries_;
   std::vector<int32_t> ids_;        // by rank
   std::vector<std::string> bytes_;  // by rank
   int32_t max_depth_ = 0;

@@ -3,13 +3,16 @@
 // sentencepiece with byte fallback) from ../shared: a JSON grammar accepts
 // every token of valid JSON texts, refuses an invalid one at the first
 // token that cannot continue, and the cached masks equal the per-token full
-// check (IsTokenAllowed) over the whole vocabulary.
+// check (IsTokenAllowed) over the whole vocabulary, also for grammars whose
+// masks the walk decides a subtree at a time (token_mask_walk.h): string
+// content over whole UTF-8 characters, bounded repetitions, "any key but").
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "engine/structured_output/compiled_grammar.h"
 #include "engine/structured_output/grammar_matcher.h"
+#include "engine/structured_output/token_mask_walk.h"
 #include "engine/structured_output/token_vocabulary.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "gtest/gtest.h"
@@ -141,6 +144,40 @@ TEST(GrammarMatcherTokenizerTest, JsonWithLlama3) {
 TEST(GrammarMatcherTokenizerTest, JsonWithLlama2) {
   INFERD_REQUIRE_SHARED("tokenizers/llama2");
   RunJson("tokenizers/llama2");
+}
+
+// Grammars where the walk decides whole trie subtrees (a set reading every
+// character below back to itself, or a chain of such sets for bounded
+// repetitions): at every token of a text, the mask equals IsTokenAllowed
+// for all 128k tokens.
+TEST(GrammarMatcherTokenizerTest, SubtreeShortcutsWithLlama3) {
+  INFERD_REQUIRE_SHARED("tokenizers/llama3/tokenizer.json");
+  Loaded l = Load("tokenizers/llama3");
+  ASSERT_NE(l.vocab, nullptr);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"(root ::= "\"" [^"\\\x00-\x1f]* "\"")",
+       "\"h\xC3\xA9llo w\xC3\xB6rld \xE2\x82\xAC\xF0\x9F\x98\x80 the rain in Spain\""},
+      {R"(root ::= "\"" [^"\\\x00-\x1f]{0,30} "\"")", "\"na\xC3\xAFve caf\xC3\xA9 owner\""},
+      {R"(root ::= "\"" ( [^"\\\x00-\x1f] | "\\" ["\\/bfnrt] ){2,12} "\"" ":" [0-9]+)",
+       "\"abc\\ndef\":42"},
+      {R"(root ::= "\"" ( [^"a\\\x00-\x1f] [^"\\\x00-\x1f]* | "a" ( [^"g\\\x00-\x1f] [^"\\\x00-\x1f]* )? ) "\"")",
+       "\"zebra crossing\""},
+      {R"(root ::= [a-zA-Z ]{1,50} ".")", "Hello there general Kenobi."},
+  };
+  const int64_t decided_before = TokenMaskSubtreesDecided();
+  for (const auto& [grammar, text] : cases) {
+    SCOPED_TRACE(grammar);
+    auto g = CompileGbnf(grammar, l.vocab);
+    ASSERT_TRUE(g.ok()) << g.status();
+    GrammarMatcher m(*g);
+    for (int32_t id : l.tokenizer->Encode(text, /*add_special_tokens=*/false)) {
+      CheckMaskAgainstFullCheck(m, *l.vocab);
+      if (HasFatalFailure()) return;
+      ASSERT_TRUE(m.AcceptToken(id)) << "'" << l.vocab->bytes(id) << "'";
+    }
+    EXPECT_TRUE(m.CanTerminate());
+  }
+  EXPECT_GT(TokenMaskSubtreesDecided(), decided_before);
 }
 
 }  // namespace

@@ -1,0 +1,326 @@
+// engine/structured_output/token_mask_walk.cc — the trie walk behind a
+// token mask entry.
+#include "engine/structured_output/token_mask_walk.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "engine/structured_output/grammar_stacks.h"
+#include "engine/structured_output/token_trie.h"
+#include "engine/structured_output/utf8_sequences.h"
+
+namespace inferd::engine {
+namespace {
+
+std::atomic<int64_t> g_subtrees_decided{0};
+
+class TokenMaskWalk {
+ public:
+  TokenMaskWalk(const GrammarAutomaton& automaton, const TokenVocabulary& vocab)
+      : a_(automaton), vocab_(vocab), trie_(vocab.trie()), stepper_(&automaton, &arena_) {}
+
+  std::unique_ptr<TokenMaskEntry> Run(const int32_t* key, int n, const TokenMaskEntry* shallow);
+
+ private:
+  // Stack sets are interned (sorted stacks + the `below` flag), so a set is
+  // an id and "reads back to itself" is an id comparison.
+  int32_t Intern(StackSet&& set);
+  // The set reached from set `from` by `byte`. The first time, the result
+  // is filled in for every byte of the class `byte` is in (the bytes no
+  // edge of the set's top states tells apart).
+  int32_t StepTo(int32_t from, uint8_t byte) {
+    const int32_t to = step_[static_cast<size_t>(from) * 256 + byte];
+    return to >= 0 ? to : StepSlow(from, byte);
+  }
+  int32_t StepSlow(int32_t from, uint8_t byte);
+  bool live(int32_t set) const { return (flags_[static_cast<size_t>(set)] & kLive) != 0; }
+  bool below(int32_t set) const { return (flags_[static_cast<size_t>(set)] & kBelow) != 0; }
+  // DecidesSubtree, with its most common answer (a byte below leaves the
+  // set's one successor) found without a call.
+  bool QuickDecides(int32_t x, const TokenTrie::Summary& s) {
+    const auto xi = static_cast<size_t>(x);
+    if (successor_known_[xi] != 0) {
+      const Successor& sc = successor_[xi];
+      if ((s.ascii[0] & ~sc.ascii_mask[0]) != 0 || (s.ascii[1] & ~sc.ascii_mask[1]) != 0) {
+        return false;
+      }
+    }
+    return DecidesSubtree(x, s);
+  }
+  // Every token below a node with summary `s` ends in a live set, when the
+  // walk is in (live) set `x` at the node.
+  bool DecidesSubtree(int32_t x, const TokenTrie::Summary& s);
+  // Where one character takes set `x`, when the answer is one set.
+  struct Successor {
+    int32_t ascii_to = -1;               // the set most ASCII bytes lead to
+    std::array<uint64_t, 2> ascii_mask;  // the ASCII bytes that lead there
+    int32_t chars_to = -1;               // the set every well-formed non-ASCII
+                                         // character leads to, or -1 when not one live set
+  };
+  // chars_to is computed only when `need_chars`.
+  const Successor& SuccessorOf(int32_t x, bool need_chars);
+
+  const GrammarAutomaton& a_;
+  const TokenVocabulary& vocab_;
+  const TokenTrie& trie_;
+  StackArena arena_;
+  StackStepper stepper_;
+  std::vector<StackSet> sets_;
+  absl::flat_hash_map<std::vector<int32_t>, int32_t> set_index_;
+  std::vector<int32_t> set_key_;
+  std::vector<int32_t> step_;  // step_[set * 256 + byte]: the set reached, -1 until computed
+  static constexpr uint8_t kLive = 1;   // the set has a stack (can read on)
+  static constexpr uint8_t kBelow = 2;  // some configuration returned below the key's frames
+  std::vector<uint8_t> flags_;          // per set
+  // Per set, computed when first asked.
+  std::vector<Successor> successor_;
+  std::vector<char> successor_known_;            // 0 no, 1 ASCII part, 2 both
+  std::vector<std::pair<int32_t, int>> counts_;  // scratch
+};
+
+int32_t TokenMaskWalk::Intern(StackSet&& set) {
+  set_key_.assign(set.stacks.begin(), set.stacks.end());
+  std::sort(set_key_.begin(), set_key_.end());
+  set_key_.push_back(set.below ? -1 : -2);
+  auto [it, fresh] = set_index_.try_emplace(set_key_, static_cast<int32_t>(sets_.size()));
+  if (fresh) {
+    flags_.push_back(static_cast<uint8_t>((set.empty() ? 0 : kLive) | (set.below ? kBelow : 0)));
+    sets_.push_back(std::move(set));
+    step_.resize(sets_.size() * 256, -1);
+    successor_.emplace_back();
+    successor_known_.push_back(0);
+  }
+  return it->second;
+}
+
+int32_t TokenMaskWalk::StepSlow(int32_t from, uint8_t byte) {
+  int lo = 0;
+  int hi = 255;
+  for (int32_t id : sets_[static_cast<size_t>(from)].stacks) {
+    for (const ByteEdge& e : a_.states[static_cast<size_t>(arena_.state(id))].bytes) {
+      if (e.hi < byte) {
+        lo = std::max(lo, e.hi + 1);
+      } else if (e.lo > byte) {
+        hi = std::min(hi, e.lo - 1);
+      } else {
+        lo = std::max<int>(lo, e.lo);
+        hi = std::min<int>(hi, e.hi);
+      }
+    }
+  }
+  StackSet next;
+  stepper_.Step(sets_[static_cast<size_t>(from)], byte, &next);
+  const int32_t to = Intern(std::move(next));  // may grow step_
+  const size_t base = static_cast<size_t>(from) * 256;
+  for (int b = lo; b <= hi; ++b) step_[base + static_cast<size_t>(b)] = to;
+  return to;
+}
+
+const TokenMaskWalk::Successor& TokenMaskWalk::SuccessorOf(int32_t x, bool need_chars) {
+  const auto xi = static_cast<size_t>(x);
+  if (successor_known_[xi] == 0) {
+    // ASCII: the most common target (a set has few distinct targets).
+    Successor sc;
+    std::array<int32_t, 128> to;
+    std::vector<std::pair<int32_t, int>>& counts = counts_;
+    counts.clear();
+    for (int b = 0; b < 128; ++b) {
+      const int32_t t = StepTo(x, static_cast<uint8_t>(b));
+      to[static_cast<size_t>(b)] = t;
+      auto it =
+          std::find_if(counts.begin(), counts.end(), [t](const auto& c) { return c.first == t; });
+      if (it == counts.end()) {
+        counts.emplace_back(t, 1);
+      } else {
+        ++it->second;
+      }
+    }
+    sc.ascii_to = std::max_element(counts.begin(), counts.end(), [](const auto& a, const auto& b) {
+                    return a.second < b.second;
+                  })->first;
+    sc.ascii_mask = {0, 0};
+    for (int b = 0; b < 128; ++b) {
+      if (to[static_cast<size_t>(b)] == sc.ascii_to) {
+        sc.ascii_mask[static_cast<size_t>(b / 64)] |= uint64_t{1} << (b % 64);
+      }
+    }
+    successor_[xi] = sc;
+    successor_known_[xi] = 1;
+  }
+  if (need_chars && successor_known_[xi] == 1) {
+    // Non-ASCII: each row of well-formed sequences, one live set per
+    // position, every row ending in the same set.
+    std::vector<int32_t> frontier, next;
+    int32_t end = -1;
+    bool one = true;
+    for (int r = 0; r < kNumUtf8Rows && one; ++r) {
+      const Utf8Row& row = kUtf8Rows[r];
+      frontier.assign(1, x);
+      for (int pos = 0; pos < row.len && one; ++pos) {
+        next.clear();
+        for (int32_t from : frontier) {
+          for (int b = row.lo[pos]; b <= row.hi[pos]; ++b) {
+            const int32_t t = StepTo(from, static_cast<uint8_t>(b));
+            if (std::find(next.begin(), next.end(), t) == next.end()) next.push_back(t);
+          }
+        }
+        one = next.size() == 1 && live(next[0]);
+        frontier.swap(next);
+      }
+      if (one && end >= 0 && frontier[0] != end) one = false;
+      if (one) end = frontier[0];
+    }
+    successor_[xi].chars_to = one ? end : -1;
+    successor_known_[xi] = 2;
+  }
+  return successor_[xi];
+}
+
+bool TokenMaskWalk::DecidesSubtree(int32_t x, const TokenTrie::Summary& s) {
+  if (s.non_ascii && !s.utf8_complete) return false;
+  const bool any_ascii = (s.ascii[0] | s.ascii[1]) != 0;
+  // x_0 = x; x_{k+1} is where any character read below takes x_k. Tokens
+  // below read at most max_chars characters, so they end in x_0 ..
+  // x_max_chars; a set that every such character takes back to itself
+  // ends the chain early.
+  int32_t cur = x;
+  for (int k = 0; k < s.max_chars; ++k) {
+    const Successor& sc = SuccessorOf(cur, s.non_ascii);
+    int32_t next = -1;
+    if (any_ascii) {
+      if ((s.ascii[0] & ~sc.ascii_mask[0]) != 0 || (s.ascii[1] & ~sc.ascii_mask[1]) != 0) {
+        return false;
+      }
+      next = sc.ascii_to;
+      if (s.non_ascii && sc.chars_to != next) return false;
+    } else {
+      next = sc.chars_to;
+    }
+    if (next < 0 || !live(next)) return false;
+    if (next == cur) return true;
+    cur = next;
+  }
+  return true;
+}
+
+std::unique_ptr<TokenMaskEntry> TokenMaskWalk::Run(const int32_t* key, int n,
+                                                   const TokenMaskEntry* shallow) {
+  std::vector<int32_t> ids(static_cast<size_t>(trie_.max_depth()) + 1);
+  // pending[d]: some prefix of length 1..d returned below the frame.
+  std::vector<char> pending(ids.size(), 0);
+  int32_t seed = kBottom;
+  for (int i = n - 1; i >= 0; --i) seed = arena_.Intern(key[i], seed);
+  {
+    StackSet first;
+    stepper_.Close({seed}, &first);
+    first.below = false;  // returning before any byte needs no check
+    ids[0] = Intern(std::move(first));
+  }
+  // One preorder walk of the trie. With a shallower entry, only its
+  // uncertain ranks are asked about (the others keep its answer: more
+  // context only decides returns below its frames), and a subtree holding
+  // none of them is skipped; a dead set skips its subtree either way.
+  const std::vector<int32_t>* filter = shallow != nullptr ? &shallow->uncertain_ranks : nullptr;
+  size_t f = 0;  // filter index: first filtered rank not yet passed
+  const auto words = static_cast<size_t>(vocab_.bitmask_words());
+  std::vector<uint32_t> accepted(words, 0);
+  size_t num_accepted = 0;
+  std::vector<int32_t> uncertain;
+  auto accept = [&](int32_t rank) {
+    const auto id = static_cast<uint32_t>(trie_.id(rank));
+    accepted[id / 32] |= 1u << (id % 32);
+    ++num_accepted;
+  };
+  // Moves f to the first filtered rank >= `rank` (skipped subtrees can pass
+  // thousands of them at once).
+  auto skip_to = [&](int32_t rank) {
+    if (f < filter->size() && (*filter)[f] < rank) {
+      f = static_cast<size_t>(
+          std::lower_bound(filter->begin() + static_cast<std::ptrdiff_t>(f), filter->end(), rank) -
+          filter->begin());
+    }
+  };
+  // Applies `fn` to the ranks in [begin, end) that are asked about.
+  auto each = [&](int32_t begin, int32_t end, auto&& fn) {
+    if (filter == nullptr) {
+      for (int32_t r = begin; r < end; ++r) fn(r);
+      return;
+    }
+    skip_to(begin);
+    for (; f < filter->size() && (*filter)[f] < end; ++f) fn((*filter)[f]);
+  };
+  auto add_uncertain = [&](int32_t r) { uncertain.push_back(r); };
+  int64_t decided = 0;
+  const auto& nodes = trie_.nodes();
+  auto n_nodes = static_cast<int32_t>(nodes.size());
+  for (int32_t i = 0; i < n_nodes;) {
+    const TokenTrie::Node& node = nodes[static_cast<size_t>(i)];
+    if (filter != nullptr) {
+      skip_to(node.rank_begin);
+      if (f == filter->size()) break;
+      if ((*filter)[f] >= node.sub_rank_end) {
+        i = node.end;
+        continue;
+      }
+    }
+    auto d = static_cast<size_t>(node.depth);
+    const int32_t x = StepTo(ids[d - 1], node.byte);
+    ids[d] = x;
+    const bool is_live = live(x);
+    pending[d] = static_cast<char>(pending[d - 1] || below(x));
+    if (is_live || below(x)) {
+      each(node.rank_begin, node.own_rank_end, accept);
+    } else if (pending[d - 1]) {
+      each(node.rank_begin, node.own_rank_end, add_uncertain);
+    }
+    if (!is_live) {
+      if (pending[d]) each(node.own_rank_end, node.sub_rank_end, add_uncertain);
+      i = node.end;
+    } else if (node.summary >= 0 && QuickDecides(x, trie_.summary(node.summary))) {
+      each(node.own_rank_end, node.sub_rank_end, accept);
+      ++decided;
+      i = node.end;
+    } else {
+      ++i;
+    }
+  }
+  g_subtrees_decided.fetch_add(decided, std::memory_order_relaxed);
+  auto entry = std::make_unique<TokenMaskEntry>();
+  entry->uncertain_ranks = std::move(uncertain);
+  if (shallow != nullptr) {
+    if (!shallow->accepted_bits.empty()) {
+      entry->accepted_bits = shallow->accepted_bits;
+      for (size_t w = 0; w < words; ++w) entry->accepted_bits[w] |= accepted[w];
+      return entry;
+    }
+    for (int32_t id : shallow->accepted_ids) {
+      accepted[static_cast<size_t>(id) / 32] |= 1u << (static_cast<uint32_t>(id) % 32);
+    }
+    num_accepted += shallow->accepted_ids.size();
+  }
+  if (num_accepted > words) {
+    entry->accepted_bits = std::move(accepted);
+  } else {
+    for (size_t w = 0; w < words; ++w) {
+      for (uint32_t bits = accepted[w]; bits != 0; bits &= bits - 1) {
+        entry->accepted_ids.push_back(static_cast<int32_t>(w * 32) + __builtin_ctz(bits));
+      }
+    }
+  }
+  return entry;
+}
+
+}  // namespace
+
+int64_t TokenMaskSubtreesDecided() { return g_subtrees_decided.load(std::memory_order_relaxed); }
+
+std::unique_ptr<TokenMaskEntry> WalkTokenMask(const GrammarAutomaton& automaton,
+                                              const TokenVocabulary& vocab, const int32_t* key,
+                                              int n, const TokenMaskEntry* shallow) {
+  return TokenMaskWalk(automaton, vocab).Run(key, n, shallow);
+}
+
+}  // namespace inferd::engine
