@@ -1,0 +1,589 @@
+"""tests/integration/openai_http_test.py — the OpenAI-compatible HTTP API
+(`inferd serve --http-port 0`, docs/openai-api.md) on the real daemon:
+
+- greedy (and seeded) output over HTTP equals the gRPC output for the same
+  request, non-streaming and streaming, text prompts and token ids;
+- the SSE bytes (HTTP/1.1 chunked framing, `data: {...}\\n\\n` events,
+  `data: [DONE]\\n\\n`, include_usage) checked byte by byte;
+- chat completions through a chat template (--chat-template), equal to a
+  completion of the template's text; 400 naming the missing template;
+- bad inputs each get the right status, OpenAI's error object and a clear
+  message, and the server keeps serving;
+- a client that disconnects mid-stream aborts its request (every KV block
+  free again); SIGTERM ends a running HTTP stream with a final chunk.
+"""
+
+import http.client
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+import inference_test
+from inference_test import BINARY_DIR, LONG_MODEL_DIR, MODEL_DIR, SHARED_DIR, TIMEOUT_S
+
+import grpc  # noqa: E402  (inference_test put the stubs on sys.path)
+from inferd.v1 import inference_pb2 as pb  # noqa: E402
+from inferd.v1 import inference_pb2_grpc  # noqa: E402
+
+assert inference_test  # imported for its sys.path set-up
+
+HTTP_PREFIX = "inferd: http on "
+READY_PREFIX = "inferd: serving "
+LLAMA3_CONFIG = os.path.join(SHARED_DIR, "tokenizers", "llama3", "tokenizer_config.json")
+MAX_REQUEST_BYTES = 64 << 10
+
+
+def start(model_dir, extra_args=()):
+    """inferd serve with an HTTP port; returns (process, grpc "HOST:PORT",
+    http port)."""
+    process = subprocess.Popen(
+        [os.path.join(BINARY_DIR, "inferd"), "serve", "--model", model_dir, "--host", "127.0.0.1",
+         "--port", "0", "--metrics-port", "-1", "--http-port", "0"] + list(extra_args),
+        stdout=subprocess.PIPE)
+    deadline = time.monotonic() + TIMEOUT_S
+    fd = process.stdout.fileno()
+    pending = b""
+    http_port = None
+    while time.monotonic() < deadline:
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            text = line.decode().strip()
+            if text.startswith(HTTP_PREFIX):
+                http_port = int(text.rsplit(":", 1)[1])
+            if text.startswith(READY_PREFIX):
+                return process, "127.0.0.1:" + text.rsplit(":", 1)[1], http_port
+        ready, _, _ = select.select([fd], [], [], max(0, deadline - time.monotonic()))
+        if not ready:
+            break
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        pending += chunk
+    process.kill()
+    process.wait(timeout=10)
+    raise RuntimeError("inferd serve printed no ready line (see its stderr)")
+
+
+def stop(process):
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+        return None
+    finally:
+        process.stdout.close()
+
+
+def request(port, method, path, body=None, headers=None, timeout=TIMEOUT_S):
+    """(status, headers dict, body bytes) of one request on its own connection."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def post(port, path, body, **kw):
+    status, headers, data = request(port, "POST", path, body,
+                                    {"Content-Type": "application/json"}, **kw)
+    return status, headers, data
+
+
+def raw_exchange(port, data, timeout=TIMEOUT_S):
+    """Sends raw bytes; returns every byte the server sends until it closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return out
+            out += chunk
+
+
+def raw_post(path, body, close=True):
+    body = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return (b"POST " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + (b"Connection: close\r\n" if close else b"") +
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
+def split_response(raw):
+    """(status line, headers dict (lower-case names), body bytes as sent)."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return lines[0], headers, body
+
+
+def dechunk(body):
+    """The chunks of an HTTP/1.1 chunked body, checking the framing byte-wise;
+    the terminating zero chunk must end the bytes."""
+    chunks = []
+    while True:
+        size_line, sep, rest = body.partition(b"\r\n")
+        assert sep, "no chunk-size line in %r" % body[:80]
+        size = int(size_line, 16)
+        if size == 0:
+            assert rest == b"\r\n", "bytes after the last chunk: %r" % rest
+            return chunks
+        assert rest[size:size + 2] == b"\r\n", "chunk of %d bytes not followed by CRLF" % size
+        chunks.append(rest[:size])
+        body = rest[size + 2:]
+
+
+def sse_events(stream_bytes):
+    """The `data:` payloads of an SSE stream, checking that it is exactly a
+    sequence of `data: ...\\n\\n` events."""
+    events = []
+    text = stream_bytes.decode()
+    while text:
+        assert text.startswith("data: "), "an event does not start with 'data: ': %r" % text[:80]
+        event, sep, text = text.partition("\n\n")
+        assert sep, "an event does not end with a blank line: %r" % event[:80]
+        assert "\n" not in event, "a multi-line event: %r" % event[:80]
+        events.append(event[len("data: "):])
+    return events
+
+
+def grpc_generate(stub, **fields):
+    chunks = list(stub.Generate(pb.GenerateRequest(**fields), timeout=TIMEOUT_S))
+    ids = [i for c in chunks for i in c.token_ids]
+    return "".join(c.text for c in chunks), ids, chunks[-1].finish_reason
+
+
+@unittest.skipUnless(os.path.isdir(MODEL_DIR),
+                     "../shared/models/stories260K not found (set INFERD_SHARED_DIR)")
+class OpenAiHttpTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="inferd-openai-")
+        cls.template = None
+        if os.path.isfile(LLAMA3_CONFIG):
+            with open(LLAMA3_CONFIG) as f:
+                cls.template = json.load(f)["chat_template"]
+            path = os.path.join(cls.tmp.name, "llama3.jinja")
+            with open(path, "w") as f:
+                f.write(cls.template)
+            args = ["--chat-template", path]
+        else:
+            args = []
+        cls.process, cls.address, cls.port = start(
+            MODEL_DIR, args + ["--max-request-bytes", str(MAX_REQUEST_BYTES)])
+        cls.channel = grpc.insecure_channel(cls.address)
+        cls.stub = inference_pb2_grpc.InferenceStub(cls.channel)
+        with open(os.path.join(MODEL_DIR, "tokenizer_config.json")) as f:
+            cls.bos = json.load(f).get("bos_token", "")
+            if isinstance(cls.bos, dict):
+                cls.bos = cls.bos["content"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.channel.close()
+        code = stop(cls.process)
+        cls.tmp.cleanup()
+        if code != 0:
+            raise RuntimeError("inferd serve did not exit 0 on SIGTERM")
+
+    def completion(self, body, path="/v1/completions"):
+        status, _, data = post(self.port, path, body)
+        self.assertEqual(status, 200, data)
+        return json.loads(data)
+
+    def stream(self, body, path="/v1/completions"):
+        """The events of a streaming request as parsed JSON (without [DONE])."""
+        status, headers, data = post(self.port, path, dict(body, stream=True))
+        self.assertEqual(status, 200, data)
+        self.assertEqual(headers.get("Content-Type"), "text/event-stream")
+        events = sse_events(data)
+        self.assertEqual(events[-1], "[DONE]")
+        return [json.loads(e) for e in events[:-1]]
+
+    def assert_serving(self):
+        status, _, data = request(self.port, "GET", "/health")
+        self.assertEqual(status, 200, data)
+        out = self.completion({"prompt": [1, 403, 407], "max_tokens": 4, "temperature": 0})
+        self.assertEqual(out["usage"]["completion_tokens"], 4)
+
+    # --- endpoints -------------------------------------------------------
+
+    def test_health_and_models(self):
+        status, headers, data = request(self.port, "GET", "/health")
+        self.assertEqual((status, json.loads(data)), (200, {}))
+        status, _, data = request(self.port, "GET", "/v1/models")
+        self.assertEqual(status, 200, data)
+        models = json.loads(data)
+        self.assertEqual(models["object"], "list")
+        self.assertEqual([m["id"] for m in models["data"]], ["stories260K"])
+        self.assertEqual(models["data"][0]["object"], "model")
+        self.assertEqual(models["data"][0]["max_model_len"], 512)
+
+    # --- HTTP equals gRPC ------------------------------------------------
+
+    def test_greedy_output_equals_grpc(self):
+        cases = [
+            ({"prompt": "Once upon a time"}, {"text": "Once upon a time"}),
+            ({"prompt": ["The little dog"]}, {"text": "The little dog"}),
+            ({"prompt": [1, 403, 407, 261]}, {"token_ids": pb.TokenIds(ids=[1, 403, 407, 261])}),
+            ({"prompt": [[1, 306]]}, {"token_ids": pb.TokenIds(ids=[1, 306])}),
+        ]
+        for http_fields, grpc_fields in cases:
+            for max_tokens in (1, 37):
+                with self.subTest(prompt=http_fields["prompt"], max_tokens=max_tokens):
+                    text, ids, reason = grpc_generate(self.stub, max_tokens=max_tokens,
+                                                      temperature=0.0, **grpc_fields)
+                    body = dict(http_fields, max_tokens=max_tokens, temperature=0)
+                    out = self.completion(body)
+                    choice = out["choices"][0]
+                    self.assertEqual(choice["text"], text)
+                    self.assertEqual(out["usage"]["completion_tokens"], len(ids))
+                    self.assertEqual(choice["finish_reason"],
+                                     {pb.FINISH_REASON_LENGTH: "length"}.get(reason, "stop"))
+                    events = self.stream(body)
+                    self.assertEqual("".join(e["choices"][0]["text"] for e in events), text)
+                    self.assertEqual(events[-1]["choices"][0]["finish_reason"],
+                                     choice["finish_reason"])
+
+    def test_seeded_sampling_and_sampling_fields_equal_grpc(self):
+        fields = dict(max_tokens=40, temperature=0.9, top_p=0.95, top_k=50, min_p=0.01, seed=1234,
+                      presence_penalty=0.5, frequency_penalty=0.25, repetition_penalty=1.1)
+        text, ids, _ = grpc_generate(self.stub, text="Lily went", **fields)
+        out = self.completion(dict(fields, prompt="Lily went"))
+        self.assertEqual(out["choices"][0]["text"], text)
+        self.assertEqual(out["usage"]["completion_tokens"], len(ids))
+        # A stop string ends the text before it, as on gRPC.
+        text, _, reason = grpc_generate(self.stub, text="Once upon a time", max_tokens=60,
+                                        temperature=0.0, stop=["little"])
+        self.assertEqual(reason, pb.FINISH_REASON_STOP_STRING)
+        out = self.completion({"prompt": "Once upon a time", "max_tokens": 60, "temperature": 0,
+                               "stop": "little"})
+        self.assertEqual(out["choices"][0]["text"], text)
+        self.assertEqual(out["choices"][0]["finish_reason"], "stop")
+
+    def test_logprobs_equal_grpc(self):
+        chunks = list(self.stub.Generate(pb.GenerateRequest(
+            text="Once upon a time", max_tokens=6, temperature=0.0, logprobs=3),
+            timeout=TIMEOUT_S))
+        grpc_lps = [lp for c in chunks for lp in c.logprobs]
+        out = self.completion({"prompt": "Once upon a time", "max_tokens": 6, "temperature": 0,
+                               "logprobs": 3})
+        lp = out["choices"][0]["logprobs"]
+        self.assertEqual(len(lp["token_logprobs"]), 6)
+        for mine, theirs in zip(lp["token_logprobs"], grpc_lps):
+            self.assertAlmostEqual(mine, theirs.logprob, places=5)
+        self.assertEqual("".join(lp["tokens"]).lstrip(), out["choices"][0]["text"].lstrip())
+        self.assertTrue(all(len(top) <= 3 and len(top) >= 1 for top in lp["top_logprobs"]))
+        self.assertEqual(lp["text_offset"][0], 0)
+
+    def test_response_format_json_schema(self):
+        schema = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"],
+                  "additionalProperties": False}
+        out = self.completion({"prompt": "Once", "max_tokens": 60, "temperature": 0,
+                               "response_format": {"type": "json_schema",
+                                                   "json_schema": {"name": "x", "schema": schema}}})
+        text = out["choices"][0]["text"]
+        if out["choices"][0]["finish_reason"] == "stop":
+            value = json.loads(text)
+            self.assertEqual(list(value), ["a"])
+            self.assertIsInstance(value["a"], int)
+        else:
+            self.assertTrue(text.startswith('{"a":'), text)
+
+    # --- SSE bytes -------------------------------------------------------
+
+    def test_sse_framing_byte_by_byte(self):
+        body = {"prompt": "Once upon a time", "max_tokens": 12, "temperature": 0, "stream": True,
+                "stream_options": {"include_usage": True}}
+        raw = raw_exchange(self.port, raw_post("/v1/completions", body))
+        status, headers, payload = split_response(raw)
+        self.assertEqual(status, "HTTP/1.1 200 OK")
+        self.assertEqual(headers["content-type"], "text/event-stream")
+        self.assertEqual(headers["transfer-encoding"], "chunked")
+        self.assertNotIn("content-length", headers)
+        stream = b"".join(dechunk(payload))
+        self.assertTrue(stream.endswith(b"data: [DONE]\n\n"))
+        events = sse_events(stream)
+        self.assertEqual(events.count("[DONE]"), 1)
+        chunks = [json.loads(e) for e in events[:-1]]
+        usage = chunks[-1]
+        self.assertEqual(usage["choices"], [])
+        self.assertEqual(usage["usage"]["completion_tokens"], 12)
+        self.assertEqual(usage["usage"]["total_tokens"],
+                         usage["usage"]["prompt_tokens"] + 12)
+        for chunk in chunks[:-1]:
+            self.assertEqual(chunk["object"], "text_completion")
+            self.assertIsNone(chunk["usage"])
+            self.assertEqual(chunk["id"], usage["id"])
+            self.assertEqual(chunk["model"], "stories260K")
+        self.assertEqual(chunks[-2]["choices"][0]["finish_reason"], "length")
+        self.assertTrue(all(c["choices"][0]["finish_reason"] is None for c in chunks[:-2]))
+        # Without include_usage: no usage key at all, and no usage chunk.
+        events = self.stream({"prompt": "Once", "max_tokens": 3, "temperature": 0})
+        self.assertTrue(all("usage" not in e and len(e["choices"]) == 1 for e in events))
+
+    def test_keep_alive_carries_requests_after_a_stream(self):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=TIMEOUT_S)
+        try:
+            for stream in (True, False, True):
+                connection.request("POST", "/v1/completions", body=json.dumps(
+                    {"prompt": "Once", "max_tokens": 5, "temperature": 0, "stream": stream}))
+                response = connection.getresponse()
+                data = response.read()
+                self.assertEqual(response.status, 200, data)
+                if stream:
+                    self.assertTrue(data.endswith(b"data: [DONE]\n\n"))
+                else:
+                    self.assertEqual(json.loads(data)["usage"]["completion_tokens"], 5)
+        finally:
+            connection.close()
+
+    # --- chat ------------------------------------------------------------
+
+    def test_chat_renders_the_template_and_equals_the_completion_of_its_text(self):
+        if self.template is None:
+            self.skipTest("../shared/tokenizers/llama3 not found")
+        messages = [{"role": "system", "content": "Be brief."},
+                    {"role": "user", "content": [{"type": "text", "text": "Tell a story "}]}]
+        # The Llama 3 template by hand: bos, then per message its header, its
+        # content trimmed and <|eot_id|>, then the assistant header.
+        text = self.bos + "".join(
+            "<|start_header_id|>%s<|end_header_id|>\n\n%s<|eot_id|>" % (m, c)
+            for m, c in (("system", "Be brief."), ("user", "Tell a story"))) + \
+            "<|start_header_id|>assistant<|end_header_id|>\n\n"
+        expected = self.completion({"prompt": text, "max_tokens": 20, "temperature": 0,
+                                    "add_special_tokens": False})
+        out = self.completion({"model": "stories260K", "messages": messages, "max_tokens": 20,
+                               "temperature": 0}, path="/v1/chat/completions")
+        self.assertEqual(out["object"], "chat.completion")
+        self.assertEqual(out["choices"][0]["message"],
+                         {"role": "assistant", "content": expected["choices"][0]["text"]})
+        for key in ("prompt_tokens", "completion_tokens", "total_tokens"):
+            self.assertEqual(out["usage"][key], expected["usage"][key])
+        events = self.stream({"messages": messages, "max_tokens": 20, "temperature": 0,
+                              "logprobs": True, "top_logprobs": 2}, path="/v1/chat/completions")
+        self.assertEqual(events[0]["object"], "chat.completion.chunk")
+        self.assertEqual(events[0]["choices"][0]["delta"], {"role": "assistant", "content": ""})
+        self.assertEqual("".join(e["choices"][0]["delta"].get("content", "") for e in events),
+                         out["choices"][0]["message"]["content"])
+        content = [lp for e in events if e["choices"][0]["logprobs"]
+                   for lp in e["choices"][0]["logprobs"]["content"]]
+        self.assertEqual(len(content), out["usage"]["completion_tokens"])
+        self.assertTrue(all(len(lp["top_logprobs"]) == 2 for lp in content))
+        self.assertEqual(bytes(content[0]["bytes"]).decode("utf-8", "replace"), content[0]["token"])
+
+    def test_chat_without_a_template_names_it(self):
+        process, _, port = start(MODEL_DIR)
+        try:
+            status, _, data = post(port, "/v1/chat/completions",
+                                   {"messages": [{"role": "user", "content": "hi"}]})
+            self.assertEqual(status, 400, data)
+            message = json.loads(data)["error"]["message"]
+            self.assertIn("no chat template", message)
+            self.assertIn("chat_template.jinja", message)
+            self.assertIn("--chat-template", message)
+        finally:
+            self.assertEqual(stop(process), 0)
+
+    # --- bad inputs ------------------------------------------------------
+
+    def test_bad_inputs_get_the_right_status_and_the_server_keeps_serving(self):
+        good = {"prompt": "Once", "max_tokens": 4}
+        raw_rows = [
+            # (what, raw request bytes, status, text in the message)
+            ("malformed JSON", raw_post("/v1/completions", b'{"prompt": "x",'), 400,
+             "not valid JSON"),
+            ("JSON that is not an object", raw_post("/v1/completions", b'[1, 2]'), 400,
+             "must be a JSON object"),
+            ("invalid UTF-8 in a string", raw_post("/v1/completions", b'{"prompt": "\xff\xfe"}'),
+             400, "ill-formed UTF-8"),
+            ("JSON nested 1,000 deep",
+             raw_post("/v1/completions", b'{"prompt": ' + b"[" * 1000 + b"]" * 1000 + b"}"), 400,
+             "deeper than 64"),
+            ("body over --max-request-bytes",
+             raw_post("/v1/completions", json.dumps({"prompt": "a" * (MAX_REQUEST_BYTES + 1)})
+                      .encode()), 413, "--max-request-bytes"),
+            ("not HTTP", b"HELLO THERE\r\n\r\n", 400, "malformed HTTP request"),
+            ("header over 16 KiB",
+             b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n", 431,
+             "header"),
+        ]
+        rows = [
+            # (what, path, body, status, param, text in the message)
+            ("unknown path", "/v2/nothing", good, 404, None, "no such path"),
+            ("unknown field", "/v1/completions", dict(good, frobnicate=1), 400, "frobnicate",
+             'unknown field "frobnicate"'),
+            ("prompt of the wrong type", "/v1/completions", {"prompt": 7}, 400, "prompt",
+             "prompt: expected"),
+            ("missing prompt", "/v1/completions", {"max_tokens": 3}, 400, "prompt", "missing"),
+            ("max_tokens a string", "/v1/completions", dict(good, max_tokens="3"), 400,
+             "max_tokens", "expected an integer, got a string"),
+            ("max_tokens 0", "/v1/completions", dict(good, max_tokens=0), 400, "max_tokens",
+             "must be in [1,"),
+            ("temperature negative", "/v1/completions", dict(good, temperature=-1), 400, None,
+             "temperature"),
+            ("top_p above 1", "/v1/completions", dict(good, top_p=1.5), 400, None, "top_p"),
+            ("max_tokens past the context", "/v1/completions", dict(good, max_tokens=100000),
+             400, None, "exceeds"),
+            ("token id outside the vocabulary", "/v1/completions", {"prompt": [1, 999999]}, 400,
+             None, "outside the vocabulary"),
+            ("n = 2", "/v1/completions", dict(good, n=2), 400, "n",
+             "n > 1 is not supported yet"),
+            ("unknown model", "/v1/completions", dict(good, model="gpt-4"), 404, "model",
+             "does not exist"),
+            ("stream_options without stream", "/v1/completions",
+             dict(good, stream_options={"include_usage": True}), 400, "stream_options",
+             "only allowed with stream"),
+            ("bad response_format type", "/v1/completions",
+             dict(good, response_format={"type": "xml"}), 400, "response_format",
+             "is not one of"),
+            ("an empty JSON schema", "/v1/completions",
+             dict(good, response_format={"type": "json_schema", "json_schema": {"name": "x"}}),
+             400, "response_format", "json_schema.schema"),
+            ("chat without messages", "/v1/chat/completions", {"max_tokens": 3}, 400, "messages",
+             "messages: missing"),
+            ("chat with a bad role", "/v1/chat/completions",
+             {"messages": [{"role": "robot", "content": "x"}]}, 400, None, "robot"),
+            ("tools without tool_choice none", "/v1/chat/completions",
+             {"messages": [{"role": "user", "content": "x"}],
+              "tools": [{"type": "function", "function": {"name": "f"}}]}, 400, "tools",
+             "not supported yet"),
+            ("stop of the wrong type", "/v1/completions", dict(good, stop=[1]), 400, "stop[0]",
+             "expected a string"),
+        ]
+        seen = []
+        for what, data, status, text in raw_rows:
+            with self.subTest(what=what):
+                line, headers, body = split_response(raw_exchange(self.port, data))
+                self.assertTrue(line.startswith("HTTP/1.1 %d " % status), "%s: %s" % (what, line))
+                error = json.loads(body[:int(headers["content-length"])])["error"]
+                self.assertIn(text, error["message"])
+                self.assertEqual(set(error), {"message", "type", "param", "code"})
+                seen.append((what, status, error["message"]))
+                self.assert_serving()
+        for what, path, body, status, param, text in rows:
+            with self.subTest(what=what):
+                got, _, data = post(self.port, path, body)
+                self.assertEqual(got, status, "%s: %s" % (what, data))
+                error = json.loads(data)["error"]
+                self.assertIn(text, error["message"])
+                if param is not None:
+                    self.assertEqual(error["param"], param)
+                self.assertEqual(set(error), {"message", "type", "param", "code"})
+                seen.append((what, status, error["message"]))
+                self.assert_serving()
+        # The wrong method on a known path, and GET of a POST path.
+        status, headers, data = request(self.port, "GET", "/v1/completions")
+        self.assertEqual(status, 405)
+        self.assertEqual(headers.get("Allow"), "POST")
+        for what, status, message in seen:
+            print("%-34s %d  %s" % (what, status, message[:100]))
+        self.assertGreaterEqual(len(seen), 25)
+
+    def test_partial_request_does_not_hold_up_others(self):
+        # A client that sent half a request (slowloris) holds only its own
+        # connection: others are served meanwhile.
+        with socket.create_connection(("127.0.0.1", self.port)) as slow:
+            slow.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Le")
+            self.assert_serving()
+            slow.sendall(b"ngth: 40\r\n\r\n{\"prompt\": \"Once\"")
+            self.assert_serving()
+
+
+@unittest.skipUnless(os.path.isdir(LONG_MODEL_DIR),
+                     "../shared/models/tiny-llama not found (set INFERD_SHARED_DIR)")
+class OpenAiHttpLongStreamTest(unittest.TestCase):
+    """Long streams on tiny-llama (4096 context: 4,000 tokens take seconds)."""
+
+    def engine_state(self, stub):
+        return stub.GetModelInfo(pb.GetModelInfoRequest(), timeout=10).engine
+
+    def wait_idle(self, stub, timeout_s):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            e = self.engine_state(stub)
+            if (e.num_live_requests == 0 and
+                    e.num_kv_blocks_free == e.num_kv_blocks_total > 0):
+                return e
+            time.sleep(0.02)
+        self.fail("engine not idle after %s s: %s" % (timeout_s, self.engine_state(stub)))
+
+    def open_stream(self, port, max_tokens=4000):
+        s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S)
+        s.sendall(raw_post("/v1/completions", {
+            "prompt": "Once upon a time", "max_tokens": max_tokens, "temperature": 0,
+            "ignore_eos": True, "stream": True}, close=False))
+        first = s.recv(65536)
+        self.assertTrue(first.startswith(b"HTTP/1.1 200 OK"), first[:80])
+        return s, first
+
+    def test_disconnect_mid_stream_aborts_the_request_and_frees_its_blocks(self):
+        process, address, port = start(LONG_MODEL_DIR)
+        channel = grpc.insecure_channel(address)
+        stub = inference_pb2_grpc.InferenceStub(channel)
+        try:
+            for round_ in range(3):
+                s, _ = self.open_stream(port)
+                while b"data: {" not in s.recv(65536):
+                    pass
+                e = self.engine_state(stub)
+                self.assertEqual(e.num_live_requests, 1, "round %d: %s" % (round_, e))
+                start_s = time.monotonic()
+                s.close()
+                self.wait_idle(stub, 2)  # 4,000 tokens take about 8 s here
+                print("round %d: idle %.0f ms after the disconnect" %
+                      (round_, (time.monotonic() - start_s) * 1e3))
+            # Several at once, dropped together.
+            sockets = [self.open_stream(port)[0] for _ in range(8)]
+            self.assertEqual(self.engine_state(stub).num_live_requests, 8)
+            for s in sockets:
+                s.close()
+            self.wait_idle(stub, 3)
+        finally:
+            channel.close()
+            self.assertEqual(stop(process), 0)
+
+    def test_sigterm_ends_a_running_stream_with_a_final_chunk(self):
+        process, address, port = start(LONG_MODEL_DIR, ["--drain-timeout", "0.5"])
+        try:
+            s, data = self.open_stream(port)
+            process.send_signal(signal.SIGTERM)
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            s.close()
+            _, headers, payload = split_response(data)
+            events = sse_events(b"".join(dechunk(payload)))
+            self.assertEqual(events[-1], "[DONE]")
+            error = json.loads(events[-2])["error"]
+            self.assertEqual(error["type"], "service_unavailable_error")
+            self.assertIn("draining", error["message"])
+            final = json.loads(events[-3])
+            self.assertEqual(final["choices"][0]["finish_reason"], "abort")
+            self.assertEqual(process.wait(timeout=30), 0)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=10)
+            process.stdout.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
