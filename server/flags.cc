@@ -74,6 +74,9 @@ ABSL_FLAG(int32_t, http_port, -1,
 ABSL_FLAG(std::string, chat_template, "",
           "Chat template file (Jinja) for /v1/chat/completions, instead of the model "
           "directory's chat_template.jinja or tokenizer_config.json's chat_template");
+ABSL_FLAG(std::string, served_model_name, "",
+          "The model id of the HTTP API (/v1/models; a request's `model` must match it). "
+          "Default: the model directory's base name");
 ABSL_FLAG(bool, expert_load_stats, false,
           "MoE models: count tokens routed to each expert per layer, reported by GetModelInfo "
           "(engine.expert_load) for debugging routing");
@@ -165,7 +168,7 @@ const cli::SubcommandSpec& ServeSpec() {
       .name = "serve",
       .synopsis =
           "[--model DIR] [--host 127.0.0.1] [--port 50051] [--metrics-port 8002] "
-          "[--http-port N] [--chat-template FILE] "
+          "[--http-port N] [--chat-template FILE] [--served-model-name NAME] "
           "[--max-num-seqs N] "
           "[--max-num-batched-tokens N] [--kv-cache-memory SIZE] [--block-size 16] "
           "[--dtype auto|fp32|bf16|fp16] [--kv-cache-dtype auto|fp32|bf16|fp16] "
@@ -193,6 +196,7 @@ const cli::SubcommandSpec& ServeSpec() {
                 "metrics_port",
                 "http_port",
                 "chat_template",
+                "served_model_name",
                 "max_num_seqs",
                 "max_num_batched_tokens",
                 "kv_cache_memory",

@@ -43,6 +43,7 @@ ABSL_DECLARE_FLAG(int32_t, port);
 ABSL_DECLARE_FLAG(int32_t, metrics_port);
 ABSL_DECLARE_FLAG(int32_t, http_port);
 ABSL_DECLARE_FLAG(std::string, chat_template);
+ABSL_DECLARE_FLAG(std::string, served_model_name);
 ABSL_DECLARE_FLAG(int32_t, max_queue_len);
 ABSL_DECLARE_FLAG(bool, expert_load_stats);
 ABSL_DECLARE_FLAG(double, drain_timeout);

@@ -125,6 +125,13 @@ absl::StatusOr<ServeOptions> OptionsFromFlags() {
   if (!limits.ok()) return limits.status();
   o.limits = *limits;
   o.security = SecurityFlagsFromCommandLine();
+  // The HTTP port has neither TLS nor API keys yet: serving it beside a
+  // secured gRPC port would open an unauthenticated way around them.
+  if (o.http_port >= 0 && (!o.security.tls_cert.empty() || !o.security.api_key_file.empty())) {
+    return absl::InvalidArgumentError(
+        "--http-port cannot be combined with --tls-cert or --api-key-file yet: the HTTP API has "
+        "no TLS or API keys, so it would serve without them (docs/openai-api.md)");
+  }
   return o;
 }
 
@@ -387,7 +394,8 @@ int RunServe(const cli::ParsedArgs& args) {
   // The OpenAI-compatible HTTP API: the same readiness, admission, engine
   // and metrics. Declared after the gRPC server and readiness, so it is
   // destroyed first.
-  http::OpenAiService http_service(metrics.get(), &readiness, o.limits.max_tokens_limit);
+  http::OpenAiService http_service(metrics.get(), &readiness, o.limits.max_tokens_limit,
+                                   absl::GetFlag(FLAGS_served_model_name));
   std::unique_ptr<http::HttpServer> http_server;
   if (o.http_port >= 0) {
     absl::StatusOr<std::unique_ptr<http::HttpServer>> started = http::HttpServer::Start(

@@ -266,7 +266,71 @@ absl::Status Take(absl::StatusOr<T> value, T* out) {
     if (absl::Status s_ = (expr); !s_.ok()) return s_; \
   } while (0)
 
+// `model`, when given, must be the served model.
+absl::Status CheckModel(const Fields& f, const std::string& served_model) {
+  if (const OrderedJson* model = f.Find("model"); model != nullptr) {
+    if (!model->is_string()) return WrongType("model", "a string", *model);
+    if (model->get<std::string>() != served_model) {
+      absl::Status status = absl::NotFoundError(
+          absl::StrCat("The model `", model->get<std::string>(),
+                       "` does not exist; this server serves `", served_model, "`"));
+      status.SetPayload(kParamPayload, absl::Cord("model"));
+      return status;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckKnown(const OrderedJson& body, const std::set<std::string>& known) {
+  for (auto it = body.begin(); it != body.end(); ++it) {
+    if (known.count(it.key()) == 0) {
+      return FieldError(it.key(), absl::StrCat("unknown field \"", it.key(),
+                                               "\" (supported: ", absl::StrJoin(known, ", "), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::StatusOr<TokenizeRequest> ParseTokenizeRequest(const OrderedJson& body,
+                                                     const std::string& served_model) {
+  INFERD_RETURN_IF_ERROR(
+      CheckKnown(body, {"model", "prompt", "add_special_tokens", "return_token_strs"}));
+  Fields f(body);
+  INFERD_RETURN_IF_ERROR(CheckModel(f, served_model));
+  TokenizeRequest out;
+  const OrderedJson* prompt = f.Find("prompt");
+  if (prompt == nullptr) return FieldError("prompt", "prompt: missing");
+  if (!prompt->is_string()) return WrongType("prompt", "a string", *prompt);
+  out.prompt = prompt->get<std::string>();
+  std::optional<bool> flag;
+  INFERD_RETURN_IF_ERROR(Take(f.Bool("add_special_tokens"), &flag));
+  out.add_special_tokens = flag.value_or(true);
+  INFERD_RETURN_IF_ERROR(Take(f.Bool("return_token_strs"), &flag));
+  out.return_token_strs = flag.value_or(false);
+  return out;
+}
+
+absl::StatusOr<std::vector<int32_t>> ParseDetokenizeRequest(const OrderedJson& body,
+                                                            const std::string& served_model) {
+  INFERD_RETURN_IF_ERROR(CheckKnown(body, {"model", "tokens"}));
+  Fields f(body);
+  INFERD_RETURN_IF_ERROR(CheckModel(f, served_model));
+  const OrderedJson* tokens = f.Find("tokens");
+  if (tokens == nullptr) return FieldError("tokens", "tokens: missing");
+  if (!tokens->is_array()) return WrongType("tokens", "a list of token ids", *tokens);
+  std::vector<int32_t> ids;
+  for (size_t i = 0; i < tokens->size(); ++i) {
+    const OrderedJson& id = (*tokens)[i];
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > kInt32Max) {
+      return FieldError("tokens",
+                        absl::StrCat("tokens[", i, "]: expected a token id, got ", id.dump()));
+    }
+    ids.push_back(static_cast<int32_t>(id.get<int64_t>()));
+  }
+  return ids;
+}
 
 absl::StatusOr<OrderedJson> ParseJsonBody(absl::string_view body) {
   // Nesting first: nlohmann's values are destroyed and printed recursively.
@@ -320,28 +384,13 @@ std::string ParamOf(const absl::Status& status) {
 absl::StatusOr<OpenAiRequest> ParseOpenAiRequest(Endpoint endpoint, const OrderedJson& body,
                                                  const std::string& served_model) {
   const bool chat = endpoint == Endpoint::kChatCompletions;
-  const std::set<std::string>& known = KnownFields(endpoint);
-  for (auto it = body.begin(); it != body.end(); ++it) {
-    if (known.count(it.key()) == 0) {
-      return FieldError(it.key(), absl::StrCat("unknown field \"", it.key(),
-                                               "\" (supported: ", absl::StrJoin(known, ", "), ")"));
-    }
-  }
+  INFERD_RETURN_IF_ERROR(CheckKnown(body, KnownFields(endpoint)));
   OpenAiRequest out;
   out.endpoint = endpoint;
   v1::GenerateRequest& g = out.generate;
   Fields f(body);
 
-  if (const OrderedJson* model = f.Find("model"); model != nullptr) {
-    if (!model->is_string()) return WrongType("model", "a string", *model);
-    if (model->get<std::string>() != served_model) {
-      absl::Status status = absl::NotFoundError(
-          absl::StrCat("The model `", model->get<std::string>(),
-                       "` does not exist; this server serves `", served_model, "`"));
-      status.SetPayload(kParamPayload, absl::Cord("model"));
-      return status;
-    }
-  }
+  INFERD_RETURN_IF_ERROR(CheckModel(f, served_model));
 
   // The prompt.
   if (chat) {

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -67,6 +68,21 @@ absl::StatusOr<OrderedJson> ParseJsonBody(absl::string_view body);
 // `model` must match when given.
 absl::StatusOr<OpenAiRequest> ParseOpenAiRequest(Endpoint endpoint, const OrderedJson& body,
                                                  const std::string& served_model);
+
+// vLLM's POST /tokenize: {"model"?, "prompt": string, "add_special_tokens"?:
+// bool (default true), "return_token_strs"?: bool}.
+struct TokenizeRequest {
+  std::string prompt;
+  bool add_special_tokens = true;
+  bool return_token_strs = false;
+};
+absl::StatusOr<TokenizeRequest> ParseTokenizeRequest(const OrderedJson& body,
+                                                     const std::string& served_model);
+
+// vLLM's POST /detokenize: {"model"?, "tokens": [ids]} (ids checked against
+// the vocabulary by the caller).
+absl::StatusOr<std::vector<int32_t>> ParseDetokenizeRequest(const OrderedJson& body,
+                                                            const std::string& served_model);
 
 // The field named by a status from ParseOpenAiRequest ("" when none).
 std::string ParamOf(const absl::Status& status);

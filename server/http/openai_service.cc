@@ -4,6 +4,7 @@
 #include <random>
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
@@ -36,10 +37,11 @@ Reply ErrorReply(const HttpError& error) { return JsonReply(error.status, ErrorJ
 }  // namespace
 
 OpenAiService::OpenAiService(PrometheusMetrics* metrics, const Readiness* readiness,
-                             int32_t max_tokens_limit)
+                             int32_t max_tokens_limit, std::string served_model_name)
     : metrics_(metrics),
       readiness_(readiness),
       max_tokens_limit_(max_tokens_limit),
+      served_model_name_(std::move(served_model_name)),
       id_tag_(RandomTag()),
       created_(absl::ToUnixSeconds(absl::Now())) {}
 
@@ -68,10 +70,9 @@ Reply OpenAiService::Handle(const HttpRequestView& request, std::function<void()
     absl::string_view path;
     absl::string_view method;
   };
-  static constexpr Route kRoutes[] = {{"/health", "GET"},
-                                      {"/v1/models", "GET"},
-                                      {"/v1/completions", "POST"},
-                                      {"/v1/chat/completions", "POST"}};
+  static constexpr Route kRoutes[] = {{"/health", "GET"},          {"/v1/models", "GET"},
+                                      {"/v1/completions", "POST"}, {"/v1/chat/completions", "POST"},
+                                      {"/tokenize", "POST"},       {"/detokenize", "POST"}};
   const Route* route = nullptr;
   for (const Route& r : kRoutes) {
     if (r.path == path) route = &r;
@@ -80,7 +81,8 @@ Reply OpenAiService::Handle(const HttpRequestView& request, std::function<void()
     return ErrorReply(MakeError(404,
                                 absl::StrCat("no such path: ", path,
                                              " (this server has /health, /v1/models, "
-                                             "/v1/completions, /v1/chat/completions)"),
+                                             "/v1/completions, /v1/chat/completions, "
+                                             "/tokenize, /detokenize)"),
                                 "not_found"));
   }
   const bool head = request.method == "HEAD" && route->method == "GET";
@@ -104,7 +106,7 @@ Reply OpenAiService::Handle(const HttpRequestView& request, std::function<void()
     if (engine == nullptr) return ErrorReply(MakeError(503, kLoading));
     const engine::ModelInfo& info = engine->model_info();
     nlohmann::ordered_json model;
-    model["id"] = info.model_name;
+    model["id"] = ServedName(info);
     model["object"] = "model";
     model["created"] = created_;
     model["owned_by"] = "inferd";
@@ -114,6 +116,11 @@ Reply OpenAiService::Handle(const HttpRequestView& request, std::function<void()
     list["object"] = "list";
     list["data"] = nlohmann::ordered_json::array({std::move(model)});
     return JsonReply(200, DumpJson(list));
+  }
+  if (path == "/tokenize" || path == "/detokenize") {
+    if (engine == nullptr) return ErrorReply(MakeError(503, kLoading));
+    return path == "/tokenize" ? Tokenize(*engine, request.body)
+                               : Detokenize(*engine, request.body);
   }
   return Generate(path == "/v1/completions" ? Endpoint::kCompletions : Endpoint::kChatCompletions,
                   request.body, std::move(notify));
@@ -127,7 +134,7 @@ Reply OpenAiService::Generate(Endpoint endpoint, absl::string_view body,
   absl::StatusOr<OrderedJson> json = ParseJsonBody(body);
   if (!json.ok()) return Fail(json.status(), true);
   const engine::ModelInfo& info = engine->model_info();
-  absl::StatusOr<OpenAiRequest> parsed = ParseOpenAiRequest(endpoint, *json, info.model_name);
+  absl::StatusOr<OpenAiRequest> parsed = ParseOpenAiRequest(endpoint, *json, ServedName(info));
   if (!parsed.ok()) return Fail(parsed.status(), true);
   OpenAiRequest& request = *parsed;
   const bool chat = endpoint == Endpoint::kChatCompletions;
@@ -169,7 +176,7 @@ Reply OpenAiService::Generate(Endpoint endpoint, absl::string_view body,
   context.endpoint = endpoint;
   context.id = absl::StrCat(chat ? "chatcmpl-" : "cmpl-", id_tag_, "-", n);
   context.created = absl::ToUnixSeconds(absl::Now());
-  context.model = info.model_name;
+  context.model = ServedName(info);
   context.stream = request.stream;
   context.include_usage = request.include_usage;
   context.top_logprobs = request.top_logprobs;
@@ -183,6 +190,49 @@ Reply OpenAiService::Generate(Endpoint endpoint, absl::string_view body,
     return Fail(s, true);
   }
   return reply;
+}
+
+std::string OpenAiService::ServedName(const engine::ModelInfo& info) const {
+  return served_model_name_.empty() ? info.model_name : served_model_name_;
+}
+
+Reply OpenAiService::Tokenize(const engine::Engine& engine, absl::string_view body) {
+  absl::StatusOr<OrderedJson> json = ParseJsonBody(body);
+  if (!json.ok()) return Fail(json.status(), false);
+  const engine::ModelInfo& info = engine.model_info();
+  absl::StatusOr<TokenizeRequest> request = ParseTokenizeRequest(*json, ServedName(info));
+  if (!request.ok()) return Fail(request.status(), false);
+  const engine::Tokenizer& tokenizer = engine.tokenizer();
+  const std::vector<int32_t> ids = tokenizer.Encode(request->prompt, request->add_special_tokens);
+  nlohmann::ordered_json out;
+  out["count"] = ids.size();
+  out["max_model_len"] = info.max_context;
+  out["tokens"] = ids;
+  out["token_strs"] = nlohmann::ordered_json();
+  if (request->return_token_strs) {
+    for (int32_t id : ids) out["token_strs"].push_back(tokenizer.IdToPiece(id));
+  }
+  return JsonReply(200, DumpJson(out));
+}
+
+Reply OpenAiService::Detokenize(const engine::Engine& engine, absl::string_view body) {
+  absl::StatusOr<OrderedJson> json = ParseJsonBody(body);
+  if (!json.ok()) return Fail(json.status(), false);
+  const engine::ModelInfo& info = engine.model_info();
+  absl::StatusOr<std::vector<int32_t>> ids = ParseDetokenizeRequest(*json, ServedName(info));
+  if (!ids.ok()) return Fail(ids.status(), false);
+  for (size_t i = 0; i < ids->size(); ++i) {
+    if ((*ids)[i] >= info.vocab_size) {
+      absl::Status status = absl::InvalidArgumentError(
+          absl::StrCat("tokens[", i, "]: id ", (*ids)[i], " is outside the vocabulary [0, ",
+                       info.vocab_size, ")"));
+      status.SetPayload(kParamPayload, absl::Cord("tokens"));
+      return Fail(status, false);
+    }
+  }
+  nlohmann::ordered_json out;
+  out["prompt"] = engine.tokenizer().Decode(*ids, false);
+  return JsonReply(200, DumpJson(out));
 }
 
 void OpenAiService::Abort(const std::string& request_id) {

@@ -8,6 +8,8 @@
 //   POST /v1/completions       openai_request.h -> BuildEngineRequest ->
 //   POST /v1/chat/completions  Engine::Submit; chat renders `messages`
 //                              through the model's ChatTemplate first
+//   POST /tokenize             vLLM's: text -> token ids
+//   POST /detokenize           vLLM's: token ids -> text
 //
 // It shares with the gRPC service what a request goes through: the same
 // request validation (server/request_builder.h, --max-tokens-limit), the
@@ -66,8 +68,11 @@ struct Reply {
 
 class OpenAiService {
  public:
-  // `readiness` answers /health; `max_tokens_limit` as for gRPC.
-  OpenAiService(PrometheusMetrics* metrics, const Readiness* readiness, int32_t max_tokens_limit);
+  // `readiness` answers /health; `max_tokens_limit` as for gRPC;
+  // `served_model_name` is the model id requests name (empty: the model
+  // directory's base name).
+  OpenAiService(PrometheusMetrics* metrics, const Readiness* readiness, int32_t max_tokens_limit,
+                std::string served_model_name = "");
 
 #ifdef INFERD_HTTP_CHAT
   // The model's chat template, or why there is none (a chat request's 400).
@@ -92,12 +97,17 @@ class OpenAiService {
 
  private:
   Reply Generate(Endpoint endpoint, absl::string_view body, std::function<void()> notify);
+  Reply Tokenize(const engine::Engine& engine, absl::string_view body);
+  Reply Detokenize(const engine::Engine& engine, absl::string_view body);
+  // `count`: a generation request refused before the engine admitted it.
   Reply Fail(const absl::Status& status, bool count);
+  std::string ServedName(const engine::ModelInfo& info) const;
   engine::Engine* LoadedEngine() const { return engine_.load(std::memory_order_acquire); }
 
   PrometheusMetrics* const metrics_;
   const Readiness* const readiness_;
   const int32_t max_tokens_limit_;
+  const std::string served_model_name_;
   const std::string id_tag_;
   const int64_t created_;  // /v1/models' `created`: when the server started
   std::atomic<engine::Engine*> engine_{nullptr};

@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -233,6 +234,70 @@ class OpenAiHttpTest(unittest.TestCase):
         self.assertEqual([m["id"] for m in models["data"]], ["stories260K"])
         self.assertEqual(models["data"][0]["object"], "model")
         self.assertEqual(models["data"][0]["max_model_len"], 512)
+
+    def test_tokenize_and_detokenize_equal_grpc(self):
+        text = "Once upon a time, Lily"
+        tokens = self.stub.Tokenize(pb.TokenizeRequest(text=text), timeout=10)
+        status, _, data = post(self.port, "/tokenize", {"prompt": text, "return_token_strs": True})
+        self.assertEqual(status, 200, data)
+        out = json.loads(data)
+        self.assertEqual(out["tokens"], list(tokens.token_ids))
+        self.assertEqual(out["token_strs"], list(tokens.pieces))
+        self.assertEqual((out["count"], out["max_model_len"]), (len(tokens.token_ids), 512))
+        status, _, data = post(self.port, "/tokenize", {"prompt": text,
+                                                        "add_special_tokens": False})
+        self.assertEqual(json.loads(data)["tokens"], list(tokens.token_ids)[1:])  # no BOS
+        detok = self.stub.Detokenize(pb.DetokenizeRequest(
+            token_ids=tokens.token_ids, skip_special_tokens=False), timeout=10)
+        status, _, data = post(self.port, "/detokenize", {"tokens": out["tokens"]})
+        self.assertEqual((status, json.loads(data)), (200, {"prompt": detok.text}))
+        status, _, data = post(self.port, "/detokenize", {"tokens": [1, 512]})
+        self.assertEqual(status, 400, data)
+        self.assertIn("tokens[1]: id 512 is outside the vocabulary", data.decode())
+
+    def test_concurrent_streams_equal_their_solo_runs(self):
+        prompts = ["Once upon a time", "The cat", "Lily and Tom", "One day"] * 4
+        bodies = [{"prompt": p, "max_tokens": 30 + 3 * i, "temperature": 0.8, "seed": i}
+                  for i, p in enumerate(prompts)]
+        solo = ["".join(e["choices"][0]["text"] for e in self.stream(b)) for b in bodies]
+        results = [None] * len(bodies)
+
+        def run(i):
+            results[i] = "".join(e["choices"][0]["text"] for e in self.stream(bodies[i]))
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(bodies))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(TIMEOUT_S)
+        self.assertEqual(results, solo)
+
+    def test_http_port_refuses_to_run_beside_api_keys_or_tls(self):
+        keys = os.path.join(self.tmp.name, "keys.txt")
+        with open(keys, "w") as f:
+            f.write("0123456789abcdef0123456789abcdef\n")
+        result = subprocess.run(
+            [os.path.join(BINARY_DIR, "inferd"), "serve", "--model", MODEL_DIR, "--port", "0",
+             "--metrics-port", "-1", "--http-port", "0", "--api-key-file", keys],
+            capture_output=True, text=True, timeout=60)
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("--http-port cannot be combined with --tls-cert or --api-key-file",
+                      result.stderr)
+
+    def test_served_model_name(self):
+        process, _, port = start(MODEL_DIR, ["--served-model-name", "my-model"])
+        try:
+            status, _, data = request(port, "GET", "/v1/models")
+            self.assertEqual([m["id"] for m in json.loads(data)["data"]], ["my-model"])
+            status, _, data = post(port, "/v1/completions",
+                                   {"model": "my-model", "prompt": "Once", "max_tokens": 2})
+            self.assertEqual(status, 200, data)
+            self.assertEqual(json.loads(data)["model"], "my-model")
+            status, _, data = post(port, "/v1/completions",
+                                   {"model": "stories260K", "prompt": "Once"})
+            self.assertEqual(status, 404, data)
+        finally:
+            self.assertEqual(stop(process), 0)
 
     # --- HTTP equals gRPC ------------------------------------------------
 
