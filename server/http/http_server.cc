@@ -156,15 +156,15 @@ class Session : public std::enable_shared_from_this<Session> {
       });
     });
     parser_.reset();
-    if (reply.channel == nullptr) {
+    if (reply.channels.empty()) {
       Send(CompleteResponse(reply.status, reply.content_type, reply.body, !keep_alive_, reply.allow,
                             head_));
       return;
     }
     generating_ = true;
-    channel_ = std::move(reply.channel);
+    channels_ = std::move(reply.channels);
     responder_ = std::move(reply.responder);
-    request_id_ = std::move(reply.request_id);
+    request_ids_ = std::move(reply.request_ids);
     streaming_ = reply.stream;
     if (streaming_) {
       std::string head = StatusLine(200);
@@ -225,11 +225,14 @@ class Session : public std::enable_shared_from_this<Session> {
   void Pump() {
     if (!generating_ || writing_) return;
     std::string bytes;
-    while (!responder_->finished()) {
-      std::optional<engine::RequestOutput> output = channel_->TryPop();
-      if (!output.has_value()) break;
-      std::string piece = responder_->Consume(*output);
-      absl::StrAppend(&bytes, streaming_ ? Chunk(piece) : piece);
+    for (size_t i = 0; i < channels_.size(); ++i) {
+      const int index = static_cast<int>(i);
+      while (!responder_->finished(index)) {
+        std::optional<engine::RequestOutput> output = channels_[i]->TryPop();
+        if (!output.has_value()) break;
+        std::string piece = responder_->Consume(index, *output);
+        absl::StrAppend(&bytes, streaming_ ? Chunk(piece) : piece);
+      }
     }
     if (gone_) {
       if (responder_->finished()) EndGeneration(/*abort=*/false);
@@ -282,18 +285,24 @@ class Session : public std::enable_shared_from_this<Session> {
   void ClientGone() {
     if (gone_) return;
     gone_ = true;
-    if (generating_ && !responder_->finished()) service_->Abort(request_id_);
+    if (generating_) AbortUnfinished();
     Shutdown();
     if (generating_) Pump();  // drops what is pending; ends when the final chunk was seen
   }
 
   void EndGeneration(bool abort) {
     if (!generating_) return;
-    if (abort && !responder_->finished()) service_->Abort(request_id_);
+    if (abort) AbortUnfinished();
     generating_ = false;
-    channel_.reset();
+    channels_.clear();
     responder_.reset();
     service_->streams()->Remove();
+  }
+
+  void AbortUnfinished() {
+    for (size_t i = 0; i < request_ids_.size(); ++i) {
+      if (!responder_->finished(static_cast<int>(i))) service_->Abort(request_ids_[i]);
+    }
   }
 
   void Shutdown() {
@@ -315,9 +324,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // The generation in flight.
   bool generating_ = false;
   bool streaming_ = false;
-  std::shared_ptr<engine::OutputChannel> channel_;
+  std::vector<std::shared_ptr<engine::OutputChannel>> channels_;  // one per choice
   std::unique_ptr<OpenAiResponder> responder_;
-  std::string request_id_;
+  std::vector<std::string> request_ids_;
   bool writing_ = false;
   bool final_written_ = false;  // the last write of the response is in flight
   bool watching_ = false;

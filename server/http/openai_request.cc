@@ -487,10 +487,10 @@ absl::StatusOr<OpenAiRequest> ParseOpenAiRequest(Endpoint endpoint, const Ordere
   INFERD_RETURN_IF_ERROR(Take(f.Integer("priority", -kInt32Max, kInt32Max), &priority));
   g.set_priority(static_cast<int32_t>(priority.value_or(0)));
 
-  // One choice per request, for now.
+  // Choices: one engine request each (openai_service.h).
   std::optional<int64_t> n;
-  INFERD_RETURN_IF_ERROR(Take(f.Integer("n", 1, kInt32Max), &n));
-  if (n.value_or(1) > 1) return FieldError("n", "n > 1 is not supported yet");
+  INFERD_RETURN_IF_ERROR(Take(f.Integer("n", 1, kMaxChoices), &n));
+  out.n = static_cast<int32_t>(n.value_or(1));
   std::optional<int64_t> best_of;
   INFERD_RETURN_IF_ERROR(Take(f.Integer("best_of", 1, kInt32Max), &best_of));
   if (best_of.value_or(1) > 1) return FieldError("best_of", "best_of > 1 is not supported yet");

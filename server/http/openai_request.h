@@ -38,6 +38,8 @@ inline constexpr char kParamPayload[] = "inferd.http.param";
 // Deepest JSON nesting accepted in a request body (a JSON Schema or tool
 // arguments are far shallower); deeper bodies are refused before parsing.
 inline constexpr int kMaxJsonDepth = 64;
+// Most choices (`n`) one request may ask, as OpenAI's API.
+inline constexpr int32_t kMaxChoices = 128;
 // /v1/completions' max_tokens when absent (OpenAI's and vLLM's default).
 inline constexpr int32_t kDefaultCompletionMaxTokens = 16;
 
@@ -46,6 +48,7 @@ enum class Endpoint { kCompletions, kChatCompletions };
 struct OpenAiRequest {
   Endpoint endpoint = Endpoint::kCompletions;
   v1::GenerateRequest generate;  // prompt unset for chat: the rendered messages go there
+  int32_t n = 1;                 // choices
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
   // Chat only: the template's input (messages, tools, add_generation_prompt,

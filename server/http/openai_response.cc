@@ -44,7 +44,8 @@ std::string DumpJson(const Json& value) {
   return value.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-OpenAiResponder::OpenAiResponder(ResponseContext context) : context_(std::move(context)) {}
+OpenAiResponder::OpenAiResponder(ResponseContext context, int n)
+    : context_(std::move(context)), choices_(n) {}
 
 Json OpenAiResponder::ChunkHead() const {
   const bool chat = context_.endpoint == Endpoint::kChatCompletions;
@@ -58,12 +59,15 @@ Json OpenAiResponder::ChunkHead() const {
 }
 
 Json OpenAiResponder::Usage() const {
+  int64_t completion_tokens = 0;
+  for (const Choice& choice : choices_) completion_tokens += choice.usage.completion_tokens;
+  const engine::Usage& first = choices_[0].usage;
   Json usage;
-  usage["prompt_tokens"] = usage_.prompt_tokens;
-  usage["completion_tokens"] = usage_.completion_tokens;
-  usage["total_tokens"] = usage_.prompt_tokens + usage_.completion_tokens;
-  if (usage_.cached_tokens > 0) {
-    usage["prompt_tokens_details"] = Json{{"cached_tokens", usage_.cached_tokens}};
+  usage["prompt_tokens"] = first.prompt_tokens;
+  usage["completion_tokens"] = completion_tokens;
+  usage["total_tokens"] = first.prompt_tokens + completion_tokens;
+  if (first.cached_tokens > 0) {
+    usage["prompt_tokens_details"] = Json{{"cached_tokens", first.cached_tokens}};
   }
   return usage;
 }
@@ -72,7 +76,7 @@ std::string OpenAiResponder::Event(const Json& chunk) {
   return absl::StrCat("data: ", DumpJson(chunk), "\n\n");
 }
 
-Json OpenAiResponder::Logprobs(const engine::RequestOutput& output) {
+Json OpenAiResponder::Logprobs(Choice& choice, const engine::RequestOutput& output) {
   if (!context_.top_logprobs.has_value()) return Json();
   const engine::Tokenizer& tokenizer = *context_.tokenizer;
   const bool chat = context_.endpoint == Endpoint::kChatCompletions;
@@ -106,16 +110,16 @@ Json OpenAiResponder::Logprobs(const engine::RequestOutput& output) {
       Json top = Json::object();
       for (const auto& [id, logprob] : lp.top) top[tokenizer.TokenBytes(id)] = logprob;
       part["top_logprobs"].push_back(std::move(top));
-      part["text_offset"].push_back(text_offset_);
-      text_offset_ += static_cast<int64_t>(bytes.size());
+      part["text_offset"].push_back(choice.text_offset);
+      choice.text_offset += static_cast<int64_t>(bytes.size());
     }
   }
   if (context_.stream) return part;
-  if (logprobs_.is_null()) {
-    logprobs_ = std::move(part);
+  if (choice.logprobs.is_null()) {
+    choice.logprobs = std::move(part);
   } else {
     for (auto it = part.begin(); it != part.end(); ++it) {
-      for (Json& item : *it) logprobs_[it.key()].push_back(std::move(item));
+      for (Json& item : *it) choice.logprobs[it.key()].push_back(std::move(item));
     }
   }
   return Json();
@@ -124,72 +128,98 @@ Json OpenAiResponder::Logprobs(const engine::RequestOutput& output) {
 std::string OpenAiResponder::Start() {
   if (!context_.stream || context_.endpoint != Endpoint::kChatCompletions) return "";
   Json chunk = ChunkHead();
-  Json choice;
-  choice["index"] = 0;
-  choice["delta"] = Json{{"role", "assistant"}, {"content", ""}};
-  choice["logprobs"] = Json();
-  choice["finish_reason"] = Json();
-  chunk["choices"] = Json::array({std::move(choice)});
+  chunk["choices"] = Json::array();
+  for (int i = 0; i < num_choices(); ++i) {
+    Json choice;
+    choice["index"] = i;
+    choice["delta"] = Json{{"role", "assistant"}, {"content", ""}};
+    choice["logprobs"] = Json();
+    choice["finish_reason"] = Json();
+    chunk["choices"].push_back(std::move(choice));
+  }
   if (context_.include_usage) chunk["usage"] = Json();
   return Event(chunk);
 }
 
-std::string OpenAiResponder::Consume(const engine::RequestOutput& output) {
-  if (finished_) return "";
+std::string OpenAiResponder::Consume(int index, const engine::RequestOutput& output) {
+  Choice& choice = choices_[index];
+  if (choice.finished) return "";
   const bool chat = context_.endpoint == Endpoint::kChatCompletions;
   if (output.finished) {
-    finished_ = true;
-    usage_ = output.usage;
+    choice.finished = true;
+    choice.finish_reason = output.finish_reason;
+    choice.usage = output.usage;
+    choice.status = output.status;
+    ++num_finished_;
   }
-  Json logprobs = Logprobs(output);
+  Json logprobs = Logprobs(choice, output);
+  if (!context_.stream) {
+    absl::StrAppend(&choice.text, output.text);
+    return finished() ? End() : "";
+  }
+  std::string events;
+  if (!output.text.empty() || !output.logprobs.empty() || output.finished) {
+    Json chunk = ChunkHead();
+    Json c;
+    c["index"] = index;
+    if (chat) {
+      c["delta"] = output.text.empty() ? Json::object() : Json{{"content", output.text}};
+    } else {
+      c["text"] = output.text;
+    }
+    c["logprobs"] = std::move(logprobs);
+    c["finish_reason"] = FinishReasonJson(output);
+    chunk["choices"] = Json::array({std::move(c)});
+    if (context_.include_usage) chunk["usage"] = Json();
+    events = Event(chunk);
+  }
+  if (finished()) absl::StrAppend(&events, End());
+  return events;
+}
+
+std::string OpenAiResponder::End() {
+  absl::Status failed;
+  for (const Choice& choice : choices_) {
+    if (!choice.status.ok()) {
+      failed = choice.status;
+      break;
+    }
+  }
   if (context_.stream) {
     std::string events;
-    if (!output.text.empty() || !output.logprobs.empty() || output.finished) {
-      Json chunk = ChunkHead();
-      Json choice;
-      choice["index"] = 0;
-      if (chat) {
-        choice["delta"] = output.text.empty() ? Json::object() : Json{{"content", output.text}};
-      } else {
-        choice["text"] = output.text;
-      }
-      choice["logprobs"] = std::move(logprobs);
-      choice["finish_reason"] = FinishReasonJson(output);
-      chunk["choices"] = Json::array({std::move(choice)});
-      if (context_.include_usage) chunk["usage"] = Json();
-      events = Event(chunk);
-    }
-    if (!output.finished) return events;
     if (context_.include_usage) {
       Json chunk = ChunkHead();
       chunk["choices"] = Json::array();
       chunk["usage"] = Usage();
-      absl::StrAppend(&events, Event(chunk));
+      events = Event(chunk);
     }
-    if (!output.status.ok()) {
-      absl::StrAppend(&events, "data: ", ErrorJson(ErrorFromStatus(output.status)), "\n\n");
-    }
+    if (!failed.ok())
+      absl::StrAppend(&events, "data: ", ErrorJson(ErrorFromStatus(failed)), "\n\n");
     absl::StrAppend(&events, "data: [DONE]\n\n");
     return events;
   }
-  absl::StrAppend(&text_, output.text);
-  if (!output.finished) return "";
-  if (!output.status.ok()) {
-    const HttpError error = ErrorFromStatus(output.status);
+  if (!failed.ok()) {
+    const HttpError error = ErrorFromStatus(failed);
     status_ = error.status;
     return ErrorJson(error);
   }
+  const bool chat = context_.endpoint == Endpoint::kChatCompletions;
   Json body = ChunkHead();
-  Json choice;
-  choice["index"] = 0;
-  if (chat) {
-    choice["message"] = Json{{"role", "assistant"}, {"content", text_}};
-  } else {
-    choice["text"] = text_;
+  body["choices"] = Json::array();
+  for (int i = 0; i < num_choices(); ++i) {
+    Choice& choice = choices_[i];
+    Json c;
+    c["index"] = i;
+    if (chat) {
+      c["message"] = Json{{"role", "assistant"}, {"content", choice.text}};
+    } else {
+      c["text"] = choice.text;
+    }
+    c["logprobs"] = choice.logprobs;
+    const char* reason = FinishReasonOf(choice.finish_reason);
+    c["finish_reason"] = reason == nullptr ? Json() : Json(reason);
+    body["choices"].push_back(std::move(c));
   }
-  choice["logprobs"] = logprobs_;
-  choice["finish_reason"] = FinishReasonJson(output);
-  body["choices"] = Json::array({std::move(choice)});
   body["usage"] = Usage();
   return DumpJson(body);
 }

@@ -21,15 +21,21 @@
 // top_logprobs, text_offset}; chat: {content: [{token, logprob, bytes,
 // top_logprobs}]}.
 //
+// `n` choices: one engine stream each, fed in by index; each choice gets its
+// own chunks (`index`), its own finish_reason, and the end ([DONE], the
+// body) comes once every choice has finished.
+//
 // Not thread-safe: one per request, fed by the thread that reads its
-// channel.
+// channels.
 #ifndef INFERD_SERVER_HTTP_OPENAI_RESPONSE_H_
 #define INFERD_SERVER_HTTP_OPENAI_RESPONSE_H_
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "absl/status/status.h"
 #include "engine/request.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "nlohmann/json.hpp"
@@ -50,38 +56,53 @@ struct ResponseContext {
 
 class OpenAiResponder {
  public:
-  explicit OpenAiResponder(ResponseContext context);
+  // `n` choices (OpenAI's `n`), each fed by its own engine request.
+  explicit OpenAiResponder(ResponseContext context, int n = 1);
 
-  // Streaming: the events to send before any output (chat's role delta;
-  // "" for completions).
+  int num_choices() const { return static_cast<int>(choices_.size()); }
+  // Streaming: the events to send before any output (chat's role delta for
+  // each choice; "" for completions).
   std::string Start();
-  // The bytes to send for this chunk of the engine's stream. Streaming: its
-  // events (after the final chunk, through [DONE]). Non-streaming: "" until
-  // the final chunk, then the whole body.
-  std::string Consume(const engine::RequestOutput& output);
-  // Non-streaming, after the final chunk: the response's HTTP status (200,
-  // or the error's when the request failed).
+  // The bytes to send for this chunk of choice `index`'s engine stream.
+  // Streaming: its events (after the last choice's final chunk, through
+  // [DONE]). Non-streaming: "" until every choice has finished, then the
+  // whole body.
+  std::string Consume(int index, const engine::RequestOutput& output);
+  // Non-streaming, once finished: the response's HTTP status (200, or the
+  // error's when a choice failed).
   int status() const { return status_; }
-  bool finished() const { return finished_; }
+  bool finished(int index) const { return choices_[index].finished; }
+  // Every choice has had its final chunk.
+  bool finished() const { return num_finished_ == num_choices(); }
 
  private:
   using Json = nlohmann::ordered_json;
 
+  struct Choice {
+    std::string text;         // non-streaming: the text so far
+    Json logprobs;            // non-streaming: the logprobs so far
+    int64_t text_offset = 0;  // completions' text_offset
+    bool finished = false;
+    engine::FinishReason finish_reason = engine::FinishReason::kNone;
+    engine::Usage usage;
+    absl::Status status;
+  };
+
   Json ChunkHead() const;
+  // One usage for the request: the prompt once, the completions summed.
   Json Usage() const;
-  // Appends this output's logprobs to the request's (non-streaming) or
+  // Appends this output's logprobs to the choice's (non-streaming) or
   // returns them alone (streaming).
-  Json Logprobs(const engine::RequestOutput& output);
+  Json Logprobs(Choice& choice, const engine::RequestOutput& output);
+  // The request's end: the usage chunk, an error event, [DONE] (streaming);
+  // the body or the error (non-streaming).
+  std::string End();
   static std::string Event(const Json& chunk);
 
   const ResponseContext context_;
-  // Non-streaming: the text and logprobs so far.
-  std::string text_;
-  Json logprobs_;
-  int64_t text_offset_ = 0;  // completions' text_offset
-  engine::Usage usage_;
+  std::vector<Choice> choices_;
+  int num_finished_ = 0;
   int status_ = 200;
-  bool finished_ = false;
 };
 
 // The JSON text of `value`, invalid UTF-8 replaced by U+FFFD.

@@ -165,30 +165,43 @@ Reply OpenAiService::Generate(Endpoint endpoint, absl::string_view body,
       BuildEngineRequest(request.generate, info, engine->tokenizer(), absl::Now(),
                          absl::InfiniteFuture(), max_tokens_limit_);
   if (!built.ok()) return Fail(built.status(), true);
-  const uint64_t n = next_id_.fetch_add(1) + 1;
-  built->request_id = absl::StrCat("http-", id_tag_, "-", n);
+  const uint64_t serial = next_id_.fetch_add(1) + 1;
+  const std::string id = absl::StrCat("http-", id_tag_, "-", serial);
 
   Reply reply;
-  reply.request_id = built->request_id;
   reply.stream = request.stream;
   reply.content_type = request.stream ? "text/event-stream" : "application/json";
   ResponseContext context;
   context.endpoint = endpoint;
-  context.id = absl::StrCat(chat ? "chatcmpl-" : "cmpl-", id_tag_, "-", n);
+  context.id = absl::StrCat(chat ? "chatcmpl-" : "cmpl-", id_tag_, "-", serial);
   context.created = absl::ToUnixSeconds(absl::Now());
   context.model = ServedName(info);
   context.stream = request.stream;
   context.include_usage = request.include_usage;
   context.top_logprobs = request.top_logprobs;
   context.tokenizer = &engine->tokenizer();
-  reply.responder = std::make_unique<OpenAiResponder>(std::move(context));
-  reply.channel = std::make_shared<engine::OutputChannel>();
-  reply.channel->SetNotify(std::move(notify));
-  streams_.Add();
-  if (absl::Status s = engine->Submit(*std::move(built), reply.channel); !s.ok()) {
-    streams_.Remove();
-    return Fail(s, true);
+  reply.responder = std::make_unique<OpenAiResponder>(std::move(context), request.n);
+  // n choices: n engine requests of the same prompt (the prefix cache
+  // shares its full blocks once computed), choice i seeded seed + i.
+  for (int32_t i = 0; i < request.n; ++i) {
+    engine::Request one = *built;
+    if (request.n > 1) {
+      one.request_id = absl::StrCat(id, "-", i);
+      if (one.sampling.seed.has_value()) *one.sampling.seed += static_cast<uint64_t>(i);
+    } else {
+      one.request_id = id;
+    }
+    std::string request_id = one.request_id;
+    auto channel = std::make_shared<engine::OutputChannel>();
+    channel->SetNotify(notify);
+    if (absl::Status s = engine->Submit(std::move(one), channel); !s.ok()) {
+      for (const std::string& submitted : reply.request_ids) engine->Abort(submitted);
+      return Fail(s, true);
+    }
+    reply.request_ids.push_back(std::move(request_id));
+    reply.channels.push_back(std::move(channel));
   }
+  streams_.Add();
   return reply;
 }
 

@@ -29,6 +29,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -56,12 +57,13 @@ struct Reply {
   std::string content_type = "application/json";
   std::string body;
   std::string allow;  // 405: the methods the path takes
-  // Set when an engine request was admitted: its stream (the notify hook
-  // given to Handle is already on it), id and formatter. The body is then
-  // empty; the transport sends responder->Start() (streaming) and what
-  // responder->Consume() makes of each chunk.
-  std::shared_ptr<engine::OutputChannel> channel;
-  std::string request_id;
+  // Set when engine requests were admitted: one per choice, with its stream
+  // (the notify hook given to Handle is already on each) and id, and the
+  // formatter. The body is then empty; the transport sends
+  // responder->Start() (streaming) and what responder->Consume(i, chunk)
+  // makes of each chunk of channels[i].
+  std::vector<std::shared_ptr<engine::OutputChannel>> channels;
+  std::vector<std::string> request_ids;
   std::unique_ptr<OpenAiResponder> responder;
   bool stream = false;
 };
@@ -83,14 +85,15 @@ class OpenAiService {
   void SetEngine(engine::Engine* engine) { engine_.store(engine, std::memory_order_release); }
   // New generation requests get 503 from now on (drain); streams go on.
   void StopAdmitting() { admitting_.store(false); }
-  // Engine streams (admitted and not yet ended by the transport).
+  // Generations in flight (admitted and not yet ended by the transport;
+  // one per HTTP request, whatever its n).
   StreamTracker* streams() { return &streams_; }
 
   // Handles one request whose body has been read. `notify` is set on an
   // admitted request's channel before it is submitted (it runs on the engine
   // thread after each chunk: cheap, never blocking).
   Reply Handle(const HttpRequestView& request, std::function<void()> notify);
-  // The client went away: aborts the request (its final chunk still comes).
+  // The client went away: aborts a request (its final chunk still comes).
   void Abort(const std::string& request_id);
   // A stream's write stayed pending for --stream-write-timeout.
   void CountStreamWriteTimeout() { metrics_->CountStreamWriteTimeout(); }

@@ -235,6 +235,35 @@ class OpenAiHttpTest(unittest.TestCase):
         self.assertEqual(models["data"][0]["object"], "model")
         self.assertEqual(models["data"][0]["max_model_len"], 512)
 
+    def test_n_choices_each_equal_grpc_with_its_seed(self):
+        fields = dict(max_tokens=25, temperature=0.9, top_k=40)
+        expected = [grpc_generate(self.stub, text="The dog", seed=77 + i, **fields)[0]
+                    for i in range(3)]
+        self.assertGreater(len(set(expected)), 1)  # the seeds differ, so do the texts
+        out = self.completion(dict(fields, prompt="The dog", seed=77, n=3))
+        self.assertEqual([c["index"] for c in out["choices"]], [0, 1, 2])
+        self.assertEqual([c["text"] for c in out["choices"]], expected)
+        self.assertEqual(out["usage"]["completion_tokens"], 75)
+        prompt = self.stub.Tokenize(pb.TokenizeRequest(text="The dog"), timeout=10).token_ids
+        self.assertEqual(out["usage"]["prompt_tokens"], len(prompt))  # counted once
+        events = self.stream(dict(fields, prompt="The dog", seed=77, n=3,
+                                  stream_options={"include_usage": True}))
+        texts = ["", "", ""]
+        reasons = [None] * 3
+        for e in events[:-1]:
+            for c in e["choices"]:
+                texts[c["index"]] += c["text"]
+                reasons[c["index"]] = reasons[c["index"]] or c["finish_reason"]
+        self.assertEqual(texts, expected)
+        self.assertEqual(reasons, ["length"] * 3)
+        self.assertEqual(events[-1]["usage"], out["usage"])
+        if self.template is not None:
+            chat = self.completion({"messages": [{"role": "user", "content": "hi"}], "n": 2,
+                                    "max_tokens": 5, "temperature": 0},
+                                   path="/v1/chat/completions")
+            self.assertEqual(len(chat["choices"]), 2)
+            self.assertEqual(chat["choices"][0]["message"], chat["choices"][1]["message"])
+
     def test_tokenize_and_detokenize_equal_grpc(self):
         text = "Once upon a time, Lily"
         tokens = self.stub.Tokenize(pb.TokenizeRequest(text=text), timeout=10)
@@ -507,8 +536,9 @@ class OpenAiHttpTest(unittest.TestCase):
              400, None, "exceeds"),
             ("token id outside the vocabulary", "/v1/completions", {"prompt": [1, 999999]}, 400,
              None, "outside the vocabulary"),
-            ("n = 2", "/v1/completions", dict(good, n=2), 400, "n",
-             "n > 1 is not supported yet"),
+            ("n = 0", "/v1/completions", dict(good, n=0), 400, "n", "n: must be in [1, 128]"),
+            ("best_of = 2", "/v1/completions", dict(good, best_of=2), 400, "best_of",
+             "not supported yet"),
             ("unknown model", "/v1/completions", dict(good, model="gpt-4"), 404, "model",
              "does not exist"),
             ("stream_options without stream", "/v1/completions",
@@ -588,11 +618,11 @@ class OpenAiHttpLongStreamTest(unittest.TestCase):
             time.sleep(0.02)
         self.fail("engine not idle after %s s: %s" % (timeout_s, self.engine_state(stub)))
 
-    def open_stream(self, port, max_tokens=4000):
+    def open_stream(self, port, max_tokens=4000, n=1):
         s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S)
         s.sendall(raw_post("/v1/completions", {
             "prompt": "Once upon a time", "max_tokens": max_tokens, "temperature": 0,
-            "ignore_eos": True, "stream": True}, close=False))
+            "ignore_eos": True, "stream": True, "n": n}, close=False))
         first = s.recv(65536)
         self.assertTrue(first.startswith(b"HTTP/1.1 200 OK"), first[:80])
         return s, first
@@ -613,9 +643,10 @@ class OpenAiHttpLongStreamTest(unittest.TestCase):
                 self.wait_idle(stub, 2)  # 4,000 tokens take about 8 s here
                 print("round %d: idle %.0f ms after the disconnect" %
                       (round_, (time.monotonic() - start_s) * 1e3))
-            # Several at once, dropped together.
+            # Several at once, one of them with n = 4, dropped together.
             sockets = [self.open_stream(port)[0] for _ in range(8)]
-            self.assertEqual(self.engine_state(stub).num_live_requests, 8)
+            sockets.append(self.open_stream(port, n=4)[0])
+            self.assertEqual(self.engine_state(stub).num_live_requests, 12)
             for s in sockets:
                 s.close()
             self.wait_idle(stub, 3)
