@@ -48,6 +48,7 @@ class MtpProposer final : public Proposer {
   // under load also saves the module's layer.
   void Skip(const TargetStep& step, KvCacheManager* kv_cache) override;
   void Forget(SeqId id) override { lapsed_.erase(id); }
+  bool Lapsed(SeqId id) const override { return lapsed_.contains(id); }
 
  private:
   MtpProposer(std::unique_ptr<MtpModule> module, const Transformer& target)

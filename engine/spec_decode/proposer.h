@@ -79,6 +79,10 @@ class Proposer {
   // The sequence left the engine (finished, aborted) or was preempted:
   // forget what is kept for it.
   virtual void Forget(SeqId id) {}
+  // The proposer will draft nothing more for the sequence (it stopped
+  // keeping its state in sync during a Skip). The policy is not asked about
+  // such sequences: a probe of theirs would measure plain steps.
+  virtual bool Lapsed(SeqId id) const { return false; }
 };
 
 }  // namespace inferd::engine

@@ -20,8 +20,9 @@ const char* SpecMethodName(SpecMethod method);
 absl::StatusOr<SpecMethod> ParseSpecMethod(absl::string_view name);
 
 enum class SpecPolicy {
-  // Speculate only while it is expected to raise throughput (measured step
-  // times and acceptance); always at batch 1 while acceptance is above zero.
+  // Speculate only while, and only as far as, it is measured to raise
+  // throughput (per batch size, batch 1 included: off or a draft length in
+  // {1, 2, max}; spec_policy.h), while acceptance is above zero.
   kAdaptive,
   // Speculate for every decoding sequence that allows it.
   kAlways,

@@ -42,12 +42,22 @@ void SpeculationPolicy::Arm::Record(double rate, double secs) {
 double SpeculationPolicy::Arm::MedianRate() const { return Median(rates, samples); }
 double SpeculationPolicy::Arm::MedianSeconds() const { return Median(seconds, samples); }
 
+double SpeculationPolicy::StallPenalty(const Bucket& b, int a) const {
+  // Stalls that hit every arm alike (another process on the machine) are
+  // no reason to prefer one, and an arm's overhead dates from when it last
+  // ran long: only a draft length's overhead beyond "off"'s counts, and
+  // only against it. When the machine is busier than when "off" last ran,
+  // this leans towards "off", never away from it.
+  if (a == 0) return 1.0;
+  return std::max(1.0, b.arms[a].overhead / b.arms[0].overhead);
+}
+
 double SpeculationPolicy::Rate(const Bucket& b, int a) const {
-  return b.arms[a].MedianRate() / b.arms[a].overhead;
+  return b.arms[a].MedianRate() / StallPenalty(b, a);
 }
 
 double SpeculationPolicy::CycleSeconds(const Bucket& b, int a) const {
-  return b.arms[a].MedianSeconds() * b.arms[a].overhead;
+  return b.arms[a].MedianSeconds() * StallPenalty(b, a);
 }
 
 SpeculationPolicy::SpeculationPolicy(SpecPolicy policy, int32_t max_k, double margin)

@@ -14,12 +14,13 @@
 // of length k and drafted k again); a cycle is a step plus the drafting
 // after it, so the proposer's cost is counted. Each arm's estimate is the
 // median of its last five cycles, so one cycle that the OS stalled does not
-// decide, divided by the arm's long-run overhead: how much longer its cycles
-// take on average than the median says. Stalls that come with an arm (on a
-// shared machine, a step that hands work to a second thread waits whenever
-// another process holds that core) are part of its cost, and at batch 1 they
-// can outweigh a draft's gain. A draft length is the proposer's: a chain of
-// k tokens, or a Medusa tree cut at depth k.
+// decide. A draft length's median is divided by its stall penalty: how much
+// longer, on average, its cycles take than their median says, beyond what
+// "off"'s do. Stalls that come with drafting (on a shared machine, a step
+// that hands work to a second thread waits whenever another process holds
+// that core, and at batch 1 only drafting's multi-row steps do) are part of
+// its cost, and can outweigh a draft's gain. A draft length is the
+// proposer's: a chain of k tokens, or a Medusa tree cut at depth k.
 //
 // A bucket first measures "off", then each length, and picks the fastest
 // arm (a length must beat "off" by a margin; a first pick other than "off"
@@ -139,8 +140,11 @@ class SpeculationPolicy {
     int32_t probe_left = 0;       // cycles of the current probe still to run
     int32_t since_probe_end = 0;  // steady cycles since the last probe ended
   };
-  // Arm a's estimate: its median rate over its overhead (0: unmeasured), and
-  // its median cycle length times its overhead.
+  // Arm a's stall penalty: 1 for "off"; for a draft length, its overhead
+  // over "off"'s, at least 1.
+  double StallPenalty(const Bucket& bucket, int a) const;
+  // Arm a's estimate: its median rate over its stall penalty (0:
+  // unmeasured), and its median cycle length times its stall penalty.
   double Rate(const Bucket& bucket, int a) const;
   double CycleSeconds(const Bucket& bucket, int a) const;
   // The arm index of draft length k; -1 when k is none.

@@ -167,7 +167,7 @@ void SpecStep::Propose(const SchedulerOutput& plan, absl::Span<const SampledSequ
     if (seq.status != SequenceStatus::kRunning || !seq.decoding()) continue;
     ++next_decodes;
     const SpeculativeChoice& choice = state->request.speculative;
-    if (choice.mode == SpeculativeChoice::Mode::kOff) continue;
+    if (choice.mode == SpeculativeChoice::Mode::kOff || proposer_->Lapsed(seq.id)) continue;
     int64_t k = num_speculative_tokens_;
     if (choice.max_tokens >= 0) k = std::min<int64_t>(k, choice.max_tokens);
     // Never draft past max_tokens (the step adds one token beyond the

@@ -34,10 +34,12 @@ struct Noise {
   double stall_factor = 1;
   // Stalls that come with drafting: a cycle that verifies a draft starts,
   // with this probability, a burst of `burst_cycles` such cycles each
-  // `burst_factor` times as long.
+  // `burst_factor` times as long (`bursts_everywhere`: plain steps too, a
+  // busy machine).
   double burst_probability = 0;
   int burst_cycles = 0;
   double burst_factor = 1;
+  bool bursts_everywhere = false;
   uint32_t seed = 1;
 };
 
@@ -67,7 +69,7 @@ Outcome Drive(SpeculationPolicy& p, int64_t batch, const Speeds& rate, int cycle
     if (noise.sigma > 0) factor *= jitter(rng);
     if (noise.stall_probability > 0 && stall(rng)) factor *= noise.stall_factor;
     noise_sum += factor;
-    if (verifying == 0) {
+    if (verifying == 0 && !noise.bursts_everywhere) {
       burst_left = 0;  // a plain step needs no second thread
     } else if (burst_left == 0 && noise.burst_probability > 0 && burst(rng)) {
       burst_left = noise.burst_cycles;
@@ -265,6 +267,25 @@ TEST(SpeculationPolicyTest, StallsThatComeWithDraftingCountAgainstIt) {
     Drive(p, 1, 1200, 1000, 128, noise);  // warm-up
     const Outcome o = Drive(p, 1, 1200, 1000, 4000, noise);
     EXPECT_GT(o.throughput, 0.95 * 1000);
+  }
+}
+
+TEST(SpeculationPolicyTest, ABusyMachineDoesNotFavourTheArmsThatAreNotRunning) {
+  // Drafting at 0.8x of off; then the machine gets busy and one cycle in
+  // ten, drafting or not, stalls for 5x its length. Off's overhead grows to
+  // ~1.4 while the lengths' (seen in probes only) does not: that must not
+  // make them look faster than off.
+  for (uint32_t seed = 1; seed <= 20; ++seed) {
+    SCOPED_TRACE(testing::Message() << "seed " << seed);
+    SpeculationPolicy p(SpecPolicy::kAdaptive, 4);
+    Drive(p, 16, 800, 1000, 500, {.seed = seed});
+    const Noise busy{.burst_probability = 0.1,
+                     .burst_cycles = 1,
+                     .burst_factor = 5,
+                     .bursts_everywhere = true,
+                     .seed = seed};
+    const Outcome o = Drive(p, 16, 800, 1000, 4000, busy);
+    EXPECT_LT(o.drafted_fraction, 0.05);
   }
 }
 
