@@ -34,6 +34,8 @@ CompiledGrammar::CompiledGrammar(GrammarAutomaton automaton,
                                  std::shared_ptr<const TokenVocabulary> vocab)
     : automaton_(std::move(automaton)), vocab_(std::move(vocab)) {}
 
+CompiledGrammar::~CompiledGrammar() = default;
+
 namespace {
 
 // Process-wide entries by canonical key, shared by every grammar. Bounded:
@@ -113,7 +115,10 @@ const TokenMaskEntry& CompiledGrammar::Entry(const int32_t* key, int n) const {
   }
   if (!entry) {
     // A deeper key refines only the shallower key's uncertain tokens.
-    entry = WalkTokenMask(automaton_, *vocab_, key, n, n > 1 ? &Entry(key, n - 1) : nullptr);
+    const TokenMaskEntry* shallow = n > 1 ? &Entry(key, n - 1) : nullptr;
+    absl::MutexLock lock(&walk_mu_);
+    if (walker_ == nullptr) walker_ = std::make_unique<TokenMaskWalker>(automaton_, *vocab_);
+    entry = walker_->Run(key, n, shallow);
     if (!canonical.empty()) {
       absl::MutexLock lock(&shared.mu);
       if (shared.map.size() >= kMaxShared) shared.map.clear();

@@ -49,9 +49,12 @@ inline size_t DeepenAboveUncertain(int32_t vocab_size) {
   return std::max<size_t>(4, static_cast<size_t>(vocab_size) / 2048);
 }
 
+class TokenMaskWalker;  // token_mask_walk.h
+
 class CompiledGrammar {
  public:
   CompiledGrammar(GrammarAutomaton automaton, std::shared_ptr<const TokenVocabulary> vocab);
+  ~CompiledGrammar();
 
   const GrammarAutomaton& automaton() const { return automaton_; }
   const TokenVocabulary& vocab() const { return *vocab_; }
@@ -71,6 +74,9 @@ class CompiledGrammar {
 
   GrammarAutomaton automaton_;
   std::shared_ptr<const TokenVocabulary> vocab_;
+  // Walks of this grammar share one walker (its stacks, sets and steps).
+  mutable absl::Mutex walk_mu_;
+  mutable std::unique_ptr<TokenMaskWalker> walker_ ABSL_GUARDED_BY(walk_mu_);
   mutable absl::Mutex mu_;
   mutable absl::flat_hash_map<std::string, std::shared_ptr<const TokenMaskEntry>> entries_
       ABSL_GUARDED_BY(mu_);

@@ -17,71 +17,9 @@ namespace {
 
 std::atomic<int64_t> g_subtrees_decided{0};
 
-class TokenMaskWalk {
- public:
-  TokenMaskWalk(const GrammarAutomaton& automaton, const TokenVocabulary& vocab)
-      : a_(automaton), vocab_(vocab), trie_(vocab.trie()), stepper_(&automaton, &arena_) {}
+}  // namespace
 
-  std::unique_ptr<TokenMaskEntry> Run(const int32_t* key, int n, const TokenMaskEntry* shallow);
-
- private:
-  // Stack sets are interned (sorted stacks + the `below` flag), so a set is
-  // an id and "reads back to itself" is an id comparison.
-  int32_t Intern(StackSet&& set);
-  // The set reached from set `from` by `byte`. The first time, the result
-  // is filled in for every byte of the class `byte` is in (the bytes no
-  // edge of the set's top states tells apart).
-  int32_t StepTo(int32_t from, uint8_t byte) {
-    const int32_t to = step_[static_cast<size_t>(from) * 256 + byte];
-    return to >= 0 ? to : StepSlow(from, byte);
-  }
-  int32_t StepSlow(int32_t from, uint8_t byte);
-  bool live(int32_t set) const { return (flags_[static_cast<size_t>(set)] & kLive) != 0; }
-  bool below(int32_t set) const { return (flags_[static_cast<size_t>(set)] & kBelow) != 0; }
-  // DecidesSubtree, with its most common answer (a byte below leaves the
-  // set's one successor) found without a call.
-  bool QuickDecides(int32_t x, const TokenTrie::Summary& s) {
-    const auto xi = static_cast<size_t>(x);
-    if (successor_known_[xi] != 0) {
-      const Successor& sc = successor_[xi];
-      if ((s.ascii[0] & ~sc.ascii_mask[0]) != 0 || (s.ascii[1] & ~sc.ascii_mask[1]) != 0) {
-        return false;
-      }
-    }
-    return DecidesSubtree(x, s);
-  }
-  // Every token below a node with summary `s` ends in a live set, when the
-  // walk is in (live) set `x` at the node.
-  bool DecidesSubtree(int32_t x, const TokenTrie::Summary& s);
-  // Where one character takes set `x`, when the answer is one set.
-  struct Successor {
-    int32_t ascii_to = -1;               // the set most ASCII bytes lead to
-    std::array<uint64_t, 2> ascii_mask;  // the ASCII bytes that lead there
-    int32_t chars_to = -1;               // the set every well-formed non-ASCII
-                                         // character leads to, or -1 when not one live set
-  };
-  // chars_to is computed only when `need_chars`.
-  const Successor& SuccessorOf(int32_t x, bool need_chars);
-
-  const GrammarAutomaton& a_;
-  const TokenVocabulary& vocab_;
-  const TokenTrie& trie_;
-  StackArena arena_;
-  StackStepper stepper_;
-  std::vector<StackSet> sets_;
-  absl::flat_hash_map<std::vector<int32_t>, int32_t> set_index_;
-  std::vector<int32_t> set_key_;
-  std::vector<int32_t> step_;  // step_[set * 256 + byte]: the set reached, -1 until computed
-  static constexpr uint8_t kLive = 1;   // the set has a stack (can read on)
-  static constexpr uint8_t kBelow = 2;  // some configuration returned below the key's frames
-  std::vector<uint8_t> flags_;          // per set
-  // Per set, computed when first asked.
-  std::vector<Successor> successor_;
-  std::vector<char> successor_known_;            // 0 no, 1 ASCII part, 2 both
-  std::vector<std::pair<int32_t, int>> counts_;  // scratch
-};
-
-int32_t TokenMaskWalk::Intern(StackSet&& set) {
+int32_t TokenMaskWalker::Intern(StackSet&& set) {
   set_key_.assign(set.stacks.begin(), set.stacks.end());
   std::sort(set_key_.begin(), set_key_.end());
   set_key_.push_back(set.below ? -1 : -2);
@@ -96,7 +34,7 @@ int32_t TokenMaskWalk::Intern(StackSet&& set) {
   return it->second;
 }
 
-int32_t TokenMaskWalk::StepSlow(int32_t from, uint8_t byte) {
+int32_t TokenMaskWalker::StepSlow(int32_t from, uint8_t byte) {
   int lo = 0;
   int hi = 255;
   for (int32_t id : sets_[static_cast<size_t>(from)].stacks) {
@@ -119,7 +57,7 @@ int32_t TokenMaskWalk::StepSlow(int32_t from, uint8_t byte) {
   return to;
 }
 
-const TokenMaskWalk::Successor& TokenMaskWalk::SuccessorOf(int32_t x, bool need_chars) {
+const TokenMaskWalker::Successor& TokenMaskWalker::SuccessorOf(int32_t x, bool need_chars) {
   const auto xi = static_cast<size_t>(x);
   if (successor_known_[xi] == 0) {
     // ASCII: the most common target (a set has few distinct targets).
@@ -142,9 +80,13 @@ const TokenMaskWalk::Successor& TokenMaskWalk::SuccessorOf(int32_t x, bool need_
                     return a.second < b.second;
                   })->first;
     sc.ascii_mask = {0, 0};
+    sc.dead_mask = {0, 0};
     for (int b = 0; b < 128; ++b) {
-      if (to[static_cast<size_t>(b)] == sc.ascii_to) {
+      const int32_t t = to[static_cast<size_t>(b)];
+      if (t == sc.ascii_to) {
         sc.ascii_mask[static_cast<size_t>(b / 64)] |= uint64_t{1} << (b % 64);
+      } else if (flags_[static_cast<size_t>(t)] == 0) {
+        sc.dead_mask[static_cast<size_t>(b / 64)] |= uint64_t{1} << (b % 64);
       }
     }
     successor_[xi] = sc;
@@ -179,7 +121,7 @@ const TokenMaskWalk::Successor& TokenMaskWalk::SuccessorOf(int32_t x, bool need_
   return successor_[xi];
 }
 
-bool TokenMaskWalk::DecidesSubtree(int32_t x, const TokenTrie::Summary& s) {
+bool TokenMaskWalker::DecidesSubtree(int32_t x, const TokenTrie::Summary& s) {
   if (s.non_ascii && !s.utf8_complete) return false;
   const bool any_ascii = (s.ascii[0] | s.ascii[1]) != 0;
   // x_0 = x; x_{k+1} is where any character read below takes x_k. Tokens
@@ -206,11 +148,30 @@ bool TokenMaskWalk::DecidesSubtree(int32_t x, const TokenTrie::Summary& s) {
   return true;
 }
 
-std::unique_ptr<TokenMaskEntry> TokenMaskWalk::Run(const int32_t* key, int n,
-                                                   const TokenMaskEntry* shallow) {
+bool TokenMaskWalker::KillersDecide(int32_t x, const TokenTrie::Summary& s,
+                                    const std::array<uint64_t, 2>& path,
+                                    std::array<uint64_t, 2>* killers) {
+  if (s.non_ascii && !s.utf8_complete) return false;
+  const Successor& sc = SuccessorOf(x, s.non_ascii);
+  if (sc.ascii_to != x) return false;
+  if (s.non_ascii && sc.chars_to != x) return false;
+  for (size_t w = 0; w < 2; ++w) {
+    if ((s.ascii[w] & ~(sc.ascii_mask[w] | sc.dead_mask[w])) != 0) return false;
+    if ((path[w] & sc.dead_mask[w]) != 0) return false;
+  }
+  *killers = sc.dead_mask;
+  return true;
+}
+
+std::unique_ptr<TokenMaskEntry> TokenMaskWalker::Run(const int32_t* key, int n,
+                                                     const TokenMaskEntry* shallow) {
+  if (sets_.size() > kMaxSets) Clear();
   std::vector<int32_t> ids(static_cast<size_t>(trie_.max_depth()) + 1);
   // pending[d]: some prefix of length 1..d returned below the frame.
   std::vector<char> pending(ids.size(), 0);
+  // path_ascii[d]: the ASCII bytes of the path to the node at depth d.
+  std::vector<std::array<uint64_t, 2>> path_ascii(ids.size(), {0, 0});
+  std::array<uint64_t, 2> killers = {0, 0};
   int32_t seed = kBottom;
   for (int i = n - 1; i >= 0; --i) seed = arena_.Intern(key[i], seed);
   {
@@ -269,6 +230,8 @@ std::unique_ptr<TokenMaskEntry> TokenMaskWalk::Run(const int32_t* key, int n,
     auto d = static_cast<size_t>(node.depth);
     const int32_t x = StepTo(ids[d - 1], node.byte);
     ids[d] = x;
+    path_ascii[d] = path_ascii[d - 1];
+    if (node.byte < 0x80) path_ascii[d][node.byte / 64] |= uint64_t{1} << (node.byte % 64);
     const bool is_live = live(x);
     pending[d] = static_cast<char>(pending[d - 1] || below(x));
     if (is_live || below(x)) {
@@ -281,6 +244,16 @@ std::unique_ptr<TokenMaskEntry> TokenMaskWalk::Run(const int32_t* key, int n,
       i = node.end;
     } else if (node.summary >= 0 && QuickDecides(x, trie_.summary(node.summary))) {
       each(node.own_rank_end, node.sub_rank_end, accept);
+      ++decided;
+      i = node.end;
+    } else if (node.summary >= 0 && !pending[d] &&
+               KillersDecide(x, trie_.summary(node.summary), path_ascii[d], &killers)) {
+      // Tokens below die at their first killer byte (refused: nothing
+      // returned below on the way) or are accepted.
+      each(node.own_rank_end, node.sub_rank_end, [&](int32_t r) {
+        const std::array<uint64_t, 2>& a = trie_.ascii_bytes(r);
+        if ((a[0] & killers[0]) == 0 && (a[1] & killers[1]) == 0) accept(r);
+      });
       ++decided;
       i = node.end;
     } else {
@@ -313,14 +286,19 @@ std::unique_ptr<TokenMaskEntry> TokenMaskWalk::Run(const int32_t* key, int n,
   return entry;
 }
 
-}  // namespace
-
 int64_t TokenMaskSubtreesDecided() { return g_subtrees_decided.load(std::memory_order_relaxed); }
 
-std::unique_ptr<TokenMaskEntry> WalkTokenMask(const GrammarAutomaton& automaton,
-                                              const TokenVocabulary& vocab, const int32_t* key,
-                                              int n, const TokenMaskEntry* shallow) {
-  return TokenMaskWalk(automaton, vocab).Run(key, n, shallow);
+TokenMaskWalker::TokenMaskWalker(const GrammarAutomaton& automaton, const TokenVocabulary& vocab)
+    : a_(automaton), vocab_(vocab), trie_(vocab.trie()), stepper_(&automaton, &arena_) {}
+
+void TokenMaskWalker::Clear() {
+  arena_.Truncate(0);
+  sets_.clear();
+  set_index_.clear();
+  step_.clear();
+  flags_.clear();
+  successor_.clear();
+  successor_known_.clear();
 }
 
 }  // namespace inferd::engine

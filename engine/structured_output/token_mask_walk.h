@@ -2,11 +2,13 @@
 // context-independent token mask entry, computed by walking the token trie.
 //
 // Grammar core only (compiled_grammar_internal.h says what an entry
-// means). The walk steps sets of stacks byte by byte down the trie, each
-// (set, byte) step computed once per walk and filled for the whole byte
-// class the set's edges cannot tell apart. A subtree is decided without
-// visiting it when the set at its root reads every byte below it back to
-// itself (a string's content state over letters, say, or over whole UTF-8
+// means). One walker per grammar keeps its interned stacks, stack sets and
+// steps from walk to walk (the grammar serialises walks): the entries of
+// nearby positions (each position of a bounded string, the deeper keys of
+// one frame) meet the same sets again. The walk steps sets of stacks byte by byte down the trie,
+// each (set, byte) step computed once per walk and filled for the whole byte class the set's edges
+// cannot tell apart. A subtree is decided without visiting it when the set at its root reads every
+// byte below it back to itself (a string's content state over letters, say, or over whole UTF-8
 // characters when the subtree holds only those): its tokens all end in that
 // live set. The shortcut is exact, not a heuristic; most of a large
 // vocabulary's trie lies under such subtrees when the grammar is inside a
@@ -14,21 +16,100 @@
 #ifndef INFERD_ENGINE_STRUCTURED_OUTPUT_TOKEN_MASK_WALK_H_
 #define INFERD_ENGINE_STRUCTURED_OUTPUT_TOKEN_MASK_WALK_H_
 
+#include <array>
 #include <cstdint>
 #include <memory>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
 
 #include "engine/structured_output/compiled_grammar_internal.h"
 #include "engine/structured_output/grammar_automaton.h"
+#include "engine/structured_output/grammar_stacks.h"
+#include "engine/structured_output/token_trie.h"
 #include "engine/structured_output/token_vocabulary.h"
 
 namespace inferd::engine {
 
-// The entry for a stack whose top frames are key[0] (top) .. key[n-1]
-// above kBottom. `shallow`: the entry of key[0..n-2] when n > 1; only its
-// uncertain tokens are walked (the others keep its answer).
-std::unique_ptr<TokenMaskEntry> WalkTokenMask(const GrammarAutomaton& automaton,
-                                              const TokenVocabulary& vocab, const int32_t* key,
-                                              int n, const TokenMaskEntry* shallow);
+class TokenMaskWalker {
+ public:
+  TokenMaskWalker(const GrammarAutomaton& automaton, const TokenVocabulary& vocab);
+  TokenMaskWalker(const TokenMaskWalker&) = delete;
+  TokenMaskWalker& operator=(const TokenMaskWalker&) = delete;
+
+  // The entry for a stack whose top frames are key[0] (top) .. key[n-1]
+  // above kBottom. `shallow`: the entry of key[0..n-2] when n > 1; only its
+  // uncertain tokens are walked (the others keep its answer).
+  std::unique_ptr<TokenMaskEntry> Run(const int32_t* key, int n, const TokenMaskEntry* shallow);
+
+ private:
+  // Sets (and their 1 KiB step rows) kept before the walker starts over.
+  static constexpr size_t kMaxSets = 4096;
+  void Clear();
+
+  // Stack sets are interned (sorted stacks + the `below` flag), so a set is
+  // an id and "reads back to itself" is an id comparison.
+  int32_t Intern(StackSet&& set);
+  // The set reached from set `from` by `byte`. The first time, the result
+  // is filled in for every byte of the class `byte` is in (the bytes no
+  // edge of the set's top states tells apart).
+  int32_t StepTo(int32_t from, uint8_t byte) {
+    const int32_t to = step_[static_cast<size_t>(from) * 256 + byte];
+    return to >= 0 ? to : StepSlow(from, byte);
+  }
+  int32_t StepSlow(int32_t from, uint8_t byte);
+  bool live(int32_t set) const { return (flags_[static_cast<size_t>(set)] & kLive) != 0; }
+  bool below(int32_t set) const { return (flags_[static_cast<size_t>(set)] & kBelow) != 0; }
+  // DecidesSubtree, with its most common answer (a byte below leaves the
+  // set's one successor) found without a call.
+  bool QuickDecides(int32_t x, const TokenTrie::Summary& s) {
+    const auto xi = static_cast<size_t>(x);
+    if (successor_known_[xi] != 0) {
+      const Successor& sc = successor_[xi];
+      if ((s.ascii[0] & ~sc.ascii_mask[0]) != 0 || (s.ascii[1] & ~sc.ascii_mask[1]) != 0) {
+        return false;
+      }
+    }
+    return DecidesSubtree(x, s);
+  }
+  // Every token below a node with summary `s` ends in a live set, when the
+  // walk is in (live) set `x` at the node.
+  bool DecidesSubtree(int32_t x, const TokenTrie::Summary& s);
+  // Whether x reads every byte below either back to itself or to a dead
+  // set (`*killers`: those bytes), so a token below is accepted exactly
+  // when it holds no killer byte after the node; `path`: the ASCII bytes
+  // read from the root to the node, none of which may be a killer.
+  bool KillersDecide(int32_t x, const TokenTrie::Summary& s, const std::array<uint64_t, 2>& path,
+                     std::array<uint64_t, 2>* killers);
+  // Where one character takes set `x`, when the answer is one set.
+  struct Successor {
+    int32_t ascii_to = -1;               // the set most ASCII bytes lead to
+    std::array<uint64_t, 2> ascii_mask;  // the ASCII bytes that lead there
+    std::array<uint64_t, 2> dead_mask;   // the ASCII bytes that lead nowhere (dead, not below)
+    int32_t chars_to = -1;               // the set every well-formed non-ASCII
+                                         // character leads to, or -1 when not one live set
+  };
+  // chars_to is computed only when `need_chars`.
+  const Successor& SuccessorOf(int32_t x, bool need_chars);
+
+  const GrammarAutomaton& a_;
+  const TokenVocabulary& vocab_;
+  const TokenTrie& trie_;
+  StackArena arena_;
+  StackStepper stepper_;
+  std::vector<StackSet> sets_;
+  absl::flat_hash_map<std::vector<int32_t>, int32_t> set_index_;
+  std::vector<int32_t> set_key_;
+  std::vector<int32_t> step_;  // step_[set * 256 + byte]: the set reached, -1 until computed
+  static constexpr uint8_t kLive = 1;   // the set has a stack (can read on)
+  static constexpr uint8_t kBelow = 2;  // some configuration returned below the key's frames
+  std::vector<uint8_t> flags_;          // per set
+  // Per set, computed when first asked.
+  std::vector<Successor> successor_;
+  std::vector<char> successor_known_;            // 0 no, 1 ASCII part, 2 both
+  std::vector<std::pair<int32_t, int>> counts_;  // scratch
+};
 
 // How many subtrees walks in this process decided without visiting them
 // (tests: the shortcut must be exercised, not only be correct when idle).

@@ -16,6 +16,15 @@ TokenTrie::TokenTrie(const std::vector<std::string>& bytes, const std::vector<bo
   });
   bytes_.reserve(ids_.size());
   for (int32_t id : ids_) bytes_.push_back(bytes[static_cast<size_t>(id)]);
+  ascii_bytes_.reserve(bytes_.size());
+  for (const std::string& b : bytes_) {
+    std::array<uint64_t, 2> set = {0, 0};
+    for (char c : b) {
+      const auto u = static_cast<uint8_t>(c);
+      if (u < 0x80) set[u / 64] |= uint64_t{1} << (u % 64);
+    }
+    ascii_bytes_.push_back(set);
+  }
 
   // path[d] = node index at depth d+1 on the current path.
   std::vector<int32_t> path;

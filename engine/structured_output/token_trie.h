@@ -9,6 +9,7 @@
 #ifndef INFERD_ENGINE_STRUCTURED_OUTPUT_TOKEN_TRIE_H_
 #define INFERD_ENGINE_STRUCTURED_OUTPUT_TOKEN_TRIE_H_
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -50,14 +51,19 @@ class TokenTrie {
   std::string_view bytes(int32_t rank) const { return bytes_[static_cast<size_t>(rank)]; }
   int32_t max_depth() const { return max_depth_; }
   const Summary& summary(int32_t index) const { return summaries_[static_cast<size_t>(index)]; }
+  // The ASCII bytes of a rank's token (bit b of word b / 64).
+  const std::array<uint64_t, 2>& ascii_bytes(int32_t rank) const {
+    return ascii_bytes_[static_cast<size_t>(rank)];
+  }
 
  private:
   void Summarize();
 
   std::vector<Node> nodes_;
   std::vector<Summary> summaries_;
-  std::vector<int32_t> ids_;        // by rank
-  std::vector<std::string> bytes_;  // by rank
+  std::vector<std::array<uint64_t, 2>> ascii_bytes_;  // by rank
+  std::vector<int32_t> ids_;                          // by rank
+  std::vector<std::string> bytes_;                    // by rank
   int32_t max_depth_ = 0;
 };
 
