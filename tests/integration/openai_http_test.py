@@ -654,6 +654,34 @@ class OpenAiHttpLongStreamTest(unittest.TestCase):
             channel.close()
             self.assertEqual(stop(process), 0)
 
+    def test_a_client_that_stops_reading_loses_its_stream(self):
+        # --stream-write-timeout 1: once the socket buffers are full and a
+        # write has been pending for 1 s, the request is aborted and the
+        # connection closed (4,000 tokens with logprobs take about 8 s).
+        process, address, port = start(LONG_MODEL_DIR, ["--stream-write-timeout", "1"])
+        channel = grpc.insecure_channel(address)
+        stub = inference_pb2_grpc.InferenceStub(channel)
+        try:
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+            s.connect(("127.0.0.1", port))
+            s.sendall(raw_post("/v1/completions", {
+                "prompt": "Once upon a time", "max_tokens": 4000, "temperature": 0,
+                "ignore_eos": True, "stream": True, "logprobs": 5}, close=False))
+            self.wait_idle(stub, 5)
+            s.settimeout(10)
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            s.close()
+            self.assertNotIn(b"[DONE]", data)  # cut off, not finished
+        finally:
+            channel.close()
+            self.assertEqual(stop(process), 0)
+
     def test_sigterm_ends_a_running_stream_with_a_final_chunk(self):
         process, address, port = start(LONG_MODEL_DIR, ["--drain-timeout", "0.5"])
         try:
