@@ -124,12 +124,34 @@ const TokenMaskWalker::Successor& TokenMaskWalker::SuccessorOf(int32_t x, bool n
 bool TokenMaskWalker::DecidesSubtree(int32_t x, const TokenTrie::Summary& s) {
   if (s.non_ascii && !s.utf8_complete) return false;
   const bool any_ascii = (s.ascii[0] | s.ascii[1]) != 0;
+  int first = 0;
+  if (s.utf8_state != kUtf8Boundary) {
+    // Inside a character: every way to finish it must lead to one live set,
+    // which is then x_1.
+    const Utf8Row& row = kUtf8Rows[s.utf8_state / 4];
+    std::vector<int32_t>& frontier = frontier_;
+    std::vector<int32_t>& next = next_;
+    frontier.assign(1, x);
+    for (int pos = s.utf8_state % 4; pos < row.len; ++pos) {
+      next.clear();
+      for (int32_t from : frontier) {
+        for (int b = row.lo[pos]; b <= row.hi[pos]; ++b) {
+          const int32_t t = StepTo(from, static_cast<uint8_t>(b));
+          if (std::find(next.begin(), next.end(), t) == next.end()) next.push_back(t);
+        }
+      }
+      if (next.size() != 1 || !live(next[0])) return false;
+      frontier.swap(next);
+    }
+    x = frontier[0];
+    first = 1;
+  }
   // x_0 = x; x_{k+1} is where any character read below takes x_k. Tokens
   // below read at most max_chars characters, so they end in x_0 ..
   // x_max_chars; a set that every such character takes back to itself
   // ends the chain early.
   int32_t cur = x;
-  for (int k = 0; k < s.max_chars; ++k) {
+  for (int k = first; k < s.max_chars; ++k) {
     const Successor& sc = SuccessorOf(cur, s.non_ascii);
     int32_t next = -1;
     if (any_ascii) {
@@ -151,7 +173,7 @@ bool TokenMaskWalker::DecidesSubtree(int32_t x, const TokenTrie::Summary& s) {
 bool TokenMaskWalker::KillersDecide(int32_t x, const TokenTrie::Summary& s,
                                     const std::array<uint64_t, 2>& path,
                                     std::array<uint64_t, 2>* killers) {
-  if (s.non_ascii && !s.utf8_complete) return false;
+  if ((s.non_ascii && !s.utf8_complete) || s.utf8_state != kUtf8Boundary) return false;
   const Successor& sc = SuccessorOf(x, s.non_ascii);
   if (sc.ascii_to != x) return false;
   if (s.non_ascii && sc.chars_to != x) return false;

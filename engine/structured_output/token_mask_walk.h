@@ -29,6 +29,7 @@
 #include "engine/structured_output/grammar_stacks.h"
 #include "engine/structured_output/token_trie.h"
 #include "engine/structured_output/token_vocabulary.h"
+#include "engine/structured_output/utf8_sequences.h"
 
 namespace inferd::engine {
 
@@ -65,7 +66,7 @@ class TokenMaskWalker {
   // set's one successor) found without a call.
   bool QuickDecides(int32_t x, const TokenTrie::Summary& s) {
     const auto xi = static_cast<size_t>(x);
-    if (successor_known_[xi] != 0) {
+    if (s.utf8_state == kUtf8Boundary && successor_known_[xi] != 0) {
       const Successor& sc = successor_[xi];
       if ((s.ascii[0] & ~sc.ascii_mask[0]) != 0 || (s.ascii[1] & ~sc.ascii_mask[1]) != 0) {
         return false;
@@ -109,6 +110,7 @@ class TokenMaskWalker {
   std::vector<Successor> successor_;
   std::vector<char> successor_known_;            // 0 no, 1 ASCII part, 2 both
   std::vector<std::pair<int32_t, int>> counts_;  // scratch
+  std::vector<int32_t> frontier_, next_;         // scratch
 };
 
 // How many subtrees walks in this process decided without visiting them

@@ -69,12 +69,19 @@ TokenTrie::TokenTrie(const std::vector<std::string>& bytes, const std::vector<bo
 void TokenTrie::Summarize() {
   std::vector<int> utf8(static_cast<size_t>(max_depth_) + 2);
   std::vector<int> chars(utf8.size());
+  // path[d]: the decoder state after the path's first d bytes.
+  std::vector<int> path(utf8.size());
+  path[0] = kUtf8Boundary;
   for (size_t i = 0; i < nodes_.size(); ++i) {
     Node& n = nodes_[i];
-    if (n.end - static_cast<int32_t>(i) - 1 < kSummaryMinNodes) continue;
-    Summary s = {{0, 0}, false, true, 0};
     const auto base = static_cast<size_t>(n.depth);
-    utf8[0] = kUtf8Boundary;
+    path[base] = Utf8Feed(path[base - 1], n.byte);
+    if (n.end - static_cast<int32_t>(i) - 1 < kSummaryMinNodes) continue;
+    Summary s = {{0, 0}, false, path[base] != kUtf8Invalid, 0, static_cast<int8_t>(path[base])};
+    // Decoding goes on from the path's state: a node inside a character
+    // is complete when every token below finishes it and then holds whole
+    // characters.
+    utf8[0] = path[base];
     chars[0] = 0;
     int max_chars = 0;
     for (auto j = static_cast<size_t>(i) + 1; j < static_cast<size_t>(n.end); ++j) {

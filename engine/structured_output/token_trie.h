@@ -35,10 +35,12 @@ class TokenTrie {
   struct Summary {
     uint64_t ascii[2];   // bit b: some token below reads ASCII byte b after the node
     bool non_ascii;      // some token below reads a byte >= 0x80 after the node
-    bool utf8_complete;  // every token below reads, after the node, whole well-formed
-                         // characters only (utf8_sequences.h)
-    uint8_t max_chars;   // the most characters a token below reads after the node
+    bool utf8_complete;  // every token below, decoded on from the node's path (utf8_state),
+                         // is well-formed and ends between characters (utf8_sequences.h)
+    uint8_t max_chars;   // the most characters a token below completes after the node
                          // (when utf8_complete; at most 255)
+    int8_t utf8_state;   // the decoder state after the node's path (kUtf8Boundary, or
+                         // inside a character)
   };
   static constexpr int32_t kSummaryMinNodes = 4;
 
