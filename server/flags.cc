@@ -108,7 +108,8 @@ ABSL_FLAG(bool, log_requests, false,
           "Log one line per finished request: request_id, token counts, finish_reason, status, "
           "ttft_s, e2e_s (never the prompt)");
 ABSL_FLAG(std::string, tls_cert, "",
-          "TLS for the gRPC port: PEM file with the server certificate, then its chain (with "
+          "TLS for the gRPC port and --http-port: PEM file with the server certificate, then its "
+          "chain (with "
           "--tls-key; the metrics port stays plain HTTP)");
 ABSL_FLAG(std::string, tls_key, "", "PEM file with the unencrypted private key of --tls-cert");
 ABSL_FLAG(std::string, tls_client_ca, "",
@@ -117,7 +118,8 @@ ABSL_FLAG(std::string, tls_client_ca, "",
 ABSL_FLAG(std::string, api_key_file, "",
           "File of API keys, one a line ('#' comments, at least 16 characters): every call but "
           "grpc.health.v1.Health needs the metadata 'authorization: Bearer <key>', else "
-          "UNAUTHENTICATED (needs --tls-cert)");
+          "UNAUTHENTICATED; on --http-port every path but /health needs the header, else 401 "
+          "(needs --tls-cert)");
 ABSL_FLAG(inferd::server::ByteSize, max_request_bytes, inferd::server::ByteSize{4ll << 20},
           "Largest request message accepted (a size like 4MiB); larger ones fail with "
           "RESOURCE_EXHAUSTED before they are parsed");

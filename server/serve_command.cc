@@ -36,6 +36,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "server/auth/api_key_set.h"
 #include "server/auth/server_security.h"
 #include "server/drain.h"
 #include "server/engine_config_flags.h"
@@ -125,13 +126,6 @@ absl::StatusOr<ServeOptions> OptionsFromFlags() {
   if (!limits.ok()) return limits.status();
   o.limits = *limits;
   o.security = SecurityFlagsFromCommandLine();
-  // The HTTP port has neither TLS nor API keys yet: serving it beside a
-  // secured gRPC port would open an unauthenticated way around them.
-  if (o.http_port >= 0 && (!o.security.tls_cert.empty() || !o.security.api_key_file.empty())) {
-    return absl::InvalidArgumentError(
-        "--http-port cannot be combined with --tls-cert or --api-key-file yet: the HTTP API has "
-        "no TLS or API keys, so it would serve without them (docs/openai-api.md)");
-  }
   return o;
 }
 
@@ -394,13 +388,32 @@ int RunServe(const cli::ParsedArgs& args) {
   // The OpenAI-compatible HTTP API: the same readiness, admission, engine
   // and metrics. Declared after the gRPC server and readiness, so it is
   // destroyed first.
+  std::unique_ptr<ApiKeySet> http_api_keys;  // outlives the service and the server
   http::OpenAiService http_service(metrics.get(), &readiness, o.limits.max_tokens_limit,
                                    absl::GetFlag(FLAGS_served_model_name));
   std::unique_ptr<http::HttpServer> http_server;
   if (o.http_port >= 0) {
-    absl::StatusOr<std::unique_ptr<http::HttpServer>> started = http::HttpServer::Start(
-        o.host, o.http_port, &http_service,
-        {.max_body_bytes = o.limits.max_request_bytes, .write_timeout = o.stream_write_timeout});
+    // TLS and API keys as on the gRPC port (the files were checked by
+    // LoadServerSecurity above).
+    if (!o.security.api_key_file.empty()) {
+      absl::StatusOr<ApiKeySet> keys = ApiKeySet::LoadFile(o.security.api_key_file);
+      if (!keys.ok()) {
+        LogError(keys.status().message());
+        server->Shutdown(std::chrono::system_clock::now());
+        server->Wait();
+        KeepUntilExit(std::move(metrics_server));
+        return 2;
+      }
+      http_api_keys = std::make_unique<ApiKeySet>(*std::move(keys));
+      http_service.SetApiKeys(http_api_keys.get());
+    }
+    absl::StatusOr<std::unique_ptr<http::HttpServer>> started =
+        http::HttpServer::Start(o.host, o.http_port, &http_service,
+                                {.max_body_bytes = o.limits.max_request_bytes,
+                                 .write_timeout = o.stream_write_timeout,
+                                 .tls_cert = o.security.tls_cert,
+                                 .tls_key = o.security.tls_key,
+                                 .tls_client_ca = o.security.tls_client_ca});
     if (!started.ok()) {
       LogError(started.status().message());
       server->Shutdown(std::chrono::system_clock::now());

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "boost/asio.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
+#include "boost/beast/ssl.hpp"
 #include "server/http/http_error.h"
 
 namespace inferd::server::http {
@@ -72,31 +74,66 @@ std::string CompleteResponse(int status, const std::string& content_type, const 
   return out;
 }
 
-class Session : public std::enable_shared_from_this<Session> {
+// What the server needs of a connection of either kind.
+class Closable {
  public:
-  Session(tcp::socket socket, OpenAiService* service, const HttpServerOptions& options,
-          std::shared_ptr<Poster> poster)
-      : stream_(std::move(socket)),
+  virtual ~Closable() = default;
+  virtual void Close() = 0;  // the server is stopping
+};
+
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection; Stream is PlainStream or TlsStream.
+template <class Stream>
+class Session final : public Closable, public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+  // `tls` is null for a plain stream.
+  Session(tcp::socket socket, asio::ssl::context* tls, OpenAiService* service,
+          const HttpServerOptions& options, std::shared_ptr<Poster> poster)
+      : stream_(MakeStream(std::move(socket), tls)),
         service_(service),
         options_(options),
         poster_(std::move(poster)) {}
 
   ~Session() { EndGeneration(/*abort=*/true); }
 
-  void Start() { ReadHeader(); }
+  void Start() {
+    if constexpr (kTls) {
+      Lowest().expires_after(ToChrono(kRequestReadTimeout));
+      stream_.async_handshake(asio::ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                if (ec) return self->Shutdown();  // not TLS, no client cert, ...
+                                self->ReadHeader();
+                              });
+    } else {
+      ReadHeader();
+    }
+  }
 
-  // The server is stopping.
-  void Close() { ClientGone(); }
+  void Close() override { ClientGone(); }
 
  private:
+  static Stream MakeStream(tcp::socket socket, asio::ssl::context* tls) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *tls);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+
+  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+
   void ReadHeader() {
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(kMaxHeaderBytes));
     parser_->body_limit(static_cast<uint64_t>(options_.max_body_bytes));
-    stream_.expires_after(ToChrono(kRequestReadTimeout));
+    Lowest().expires_after(ToChrono(kRequestReadTimeout));
     bhttp::async_read_header(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   // Answers a read error; true when there was one.
@@ -125,7 +162,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (beast::iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
       out_ = "HTTP/1.1 100 Continue\r\n\r\n";
       asio::async_write(stream_, asio::buffer(out_),
-                        [self = shared_from_this()](beast::error_code ec, size_t) {
+                        [self = this->shared_from_this()](beast::error_code ec, size_t) {
                           if (ec) return self->Shutdown();
                           self->ReadBody();
                         });
@@ -136,9 +173,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void ReadBody() {
     bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
                         if (self->ReadFailed(ec)) return;
-                        self->stream_.expires_never();
+                        self->Lowest().expires_never();
                         self->Dispatch();
                       });
   }
@@ -149,12 +186,15 @@ class Session : public std::enable_shared_from_this<Session> {
     head_ = request.method() == bhttp::verb::head;
     const std::string method(request.method_string());
     const std::string target(request.target());
-    std::weak_ptr<Session> weak = weak_from_this();
-    Reply reply = service_->Handle({method, target, request.body()}, [weak, poster = poster_] {
-      poster->Post([weak] {
-        if (std::shared_ptr<Session> self = weak.lock()) self->Pump();
-      });
-    });
+    const beast::string_view auth = request[bhttp::field::authorization];
+    std::weak_ptr<Session> weak = this->weak_from_this();
+    Reply reply = service_->Handle(
+        {method, target, request.body(), absl::string_view(auth.data(), auth.size())},
+        [weak, poster = poster_] {
+          poster->Post([weak] {
+            if (std::shared_ptr<Session> self = weak.lock()) self->Pump();
+          });
+        });
     parser_.reset();
     if (reply.channels.empty()) {
       Send(CompleteResponse(reply.status, reply.content_type, reply.body, !keep_alive_, reply.allow,
@@ -182,10 +222,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // A complete response; then the next request, or a close.
   void Send(std::string bytes) {
     out_ = std::move(bytes);
-    stream_.expires_after(ToChrono(kRequestReadTimeout));
+    Lowest().expires_after(ToChrono(kRequestReadTimeout));
     asio::async_write(stream_, asio::buffer(out_),
-                      [self = shared_from_this()](beast::error_code ec, size_t) {
-                        self->stream_.expires_never();
+                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                        self->Lowest().expires_never();
                         if (ec || !self->keep_alive_) return self->Shutdown();
                         self->ReadHeader();
                       });
@@ -202,9 +242,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void Watch() {
     if (watching_ || gone_ || buffer_.size() > static_cast<size_t>(kMaxHeaderBytes)) return;
     watching_ = true;
-    stream_.async_read_some(
-        buffer_.prepare(4096),
-        [self = shared_from_this()](beast::error_code ec, size_t n) { self->OnWatch(ec, n); });
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                              self->OnWatch(ec, n);
+                            });
   }
 
   void OnWatch(beast::error_code ec, size_t n) {
@@ -254,16 +295,16 @@ class Session : public std::enable_shared_from_this<Session> {
     writing_ = true;
     out_ = std::move(bytes);
     if (options_.write_timeout > absl::ZeroDuration()) {
-      stream_.expires_after(ToChrono(options_.write_timeout));
+      Lowest().expires_after(ToChrono(options_.write_timeout));
     }
     asio::async_write(
         stream_, asio::buffer(out_),
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
   }
 
   void OnWrite(beast::error_code ec) {
     writing_ = false;
-    stream_.expires_never();
+    Lowest().expires_never();
     if (ec) {
       if (ec == beast::error::timeout) service_->CountStreamWriteTimeout();
       return ClientGone();
@@ -275,7 +316,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (watching_) {
       resume_ = true;  // OnWatch reads the next request
       beast::error_code ignored;
-      stream_.socket().cancel(ignored);
+      Lowest().socket().cancel(ignored);
       return;
     }
     ReadHeader();
@@ -308,11 +349,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void Shutdown() {
     gone_ = true;
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.socket().close(ignored);
+    Lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    Lowest().socket().close(ignored);
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   OpenAiService* const service_;
   const HttpServerOptions options_;
   const std::shared_ptr<Poster> poster_;
@@ -334,6 +375,30 @@ class Session : public std::enable_shared_from_this<Session> {
   bool gone_ = false;
 };
 
+// The server side of TLS from the PEM files (already checked by
+// server/auth): TLS 1.2 or later; with a client CA, a client certificate
+// signed by it is required.
+absl::StatusOr<asio::ssl::context> TlsContext(const HttpServerOptions& options) {
+  asio::ssl::context context(asio::ssl::context::tls_server);
+  beast::error_code ec;
+  context.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                          asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                          asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use,
+                      ec);
+  if (!ec) context.use_certificate_chain_file(options.tls_cert, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("--tls-cert: ", ec.message()));
+  context.use_private_key_file(options.tls_key, asio::ssl::context::pem, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("--tls-key: ", ec.message()));
+  if (!options.tls_client_ca.empty()) {
+    context.load_verify_file(options.tls_client_ca, ec);
+    if (!ec) {
+      context.set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert, ec);
+    }
+    if (ec) return absl::InvalidArgumentError(absl::StrCat("--tls-client-ca: ", ec.message()));
+  }
+  return context;
+}
+
 }  // namespace
 
 struct HttpServer::State {
@@ -343,7 +408,8 @@ struct HttpServer::State {
   OpenAiService* service = nullptr;
   HttpServerOptions options;
   std::shared_ptr<Poster> poster = std::make_shared<Poster>(&ioc);
-  std::vector<std::weak_ptr<Session>> sessions;  // server thread only
+  std::optional<asio::ssl::context> tls;          // TLS on the port
+  std::vector<std::weak_ptr<Closable>> sessions;  // server thread only
   std::thread thread;
   int port = 0;
 
@@ -359,10 +425,18 @@ struct HttpServer::State {
       }
       beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      auto session = std::make_shared<Session>(std::move(socket), service, options, poster);
-      std::erase_if(sessions, [](const std::weak_ptr<Session>& s) { return s.expired(); });
-      sessions.push_back(session);
-      session->Start();
+      std::erase_if(sessions, [](const std::weak_ptr<Closable>& s) { return s.expired(); });
+      if (tls.has_value()) {
+        auto session = std::make_shared<Session<TlsStream>>(std::move(socket), &*tls, service,
+                                                            options, poster);
+        sessions.push_back(session);
+        session->Start();
+      } else {
+        auto session = std::make_shared<Session<PlainStream>>(std::move(socket), nullptr, service,
+                                                              options, poster);
+        sessions.push_back(session);
+        session->Start();
+      }
       Accept();
     });
   }
@@ -376,6 +450,11 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   auto state = std::make_unique<State>();
   state->service = service;
   state->options = options;
+  if (!options.tls_cert.empty()) {
+    absl::StatusOr<asio::ssl::context> tls = TlsContext(options);
+    if (!tls.ok()) return tls.status();
+    state->tls.emplace(*std::move(tls));
+  }
   const std::string where = absl::StrCat(host, ":", port);
   beast::error_code ec;
   tcp::resolver resolver(state->ioc);
@@ -413,8 +492,8 @@ HttpServer::~HttpServer() {
     beast::error_code ignored;
     state->acceptor.close(ignored);
     state->retry.cancel();
-    for (const std::weak_ptr<Session>& weak : state->sessions) {
-      if (std::shared_ptr<Session> session = weak.lock()) session->Close();
+    for (const std::weak_ptr<Closable>& weak : state->sessions) {
+      if (std::shared_ptr<Closable> session = weak.lock()) session->Close();
     }
     state->ioc.stop();
   });

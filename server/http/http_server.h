@@ -19,6 +19,10 @@
 // frees its KV blocks), as a gRPC cancel does; so does a failed write, and a
 // write that stays pending for `write_timeout` (--stream-write-timeout: a
 // client that stopped reading).
+//
+// With TLS, each connection first completes a TLS handshake (1.2 or later;
+// with a client CA, mutual TLS) within kRequestReadTimeout; a client that
+// fails it is closed.
 #ifndef INFERD_SERVER_HTTP_HTTP_SERVER_H_
 #define INFERD_SERVER_HTTP_HTTP_SERVER_H_
 
@@ -38,6 +42,11 @@ inline constexpr absl::Duration kRequestReadTimeout = absl::Seconds(30);
 struct HttpServerOptions {
   int64_t max_body_bytes = 4 << 20;
   absl::Duration write_timeout = absl::ZeroDuration();  // zero: none
+  // TLS as on the gRPC port (--tls-cert, --tls-key, --tls-client-ca): PEM
+  // files; an empty tls_cert is plain HTTP.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
 };
 
 class HttpServer {

@@ -6,6 +6,7 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 #include "server/http/http_error.h"
@@ -65,6 +66,18 @@ Reply OpenAiService::Handle(const HttpRequestView& request, std::function<void()
   absl::string_view path = request.target;
   if (const size_t query = path.find('?'); query != absl::string_view::npos) {
     path = path.substr(0, query);
+  }
+  if (api_keys_ != nullptr && path != "/health") {
+    absl::string_view key = request.authorization;
+    const bool bearer = absl::ConsumePrefix(&key, "Bearer ");
+    if (!bearer || !api_keys_->Contains(key)) {
+      metrics_->CountAuthFailure();
+      return ErrorReply(MakeError(401,
+                                  bearer ? "the API key is not valid"
+                                         : "missing API key: send the header 'Authorization: "
+                                           "Bearer <key>'",
+                                  "invalid_api_key"));
+    }
   }
   struct Route {
     absl::string_view path;

@@ -2,6 +2,10 @@
 // apart from the HTTP transport (http_server.h): one parsed HTTP request in,
 // a complete reply or an admitted engine stream out.
 //
+// With API keys, every path but /health needs `Authorization: Bearer <key>`
+// (checked in constant time by server/auth/api_key_set.h, as gRPC's calls
+// are): else 401, counted in the auth-failure metric.
+//
 //   GET  /health               200 while ready (readiness.h: loaded, not
 //                              draining, not stalled), else 503
 //   GET  /v1/models            the served model
@@ -35,6 +39,7 @@
 #include "absl/strings/string_view.h"
 #include "engine/engine.h"
 #include "engine/output_channel.h"
+#include "server/auth/api_key_set.h"
 #include "server/http/openai_response.h"
 #include "server/metrics/prometheus_metrics.h"
 #include "server/readiness.h"
@@ -50,6 +55,7 @@ struct HttpRequestView {
   absl::string_view method;  // "GET", "POST", ...
   absl::string_view target;  // path and query
   absl::string_view body;
+  absl::string_view authorization;  // the Authorization header ("" when absent)
 };
 
 struct Reply {
@@ -81,6 +87,10 @@ class OpenAiService {
   // Call before SetEngine.
   void SetChatTemplate(absl::StatusOr<engine::ChatTemplate> chat_template);
 #endif
+  // API keys (--api-key-file): every path but /health then needs
+  // `Authorization: Bearer <key>`, else 401. Null: none. Call before the
+  // server starts; `keys` must outlive this.
+  void SetApiKeys(const ApiKeySet* keys) { api_keys_ = keys; }
   // The loaded engine: requests are served from now on. Call once.
   void SetEngine(engine::Engine* engine) { engine_.store(engine, std::memory_order_release); }
   // New generation requests get 503 from now on (drain); streams go on.
@@ -117,6 +127,7 @@ class OpenAiService {
   std::atomic<bool> admitting_{true};
   std::atomic<uint64_t> next_id_{0};
   StreamTracker streams_;
+  const ApiKeySet* api_keys_ = nullptr;
 #ifdef INFERD_HTTP_CHAT
   std::optional<engine::ChatTemplate> chat_template_;
   absl::Status chat_template_status_ = absl::FailedPreconditionError("no chat template loaded");

@@ -19,6 +19,7 @@ import os
 import select
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -26,6 +27,7 @@ import time
 import unittest
 
 import inference_test
+import tls_certs
 from inference_test import BINARY_DIR, LONG_MODEL_DIR, MODEL_DIR, SHARED_DIR, TIMEOUT_S
 
 import grpc  # noqa: E402  (inference_test put the stubs on sys.path)
@@ -300,18 +302,6 @@ class OpenAiHttpTest(unittest.TestCase):
         for t in threads:
             t.join(TIMEOUT_S)
         self.assertEqual(results, solo)
-
-    def test_http_port_refuses_to_run_beside_api_keys_or_tls(self):
-        keys = os.path.join(self.tmp.name, "keys.txt")
-        with open(keys, "w") as f:
-            f.write("0123456789abcdef0123456789abcdef\n")
-        result = subprocess.run(
-            [os.path.join(BINARY_DIR, "inferd"), "serve", "--model", MODEL_DIR, "--port", "0",
-             "--metrics-port", "-1", "--http-port", "0", "--api-key-file", keys],
-            capture_output=True, text=True, timeout=60)
-        self.assertEqual(result.returncode, 2, result.stderr)
-        self.assertIn("--http-port cannot be combined with --tls-cert or --api-key-file",
-                      result.stderr)
 
     def test_served_model_name(self):
         process, _, port = start(MODEL_DIR, ["--served-model-name", "my-model"])
@@ -598,6 +588,99 @@ class OpenAiHttpTest(unittest.TestCase):
             self.assert_serving()
             slow.sendall(b"ngth: 40\r\n\r\n{\"prompt\": \"Once\"")
             self.assert_serving()
+
+
+KEY = "http-test-key-0123456789abcdef"
+
+
+@unittest.skipUnless(os.path.isdir(MODEL_DIR),
+                     "../shared/models/stories260K not found (set INFERD_SHARED_DIR)")
+@unittest.skipUnless(tls_certs.have_openssl(), "the openssl command is not installed")
+class OpenAiHttpSecurityTest(unittest.TestCase):
+    """TLS, mutual TLS and API keys cover the HTTP port as they cover gRPC."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="inferd-openai-tls-")
+        self.dir = self.tmp.name
+        tls_certs.make_certs(self.dir)
+        self.keys = os.path.join(self.dir, "keys.txt")
+        with open(self.keys, "w") as f:
+            f.write(KEY + "\n")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def https(self, port, method, path, body=None, key=None, cert=None):
+        context = ssl.create_default_context(cafile=self.path("ca.crt"))
+        if cert:
+            context.load_cert_chain(self.path(cert + ".crt"), self.path(cert + ".key"))
+        connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=TIMEOUT_S,
+                                                 context=context)
+        headers = {"Content-Type": "application/json"}
+        if key is not None:
+            headers["Authorization"] = "Bearer " + key
+        try:
+            connection.request(method, path, body=json.dumps(body) if body else None,
+                               headers=headers)
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    def test_tls_and_api_keys(self):
+        process, address, port = start(MODEL_DIR, [
+            "--tls-cert", self.path("server.crt"), "--tls-key", self.path("server.key"),
+            "--api-key-file", self.keys])
+        try:
+            body = {"prompt": "Once upon a time", "max_tokens": 12, "temperature": 0}
+            self.assertEqual(self.https(port, "GET", "/health")[0], 200)  # no key needed
+            status, data = self.https(port, "POST", "/v1/completions", body)
+            self.assertEqual(status, 401, data)
+            error = json.loads(data)["error"]
+            self.assertEqual((error["type"], error["code"]), ("authentication_error",
+                                                              "invalid_api_key"))
+            self.assertIn("missing API key", error["message"])
+            status, data = self.https(port, "POST", "/v1/completions", body, key=KEY + "x")
+            self.assertEqual(status, 401, data)
+            self.assertIn("not valid", json.loads(data)["error"]["message"])
+            status, data = self.https(port, "GET", "/v1/models", key="short")
+            self.assertEqual(status, 401, data)
+            status, data = self.https(port, "POST", "/v1/completions", body, key=KEY)
+            self.assertEqual(status, 200, data)
+            # The same text as gRPC over TLS with the key.
+            credentials = grpc.ssl_channel_credentials(tls_certs.read(self.dir, "ca.crt"))
+            with grpc.secure_channel(address, credentials) as channel:
+                stub = inference_pb2_grpc.InferenceStub(channel)
+                chunks = list(stub.Generate(pb.GenerateRequest(
+                    text="Once upon a time", max_tokens=12, temperature=0.0), timeout=TIMEOUT_S,
+                    metadata=[("authorization", "Bearer " + KEY)]))
+                self.assertEqual(json.loads(data)["choices"][0]["text"],
+                                 "".join(c.text for c in chunks))
+            # Plain HTTP to the TLS port gets nothing, and the server goes on.
+            reply = raw_exchange(port, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertFalse(reply.startswith(b"HTTP/1.1 200"), reply[:80])
+            self.assertEqual(self.https(port, "GET", "/health")[0], 200)
+        finally:
+            self.assertEqual(stop(process), 0)
+
+    def test_mutual_tls_needs_a_client_certificate_from_the_ca(self):
+        process, _, port = start(MODEL_DIR, [
+            "--tls-cert", self.path("server.crt"), "--tls-key", self.path("server.key"),
+            "--tls-client-ca", self.path("ca.crt")])
+        try:
+            for cert in (None, "untrusted_client"):
+                with self.subTest(cert=cert):
+                    with self.assertRaises((ssl.SSLError, ConnectionError, OSError)):
+                        self.https(port, "GET", "/health", cert=cert)
+            self.assertEqual(self.https(port, "GET", "/health", cert="client")[0], 200)
+            status, data = self.https(port, "POST", "/v1/completions",
+                                      {"prompt": "Once", "max_tokens": 3}, cert="client")
+            self.assertEqual(status, 200, data)
+        finally:
+            self.assertEqual(stop(process), 0)
 
 
 @unittest.skipUnless(os.path.isdir(LONG_MODEL_DIR),
