@@ -254,6 +254,94 @@ absl::Status ReadResponseFormat(const OrderedJson& format, v1::GenerateRequest* 
                                  "\" is not one of text, json_object, json_schema"));
 }
 
+// A tool's `function.parameters` (absent: any object).
+absl::StatusOr<OrderedJson> ToolParameters(const OrderedJson& tools, size_t i) {
+  const std::string where = absl::StrCat("tools[", i, "]");
+  const OrderedJson& tool = tools[i];
+  if (!tool.is_object()) return WrongType(where, "an object", tool);
+  auto function = tool.find("function");
+  if (function == tool.end() || !function->is_object()) {
+    return FieldError("tools", absl::StrCat(where, ".function: missing or not an object"));
+  }
+  auto name = function->find("name");
+  if (name == function->end() || !name->is_string()) {
+    return FieldError("tools", absl::StrCat(where, ".function.name: missing or not a string"));
+  }
+  auto parameters = function->find("parameters");
+  if (parameters == function->end() || parameters->is_null()) {
+    return OrderedJson{{"type", "object"}};
+  }
+  if (!parameters->is_object()) {
+    return WrongType(absl::StrCat(where, ".function.parameters"), "a JSON Schema object",
+                     *parameters);
+  }
+  return *parameters;
+}
+
+// `tool_choice`: "none"; "required" (the output is a list of calls of the
+// tools, as vLLM constrains it; one call with parallel_tool_calls false); {"type": "function",
+// "function": {"name"}} (the output is that tool's arguments). Both constrain the output with a
+// JSON Schema built from the tools' parameters. "auto" (the default when
+// tools are given) needs the model's own tool-call format parsed: refused.
+absl::Status ReadToolChoice(const OrderedJson* choice, bool parallel, OpenAiRequest* out) {
+  const OrderedJson& tools = out->tools;
+  if (!tools.is_null() && !tools.is_array()) return WrongType("tools", "a list of tools", tools);
+  if (choice == nullptr || (choice->is_string() && choice->get<std::string>() == "auto")) {
+    if (tools.is_null() || tools.empty()) return absl::OkStatus();
+    return FieldError("tool_choice",
+                      "tool_choice \"auto\" (the default when tools are given) is not supported "
+                      "yet: send \"none\", \"required\" or {\"type\": \"function\", \"function\": "
+                      "{\"name\": ...}}");
+  }
+  if (choice->is_string() && choice->get<std::string>() == "none") return absl::OkStatus();
+  const bool required = choice->is_string() && choice->get<std::string>() == "required";
+  std::string name;
+  if (!required) {
+    auto function = choice->is_object() ? choice->find("function") : choice->end();
+    if (!choice->is_object() || function == choice->end() || !function->is_object() ||
+        !function->contains("name") || !(*function)["name"].is_string()) {
+      return FieldError(
+          "tool_choice",
+          absl::StrCat("tool_choice: expected \"none\", \"auto\", \"required\" "
+                       "or {\"type\": \"function\", \"function\": {\"name\": "
+                       "...}}, got ",
+                       choice->dump(-1, ' ', false, OrderedJson::error_handler_t::replace)));
+    }
+    name = (*function)["name"].get<std::string>();
+  }
+  if (tools.is_null() || tools.empty()) {
+    return FieldError("tool_choice", "tool_choice: calls a tool, but no tools are given");
+  }
+  OrderedJson schema;
+  OrderedJson calls = OrderedJson::array();
+  for (size_t i = 0; i < tools.size(); ++i) {
+    absl::StatusOr<OrderedJson> parameters = ToolParameters(tools, i);
+    if (!parameters.ok()) return parameters.status();
+    const std::string tool_name = tools[i]["function"]["name"].get<std::string>();
+    if (!required && tool_name == name) schema = *parameters;
+    calls.push_back(
+        OrderedJson{{"type", "object"},
+                    {"properties", {{"name", {{"const", tool_name}}}, {"parameters", *parameters}}},
+                    {"required", {"name", "parameters"}},
+                    {"additionalProperties", false}});
+  }
+  if (required) {
+    out->tool_choice = ToolChoice::kRequired;
+    schema =
+        OrderedJson{{"type", "array"}, {"minItems", 1}, {"items", {{"anyOf", std::move(calls)}}}};
+    if (!parallel) schema["maxItems"] = 1;  // parallel_tool_calls false: one call
+  } else {
+    if (schema.is_null()) {
+      return FieldError("tool_choice",
+                        absl::StrCat("tool_choice: no tool is named \"", name, "\""));
+    }
+    out->tool_choice = ToolChoice::kNamed;
+    out->tool_name = name;
+  }
+  out->generate.set_json_schema(schema.dump(-1, ' ', false, OrderedJson::error_handler_t::replace));
+  return absl::OkStatus();
+}
+
 template <class T>
 absl::Status Take(absl::StatusOr<T> value, T* out) {
   if (!value.ok()) return value.status();
@@ -400,17 +488,9 @@ absl::StatusOr<OpenAiRequest> ParseOpenAiRequest(Endpoint endpoint, const Ordere
     if (messages->empty()) return FieldError("messages", "messages: the list is empty");
     out.messages = *messages;
     if (const OrderedJson* tools = f.Find("tools"); tools != nullptr) out.tools = *tools;
-    if (const OrderedJson* choice = f.Find("tool_choice"); choice != nullptr) {
-      if (!(choice->is_string() && choice->get<std::string>() == "none")) {
-        return FieldError("tool_choice",
-                          "tool_choice: only \"none\" is supported yet (tool calls are not "
-                          "parsed from the output)");
-      }
-    } else if (!out.tools.is_null()) {
-      return FieldError("tools",
-                        "tools: tool calls are not supported yet; send tool_choice \"none\" to "
-                        "render the tools into the prompt without calls");
-    }
+    std::optional<bool> parallel;
+    INFERD_RETURN_IF_ERROR(Take(f.Bool("parallel_tool_calls"), &parallel));
+    INFERD_RETURN_IF_ERROR(ReadToolChoice(f.Find("tool_choice"), parallel.value_or(true), &out));
     std::optional<bool> add_generation_prompt;
     INFERD_RETURN_IF_ERROR(Take(f.Bool("add_generation_prompt"), &add_generation_prompt));
     out.add_generation_prompt = add_generation_prompt.value_or(true);
@@ -521,6 +601,11 @@ absl::StatusOr<OpenAiRequest> ParseOpenAiRequest(Endpoint endpoint, const Ordere
   if (out.top_logprobs.has_value()) g.set_logprobs(*out.top_logprobs);
 
   if (const OrderedJson* format = f.Find("response_format"); format != nullptr) {
+    if (out.tool_choice != ToolChoice::kNone) {
+      return FieldError("response_format",
+                        "response_format: cannot be combined with a tool_choice that calls a "
+                        "tool (the call's arguments are already constrained)");
+    }
     INFERD_RETURN_IF_ERROR(ReadResponseFormat(*format, &g));
   }
 
@@ -545,9 +630,6 @@ absl::StatusOr<OpenAiRequest> ParseOpenAiRequest(Endpoint endpoint, const Ordere
   }
   if (const OrderedJson* user = f.Find("user"); user != nullptr && !user->is_string()) {
     return WrongType("user", "a string", *user);
-  }
-  if (const OrderedJson* p = f.Find("parallel_tool_calls"); p != nullptr && !p->is_boolean()) {
-    return WrongType("parallel_tool_calls", "a boolean", *p);
   }
   return out;
 }

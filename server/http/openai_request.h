@@ -45,6 +45,11 @@ inline constexpr int32_t kDefaultCompletionMaxTokens = 16;
 
 enum class Endpoint { kCompletions, kChatCompletions };
 
+// Chat's tool_choice: none (tools only rendered), required (the output is a
+// JSON list of {"name", "parameters"} calls), or a named function (the
+// output is its arguments).
+enum class ToolChoice { kNone, kRequired, kNamed };
+
 struct OpenAiRequest {
   Endpoint endpoint = Endpoint::kCompletions;
   v1::GenerateRequest generate;  // prompt unset for chat: the rendered messages go there
@@ -55,6 +60,8 @@ struct OpenAiRequest {
   // chat_template_kwargs), as given (the renderer checks them).
   OrderedJson messages;
   OrderedJson tools;  // null when absent
+  ToolChoice tool_choice = ToolChoice::kNone;
+  std::string tool_name;  // kNamed
   bool add_generation_prompt = true;
   OrderedJson chat_template_kwargs;  // null when absent
   // Logprobs as asked: completions' integer `logprobs`, chat's

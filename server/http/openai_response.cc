@@ -125,6 +125,45 @@ Json OpenAiResponder::Logprobs(Choice& choice, const engine::RequestOutput& outp
   return Json();
 }
 
+bool OpenAiResponder::EndedByItself(engine::FinishReason reason) {
+  return reason == engine::FinishReason::kStop || reason == engine::FinishReason::kStopString;
+}
+
+Json OpenAiResponder::ToolCall(int index, int k, const std::string& name,
+                               std::string arguments) const {
+  Json call;
+  call["id"] = absl::StrCat("call_", context_.id, "_", index, "_", k);
+  call["type"] = "function";
+  call["function"] = Json{{"name", name}, {"arguments", std::move(arguments)}};
+  return call;
+}
+
+Json OpenAiResponder::ToolCalls(int index, const std::string& text, bool with_index) const {
+  Json calls = Json::array();
+  auto add = [&](Json call) {
+    if (with_index) {
+      Json indexed = Json{{"index", calls.size()}};
+      for (auto it = call.begin(); it != call.end(); ++it) indexed[it.key()] = *it;
+      call = std::move(indexed);
+    }
+    calls.push_back(std::move(call));
+  };
+  if (context_.tool_choice == ToolChoice::kNamed) {
+    add(ToolCall(index, 0, context_.tool_name, text));
+    return calls;
+  }
+  const Json parsed = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_array() || parsed.empty()) return Json();
+  for (const Json& element : parsed) {
+    auto name = element.find("name");
+    if (!element.is_object() || name == element.end() || !name->is_string()) return Json();
+    auto parameters = element.find("parameters");
+    add(ToolCall(index, static_cast<int>(calls.size()), name->get<std::string>(),
+                 DumpJson(parameters == element.end() ? Json::object() : *parameters)));
+  }
+  return calls;
+}
+
 std::string OpenAiResponder::Start() {
   if (!context_.stream || context_.endpoint != Endpoint::kChatCompletions) return "";
   Json chunk = ChunkHead();
@@ -133,6 +172,14 @@ std::string OpenAiResponder::Start() {
     Json choice;
     choice["index"] = i;
     choice["delta"] = Json{{"role", "assistant"}, {"content", ""}};
+    if (context_.tool_choice == ToolChoice::kNamed) {
+      // The call's id and name first; its arguments follow as they come.
+      Json call = ToolCall(i, 0, context_.tool_name, "");
+      call["index"] = 0;
+      choice["delta"] = Json{{"role", "assistant"},
+                             {"content", Json()},
+                             {"tool_calls", Json::array({std::move(call)})}};
+    }
     choice["logprobs"] = Json();
     choice["finish_reason"] = Json();
     chunk["choices"].push_back(std::move(choice));
@@ -158,17 +205,40 @@ std::string OpenAiResponder::Consume(int index, const engine::RequestOutput& out
     return finished() ? End() : "";
   }
   std::string events;
-  if (!output.text.empty() || !output.logprobs.empty() || output.finished) {
+  const bool buffered = chat && context_.tool_choice == ToolChoice::kRequired;
+  if (buffered) absl::StrAppend(&choice.text, output.text);  // parsed once complete
+  if ((!output.text.empty() && !buffered) || !output.logprobs.empty() || output.finished) {
     Json chunk = ChunkHead();
     Json c;
     c["index"] = index;
-    if (chat) {
+    Json finish_reason = FinishReasonJson(output);
+    if (chat && context_.tool_choice == ToolChoice::kNamed) {
+      // The text is the named tool's arguments, streamed as they come.
+      c["delta"] = output.text.empty()
+                       ? Json::object()
+                       : Json{{"tool_calls",
+                               Json::array({Json{{"index", 0},
+                                                 {"function", {{"arguments", output.text}}}}})}};
+      if (output.finished && EndedByItself(output.finish_reason)) finish_reason = "tool_calls";
+    } else if (chat && context_.tool_choice == ToolChoice::kRequired) {
+      c["delta"] = Json::object();
+      if (output.finished) {
+        Json calls =
+            EndedByItself(output.finish_reason) ? ToolCalls(index, choice.text, true) : Json();
+        if (calls.is_null()) {
+          c["delta"]["content"] = choice.text;
+        } else {
+          c["delta"]["tool_calls"] = std::move(calls);
+          finish_reason = "tool_calls";
+        }
+      }
+    } else if (chat) {
       c["delta"] = output.text.empty() ? Json::object() : Json{{"content", output.text}};
     } else {
       c["text"] = output.text;
     }
     c["logprobs"] = std::move(logprobs);
-    c["finish_reason"] = FinishReasonJson(output);
+    c["finish_reason"] = std::move(finish_reason);
     chunk["choices"] = Json::array({std::move(c)});
     if (context_.include_usage) chunk["usage"] = Json();
     events = Event(chunk);
@@ -210,13 +280,21 @@ std::string OpenAiResponder::End() {
     Choice& choice = choices_[i];
     Json c;
     c["index"] = i;
+    const char* reason = FinishReasonOf(choice.finish_reason);
     if (chat) {
-      c["message"] = Json{{"role", "assistant"}, {"content", choice.text}};
+      Json calls = context_.tool_choice != ToolChoice::kNone && EndedByItself(choice.finish_reason)
+                       ? ToolCalls(i, choice.text, false)
+                       : Json();
+      if (calls.is_null()) {
+        c["message"] = Json{{"role", "assistant"}, {"content", choice.text}};
+      } else {
+        c["message"] = Json{{"role", "assistant"}, {"content", Json()}, {"tool_calls", calls}};
+        reason = "tool_calls";
+      }
     } else {
       c["text"] = choice.text;
     }
     c["logprobs"] = choice.logprobs;
-    const char* reason = FinishReasonOf(choice.finish_reason);
     c["finish_reason"] = reason == nullptr ? Json() : Json(reason);
     body["choices"].push_back(std::move(c));
   }

@@ -15,6 +15,14 @@
 // its final chunk and then `data: {"error": {...}}` before [DONE];
 // non-streaming, the error object with its status instead of the body.
 //
+// Tool calls (chat, tool_choice required or a named function): the output
+// was constrained to the calls' JSON; it comes back as `message.tool_calls`
+// ({id, type: function, function: {name, arguments}}, content null,
+// finish_reason "tool_calls"). Streaming, a named call's id and name come in
+// the first chunk and its arguments as they are generated; a required list
+// comes whole in the last chunk. A choice cut by max_tokens keeps its text
+// as content.
+//
 // Logprobs: each token's text is its bytes as it stands in the middle of a
 // text (Tokenizer::TokenBytes; invalid UTF-8 shown as U+FFFD, the raw bytes
 // in chat's `bytes`). Completions: OpenAI's legacy {tokens, token_logprobs,
@@ -52,6 +60,10 @@ struct ResponseContext {
   bool include_usage = false;
   std::optional<int32_t> top_logprobs;           // nullopt: no logprobs
   const engine::Tokenizer* tokenizer = nullptr;  // for logprobs' token texts
+  // Chat: a tool_choice that calls a tool (openai_request.h) turns the
+  // constrained output into `tool_calls`.
+  ToolChoice tool_choice = ToolChoice::kNone;
+  std::string tool_name;  // kNamed
 };
 
 class OpenAiResponder {
@@ -98,6 +110,14 @@ class OpenAiResponder {
   // the body or the error (non-streaming).
   std::string End();
   static std::string Event(const Json& chunk);
+  // The engine ended the choice (end token, stop string, the constraint's
+  // completion), not a limit or an abort.
+  static bool EndedByItself(engine::FinishReason reason);
+  Json ToolCall(int index, int k, const std::string& name, std::string arguments) const;
+  // Choice `index`'s text as tool calls (named: one call whose arguments are
+  // the text; required: the parsed list); null when the text is not a list
+  // of calls. `with_index`: streaming deltas number the calls.
+  Json ToolCalls(int index, const std::string& text, bool with_index) const;
 
   const ResponseContext context_;
   std::vector<Choice> choices_;

@@ -192,6 +192,8 @@ Reply OpenAiService::Generate(Endpoint endpoint, absl::string_view body,
   context.stream = request.stream;
   context.include_usage = request.include_usage;
   context.top_logprobs = request.top_logprobs;
+  context.tool_choice = request.tool_choice;
+  context.tool_name = request.tool_name;
   context.tokenizer = &engine->tokenizer();
   reply.responder = std::make_unique<OpenAiResponder>(std::move(context), request.n);
   // n choices: n engine requests of the same prompt (the prefix cache

@@ -83,6 +83,8 @@ void Respond(const Model& model, const http::OpenAiRequest& request,
     context.include_usage = request.include_usage;
     context.top_logprobs = request.top_logprobs;
     context.tokenizer = model.tokenizer.get();
+    context.tool_choice = request.tool_choice;
+    context.tool_name = request.tool_name;
     const int n = std::min(request.n, 3);
     http::OpenAiResponder responder(std::move(context), n);
     std::string events = responder.Start();

@@ -471,6 +471,55 @@ class OpenAiHttpTest(unittest.TestCase):
         self.assertTrue(all(len(lp["top_logprobs"]) == 2 for lp in content))
         self.assertEqual(bytes(content[0]["bytes"]).decode("utf-8", "replace"), content[0]["token"])
 
+    TOOLS = [
+        {"type": "function", "function": {"name": "get_weather", "parameters": {
+            "type": "object", "properties": {"city": {"enum": ["Paris", "Rome"]}},
+            "required": ["city"], "additionalProperties": False}}},
+        {"type": "function", "function": {"name": "get_time", "parameters": {
+            "type": "object", "properties": {"tz": {"enum": [0, 1]}}, "required": ["tz"],
+            "additionalProperties": False}}},
+    ]
+
+    def test_tool_choice_named_and_required_become_tool_calls(self):
+        if self.template is None:
+            self.skipTest("../shared/tokenizers/llama3 not found")
+        base = {"messages": [{"role": "user", "content": "What is the weather?"}],
+                "tools": self.TOOLS, "max_tokens": 60, "temperature": 0}
+        named = dict(base, tool_choice={"type": "function", "function": {"name": "get_weather"}})
+        out = self.completion(named, path="/v1/chat/completions")
+        choice = out["choices"][0]
+        self.assertEqual(choice["finish_reason"], "tool_calls")
+        self.assertIsNone(choice["message"]["content"])
+        [call] = choice["message"]["tool_calls"]
+        self.assertEqual((call["type"], call["function"]["name"]), ("function", "get_weather"))
+        self.assertIn(json.loads(call["function"]["arguments"])["city"], ("Paris", "Rome"))
+        # Streaming: the id and name first, then the arguments as they come.
+        events = self.stream(named, path="/v1/chat/completions")
+        head = events[0]["choices"][0]["delta"]["tool_calls"][0]
+        self.assertEqual((head["index"], head["function"]["name"]), (0, "get_weather"))
+        self.assertTrue(head["id"].startswith("call_"))
+        arguments = "".join(d["function"]["arguments"] for e in events[1:]
+                            for d in e["choices"][0]["delta"].get("tool_calls", []))
+        self.assertEqual(arguments, call["function"]["arguments"])
+        self.assertEqual(events[-1]["choices"][0]["finish_reason"], "tool_calls")
+        # required, one call (parallel_tool_calls false): any of the tools.
+        required = dict(base, tool_choice="required", parallel_tool_calls=False)
+        out = self.completion(required, path="/v1/chat/completions")
+        choice = out["choices"][0]
+        self.assertEqual(choice["finish_reason"], "tool_calls", choice)
+        [call] = choice["message"]["tool_calls"]
+        arguments = json.loads(call["function"]["arguments"])
+        if call["function"]["name"] == "get_weather":
+            self.assertIn(arguments["city"], ("Paris", "Rome"))
+        else:
+            self.assertEqual(call["function"]["name"], "get_time")
+            self.assertIn(arguments["tz"], (0, 1))
+        events = self.stream(required, path="/v1/chat/completions")
+        last = events[-1]["choices"][0]
+        self.assertEqual(last["finish_reason"], "tool_calls")
+        [streamed] = last["delta"]["tool_calls"]
+        self.assertEqual(streamed["function"], call["function"])
+
     def test_chat_without_a_template_names_it(self):
         process, _, port = start(MODEL_DIR)
         try:
@@ -544,10 +593,20 @@ class OpenAiHttpTest(unittest.TestCase):
              "messages: missing"),
             ("chat with a bad role", "/v1/chat/completions",
              {"messages": [{"role": "robot", "content": "x"}]}, 400, None, "robot"),
-            ("tools without tool_choice none", "/v1/chat/completions",
+            ("tools with tool_choice auto", "/v1/chat/completions",
              {"messages": [{"role": "user", "content": "x"}],
-              "tools": [{"type": "function", "function": {"name": "f"}}]}, 400, "tools",
-             "not supported yet"),
+              "tools": [{"type": "function", "function": {"name": "f"}}]}, 400, "tool_choice",
+             'tool_choice "auto"'),
+            ("tool_choice naming no tool", "/v1/chat/completions",
+             {"messages": [{"role": "user", "content": "x"}],
+              "tools": [{"type": "function", "function": {"name": "f"}}],
+              "tool_choice": {"type": "function", "function": {"name": "g"}}}, 400,
+             "tool_choice", 'no tool is named "g"'),
+            ("tool_choice with response_format", "/v1/chat/completions",
+             {"messages": [{"role": "user", "content": "x"}],
+              "tools": [{"type": "function", "function": {"name": "f"}}],
+              "tool_choice": "required", "response_format": {"type": "json_object"}}, 400,
+             "response_format", "cannot be combined"),
             ("stop of the wrong type", "/v1/completions", dict(good, stop=[1]), 400, "stop[0]",
              "expected a string"),
         ]

@@ -113,8 +113,13 @@ TEST(OpenAiRequestTest, ErrorsNameTheField) {
        "messages", "expected a list of messages, got a string"},
       {Endpoint::kChatCompletions, R"({"messages": [{}], "top_logprobs": 2})",
        absl::StatusCode::kInvalidArgument, "top_logprobs", "needs logprobs"},
-      {Endpoint::kChatCompletions, R"({"messages": [{}], "tool_choice": "auto"})",
-       absl::StatusCode::kInvalidArgument, "tool_choice", "only \"none\""},
+      {Endpoint::kChatCompletions,
+       R"({"messages": [{}], "tools": [{"function": {"name": "f"}}], "tool_choice": "auto"})",
+       absl::StatusCode::kInvalidArgument, "tool_choice", "tool_choice \"auto\""},
+      {Endpoint::kChatCompletions,
+       R"({"messages": [{}], "tools": [{"function": {"name": "f", "parameters": 1}}],
+           "tool_choice": "required"})",
+       absl::StatusCode::kInvalidArgument, "tools[0].function.parameters", "JSON Schema object"},
       {Endpoint::kChatCompletions, R"({"messages": [{}], "prompt": "a"})",
        absl::StatusCode::kInvalidArgument, "prompt", "unknown field"},
   };
@@ -125,6 +130,33 @@ TEST(OpenAiRequestTest, ErrorsNameTheField) {
     EXPECT_TRUE(absl::StrContains(r.status().message(), c.message))
         << c.body << ": " << r.status().message();
   }
+}
+
+TEST(OpenAiRequestTest, ToolChoiceConstrainsTheOutputToTheCalls) {
+  const std::string tools =
+      R"("tools": [{"type": "function", "function": {"name": "f",
+                    "parameters": {"type": "object", "properties": {"a": {"type": "integer"}}}}},
+                   {"type": "function", "function": {"name": "g"}}])";
+  auto named = Parse(Endpoint::kChatCompletions,
+                     R"({"messages": [{}], )" + tools +
+                         R"(, "tool_choice": {"type": "function", "function": {"name": "f"}}})");
+  ASSERT_TRUE(named.ok()) << named.status();
+  EXPECT_EQ(named->tool_choice, ToolChoice::kNamed);
+  EXPECT_EQ(named->tool_name, "f");
+  EXPECT_EQ(Json::parse(named->generate.json_schema()),
+            Json::parse(R"({"type": "object", "properties": {"a": {"type": "integer"}}})"));
+  auto required = Parse(Endpoint::kChatCompletions, R"({"messages": [{}], )" + tools +
+                                                        R"(, "tool_choice": "required",
+                                                            "parallel_tool_calls": false})");
+  ASSERT_TRUE(required.ok()) << required.status();
+  EXPECT_EQ(required->tool_choice, ToolChoice::kRequired);
+  const Json schema = Json::parse(required->generate.json_schema());
+  EXPECT_EQ(schema["type"], "array");
+  EXPECT_EQ(schema["maxItems"], 1);
+  ASSERT_EQ(schema["items"]["anyOf"].size(), 2u);
+  EXPECT_EQ(schema["items"]["anyOf"][1]["properties"]["name"]["const"], "g");
+  EXPECT_EQ(schema["items"]["anyOf"][1]["properties"]["parameters"],
+            Json::parse(R"({"type": "object"})"));
 }
 
 TEST(OpenAiRequestTest, BodiesThatAreNotJsonObjects) {
