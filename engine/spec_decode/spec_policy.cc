@@ -102,10 +102,16 @@ void SpeculationPolicy::RecordCycle(double seconds, int64_t generated, int64_t b
 }
 
 double SpeculationPolicy::SwitchLoss(const Bucket& b, int from, int to) const {
-  // Its time, less what the winner would have taken for its tokens.
+  // Its time, less what the winner would have taken for its tokens; the
+  // dearest of the last few, since what a switch costs grows with the time
+  // since the last one (a draft model catches up on every token it missed).
   const double w = Rate(b, b.winner);
   auto loss = [w](const Arm& s) {
-    return s.samples == 0 ? 0.0 : s.MedianSeconds() * std::max(0.0, 1.0 - s.MedianRate() / w);
+    double dearest = 0;
+    for (int64_t i = 0; i < std::min<int64_t>(s.samples, Arm::kWindow); ++i) {
+      dearest = std::max(dearest, s.seconds[i] * std::max(0.0, 1.0 - s.rates[i] / w));
+    }
+    return dearest;
   };
   if (b.switches[from][to].samples > 0) return loss(b.switches[from][to]);
   // Not measured yet: the dearest measured switch into `to` or out of `from`.
@@ -115,6 +121,11 @@ double SpeculationPolicy::SwitchLoss(const Bucket& b, int from, int to) const {
     worst = std::max(worst, loss(b.switches[from][x]));
   }
   return worst;
+}
+
+void SpeculationPolicy::NoteOffRatio(Bucket& b) const {
+  const double off = b.arms[0].MedianRate();
+  b.off_ratio = (b.winner == 0 || off <= 0) ? 0 : b.arms[b.winner].MedianRate() / off;
 }
 
 bool SpeculationPolicy::Beats(const Bucket& b, int a, int c) const {
@@ -200,6 +211,7 @@ int32_t SpeculationPolicy::DraftLength(int64_t batch, absl::Span<const double> a
     // switch.
     if (b.winner != 0) b.probe_interval[0] = kConfirmInterval;
     b.since_probe_end = 0;
+    NoteOffRatio(b);
   }
   if (b.probe_left > 0) {
     if (--b.probe_left > 0) return lengths_[b.probing];
@@ -232,6 +244,7 @@ int32_t SpeculationPolicy::DraftLength(int64_t batch, absl::Span<const double> a
     } else {
       SetInterval(b, a, /*doubled=*/true);
     }
+    NoteOffRatio(b);
     return lengths_[b.winner];
   }
   // Probe the most overdue loser, if any, once the winner has run a few
@@ -243,6 +256,14 @@ int32_t SpeculationPolicy::DraftLength(int64_t batch, absl::Span<const double> a
     ++b.since_probe[a];
     const int32_t over = b.since_probe[a] - b.probe_interval[a];
     if (over >= 0 && (due < 0 || over > b.since_probe[due] - b.probe_interval[due])) due = a;
+  }
+  // A drafting winner whose stall penalty has grown well past what jitter
+  // and rare stalls give (it stalls once it runs for long) may have lost to
+  // "off": look now, however long the interval. The ratio was measured side
+  // by side and the penalty is a ratio too, so no stale speed decides.
+  if (b.winner != 0 && b.off_ratio > 0 && StallPenalty(b, b.winner) >= kStallPenaltyToRecheck &&
+      b.off_ratio / StallPenalty(b, b.winner) <= 1 + margin_) {
+    due = 0;
   }
   if (due >= 0 && b.since_probe_end > kProbeCycles) {
     // Measure the loser afresh, next to the winner's latest cycles.

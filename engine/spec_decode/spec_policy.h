@@ -97,6 +97,10 @@ class SpeculationPolicy {
   static constexpr int32_t kProbeCycles = 4;          // the first switches arms, unmeasured
   static constexpr int32_t kMinSamples = 3;           // per arm before the first decision
   static constexpr double kExplorationBudget = 0.01;  // all losing arms together
+  // A drafting winner's stall penalty from which "off" is probed as soon as
+  // the penalty may have tipped the last comparison (jitter and rare stalls
+  // alone give about 1.1).
+  static constexpr double kStallPenaltyToRecheck = 1.25;
 
  private:
   static constexpr int kBuckets = 16;  // batch in [2^b, 2^(b+1))
@@ -139,6 +143,9 @@ class SpeculationPolicy {
     int probing = -1;             // the arm the current probe measures
     int32_t probe_left = 0;       // cycles of the current probe still to run
     int32_t since_probe_end = 0;  // steady cycles since the last probe ended
+    // At the last decision, the winner's median rate over "off"'s (0: off
+    // is the winner).
+    double off_ratio = 0;
   };
   // Arm a's stall penalty: 1 for "off"; for a draft length, its overhead
   // over "off"'s, at least 1.
@@ -153,6 +160,8 @@ class SpeculationPolicy {
   // winner (seconds): measured, or the dearest measured switch into `to` or
   // out of `from` (0: none).
   double SwitchLoss(const Bucket& bucket, int from, int to) const;
+  // After a decision: records bucket.off_ratio.
+  void NoteOffRatio(Bucket& bucket) const;
   // Arm a beats arm c: the faster, a draft length by the margin over "off".
   bool Beats(const Bucket& bucket, int a, int c) const;
   // The fastest arm (the first decision).
