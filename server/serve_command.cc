@@ -391,6 +391,7 @@ int RunServe(const cli::ParsedArgs& args) {
   std::unique_ptr<ApiKeySet> http_api_keys;  // outlives the service and the server
   http::OpenAiService http_service(metrics.get(), &readiness, o.limits.max_tokens_limit,
                                    absl::GetFlag(FLAGS_served_model_name));
+  http_service.SetRequestLog(request_log.get());
   std::unique_ptr<http::HttpServer> http_server;
   if (o.http_port >= 0) {
     // TLS and API keys as on the gRPC port (the files were checked by

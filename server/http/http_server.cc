@@ -16,6 +16,8 @@
 #include "boost/beast/http.hpp"
 #include "boost/beast/ssl.hpp"
 #include "server/http/http_error.h"
+#include "server/request_log.h"
+#include "server/status_mapping.h"
 
 namespace inferd::server::http {
 
@@ -202,6 +204,8 @@ class Session final : public Closable, public std::enable_shared_from_this<Sessi
       return;
     }
     generating_ = true;
+    start_ = std::chrono::steady_clock::now();
+    first_output_.reset();
     channels_ = std::move(reply.channels);
     responder_ = std::move(reply.responder);
     request_ids_ = std::move(reply.request_ids);
@@ -271,6 +275,9 @@ class Session final : public Closable, public std::enable_shared_from_this<Sessi
       while (!responder_->finished(index)) {
         std::optional<engine::RequestOutput> output = channels_[i]->TryPop();
         if (!output.has_value()) break;
+        if (!first_output_.has_value() && !output->token_ids.empty()) {
+          first_output_ = std::chrono::steady_clock::now();
+        }
         std::string piece = responder_->Consume(index, *output);
         absl::StrAppend(&bytes, streaming_ ? Chunk(piece) : piece);
       }
@@ -334,6 +341,29 @@ class Session final : public Closable, public std::enable_shared_from_this<Sessi
   void EndGeneration(bool abort) {
     if (!generating_) return;
     if (abort) AbortUnfinished();
+    if (RequestLog* log = service_->request_log(); log != nullptr) {
+      const auto now = std::chrono::steady_clock::now();
+      for (size_t i = 0; i < request_ids_.size(); ++i) {
+        const int index = static_cast<int>(i);
+        RequestRecord record;
+        record.request_id = request_ids_[i];
+        const engine::Usage& usage = responder_->usage(index);
+        record.prompt_tokens = usage.prompt_tokens;
+        record.completion_tokens = usage.completion_tokens;
+        record.cached_tokens = usage.cached_tokens;
+        record.finish_reason = responder_->finish_reason(index);
+        // As a gRPC call would end: the request's error, or CANCELLED when
+        // the client went first.
+        record.code = !responder_->finished(index) || gone_
+                          ? grpc::StatusCode::CANCELLED
+                          : ToGrpcCode(responder_->status(index).code());
+        if (first_output_.has_value()) {
+          record.ttft_s = std::chrono::duration<double>(*first_output_ - start_).count();
+        }
+        record.e2e_s = std::chrono::duration<double>(now - start_).count();
+        log->Add(std::move(record));
+      }
+    }
     generating_ = false;
     channels_.clear();
     responder_.reset();
@@ -373,6 +403,9 @@ class Session final : public Closable, public std::enable_shared_from_this<Sessi
   bool watching_ = false;
   bool resume_ = false;  // read the next request once the watch read returns
   bool gone_ = false;
+  // For the request log.
+  std::chrono::steady_clock::time_point start_;
+  std::optional<std::chrono::steady_clock::time_point> first_output_;
 };
 
 // The server side of TLS from the PEM files (already checked by

@@ -84,6 +84,10 @@ class OpenAiResponder {
   // error's when a choice failed).
   int status() const { return status_; }
   bool finished(int index) const { return choices_[index].finished; }
+  // Choice `index`'s final chunk's fields (zero, kNone, OK before it).
+  const engine::Usage& usage(int index) const { return choices_[index].usage; }
+  engine::FinishReason finish_reason(int index) const { return choices_[index].finish_reason; }
+  const absl::Status& status(int index) const { return choices_[index].status; }
   // Every choice has had its final chunk.
   bool finished() const { return num_finished_ == num_choices(); }
 

@@ -43,6 +43,7 @@
 #include "server/http/openai_response.h"
 #include "server/metrics/prometheus_metrics.h"
 #include "server/readiness.h"
+#include "server/request_log.h"
 #include "server/stream_tracker.h"
 
 #ifdef INFERD_HTTP_CHAT
@@ -91,6 +92,10 @@ class OpenAiService {
   // `Authorization: Bearer <key>`, else 401. Null: none. Call before the
   // server starts; `keys` must outlive this.
   void SetApiKeys(const ApiKeySet* keys) { api_keys_ = keys; }
+  // One line per finished engine request (--log-requests); null: none.
+  // Call before the server starts; `log` must outlive it.
+  void SetRequestLog(RequestLog* log) { request_log_ = log; }
+  RequestLog* request_log() const { return request_log_; }
   // The loaded engine: requests are served from now on. Call once.
   void SetEngine(engine::Engine* engine) { engine_.store(engine, std::memory_order_release); }
   // New generation requests get 503 from now on (drain); streams go on.
@@ -128,6 +133,7 @@ class OpenAiService {
   std::atomic<uint64_t> next_id_{0};
   StreamTracker streams_;
   const ApiKeySet* api_keys_ = nullptr;
+  RequestLog* request_log_ = nullptr;
 #ifdef INFERD_HTTP_CHAT
   std::optional<engine::ChatTemplate> chat_template_;
   absl::Status chat_template_status_ = absl::FailedPreconditionError("no chat template loaded");

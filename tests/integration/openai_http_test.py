@@ -42,13 +42,13 @@ LLAMA3_CONFIG = os.path.join(SHARED_DIR, "tokenizers", "llama3", "tokenizer_conf
 MAX_REQUEST_BYTES = 64 << 10
 
 
-def start(model_dir, extra_args=()):
-    """inferd serve with an HTTP port; returns (process, grpc "HOST:PORT",
-    http port)."""
+def start(model_dir, extra_args=(), stderr=None):
+    """inferd serve with an HTTP port (its stderr to the file object `stderr`,
+    or the test's); returns (process, grpc "HOST:PORT", http port)."""
     process = subprocess.Popen(
         [os.path.join(BINARY_DIR, "inferd"), "serve", "--model", model_dir, "--host", "127.0.0.1",
          "--port", "0", "--metrics-port", "-1", "--http-port", "0"] + list(extra_args),
-        stdout=subprocess.PIPE)
+        stdout=subprocess.PIPE, stderr=stderr)
     deadline = time.monotonic() + TIMEOUT_S
     fd = process.stdout.fileno()
     pending = b""
@@ -302,6 +302,25 @@ class OpenAiHttpTest(unittest.TestCase):
         for t in threads:
             t.join(TIMEOUT_S)
         self.assertEqual(results, solo)
+
+    def test_log_requests_writes_one_line_per_http_request(self):
+        with tempfile.TemporaryFile("w+") as log:
+            process, _, port = start(MODEL_DIR, ["--log-requests"], stderr=log)
+            try:
+                self.assertEqual(post(port, "/v1/completions", {
+                    "prompt": "Once", "max_tokens": 5, "temperature": 0, "n": 2})[0], 200)
+                self.assertEqual(post(port, "/v1/completions", {"prompt": 7})[0], 400)
+            finally:
+                self.assertEqual(stop(process), 0)
+            log.seek(0)
+            lines = [l for l in log.read().splitlines() if "request finished" in l]
+        # One line per choice (engine request); the refused request has none.
+        self.assertEqual(len(lines), 2, lines)
+        for i, line in enumerate(lines):
+            self.assertRegex(line, r"request_id=http-[0-9a-f]+-1-[01]\b")
+            self.assertIn("completion_tokens=5", line)
+            self.assertIn("finish_reason=length", line)
+            self.assertIn("status=OK", line)
 
     def test_served_model_name(self):
         process, _, port = start(MODEL_DIR, ["--served-model-name", "my-model"])
