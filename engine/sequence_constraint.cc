@@ -52,6 +52,10 @@ void SequenceConstraint::Mask(float* row, int64_t vocab) {
     const uint32_t word = bitmask_[static_cast<size_t>(w)];
     if (word == 0xffffffffu) continue;
     const int64_t end = std::min<int64_t>(covered, (w + 1) * 32);
+    if (word == 0) {  // the common case under a grammar: all 32 refused
+      std::fill(row + w * 32, row + end, kNegInf);
+      continue;
+    }
     for (int64_t id = w * 32; id < end; ++id) {
       if (((word >> (id % 32)) & 1u) == 0) row[id] = kNegInf;
     }

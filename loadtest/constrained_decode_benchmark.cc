@@ -76,12 +76,14 @@ struct Options {
   int threads = 0;
   std::string schema_file;
   bool whitespace = false;
+  bool equal_lengths = true;  // --free-lengths: unconstrained streams run to max_tokens
 };
 
 [[noreturn]] void Usage() {
   std::fprintf(stderr,
                "usage: constrained_decode_benchmark [--model DIR] [--batches 1,16] "
-               "[--max-tokens N] [--repeats N] [--threads N] [--schema FILE] [--whitespace]\n");
+               "[--max-tokens N] [--repeats N] [--threads N] [--schema FILE] [--whitespace] "
+               "[--free-lengths]\n");
   std::exit(2);
 }
 
@@ -117,6 +119,8 @@ Options Parse(int argc, char** argv) {
       o.schema_file = next();
     } else if (a == "--whitespace") {
       o.whitespace = true;
+    } else if (a == "--free-lengths") {
+      o.equal_lengths = false;
     } else {
       Usage();
     }
@@ -127,13 +131,18 @@ Options Parse(int argc, char** argv) {
 struct RunResult {
   double tokens_per_s = 0;
   double mean_tokens = 0;
-  int stopped = 0;         // finished with "stop"
-  int valid_json = 0;      // of those, parse as JSON
-  std::string first_text;  // stream 0's output, to show
+  int stopped = 0;           // finished with "stop"
+  int valid_json = 0;        // of those, parse as JSON
+  std::string first_text;    // stream 0's output, to show
+  std::vector<int> lengths;  // tokens per stream
 };
 
+// `lengths` (optional): stream i's max_tokens, so that unconstrained
+// streams stop where the constrained ones did and both runs have the same
+// batch size at every step.
 RunResult Run(Engine& engine, const inferd::engine::Tokenizer& tok, int32_t bos, int64_t vocab,
-              int n, int max_tokens, const Constraint& constraint, const std::string& tag) {
+              int n, int max_tokens, const Constraint& constraint, const std::string& tag,
+              const std::vector<int>* lengths = nullptr) {
   std::vector<std::shared_ptr<OutputChannel>> channels(static_cast<size_t>(n));
   std::vector<std::vector<int32_t>> ids(static_cast<size_t>(n));
   std::vector<FinishReason> reasons(static_cast<size_t>(n), FinishReason::kNone);
@@ -145,7 +154,7 @@ RunResult Run(Engine& engine, const inferd::engine::Tokenizer& tok, int32_t bos,
     r.prompt_ids = {bos, static_cast<int32_t>(3 + (100 + 7 * i) % (vocab - 3)),
                     static_cast<int32_t>(3 + (200 + 13 * i) % (vocab - 3))};
     r.sampling.temperature = 0.0f;
-    r.sampling.max_tokens = max_tokens;
+    r.sampling.max_tokens = lengths != nullptr ? (*lengths)[static_cast<size_t>(i)] : max_tokens;
     r.constraint = constraint;
     channels[static_cast<size_t>(i)] = std::make_shared<OutputChannel>();
     OutputChannel* ch = channels[static_cast<size_t>(i)].get();
@@ -182,6 +191,8 @@ RunResult Run(Engine& engine, const inferd::engine::Tokenizer& tok, int32_t bos,
     }
   }
   res.first_text = tok.Decode(ids[0], true);
+  for (const std::vector<int32_t>& stream : ids)
+    res.lengths.push_back(static_cast<int>(stream.size()));
   res.tokens_per_s = static_cast<double>(total) / wall;
   res.mean_tokens = static_cast<double>(total) / n;
   return res;
@@ -246,17 +257,24 @@ int main(int argc, char** argv) {
     std::vector<double> u_tps, c_tps, ratio, u_len, c_len;
     int stopped = 0, valid = 0, outputs = 0;
     std::string sample;
-    Run(**engine, **tok, bos, info.vocab_size, batch, opt.max_tokens, none, "wu");
-    Run(**engine, **tok, bos, info.vocab_size, batch, opt.max_tokens, json, "wc");
+    // Greedy: the constrained streams' lengths are the same every run; the
+    // unconstrained streams are cut to them (else the constrained batch
+    // drains earlier and runs its last steps at a smaller batch).
+    const RunResult warm =
+        Run(**engine, **tok, bos, info.vocab_size, batch, opt.max_tokens, json, "wc");
+    const std::vector<int>* lengths = opt.equal_lengths ? &warm.lengths : nullptr;
+    Run(**engine, **tok, bos, info.vocab_size, batch, opt.max_tokens, none, "wu", lengths);
     for (int rep = 0; rep < opt.repeats; ++rep) {
       RunResult u, c;
       const std::string tag = "b" + std::to_string(batch) + "r" + std::to_string(rep);
       if (rep % 2 == 0) {
-        u = Run(**engine, **tok, bos, info.vocab_size, batch, opt.max_tokens, none, tag + "u");
+        u = Run(**engine, **tok, bos, info.vocab_size, batch, opt.max_tokens, none, tag + "u",
+                lengths);
         c = Run(**engine, **tok, bos, info.vocab_size, batch, opt.max_tokens, json, tag + "c");
       } else {
         c = Run(**engine, **tok, bos, info.vocab_size, batch, opt.max_tokens, json, tag + "c");
-        u = Run(**engine, **tok, bos, info.vocab_size, batch, opt.max_tokens, none, tag + "u");
+        u = Run(**engine, **tok, bos, info.vocab_size, batch, opt.max_tokens, none, tag + "u",
+                lengths);
       }
       u_tps.push_back(u.tokens_per_s);
       c_tps.push_back(c.tokens_per_s);
