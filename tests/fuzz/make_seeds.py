@@ -28,6 +28,7 @@ TARGETS = [
     "regex_fuzz",  # hand-written seeds only
     "chat_template_fuzz",
     "openai_request_fuzz",  # hand-written seeds only
+    "http_request_fuzz",  # hand-written seeds only
 ]
 MAX_SEED_BYTES = 256 << 10  # larger files only slow the fuzzer down
 
