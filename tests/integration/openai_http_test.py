@@ -815,6 +815,29 @@ class OpenAiHttpLongStreamTest(unittest.TestCase):
             channel.close()
             self.assertEqual(stop(process), 0)
 
+    def test_200_clients_that_drop_mid_stream_leave_every_kv_block_free(self):
+        process, address, port = start(LONG_MODEL_DIR)
+        channel = grpc.insecure_channel(address)
+        stub = inference_pb2_grpc.InferenceStub(channel)
+        try:
+            sockets = [self.open_stream(port, n=1 + i % 2)[0] for i in range(200)]
+            e = self.engine_state(stub)
+            self.assertEqual(e.num_live_requests, 300, e)  # 100 with n = 2
+            self.assertGreater(e.num_running, 0)
+            start_s = time.monotonic()
+            for s in sockets:
+                s.close()
+            e = self.wait_idle(stub, 10)
+            print("200 clients (300 requests) dropped: idle after %.0f ms, %d/%d blocks free" %
+                  ((time.monotonic() - start_s) * 1e3, e.num_kv_blocks_free,
+                   e.num_kv_blocks_total))
+            # And the server still serves.
+            status, _, data = post(port, "/v1/completions", {"prompt": "Once", "max_tokens": 3})
+            self.assertEqual(status, 200, data)
+        finally:
+            channel.close()
+            self.assertEqual(stop(process), 0)
+
     def test_a_client_that_stops_reading_loses_its_stream(self):
         # --stream-write-timeout 1: once the socket buffers are full and a
         # write has been pending for 1 s, the request is aborted and the
