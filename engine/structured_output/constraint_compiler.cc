@@ -31,26 +31,6 @@ namespace {
 constexpr size_t kMaxConstraintBytes = 512 << 10;
 constexpr size_t kMaxChoices = 4096;
 
-// The field's name (engine/request.cc's ConstraintKindName lives in the
-// engine library, which this one may not link).
-const char* KindName(Constraint::Kind kind) {
-  switch (kind) {
-    case Constraint::Kind::kJsonSchema:
-      return "json_schema";
-    case Constraint::Kind::kJsonObject:
-      return "json_object";
-    case Constraint::Kind::kRegex:
-      return "regex";
-    case Constraint::Kind::kGrammar:
-      return "grammar";
-    case Constraint::Kind::kChoice:
-      return "choice";
-    case Constraint::Kind::kNone:
-      break;
-  }
-  return "";
-}
-
 void AppendSized(std::string* key, std::string_view s) {
   const uint64_t n = s.size();
   key->append(reinterpret_cast<const char*>(&n), sizeof(n));
@@ -74,9 +54,9 @@ absl::Status CheckSize(const Constraint& c) {
   size_t bytes = c.text.size();
   for (const std::string& choice : c.choices) bytes += choice.size();
   if (bytes > kMaxConstraintBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("the ", KindName(c.kind), " constraint is ",
-                                                   bytes, " bytes; the limit is ",
-                                                   kMaxConstraintBytes));
+    return absl::InvalidArgumentError(absl::StrCat("the ", ConstraintKindName(c.kind),
+                                                   " constraint is ", bytes,
+                                                   " bytes; the limit is ", kMaxConstraintBytes));
   }
   if (c.choices.size() > kMaxChoices) {
     return absl::InvalidArgumentError(absl::StrCat("the choice constraint has ", c.choices.size(),
@@ -105,9 +85,9 @@ struct ConstraintCompiler::Impl {
     absl::StatusOr<std::string> gbnf = ConstraintToGbnf(c);
     if (!gbnf.ok()) return gbnf.status();
     if (static_cast<int64_t>(gbnf->size()) > limits.max_grammar_bytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("the ", KindName(c.kind), " constraint translates to a grammar of ",
-                       gbnf->size(), " bytes; the limit is ", limits.max_grammar_bytes));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the ", ConstraintKindName(c.kind), " constraint translates to a grammar of ",
+          gbnf->size(), " bytes; the limit is ", limits.max_grammar_bytes));
     }
     CompileResult grammar = CompileGbnf(*gbnf, vocab, limits);
     if (!grammar.ok() && grammar.status().code() != absl::StatusCode::kInvalidArgument) {
