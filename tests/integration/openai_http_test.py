@@ -322,6 +322,31 @@ class OpenAiHttpTest(unittest.TestCase):
             self.assertIn("finish_reason=length", line)
             self.assertIn("status=OK", line)
 
+    def test_loading_is_503_on_every_path_but_unknown_ones(self):
+        # --debug-load-delay: the HTTP port answers before the model loads.
+        process = subprocess.Popen(
+            [os.path.join(BINARY_DIR, "inferd"), "serve", "--model", MODEL_DIR, "--host",
+             "127.0.0.1", "--port", "0", "--metrics-port", "-1", "--http-port", "0",
+             "--debug-load-delay", "3"], stdout=subprocess.PIPE, text=True)
+        try:
+            port = None
+            while port is None:
+                line = process.stdout.readline()
+                self.assertTrue(line, "inferd exited before its http line")
+                if line.startswith(HTTP_PREFIX):
+                    port = int(line.rsplit(":", 1)[1])
+            for method, path, body in (("GET", "/health", None), ("GET", "/v1/models", None),
+                                       ("POST", "/v1/completions", {"prompt": "x"}),
+                                       ("POST", "/tokenize", {"prompt": "x"})):
+                status, _, data = request(port, method, path, body)
+                self.assertEqual(status, 503, "%s %s" % (path, data))
+                self.assertIn("loading", json.loads(data)["error"]["message"])
+            self.assertEqual(request(port, "GET", "/nothing")[0], 404)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            self.assertEqual(process.wait(timeout=30), 0)
+            process.stdout.close()
+
     def test_served_model_name(self):
         process, _, port = start(MODEL_DIR, ["--served-model-name", "my-model"])
         try:
