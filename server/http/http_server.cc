@@ -185,6 +185,10 @@ class Session final : public Closable, public std::enable_shared_from_this<Sessi
   void Dispatch() {
     const bhttp::request<bhttp::string_body>& request = parser_->get();
     keep_alive_ = request.keep_alive();
+    // HTTP/1.0 has no chunked encoding: its stream is the bare events, ended
+    // by closing the connection.
+    chunked_ = request.version() >= 11;
+    if (!chunked_) keep_alive_ = false;
     head_ = request.method() == bhttp::verb::head;
     const std::string method(request.method_string());
     const std::string target(request.target());
@@ -212,16 +216,18 @@ class Session final : public Closable, public std::enable_shared_from_this<Sessi
     streaming_ = reply.stream;
     if (streaming_) {
       std::string head = StatusLine(200);
-      absl::StrAppend(&head,
-                      "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-                      "Transfer-Encoding: chunked\r\n",
+      absl::StrAppend(&head, "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n",
+                      chunked_ ? "Transfer-Encoding: chunked\r\n" : "",
                       keep_alive_ ? "" : "Connection: close\r\n", "\r\n",
-                      Chunk(responder_->Start()));
+                      Frame(responder_->Start()));
       Write(std::move(head));
     }
     Watch();
     Pump();
   }
+
+  // A piece of a streamed body as sent: a chunk, or bare bytes (HTTP/1.0).
+  std::string Frame(const std::string& data) const { return chunked_ ? Chunk(data) : data; }
 
   // A complete response; then the next request, or a close.
   void Send(std::string bytes) {
@@ -279,7 +285,7 @@ class Session final : public Closable, public std::enable_shared_from_this<Sessi
           first_output_ = std::chrono::steady_clock::now();
         }
         std::string piece = responder_->Consume(index, *output);
-        absl::StrAppend(&bytes, streaming_ ? Chunk(piece) : piece);
+        absl::StrAppend(&bytes, streaming_ ? Frame(piece) : piece);
       }
     }
     if (gone_) {
@@ -289,7 +295,7 @@ class Session final : public Closable, public std::enable_shared_from_this<Sessi
     if (responder_->finished()) {
       final_written_ = true;
       if (streaming_) {
-        absl::StrAppend(&bytes, "0\r\n\r\n");
+        if (chunked_) absl::StrAppend(&bytes, "0\r\n\r\n");
       } else {
         bytes = CompleteResponse(responder_->status(), "application/json", bytes, !keep_alive_, "",
                                  head_);
@@ -391,6 +397,7 @@ class Session final : public Closable, public std::enable_shared_from_this<Sessi
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::string out_;  // the bytes being written
   bool keep_alive_ = true;
+  bool chunked_ = true;  // HTTP/1.1: streamed bodies are chunked
   bool head_ = false;
   // The generation in flight.
   bool generating_ = false;

@@ -465,6 +465,19 @@ class OpenAiHttpTest(unittest.TestCase):
         events = self.stream({"prompt": "Once", "max_tokens": 3, "temperature": 0})
         self.assertTrue(all("usage" not in e and len(e["choices"]) == 1 for e in events))
 
+    def test_http_1_0_stream_is_bare_events_ended_by_close(self):
+        body = json.dumps({"prompt": "Once", "max_tokens": 4, "temperature": 0,
+                           "stream": True}).encode()
+        raw = raw_exchange(self.port, b"POST /v1/completions HTTP/1.0\r\nContent-Length: " +
+                           str(len(body)).encode() + b"\r\n\r\n" + body)
+        status, headers, payload = split_response(raw)
+        self.assertEqual(status, "HTTP/1.1 200 OK")
+        self.assertNotIn("transfer-encoding", headers)
+        self.assertEqual(headers["connection"], "close")
+        events = sse_events(payload)
+        self.assertEqual(events[-1], "[DONE]")
+        self.assertEqual(json.loads(events[-2])["choices"][0]["finish_reason"], "length")
+
     def test_keep_alive_carries_requests_after_a_stream(self):
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=TIMEOUT_S)
         try:
