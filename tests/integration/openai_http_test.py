@@ -16,6 +16,7 @@
 import http.client
 import json
 import os
+import resource
 import select
 import signal
 import socket
@@ -162,6 +163,11 @@ def sse_events(stream_bytes):
         assert "\n" not in event, "a multi-line event: %r" % event[:80]
         events.append(event[len("data: "):])
     return events
+
+
+def process_threads(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(next(l for l in f if l.startswith("Threads:")).split()[1])
 
 
 def grpc_generate(stub, **fields):
@@ -872,6 +878,34 @@ class OpenAiHttpLongStreamTest(unittest.TestCase):
             # And the server still serves.
             status, _, data = post(port, "/v1/completions", {"prompt": "Once", "max_tokens": 3})
             self.assertEqual(status, 200, data)
+        finally:
+            channel.close()
+            self.assertEqual(stop(process), 0)
+
+    def test_1000_concurrent_sse_streams_with_bounded_threads(self):
+        want = 2 * 1000 + 200  # both ends of each connection live in this test
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY and hard < want:
+            self.skipTest("RLIMIT_NOFILE hard limit %d < %d" % (hard, want))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), hard))
+        try:
+            process, address, port = start(LONG_MODEL_DIR, ["--max-num-seqs", "256"])
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        channel = grpc.insecure_channel(address)
+        stub = inference_pb2_grpc.InferenceStub(channel)
+        try:
+            threads_idle = process_threads(process.pid)
+            sockets = [self.open_stream(port, max_tokens=3000)[0] for _ in range(1000)]
+            e = self.engine_state(stub)
+            self.assertEqual(e.num_live_requests, 1000, e)
+            threads = process_threads(process.pid)
+            print("1,000 open SSE streams: %d threads (%d idle), %d running, %d waiting" %
+                  (threads, threads_idle, e.num_running, e.num_waiting))
+            self.assertEqual(threads, threads_idle)  # no thread per connection
+            for s in sockets:
+                s.close()
+            self.wait_idle(stub, 20)
         finally:
             channel.close()
             self.assertEqual(stop(process), 0)
