@@ -8,6 +8,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "engine/structured_output/canonical_states.h"
 #include "engine/structured_output/compiled_grammar_internal.h"
 #include "engine/structured_output/gbnf_parser.h"
 #include "engine/structured_output/token_mask_walk.h"
@@ -69,30 +70,7 @@ std::string CompiledGrammar::CanonicalKey(const int32_t* key, int n) const {
   uint64_t fp = vocab_->fingerprint();
   out.append(reinterpret_cast<const char*>(&fp), sizeof(fp));
   AppendInt(vocab_->size(), &out);
-  AppendInt(n, &out);
-  absl::flat_hash_map<int32_t, int32_t> canon;
-  std::vector<int32_t> order;
-  auto id = [&](int32_t s) {
-    auto [it, fresh] = canon.try_emplace(s, static_cast<int32_t>(order.size()));
-    if (fresh) order.push_back(s);
-    return it->second;
-  };
-  for (int i = 0; i < n; ++i) AppendInt(id(key[i]), &out);
-  for (size_t k = 0; k < order.size(); ++k) {
-    if (order.size() > kMaxCanonicalStates) return std::string();
-    const AutomatonState& st = automaton_.states[static_cast<size_t>(order[k])];
-    AppendInt((st.accepting ? 1 : 0) | (st.final_only ? 2 : 0), &out);
-    AppendInt(static_cast<int32_t>(st.bytes.size()), &out);
-    for (const ByteEdge& e : st.bytes) {
-      AppendInt(e.lo | (e.hi << 8), &out);
-      AppendInt(id(e.to), &out);
-    }
-    AppendInt(static_cast<int32_t>(st.calls.size()), &out);
-    for (const CallEdge& c : st.calls) {
-      AppendInt(id(automaton_.rule_start[static_cast<size_t>(c.rule)]), &out);
-      AppendInt(id(c.to), &out);
-    }
-  }
+  if (!AppendCanonicalStates(automaton_, key, n, kMaxCanonicalStates, &out)) return std::string();
   return out;
 }
 

@@ -5,9 +5,13 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "engine/structured_output/canonical_states.h"
 #include "engine/structured_output/grammar_stacks.h"
 #include "engine/structured_output/token_trie.h"
 #include "engine/structured_output/utf8_sequences.h"
@@ -16,6 +20,34 @@ namespace inferd::engine {
 namespace {
 
 std::atomic<int64_t> g_subtrees_decided{0};
+std::atomic<int64_t> g_subtrees_reused{0};
+
+// A root child's subtree walked from a set: what it accepted and left
+// uncertain. Shared by every walk (any grammar) reaching the same child in
+// a set of the same canonical form (subtree_memo_key_).
+struct SubtreeResult {
+  std::vector<int32_t> accepted_ids;     // or, when many,
+  std::vector<uint32_t> accepted_bits;   // a whole-vocabulary bitmask
+  std::vector<int32_t> uncertain_ranks;  // ascending
+};
+
+// Bounded: past kMaxMemoInts stored ids and ranks, it starts over.
+constexpr size_t kMaxMemoInts = size_t{8} << 20;
+// Only subtrees this large are worth a canonical form and a lookup.
+constexpr int32_t kMemoMinNodes = 256;
+// Sets whose stacks reach more states are not memoised.
+constexpr size_t kMemoMaxStates = 64;
+
+struct SubtreeMemo {
+  absl::Mutex mu;
+  absl::flat_hash_map<std::string, std::shared_ptr<const SubtreeResult>> map ABSL_GUARDED_BY(mu);
+  size_t ints ABSL_GUARDED_BY(mu) = 0;
+};
+
+SubtreeMemo& Memo() {
+  static auto* memo = new SubtreeMemo();
+  return *memo;
+}
 
 }  // namespace
 
@@ -239,47 +271,114 @@ std::unique_ptr<TokenMaskEntry> TokenMaskWalker::Run(const int32_t* key, int n,
   int64_t decided = 0;
   const auto& nodes = trie_.nodes();
   auto n_nodes = static_cast<int32_t>(nodes.size());
-  for (int32_t i = 0; i < n_nodes;) {
-    const TokenTrie::Node& node = nodes[static_cast<size_t>(i)];
-    if (filter != nullptr) {
-      skip_to(node.rank_begin);
-      if (f == filter->size()) break;
-      if ((*filter)[f] >= node.sub_rank_end) {
+  // The walk of nodes [begin, end) (whole subtrees), results into the sinks.
+  auto walk = [&](int32_t begin, int32_t end, auto&& accept, auto&& add_uncertain) {
+    for (int32_t i = begin; i < end;) {
+      const TokenTrie::Node& node = nodes[static_cast<size_t>(i)];
+      if (filter != nullptr) {
+        skip_to(node.rank_begin);
+        if (f == filter->size()) break;
+        if ((*filter)[f] >= node.sub_rank_end) {
+          i = node.end;
+          continue;
+        }
+      }
+      auto d = static_cast<size_t>(node.depth);
+      const int32_t x = StepTo(ids[d - 1], node.byte);
+      ids[d] = x;
+      path_ascii[d] = path_ascii[d - 1];
+      if (node.byte < 0x80) path_ascii[d][node.byte / 64] |= uint64_t{1} << (node.byte % 64);
+      const bool is_live = live(x);
+      pending[d] = static_cast<char>(pending[d - 1] || below(x));
+      if (is_live || below(x)) {
+        each(node.rank_begin, node.own_rank_end, accept);
+      } else if (pending[d - 1]) {
+        each(node.rank_begin, node.own_rank_end, add_uncertain);
+      }
+      if (!is_live) {
+        if (pending[d]) each(node.own_rank_end, node.sub_rank_end, add_uncertain);
         i = node.end;
-        continue;
+      } else if (node.summary >= 0 && QuickDecides(x, trie_.summary(node.summary))) {
+        each(node.own_rank_end, node.sub_rank_end, accept);
+        ++decided;
+        i = node.end;
+      } else if (node.summary >= 0 && !pending[d] &&
+                 KillersDecide(x, trie_.summary(node.summary), path_ascii[d], &killers)) {
+        // Tokens below die at their first killer byte (refused: nothing
+        // returned below on the way) or are accepted.
+        each(node.own_rank_end, node.sub_rank_end, [&](int32_t r) {
+          const std::array<uint64_t, 2>& a = trie_.ascii_bytes(r);
+          if ((a[0] & killers[0]) == 0 && (a[1] & killers[1]) == 0) accept(r);
+        });
+        ++decided;
+        i = node.end;
+      } else {
+        ++i;
       }
     }
-    auto d = static_cast<size_t>(node.depth);
-    const int32_t x = StepTo(ids[d - 1], node.byte);
-    ids[d] = x;
-    path_ascii[d] = path_ascii[d - 1];
-    if (node.byte < 0x80) path_ascii[d][node.byte / 64] |= uint64_t{1} << (node.byte % 64);
-    const bool is_live = live(x);
-    pending[d] = static_cast<char>(pending[d - 1] || below(x));
-    if (is_live || below(x)) {
-      each(node.rank_begin, node.own_rank_end, accept);
-    } else if (pending[d - 1]) {
-      each(node.rank_begin, node.own_rank_end, add_uncertain);
-    }
-    if (!is_live) {
-      if (pending[d]) each(node.own_rank_end, node.sub_rank_end, add_uncertain);
-      i = node.end;
-    } else if (node.summary >= 0 && QuickDecides(x, trie_.summary(node.summary))) {
-      each(node.own_rank_end, node.sub_rank_end, accept);
-      ++decided;
-      i = node.end;
-    } else if (node.summary >= 0 && !pending[d] &&
-               KillersDecide(x, trie_.summary(node.summary), path_ascii[d], &killers)) {
-      // Tokens below die at their first killer byte (refused: nothing
-      // returned below on the way) or are accepted.
-      each(node.own_rank_end, node.sub_rank_end, [&](int32_t r) {
-        const std::array<uint64_t, 2>& a = trie_.ascii_bytes(r);
-        if ((a[0] & killers[0]) == 0 && (a[1] & killers[1]) == 0) accept(r);
-      });
-      ++decided;
-      i = node.end;
-    } else {
-      ++i;
+  };
+  if (filter != nullptr) {
+    walk(0, n_nodes, accept, add_uncertain);
+  } else {
+    // Root children one by one: a large subtree entered in a set whose
+    // canonical form was seen before (this grammar or another) reuses
+    // that walk's result.
+    for (int32_t i = 0; i < n_nodes; i = nodes[static_cast<size_t>(i)].end) {
+      const TokenTrie::Node& node = nodes[static_cast<size_t>(i)];
+      if (node.end - i < kMemoMinNodes) {
+        walk(i, node.end, accept, add_uncertain);
+        continue;
+      }
+      const int32_t x = StepTo(ids[0], node.byte);
+      const std::string& canonical = live(x) ? CanonicalSet(x) : std::string();
+      if (canonical.empty()) {
+        walk(i, node.end, accept, add_uncertain);
+        continue;
+      }
+      std::string key = canonical;
+      key.append(reinterpret_cast<const char*>(&i), sizeof(i));
+      SubtreeMemo& memo = Memo();
+      std::shared_ptr<const SubtreeResult> result;
+      {
+        absl::MutexLock lock(&memo.mu);
+        auto it = memo.map.find(key);
+        if (it != memo.map.end()) result = it->second;
+      }
+      if (result != nullptr) {
+        g_subtrees_reused.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        auto fresh = std::make_shared<SubtreeResult>();
+        walk(
+            i, node.end, [&](int32_t r) { fresh->accepted_ids.push_back(trie_.id(r)); },
+            [&](int32_t r) { fresh->uncertain_ranks.push_back(r); });
+        if (fresh->accepted_ids.size() > words / 4) {  // ORing words beats setting bits
+          fresh->accepted_bits.assign(words, 0);
+          for (int32_t id : fresh->accepted_ids) {
+            fresh->accepted_bits[static_cast<size_t>(id) / 32] |=
+                1u << (static_cast<uint32_t>(id) % 32);
+          }
+          fresh->accepted_ids = std::vector<int32_t>();
+        }
+        result = fresh;
+        absl::MutexLock lock(&memo.mu);
+        const size_t ints = fresh->accepted_ids.size() + fresh->accepted_bits.size() +
+                            fresh->uncertain_ranks.size();
+        if (memo.ints + ints > kMaxMemoInts) {
+          memo.map.clear();
+          memo.ints = 0;
+        }
+        if (memo.map.try_emplace(std::move(key), result).second) memo.ints += ints;
+      }
+      for (int32_t id : result->accepted_ids) {
+        accepted[static_cast<size_t>(id) / 32] |= 1u << (static_cast<uint32_t>(id) % 32);
+      }
+      num_accepted += result->accepted_ids.size();
+      if (!result->accepted_bits.empty()) {
+        for (size_t w = 0; w < words; ++w) accepted[w] |= result->accepted_bits[w];
+        num_accepted = words + 1;  // many: the entry keeps a bitmask
+      }
+      uncertain.insert(uncertain.end(), result->uncertain_ranks.begin(),
+                       result->uncertain_ranks.end());
     }
   }
   g_subtrees_decided.fetch_add(decided, std::memory_order_relaxed);
@@ -309,6 +408,43 @@ std::unique_ptr<TokenMaskEntry> TokenMaskWalker::Run(const int32_t* key, int n,
 }
 
 int64_t TokenMaskSubtreesDecided() { return g_subtrees_decided.load(std::memory_order_relaxed); }
+int64_t TokenMaskSubtreesReused() { return g_subtrees_reused.load(std::memory_order_relaxed); }
+
+const std::string& TokenMaskWalker::CanonicalSet(int32_t x) {
+  const auto xi = static_cast<size_t>(x);
+  if (canonical_.size() <= xi) canonical_.resize(sets_.size());
+  if (canonical_known_.size() <= xi) canonical_known_.resize(sets_.size(), 0);
+  if (canonical_known_[xi]) return canonical_[xi];
+  canonical_known_[xi] = 1;
+  std::vector<std::string> stacks;
+  std::vector<int32_t> frames;
+  bool ok = true;
+  for (int32_t id : sets_[xi].stacks) {
+    frames.clear();
+    int32_t f = id;
+    for (; f >= 0; f = arena_.parent(f)) frames.push_back(arena_.state(f));
+    std::string one;
+    if (f != kBottom || !AppendCanonicalStates(a_, frames.data(), static_cast<int>(frames.size()),
+                                               kMemoMaxStates, &one)) {
+      ok = false;
+      break;
+    }
+    stacks.push_back(std::move(one));
+  }
+  std::string& out = canonical_[xi];
+  out.clear();
+  if (!ok) return out;  // empty: not memoised
+  std::sort(stacks.begin(), stacks.end());
+  const uint64_t fp = vocab_.fingerprint();
+  out.append(reinterpret_cast<const char*>(&fp), sizeof(fp));
+  out.push_back(below(x) ? 'b' : 'n');
+  for (const std::string& one : stacks) {
+    const auto len = static_cast<uint32_t>(one.size());
+    out.append(reinterpret_cast<const char*>(&len), sizeof(len));
+    out.append(one);
+  }
+  return out;
+}
 
 TokenMaskWalker::TokenMaskWalker(const GrammarAutomaton& automaton, const TokenVocabulary& vocab)
     : a_(automaton), vocab_(vocab), trie_(vocab.trie()), stepper_(&automaton, &arena_) {}
@@ -321,6 +457,8 @@ void TokenMaskWalker::Clear() {
   flags_.clear();
   successor_.clear();
   successor_known_.clear();
+  canonical_.clear();
+  canonical_known_.clear();
 }
 
 }  // namespace inferd::engine

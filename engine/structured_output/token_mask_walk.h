@@ -19,6 +19,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -93,6 +94,10 @@ class TokenMaskWalker {
   };
   // chars_to is computed only when `need_chars`.
   const Successor& SuccessorOf(int32_t x, bool need_chars);
+  // The canonical form of set x (every stack over kBottom, sorted, with the
+  // below flag and the vocabulary), empty when a stack reaches too many
+  // states; kept per set.
+  const std::string& CanonicalSet(int32_t x);
 
   const GrammarAutomaton& a_;
   const TokenVocabulary& vocab_;
@@ -108,10 +113,15 @@ class TokenMaskWalker {
   std::vector<uint8_t> flags_;          // per set
   // Per set, computed when first asked.
   std::vector<Successor> successor_;
-  std::vector<char> successor_known_;            // 0 no, 1 ASCII part, 2 both
+  std::vector<char> successor_known_;  // 0 no, 1 ASCII part, 2 both
+  std::vector<std::string> canonical_;
+  std::vector<char> canonical_known_;
   std::vector<std::pair<int32_t, int>> counts_;  // scratch
   std::vector<int32_t> frontier_, next_;         // scratch
 };
+
+// How many root subtrees walks took from the cross-grammar subtree memo.
+int64_t TokenMaskSubtreesReused();
 
 // How many subtrees walks in this process decided without visiting them
 // (tests: the shortcut must be exercised, not only be correct when idle).

@@ -163,8 +163,13 @@ TEST(GrammarMatcherTokenizerTest, SubtreeShortcutsWithLlama3) {
       {R"(root ::= "\"" ( [^"a\\\x00-\x1f] [^"\\\x00-\x1f]* | "a" ( [^"g\\\x00-\x1f] [^"\\\x00-\x1f]* )? ) "\"")",
        "\"zebra crossing\""},
       {R"(root ::= [a-zA-Z ]{1,50} ".")", "Hello there general Kenobi."},
+      // Another "any key but": its string content reuses the walks of the
+      // one above (the subtree memo), also through the extra `q` branch.
+      {R"(root ::= "\"" ( [^"bq\\\x00-\x1f] [^"\\\x00-\x1f]* | "b" ( [^"e\\\x00-\x1f] [^"\\\x00-\x1f]* )? | "q" [^"\\\x00-\x1f]* ) "\"")",
+       "\"zebra beta\""},
   };
   const int64_t decided_before = TokenMaskSubtreesDecided();
+  const int64_t reused_before = TokenMaskSubtreesReused();
   for (const auto& [grammar, text] : cases) {
     SCOPED_TRACE(grammar);
     auto g = CompileGbnf(grammar, l.vocab);
@@ -178,6 +183,7 @@ TEST(GrammarMatcherTokenizerTest, SubtreeShortcutsWithLlama3) {
     EXPECT_TRUE(m.CanTerminate());
   }
   EXPECT_GT(TokenMaskSubtreesDecided(), decided_before);
+  EXPECT_GT(TokenMaskSubtreesReused(), reused_before);
 }
 
 }  // namespace
