@@ -24,8 +24,6 @@ double Median(std::array<double, N> values, int64_t n) {
 }  // namespace
 
 void SpeculationPolicy::Arm::Record(double rate, double secs) {
-  // Against the window before this cycle joins it, so the first cycles of a
-  // burst of stalls count in full.
   // Against the median of the arm's run so far (up to kHistory cycles, a
   // burst of stalls does not move it); one cycle the OS stalled for
   // milliseconds counts as a few typical ones.
@@ -221,9 +219,11 @@ int32_t SpeculationPolicy::DraftLength(int64_t batch, absl::Span<const double> a
     b.since_probe[a] = 0;
     b.since_probe_end = 0;
     if (b.arms[a].samples < 2) {
-      // Inconclusive (its cycles had prompt tokens, or the proposer had
-      // nothing to draft): keep the winner, look again soon.
+      // Inconclusive (its cycles had prompt tokens, or the policy was not
+      // asked): keep the winner, look again soon (a recheck of "off" only
+      // after the next decision).
       b.probe_interval[a] = kFirstProbeInterval;
+      if (a == 0) b.off_ratio = 0;
       return lengths_[b.winner];
     }
     const int old = b.winner;
