@@ -154,6 +154,9 @@ const TokenMaskWalker::Successor& TokenMaskWalker::SuccessorOf(int32_t x, bool n
 }
 
 bool TokenMaskWalker::DecidesSubtree(int32_t x, const TokenTrie::Summary& s) {
+  // A path that is not UTF-8 (a stray continuation byte) counts no
+  // characters below it, so max_chars says nothing: walk it.
+  if (s.utf8_state == kUtf8Invalid) return false;
   if (s.non_ascii && !s.utf8_complete) return false;
   const bool any_ascii = (s.ascii[0] | s.ascii[1]) != 0;
   int first = 0;

@@ -39,8 +39,9 @@ class TokenTrie {
                          // is well-formed and ends between characters (utf8_sequences.h)
     uint8_t max_chars;   // the most characters a token below completes after the node
                          // (when utf8_complete; at most 255)
-    int8_t utf8_state;   // the decoder state after the node's path (kUtf8Boundary, or
-                         // inside a character)
+    int8_t utf8_state;   // the decoder state after the node's path: kUtf8Boundary, inside
+                         // a character, or kUtf8Invalid (then utf8_complete is false and
+                         // max_chars 0: nothing is decided below)
   };
   static constexpr int32_t kSummaryMinNodes = 4;
 
