@@ -36,6 +36,28 @@ absl::StatusOr<std::string> ReadTextFile(const std::string& path, int64_t max_by
   return ReadRegularFile(path, max_bytes);
 }
 
+std::optional<size_t> FindJsonNestingPast(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > max_depth) return i;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return std::nullopt;
+}
+
 absl::StatusOr<Json> ParseJson(absl::string_view text, const std::string& origin) {
   try {
     return Json::parse(text.begin(), text.end());

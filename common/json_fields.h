@@ -44,6 +44,11 @@ absl::StatusOr<std::string> ReadTextFile(const std::string& path,
 // Catches nlohmann's exceptions (this is the parse boundary).
 absl::StatusOr<Json> ParseJson(absl::string_view text, const std::string& origin);
 
+// The byte offset of the first '{' or '[' (outside strings) that opens
+// level max_depth + 1 of `text`, or nullopt when it nests no deeper. A scan
+// before parsing: nlohmann's parser and destructor recurse per level.
+std::optional<size_t> FindJsonNestingPast(std::string_view text, int max_depth);
+
 // A short description of a JSON value's type for messages ("a string", ...).
 const char* JsonTypeName(const Json& value);
 

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "absl/strings/match.h"
+#include "common/json_fields.h"
 
 #include "engine/structured_output/constraint_to_gbnf.h"
 #include "engine/structured_output/json_schema_converter.h"
@@ -706,26 +707,9 @@ absl::StatusOr<std::string> JsonSchemaToGbnf(std::string_view schema_json, bool 
                                                    json_schema::kMaxSchemaBytes));
   }
   // Bound the nesting before parsing (the parser and the walk recurse).
-  int depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < schema_json.size(); ++i) {
-    const char c = schema_json[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > json_schema::kMaxTextDepth) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("JSON Schema nested deeper than ", json_schema::kMaxTextDepth, " levels"));
-      }
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
+  if (FindJsonNestingPast(schema_json, json_schema::kMaxTextDepth).has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("JSON Schema nested deeper than ", json_schema::kMaxTextDepth, " levels"));
   }
   json_schema::Json schema;
   try {

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <set>
 #include <utility>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/json_fields.h"
 
 namespace inferd::server::http {
 
@@ -422,26 +424,10 @@ absl::StatusOr<std::vector<int32_t>> ParseDetokenizeRequest(const OrderedJson& b
 
 absl::StatusOr<OrderedJson> ParseJsonBody(absl::string_view body) {
   // Nesting first: nlohmann's values are destroyed and printed recursively.
-  int depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < body.size(); ++i) {
-    const char c = body[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > kMaxJsonDepth) {
-        return absl::InvalidArgumentError(absl::StrCat("the request body nests JSON deeper than ",
-                                                       kMaxJsonDepth, " levels (at byte ", i, ")"));
-      }
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
+  if (const std::optional<size_t> at =
+          FindJsonNestingPast(std::string_view(body.data(), body.size()), kMaxJsonDepth)) {
+    return absl::InvalidArgumentError(absl::StrCat("the request body nests JSON deeper than ",
+                                                   kMaxJsonDepth, " levels (at byte ", *at, ")"));
   }
   OrderedJson parsed;
   try {
