@@ -89,6 +89,18 @@ int32_t TokenMaskWalker::StepSlow(int32_t from, uint8_t byte) {
   return to;
 }
 
+int32_t TokenMaskWalker::FinishCharacter(int32_t x, const Utf8Row& row, int pos) {
+  for (; pos < row.len; ++pos) {
+    const int32_t to = StepTo(x, row.lo[pos]);
+    if (!live(to)) return -1;
+    for (int b = row.lo[pos] + 1; b <= row.hi[pos]; ++b) {
+      if (StepTo(x, static_cast<uint8_t>(b)) != to) return -1;
+    }
+    x = to;
+  }
+  return x;
+}
+
 const TokenMaskWalker::Successor& TokenMaskWalker::SuccessorOf(int32_t x, bool need_chars) {
   const auto xi = static_cast<size_t>(x);
   if (successor_known_[xi] == 0) {
@@ -125,27 +137,14 @@ const TokenMaskWalker::Successor& TokenMaskWalker::SuccessorOf(int32_t x, bool n
     successor_known_[xi] = 1;
   }
   if (need_chars && successor_known_[xi] == 1) {
-    // Non-ASCII: each row of well-formed sequences, one live set per
-    // position, every row ending in the same set.
-    std::vector<int32_t> frontier, next;
+    // Non-ASCII: each row of well-formed sequences leads to one live set,
+    // the same for every row.
     int32_t end = -1;
     bool one = true;
     for (int r = 0; r < kNumUtf8Rows && one; ++r) {
-      const Utf8Row& row = kUtf8Rows[r];
-      frontier.assign(1, x);
-      for (int pos = 0; pos < row.len && one; ++pos) {
-        next.clear();
-        for (int32_t from : frontier) {
-          for (int b = row.lo[pos]; b <= row.hi[pos]; ++b) {
-            const int32_t t = StepTo(from, static_cast<uint8_t>(b));
-            if (std::find(next.begin(), next.end(), t) == next.end()) next.push_back(t);
-          }
-        }
-        one = next.size() == 1 && live(next[0]);
-        frontier.swap(next);
-      }
-      if (one && end >= 0 && frontier[0] != end) one = false;
-      if (one) end = frontier[0];
+      const int32_t to = FinishCharacter(x, kUtf8Rows[r], 0);
+      one = to >= 0 && (end < 0 || to == end);
+      end = to;
     }
     successor_[xi].chars_to = one ? end : -1;
     successor_known_[xi] = 2;
@@ -163,22 +162,8 @@ bool TokenMaskWalker::DecidesSubtree(int32_t x, const TokenTrie::Summary& s) {
   if (s.utf8_state != kUtf8Boundary) {
     // Inside a character: every way to finish it must lead to one live set,
     // which is then x_1.
-    const Utf8Row& row = kUtf8Rows[s.utf8_state / 4];
-    std::vector<int32_t>& frontier = frontier_;
-    std::vector<int32_t>& next = next_;
-    frontier.assign(1, x);
-    for (int pos = s.utf8_state % 4; pos < row.len; ++pos) {
-      next.clear();
-      for (int32_t from : frontier) {
-        for (int b = row.lo[pos]; b <= row.hi[pos]; ++b) {
-          const int32_t t = StepTo(from, static_cast<uint8_t>(b));
-          if (std::find(next.begin(), next.end(), t) == next.end()) next.push_back(t);
-        }
-      }
-      if (next.size() != 1 || !live(next[0])) return false;
-      frontier.swap(next);
-    }
-    x = frontier[0];
+    x = FinishCharacter(x, kUtf8Rows[s.utf8_state / 4], s.utf8_state % 4);
+    if (x < 0) return false;
     first = 1;
   }
   // x_0 = x; x_{k+1} is where any character read below takes x_k. Tokens

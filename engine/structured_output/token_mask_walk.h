@@ -94,6 +94,9 @@ class TokenMaskWalker {
   };
   // chars_to is computed only when `need_chars`.
   const Successor& SuccessorOf(int32_t x, bool need_chars);
+  // The one live set every way of reading bytes pos.. of `row` takes x to,
+  // or -1 when there is no such set.
+  int32_t FinishCharacter(int32_t x, const Utf8Row& row, int pos);
   // The canonical form of set x (every stack over kBottom, sorted, with the
   // below flag and the vocabulary), empty when a stack reaches too many
   // states; kept per set.
@@ -117,7 +120,6 @@ class TokenMaskWalker {
   std::vector<std::string> canonical_;
   std::vector<char> canonical_known_;
   std::vector<std::pair<int32_t, int>> counts_;  // scratch
-  std::vector<int32_t> frontier_, next_;         // scratch
 };
 
 // How many root subtrees walks took from the cross-grammar subtree memo.
