@@ -26,14 +26,39 @@ enum class DType : int32_t {
   kF32 = 0,   // IEEE binary32
   kF16 = 1,   // IEEE binary16
   kBF16 = 2,  // bfloat16 (the top half of a binary32)
+  // Weights only (Matmul, MoeExperts), in llama.cpp's public block layouts
+  // (kernels/quant_blocks.h): each row is whole blocks of 32 elements.
+  kQ8_0 = 3,  // per block: fp16 scale d, 32 int8 q; value = d * q
+  kQ4_0 = 4,  // per block: fp16 scale d, 16 bytes of 4-bit q; value = d * (q - 8)
 };
 
-// Bytes per element.
-constexpr int64_t DTypeSize(DType t) { return t == DType::kF32 ? 4 : 2; }
+// Whether `t` stores blocks of kQuantBlockElems elements (kQ8_0, kQ4_0).
+constexpr bool IsQuantized(DType t) { return t == DType::kQ8_0 || t == DType::kQ4_0; }
+constexpr int64_t kQuantBlockElems = 32;
 
-// "fp32", "fp16", "bf16": the spelling of --dtype and --kv-cache-dtype.
+// Bytes per element of an element type (fp32, fp16, bf16). A quantized type
+// has no whole bytes per element: use DTypeBytes (reaching here with one is a
+// bug, and traps).
+constexpr int64_t DTypeSize(DType t) {
+  return t == DType::kF32 ? 4 : t == DType::kF16 || t == DType::kBF16 ? 2 : (__builtin_trap(), 0);
+}
+
+// Bytes of `n` elements of `t`; for a quantized type n is a multiple of
+// kQuantBlockElems (34 bytes per Q8_0 block, 18 per Q4_0 block).
+constexpr int64_t DTypeBytes(DType t, int64_t n) {
+  return t == DType::kQ8_0   ? n / kQuantBlockElems * 34
+         : t == DType::kQ4_0 ? n / kQuantBlockElems * 18
+                             : n * DTypeSize(t);
+}
+
+// "fp32", "fp16", "bf16": the spelling of --dtype and --kv-cache-dtype;
+// "q8_0", "q4_0" for the quantized weight types.
 constexpr const char* DTypeName(DType t) {
-  return t == DType::kF32 ? "fp32" : t == DType::kF16 ? "fp16" : "bf16";
+  return t == DType::kF32    ? "fp32"
+         : t == DType::kF16  ? "fp16"
+         : t == DType::kBF16 ? "bf16"
+         : t == DType::kQ8_0 ? "q8_0"
+                             : "q4_0";
 }
 
 // "fp32"/"float32", "fp16"/"float16"/"half", "bf16"/"bfloat16" -> DType

@@ -31,7 +31,7 @@ Tensor::Tensor(std::unique_ptr<Storage> storage, DType dtype, std::vector<int64_
 
 absl::StatusOr<Tensor> Tensor::AllocateHost(DType dtype, std::vector<int64_t> shape) {
   const int64_t numel = ShapeNumel(shape);
-  absl::StatusOr<HostBuffer> buffer = HostBuffer::Allocate(numel * kernels::DTypeSize(dtype));
+  absl::StatusOr<HostBuffer> buffer = HostBuffer::Allocate(kernels::DTypeBytes(dtype, numel));
   if (!buffer.ok()) return buffer.status();
   return Tensor(std::make_unique<HostStorage>(*std::move(buffer)), dtype, std::move(shape));
 }

@@ -70,7 +70,7 @@ struct TensorView {
     for (int i = 0; i < rank; ++i) n *= dims[i];
     return n;
   }
-  int64_t bytes() const { return numel() * kernels::DTypeSize(dtype); }
+  int64_t bytes() const { return kernels::DTypeBytes(dtype, numel()); }
   // The leading dimension (rows) and the elements of one row.
   int64_t rows() const { return rank == 0 ? 1 : dims[0]; }
   int64_t row_numel() const { return rank <= 1 ? 1 : numel() / dims[0]; }
@@ -80,7 +80,7 @@ struct TensorView {
     INFERD_CHECK(rank >= 1 && begin >= 0 && count >= 0 && begin + count <= dims[0])
         << "rows [" << begin << ", " << begin + count << ") of " << rows();
     TensorView v = *this;
-    v.data = static_cast<uint8_t*>(data) + begin * row_numel() * kernels::DTypeSize(dtype);
+    v.data = static_cast<uint8_t*>(data) + kernels::DTypeBytes(dtype, begin * row_numel());
     v.dims[0] = count;
     return v;
   }
@@ -131,14 +131,14 @@ class Tensor {
   Device device() const { return storage_ == nullptr ? Device::kCpu : storage_->device(); }
   const std::vector<int64_t>& shape() const { return shape_; }
   int64_t numel() const { return numel_; }
-  int64_t bytes() const { return numel_ * kernels::DTypeSize(dtype_); }
+  int64_t bytes() const { return kernels::DTypeBytes(dtype_, numel_); }
   bool empty() const { return numel_ == 0; }
   void* data() { return storage_ == nullptr ? nullptr : storage_->data(); }
   const void* data() const { return storage_ == nullptr ? nullptr : storage_->data(); }
   // Start of element `i` (a row of a fused matrix starts at row * cols).
-  void* at(int64_t i) { return static_cast<uint8_t*>(data()) + i * kernels::DTypeSize(dtype_); }
+  void* at(int64_t i) { return static_cast<uint8_t*>(data()) + kernels::DTypeBytes(dtype_, i); }
   const void* at(int64_t i) const {
-    return static_cast<const uint8_t*>(data()) + i * kernels::DTypeSize(dtype_);
+    return static_cast<const uint8_t*>(data()) + kernels::DTypeBytes(dtype_, i);
   }
   // The whole tensor; an empty Tensor gives an empty view.
   TensorView view() const;

@@ -18,6 +18,9 @@ const char* SafetensorsDTypeName(DType dtype) {
       return "F16";
     case DType::kBF16:
       return "BF16";
+    case DType::kQ8_0:
+    case DType::kQ4_0:
+      break;  // not a safetensors dtype
   }
   return "?";
 }

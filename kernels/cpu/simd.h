@@ -176,7 +176,11 @@ inline void DispatchDType(DType dtype, F&& f) {
     case DType::kF16:
       f(F16{});
       return;
+    case DType::kQ8_0:
+    case DType::kQ4_0:
+      break;  // block-quantized: kernels/cpu/matmul_quant.cc, not an element type
   }
+  __builtin_trap();
 }
 
 }  // namespace inferd::kernels::simd

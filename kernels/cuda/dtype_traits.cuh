@@ -63,6 +63,9 @@ void DispatchDType(DType dtype, F&& f) {
     case DType::kBF16:
       f(__nv_bfloat16{});
       return;
+    case DType::kQ8_0:
+    case DType::kQ4_0:
+      break;  // quantized weights are CPU-only
   }
   INFERD_CHECK(false) << "unknown dtype " << static_cast<int>(dtype);
 }

@@ -39,6 +39,9 @@ cudaDataType_t CudaType(DType dtype) {
       return CUDA_R_16F;
     case DType::kBF16:
       return CUDA_R_16BF;
+    case DType::kQ8_0:
+    case DType::kQ4_0:
+      break;  // quantized weights are CPU-only
   }
   INFERD_CHECK(false) << "unknown dtype";
   return CUDA_R_32F;

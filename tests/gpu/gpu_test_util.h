@@ -83,6 +83,9 @@ inline double UnitRoundoff(DType t) {
       return std::ldexp(1.0, -11);
     case DType::kBF16:
       return std::ldexp(1.0, -8);
+    case DType::kQ8_0:
+    case DType::kQ4_0:
+      break;  // not an element type
   }
   return 0.0;
 }
@@ -96,6 +99,9 @@ inline float RoundTo(DType t, float x) {
       return __half2float(__float2half_rn(x));
     case DType::kBF16:
       return __bfloat162float(__float2bfloat16_rn(x));
+    case DType::kQ8_0:
+    case DType::kQ4_0:
+      break;  // not an element type
   }
   return x;
 }
