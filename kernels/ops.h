@@ -8,7 +8,10 @@
 // Numerics: activations are fp32; weights (Embedding, Matmul, MoeExperts) and
 // the KV cache (WriteKvCache, PagedAttention, CopyKvSlots) are stored as a
 // runtime DType (kernels/dtype.h: fp32, fp16, bf16) and widened to fp32 in
-// registers; accumulation is always fp32. A bf16/fp16 op computes exactly the
+// registers; accumulation is always fp32. Matmul and MoeExperts also take
+// block-quantized weights (kQ8_0, kQ4_0: kernels/quant_blocks.h, k a multiple
+// of 32), dequantized exactly in registers: the bits of the fp32 instance on
+// the dequantized weights. A bf16/fp16 op computes exactly the
 // bits its fp32 instance computes on the widened values (same order), so
 // batch invariance holds in every dtype. Writing to the cache rounds to
 // nearest even. Norm weights and biases are fp32.

@@ -18,7 +18,10 @@
 //         the unrounded d), q = round-half-away-from-zero(x * id); d is
 //         stored rounded to fp16 (nearest even).
 //   Q4_0: m = the element of largest magnitude (the first one on a tie),
-//         d = m / -8, id = d ? 1 / d : 0, code = min(15, trunc(x * id + 8.5)).
+//         d = m / -8, id = d ? 1 / d : 0, code = min(15, trunc(x * id + 8.5))
+//         with x * id + 8.5 as one fused multiply-add (one rounding): what
+//         llama.cpp's C reference compiles to on an FMA machine and what its
+//         Python quantizer (gguf-py) emulates in double.
 // Non-finite inputs (which llama.cpp leaves undefined) give code 0 for NaN
 // and the clamped extreme for infinities, never undefined behaviour.
 //
@@ -89,8 +92,8 @@ inline void QuantizeRowQ4_0(const float* x, int64_t k, BlockQ4_0* y) {
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     y[b].d = F32ToF16(d);
     for (int j = 0; j < kHalf; ++j) {
-      const int lo = quant_internal::ClampToInt(xb[j] * id + 8.5f, 0, 15);
-      const int hi = quant_internal::ClampToInt(xb[kHalf + j] * id + 8.5f, 0, 15);
+      const int lo = quant_internal::ClampToInt(std::fma(xb[j], id, 8.5f), 0, 15);
+      const int hi = quant_internal::ClampToInt(std::fma(xb[kHalf + j], id, 8.5f), 0, 15);
       y[b].qs[j] = static_cast<uint8_t>(lo | (hi << 4));
     }
   }

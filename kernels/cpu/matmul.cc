@@ -33,6 +33,7 @@
 
 #include "common/thread_pool.h"
 #include "kernels/cpu/matmul_avx512.h"
+#include "kernels/cpu/matmul_panel.h"
 #include "kernels/cpu/simd.h"
 #include "kernels/ops.h"
 
@@ -49,7 +50,7 @@ constexpr int kNr = 4;    // rows of w (output columns) per tile
 constexpr int kWide = 8;  // columns per tile for a lone leftover row
 // Bytes of w per panel (kept in L2 while every row block passes over it) and
 // of x per row block (kept in L1 while the panel's columns pass over it).
-constexpr int64_t kPanelBytes = 256 * 1024;
+constexpr int64_t kPanelBytes = cpu_internal::kMatmulPanelBytes;
 constexpr int64_t kRowBlockBytes = 16 * 1024;
 // A 16-bit w is widened panel by panel once at least this many rows share it.
 constexpr int64_t kWidenMinRows = 4;
@@ -302,6 +303,21 @@ void MatmulColumns(const float* x, const W* w, const float* bias, int64_t m, int
 
 }  // namespace
 
+namespace cpu_internal {
+
+void MatmulF32Panel(const float* x, const float* w_panel, const float* bias, int64_t m, int64_t n,
+                    int64_t k, float* out, int64_t j_begin, int64_t j_end) {
+  const int64_t x_row_bytes = std::max<int64_t>(1, k * 4);
+  const int64_t block_rows = std::max<int64_t>(kMr, (kRowBlockBytes / x_row_bytes) / kMr * kMr);
+  if (k % 8 == 0) {
+    MatmulPanel<false, float>(x, w_panel, bias, m, n, k, out, j_begin, j_end, block_rows);
+  } else {
+    MatmulPanel<true, float>(x, w_panel, bias, m, n, k, out, j_begin, j_end, block_rows);
+  }
+}
+
+}  // namespace cpu_internal
+
 bool SetMatmulAvx512(bool enabled) {
   const bool before = g_avx512;
   g_avx512 = enabled && avx512::CpuHasAvx512();
@@ -311,6 +327,10 @@ bool SetMatmulAvx512(bool enabled) {
 void Matmul(const float* x, const void* w, const float* bias, int64_t m, int64_t n, int64_t k,
             float* out, DType w_dtype) {
   if (m <= 0 || n <= 0) return;
+  if (IsQuantized(w_dtype)) {
+    cpu_internal::MatmulQuantized(x, w, bias, m, n, k, out, w_dtype);
+    return;
+  }
   const int64_t col_tiles = (n + kNr - 1) / kNr;
   const int64_t cost_per_tile = 2 * m * std::max<int64_t>(k, 1) * kNr;
   simd::DispatchDType(w_dtype, [&](auto tag) {

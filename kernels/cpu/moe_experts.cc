@@ -113,21 +113,20 @@ void MoeExperts(const MoeExpertsParams& p) {
     }
   });
 
-  const int64_t elem = DTypeSize(p.weight_dtype);
   const auto* gate_up = static_cast<const uint8_t*>(p.gate_up);
   const auto* down = static_cast<const uint8_t*>(p.down);
   for (int64_t e = 0; e < ne; ++e) {
     const int64_t off = s.offsets[e], cnt = s.offsets[e + 1] - off;
     if (cnt == 0) continue;
-    Matmul(rows + off * hidden, gate_up + e * 2 * inter * hidden * elem, nullptr, cnt, 2 * inter,
-           hidden, gu + off * 2 * inter, p.weight_dtype);
+    Matmul(rows + off * hidden, gate_up + DTypeBytes(p.weight_dtype, e * 2 * inter * hidden),
+           nullptr, cnt, 2 * inter, hidden, gu + off * 2 * inter, p.weight_dtype);
   }
   SiluMul(gu, slots, inter, act);
   for (int64_t e = 0; e < ne; ++e) {
     const int64_t off = s.offsets[e], cnt = s.offsets[e + 1] - off;
     if (cnt == 0) continue;
-    Matmul(act + off * inter, down + e * hidden * inter * elem, nullptr, cnt, hidden, inter,
-           rows + off * hidden, p.weight_dtype);
+    Matmul(act + off * inter, down + DTypeBytes(p.weight_dtype, e * hidden * inter), nullptr, cnt,
+           hidden, inter, rows + off * hidden, p.weight_dtype);
   }
 
   ParallelFor(n, GrainFor(2 * k * hidden), [&](int64_t b, int64_t e) {

@@ -9,6 +9,7 @@
 #include "common/thread_pool.h"
 #include "gtest/gtest.h"
 #include "kernels/ops.h"
+#include "kernels/quant_blocks.h"
 #include "tests/unit/kernels/kernel_test_util.h"
 
 namespace inferd::kernels {
@@ -225,6 +226,43 @@ TEST(KernelsMoeExperts, BatchInvariantBitForBit) {
     }
     const auto tail = c.Run(5, 20);  // a sub-batch: different expert counts
     ASSERT_TRUE(BitEqual(tail.data(), all.data() + 5 * c.hidden, 20 * c.hidden));
+  }
+}
+
+// Q8_0/Q4_0 experts (hidden and inter multiples of 32): the bits of the fp32
+// experts on the dequantized weights, and batch-invariant.
+TEST(KernelsMoeExperts, QuantizedExpertsEqualF32OnDequantizedWeights) {
+  MoeCase c(19, 2, 64, 96, 6, 77);
+  for (DType t : {DType::kQ8_0, DType::kQ4_0}) {
+    auto quantize = [&](std::vector<float>& w, int64_t k) {  // w becomes its dequantized self
+      std::vector<uint8_t> q(static_cast<size_t>(DTypeBytes(t, static_cast<int64_t>(w.size()))));
+      const int64_t rows = static_cast<int64_t>(w.size()) / k;
+      for (int64_t r = 0; r < rows; ++r) {
+        QuantizeRow(t, w.data() + r * k, k, q.data() + DTypeBytes(t, r * k));
+        DequantizeRow(t, q.data() + DTypeBytes(t, r * k), k, w.data() + r * k);
+      }
+      return q;
+    };
+    MoeCase d = c;
+    const auto gate_up_q = quantize(d.gate_up, d.hidden);
+    const auto down_q = quantize(d.down, d.inter);
+    const testing::MoeBatch qb{.x = d.x.data(),
+                               .ids = d.ids.data(),
+                               .weights = d.weights.data(),
+                               .gate_up = gate_up_q.data(),
+                               .down = down_q.data(),
+                               .weight_dtype = t,
+                               .k = d.k,
+                               .hidden = d.hidden,
+                               .inter = d.inter,
+                               .num_experts = d.ne};
+    const auto want = d.Run(0, d.n);  // fp32 experts holding the dequantized values
+    const auto got = testing::RunMoeExperts(qb, 0, d.n);
+    ASSERT_TRUE(BitEqual(got.data(), want.data(), d.n * d.hidden)) << DTypeName(t);
+    for (int64_t tok : {0, 7, 18}) {
+      const auto one = testing::RunMoeExperts(qb, tok, 1);
+      ASSERT_TRUE(BitEqual(one.data(), got.data() + tok * d.hidden, d.hidden)) << tok;
+    }
   }
 }
 
