@@ -9,7 +9,7 @@ against deploy/metrics.txt, the list of metric families inferd exports.
   check_deploy.py --write-prometheusrule
                                         regenerate deploy/k8s/monitoring/prometheusrule.yaml
 
-Checks: selftest metrics promql promtool yamllint kustomize dockerfile.
+Checks: selftest metrics promql promtool yamllint kustomize gateway dockerfile.
 A check whose tool is missing prints 'SKIP: <why>' and exits 0 (CTest marks
 it skipped); any problem prints a line and exits 1. Python 3 stdlib plus
 PyYAML (Debian: python3-yaml). Tools: yamllint, promtool (Debian:
@@ -30,6 +30,7 @@ sys.dont_write_bytecode = True  # keep tests/deploy free of __pycache__
 
 import dockerfile_lint  # noqa: E402
 import exposition  # noqa: E402
+import gateway_checks  # noqa: E402
 import manifest_checks  # noqa: E402
 import promql_refs  # noqa: E402
 from metric_catalog import Catalog, CatalogError  # noqa: E402
@@ -42,6 +43,7 @@ RULE_FILES = [os.path.join(DEPLOY, "prometheus", f) for f in ("recording-rules.y
 PROMETHEUS_YML = os.path.join(DEPLOY, "prometheus", "prometheus.yml")
 RULES_TEST = os.path.join(REPO, "tests", "deploy", "rules_test.yml")
 K8S = os.path.join(DEPLOY, "k8s")
+GATEWAY = os.path.join(K8S, "inference-gateway")
 PROMETHEUS_RULE = os.path.join(K8S, "monitoring", "prometheusrule.yaml")
 ADAPTER_RULES = os.path.join(K8S, "prometheus-adapter-rules.yaml")
 DOCKERFILE = os.path.join(DEPLOY, "Dockerfile")
@@ -381,6 +383,86 @@ def check_kustomize(rep):
             rep.note(n)
 
 
+def render(cmd, kdir):
+    yaml = need_yaml()
+    res = subprocess.run(cmd + [kdir], capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        raise SystemExit(f"FAIL: {' '.join(cmd[-1:])} {rel(kdir)}:\n{res.stderr}")
+    return [d for d in yaml.safe_load_all(res.stdout) if d]
+
+
+def check_gateway(rep):
+    """deploy/k8s/inference-gateway: rendered, checked against the base and
+    deploy/metrics.txt; then broken copies of it must fail the same check."""
+    yaml = need_yaml()
+    cmd, _ = kustomize_command()
+    catalog = load_catalog()
+    docs = render(cmd, GATEWAY)
+    base = render(cmd, os.path.join(K8S, "base"))
+    print(f"{rel(GATEWAY)}: " + ", ".join(f"{d['kind']}/{d['metadata']['name']}" for d in docs))
+    for e in gateway_checks.check(docs, base, catalog, yaml.safe_load):
+        rep.error(f"{rel(GATEWAY)}: {e}")
+
+    def config_edit(edit):
+        def apply(d):
+            [cm] = [x for x in d if x["kind"] == "ConfigMap"]
+            config = yaml.safe_load(cm["data"]["epp-config.yaml"])
+            edit(config)
+            cm["data"]["epp-config.yaml"] = yaml.safe_dump(config)
+        return apply
+
+    def engine(config):
+        [ex] = [p for p in config["plugins"] if p["type"] == "core-metrics-extractor"]
+        return ex["parameters"]["engineConfigs"][0]
+
+    def one(kind, d):
+        return next(x for x in d if x["kind"] == kind)
+
+    def epp_args(d):
+        return one("Deployment", d)["spec"]["template"]["spec"]["containers"][0]["args"]
+
+    broken = {
+        "a target port that is not --http-port":
+            lambda d: one("InferencePool", d)["spec"].update(targetPorts=[{"number": 50051}]),
+        "a selector matching no inferd pod":
+            lambda d: one("InferencePool", d)["spec"]["selector"].update(matchLabels={"app": "vllm"}),
+        "h2c for an HTTP/1.1 server":
+            lambda d: one("InferencePool", d)["spec"].update(appProtocol="kubernetes.io/h2c"),
+        "a picker Service that is not there":
+            lambda d: one("InferencePool", d)["spec"]["endpointPickerRef"].update(name="epp"),
+        "a picker port the Service lacks":
+            lambda d: one("InferencePool", d)["spec"]["endpointPickerRef"].update(port={"number": 9}),
+        "the picker started for another pool":
+            lambda d: epp_args(d).__setitem__(0, "--pool-name=other"),
+        "the picker scraping the HTTP port":
+            lambda d: epp_args(d).remove("--model-server-metrics-port=8002"),
+        "a refused metric flag":
+            lambda d: epp_args(d).append("--total-queued-requests-metric=inferd:num_requests_waiting"),
+        "a route to a Service":
+            lambda d: one("HTTPRoute", d)["spec"]["rules"][0]["backendRefs"][0].update(
+                kind="Service", group=""),
+        "vLLM's queue metric name":
+            config_edit(lambda c: engine(c).update(queuedRequestsSpec="vllm:num_requests_waiting")),
+        "a counter as the KV usage":
+            config_edit(lambda c: engine(c).update(kvUsageSpec="inferd:prompt_tokens_total")),
+        "a cache-info label inferd lacks":
+            config_edit(lambda c: engine(c).update(cacheNumBlocksLabelName="num_gpu_blocks")),
+        "the built-in vllm engine":
+            config_edit(lambda c: next(p for p in c["plugins"]
+                                       if p["type"] == "core-metrics-extractor")["parameters"]
+                        .update(defaultEngine="vllm")),
+        "a pluginRef to no plugin":
+            config_edit(lambda c: c["schedulingProfiles"][0]["plugins"].append({"pluginRef": "nope"})),
+    }
+    for what, edit in broken.items():
+        copy = json.loads(json.dumps(docs))
+        edit(copy)
+        if not gateway_checks.check(copy, base, catalog, yaml.safe_load):
+            rep.error(f"gateway selftest: a copy with {what} passed")
+    print(f"gateway: the pool, route and picker agree with the base and deploy/metrics.txt; "
+          f"{len(broken)} broken copies refused")
+
+
 def check_dockerfile(rep):
     ports = {}
     base = load_yaml(os.path.join(K8S, "base", "deployment.yaml"))
@@ -527,6 +609,7 @@ CHECKS = {
     "promtool": check_promtool,
     "yamllint": check_yamllint,
     "kustomize": check_kustomize,
+    "gateway": check_gateway,
     "dockerfile": check_dockerfile,
 }
 

@@ -110,7 +110,7 @@ def _ignored(path, patterns):
 def lint(dockerfile, repo, known_flags, pending_flags, expected_ports):
     """(errors, notes). known_flags: absl flag names of server/ (underscores);
     pending_flags: flags the deploy files use before the daemon has them;
-    expected_ports: {'grpc': N, 'metrics': M} from the Kubernetes base."""
+    expected_ports: {'grpc': N, 'http': H, 'metrics': M} from the Kubernetes base."""
     errors, notes = [], []
     with open(dockerfile, encoding="utf-8") as f:
         text = f.read()
@@ -216,6 +216,8 @@ def lint(dockerfile, repo, known_flags, pending_flags, expected_ports):
         errors.append(f"CMD --port={flags['port']} differs from the Kubernetes grpc port")
     if flags.get("metrics_port") and int(flags["metrics_port"]) != expected_ports.get("metrics"):
         errors.append(f"CMD --metrics-port={flags['metrics_port']} differs from the Kubernetes metrics port")
+    if flags.get("http_port") and int(flags["http_port"]) != expected_ports.get("http"):
+        errors.append(f"CMD --http-port={flags['http_port']} differs from the Kubernetes http port")
     if flags.get("host") not in ("0.0.0.0", "::", "[::]"):
         errors.append("CMD must listen on all addresses (--host=0.0.0.0): published ports and probes "
                       "reach the container from outside")

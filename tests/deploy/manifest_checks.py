@@ -11,6 +11,7 @@ import re
 READINESS_SERVICE = "inferd.v1.Inference"
 LIVENESS_SERVICE = "liveness"
 DEFAULT_GRPC_PORT = 50051
+DEFAULT_HTTP_PORT = 8000  # --http-port's default; -1 turns the HTTP API off
 
 
 def _by_kind(docs, kind):
@@ -91,7 +92,8 @@ def check(name, docs, ctx):
             if not _subset(svc["spec"].get("selector"), pod_labels) or not svc["spec"].get("selector"):
                 err(f"Service {svc['metadata']['name']} selects no inferd pod")
             names = {p.get("name") for p in svc["spec"].get("ports", [])}
-            for want in ("grpc", "metrics"):
+            serves_http = _int(flags.get("http_port"), DEFAULT_HTTP_PORT) >= 0
+            for want in ("grpc", "http", "metrics") if serves_http else ("grpc", "metrics"):
                 if want not in names:
                     err(f"Service {svc['metadata']['name']} has no port named {want}")
             for p in svc["spec"].get("ports", []):
@@ -180,6 +182,12 @@ def _check_container(c, pod, overlay, ctx, err, notes):
     grpc_port = _int(flags.get("port"), DEFAULT_GRPC_PORT)
     if ports.get("grpc") != grpc_port:
         err(f"container port 'grpc' ({ports.get('grpc')}) is not --port ({grpc_port})")
+    http_port = _int(flags.get("http_port"), DEFAULT_HTTP_PORT)
+    if http_port < 0:
+        if "http" in ports:
+            err("container port 'http' is open although --http-port is -1")
+    elif ports.get("http") != http_port:
+        err(f"container port 'http' ({ports.get('http')}) is not --http-port ({http_port})")
     metrics_port = _int(flags.get("metrics_port"))
     if metrics_port is None:
         err("no --metrics-port: Prometheus could not scrape the pod")
