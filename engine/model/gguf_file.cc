@@ -47,7 +47,7 @@ class Reader {
   template <typename T>
   absl::Status Read(absl::string_view where, T* out) {
     if (left() < sizeof(T)) return Truncated(where, sizeof(T));
-    T v;
+    T v{};
     std::memcpy(&v, bytes_ + pos_, sizeof(T));  // the host is little-endian (x86-64, aarch64)
     pos_ += sizeof(T);
     *out = v;
@@ -144,37 +144,37 @@ absl::Status ReadValue(Reader& r, const std::string& where, GgufValueType type, 
   out->type = type;
   switch (type) {
     case GgufValueType::kU8: {
-      uint8_t v;
+      uint8_t v = 0;
       if (absl::Status s = r.Read(where, &v); !s.ok()) return s;
       out->u = v;
       return absl::OkStatus();
     }
     case GgufValueType::kI8: {
-      int8_t v;
+      int8_t v = 0;
       if (absl::Status s = r.Read(where, &v); !s.ok()) return s;
       out->i = v;
       return absl::OkStatus();
     }
     case GgufValueType::kU16: {
-      uint16_t v;
+      uint16_t v = 0;
       if (absl::Status s = r.Read(where, &v); !s.ok()) return s;
       out->u = v;
       return absl::OkStatus();
     }
     case GgufValueType::kI16: {
-      int16_t v;
+      int16_t v = 0;
       if (absl::Status s = r.Read(where, &v); !s.ok()) return s;
       out->i = v;
       return absl::OkStatus();
     }
     case GgufValueType::kU32: {
-      uint32_t v;
+      uint32_t v = 0;
       if (absl::Status s = r.Read(where, &v); !s.ok()) return s;
       out->u = v;
       return absl::OkStatus();
     }
     case GgufValueType::kI32: {
-      int32_t v;
+      int32_t v = 0;
       if (absl::Status s = r.Read(where, &v); !s.ok()) return s;
       out->i = v;
       return absl::OkStatus();
@@ -184,7 +184,7 @@ absl::Status ReadValue(Reader& r, const std::string& where, GgufValueType type, 
     case GgufValueType::kI64:
       return r.Read(where, &out->i);
     case GgufValueType::kF32: {
-      float v;
+      float v = 0;
       if (absl::Status s = r.Read(where, &v); !s.ok()) return s;
       out->f = v;
       return absl::OkStatus();
@@ -192,7 +192,7 @@ absl::Status ReadValue(Reader& r, const std::string& where, GgufValueType type, 
     case GgufValueType::kF64:
       return r.Read(where, &out->f);
     case GgufValueType::kBool: {
-      uint8_t v;
+      uint8_t v = 0;
       if (absl::Status s = r.Read(where, &v); !s.ok()) return s;
       if (v > 1) return r.Error(where, absl::StrCat("bool value ", int{v}, " is neither 0 nor 1"));
       out->i = v;
