@@ -176,6 +176,10 @@ struct EngineStats {
   // first scheduled, and tokens found cached (served without computing).
   int64_t prefix_cache_queries = 0;
   int64_t prefix_cache_hits = 0;
+  // Prompt tokens computed by forward passes, since start (prefill chunks
+  // and recomputes after preemption; cached and forked prompts are not
+  // computed, so a group's shared prompt counts once).
+  int64_t prompt_tokens_computed = 0;
   // Requests submitted and not yet finished (the engine's request table).
   int64_t num_live_requests = 0;
   // Tokens routed to each expert, [layer][expert], since start; only MoE
@@ -212,6 +216,24 @@ class Engine {
   // `channel` receives the stream; the engine calls channel->SetNotify never:
   // the caller sets it before calling Submit.
   virtual absl::Status Submit(Request request, std::shared_ptr<OutputChannel> channel) = 0;
+
+  // Submits the n choices of one prompt (an OpenAI request with n > 1) as
+  // n requests: each has its own request_id, channel, sampling parameters
+  // (its own seed: the caller derives them), stop strings, constraint and
+  // priority; every prompt_ids must be the same. Validation and admission are
+  // all or nothing (the queue must hold all n). The prompt is computed once:
+  // requests[0] (the parent) prefills it, and in the step that completes it
+  // the others fork (engine/scheduler/scheduler.h): they share its full KV
+  // blocks, copy its last partial block and sample their first token from
+  // the same logits, so each request's tokens equal what it would produce
+  // submitted alone. Where the pool or max_num_seqs has no room for a fork,
+  // or speculation keeps KV of its own (a draft model, MTP), a request
+  // computes its prompt itself, as if submitted alone. Abort of requests[0]'s
+  // id aborts every request of the group; Abort of another id, that one.
+  // Errors as Submit, plus INVALID_ARGUMENT for an empty group, a count of
+  // channels unlike the requests' or prompts that differ.
+  virtual absl::Status SubmitGroup(std::vector<Request> requests,
+                                   std::vector<std::shared_ptr<OutputChannel>> channels) = 0;
 
   // Aborts a live request (no-op if unknown or finished). Its final chunk has
   // finish_reason kAbort; its KV blocks are freed in the next step.

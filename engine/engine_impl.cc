@@ -6,6 +6,7 @@
 // end, after the observer has seen the step and its finished requests.
 #include "engine/engine_impl.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <random>
@@ -44,6 +45,7 @@ EngineImpl::EngineImpl(const EngineConfig& config, ModelInfo info,
                                  .enable_chunked_prefill = config.enable_chunked_prefill},
                  &kv_cache_),
       observer_(config.observer.get()),
+      fork_enabled_(proposer == nullptr || proposer->KvBytesPerBlock(config.block_size) == 0),
       spec_(config.speculative, info_.max_context, std::move(proposer), runner_.get(), &kv_cache_,
             &scheduler_) {
   stat_free_blocks_ = kv_cache_.num_free_blocks();
@@ -60,7 +62,41 @@ EngineImpl::~EngineImpl() {
 }
 
 absl::Status EngineImpl::Submit(Request request, std::shared_ptr<OutputChannel> channel) {
+  absl::StatusOr<std::unique_ptr<RequestState>> state =
+      Prepare(std::move(request), std::move(channel), EngineClock::now());
+  if (!state.ok()) return state.status();
+  Group group;
+  group.push_back(*std::move(state));
+  return Enqueue(std::move(group));
+}
+
+absl::Status EngineImpl::SubmitGroup(std::vector<Request> requests,
+                                     std::vector<std::shared_ptr<OutputChannel>> channels) {
   const EngineClock::time_point arrival = EngineClock::now();
+  if (requests.empty()) return absl::InvalidArgumentError("the request group is empty");
+  if (channels.size() != requests.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("a group of ", requests.size(), " requests has ",
+                                                   channels.size(), " channels"));
+  }
+  for (size_t i = 1; i < requests.size(); ++i) {
+    if (requests[i].prompt_ids != requests[0].prompt_ids) {
+      return absl::InvalidArgumentError(absl::StrCat("request ", i, " of the group (\"",
+                                                     requests[i].request_id,
+                                                     "\") has another prompt than the first"));
+    }
+  }
+  Group group;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    absl::StatusOr<std::unique_ptr<RequestState>> state =
+        Prepare(std::move(requests[i]), std::move(channels[i]), arrival);
+    if (!state.ok()) return state.status();
+    group.push_back(*std::move(state));
+  }
+  return Enqueue(std::move(group));
+}
+
+absl::StatusOr<std::unique_ptr<RequestState>> EngineImpl::Prepare(
+    Request request, std::shared_ptr<OutputChannel> channel, EngineClock::time_point arrival) {
   INFERD_CHECK(channel != nullptr);
   const int64_t n = static_cast<int64_t>(request.prompt_ids.size());
   if (n == 0) return absl::InvalidArgumentError("the prompt has no tokens");
@@ -100,21 +136,34 @@ absl::Status EngineImpl::Submit(Request request, std::shared_ptr<OutputChannel> 
       std::make_unique<RequestState>(std::move(request), std::move(channel), seed, tokenizer_.get(),
                                      info_.vocab_size, std::move(constraint));
   state->arrival = arrival;
+  return state;
+}
+
+absl::Status EngineImpl::Enqueue(Group group) {
+  const int64_t n = static_cast<int64_t>(group.size());
   absl::MutexLock lock(&inbox_mu_);
   if (stopping_) return absl::UnavailableError("the engine is shutting down");
-  if (static_cast<int64_t>(inbox_.requests.size()) + stat_waiting_.load() >=
-      config_.max_queue_len) {
+  if (inbox_.num_requests + stat_waiting_.load() + n > config_.max_queue_len) {
     return absl::ResourceExhaustedError(
         absl::StrCat("the waiting queue is full (", config_.max_queue_len, " requests)"));
   }
   {
     absl::MutexLock ids_lock(&ids_mu_);
-    if (!live_ids_.insert(state->request.request_id).second) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("request_id \"", state->request.request_id, "\" is already in flight"));
+    for (int64_t i = 0; i < n; ++i) {
+      const std::string& id = group[i]->request.request_id;
+      bool duplicate = live_ids_.contains(id);
+      for (int64_t j = 0; j < i; ++j) duplicate |= group[j]->request.request_id == id;
+      if (duplicate) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("request_id \"", id, "\" is already in flight"));
+      }
+    }
+    for (const std::unique_ptr<RequestState>& state : group) {
+      live_ids_.insert(state->request.request_id);
     }
   }
-  inbox_.requests.push_back(std::move(state));
+  inbox_.num_requests += n;
+  inbox_.requests.push_back(std::move(group));
   return absl::OkStatus();
 }
 
@@ -148,6 +197,7 @@ EngineStats EngineImpl::GetStats() const {
   s.cached_free_blocks = stat_cached_free_blocks_.load();
   s.prefix_cache_queries = stat_prefix_queries_.load();
   s.prefix_cache_hits = stat_prefix_hits_.load();
+  s.prompt_tokens_computed = stat_prompt_computed_.load();
   {
     absl::MutexLock lock(&ids_mu_);
     s.num_live_requests = static_cast<int64_t>(live_ids_.size());
@@ -179,11 +229,20 @@ bool EngineImpl::DrainInbox(bool block) {
     std::swap(inbox, inbox_);
     stopping = stopping_;
   }
-  for (std::unique_ptr<RequestState>& state : inbox.requests) AdmitRequest(std::move(state));
+  for (Group& group : inbox.requests) AdmitGroup(std::move(group));
   for (const std::string& id : inbox.aborts) {
-    auto it = ids_.find(id);
-    if (it == ids_.end()) continue;
-    Finish(states_.at(it->second).get(), FinishReason::kAbort, RequestOutput{});
+    // A group's parent takes every member with it.
+    std::vector<std::string> targets;
+    if (auto git = groups_.find(id); git != groups_.end()) {
+      targets = git->second;
+    } else {
+      targets.push_back(id);
+    }
+    for (const std::string& target : targets) {
+      auto it = ids_.find(target);
+      if (it == ids_.end()) continue;
+      Finish(states_.at(it->second).get(), FinishReason::kAbort, RequestOutput{});
+    }
   }
   if (inbox.abort_all.has_value()) FinishAll(*inbox.abort_all);
   return !stopping;
@@ -197,7 +256,22 @@ void EngineImpl::FinishAll(const absl::Status& status) {
   }
 }
 
-void EngineImpl::AdmitRequest(std::unique_ptr<RequestState> state) {
+void EngineImpl::AdmitGroup(Group group) {
+  if (group.size() > 1) {
+    const std::string parent_id = group[0]->request.request_id;
+    std::vector<std::string>& members = groups_[parent_id];
+    for (std::unique_ptr<RequestState>& state : group) {
+      state->group = parent_id;
+      members.push_back(state->request.request_id);
+    }
+  }
+  const SeqId parent = AdmitRequest(std::move(group[0]), 0);
+  for (size_t i = 1; i < group.size(); ++i) {
+    AdmitRequest(std::move(group[i]), fork_enabled_ ? parent : 0);
+  }
+}
+
+SeqId EngineImpl::AdmitRequest(std::unique_ptr<RequestState> state, SeqId fork_parent) {
   const SeqId id = next_seq_id_++;
   Sequence& seq = state->seq;
   seq.id = id;
@@ -207,8 +281,26 @@ void EngineImpl::AdmitRequest(std::unique_ptr<RequestState> state) {
   seq.token_ids = state->request.prompt_ids;
   seq.num_prompt_tokens = seq.num_tokens();
   ids_[state->request.request_id] = id;
-  scheduler_.Add(&seq);
+  if (fork_parent != 0) {
+    scheduler_.AddFork(&seq, fork_parent);
+  } else {
+    scheduler_.Add(&seq);
+  }
   states_[id] = std::move(state);
+  return id;
+}
+
+void EngineImpl::CopyForkedBlocks(const std::vector<KvBlockCopy>& copies) {
+  std::vector<int32_t> src;
+  std::vector<int32_t> dst;
+  const int32_t bs = kv_cache_.block_size();
+  for (const KvBlockCopy& c : copies) {
+    for (int32_t r = 0; r < c.num_tokens; ++r) {
+      src.push_back(c.src_block * bs + r);
+      dst.push_back(c.dst_block * bs + r);
+    }
+  }
+  runner_->MoveKv(src, dst);  // cache[dst] = cache[src], every layer
 }
 
 void EngineImpl::Finish(RequestState* state, FinishReason reason, RequestOutput out,
@@ -242,6 +334,14 @@ void EngineImpl::Finish(RequestState* state, FinishReason reason, RequestOutput 
   const SeqId id = state->seq.id;
   spec_.Forget(id);
   const std::string request_id = state->request.request_id;
+  if (!state->group.empty()) {
+    auto git = groups_.find(state->group);
+    if (git != groups_.end()) {
+      std::vector<std::string>& members = git->second;
+      members.erase(std::remove(members.begin(), members.end(), request_id), members.end());
+      if (members.empty()) groups_.erase(git);
+    }
+  }
   std::shared_ptr<OutputChannel> channel = state->channel;
   scheduler_.Remove(id);  // frees its KV blocks now
   ids_.erase(request_id);
@@ -338,6 +438,7 @@ void EngineImpl::Step() {
   // [sampled rows, vocab]; also scratch for the sampler.
   float* logits = runner_->Execute(
       plan, [this](SeqId id) -> const Sequence& { return states_.at(id)->seq; }, kv_cache_);
+  if (!plan.kv_copies.empty()) CopyForkedBlocks(plan.kv_copies);
   scheduler_.Update(plan);
   step_.num_batched_tokens += plan.num_batched_tokens;
 
@@ -348,17 +449,53 @@ void EngineImpl::Step() {
   const int64_t vocab = runner_->vocab_size();
   sampled_.clear();
   int64_t row = 0;
+  int64_t prompt_computed = 0;
   for (const ScheduledSequence& s : plan.scheduled) {
     RequestState* state = states_.at(s.id).get();
     if (state->first_scheduled == EngineClock::time_point{}) state->first_scheduled = step_start;
+    const int64_t prompt_end =
+        std::min(s.num_computed_before + s.num_new_tokens, state->seq.num_prompt_tokens);
+    prompt_computed += std::max<int64_t>(0, prompt_end - s.num_computed_before);
     spec_.CountScheduled(s, state->seq);
     if (!s.samples) continue;
     sampled_.push_back({state, &s, row, SpecVerifyResult{}});
     row += 1 + s.num_draft_tokens;
   }
+  step_.num_prompt_tokens_computed += prompt_computed;
+  stat_prompt_computed_ += prompt_computed;
+  // Children forked this step sample their first token from a copy of their
+  // parent's logits row (the parent's own row is the sampler's scratch).
+  const size_t num_plain = sampled_.size();
+  if (!plan.forks.empty()) {
+    const int64_t num_forks = static_cast<int64_t>(plan.forks.size());
+    fork_scheduled_.clear();
+    fork_logits_.resize(num_forks * vocab);
+    for (int64_t k = 0; k < num_forks; ++k) {
+      const ForkedSequence& f = plan.forks[k];
+      int64_t parent_row = -1;
+      for (size_t i = 0; i < num_plain; ++i) {
+        if (sampled_[i].scheduled->id == f.parent) parent_row = sampled_[i].logits_row;
+      }
+      INFERD_CHECK_GE(parent_row, 0) << "forked from " << f.parent << ", which did not sample";
+      std::copy(logits + parent_row * vocab, logits + (parent_row + 1) * vocab,
+                fork_logits_.begin() + k * vocab);
+      RequestState* child = states_.at(f.child).get();
+      child->first_scheduled = step_start;
+      fork_scheduled_.push_back(
+          {f.child, child->seq.num_computed_tokens, /*num_new_tokens=*/0, /*samples=*/true, 0});
+    }
+    for (int64_t k = 0; k < num_forks; ++k) {
+      sampled_.push_back(
+          {states_.at(plan.forks[k].child).get(), &fork_scheduled_[k], k, SpecVerifyResult{}});
+    }
+  }
   inferd::ParallelFor(static_cast<int64_t>(sampled_.size()), inferd::GrainFor(8 * vocab),
                       [&](int64_t begin, int64_t end) {
-                        for (int64_t i = begin; i < end; ++i) Sample(&sampled_[i], logits, vocab);
+                        for (int64_t i = begin; i < end; ++i) {
+                          Sample(&sampled_[i],
+                                 static_cast<size_t>(i) < num_plain ? logits : fork_logits_.data(),
+                                 vocab);
+                        }
                       });
   const EngineClock::time_point sampled_at = EngineClock::now();
   spec_.CommitDrafts(sampled_, &step_);  // accepted KV kept, rejected positions rolled back

@@ -42,13 +42,19 @@ class EngineImpl final : public Engine {
   const ModelInfo& model_info() const override { return info_; }
   const Tokenizer& tokenizer() const override { return *tokenizer_; }
   absl::Status Submit(Request request, std::shared_ptr<OutputChannel> channel) override;
+  absl::Status SubmitGroup(std::vector<Request> requests,
+                           std::vector<std::shared_ptr<OutputChannel>> channels) override;
   void Abort(const std::string& request_id) override;
   void AbortAll(absl::Status status) override;
   EngineStats GetStats() const override;
 
  private:
+  // Submitted requests: one, or a group sharing one prompt (SubmitGroup;
+  // the first is the parent).
+  using Group = std::vector<std::unique_ptr<RequestState>>;
   struct Inbox {
-    std::vector<std::unique_ptr<RequestState>> requests;
+    std::vector<Group> requests;
+    int64_t num_requests = 0;  // across the groups
     std::vector<std::string> aborts;
     // AbortAll: every request admitted so far (these requests included)
     // ends with this status.
@@ -59,6 +65,13 @@ class EngineImpl final : public Engine {
   // token vocabulary costs a pass over every id.
   ConstraintCompiler& Compiler();
 
+  // Validates `request` and builds its state (Submit's checks, any thread).
+  absl::StatusOr<std::unique_ptr<RequestState>> Prepare(Request request,
+                                                        std::shared_ptr<OutputChannel> channel,
+                                                        EngineClock::time_point arrival);
+  // Queues a group whose members passed Prepare: all or nothing.
+  absl::Status Enqueue(Group group);
+
   void Loop();
   // config_.debug_stall_file is set and exists.
   bool StallRequested() const;
@@ -67,7 +80,14 @@ class EngineImpl final : public Engine {
   // Moves inbox messages into the scheduler; returns false when stopping.
   bool DrainInbox(bool block);
   void Step();
-  void AdmitRequest(std::unique_ptr<RequestState> state);
+  // Admits a group: its first request as a new sequence, the others as its
+  // fork children (or new sequences when forking is off).
+  void AdmitGroup(Group group);
+  // `fork_parent`: the sequence it forks from (0: none). Returns its id.
+  SeqId AdmitRequest(std::unique_ptr<RequestState> state, SeqId fork_parent);
+  // Copies the forked children's last partial prompt blocks (after the
+  // forward pass wrote the parents').
+  void CopyForkedBlocks(const std::vector<KvBlockCopy>& copies);
   // Records a step's `n` new tokens' timing in `state` and the step's stats.
   void RecordSample(RequestState* state, EngineClock::time_point now, int64_t n);
   // Handles one step's tokens of a request (one, or a verified draft's
@@ -99,9 +119,15 @@ class EngineImpl final : public Engine {
   Scheduler scheduler_;
   std::unordered_map<SeqId, std::unique_ptr<RequestState>> states_;
   std::unordered_map<std::string, SeqId> ids_;
+  // Groups by their parent's request_id: the members' request_ids still live.
+  std::unordered_map<std::string, std::vector<std::string>> groups_;
   SeqId next_seq_id_ = 1;
   std::vector<SeqId> finished_;           // scratch, per step
   std::vector<SampledSequence> sampled_;  // scratch, per step
+  // Scratch per step, for the children forked this step: their entries in
+  // sampled_ and their copies of the parent's logits row [forks, vocab].
+  std::vector<ScheduledSequence> fork_scheduled_;
+  std::vector<float> fork_logits_;
   // Chunks produced since the last EndStep, pushed by it in order.
   struct PendingOutput {
     std::shared_ptr<OutputChannel> channel;
@@ -112,7 +138,10 @@ class EngineImpl final : public Engine {
   StepStats step_;                  // accumulated since the last EndStep
   std::vector<double> ttft_s_;      // step_.time_to_first_token_s
   std::vector<double> itl_s_;       // step_.inter_token_latency_s
-  SpecStep spec_;                   // speculative decoding (no proposer: off)
+  // Groups fork (SubmitGroup): off when the proposer keeps KV of its own in
+  // the blocks (a draft model's, MTP's), which a fork would not copy.
+  const bool fork_enabled_;
+  SpecStep spec_;  // speculative decoding (no proposer: off)
 
   // Cross-thread.
   absl::once_flag compiler_once_;
@@ -132,6 +161,7 @@ class EngineImpl final : public Engine {
   std::atomic<int64_t> stat_cached_free_blocks_{0};
   std::atomic<int64_t> stat_prefix_queries_{0};
   std::atomic<int64_t> stat_prefix_hits_{0};
+  std::atomic<int64_t> stat_prompt_computed_{0};
 
   std::thread thread_;  // last: started after everything above exists
 };

@@ -46,6 +46,10 @@ struct StepStats {
   // counts once, however it was chunked or recomputed after preemption).
   int64_t num_prompt_tokens = 0;
   int64_t num_generation_tokens = 0;  // output tokens appended (a stop token is not)
+  // Of num_batched_tokens, those at prompt positions: prefill chunks and
+  // recomputes after preemption. A prompt found cached, or shared by the
+  // n choices of a group (Engine::SubmitGroup), is not computed again.
+  int64_t num_prompt_tokens_computed = 0;
   int64_t num_preemptions = 0;
   // Prefix cache lookups of requests scheduled for the first time: prompt
   // tokens looked up and tokens found cached.

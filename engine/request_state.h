@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "engine/engine_observer.h"
 #include "engine/output_channel.h"
@@ -33,6 +34,9 @@ struct RequestState {
 
   Request request;
   std::shared_ptr<OutputChannel> channel;
+  // A member of a group (Engine::SubmitGroup): its parent's request_id
+  // (the parent's own included); empty for a request submitted alone.
+  std::string group;
   // Structured output (request.constraint active), else null. Its matcher
   // holds exactly the committed output tokens; a preempted sequence keeps
   // it, so recompute needs no change.

@@ -69,6 +69,39 @@ bool KvCacheManager::Allocate(SeqId seq, int64_t num_tokens, const PrefixHit* hi
   return true;
 }
 
+bool KvCacheManager::Fork(SeqId parent, SeqId child, int64_t num_tokens,
+                          std::optional<KvBlockCopy>* copy) {
+  copy->reset();
+  auto pit = tables_.find(parent);
+  INFERD_CHECK(pit != tables_.end()) << "fork from sequence " << parent << " that has no blocks";
+  INFERD_CHECK(!tables_.contains(child)) << "fork into sequence " << child << " that has blocks";
+  INFERD_CHECK_GT(num_tokens, 0);
+  INFERD_CHECK_LE(BlocksFor(num_tokens), static_cast<int64_t>(pit->second.blocks.size()))
+      << "fork of " << num_tokens << " tokens from sequence " << parent << " that holds fewer";
+  const int64_t full = num_tokens / block_size_;
+  const int32_t partial = static_cast<int32_t>(num_tokens % block_size_);
+  std::optional<std::vector<int32_t>> fresh;
+  if (partial > 0) {
+    fresh = pool_.Allocate(1);
+    if (!fresh.has_value()) return false;
+  }
+  // `parent` may be rehashed below (tables_ grows): copy what is needed first.
+  const Table& from = pit->second;
+  Table table;
+  table.blocks.assign(from.blocks.begin(), from.blocks.begin() + full);
+  table.hashes.assign(from.hashes.begin(),
+                      from.hashes.begin() + std::min<int64_t>(full, from.hashes.size()));
+  table.num_forked = full;
+  for (int32_t b : table.blocks) pool_.Touch(b);
+  if (partial > 0) {
+    *copy = KvBlockCopy{
+        .src_block = from.blocks[full], .dst_block = (*fresh)[0], .num_tokens = partial};
+    table.blocks.push_back((*fresh)[0]);
+  }
+  tables_.emplace(child, std::move(table));
+  return true;
+}
+
 void KvCacheManager::CacheFullBlocks(SeqId seq, absl::Span<const BlockHash> hashes,
                                      int64_t num_computed) {
   if (!prefix_caching_) return;
@@ -103,6 +136,8 @@ void KvCacheManager::Truncate(SeqId seq, int64_t num_tokens) {
   if (keep >= static_cast<int64_t>(table.blocks.size())) return;
   INFERD_CHECK_LE(static_cast<int64_t>(table.hashes.size()), keep)
       << "truncating sequence " << seq << " below its cached blocks";
+  INFERD_CHECK_LE(table.num_forked, keep)
+      << "truncating sequence " << seq << " below its forked blocks";
   std::vector<int32_t> dropped(table.blocks.rbegin(),
                                table.blocks.rend() - keep);  // tail first
   pool_.Release(dropped);
@@ -118,7 +153,11 @@ const std::vector<int32_t>& KvCacheManager::BlockTable(SeqId seq) const {
 absl::Status KvCacheManager::CheckIntegrity() const {
   if (absl::Status s = pool_.CheckIntegrity(); !s.ok()) return s;
   std::vector<int32_t> owners(pool_.num_blocks(), 0);
+  std::vector<int32_t> forked_owners(pool_.num_blocks(), 0);
   for (const auto& [seq, table] : tables_) {
+    if (table.num_forked > static_cast<int64_t>(table.blocks.size())) {
+      return absl::InternalError(absl::StrCat("sequence ", seq, " forked more blocks than it has"));
+    }
     if (table.hashes.size() > table.blocks.size()) {
       return absl::InternalError(absl::StrCat("sequence ", seq, " hashed more blocks than it has"));
     }
@@ -128,8 +167,14 @@ absl::Status KvCacheManager::CheckIntegrity() const {
         return absl::InternalError(absl::StrCat("sequence ", seq, " holds bad block ", b));
       }
       ++owners[b];
+      if (static_cast<int64_t>(i) < table.num_forked) ++forked_owners[b];
       std::optional<BlockHash> cached = pool_.CachedHash(b);
-      if (cached.has_value() && (i >= table.hashes.size() || *cached != table.hashes[i])) {
+      // A forked block the table has not hashed yet may have been registered
+      // by its parent since the fork.
+      const bool forked_unhashed =
+          static_cast<int64_t>(i) < table.num_forked && i >= table.hashes.size();
+      if (cached.has_value() && !forked_unhashed &&
+          (i >= table.hashes.size() || *cached != table.hashes[i])) {
         return absl::InternalError(absl::StrCat("sequence ", seq, " block ", i, " (physical ", b,
                                                 ") is cached under another prefix"));
       }
@@ -141,8 +186,10 @@ absl::Status KvCacheManager::CheckIntegrity() const {
       return absl::InternalError(
           absl::StrCat("block ", b, " has ref count ", ref, " but ", owners[b], " owners"));
     }
-    if (owners[b] > 1 && !pool_.CachedHash(static_cast<int32_t>(b)).has_value()) {
-      return absl::InternalError(absl::StrCat("block ", b, " is shared but not a cached block"));
+    if (owners[b] > 1 && !pool_.CachedHash(static_cast<int32_t>(b)).has_value() &&
+        forked_owners[b] < owners[b] - 1) {
+      return absl::InternalError(
+          absl::StrCat("block ", b, " is shared but neither cached nor forked"));
     }
   }
   return absl::OkStatus();

@@ -9,12 +9,15 @@
 // blocks already in the pool (`FindCachedPrefix`) and shares them instead of
 // recomputing. A freed block keeps its cached content until the pool needs
 // it again, least recently freed first; a sequence frees its tail first, so
-// the shared heads of prefixes live longest. Block tables are handed out
-// read-only. Owned by the engine thread; not thread-safe.
+// the shared heads of prefixes live longest. A sequence may also fork from
+// another (`Fork`, the n choices of one prompt): it shares the parent's full
+// blocks and gets its own copy of the last partial one. Block tables are
+// handed out read-only. Owned by the engine thread; not thread-safe.
 #ifndef INFERD_ENGINE_KV_CACHE_KV_CACHE_MANAGER_H_
 #define INFERD_ENGINE_KV_CACHE_KV_CACHE_MANAGER_H_
 
 #include <cstdint>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -31,6 +34,15 @@ using SeqId = int64_t;
 struct PrefixHit {
   std::vector<int32_t> blocks;    // physical blocks, in order
   std::vector<BlockHash> hashes;  // their chained hashes
+};
+
+// Copy-on-write of a forked sequence's last partial block: the first
+// `num_tokens` KV rows of `src_block` go to the same rows of `dst_block`
+// (every layer, K and V), once the step that computes them has run.
+struct KvBlockCopy {
+  int32_t src_block = 0;
+  int32_t dst_block = 0;
+  int32_t num_tokens = 0;
 };
 
 class KvCacheManager {
@@ -66,6 +78,15 @@ class KvCacheManager {
   // or nothing: returns false (and changes nothing) when the pool lacks
   // blocks.
   bool Allocate(SeqId seq, int64_t num_tokens, const PrefixHit* hit = nullptr);
+  // Gives `child` (which holds no blocks) a table for the first `num_tokens`
+  // tokens of `parent` (whose table holds at least those): every full block
+  // among them is shared (one more owner each, whether cached or not), and
+  // the partial block after them, if any, is a fresh block of the child's
+  // into which the caller must copy the parent's rows (`*copy`, set only
+  // then). The child then writes only past `num_tokens`, into blocks of its
+  // own. All or nothing: false (nothing changed) when no block is free for
+  // the copy.
+  bool Fork(SeqId parent, SeqId child, int64_t num_tokens, std::optional<KvBlockCopy>* copy);
   // Registers in the prefix cache every full block of `seq` among its first
   // `num_computed` tokens not registered yet; `hashes` are the sequence's
   // block hashes (from HashFullBlocks). A no-op when prefix caching is off.
@@ -85,13 +106,16 @@ class KvCacheManager {
   // Every block is free (possibly cached) xor owned; ref counts equal the
   // number of tables holding a block; no table holds a block twice; the cache
   // index and the blocks agree; a table's cached blocks carry the hash the
-  // table computed for them.
+  // table computed for them; a block held by several tables is cached or was
+  // shared by Fork (it is among the forked leading blocks of all its owners
+  // but one).
   absl::Status CheckIntegrity() const;
 
  private:
   struct Table {
     std::vector<int32_t> blocks;
     std::vector<BlockHash> hashes;  // of blocks[0, hashes.size()), all full
+    int64_t num_forked = 0;         // leading full blocks shared by Fork
   };
 
   int32_t block_size_;

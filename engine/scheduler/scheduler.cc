@@ -2,6 +2,7 @@
 #include "engine/scheduler/scheduler.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "common/check.h"
 
@@ -28,12 +29,88 @@ void Scheduler::Add(Sequence* seq) {
   InsertWaiting(seq);
 }
 
+void Scheduler::AddFork(Sequence* child, SeqId parent) {
+  INFERD_CHECK(!forks_.contains(child->id)) << "fork child " << child->id << " has children";
+  child->status = SequenceStatus::kWaiting;
+  child->num_computed_tokens = 0;
+  forks_[parent].push_back(child);
+  ++num_fork_children_;
+}
+
+void Scheduler::ReleaseForks(SeqId parent, absl::Time now, SchedulerOutput* out) {
+  auto it = forks_.find(parent);
+  if (it == forks_.end()) return;
+  std::vector<Sequence*> children = std::move(it->second);
+  forks_.erase(it);
+  num_fork_children_ -= static_cast<int64_t>(children.size());
+  for (Sequence* child : children) {
+    if (out != nullptr && child->deadline < now) {
+      child->status = SequenceStatus::kFinished;
+      out->expired.push_back(child->id);
+    } else {
+      InsertWaiting(child);
+    }
+  }
+}
+
+void Scheduler::PlanForks(SchedulerOutput* out) {
+  for (const ScheduledSequence& s : out->scheduled) {
+    if (!s.samples || s.num_draft_tokens > 0) continue;
+    auto it = forks_.find(s.id);
+    if (it == forks_.end()) continue;
+    const Sequence* parent = nullptr;
+    for (const Sequence* r : running_) {
+      if (r->id == s.id) parent = r;
+    }
+    INFERD_CHECK(parent != nullptr) << "scheduled parent " << s.id << " is not running";
+    const int64_t prompt = parent->num_prompt_tokens;
+    // The step computes the parent's whole prompt and samples its first
+    // token (children join only before the parent has output).
+    INFERD_CHECK_EQ(parent->num_tokens(), prompt) << "parent " << s.id << " has output";
+    INFERD_CHECK_EQ(s.num_computed_before + s.num_new_tokens, prompt);
+    std::vector<Sequence*> children = std::move(it->second);
+    forks_.erase(it);
+    num_fork_children_ -= static_cast<int64_t>(children.size());
+    for (Sequence* child : children) {
+      INFERD_CHECK(child->token_ids == parent->token_ids)
+          << "fork child " << child->id << " has another prompt than " << s.id;
+      std::optional<KvBlockCopy> copy;
+      if (static_cast<int32_t>(running_.size()) >= config_.max_num_seqs ||
+          !kv_cache_->Fork(parent->id, child->id, prompt, &copy)) {
+        InsertWaiting(child);  // computes its own prompt
+        continue;
+      }
+      child->num_computed_tokens = prompt;
+      child->scheduled_once = true;
+      child->num_cached_tokens = parent->num_cached_tokens;
+      child->status = SequenceStatus::kRunning;
+      running_.push_back(child);
+      out->forks.push_back({parent->id, child->id});
+      if (copy.has_value()) out->kv_copies.push_back(*copy);
+    }
+  }
+}
+
 void Scheduler::InsertWaiting(Sequence* seq) {
   auto pos = std::upper_bound(waiting_.begin(), waiting_.end(), seq, ServedBefore);
   waiting_.insert(pos, seq);
 }
 
 void Scheduler::Remove(SeqId id) {
+  ReleaseForks(id, absl::InfinitePast(), nullptr);
+  for (auto& [parent, children] : forks_) {
+    auto cit = std::find_if(children.begin(), children.end(),
+                            [id](const Sequence* s) { return s->id == id; });
+    if (cit == children.end()) continue;
+    (*cit)->status = SequenceStatus::kFinished;
+    children.erase(cit);
+    --num_fork_children_;
+    if (children.empty()) {
+      const SeqId key = parent;
+      forks_.erase(key);
+    }
+    return;  // a waiting child holds no blocks
+  }
   auto match = [id](const Sequence* s) { return s->id == id; };
   if (auto it = std::find_if(running_.begin(), running_.end(), match); it != running_.end()) {
     (*it)->status = SequenceStatus::kFinished;
@@ -56,6 +133,22 @@ void Scheduler::ExpireDeadlines(absl::Time now, SchedulerOutput* out) {
   };
   running_.erase(std::remove_if(running_.begin(), running_.end(), expire), running_.end());
   waiting_.erase(std::remove_if(waiting_.begin(), waiting_.end(), expire), waiting_.end());
+  // Children of an expired parent expire with it or wait on their own;
+  // children past their own deadline expire where they wait.
+  if (forks_.empty()) return;
+  const size_t num_expired = out->expired.size();
+  for (size_t i = 0; i < num_expired; ++i) ReleaseForks(out->expired[i], now, out);
+  for (auto it = forks_.begin(); it != forks_.end();) {
+    std::vector<Sequence*>& children = it->second;
+    const size_t before = children.size();
+    children.erase(std::remove_if(children.begin(), children.end(), expire), children.end());
+    num_fork_children_ -= static_cast<int64_t>(before - children.size());
+    if (children.empty()) {
+      forks_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
 }
 
 Sequence* Scheduler::PreemptOne(SchedulerOutput* out) {
@@ -188,6 +281,7 @@ SchedulerOutput Scheduler::Schedule(absl::Time now) {
     partial_prefills += partial;
   }
 
+  if (!forks_.empty()) PlanForks(&out);
   out.num_batched_tokens = config_.max_num_batched_tokens - budget;
   return out;
 }

@@ -22,6 +22,17 @@
 // arrived running sequence is preempted by recompute: it frees its blocks
 // (which stay cached) and goes back to the waiting queue ahead of every later
 // arrival of its priority, its tokens kept.
+// Forks (the n choices of one prompt): a child sequence added with AddFork
+// waits beside its parent and computes nothing. In the step whose plan
+// completes the parent's prompt, each child, while the sequence cap and the
+// pool allow, forks: it shares the parent's full prompt blocks, gets a copy
+// of the last partial one (SchedulerOutput::kv_copies), joins the running
+// queue with the whole prompt computed, and samples its first token from the
+// parent's logits row (SchedulerOutput::forks). A child that cannot fork, or
+// whose parent leaves before its prompt is computed, becomes an ordinary
+// waiting sequence and computes its own prompt (prefix cache hits
+// included). A forked child is an ordinary running sequence: preempted, it
+// recomputes its own prompt and output.
 // Owned by the engine thread; not thread-safe. Sequences are owned by the
 // caller and must outlive their membership here.
 #ifndef INFERD_ENGINE_SCHEDULER_SCHEDULER_H_
@@ -31,6 +42,7 @@
 #include <deque>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "engine/kv_cache/kv_cache_manager.h"
 #include "engine/scheduler/scheduler_output.h"
@@ -56,6 +68,9 @@ class Scheduler {
 
   // Queues a new sequence (status kWaiting, nothing computed).
   void Add(Sequence* seq);
+  // Queues `child` to fork from `parent` (added before and still computing
+  // its prompt, which `child`'s tokens must equal; not itself a fork child).
+  void AddFork(Sequence* child, SeqId parent);
   // Removes a sequence from whichever queue holds it and frees its blocks
   // (finished or aborted). Unknown ids are ignored.
   void Remove(SeqId id);
@@ -73,7 +88,10 @@ class Scheduler {
   void RollBack(Sequence* seq, int64_t num_computed);
 
   bool HasWork() const { return !waiting_.empty() || !running_.empty(); }
-  int64_t num_waiting() const { return static_cast<int64_t>(waiting_.size()); }
+  // Waiting sequences, fork children waiting for their parent included.
+  int64_t num_waiting() const { return static_cast<int64_t>(waiting_.size()) + num_fork_children_; }
+  // Fork children waiting for their parent's prompt.
+  int64_t num_fork_children() const { return num_fork_children_; }
   int64_t num_running() const { return static_cast<int64_t>(running_.size()); }
   const std::deque<Sequence*>& waiting() const { return waiting_; }
   const std::vector<Sequence*>& running() const { return running_; }
@@ -85,11 +103,19 @@ class Scheduler {
   void ExpireDeadlines(absl::Time now, SchedulerOutput* out);
   // Preempts the lowest-priority, latest-arrived running sequence.
   Sequence* PreemptOne(SchedulerOutput* out);
+  // Forks the children of every parent whose prompt `out` completes.
+  void PlanForks(SchedulerOutput* out);
+  // The children of `parent` become ordinary waiting sequences (those whose
+  // deadline is before `now` expire instead).
+  void ReleaseForks(SeqId parent, absl::Time now, SchedulerOutput* out);
 
   SchedulerConfig config_;
   KvCacheManager* kv_cache_;
   std::deque<Sequence*> waiting_;
   std::vector<Sequence*> running_;  // serving order (re-sorted by each Schedule)
+  // Fork children by parent, in the order added.
+  absl::flat_hash_map<SeqId, std::vector<Sequence*>> forks_;
+  int64_t num_fork_children_ = 0;
 };
 
 }  // namespace inferd::engine

@@ -20,12 +20,24 @@ struct ScheduledSequence {
   int64_t num_draft_tokens = 0;
 };
 
+// A sequence forked this step from a parent whose prompt the step completes
+// (Scheduler::AddFork): it computes nothing; its first token is sampled from
+// the parent's logits row, and it holds the parent's prompt KV from then on.
+struct ForkedSequence {
+  SeqId parent = 0;
+  SeqId child = 0;
+};
+
 struct SchedulerOutput {
   std::vector<ScheduledSequence> scheduled;  // in batch order
   std::vector<SeqId> preempted;              // gave their blocks back this step
   // Deadline passed (waiting or running): removed from the queues, blocks
   // freed. The caller ends them with DEADLINE_EXCEEDED.
   std::vector<SeqId> expired;
+  // In order of `scheduled`'s parents; their KV copies (the last partial
+  // prompt block of each child), to make after the forward pass.
+  std::vector<ForkedSequence> forks;
+  std::vector<KvBlockCopy> kv_copies;
   int64_t num_batched_tokens = 0;
   // Prefix cache lookups of sequences scheduled for the first time this
   // step: prompt tokens looked up and tokens found cached.

@@ -101,6 +101,7 @@ struct PrometheusMetrics::Series {
   Counter& num_preemptions;
   Counter& prefix_cache_queries;
   Counter& prefix_cache_hits;
+  Counter& prompt_tokens_computed;
   Histogram& time_to_first_token;
   Histogram& inter_token_latency;
   Histogram& time_per_output_token;
@@ -143,6 +144,12 @@ PrometheusMetrics::Series::Series(Registry& r, const Labels& model_labels,
           "Prefix cache queries, in prompt tokens looked up when first scheduled.", model)),
       prefix_cache_hits(AddCounter(r, "inferd:prefix_cache_hits_total",
                                    "Prefix cache hits, in prompt tokens found cached.", model)),
+      prompt_tokens_computed(AddCounter(
+          r, "inferd:prompt_tokens_computed_total",
+          "Prompt tokens computed by forward passes (prefill chunks, recomputes after "
+          "preemption); cached prompts and the prompt shared by the n choices of a request "
+          "are not computed again.",
+          model)),
       time_to_first_token(AddHistogram(r, "inferd:time_to_first_token_seconds",
                                        "Seconds from arrival to the first token.", model,
                                        TimeToFirstTokenBuckets())),
@@ -240,6 +247,7 @@ void PrometheusMetrics::OnStep(const engine::StepStats& stats) {
   s.num_preemptions.Increment(static_cast<double>(stats.num_preemptions));
   s.prefix_cache_queries.Increment(static_cast<double>(stats.prefix_cache_queries));
   s.prefix_cache_hits.Increment(static_cast<double>(stats.prefix_cache_hits));
+  s.prompt_tokens_computed.Increment(static_cast<double>(stats.num_prompt_tokens_computed));
   if (stats.num_batched_tokens > 0) {
     s.iteration_tokens.Observe(static_cast<double>(stats.num_batched_tokens));
   }
