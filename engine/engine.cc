@@ -167,6 +167,14 @@ absl::StatusOr<DTypeSetting> ParseDTypeSetting(absl::string_view value) {
 absl::StatusOr<LoadFormat> ParseLoadFormat(absl::string_view value) {
   if (value == "auto" || value == "copy") return LoadFormat::kCopy;
   if (value == "mmap") return LoadFormat::kMmap;
+absl::StatusOr<std::optional<kernels::DType>> ParseQuantization(absl::string_view value) {
+  using Quantization = std::optional<kernels::DType>;
+  if (value == "none") return Quantization();
+  if (value == "int8" || value == "q8_0") return Quantization(kernels::DType::kQ8_0);
+  if (value == "q4" || value == "q4_0") return Quantization(kernels::DType::kQ4_0);
+  return absl::InvalidArgumentError(absl::StrCat("must be none, int8 or q4, got \"", value, "\""));
+}
+
   return absl::InvalidArgumentError(
       absl::StrCat("must be auto, copy or mmap, got \"", value, "\""));
 }
@@ -243,7 +251,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
         static_cast<int64_t>((*weights)->NumElements()) * kernels::DTypeSize(weights_dtype),
         [&store = **weights] { return store.BytesLoaded(); }, config.on_load_progress);
     absl::StatusOr<std::unique_ptr<Transformer>> loaded =
-        Transformer::Load(*model_config, **weights, weights_dtype, *std::move(backend));
+        Transformer::Load(*model_config, **weights, weights_dtype, *std::move(backend),
+                          {.linear = config.quantization, .lm_head = config.quantize_lm_head});
     progress.Finish(loaded.ok());
     if (!loaded.ok()) return loaded.status();
     load_seconds = absl::ToDoubleSeconds(absl::Now() - load_start);
@@ -265,6 +274,14 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
         model_config->vocab_size - 1,
         " have no text (padding, as in Qwen checkpoints, is harmless; otherwise the tokenizer "
         "belongs to another model)"));
+    if (const std::vector<std::string> kept = (*weights)->KeptUnquantized(); !kept.empty()) {
+      warnings.push_back(absl::StrCat(
+          kept.size(),
+          " matrix(es) kept in fp32, not quantized: their rows are not whole "
+          "blocks of 32 elements: ",
+          absl::StrJoin(kept.begin(), kept.begin() + std::min<size_t>(kept.size(), 5), ", "),
+          kept.size() > 5 ? ", ..." : ""));
+    }
   }
 
   absl::StatusOr<std::unique_ptr<Proposer>> proposer = CreateProposer(config.speculative, *model);
@@ -343,6 +360,10 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
   info.block_size = config.block_size;
   info.num_kv_blocks = num_blocks;
   info.kv_cache_bytes = num_blocks * bytes_per_block;
+  if (model->quantization().linear.has_value()) {
+    info.quantization = kernels::DTypeName(*model->quantization().linear);
+    info.lm_head_quantized = model->quantization().lm_head;
+  }
   info.kv_cache_dtype = kernels::DTypeName(kv_dtype);
   info.max_num_seqs = config.max_num_seqs;
   info.max_num_batched_tokens = config.max_num_batched_tokens;

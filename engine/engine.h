@@ -52,6 +52,12 @@ using DTypeSetting = std::optional<kernels::DType>;
 // caller puts the flag's name in front).
 absl::StatusOr<DTypeSetting> ParseDTypeSetting(absl::string_view value);
 
+// The spelling of --quantization: "none" -> nullopt; "int8" (or "q8_0") ->
+// kQ8_0; "q4" (or "q4_0") -> kQ4_0. Anything else is INVALID_ARGUMENT "must
+// be none, int8 or q4, got \"<value>\"" (the caller puts the flag's name in
+// front).
+absl::StatusOr<std::optional<kernels::DType>> ParseQuantization(absl::string_view value);
+
 // The spelling of --load-format: "auto" and "copy" -> kCopy, "mmap" ->
 // kMmap. Anything else is INVALID_ARGUMENT "must be auto, copy or mmap, got
 // \"<value>\"" (the caller puts the flag's name in front).
@@ -73,6 +79,12 @@ struct EngineConfig {
   DTypeSetting dtype;
   // KV cache element type: nullopt (auto) = the weights' dtype.
   DTypeSetting kv_cache_dtype;
+  // Weight-only quantization of the linear layers at load (--quantization;
+  // engine/model/transformer.h WeightQuantization): nullopt = none, kQ8_0 or
+  // kQ4_0; the LM head too when quantize_lm_head. CPU only. A draft model is
+  // not quantized.
+  std::optional<kernels::DType> quantization;
+  bool quantize_lm_head = false;
   // How the target model's weights are loaded (engine/model/load_format.h):
   // copied into owned memory, or, opted in, served from a mapping of the
   // files where no fusing or conversion is needed. A draft model or MTP
@@ -129,7 +141,11 @@ struct ModelInfo {
   std::string device;                         // the backend, e.g. "cpu (2 threads)"
   std::string dtype;                          // weights' storage dtype ("fp32", "bf16", "fp16")
   std::string checkpoint_dtype;               // what the checkpoint stores them as
-  int64_t weight_bytes = 0;                   // bytes of weights held in memory
+  // The linear layers' quantization ("none", "q8_0", "q4_0": --quantization)
+  // and whether the LM head is quantized too.
+  std::string quantization = "none";
+  bool lm_head_quantized = false;
+  int64_t weight_bytes = 0;  // bytes of weights held in memory
   // Of weight_bytes, those served from a mapping of the checkpoint (page
   // cache, --load-format mmap); the rest were copied into owned memory.
   int64_t weights_mapped_bytes = 0;

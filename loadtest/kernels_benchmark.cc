@@ -24,6 +24,7 @@
 #include "benchmark/benchmark.h"
 #include "common/thread_pool.h"
 #include "kernels/ops.h"
+#include "kernels/quant_blocks.h"
 #include "loadtest/kernels_benchmark_util.h"
 
 namespace inferd::kernels {
@@ -98,22 +99,29 @@ void BM_Matmul(benchmark::State& state) {
   SetFlopCounters(state, 2.0 * m * n * k);
 }
 
-// Matmul with a 16-bit weight (dtype: range 3, a kernels::DType) on the
-// 1B-parameter Llama's shapes: bytes/s counts the weight bytes read.
+// Matmul with a weight of any dtype (range 3, a kernels::DType: fp32, a
+// 16-bit type, or Q8_0/Q4_0 blocks) on the 1B-parameter Llama's shapes:
+// bytes/s counts the weight bytes read.
 void BM_MatmulDType(benchmark::State& state) {
   const int64_t m = state.range(0), n = state.range(1), k = state.range(2);
   const DType dtype = static_cast<DType>(state.range(3));
   const auto x = Random(m * k, 1);
   const auto w32 = Random(n * k, 2);
-  std::vector<uint8_t> w(static_cast<size_t>(n * k * DTypeSize(dtype)));
-  ConvertFromF32(w32.data(), n * k, w.data(), dtype);
+  std::vector<uint8_t> w(static_cast<size_t>(DTypeBytes(dtype, n * k)));
+  if (IsQuantized(dtype)) {
+    for (int64_t j = 0; j < n; ++j) {
+      QuantizeRow(dtype, w32.data() + j * k, k, w.data() + DTypeBytes(dtype, j * k));
+    }
+  } else {
+    ConvertFromF32(w32.data(), n * k, w.data(), dtype);
+  }
   std::vector<float> out(static_cast<size_t>(m * n));
   for (auto _ : state) {
     Matmul(x.data(), w.data(), nullptr, m, n, k, out.data(), dtype);
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
-  state.SetBytesProcessed(state.iterations() * n * k * DTypeSize(dtype));
+  state.SetBytesProcessed(state.iterations() * DTypeBytes(dtype, n * k));
   SetFlopCounters(state, 2.0 * m * n * k);
 }
 
@@ -197,7 +205,7 @@ void RegisterAll() {
       {"1B_down", 2048, 8192}, {"1B_lm_head", 32000, 2048},
   };
   for (const Shape& s : llama1b) {
-    for (int64_t dtype : {0, 2}) {  // fp32, bf16
+    for (int64_t dtype : {0, 2, 3, 4}) {  // fp32, bf16, q8_0, q4_0
       for (int64_t m : {1, 16}) {
         benchmark::RegisterBenchmark((std::string("MatmulDType/") + s.name).c_str(), BM_MatmulDType)
             ->Args({m, s.n, s.k, dtype})

@@ -131,6 +131,8 @@ EXCEPTIONS = {
                                     "before Adopt (docs/device-seam.md)"),
     "engine/model/weight_store.cc": (["kernels"], "dtype conversion at load, on the host "
                                      "before Adopt (docs/device-seam.md)"),
+    "engine/model/weight.cc": (["kernels"], "quantization at load (kernels/quant_blocks.h), on "
+                               "the host before Adopt (docs/quantization.md)"),
 }
 
 # Include paths whose first component is one of these are project headers.

@@ -1,6 +1,7 @@
 // server/engine_config_flags.cc
 #include "server/engine_config_flags.h"
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -127,6 +128,17 @@ absl::StatusOr<engine::EngineConfig> EngineConfigFromFlags() {
       DTypeFromFlag("kv-cache-dtype", absl::GetFlag(FLAGS_kv_cache_dtype));
   if (!kv_dtype.ok()) return kv_dtype.status();
   config.kv_cache_dtype = *kv_dtype;
+  absl::StatusOr<std::optional<kernels::DType>> quantization =
+      engine::ParseQuantization(absl::GetFlag(FLAGS_quantization));
+  if (!quantization.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--quantization ", quantization.status().message()));
+  }
+  config.quantization = *quantization;
+  config.quantize_lm_head = absl::GetFlag(FLAGS_quantize_lm_head);
+  if (config.quantize_lm_head && !config.quantization.has_value()) {
+    return absl::InvalidArgumentError("--quantize-lm-head needs --quantization int8 or q4");
+  }
   absl::StatusOr<engine::LoadFormat> load_format =
       engine::ParseLoadFormat(absl::GetFlag(FLAGS_load_format));
   if (!load_format.ok()) {

@@ -24,6 +24,16 @@ ABSL_FLAG(std::string, dtype, "auto",
 ABSL_FLAG(std::string, kv_cache_dtype, "auto",
           "KV cache element type: auto (the weights' dtype), fp32, bf16 or fp16. bf16/fp16 "
           "hold twice the tokens of fp32 in the same --kv-cache-memory");
+ABSL_FLAG(std::string, quantization, "none",
+          "Weight-only quantization of the linear layers (attention, MLP, MoE experts) at load, "
+          "CPU only: none, int8 (llama.cpp's Q8_0: int8 in blocks of 32 along the input "
+          "dimension, one fp16 scale each; about 1.06 bytes per weight) or q4 (Q4_0: 4-bit, "
+          "about 0.56 bytes per weight). Activations and accumulation stay fp32; embeddings and "
+          "norms keep --dtype, and so does the LM head unless --quantize-lm-head. A matrix whose "
+          "rows are not whole blocks of 32 stays fp32 (with a load warning)");
+ABSL_FLAG(bool, quantize_lm_head, false,
+          "With --quantization: quantize the LM head as well (a tied one gets a quantized copy "
+          "of the embedding)");
 ABSL_FLAG(std::string, load_format, "auto",
           "How weights are loaded: auto or copy (read into memory the server owns: a checkpoint "
           "replaced under a running server cannot fault it), or mmap (tensors needing no fusing "
@@ -173,6 +183,7 @@ const cli::SubcommandSpec& ServeSpec() {
           "[--http-port N] [--chat-template FILE] [--served-model-name NAME] "
           "[--max-num-seqs N] "
           "[--max-num-batched-tokens N] [--kv-cache-memory SIZE] [--block-size 16] "
+          "[--quantization none|int8|q4] [--quantize-lm-head] "
           "[--dtype auto|fp32|bf16|fp16] [--kv-cache-dtype auto|fp32|bf16|fp16] "
           "[--load-format auto|copy|mmap] "
           "[--max-model-len N] [--max-queue-len N] [--num-threads N] [--no-prefix-caching] "
@@ -206,6 +217,8 @@ const cli::SubcommandSpec& ServeSpec() {
                 "device",
                 "gpu_memory_utilization",
                 "dtype",
+                "quantization",
+                "quantize_lm_head",
                 "kv_cache_dtype",
                 "load_format",
                 "max_model_len",
@@ -247,6 +260,7 @@ const cli::SubcommandSpec& GenerateSpec() {
       .name = "generate",
       .synopsis =
           "[--model DIR] (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens 256] "
+          "[--quantization none|int8|q4] [--quantize-lm-head] "
           "[--dtype auto|fp32|bf16|fp16] [--kv-cache-dtype auto|fp32|bf16|fp16] "
           "[--load-format auto|copy|mmap] "
           "[--max-model-len N] "
@@ -286,6 +300,8 @@ const cli::SubcommandSpec& GenerateSpec() {
                 "device",
                 "gpu_memory_utilization",
                 "dtype",
+                "quantization",
+                "quantize_lm_head",
                 "kv_cache_dtype",
                 "load_format",
                 "max_model_len",

@@ -23,6 +23,8 @@ ABSL_DECLARE_FLAG(int32_t, block_size);
 ABSL_DECLARE_FLAG(std::string, device);
 ABSL_DECLARE_FLAG(std::string, dtype);
 ABSL_DECLARE_FLAG(std::string, kv_cache_dtype);
+ABSL_DECLARE_FLAG(std::string, quantization);
+ABSL_DECLARE_FLAG(bool, quantize_lm_head);
 ABSL_DECLARE_FLAG(std::string, load_format);
 ABSL_DECLARE_FLAG(int64_t, max_model_len);
 ABSL_DECLARE_FLAG(int32_t, num_threads);

@@ -37,7 +37,13 @@ Transformer::Transformer(const ModelConfig& config, std::shared_ptr<Backend> bac
 
 absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig& config,
                                                                const WeightStore& w, DType dtype,
-                                                               std::shared_ptr<Backend> backend) {
+                                                               std::shared_ptr<Backend> backend,
+                                                               WeightQuantization quant) {
+  if (quant.linear.has_value() && !kernels::IsQuantized(*quant.linear)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("quantization must be q8_0 or q4_0, got ", kernels::DTypeName(*quant.linear)));
+  }
+  if (!quant.linear.has_value()) quant.lm_head = false;
   // Sizes from config.json are checked against the checkpoint and the
   // machine before anything is sized from them.
   const double implied = config.MinParameterCount();
@@ -60,9 +66,17 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig
                      dtype == DType::kF32 ? " (--dtype bf16 halves it)" : ""));
   }
   if (backend == nullptr) backend = CpuBackend::Create();
+  if (quant.linear.has_value() && backend->device() != Device::kCpu) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--quantization ", kernels::DTypeName(*quant.linear), " is not supported on ",
+        DeviceName(backend->device()), ": quantized weights run on the CPU backend only"));
+  }
   std::unique_ptr<Transformer> t(new Transformer(config, std::move(backend)));
   Backend& b = *t->backend_;
   t->dtype_ = dtype;
+  t->quant_ = quant;
+  const DType linear = quant.linear.value_or(dtype);
+  const DType head = quant.lm_head ? linear : dtype;
   const int64_t bytes_before = w.BytesLoaded();
   const int64_t hidden = config.hidden_size;
   const int64_t vocab = config.vocab_size;
@@ -79,11 +93,14 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig
       MoveInto(LoadF32Weight(w, b, {{"model.norm.weight", {hidden}}}), &t->final_norm_));
   if (!config.tie_word_embeddings) {
     INFERD_RETURN_IF_ERROR(
-        MoveInto(LoadWeight(w, b, "lm_head.weight", {vocab, hidden}, dtype), &t->lm_head_));
+        MoveInto(LoadWeight(w, b, "lm_head.weight", {vocab, hidden}, head), &t->lm_head_));
+  } else if (head != dtype) {  // a quantized copy of the tied embedding
+    INFERD_RETURN_IF_ERROR(MoveInto(
+        LoadWeight(w, b, "model.embed_tokens.weight", {vocab, hidden}, head), &t->lm_head_));
   }
   t->layers_.resize(config.num_hidden_layers);
   auto load_layer = [&](int64_t i) -> absl::Status {
-    return LoadDecoderLayer(config, w, b, absl::StrCat("model.layers.", i, "."), i, dtype,
+    return LoadDecoderLayer(config, w, b, absl::StrCat("model.layers.", i, "."), i, linear,
                             &t->layers_[i]);
   };
   // Layers load in parallel: most of a load is the kernel zeroing fresh
@@ -108,8 +125,8 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig
   worker();
   for (std::thread& th : threads) th.join();
   for (const absl::Status& s : layer_status) INFERD_RETURN_IF_ERROR(s);
-  // What the model holds: every tensor it loaded, the matrices in `dtype`,
-  // the rest in fp32.
+  // What the model holds: every tensor it loaded, the matrices in `dtype`
+  // (or quantized), the rest in fp32.
   t->weight_bytes_ = w.BytesLoaded() - bytes_before;
   return t;
 }

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -29,18 +30,32 @@
 
 namespace inferd::engine {
 
+// Weight-only quantization at load (--quantization, --quantize-lm-head):
+// the linear layers' matrices (attention q/k/v/o, MLP gate/up/down, MoE
+// experts and shared experts) in blocks of 32 along the input dimension
+// (kernels/quant_blocks.h); embeddings, norms, biases and routers keep the
+// model dtype. CPU backend only.
+struct WeightQuantization {
+  std::optional<DType> linear;  // kQ8_0 or kQ4_0; nullopt: none
+  bool lm_head = false;         // the LM head too (a tied one gets a quantized copy)
+};
+
 class Transformer {
  public:
   // Reads every weight as `dtype` (converting when the checkpoint stores
-  // another) onto `backend`'s device (a new CpuBackend when null).
-  // RESOURCE_EXHAUSTED before any allocation when they would not fit in
-  // memory.
+  // another) onto `backend`'s device (a new CpuBackend when null), the
+  // matrices `quant` names quantized. RESOURCE_EXHAUSTED before any
+  // allocation when they would not fit in memory; INVALID_ARGUMENT for
+  // quantization on a backend other than the CPU. (A matrix whose rows are
+  // not whole blocks of 32 stays fp32: WeightStore::KeptUnquantized.)
   static absl::StatusOr<std::unique_ptr<Transformer>> Load(
       const ModelConfig& config, const WeightStore& weights, DType dtype = DType::kF32,
-      std::shared_ptr<Backend> backend = nullptr);
+      std::shared_ptr<Backend> backend = nullptr, WeightQuantization quant = {});
 
   const ModelConfig& config() const { return config_; }
   DType dtype() const { return dtype_; }
+  // The linear layers' quantized dtype, or nullopt (WeightQuantization).
+  const WeightQuantization& quantization() const { return quant_; }
   Backend& backend() const { return *backend_; }
   const std::shared_ptr<Backend>& shared_backend() const { return backend_; }
   // Bytes of weights held (every matrix, norm and bias).
@@ -64,7 +79,7 @@ class Transformer {
   // Forward. Medusa heads and MTP modules read them.
   TensorView hidden_states() const { return h_.view().Rows(0, last_tokens_); }
   // [vocab, hidden] of dtype(): the input embedding and the LM head (the same
-  // matrix when tied).
+  // matrix when tied, unless the LM head is quantized).
   const Weight& embed_tokens() const { return embed_tokens_; }
   const Weight& lm_head() const { return lm_head_.empty() ? embed_tokens_ : lm_head_; }
 
@@ -75,6 +90,7 @@ class Transformer {
   ModelConfig config_;
   std::shared_ptr<Backend> backend_;
   DType dtype_ = DType::kF32;
+  WeightQuantization quant_;
   int64_t weight_bytes_ = 0;
   Weight inv_freq_;      // [head_dim / 2] fp32
   Weight embed_tokens_;  // [vocab, hidden]

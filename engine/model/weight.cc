@@ -3,18 +3,57 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "kernels/quant_blocks.h"
+
 namespace inferd::engine {
+namespace {
+
+// The dtype a matrix of `shape` is held in when `dtype` is asked for: a
+// quantized dtype needs whole blocks of 32 along each row (the input
+// dimension); a matrix without them is kept in fp32 (noted in the store, and
+// so in the load's warnings), as llama.cpp's quantizer keeps such tensors
+// unquantized.
+DType HeldDType(const WeightStore& w, const std::string& name, const std::vector<int64_t>& shape,
+                DType dtype) {
+  if (!kernels::IsQuantized(dtype)) return dtype;
+  const int64_t row = shape.empty() ? 1 : shape.back();
+  if (row % kernels::kQuantBlockElems == 0) return dtype;
+  w.NoteKeptUnquantized(absl::StrCat(name, " (rows of ", row, ")"));
+  return DType::kF32;
+}
+
+// `f32` [rows, k] quantized row by row into a new host tensor of `dtype`.
+// What the store counted as read (fp32) becomes what is held.
+absl::StatusOr<Tensor> Quantize(const WeightStore& w, const Tensor& f32, DType dtype) {
+  absl::StatusOr<Tensor> q = Tensor::AllocateHost(dtype, f32.shape());
+  if (!q.ok()) return q.status();
+  const int64_t k = f32.shape().back();
+  const int64_t rows = f32.numel() / k;
+  const auto* src = static_cast<const float*>(f32.data());
+  for (int64_t r = 0; r < rows; ++r) kernels::QuantizeRow(dtype, src + r * k, k, q->at(r * k));
+  w.CountHeldBytes(f32.bytes(), q->bytes());
+  return q;
+}
+
+}  // namespace
 
 absl::StatusOr<Weight> LoadWeight(const WeightStore& w, Backend& backend, const std::string& name,
                                   const std::vector<int64_t>& shape, DType dtype) {
-  absl::StatusOr<Tensor> host = w.Load(name, shape, dtype);
+  dtype = HeldDType(w, name, shape, dtype);
+  const bool quantize = kernels::IsQuantized(dtype);
+  absl::StatusOr<Tensor> host = w.Load(name, shape, quantize ? DType::kF32 : dtype);
+  if (quantize && host.ok()) host = Quantize(w, *host, dtype);
   if (!host.ok()) return host.status();
   return backend.Adopt(*std::move(host));
 }
 
 absl::StatusOr<Weight> LoadStackedWeight(const WeightStore& w, Backend& backend,
                                          const std::vector<WeightStore::Part>& parts, DType dtype) {
-  absl::StatusOr<Tensor> host = w.LoadStacked(parts, dtype);
+  if (!parts.empty()) dtype = HeldDType(w, parts[0].name, parts[0].shape, dtype);
+  const bool quantize = kernels::IsQuantized(dtype);
+  absl::StatusOr<Tensor> host = w.LoadStacked(parts, quantize ? DType::kF32 : dtype);
+  if (quantize && host.ok()) host = Quantize(w, *host, dtype);
   if (!host.ok()) return host.status();
   return backend.Adopt(*std::move(host));
 }

@@ -1,5 +1,6 @@
 // engine/model/weight.h — a model weight: a Tensor (engine/backend/tensor.h)
-// in its own dtype (fp32, bf16 or fp16), resident on the engine's device.
+// in its own dtype (fp32, bf16 or fp16, or Q8_0/Q4_0 blocks quantized at
+// load), resident on the engine's device.
 //
 // Loaded once from the checkpoint into host memory the server owns
 // (WeightStore::Load; with --load-format mmap, a tensor needing no fusing or
@@ -24,6 +25,11 @@ namespace inferd::engine {
 using Weight = Tensor;
 
 // Tensor `name` (checked against `shape`) as `dtype` on `backend`'s device.
+// A quantized dtype (kQ8_0, kQ4_0: --quantization) is read as fp32 and
+// quantized row by row at load (kernels/quant_blocks.h, llama.cpp's bytes);
+// a matrix whose rows are not whole blocks of 32 is kept in fp32 instead and
+// named in WeightStore::KeptUnquantized (a load warning). Stacked parts share
+// their row length.
 absl::StatusOr<Weight> LoadWeight(const WeightStore& w, Backend& backend, const std::string& name,
                                   const std::vector<int64_t>& shape, DType dtype);
 // Several tensors stacked along their first dimension (WeightStore::LoadStacked).

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -78,6 +79,24 @@ class WeightStore {
   // it for all-NaN, and counts its bytes.
   absl::Status Read(const SafetensorsFile& file, const std::string& name, int64_t numel,
                     DType dtype, void* dst) const;
+  // A loader that turned `read_bytes` it loaded into `held_bytes` of another
+  // form (quantized at load: engine/model/weight.h) says so here, so that
+  // BytesLoaded counts what is held.
+  void CountHeldBytes(int64_t read_bytes, int64_t held_bytes) const {
+    bytes_loaded_ -= read_bytes - held_bytes;
+  }
+  // Matrices a loader was asked to quantize but kept in fp32 (rows not whole
+  // blocks of 32: engine/model/weight.h), noted by it; sorted by name.
+  void NoteKeptUnquantized(const std::string& name) const {
+    std::lock_guard<std::mutex> lock(non_finite_mutex_);
+    kept_unquantized_.push_back(name);
+  }
+  std::vector<std::string> KeptUnquantized() const {
+    std::lock_guard<std::mutex> lock(non_finite_mutex_);
+    std::vector<std::string> names = kept_unquantized_;
+    std::sort(names.begin(), names.end());
+    return names;
+  }
   // Samples `numel` elements of `dtype` at `data` for all-NaN (NonFiniteTensors).
   void Sample(const std::string& name, int64_t numel, DType dtype, const void* data) const;
 
@@ -89,7 +108,8 @@ class WeightStore {
   mutable std::atomic<int64_t> bytes_loaded_{0};
   mutable std::atomic<int64_t> bytes_mapped_{0};
   mutable std::mutex non_finite_mutex_;
-  mutable std::vector<std::string> non_finite_;  // appended by Read
+  mutable std::vector<std::string> non_finite_;        // appended by Read
+  mutable std::vector<std::string> kept_unquantized_;  // NoteKeptUnquantized (same mutex)
 };
 
 }  // namespace inferd::engine

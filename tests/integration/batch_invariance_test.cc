@@ -7,7 +7,9 @@
 // tiny-llama under `--dtype bf16 --kv-cache-dtype bf16` (its fp32 checkpoint
 // rounded to bf16 at load): the kernels widen a bf16 weight panel once when
 // 4+ rows share it and per row otherwise, so a decode alone and decodes
-// together take different paths to the same bits.
+// together take different paths to the same bits; and on tiny-llama (and
+// tiny Mixtral) with the linear layers quantized at load (--quantization int8
+// and q4).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -112,6 +114,52 @@ class Bf16BatchInvarianceTest : public BatchInvarianceSuite<kTinyLlama> {
     ASSERT_EQ(info.checkpoint_dtype(), "fp32");
   }
 };
+
+// Weight-only quantization (--quantization int8|q4): the quantized Matmul
+// reads the blocks straight into registers for a lone decode row and widens
+// panels once 2+ rows share them, the same bits either way. tiny-llama's
+// matrices are all whole blocks of 32; tiny-mixtral's experts too.
+template <const char* kModelPath, const char* kFlag, const char* kDType>
+class QuantizedBatchInvarianceTest : public BatchInvarianceSuite<kModelPath> {
+ protected:
+  std::vector<std::string> ServerArgs() const override { return {"--quantization", kFlag}; }
+  void SetUp() override {
+    BatchInvarianceSuite<kModelPath>::SetUp();
+    if (this->IsSkipped() || this->HasFatalFailure()) return;
+    this->ignore_eos_ = true;
+    const v1::GetModelInfoResponse info = GetModelInfo(*this->stub_);
+    ASSERT_EQ(info.quantization(), kDType);
+    ASSERT_FALSE(info.lm_head_quantized());
+  }
+};
+
+inline constexpr char kInt8[] = "int8";
+inline constexpr char kQ4[] = "q4";
+inline constexpr char kQ8_0Name[] = "q8_0";
+inline constexpr char kQ4_0Name[] = "q4_0";
+using Int8BatchInvarianceTest = QuantizedBatchInvarianceTest<kTinyLlama, kInt8, kQ8_0Name>;
+using Q4BatchInvarianceTest = QuantizedBatchInvarianceTest<kTinyLlama, kQ4, kQ4_0Name>;
+using Q4MixtralBatchInvarianceTest = QuantizedBatchInvarianceTest<kTinyMixtral, kQ4, kQ4_0Name>;
+
+TEST_F(Int8BatchInvarianceTest, GreedyConcurrentEqualsAlone) {
+  ExpectConcurrentEqualsAlone(Requests(/*sampled=*/false));
+}
+
+TEST_F(Int8BatchInvarianceTest, SeededSamplingConcurrentEqualsAlone) {
+  ExpectConcurrentEqualsAlone(Requests(/*sampled=*/true));
+}
+
+TEST_F(Q4BatchInvarianceTest, GreedyConcurrentEqualsAlone) {
+  ExpectConcurrentEqualsAlone(Requests(/*sampled=*/false));
+}
+
+TEST_F(Q4BatchInvarianceTest, SeededSamplingConcurrentEqualsAlone) {
+  ExpectConcurrentEqualsAlone(Requests(/*sampled=*/true));
+}
+
+TEST_F(Q4MixtralBatchInvarianceTest, GreedyConcurrentEqualsAlone) {
+  ExpectConcurrentEqualsAlone(Requests(/*sampled=*/false));
+}
 
 using BatchInvarianceTest = BatchInvarianceSuite<kModel>;
 using MoeMixtralBatchInvarianceTest = BatchInvarianceSuite<kTinyMixtral>;
