@@ -8,7 +8,14 @@
 #include "absl/strings/str_replace.h"
 #include "tools/cli/server_address.h"
 
-ABSL_FLAG(std::string, addr, "127.0.0.1:50051", "Address of the inferd server (HOST:PORT)");
+ABSL_FLAG(std::string, addr, "127.0.0.1:50051",
+          "gRPC address of the inferd server (HOST:PORT): the streams with --protocol grpc, "
+          "the model facts and token counts with either protocol");
+ABSL_FLAG(std::string, protocol, "grpc",
+          "grpc (Generate streams on --addr) or openai (POST /v1/completions with stream: true "
+          "on --http-addr)");
+ABSL_FLAG(std::string, http_addr, "",
+          "--protocol openai: the server's HTTP address (HOST:PORT, inferd serve --http-port)");
 ABSL_FLAG(std::optional<int64_t>, num_requests, std::nullopt,
           "Requests to send (required, except with --trace: default every line of the trace)");
 ABSL_FLAG(std::optional<double>, request_rate, std::nullopt,
@@ -77,6 +84,50 @@ absl::Status CheckRange(double value, const char* flag) {
     return Bad(absl::StrCat("--", flag, " must be in [0, 1), got ", value));
   }
   return absl::OkStatus();
+}
+
+// HOST:PORT or [IPv6]:PORT, PORT in 1..65535.
+absl::Status ParseHttpAddress(Options* o) {
+  const std::string& a = o->http_addr;
+  const size_t colon = a.rfind(':');
+  std::string host = colon == std::string::npos ? "" : a.substr(0, colon);
+  const std::string port = colon == std::string::npos ? "" : a.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string::npos) {
+    host.clear();  // an IPv6 address needs its brackets
+  }
+  int value = 0;
+  const bool port_ok = !port.empty() && port.size() <= 5 &&
+                       port.find_first_not_of("0123456789") == std::string::npos &&
+                       (value = std::stoi(port)) >= 1 && value <= 65535;
+  if (host.empty() || !port_ok) {
+    return Bad(
+        absl::StrCat("--http-addr must be HOST:PORT or [IPv6]:PORT with PORT in 1..65535, "
+                     "got '",
+                     a, "'"));
+  }
+  o->http_host = host;
+  o->http_port = value;
+  return absl::OkStatus();
+}
+
+absl::Status CheckProtocol(const cli::ParsedArgs& args, Options* o) {
+  const std::string protocol = absl::GetFlag(FLAGS_protocol);
+  if (protocol == "grpc") {
+    o->protocol = Protocol::kGrpc;
+    if (Given(args, "http_addr")) return Bad("--http-addr applies to --protocol openai only");
+    return absl::OkStatus();
+  }
+  if (protocol != "openai") {
+    return Bad(absl::StrCat("--protocol must be grpc or openai, got '", protocol, "'"));
+  }
+  o->protocol = Protocol::kOpenAi;
+  o->http_addr = absl::GetFlag(FLAGS_http_addr);
+  if (o->http_addr.empty()) {
+    return Bad("--protocol openai needs --http-addr HOST:PORT (inferd serve --http-port)");
+  }
+  return ParseHttpAddress(o);
 }
 
 absl::Status CheckArrivals(const cli::ParsedArgs& args, Options* o) {
@@ -176,41 +227,23 @@ const cli::SubcommandSpec& InferloadSpec() {
   static const cli::SubcommandSpec* spec = new cli::SubcommandSpec{
       .name = "inferload",
       .synopsis =
-          "--addr HOST:PORT --num-requests N (--request-rate R [--burstiness B] | "
-          "--concurrency C | --trace FILE.jsonl) [--workload random|shared-prefix|FILE.jsonl] "
+          "--addr HOST:PORT [--protocol grpc|openai --http-addr HOST:PORT] --num-requests N "
+          "(--request-rate R [--burstiness B] | --concurrency C | --trace FILE.jsonl) "
+          "[--workload random|shared-prefix|FILE.jsonl] "
           "[--input-len N] [--output-len N] [--slo-ttft S] [--slo-tpot S] [--seed S] "
           "[--json-out FILE] [--max-duration S] ...",
       .summary =
-          "Load generator for inferd: streams Generate calls at a request rate, a fixed "
-          "concurrency or a replayed trace, and reports TTFT, TPOT, ITL, end-to-end latency, "
-          "throughput, goodput and errors (vLLM benchmark_serving definitions).",
-      .flags = {"addr",
-                "num_requests",
-                "request_rate",
-                "concurrency",
-                "burstiness",
-                "workload",
-                "trace",
-                "input_len",
-                "output_len",
-                "input_len_range",
-                "output_len_range",
-                "num_prefixes",
-                "prefix_len",
-                "suffix_len",
-                "slo_ttft",
-                "slo_tpot",
-                "seed",
-                "json_out",
-                "max_duration",
-                "no_progress",
-                "priority",
-                "temperature",
-                "tls_ca",
-                "tls_cert",
-                "tls_key",
-                "api_key",
-                "api_key_file"},
+          "Load generator for inferd: streams Generate calls (or OpenAI completions over HTTP) "
+          "at a request rate, a fixed concurrency or a replayed trace, and reports TTFT, TPOT, "
+          "ITL, end-to-end latency, throughput, goodput and errors (vLLM benchmark_serving "
+          "definitions).",
+      .flags =
+          {"addr",         "protocol",        "http_addr",        "num_requests", "request_rate",
+           "concurrency",  "burstiness",      "workload",         "trace",        "input_len",
+           "output_len",   "input_len_range", "output_len_range", "num_prefixes", "prefix_len",
+           "suffix_len",   "slo_ttft",        "slo_tpot",         "seed",         "json_out",
+           "max_duration", "no_progress",     "priority",         "temperature",  "tls_ca",
+           "tls_cert",     "tls_key",         "api_key",          "api_key_file"},
       .repeatable = {},
       .max_positional = 0,
   };
@@ -221,6 +254,7 @@ absl::StatusOr<Options> OptionsFromFlags(const cli::ParsedArgs& args) {
   Options o;
   o.addr = absl::GetFlag(FLAGS_addr);
   if (absl::Status s = cli::CheckServerAddress("--addr", o.addr); !s.ok()) return s;
+  if (absl::Status s = CheckProtocol(args, &o); !s.ok()) return s;
   if (absl::Status s = CheckArrivals(args, &o); !s.ok()) return s;
   if (absl::Status s = CheckWorkload(args, &o); !s.ok()) return s;
   o.slo.ttft_s = absl::GetFlag(FLAGS_slo_ttft);

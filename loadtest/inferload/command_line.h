@@ -20,8 +20,18 @@ namespace inferd::inferload {
 
 enum class ArrivalKind { kRate, kConcurrency, kTrace };
 
+// Which API the streams use: gRPC Generate on --addr, or the OpenAI
+// `POST /v1/completions` (stream: true) on --http-addr. The calls before the
+// run (GetModelInfo, Tokenize) go to --addr either way, so both protocols
+// run the same workload.
+enum class Protocol { kGrpc, kOpenAi };
+
 struct Options {
   std::string addr;
+  Protocol protocol = Protocol::kGrpc;
+  std::string http_addr;                // kOpenAi: as given
+  std::string http_host;                // kOpenAi: without brackets
+  int http_port = 0;                    // kOpenAi
   std::optional<int64_t> num_requests;  // nullopt: every line of the trace
   ArrivalKind arrival = ArrivalKind::kRate;
   double request_rate = 0;                        // kRate; may be infinity

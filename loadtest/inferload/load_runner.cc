@@ -5,13 +5,12 @@
 #include <chrono>
 
 #include "common/check.h"
-#include "loadtest/inferload/stream_client.h"
 
 namespace inferd::inferload {
 
 namespace {
 
-using Clock = StreamClient::Clock;
+using Clock = LoadClient::Clock;
 
 // The dispatcher wakes at least this often (progress line, stop requests).
 constexpr auto kTick = std::chrono::milliseconds(100);
@@ -23,28 +22,12 @@ Clock::time_point At(Clock::time_point start, double seconds) {
 
 }  // namespace
 
-v1::GenerateRequest ToGenerateRequest(const RequestSpec& spec, const SamplingOptions& sampling) {
-  v1::GenerateRequest request;
-  if (spec.text.has_value()) {
-    request.set_text(*spec.text);
-  } else {
-    request.mutable_token_ids()->mutable_ids()->Assign(spec.token_ids.begin(),
-                                                       spec.token_ids.end());
-  }
-  request.set_max_tokens(spec.max_tokens);
-  request.set_ignore_eos(true);
-  request.set_temperature(sampling.temperature);
-  request.set_priority(sampling.priority);
-  return request;
-}
-
-RunResult RunLoad(std::shared_ptr<grpc::Channel> channel, const std::vector<RequestSpec>& requests,
-                  const ArrivalSchedule& schedule, const SamplingOptions& sampling,
-                  double max_duration_s, const std::atomic<bool>* stop, ProgressBar* progress) {
+RunResult RunLoad(LoadClient& client, const std::vector<RequestSpec>& requests,
+                  const ArrivalSchedule& schedule, double max_duration_s,
+                  const std::atomic<bool>* stop, ProgressBar* progress) {
   INFERD_CHECK_EQ(requests.size(), schedule.due_s.size());
-  const Clock::time_point start = Clock::now();
+  const Clock::time_point start = client.start();
   const Clock::time_point hard_stop = At(start, max_duration_s);
-  StreamClient client(std::move(channel), start);
   RunResult result;
   const size_t n = requests.size();
   const int64_t limit = schedule.max_in_flight;
@@ -78,7 +61,7 @@ RunResult RunLoad(std::shared_ptr<grpc::Channel> channel, const std::vector<Requ
       record.due_s = limit == 0 ? schedule.due_s[next] : client.Now();
       record.expected_prompt_len = requests[next].prompt_len;
       record.max_tokens = requests[next].max_tokens;
-      client.Start(ToGenerateRequest(requests[next], sampling), std::move(record));
+      client.Start(requests[next], std::move(record));
       ++next;
     }
     if (next == n && client.in_flight() == 0) break;

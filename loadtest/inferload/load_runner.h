@@ -4,34 +4,22 @@
 // request has been sent and has finished, or at the hard time bound (or on
 // request, e.g. SIGINT), cancelling what is still in flight.
 //
-// One thread (the caller's) dispatches; gRPC's threads run the calls
-// (stream_client.h). Sends are never early; how late the latest one was is
+// One thread (the caller's) dispatches; the client's threads run the calls
+// (load_client.h: gRPC or OpenAI HTTP). Sends are never early; how late the latest one was is
 // reported (max_send_lag_s) so an overloaded client shows.
 #ifndef INFERD_LOADTEST_INFERLOAD_LOAD_RUNNER_H_
 #define INFERD_LOADTEST_INFERLOAD_LOAD_RUNNER_H_
 
 #include <atomic>
-#include <memory>
 #include <vector>
 
-#include "grpcpp/grpcpp.h"
-#include "inferd/v1/inference.pb.h"
 #include "loadtest/inferload/arrivals.h"
+#include "loadtest/inferload/load_client.h"
 #include "loadtest/inferload/progress_bar.h"
 #include "loadtest/inferload/request_record.h"
 #include "loadtest/inferload/workload.h"
 
 namespace inferd::inferload {
-
-// Fields every request gets besides its prompt and max_tokens.
-struct SamplingOptions {
-  float temperature = 0;
-  int32_t priority = 0;
-};
-
-// The Generate request for `spec`: ids or text, max_tokens, ignore_eos (so
-// the output has the length asked for), temperature, priority.
-v1::GenerateRequest ToGenerateRequest(const RequestSpec& spec, const SamplingOptions& sampling);
 
 struct RunResult {
   std::vector<RequestRecord> records;  // one per request sent, in finish order
@@ -39,12 +27,13 @@ struct RunResult {
   bool stopped_early = false;          // the time bound or `stop` cut the run short
 };
 
-// Runs `requests` (request i per schedule.due_s[i]) against `channel`.
-// `stop`, when set by another thread or a signal handler, ends the run like
-// the time bound. `progress` is updated about ten times a second.
-RunResult RunLoad(std::shared_ptr<grpc::Channel> channel, const std::vector<RequestSpec>& requests,
-                  const ArrivalSchedule& schedule, const SamplingOptions& sampling,
-                  double max_duration_s, const std::atomic<bool>* stop, ProgressBar* progress);
+// Runs `requests` (request i per schedule.due_s[i]) through `client`, whose
+// clock starts the run (record times, schedule times). `stop`, when set by
+// another thread or a signal handler, ends the run like the time bound.
+// `progress` is updated about ten times a second.
+RunResult RunLoad(LoadClient& client, const std::vector<RequestSpec>& requests,
+                  const ArrivalSchedule& schedule, double max_duration_s,
+                  const std::atomic<bool>* stop, ProgressBar* progress);
 
 }  // namespace inferd::inferload
 

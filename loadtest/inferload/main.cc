@@ -1,12 +1,13 @@
 // loadtest/inferload/main.cc — `inferload`, a load generator for inferd.
 //
-//   inferload --addr HOST:PORT --num-requests N
+//   inferload --addr HOST:PORT [--protocol grpc|openai --http-addr HOST:PORT] --num-requests N
 //             (--request-rate R [--burstiness B] | --concurrency C | --trace FILE.jsonl)
 //             [--workload random|shared-prefix|FILE.jsonl] [--input-len N] [--output-len N]
 //             [--slo-ttft S] [--slo-tpot S] [--seed S] [--json-out FILE] [--max-duration S]
 //
 // Flow: flags -> read the trace/dataset file -> GetModelInfo -> lengths fitted
-// to the model context -> the workload and its arrival schedule -> the run ->
+// to the model context -> the workload and its arrival schedule -> the run
+// (gRPC Generate streams, or OpenAI completions streamed over HTTP) ->
 // metrics -> table on stdout (+ JSON file). Exit codes: 0 the run finished
 // with at least one completed request; 1 it could not run (server
 // unreachable, a failed call before the run) or no request completed; 2 bad
@@ -15,6 +16,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -23,10 +25,12 @@
 #include "grpcpp/grpcpp.h"
 #include "loadtest/inferload/arrivals.h"
 #include "loadtest/inferload/command_line.h"
+#include "loadtest/inferload/http_stream_client.h"
 #include "loadtest/inferload/load_runner.h"
 #include "loadtest/inferload/metrics.h"
 #include "loadtest/inferload/report.h"
 #include "loadtest/inferload/server_queries.h"
+#include "loadtest/inferload/stream_client.h"
 #include "loadtest/inferload/workload.h"
 #include "tools/cli/subcommand_flags.h"
 #include "tools/client_security/channel_credentials.h"
@@ -85,6 +89,7 @@ nlohmann::json ConfigJson(const Options& o, int64_t n, const ServedModel* model,
   static constexpr const char* kWorkload[] = {"random", "shared-prefix", "dataset", "trace"};
   nlohmann::json c = {
       {"addr", o.addr},
+      {"protocol", o.protocol == Protocol::kGrpc ? "grpc" : "openai"},
       {"num_requests", n},
       {"arrival", kArrival[static_cast<int>(o.arrival)]},
       {"workload", kWorkload[static_cast<int>(o.workload)]},
@@ -95,6 +100,7 @@ nlohmann::json ConfigJson(const Options& o, int64_t n, const ServedModel* model,
       {"priority", o.priority},
       {"temperature", o.temperature},
   };
+  if (o.protocol == Protocol::kOpenAi) c["http_addr"] = o.http_addr;
   if (o.arrival == ArrivalKind::kRate) {
     c["request_rate"] =
         std::isinf(o.request_rate) ? nlohmann::json("inf") : nlohmann::json(o.request_rate);
@@ -122,6 +128,21 @@ nlohmann::json ConfigJson(const Options& o, int64_t n, const ServedModel* model,
     }
   }
   return c;
+}
+
+// One line on stderr per error code: how many requests ended with it and the
+// first one's message.
+void PrintFirstErrors(const std::vector<RequestRecord>& records) {
+  std::map<int, std::pair<int64_t, const std::string*>> first;
+  for (const RequestRecord& r : records) {
+    if (r.ok()) continue;
+    auto [it, inserted] = first.try_emplace(r.status_code, 0, &r.error_message);
+    ++it->second.first;
+  }
+  for (const auto& [code, seen] : first) {
+    absl::FPrintF(stderr, "inferload: %d request(s) failed with %s, the first: %s\n", seen.first,
+                  StatusCodeName(code), *seen.second);
+  }
 }
 
 // Prints the table and writes the JSON; the exit code of a finished run.
@@ -161,10 +182,14 @@ int Run(const cli::ParsedArgs& args) {
   const int64_t n = o.num_requests.value_or(static_cast<int64_t>(trace.size()));
 
   RunInfo info;
+  info.protocol = o.protocol == Protocol::kGrpc
+                      ? absl::StrCat("grpc ", o.addr)
+                      : absl::StrCat("openai http://", o.http_addr, "/v1/completions");
   info.arrivals = ArrivalsText(o);
   info.workload = WorkloadText(o);
+  const client_security::ClientSecurity security = client_security::ClientSecurityFromFlags();
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
-      client_security::MakeChannelCredentials(client_security::ClientSecurityFromFlags());
+      client_security::MakeChannelCredentials(security);
   if (!credentials.ok()) return Fail(2, std::string(credentials.status().message()));
   std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(o.addr, *credentials);
   std::unique_ptr<v1::Inference::Stub> stub = v1::Inference::NewStub(channel);
@@ -228,15 +253,39 @@ int Run(const cli::ParsedArgs& args) {
       break;
   }
 
+  const SamplingOptions sampling = {.temperature = o.temperature, .priority = o.priority};
+  std::unique_ptr<LoadClient> client;
+  if (o.protocol == Protocol::kGrpc) {
+    client = std::make_unique<StreamClient>(channel, LoadClient::Clock::now(), sampling);
+  } else {
+    absl::StatusOr<client_security::ClientSecrets> secrets =
+        client_security::LoadClientSecrets(security);
+    if (!secrets.ok()) return Fail(2, std::string(secrets.status().message()));
+    if (secrets->tls)
+      info.protocol = absl::StrCat("openai https://", o.http_addr, "/v1/completions");
+    absl::StatusOr<std::unique_ptr<HttpStreamClient>> http =
+        HttpStreamClient::Create({.host = o.http_host,
+                                  .port = o.http_port,
+                                  .tls = secrets->tls,
+                                  .ca_pem = secrets->ca_pem,
+                                  .cert_pem = secrets->cert_pem,
+                                  .key_pem = secrets->key_pem,
+                                  .api_key = secrets->api_key},
+                                 LoadClient::Clock::now(), sampling);
+    if (!http.ok()) return Fail(1, std::string(http.status().message()));
+    client = *std::move(http);
+  }
+
   std::signal(SIGINT, OnInterrupt);
   ProgressBar progress(o.progress);
-  const RunResult run = RunLoad(channel, workload->requests, schedule,
-                                {.temperature = o.temperature, .priority = o.priority},
-                                o.max_duration_s, &g_stop, &progress);
+  const RunResult run =
+      RunLoad(*client, workload->requests, schedule, o.max_duration_s, &g_stop, &progress);
+  client.reset();
   std::signal(SIGINT, SIG_DFL);
   info.interrupted = g_stop.load();
   info.stopped_by_max_duration = run.stopped_early && !info.interrupted;
   if (info.interrupted) absl::FPrintF(stderr, "inferload: interrupted; reporting what finished\n");
+  PrintFirstErrors(run.records);
   return Report(o, ComputeMetrics(run.records, n, run.duration_s, o.slo), info);
 }
 

@@ -39,6 +39,7 @@ void LatencyRow(std::string* out, const char* name, const LatencySummary& s) {
 std::string FormatTable(const RunMetrics& m, const RunInfo& info) {
   std::string out = Title("inferload result", '=');
   if (!info.model.empty()) Row(&out, "Model", info.model);
+  if (!info.protocol.empty()) Row(&out, "Protocol", info.protocol);
   Row(&out, "Arrivals", info.arrivals);
   Row(&out, "Workload", info.workload);
   if (info.setup_error.has_value()) Row(&out, "Setup error", *info.setup_error);

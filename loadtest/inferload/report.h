@@ -16,6 +16,7 @@ namespace inferd::inferload {
 // What the run was, besides its numbers.
 struct RunInfo {
   std::string model;     // served model name ("" when unknown)
+  std::string protocol;  // "grpc HOST:PORT", "openai http://HOST:PORT/v1/completions"
   std::string arrivals;  // "poisson, 20 req/s", "closed loop, concurrency 4", ...
   std::string workload;  // "random", "shared-prefix", "dataset FILE", "trace FILE"
   bool stopped_by_max_duration = false;

@@ -54,8 +54,24 @@ class StreamClient::Call : public grpc::ClientReadReactor<v1::GenerateResponse> 
   RequestRecord record_;
 };
 
-StreamClient::StreamClient(std::shared_ptr<grpc::Channel> channel, Clock::time_point start)
-    : stub_(v1::Inference::NewStub(std::move(channel))), start_(start) {}
+v1::GenerateRequest ToGenerateRequest(const RequestSpec& spec, const SamplingOptions& sampling) {
+  v1::GenerateRequest request;
+  if (spec.text.has_value()) {
+    request.set_text(*spec.text);
+  } else {
+    request.mutable_token_ids()->mutable_ids()->Assign(spec.token_ids.begin(),
+                                                       spec.token_ids.end());
+  }
+  request.set_max_tokens(spec.max_tokens);
+  request.set_ignore_eos(true);
+  request.set_temperature(sampling.temperature);
+  request.set_priority(sampling.priority);
+  return request;
+}
+
+StreamClient::StreamClient(std::shared_ptr<grpc::Channel> channel, Clock::time_point start,
+                           SamplingOptions sampling)
+    : LoadClient(start), stub_(v1::Inference::NewStub(std::move(channel))), sampling_(sampling) {}
 
 StreamClient::~StreamClient() {
   CancelAll();
@@ -63,11 +79,8 @@ StreamClient::~StreamClient() {
   while (in_flight() > 0) WaitForFinished(Clock::now() + std::chrono::seconds(1), &ignored);
 }
 
-double StreamClient::Now() const {
-  return std::chrono::duration<double>(Clock::now() - start_).count();
-}
-
-void StreamClient::Start(const v1::GenerateRequest& request, RequestRecord record) {
+void StreamClient::Start(const RequestSpec& spec, RequestRecord record) {
+  const v1::GenerateRequest request = ToGenerateRequest(spec, sampling_);
   Call* call = nullptr;
   {
     std::lock_guard<std::mutex> lock(mutex_);

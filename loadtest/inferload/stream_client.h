@@ -1,5 +1,5 @@
-// loadtest/inferload/stream_client.h — many concurrent streaming Generate
-// calls over one channel, without a thread per call.
+// loadtest/inferload/stream_client.h — the gRPC LoadClient: many concurrent
+// streaming Generate calls over one channel, without a thread per call.
 //
 // Each call is a gRPC callback reactor (ClientReadReactor): gRPC's own
 // threads run its OnReadDone/OnDone, which stamp every chunk carrying tokens
@@ -20,38 +20,31 @@
 
 #include "grpcpp/grpcpp.h"
 #include "inferd/v1/inference.grpc.pb.h"
+#include "loadtest/inferload/load_client.h"
 #include "loadtest/inferload/request_record.h"
+#include "loadtest/inferload/workload.h"
 
 namespace inferd::inferload {
 
-class StreamClient {
- public:
-  using Clock = std::chrono::steady_clock;
+// The Generate request for `spec`: ids or text, max_tokens, ignore_eos (so
+// the output has the length asked for), temperature, priority.
+v1::GenerateRequest ToGenerateRequest(const RequestSpec& spec, const SamplingOptions& sampling);
 
+class StreamClient final : public LoadClient {
+ public:
   // Record times are seconds since `start`.
-  StreamClient(std::shared_ptr<grpc::Channel> channel, Clock::time_point start);
+  StreamClient(std::shared_ptr<grpc::Channel> channel, Clock::time_point start,
+               SamplingOptions sampling);
   // Cancels what is still in flight and waits for it to finish.
-  ~StreamClient();
+  ~StreamClient() override;
   StreamClient(const StreamClient&) = delete;
   StreamClient& operator=(const StreamClient&) = delete;
 
-  // Starts a Generate call now. `record` carries the caller's fields (index,
-  // due_s, expected_prompt_len, max_tokens); the client fills in the rest.
-  void Start(const v1::GenerateRequest& request, RequestRecord record);
-
-  // Blocks until at least one call has finished or `deadline` passes, then
-  // moves the records of all finished calls to `out`.
-  void WaitForFinished(Clock::time_point deadline, std::vector<RequestRecord>* out);
-
-  // Calls started and not yet collected by WaitForFinished.
-  int64_t in_flight() const;
-
-  // Cancels every call in flight (each ends with CANCELLED, unless it was
-  // already finishing); collect them with WaitForFinished.
-  void CancelAll();
-
-  // Seconds since `start`.
-  double Now() const;
+  // A Generate call (ToGenerateRequest).
+  void Start(const RequestSpec& spec, RequestRecord record) override;
+  void WaitForFinished(Clock::time_point deadline, std::vector<RequestRecord>* out) override;
+  int64_t in_flight() const override;
+  void CancelAll() override;
 
  private:
   class Call;
@@ -59,7 +52,7 @@ class StreamClient {
   void OnCallDone(uint64_t id);
 
   std::unique_ptr<v1::Inference::Stub> stub_;
-  const Clock::time_point start_;
+  const SamplingOptions sampling_;
   uint64_t next_id_ = 0;
 
   mutable std::mutex mutex_;

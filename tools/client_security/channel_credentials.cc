@@ -87,8 +87,7 @@ ClientSecurity ClientSecurityFromFlags() {
           .api_key_file = absl::GetFlag(FLAGS_api_key_file)};
 }
 
-absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
-    const ClientSecurity& s) {
+absl::StatusOr<ClientSecrets> LoadClientSecrets(const ClientSecurity& s) {
   const bool has_key = !s.api_key.empty() || !s.api_key_file.empty();
   if (!s.api_key.empty() && !s.api_key_file.empty()) {
     return absl::InvalidArgumentError("give --api-key or --api-key-file, not both");
@@ -96,6 +95,7 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
   if (s.tls_cert.empty() != s.tls_key.empty()) {
     return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
   }
+  ClientSecrets secrets;
   if (s.tls_ca.empty()) {
     if (!s.tls_cert.empty()) {
       return absl::InvalidArgumentError("--tls-cert needs --tls-ca (mutual TLS is TLS first)");
@@ -104,30 +104,43 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
       return absl::InvalidArgumentError(
           "--api-key and --api-key-file need --tls-ca: the key is only sent over TLS");
     }
-    return grpc::InsecureChannelCredentials();
+    return secrets;
   }
-  grpc::SslCredentialsOptions options;
+  secrets.tls = true;
   absl::StatusOr<std::string> ca = ReadPem("tls-ca", s.tls_ca, "certificate");
   if (!ca.ok()) return ca.status();
-  options.pem_root_certs = *std::move(ca);
+  secrets.ca_pem = *std::move(ca);
   if (!s.tls_cert.empty()) {
     absl::StatusOr<std::string> cert = ReadPem("tls-cert", s.tls_cert, "certificate");
     if (!cert.ok()) return cert.status();
     absl::StatusOr<std::string> key = ReadPem("tls-key", s.tls_key, "private key");
     if (!key.ok()) return key.status();
-    options.pem_cert_chain = *std::move(cert);
-    options.pem_private_key = *std::move(key);
+    secrets.cert_pem = *std::move(cert);
+    secrets.key_pem = *std::move(key);
   }
-  std::shared_ptr<grpc::ChannelCredentials> channel = grpc::SslCredentials(options);
-  if (!has_key) return channel;
-  std::string key = s.api_key;
-  if (key.empty()) {
+  secrets.api_key = s.api_key;
+  if (secrets.api_key.empty() && !s.api_key_file.empty()) {
     absl::StatusOr<std::string> from_file = ReadKeyFile(s.api_key_file);
     if (!from_file.ok()) return from_file.status();
-    key = *std::move(from_file);
+    secrets.api_key = *std::move(from_file);
   }
+  return secrets;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
+    const ClientSecurity& s) {
+  absl::StatusOr<ClientSecrets> secrets = LoadClientSecrets(s);
+  if (!secrets.ok()) return secrets.status();
+  if (!secrets->tls) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = std::move(secrets->ca_pem);
+  options.pem_cert_chain = std::move(secrets->cert_pem);
+  options.pem_private_key = std::move(secrets->key_pem);
+  std::shared_ptr<grpc::ChannelCredentials> channel = grpc::SslCredentials(options);
+  if (secrets->api_key.empty()) return channel;
   return grpc::CompositeChannelCredentials(
-      channel, grpc::MetadataCredentialsFromPlugin(std::make_unique<BearerKeyPlugin>(key)));
+      channel, grpc::MetadataCredentialsFromPlugin(
+                   std::make_unique<BearerKeyPlugin>(std::move(secrets->api_key))));
 }
 
 }  // namespace inferd::client_security

@@ -41,6 +41,20 @@ struct ClientSecurity {
 
 ClientSecurity ClientSecurityFromFlags();
 
+// What the flags name, read and checked: the PEM texts and the key. For a
+// client that makes its own TLS connections (inferload's HTTP client).
+struct ClientSecrets {
+  bool tls = false;      // --tls-ca given
+  std::string ca_pem;    // tls
+  std::string cert_pem;  // mutual TLS; empty otherwise
+  std::string key_pem;
+  std::string api_key;  // empty: none
+};
+
+// The files read and the combination checked, with the errors of
+// MakeChannelCredentials.
+absl::StatusOr<ClientSecrets> LoadClientSecrets(const ClientSecurity& security);
+
 // Reads the files and builds the credentials. INVALID_ARGUMENT naming the
 // flag (and file) when a file cannot be read, holds no PEM block, has no key,
 // or the combination is wrong; never quotes a key.
