@@ -35,7 +35,9 @@ namespace inferd::kernels::cpu_internal {
 namespace {
 
 constexpr int64_t kWidenMinRows = 2;
-constexpr int kCols = 4;  // output columns per register tile and per thread split unit
+// Output columns per register tile and per thread split unit: 8 independent
+// FMA chains (one per column) hide the FMA latency, as Matmul's Gemv8 does.
+constexpr int kCols = 8;
 
 inline __m256 BroadcastF16(uint16_t h) {
   return _mm256_broadcastss_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
@@ -78,14 +80,14 @@ template <typename Q, int NC>
 inline void DirectTile(const float* x, const typename Q::Block* w, int64_t nb, const float* bias,
                        float* out) {
   __m256 acc[NC];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const float* xb = x + b * kQuantBlockElems;
     __m256 xv[4];
 #pragma GCC unroll 4
     for (int s = 0; s < 4; ++s) xv[s] = _mm256_loadu_ps(xb + 8 * s);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int c = 0; c < NC; ++c) {
       __m256 wv[4];
       Q::Widen(w[c * nb + b], wv);
@@ -94,11 +96,14 @@ inline void DirectTile(const float* x, const typename Q::Block* w, int64_t nb, c
     }
   }
   const __m256 zero = _mm256_setzero_ps();
-  alignas(16) float sums[4];
-  _mm_store_ps(sums, simd::Reduce4(acc[0], NC > 1 ? acc[NC > 1 ? 1 : 0] : zero,
-                                   NC > 2 ? acc[NC > 2 ? 2 : 0] : zero,
-                                   NC > 3 ? acc[NC > 3 ? 3 : 0] : zero));
-#pragma GCC unroll 4
+  auto acc_or_zero = [&](int c) { return c < NC ? acc[c < NC ? c : 0] : zero; };
+  alignas(16) float sums[8];
+  _mm_store_ps(sums, simd::Reduce4(acc[0], acc_or_zero(1), acc_or_zero(2), acc_or_zero(3)));
+  if constexpr (NC > 4) {
+    _mm_store_ps(sums + 4,
+                 simd::Reduce4(acc_or_zero(4), acc_or_zero(5), acc_or_zero(6), acc_or_zero(7)));
+  }
+#pragma GCC unroll 8
   for (int c = 0; c < NC; ++c) out[c] = bias != nullptr ? sums[c] + bias[c] : sums[c];
 }
 
