@@ -17,7 +17,10 @@
 #include "engine/backend/cpu_backend.h"
 #include "engine/backend/cuda_backend.h"
 #include "engine/engine_impl.h"
+#include "engine/gguf_tokenizer.h"
 #include "engine/kv_cache/kv_cache_tensors.h"
+#include "engine/model/gguf_config.h"
+#include "engine/model/gguf_file.h"
 #include "engine/model/transformer.h"
 #include "engine/model/weight_store.h"
 #include "engine/runner/model_runner.h"
@@ -164,9 +167,6 @@ absl::StatusOr<DTypeSetting> ParseDTypeSetting(absl::string_view value) {
   return DTypeSetting(*dtype);
 }
 
-absl::StatusOr<LoadFormat> ParseLoadFormat(absl::string_view value) {
-  if (value == "auto" || value == "copy") return LoadFormat::kCopy;
-  if (value == "mmap") return LoadFormat::kMmap;
 absl::StatusOr<std::optional<kernels::DType>> ParseQuantization(absl::string_view value) {
   using Quantization = std::optional<kernels::DType>;
   if (value == "none") return Quantization();
@@ -175,6 +175,9 @@ absl::StatusOr<std::optional<kernels::DType>> ParseQuantization(absl::string_vie
   return absl::InvalidArgumentError(absl::StrCat("must be none, int8 or q4, got \"", value, "\""));
 }
 
+absl::StatusOr<LoadFormat> ParseLoadFormat(absl::string_view value) {
+  if (value == "auto" || value == "copy") return LoadFormat::kCopy;
+  if (value == "mmap") return LoadFormat::kMmap;
   return absl::InvalidArgumentError(
       absl::StrCat("must be auto, copy or mmap, got \"", value, "\""));
 }
@@ -196,14 +199,25 @@ std::string ModelNameFromDir(const std::string& model_dir) {
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
   if (absl::Status s = ValidateConfig(config); !s.ok()) return s;
-  if (!std::filesystem::is_directory(config.model_dir)) {
+  // A model directory, or one GGUF file (config, tokenizer and weights all
+  // from its metadata and tensors).
+  std::shared_ptr<const GgufFile> gguf;
+  if (IsGgufPath(config.model_dir)) {
+    absl::StatusOr<std::unique_ptr<GgufFile>> opened = GgufFile::Open(config.model_dir);
+    if (!opened.ok()) return opened.status();
+    gguf = *std::move(opened);
+  } else if (!std::filesystem::is_directory(config.model_dir)) {
     return absl::NotFoundError(absl::StrCat("model directory ", config.model_dir, " not found"));
   }
-  absl::StatusOr<ModelConfig> model_config = ModelConfig::FromDirectory(config.model_dir);
+  absl::StatusOr<ModelConfig> model_config =
+      gguf != nullptr ? ModelConfigFromGguf(*gguf) : ModelConfig::FromDirectory(config.model_dir);
   if (!model_config.ok()) return model_config.status();
-  absl::StatusOr<GenerationConfig> gen_config = GenerationConfig::FromDirectory(config.model_dir);
+  absl::StatusOr<GenerationConfig> gen_config =
+      gguf != nullptr ? GenerationConfigFromGguf(*gguf)
+                      : GenerationConfig::FromDirectory(config.model_dir);
   if (!gen_config.ok()) return gen_config.status();
-  absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = Tokenizer::FromDirectory(config.model_dir);
+  absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer =
+      gguf != nullptr ? TokenizerFromGguf(*gguf) : Tokenizer::FromDirectory(config.model_dir);
   if (!tokenizer.ok()) return tokenizer.status();
   if ((*tokenizer)->vocab_size() > model_config->vocab_size) {
     return absl::InvalidArgumentError(
@@ -224,7 +238,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
     // Tensors are read into memory the model owns, or with --load-format mmap
     // partly served from mappings the model keeps; the files are closed after.
     absl::StatusOr<std::unique_ptr<WeightStore>> weights =
-        WeightStore::Open(config.model_dir, config.load_format);
+        gguf != nullptr ? WeightStore::OpenGguf(std::move(gguf), *model_config, config.load_format)
+                        : WeightStore::Open(config.model_dir, config.load_format);
     if (!weights.ok()) return weights.status();
     checkpoint_dtype = (*weights)->StorageDType();
     weights_dtype = config.dtype.value_or(checkpoint_dtype);
@@ -258,6 +273,14 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
     load_seconds = absl::ToDoubleSeconds(absl::Now() - load_start);
     model = *std::move(loaded);
     weights_mapped_bytes = (*weights)->BytesMapped();
+    if (const std::vector<std::string> kept = (*weights)->KeptUnquantized(); !kept.empty()) {
+      warnings.push_back(absl::StrCat(
+          kept.size(),
+          " matrix(es) kept in fp32, not quantized: their rows are not whole "
+          "blocks of 32 elements: ",
+          absl::StrJoin(kept.begin(), kept.begin() + std::min<size_t>(kept.size(), 5), ", "),
+          kept.size() > 5 ? ", ..." : ""));
+    }
     if (const std::vector<std::string>& bad = (*weights)->NonFiniteTensors(); !bad.empty()) {
       warnings.push_back(absl::StrCat(
           bad.size(), " weight tensor(s) hold only NaN or infinite values (sampled): ",
@@ -274,14 +297,6 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
         model_config->vocab_size - 1,
         " have no text (padding, as in Qwen checkpoints, is harmless; otherwise the tokenizer "
         "belongs to another model)"));
-    if (const std::vector<std::string> kept = (*weights)->KeptUnquantized(); !kept.empty()) {
-      warnings.push_back(absl::StrCat(
-          kept.size(),
-          " matrix(es) kept in fp32, not quantized: their rows are not whole "
-          "blocks of 32 elements: ",
-          absl::StrJoin(kept.begin(), kept.begin() + std::min<size_t>(kept.size(), 5), ", "),
-          kept.size() > 5 ? ", ..." : ""));
-    }
   }
 
   absl::StatusOr<std::unique_ptr<Proposer>> proposer = CreateProposer(config.speculative, *model);
@@ -344,6 +359,10 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
   info.dtype = kernels::DTypeName(model->dtype());
   info.checkpoint_dtype = kernels::DTypeName(checkpoint_dtype);
   info.weight_bytes = model->weight_bytes();
+  if (model->quantization().linear.has_value()) {
+    info.quantization = kernels::DTypeName(*model->quantization().linear);
+    info.lm_head_quantized = model->quantization().lm_head;
+  }
   info.weights_mapped_bytes = weights_mapped_bytes;
   info.load_format = LoadFormatName(config.load_format);
   info.load_seconds = load_seconds;
@@ -360,10 +379,6 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
   info.block_size = config.block_size;
   info.num_kv_blocks = num_blocks;
   info.kv_cache_bytes = num_blocks * bytes_per_block;
-  if (model->quantization().linear.has_value()) {
-    info.quantization = kernels::DTypeName(*model->quantization().linear);
-    info.lm_head_quantized = model->quantization().lm_head;
-  }
   info.kv_cache_dtype = kernels::DTypeName(kv_dtype);
   info.max_num_seqs = config.max_num_seqs;
   info.max_num_batched_tokens = config.max_num_batched_tokens;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <utility>
 
@@ -512,6 +513,12 @@ absl::StatusOr<GgufContents> ParseGguf(const uint8_t* bytes, uint64_t size,
     }
   }
   return out;
+}
+
+bool IsGgufPath(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::path(path).extension() == ".gguf" &&
+         !std::filesystem::is_directory(path, ec);
 }
 
 absl::StatusOr<std::unique_ptr<GgufFile>> GgufFile::Open(const std::string& path) {

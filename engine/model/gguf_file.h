@@ -106,6 +106,10 @@ struct GgufContents {
 absl::StatusOr<GgufContents> ParseGguf(const uint8_t* bytes, uint64_t size,
                                        const std::string& origin);
 
+// True when `path` names a GGUF file for --model: a *.gguf path that is not
+// a directory.
+bool IsGgufPath(const std::string& path);
+
 // A GGUF file mapped read-only (MAP_SHARED: the page cache, no copy) and
 // parsed. Pointers returned by TensorData stay valid while `mapping()` is
 // held. A file truncated under a running server can SIGBUS it, as with

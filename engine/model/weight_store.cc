@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <set>
 #include <utility>
@@ -13,6 +14,7 @@
 #include "common/check.h"
 #include "common/json_fields.h"
 #include "kernels/ops.h"
+#include "kernels/quant_blocks.h"
 
 namespace inferd::engine {
 namespace {
@@ -71,6 +73,54 @@ class MappedStorage final : public Storage {
  private:
   SafetensorsFile::Mapped mapped_;
 };
+
+// The project's DType of a GGUF tensor type; K-quants are parsed but not
+// loaded yet.
+absl::StatusOr<DType> DTypeOfGguf(const GgufFile& f, const GgufTensorInfo& t) {
+  switch (t.type) {
+    case GgmlType::kF32:
+      return DType::kF32;
+    case GgmlType::kF16:
+      return DType::kF16;
+    case GgmlType::kBF16:
+      return DType::kBF16;
+    case GgmlType::kQ8_0:
+      return DType::kQ8_0;
+    case GgmlType::kQ4_0:
+      return DType::kQ4_0;
+    case GgmlType::kQ4_K:
+    case GgmlType::kQ6_K:
+      break;
+  }
+  return absl::UnimplementedError(absl::StrCat(f.path(), ": tensor `", t.name, "`: type ",
+                                               GgmlTypeName(t.type),
+                                               " is parsed but not loaded yet (F32, F16, BF16, "
+                                               "Q8_0 and Q4_0 are)"));
+}
+
+// `n` elements of `from` at `src` as `to` at `dst`; `wide` is scratch.
+void ConvertRow(const uint8_t* src, DType from, int64_t n, uint8_t* dst, DType to,
+                std::vector<float>* wide) {
+  if (from == to) {
+    std::memcpy(dst, src, static_cast<size_t>(kernels::DTypeBytes(from, n)));
+    return;
+  }
+  wide->resize(static_cast<size_t>(n));
+  float* f = to == DType::kF32 ? reinterpret_cast<float*>(dst) : wide->data();
+  if (from == DType::kF32) {
+    std::memcpy(f, src, static_cast<size_t>(n) * sizeof(float));
+  } else if (kernels::IsQuantized(from)) {
+    kernels::DequantizeRow(from, src, n, f);
+  } else {
+    kernels::ConvertToF32(src, from, n, f);
+  }
+  if (to == DType::kF32) return;
+  if (kernels::IsQuantized(to)) {
+    kernels::QuantizeRow(to, f, n, dst);
+  } else {
+    kernels::ConvertFromF32(f, n, dst, to);
+  }
+}
 
 }  // namespace
 
@@ -145,9 +195,85 @@ absl::StatusOr<std::unique_ptr<WeightStore>> WeightStore::Open(const std::string
   return store;
 }
 
-bool WeightStore::Has(const std::string& name) const { return by_name_.count(name) != 0; }
+absl::StatusOr<std::unique_ptr<WeightStore>> WeightStore::OpenGguf(
+    std::shared_ptr<const GgufFile> file, const ModelConfig& config, LoadFormat format) {
+  absl::StatusOr<std::map<std::string, GgufTensorRef>> refs = MapGgufTensors(*file, config);
+  if (!refs.ok()) return refs.status();
+  std::unique_ptr<WeightStore> store(new WeightStore());
+  store->dir_ = file->path();
+  store->format_ = format;
+  store->gguf_ = std::move(file);
+  store->gguf_by_name_ = *std::move(refs);
+  return store;
+}
+
+absl::StatusOr<const GgufTensorRef*> WeightStore::GgufRefOf(
+    const std::string& name, const std::vector<int64_t>& expected_shape) const {
+  auto it = gguf_by_name_.find(name);
+  if (it == gguf_by_name_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat(dir_, ": tensor `", name, "` (llama.cpp name of its GGUF tensor) not found"));
+  }
+  if (it->second.shape != expected_shape) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(dir_, ": tensor `", it->second.info->name, "` (", name, ") has shape ",
+                     ShapeString(it->second.shape), " (GGUF dims reversed), expected ",
+                     ShapeString(expected_shape)));
+  }
+  return &it->second;
+}
+
+absl::Status WeightStore::ReadGguf(const std::string& name, const GgufTensorRef& ref, DType dtype,
+                                   void* dst) const {
+  absl::StatusOr<DType> stored = DTypeOfGguf(*gguf_, *ref.info);
+  if (!stored.ok()) return stored.status();
+  const int64_t rows = ref.shape.size() >= 2 ? ref.numel / ref.shape.back() : 1;
+  const int64_t cols = ref.numel / rows;
+  if (kernels::IsQuantized(dtype) && cols % kernels::kQuantBlockElems != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(dir_, ": tensor `", ref.info->name, "`: rows of ", cols,
+                     " elements cannot be stored as ", kernels::DTypeName(dtype)));
+  }
+  int64_t head_dim = 0;
+  if (ref.rope_heads > 0) {
+    head_dim = ref.shape.size() == 2 && rows % ref.rope_heads == 0 ? rows / ref.rope_heads : 0;
+    if (head_dim == 0 || head_dim % 2 != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(dir_, ": tensor `", ref.info->name,
+                                                     "`: ", rows, " rows are not ", ref.rope_heads,
+                                                     " heads of an even size"));
+    }
+  }
+  const uint8_t* src = gguf_->TensorData(*ref.info) + ref.byte_offset;
+  auto* out = static_cast<uint8_t*>(dst);
+  const int64_t in_row = kernels::DTypeBytes(*stored, cols);
+  const int64_t out_row = kernels::DTypeBytes(dtype, cols);
+  std::vector<float> wide;
+  for (int64_t g = 0; g < rows; ++g) {
+    int64_t r = g;
+    if (head_dim > 0) {
+      // llama.cpp's row 2j+t of a head is HF row t*head_dim/2 + j.
+      const int64_t h = g / head_dim, j = (g % head_dim) / 2, t = g % 2;
+      r = h * head_dim + t * (head_dim / 2) + j;
+    }
+    ConvertRow(src + g * in_row, *stored, cols, out + r * out_row, dtype, &wide);
+  }
+  bytes_loaded_ += kernels::DTypeBytes(dtype, ref.numel);
+  Sample(name, ref.numel, dtype, dst);
+  return absl::OkStatus();
+}
+
+bool WeightStore::Has(const std::string& name) const {
+  return by_name_.count(name) != 0 || gguf_by_name_.count(name) != 0;
+}
 
 absl::StatusOr<std::vector<int64_t>> WeightStore::Shape(const std::string& name) const {
+  if (gguf_ != nullptr) {
+    auto it = gguf_by_name_.find(name);
+    if (it == gguf_by_name_.end()) {
+      return absl::NotFoundError(absl::StrCat(dir_, ": tensor `", name, "` not found"));
+    }
+    return it->second.shape;
+  }
   auto it = by_name_.find(name);
   if (it == by_name_.end()) {
     return absl::NotFoundError(
@@ -188,6 +314,15 @@ void WeightStore::Sample(const std::string& name, int64_t numel, DType dtype,
     const auto* bytes = static_cast<const uint8_t*>(data);
     bool any_finite = false;
     for (int64_t i = 0; i < numel && !any_finite; i += stride) {
+      if (kernels::IsQuantized(dtype)) {  // the block holding element i
+        const int64_t block = i / kernels::kQuantBlockElems;
+        float v[kernels::kQuantBlockElems];
+        kernels::DequantizeRow(
+            dtype, bytes + kernels::DTypeBytes(dtype, block * kernels::kQuantBlockElems),
+            kernels::kQuantBlockElems, v);
+        any_finite = std::isfinite(v[i % kernels::kQuantBlockElems]);
+        continue;
+      }
       float v;
       kernels::ConvertToF32(bytes + i * kernels::DTypeSize(dtype), dtype, 1, &v);
       any_finite = std::isfinite(v);
@@ -202,6 +337,25 @@ void WeightStore::Sample(const std::string& name, int64_t numel, DType dtype,
 absl::StatusOr<Tensor> WeightStore::Load(const std::string& name,
                                          const std::vector<int64_t>& expected_shape,
                                          DType dtype) const {
+  if (gguf_ != nullptr) {
+    absl::StatusOr<const GgufTensorRef*> ref = GgufRefOf(name, expected_shape);
+    if (!ref.ok()) return ref.status();
+    absl::StatusOr<DType> stored = DTypeOfGguf(*gguf_, *(*ref)->info);
+    if (!stored.ok()) return stored.status();
+    if (format_ == LoadFormat::kMmap && *stored == dtype && (*ref)->rope_heads == 0) {
+      const void* data = gguf_->TensorData(*(*ref)->info) + (*ref)->byte_offset;
+      Tensor w(std::make_unique<MappedStorage>(SafetensorsFile::Mapped{gguf_->mapping(), data}),
+               dtype, expected_shape);
+      bytes_loaded_ += kernels::DTypeBytes(dtype, (*ref)->numel);
+      bytes_mapped_ += kernels::DTypeBytes(dtype, (*ref)->numel);
+      Sample(name, (*ref)->numel, dtype, w.data());
+      return w;
+    }
+    absl::StatusOr<Tensor> w = Tensor::AllocateHost(dtype, expected_shape);
+    if (!w.ok()) return w.status();
+    if (absl::Status s = ReadGguf(name, **ref, dtype, w->data()); !s.ok()) return s;
+    return w;
+  }
   absl::StatusOr<const SafetensorsFile*> file = FileOf(name, expected_shape);
   if (!file.ok()) return file.status();
   if (format_ == LoadFormat::kMmap && (*file)->tensors().at(name).dtype == dtype) {
@@ -229,6 +383,28 @@ absl::StatusOr<Tensor> WeightStore::LoadStacked(const std::vector<Part>& parts, 
   INFERD_CHECK(!parts.empty() && !parts[0].shape.empty());
   std::vector<int64_t> shape = parts[0].shape;
   shape[0] = 0;
+  if (gguf_ != nullptr) {
+    std::vector<const GgufTensorRef*> refs;
+    for (const Part& part : parts) {
+      absl::StatusOr<const GgufTensorRef*> ref = GgufRefOf(part.name, part.shape);
+      if (!ref.ok()) return ref.status();
+      refs.push_back(*ref);
+      shape[0] += part.shape[0];
+    }
+    absl::StatusOr<Tensor> w = Tensor::AllocateHost(dtype, shape);
+    if (!w.ok()) return w.status();
+    int64_t offset = 0;  // elements
+    auto* base = static_cast<uint8_t*>(w->data());
+    for (size_t i = 0; i < parts.size(); ++i) {
+      if (absl::Status s =
+              ReadGguf(parts[i].name, *refs[i], dtype, base + kernels::DTypeBytes(dtype, offset));
+          !s.ok()) {
+        return s;
+      }
+      offset += refs[i]->numel;
+    }
+    return w;
+  }
   std::vector<const SafetensorsFile*> files;
   for (const Part& part : parts) {
     INFERD_CHECK(part.shape.size() == shape.size() &&
@@ -254,6 +430,13 @@ absl::StatusOr<Tensor> WeightStore::LoadStacked(const std::vector<Part>& parts, 
 
 absl::StatusOr<std::vector<float>> WeightStore::LoadF32(
     const std::string& name, const std::vector<int64_t>& expected_shape) const {
+  if (gguf_ != nullptr) {
+    absl::StatusOr<const GgufTensorRef*> ref = GgufRefOf(name, expected_shape);
+    if (!ref.ok()) return ref.status();
+    std::vector<float> out(static_cast<size_t>((*ref)->numel));
+    if (absl::Status s = ReadGguf(name, **ref, DType::kF32, out.data()); !s.ok()) return s;
+    return out;
+  }
   absl::StatusOr<const SafetensorsFile*> file = FileOf(name, expected_shape);
   if (!file.ok()) return file.status();
   const int64_t numel = ShapeNumel(expected_shape);
@@ -263,6 +446,16 @@ absl::StatusOr<std::vector<float>> WeightStore::LoadF32(
 }
 
 DType WeightStore::StorageDType() const {
+  if (gguf_ != nullptr) {
+    // The embedding's type when it is a float type; quantized files load in
+    // fp32 unless asked otherwise.
+    auto embed = gguf_by_name_.find("model.embed_tokens.weight");
+    if (embed != gguf_by_name_.end()) {
+      absl::StatusOr<DType> t = DTypeOfGguf(*gguf_, *embed->second.info);
+      if (t.ok() && !kernels::IsQuantized(*t)) return *t;
+    }
+    return DType::kF32;
+  }
   auto embed = by_name_.find("model.embed_tokens.weight");
   if (embed != by_name_.end()) return embed->second->tensors().at(embed->first).dtype;
   double elements[3] = {0, 0, 0};
@@ -289,6 +482,7 @@ std::vector<std::string> WeightStore::NonFiniteTensors() const {
 
 double WeightStore::NumElements() const {
   double n = 0;
+  for (const auto& [name, ref] : gguf_by_name_) n += static_cast<double>(ref.numel);
   for (const auto& file : files_) {
     for (const auto& [name, info] : file->tensors()) {
       double numel = 1;
@@ -301,8 +495,9 @@ double WeightStore::NumElements() const {
 
 std::vector<std::string> WeightStore::Names() const {
   std::vector<std::string> names;
-  names.reserve(by_name_.size());
+  names.reserve(by_name_.size() + gguf_by_name_.size());
   for (const auto& [name, file] : by_name_) names.push_back(name);
+  for (const auto& [name, ref] : gguf_by_name_) names.push_back(name);
   return names;
 }
 

@@ -2,14 +2,17 @@
 // model.safetensors, the shards of model.safetensors.index.json, or all
 // *.safetensors files; loaded tensor by tensor into memory the caller owns,
 // or, with LoadFormat::kMmap, served from a read-only mapping of the file
-// where the tensor needs neither fusing nor conversion (load_format.h).
+// where the tensor needs neither fusing nor conversion (load_format.h); or
+// every tensor of a GGUF file under the HF names (gguf_tensor_map.h), read
+// from the file's mapping, converted (and q/k rows put back in HF order)
+// where the dtype asked for differs from the stored one.
 #ifndef INFERD_ENGINE_MODEL_WEIGHT_STORE_H_
 #define INFERD_ENGINE_MODEL_WEIGHT_STORE_H_
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <map>
-#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -17,6 +20,9 @@
 
 #include "absl/status/statusor.h"
 #include "engine/backend/tensor.h"
+#include "engine/model/config.h"
+#include "engine/model/gguf_file.h"
+#include "engine/model/gguf_tensor_map.h"
 #include "engine/model/load_format.h"
 #include "engine/model/safetensors.h"
 
@@ -26,6 +32,15 @@ class WeightStore {
  public:
   static absl::StatusOr<std::unique_ptr<WeightStore>> Open(const std::string& dir,
                                                            LoadFormat format = LoadFormat::kCopy);
+  // The tensors of a GGUF file, named and shaped for `config` (made from the
+  // same file: gguf_config.h). Loading converts from the stored type (F32,
+  // F16, BF16, Q8_0, Q4_0) to the one asked for; Q8_0/Q4_0 asked as stored
+  // are used as stored. With kMmap a tensor needing no conversion or row
+  // reordering is a view of the file's mapping; otherwise it is copied out
+  // of it (the mapping is released with the store).
+  static absl::StatusOr<std::unique_ptr<WeightStore>> OpenGguf(
+      std::shared_ptr<const GgufFile> file, const ModelConfig& config,
+      LoadFormat format = LoadFormat::kCopy);
   LoadFormat format() const { return format_; }
   bool Has(const std::string& name) const;
   // Shape of a tensor; error naming the tensor when it is missing.
@@ -64,21 +79,6 @@ class WeightStore {
   int64_t BytesLoaded() const { return bytes_loaded_.load(); }
   // Of those, bytes served from a mapping of the files (kMmap only).
   int64_t BytesMapped() const { return bytes_mapped_.load(); }
-  // The tensors loaded so far whose sampled values (up to 257, evenly spaced:
-  // negligible next to the read) were all NaN or infinite: a broken
-  // checkpoint that would otherwise load without a word. Sorted by name.
-  std::vector<std::string> NonFiniteTensors() const;
-
- private:
-  // Adds every tensor of `file`; a name already held by another file is an error.
-  absl::Status Add(std::unique_ptr<SafetensorsFile> file);
-  // The file holding `name`, once its shape is checked against `expected_shape`.
-  absl::StatusOr<const SafetensorsFile*> FileOf(const std::string& name,
-                                                const std::vector<int64_t>& expected_shape) const;
-  // Reads `name` (checked by FileOf) from `file` into `dst` as `dtype`, samples
-  // it for all-NaN, and counts its bytes.
-  absl::Status Read(const SafetensorsFile& file, const std::string& name, int64_t numel,
-                    DType dtype, void* dst) const;
   // A loader that turned `read_bytes` it loaded into `held_bytes` of another
   // form (quantized at load: engine/model/weight.h) says so here, so that
   // BytesLoaded counts what is held.
@@ -97,13 +97,37 @@ class WeightStore {
     std::sort(names.begin(), names.end());
     return names;
   }
+  // The tensors loaded so far whose sampled values (up to 257, evenly spaced:
+  // negligible next to the read) were all NaN or infinite: a broken
+  // checkpoint that would otherwise load without a word. Sorted by name.
+  std::vector<std::string> NonFiniteTensors() const;
+
+ private:
+  // Adds every tensor of `file`; a name already held by another file is an error.
+  absl::Status Add(std::unique_ptr<SafetensorsFile> file);
+  // The file holding `name`, once its shape is checked against `expected_shape`.
+  absl::StatusOr<const SafetensorsFile*> FileOf(const std::string& name,
+                                                const std::vector<int64_t>& expected_shape) const;
+  // Reads `name` (checked by FileOf) from `file` into `dst` as `dtype`, samples
+  // it for all-NaN, and counts its bytes.
+  absl::Status Read(const SafetensorsFile& file, const std::string& name, int64_t numel,
+                    DType dtype, void* dst) const;
   // Samples `numel` elements of `dtype` at `data` for all-NaN (NonFiniteTensors).
   void Sample(const std::string& name, int64_t numel, DType dtype, const void* data) const;
+  // The GGUF entry of `name` once its shape is checked against `expected_shape`.
+  absl::StatusOr<const GgufTensorRef*> GgufRefOf(const std::string& name,
+                                                 const std::vector<int64_t>& expected_shape) const;
+  // Reads GGUF tensor `name` into `dst` as `dtype` (converted, rows
+  // reordered), samples it and counts its bytes.
+  absl::Status ReadGguf(const std::string& name, const GgufTensorRef& ref, DType dtype,
+                        void* dst) const;
 
   std::string dir_;
   LoadFormat format_ = LoadFormat::kCopy;
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::map<std::string, const SafetensorsFile*> by_name_;
+  std::shared_ptr<const GgufFile> gguf_;  // null for safetensors
+  std::map<std::string, GgufTensorRef> gguf_by_name_;
   // The loaders may run on several threads at once (pread is positional).
   mutable std::atomic<int64_t> bytes_loaded_{0};
   mutable std::atomic<int64_t> bytes_mapped_{0};

@@ -116,6 +116,13 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> SentencePieceTokenizerFromBytes(
   }
   absl::StatusOr<SentencePieceModelProto> model = ParseModelProto(bytes, origin);
   if (!model.ok()) return model.status();
+  return SentencePieceTokenizerFromModel(*model, origin, config);
+}
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> SentencePieceTokenizerFromModel(
+    const SentencePieceModelProto& proto, const std::string& origin,
+    const TokenizerConfig* config) {
+  const SentencePieceModelProto* model = &proto;
   absl::StatusOr<std::unique_ptr<SentencePieceBpe>> bpe = SentencePieceBpe::Create(*model, origin);
   if (!bpe.ok()) return bpe.status();
   absl::StatusOr<SentencePieceNormalizer> normalizer =

@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "engine/tokenizer/sentencepiece_proto.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/tokenizer/tokenizer_config.h"
 
@@ -32,6 +33,13 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadSentencePieceTokenizer(
 // The same from the file's bytes; `origin` names them in errors.
 absl::StatusOr<std::unique_ptr<Tokenizer>> SentencePieceTokenizerFromBytes(
     std::string_view bytes, const std::string& origin, const TokenizerConfig* config);
+
+// A tokenizer over a ModelProto built in memory (a GGUF file's
+// tokenizer.ggml.* vocabulary: engine/gguf_tokenizer.h), whose builder
+// applies ParseModelProto's limits (piece count and size, finite scores,
+// known piece types). `origin` starts errors.
+absl::StatusOr<std::unique_ptr<Tokenizer>> SentencePieceTokenizerFromModel(
+    const SentencePieceModelProto& model, const std::string& origin, const TokenizerConfig* config);
 
 }  // namespace inferd::engine
 

@@ -1,0 +1,166 @@
+// engine/gguf_tokenizer.cc
+#include "engine/gguf_tokenizer.h"
+
+#include <cmath>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "engine/tokenizer/sentencepiece_proto.h"
+#include "engine/tokenizer/sentencepiece_tokenizer.h"
+#include "engine/tokenizer/tokenizer_config.h"
+
+namespace inferd::engine {
+namespace {
+
+using PieceType = SentencePieceModelProto::PieceType;
+
+absl::Status KeyError(const GgufFile& f, const std::string& key, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(f.path(), ": metadata `", key, "`: ", what));
+}
+
+// An array of `elem`; nullptr when absent and not `required`.
+absl::StatusOr<const GgufValue*> Array(const GgufFile& f, const std::string& key,
+                                       GgufValueType elem, bool required) {
+  const GgufValue* v = f.Find(key);
+  if (v == nullptr) {
+    if (required) return KeyError(f, key, "required key is missing");
+    return nullptr;
+  }
+  if (v->type != GgufValueType::kArray || v->elem_type != elem) {
+    return KeyError(f, key,
+                    absl::StrCat("expected an array of ", GgufValueTypeName(elem), ", got ",
+                                 GgufValueTypeName(v->type),
+                                 v->type == GgufValueType::kArray
+                                     ? absl::StrCat(" of ", GgufValueTypeName(v->elem_type))
+                                     : ""));
+  }
+  return v;
+}
+
+absl::StatusOr<std::optional<bool>> Bool(const GgufFile& f, const std::string& key) {
+  const GgufValue* v = f.Find(key);
+  if (v == nullptr) return std::optional<bool>();
+  if (v->type != GgufValueType::kBool) {
+    return KeyError(f, key, absl::StrCat("expected a bool, got ", GgufValueTypeName(v->type)));
+  }
+  return std::optional<bool>(v->i != 0);
+}
+
+// A token id key: absent -> `fallback`; else an integer in [0, vocab).
+absl::StatusOr<int32_t> Id(const GgufFile& f, const std::string& key, int64_t vocab,
+                           int32_t fallback) {
+  const GgufValue* v = f.Find(key);
+  if (v == nullptr) return fallback;
+  std::optional<int64_t> id = v->AsInt();
+  if (!id.has_value() || *id < 0 || *id >= vocab) {
+    return KeyError(f, key, absl::StrCat("not a token id of the ", vocab, "-token vocabulary"));
+  }
+  return static_cast<int32_t>(*id);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> TokenizerFromGguf(const GgufFile& f) {
+  const GgufValue* model = f.Find("tokenizer.ggml.model");
+  if (model == nullptr || model->type != GgufValueType::kString) {
+    return KeyError(f, "tokenizer.ggml.model",
+                    "missing or not a string: the file has no tokenizer");
+  }
+  if (model->str != "llama") {
+    return KeyError(f, "tokenizer.ggml.model",
+                    absl::StrCat("tokenizer \"", model->str,
+                                 "\" is not supported yet (only \"llama\", sentencepiece BPE)"));
+  }
+  absl::StatusOr<const GgufValue*> tokens =
+      Array(f, "tokenizer.ggml.tokens", GgufValueType::kString, true);
+  if (!tokens.ok()) return tokens.status();
+  absl::StatusOr<const GgufValue*> scores =
+      Array(f, "tokenizer.ggml.scores", GgufValueType::kF32, false);
+  if (!scores.ok()) return scores.status();
+  absl::StatusOr<const GgufValue*> types =
+      Array(f, "tokenizer.ggml.token_type", GgufValueType::kI32, false);
+  if (!types.ok()) return types.status();
+  const size_t n = (*tokens)->array.size();
+  if (n == 0 || n > kMaxSentencePieces) {
+    return KeyError(f, "tokenizer.ggml.tokens",
+                    absl::StrCat(n, " tokens; expected 1 to ", kMaxSentencePieces));
+  }
+  for (auto [key, arr] :
+       {std::pair<const char*, const GgufValue*>{"tokenizer.ggml.scores", *scores},
+        {"tokenizer.ggml.token_type", *types}}) {
+    if (arr != nullptr && arr->array.size() != n) {
+      return KeyError(f, key, absl::StrCat(arr->array.size(), " entries for ", n, " tokens"));
+    }
+  }
+  SentencePieceModelProto proto;
+  proto.pieces.resize(n);
+  bool has_bytes = false;
+  for (size_t i = 0; i < n; ++i) {
+    SentencePieceModelProto::Piece& p = proto.pieces[i];
+    p.piece = (*tokens)->array[i].str;
+    if (p.piece.empty() || p.piece.size() > kMaxSentencePieceBytes) {
+      return KeyError(f, "tokenizer.ggml.tokens",
+                      absl::StrCat("token ", i, " has ", p.piece.size(), " bytes (1 to ",
+                                   kMaxSentencePieceBytes, " allowed)"));
+    }
+    if (*scores != nullptr) {
+      p.score = static_cast<float>((*scores)->array[i].f);
+      if (!std::isfinite(p.score)) {
+        return KeyError(f, "tokenizer.ggml.scores",
+                        absl::StrCat("score of token ", i, " is not finite"));
+      }
+    }
+    if (*types != nullptr) {
+      const int64_t t = (*types)->array[i].i;
+      if (t < static_cast<int64_t>(PieceType::kNormal) ||
+          t > static_cast<int64_t>(PieceType::kByte)) {
+        return KeyError(f, "tokenizer.ggml.token_type",
+                        absl::StrCat("token ", i, " has unknown type ", t));
+      }
+      p.type = static_cast<PieceType>(t);  // GGUF uses sentencepiece's ids
+      has_bytes |= p.type == PieceType::kByte;
+    }
+  }
+  SentencePieceModelProto::TrainerSpec& trainer = proto.trainer_spec;
+  trainer.model_type = static_cast<int32_t>(SentencePieceModelProto::ModelType::kBpe);
+  trainer.byte_fallback = has_bytes;
+  const int64_t vocab = static_cast<int64_t>(n);
+  absl::StatusOr<int32_t> unk = Id(f, "tokenizer.ggml.unknown_token_id", vocab, 0);
+  if (!unk.ok()) return unk.status();
+  absl::StatusOr<int32_t> bos = Id(f, "tokenizer.ggml.bos_token_id", vocab, -1);
+  if (!bos.ok()) return bos.status();
+  absl::StatusOr<int32_t> eos = Id(f, "tokenizer.ggml.eos_token_id", vocab, -1);
+  if (!eos.ok()) return eos.status();
+  absl::StatusOr<int32_t> pad = Id(f, "tokenizer.ggml.padding_token_id", vocab, -1);
+  if (!pad.ok()) return pad.status();
+  trainer.unk_id = *unk;
+  trainer.unk_piece = proto.pieces[*unk].piece;
+  trainer.bos_id = *bos;
+  trainer.eos_id = *eos;
+  trainer.pad_id = *pad;
+  if (*bos >= 0) trainer.bos_piece = proto.pieces[*bos].piece;
+  if (*eos >= 0) trainer.eos_piece = proto.pieces[*eos].piece;
+  if (*pad >= 0) trainer.pad_piece = proto.pieces[*pad].piece;
+  SentencePieceModelProto::NormalizerSpec& norm = proto.normalizer_spec;
+  norm.name = "identity";
+  absl::StatusOr<std::optional<bool>> prefix = Bool(f, "tokenizer.ggml.add_space_prefix");
+  if (!prefix.ok()) return prefix.status();
+  norm.add_dummy_prefix = prefix->value_or(true);
+  absl::StatusOr<std::optional<bool>> collapse = Bool(f, "tokenizer.ggml.remove_extra_whitespaces");
+  if (!collapse.ok()) return collapse.status();
+  norm.remove_extra_whitespaces = collapse->value_or(false);  // llama.cpp's default
+  norm.escape_whitespaces = true;
+
+  TokenizerConfig config;
+  absl::StatusOr<std::optional<bool>> add_bos = Bool(f, "tokenizer.ggml.add_bos_token");
+  if (!add_bos.ok()) return add_bos.status();
+  absl::StatusOr<std::optional<bool>> add_eos = Bool(f, "tokenizer.ggml.add_eos_token");
+  if (!add_eos.ok()) return add_eos.status();
+  config.add_bos_token = add_bos->value_or(*bos >= 0);
+  config.add_eos_token = add_eos->value_or(false);
+  config.bos_token = *bos >= 0 ? proto.pieces[*bos].piece : std::string();
+  config.eos_token = *eos >= 0 ? proto.pieces[*eos].piece : std::string();
+  return SentencePieceTokenizerFromModel(proto, f.path(), &config);
+}
+
+}  // namespace inferd::engine
