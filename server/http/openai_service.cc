@@ -196,8 +196,11 @@ Reply OpenAiService::Generate(Endpoint endpoint, absl::string_view body,
   context.tool_name = request.tool_name;
   context.tokenizer = &engine->tokenizer();
   reply.responder = std::make_unique<OpenAiResponder>(std::move(context), request.n);
-  // n choices: n engine requests of the same prompt (the prefix cache
-  // shares its full blocks once computed), choice i seeded seed + i.
+  // n choices: one engine request each, submitted as a group, so the prompt
+  // is computed once and its KV shared (Engine::SubmitGroup); choice i is
+  // seeded seed + i (its own stream: it equals a request with that seed).
+  std::vector<engine::Request> group;
+  std::vector<std::shared_ptr<engine::OutputChannel>> channels;
   for (int32_t i = 0; i < request.n; ++i) {
     engine::Request one = *built;
     if (request.n > 1) {
@@ -206,16 +209,17 @@ Reply OpenAiService::Generate(Endpoint endpoint, absl::string_view body,
     } else {
       one.request_id = id;
     }
-    std::string request_id = one.request_id;
+    reply.request_ids.push_back(one.request_id);
     auto channel = std::make_shared<engine::OutputChannel>();
     channel->SetNotify(notify);
-    if (absl::Status s = engine->Submit(std::move(one), channel); !s.ok()) {
-      for (const std::string& submitted : reply.request_ids) engine->Abort(submitted);
-      return Fail(s, true);
-    }
-    reply.request_ids.push_back(std::move(request_id));
+    channels.push_back(channel);
     reply.channels.push_back(std::move(channel));
+    group.push_back(std::move(one));
   }
+  absl::Status submitted = request.n > 1
+                               ? engine->SubmitGroup(std::move(group), std::move(channels))
+                               : engine->Submit(std::move(group[0]), std::move(channels[0]));
+  if (!submitted.ok()) return Fail(submitted, true);
   streams_.Add();
   return reply;
 }
