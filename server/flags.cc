@@ -4,7 +4,8 @@
 #include "absl/flags/flag.h"
 
 ABSL_FLAG(std::string, model, "",
-          "HF model directory. Default: the embedded models/stories260K of the repository "
+          "HF model directory, or a GGUF file (*.gguf: config, tokenizer and weights from "
+          "it; docs/gguf.md). Default: the embedded models/stories260K of the repository "
           "(next to the executable, then the source tree)");
 ABSL_FLAG(int32_t, max_num_seqs, 64, "Most sequences in one engine step");
 ABSL_FLAG(int32_t, max_num_batched_tokens, 2048,

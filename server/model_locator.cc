@@ -35,10 +35,11 @@ absl::StatusOr<std::string> ResolveModelDir(const std::string& flag_value) {
       return absl::NotFoundError(absl::StrCat(what, "no such file or directory"));
     }
     if (kind == "a regular file") {
+      if (std::filesystem::path(flag_value).extension() == ".gguf") return flag_value;
       return absl::InvalidArgumentError(absl::StrCat(
           what,
           "is a regular file, not a directory: give the Hugging Face model directory that "
-          "holds config.json, the *.safetensors weights and the tokenizer"));
+          "holds config.json, the *.safetensors weights and the tokenizer, or a *.gguf file"));
     }
     return absl::InvalidArgumentError(absl::StrCat(what, "is ", kind, ", not a directory"));
   }

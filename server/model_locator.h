@@ -1,6 +1,6 @@
-// server/model_locator.h — which model directory to load.
+// server/model_locator.h — which model directory (or GGUF file) to load.
 //
-// With --model the directory is used as given. Without it, the model embedded
+// With --model the directory or *.gguf file is used as given. Without it, the model embedded
 // in the repository (models/stories260K) is looked for next to the executable
 // (<dir of /proc/self/exe>/../models/stories260K, i.e. build/../models) and
 // then in the source tree the binary was built from.
@@ -14,7 +14,9 @@
 namespace inferd::server {
 
 // `flag_value` empty: the embedded default; NOT_FOUND naming every path tried.
-// Otherwise NOT_FOUND when `flag_value` is not a directory.
+// Otherwise `flag_value` when it is a directory or a regular *.gguf file
+// (the engine reads config, tokenizer and weights from it); NOT_FOUND when it
+// is missing, INVALID_ARGUMENT for anything else.
 absl::StatusOr<std::string> ResolveModelDir(const std::string& flag_value);
 
 }  // namespace inferd::server

@@ -137,10 +137,15 @@ std::string HostPort(const std::string& host, int port) {
   return absl::StrCat(host, ":", port);
 }
 
-// Bytes of the model's *.safetensors files (the checkpoint as stored).
+// Bytes of the model's *.safetensors files, or of its GGUF file (the
+// checkpoint as stored).
 int64_t WeightFileBytes(const std::string& model_dir) {
   int64_t bytes = 0;
   std::error_code error;
+  if (std::filesystem::is_regular_file(model_dir, error)) {
+    const uintmax_t size = std::filesystem::file_size(model_dir, error);
+    return error ? 0 : static_cast<int64_t>(size);
+  }
   for (const auto& entry : std::filesystem::directory_iterator(model_dir, error)) {
     if (entry.path().extension() == ".safetensors") {
       const uintmax_t size = entry.file_size(error);

@@ -8,7 +8,8 @@
 // The files: tests/golden/model/data/stories260K-f32.gguf (1 MB, committed;
 // made by `../shared/scripts/llamacpp-peer.sh convert WORK
 // ../shared/models/stories260K OUT f32` at llama.cpp c392e509); tiny-llama's
-// (36 MB) is converted in the test when INFERD_LLAMACPP_WORK names a WORK
+// and tiny-mixtral's (36 and 47 MB) are converted in the test when
+// INFERD_LLAMACPP_WORK names a WORK
 // directory holding llamacpp/convert_hf_to_gguf.py (llamacpp-peer.sh's
 // layout) and Debian's python3-numpy/torch/sentencepiece are installed, and
 // skipped with that reason otherwise.
@@ -211,7 +212,8 @@ TEST_P(GgufGoldenTest, GreedyIdsThroughTheEngineAndTheGgufTokenizer) {
 
 INSTANTIATE_TEST_SUITE_P(Models, GgufGoldenTest,
                          ::testing::Values(Case{"stories260K", "stories260K-greedy.json"},
-                                           Case{"tiny-llama", "tiny-llama.json"}),
+                                           Case{"tiny-llama", "tiny-llama.json"},
+                                           Case{"tiny-mixtral", "tiny-mixtral.json"}),
                          [](const auto& info) {
                            std::string n = info.param.model;
                            for (char& c : n) c = (c == '-') ? '_' : c;
