@@ -1,0 +1,268 @@
+// tests/unit/model/gguf_weights_test.cc — a GGUF file built in code, loaded
+// as a model: ModelConfigFromGguf, the tensor name mapping, the llama q/k
+// row order put back, type conversion, and the load-time errors (missing
+// keys, unknown tensors, wrong shapes, types parsed but not loaded).
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "engine/model/gguf_config.h"
+#include "engine/model/gguf_file.h"
+#include "engine/model/weight_store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "kernels/quant_blocks.h"
+#include "tests/unit/model/gguf_writer.h"
+#include "tests/unit/model/safetensors_writer.h"
+
+namespace inferd::engine {
+namespace {
+
+using ::inferd::testing::GgufWriter;
+using ::testing::HasSubstr;
+
+constexpr uint32_t kF32 = 0, kQ8_0 = 8, kQ4_K = 12;
+constexpr int kHidden = 32, kHeads = 4, kKvHeads = 2, kHeadDim = 8, kFfn = 64, kVocab = 16;
+
+// Rows of `rows` x `cols` where row r holds r * 1000 + column.
+std::vector<float> Rows(int rows, int cols) {
+  std::vector<float> v(static_cast<size_t>(rows) * cols);
+  for (int r = 0; r < rows; ++r) {
+    for (int c = 0; c < cols; ++c) v[static_cast<size_t>(r) * cols + c] = r * 1000.0f + c;
+  }
+  return v;
+}
+
+struct Options {
+  std::string arch = "llama";
+  bool block_count = true;
+  std::string extra_tensor;  // a tensor name the mapping does not know
+  bool q4k_down = false;     // ffn_down stored as Q4_K
+  uint64_t q_rows = kHeads * kHeadDim;
+};
+
+// A one-layer Llama: q/k/v/o, gate/up/down, norms, untied output; the
+// up projection stored as Q8_0.
+std::string Build(const Options& o) {
+  GgufWriter w;
+  w.KvStr("general.architecture", o.arch);
+  const std::string a = o.arch + ".";
+  w.KvU32(a + "embedding_length", kHidden);
+  if (o.block_count) w.KvU32(a + "block_count", 1);
+  w.KvU32(a + "feed_forward_length", kFfn);
+  w.KvU32(a + "attention.head_count", kHeads);
+  w.KvU32(a + "attention.head_count_kv", kKvHeads);
+  w.KvU32(a + "context_length", 128);
+  w.KvF32(a + "attention.layer_norm_rms_epsilon", 1e-5f);
+  w.KvF32(a + "rope.freq_base", 500000.0f);
+  w.KvU32(a + "vocab_size", kVocab);
+  w.KvU32("tokenizer.ggml.eos_token_id", 2);
+  auto f32 = [&](const std::string& name, uint64_t rows, uint64_t cols) {
+    w.Tensor(name, kF32, {cols, rows},
+             GgufWriter::F32Data(Rows(static_cast<int>(rows), static_cast<int>(cols))));
+  };
+  f32("token_embd.weight", kVocab, kHidden);
+  f32("output.weight", kVocab, kHidden);
+  w.Tensor("output_norm.weight", kF32, {kHidden},
+           GgufWriter::F32Data(std::vector<float>(kHidden, 1)));
+  w.Tensor("blk.0.attn_norm.weight", kF32, {kHidden},
+           GgufWriter::F32Data(std::vector<float>(kHidden, 2)));
+  w.Tensor("blk.0.ffn_norm.weight", kF32, {kHidden},
+           GgufWriter::F32Data(std::vector<float>(kHidden, 3)));
+  f32("blk.0.attn_q.weight", o.q_rows, kHidden);
+  f32("blk.0.attn_k.weight", kKvHeads * kHeadDim, kHidden);
+  f32("blk.0.attn_v.weight", kKvHeads * kHeadDim, kHidden);
+  f32("blk.0.attn_output.weight", kHidden, kHeads * kHeadDim);
+  f32("blk.0.ffn_gate.weight", kFfn, kHidden);
+  // ffn_up as Q8_0: quantized from the same row pattern (scaled down).
+  std::vector<float> up = Rows(kFfn, kHidden);
+  for (float& x : up) x /= 1000.0f;
+  std::vector<uint8_t> q8(static_cast<size_t>(kernels::DTypeBytes(DType::kQ8_0, kFfn * kHidden)));
+  kernels::QuantizeRow(DType::kQ8_0, up.data(), kFfn * kHidden, q8.data());
+  w.Tensor("blk.0.ffn_up.weight", kQ8_0, {kHidden, kFfn}, q8);
+  if (o.q4k_down) {
+    w.Tensor("blk.0.ffn_down.weight", kQ4_K, {256, kHidden},
+             std::vector<uint8_t>(static_cast<size_t>(144 * kHidden)));
+  } else {
+    f32("blk.0.ffn_down.weight", kHidden, kFfn);
+  }
+  if (!o.extra_tensor.empty()) f32(o.extra_tensor, 1, 4);
+  return w.Finish();
+}
+
+class GgufWeightsTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<const GgufFile> Open(const Options& o) {
+    const std::string path = dir_.file("m.gguf");
+    ::inferd::testing::WriteFile(path, Build(o));
+    absl::StatusOr<std::unique_ptr<GgufFile>> f = GgufFile::Open(path);
+    EXPECT_TRUE(f.ok()) << f.status();
+    return f.ok() ? std::shared_ptr<const GgufFile>(*std::move(f)) : nullptr;
+  }
+  ::inferd::testing::TempDir dir_;
+};
+
+TEST_F(GgufWeightsTest, ConfigFromMetadata) {
+  std::shared_ptr<const GgufFile> f = Open({});
+  ASSERT_NE(f, nullptr);
+  absl::StatusOr<ModelConfig> c = ModelConfigFromGguf(*f);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->architecture, "LlamaForCausalLM");
+  EXPECT_EQ(c->hidden_size, kHidden);
+  EXPECT_EQ(c->num_hidden_layers, 1);
+  EXPECT_EQ(c->intermediate_size, kFfn);
+  EXPECT_EQ(c->num_attention_heads, kHeads);
+  EXPECT_EQ(c->num_key_value_heads, kKvHeads);
+  EXPECT_EQ(c->head_dim, kHeadDim);
+  EXPECT_EQ(c->max_position_embeddings, 128);
+  EXPECT_EQ(c->rope_theta, 500000.0);
+  EXPECT_EQ(c->vocab_size, kVocab);
+  EXPECT_FALSE(c->tie_word_embeddings);
+  absl::StatusOr<GenerationConfig> g = GenerationConfigFromGguf(*f);
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(g->eos_token_ids, std::vector<int32_t>{2});
+}
+
+TEST_F(GgufWeightsTest, NamesShapesAndTheRopeRowOrder) {
+  std::shared_ptr<const GgufFile> f = Open({});
+  ASSERT_NE(f, nullptr);
+  absl::StatusOr<ModelConfig> c = ModelConfigFromGguf(*f);
+  ASSERT_TRUE(c.ok()) << c.status();
+  absl::StatusOr<std::unique_ptr<WeightStore>> w = WeightStore::OpenGguf(f, *c);
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_TRUE((*w)->Has("model.embed_tokens.weight"));
+  EXPECT_TRUE((*w)->Has("lm_head.weight"));
+  EXPECT_TRUE((*w)->Has("model.layers.0.post_attention_layernorm.weight"));
+  EXPECT_EQ(*(*w)->Shape("model.layers.0.mlp.down_proj.weight"),
+            (std::vector<int64_t>{kHidden, kFfn}));
+  // q: HF row h*8 + t*4 + j was llama.cpp's row h*8 + 2j + t.
+  absl::StatusOr<Tensor> q = (*w)->Load("model.layers.0.self_attn.q_proj.weight",
+                                        {kHeads * kHeadDim, kHidden}, DType::kF32);
+  ASSERT_TRUE(q.ok()) << q.status();
+  const auto* qv = static_cast<const float*>(q->data());
+  for (int h = 0; h < kHeads; ++h) {
+    for (int t = 0; t < 2; ++t) {
+      for (int j = 0; j < kHeadDim / 2; ++j) {
+        const int hf = h * kHeadDim + t * (kHeadDim / 2) + j;
+        const int stored = h * kHeadDim + 2 * j + t;
+        EXPECT_EQ(qv[hf * kHidden + 5], stored * 1000.0f + 5) << "row " << hf;
+      }
+    }
+  }
+  // k uses the kv head count; v is not permuted.
+  absl::StatusOr<Tensor> k = (*w)->Load("model.layers.0.self_attn.k_proj.weight",
+                                        {kKvHeads * kHeadDim, kHidden}, DType::kF32);
+  ASSERT_TRUE(k.ok()) << k.status();
+  EXPECT_EQ(static_cast<const float*>(k->data())[1 * kHidden], 2 * 1000.0f);  // HF row 1 <- row 2
+  absl::StatusOr<Tensor> v = (*w)->Load("model.layers.0.self_attn.v_proj.weight",
+                                        {kKvHeads * kHeadDim, kHidden}, DType::kF32);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(static_cast<const float*>(v->data())[1 * kHidden], 1000.0f);
+  // The stacked load puts them back the same way.
+  absl::StatusOr<Tensor> qkv = (*w)->LoadStacked(
+      {{"model.layers.0.self_attn.q_proj.weight", {kHeads * kHeadDim, kHidden}},
+       {"model.layers.0.self_attn.k_proj.weight", {kKvHeads * kHeadDim, kHidden}}},
+      DType::kF32);
+  ASSERT_TRUE(qkv.ok()) << qkv.status();
+  EXPECT_EQ(std::memcmp(qkv->data(), q->data(), static_cast<size_t>(q->bytes())), 0);
+  EXPECT_EQ(std::memcmp(qkv->at(q->numel()), k->data(), static_cast<size_t>(k->bytes())), 0);
+}
+
+TEST_F(GgufWeightsTest, Q8_0IsUsedAsStoredOrDequantized) {
+  std::shared_ptr<const GgufFile> f = Open({});
+  ASSERT_NE(f, nullptr);
+  absl::StatusOr<ModelConfig> c = ModelConfigFromGguf(*f);
+  ASSERT_TRUE(c.ok()) << c.status();
+  for (LoadFormat format : {LoadFormat::kCopy, LoadFormat::kMmap}) {
+    absl::StatusOr<std::unique_ptr<WeightStore>> w = WeightStore::OpenGguf(f, *c, format);
+    ASSERT_TRUE(w.ok()) << w.status();
+    const std::string name = "model.layers.0.mlp.up_proj.weight";
+    absl::StatusOr<Tensor> q = (*w)->Load(name, {kFfn, kHidden}, DType::kQ8_0);
+    ASSERT_TRUE(q.ok()) << q.status();
+    const GgufTensorInfo* info = f->FindTensor("blk.0.ffn_up.weight");
+    ASSERT_EQ(q->bytes(), static_cast<int64_t>(info->nbytes));
+    EXPECT_EQ(std::memcmp(q->data(), f->TensorData(*info), info->nbytes), 0);
+    EXPECT_EQ((*w)->BytesMapped(), format == LoadFormat::kMmap ? q->bytes() : 0);
+    if (format == LoadFormat::kMmap) {
+      EXPECT_EQ(q->data(), f->TensorData(*info));
+    }
+    absl::StatusOr<Tensor> d = (*w)->Load(name, {kFfn, kHidden}, DType::kF32);
+    ASSERT_TRUE(d.ok()) << d.status();
+    std::vector<float> want(kFfn * kHidden);
+    kernels::DequantizeRow(DType::kQ8_0, f->TensorData(*info), kFfn * kHidden, want.data());
+    EXPECT_EQ(std::memcmp(d->data(), want.data(), want.size() * sizeof(float)), 0);
+  }
+}
+
+TEST_F(GgufWeightsTest, WrongShapeNamesTheTensorAndBothShapes) {
+  std::shared_ptr<const GgufFile> f = Open({});
+  ASSERT_NE(f, nullptr);
+  absl::StatusOr<ModelConfig> c = ModelConfigFromGguf(*f);
+  ASSERT_TRUE(c.ok()) << c.status();
+  absl::StatusOr<std::unique_ptr<WeightStore>> w = WeightStore::OpenGguf(f, *c);
+  ASSERT_TRUE(w.ok()) << w.status();
+  absl::StatusOr<Tensor> t =
+      (*w)->Load("model.layers.0.mlp.gate_proj.weight", {kHidden, kFfn}, DType::kF32);
+  ASSERT_FALSE(t.ok());
+  EXPECT_THAT(std::string(t.status().message()),
+              HasSubstr("tensor `blk.0.ffn_gate.weight` (model.layers.0.mlp.gate_proj.weight) "
+                        "has shape [64, 32] (GGUF dims reversed), expected [32, 64]"));
+  EXPECT_FALSE(
+      (*w)->Load("model.layers.1.mlp.gate_proj.weight", {kFfn, kHidden}, DType::kF32).ok());
+}
+
+TEST_F(GgufWeightsTest, LoadErrorsNameTheKeyOrTensor) {
+  struct Case {
+    Options options;
+    const char* expect;
+  };
+  Options no_blocks;
+  no_blocks.block_count = false;
+  Options gemma;
+  gemma.arch = "gemma";
+  Options extra;
+  extra.extra_tensor = "blk.0.attn_rot_embd";
+  Options layer9;
+  layer9.extra_tensor = "blk.9.attn_norm.weight";
+  Options q4k;
+  q4k.q4k_down = true;
+  Options odd_q;
+  odd_q.q_rows = 30;  // not heads * head_dim
+  for (const Case& c : {Case{no_blocks, "metadata `llama.block_count`: required key is missing"},
+                        Case{gemma, "architecture \"gemma\" is not supported"},
+                        Case{extra, "tensor `blk.0.attn_rot_embd`: not a tensor of the supported"},
+                        Case{layer9, "tensor `blk.9.attn_norm.weight`: not a tensor"},
+                        Case{q4k,
+                             "tensor `blk.0.ffn_down.weight`: type Q4_K is parsed but not "
+                             "loaded yet"},
+                        Case{odd_q,
+                             "tensor `blk.0.attn_q.weight` (model.layers.0.self_attn."
+                             "q_proj.weight) has shape [30, 32]"}}) {
+    std::shared_ptr<const GgufFile> f = Open(c.options);
+    ASSERT_NE(f, nullptr);
+    absl::Status s;
+    absl::StatusOr<ModelConfig> config = ModelConfigFromGguf(*f);
+    if (!config.ok()) {
+      s = config.status();
+    } else {
+      absl::StatusOr<std::unique_ptr<WeightStore>> w = WeightStore::OpenGguf(f, *config);
+      if (!w.ok()) {
+        s = w.status();
+      } else {
+        const std::string down = "model.layers.0.mlp.down_proj.weight";
+        s = (*w)->Load(down, *(*w)->Shape(down), DType::kF32).status();
+        if (s.ok()) {
+          s = (*w)->Load("model.layers.0.self_attn.q_proj.weight", {kHeads * kHeadDim, kHidden},
+                         DType::kF32)
+                  .status();
+        }
+      }
+    }
+    ASSERT_FALSE(s.ok()) << c.expect;
+    EXPECT_THAT(std::string(s.message()), HasSubstr(c.expect));
+    EXPECT_THAT(std::string(s.message()), HasSubstr("m.gguf"));
+  }
+}
+
+}  // namespace
+}  // namespace inferd::engine
