@@ -41,7 +41,9 @@ absl::StatusOr<Tensor> Quantize(const WeightStore& w, const Tensor& f32, DType d
 absl::StatusOr<Weight> LoadWeight(const WeightStore& w, Backend& backend, const std::string& name,
                                   const std::vector<int64_t>& shape, DType dtype) {
   dtype = HeldDType(w, name, shape, dtype);
-  const bool quantize = kernels::IsQuantized(dtype);
+  // A tensor stored in the quantized dtype asked for (GGUF Q8_0/Q4_0) is
+  // used as stored, not dequantized and quantized again.
+  const bool quantize = kernels::IsQuantized(dtype) && w.StoredDType(name) != dtype;
   absl::StatusOr<Tensor> host = w.Load(name, shape, quantize ? DType::kF32 : dtype);
   if (quantize && host.ok()) host = Quantize(w, *host, dtype);
   if (!host.ok()) return host.status();
@@ -51,7 +53,10 @@ absl::StatusOr<Weight> LoadWeight(const WeightStore& w, Backend& backend, const 
 absl::StatusOr<Weight> LoadStackedWeight(const WeightStore& w, Backend& backend,
                                          const std::vector<WeightStore::Part>& parts, DType dtype) {
   if (!parts.empty()) dtype = HeldDType(w, parts[0].name, parts[0].shape, dtype);
-  const bool quantize = kernels::IsQuantized(dtype);
+  bool quantize = false;
+  for (const WeightStore::Part& part : parts) {
+    quantize |= kernels::IsQuantized(dtype) && w.StoredDType(part.name) != dtype;
+  }
   absl::StatusOr<Tensor> host = w.LoadStacked(parts, quantize ? DType::kF32 : dtype);
   if (quantize && host.ok()) host = Quantize(w, *host, dtype);
   if (!host.ok()) return host.status();

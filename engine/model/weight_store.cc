@@ -262,6 +262,17 @@ absl::Status WeightStore::ReadGguf(const std::string& name, const GgufTensorRef&
   return absl::OkStatus();
 }
 
+std::optional<DType> WeightStore::StoredDType(const std::string& name) const {
+  if (auto it = gguf_by_name_.find(name); it != gguf_by_name_.end()) {
+    absl::StatusOr<DType> t = DTypeOfGguf(*gguf_, *it->second.info);
+    return t.ok() ? std::optional<DType>(*t) : std::nullopt;
+  }
+  if (auto it = by_name_.find(name); it != by_name_.end()) {
+    return it->second->tensors().at(name).dtype;
+  }
+  return std::nullopt;
+}
+
 bool WeightStore::Has(const std::string& name) const {
   return by_name_.count(name) != 0 || gguf_by_name_.count(name) != 0;
 }

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,10 @@ class WeightStore {
       std::shared_ptr<const GgufFile> file, const ModelConfig& config,
       LoadFormat format = LoadFormat::kCopy);
   LoadFormat format() const { return format_; }
+  // The dtype tensor `name` is stored in (a GGUF Q8_0/Q4_0 tensor can be
+  // loaded in it as stored: weight.h skips quantizing it); nullopt when the
+  // store lacks it or cannot load its type.
+  std::optional<DType> StoredDType(const std::string& name) const;
   bool Has(const std::string& name) const;
   // Shape of a tensor; error naming the tensor when it is missing.
   absl::StatusOr<std::vector<int64_t>> Shape(const std::string& name) const;

@@ -13,6 +13,7 @@
 // directory holding llamacpp/convert_hf_to_gguf.py (llamacpp-peer.sh's
 // layout) and Debian's python3-numpy/torch/sentencepiece are installed, and
 // skipped with that reason otherwise.
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -102,8 +103,9 @@ class GgufGoldenTest : public ::testing::TestWithParam<Case> {
 // Last-position logits of each prompt from a model loaded from `weights`.
 std::vector<std::vector<float>> Logits(const engine::ModelConfig& config,
                                        const engine::WeightStore& weights,
-                                       const std::vector<std::vector<int32_t>>& prompts) {
-  auto model = engine::Transformer::Load(config, weights, kernels::DType::kF32);
+                                       const std::vector<std::vector<int32_t>>& prompts,
+                                       engine::WeightQuantization quant = {}) {
+  auto model = engine::Transformer::Load(config, weights, kernels::DType::kF32, nullptr, quant);
   EXPECT_TRUE(model.ok()) << model.status();
   if (!model.ok()) return {};
   const int64_t vocab = config.vocab_size;
@@ -207,6 +209,55 @@ TEST_P(GgufGoldenTest, GreedyIdsThroughTheEngineAndTheGgufTokenizer) {
     Collected got = RunOne(**e, std::move(r));
     ASSERT_TRUE(got.status.ok()) << got.status;
     EXPECT_EQ(got.ids, p.greedy) << "prompt \"" << p.text << "\"";
+  }
+}
+
+// stories260K converted with --outtype q8_0 (committed, 344 KB): with the
+// linear layers served as Q8_0 the file's blocks are used as stored, not
+// requantized: with mmap the one matrix loaded alone (o_proj; q/k/v and
+// gate/up are fused into copies, F16 down_proj has rows of 172 and stays
+// fp32) is a view of the file, all of it — and the model predicts what the
+// F32 file's does.
+TEST(GgufQ8_0Test, LinearQ8_0TensorsAreServedAsStored) {
+  INFERD_REQUIRE_SHARED("golden/stories260K-greedy.json");
+  const std::string data = std::string(INFERD_SOURCE_DIR) + "/tests/golden/model/data/";
+  auto file = engine::GgufFile::Open(data + "stories260K-q8_0.gguf");
+  ASSERT_TRUE(file.ok()) << file.status();
+  std::shared_ptr<const engine::GgufFile> q8 = *std::move(file);
+  int64_t as_stored = 0;  // o_proj: the one Q8_0 matrix loaded alone, not fused
+  for (const engine::GgufTensorInfo& t : q8->contents().tensors) {
+    if (t.type == engine::GgmlType::kQ8_0 && t.name.find("attn_output.") != std::string::npos) {
+      as_stored += static_cast<int64_t>(t.nbytes);
+    }
+  }
+  ASSERT_GT(as_stored, 0);
+  auto config = engine::ModelConfigFromGguf(*q8);
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto store = engine::WeightStore::OpenGguf(q8, *config, engine::LoadFormat::kMmap);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto model = engine::Transformer::Load(*config, **store, kernels::DType::kF32, nullptr,
+                                         {.linear = kernels::DType::kQ8_0});
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ((*store)->BytesMapped(), as_stored);
+
+  std::ifstream in(SharedPath("golden/stories260K-greedy.json"));
+  std::vector<std::vector<int32_t>> prompts;
+  for (const auto& p : nlohmann::json::parse(in)["prompts"]) {
+    prompts.push_back(p["prompt_ids"].get<std::vector<int32_t>>());
+  }
+  auto f32 = engine::GgufFile::Open(data + "stories260K-f32.gguf");
+  ASSERT_TRUE(f32.ok()) << f32.status();
+  std::shared_ptr<const engine::GgufFile> f32_file = *std::move(f32);
+  auto f32_store = engine::WeightStore::OpenGguf(f32_file, *config);
+  ASSERT_TRUE(f32_store.ok()) << f32_store.status();
+  const auto want = Logits(*config, **f32_store, prompts);
+  const auto got = Logits(*config, **store, prompts, {.linear = kernels::DType::kQ8_0});
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    const auto argmax = [](const std::vector<float>& v) {
+      return std::max_element(v.begin(), v.end()) - v.begin();
+    };
+    EXPECT_EQ(argmax(got[i]), argmax(want[i])) << "prompt " << i;
   }
 }
 
