@@ -78,10 +78,9 @@ ABSL_FLAG(int32_t, metrics_port, 8002,
           "Prometheus metrics port (HTTP, path /metrics) on --host (0: pick a free port; "
           "-1: no metrics endpoint). The default stays clear of Prometheus's own ports "
           "(9090-9094) and its exporters' (9100-9999)");
-ABSL_FLAG(int32_t, http_port, -1,
+ABSL_FLAG(int32_t, http_port, 8000,
           "OpenAI-compatible HTTP API port on --host (/v1/completions, /v1/chat/completions, "
-          "/v1/models, /health; docs/openai-api.md). 0: pick a free port; -1 (default for "
-          "now): none");
+          "/v1/models, /health; docs/openai-api.md). 0: pick a free port; -1: no HTTP API");
 ABSL_FLAG(std::string, chat_template, "",
           "Chat template file (Jinja) for /v1/chat/completions, instead of the model "
           "directory's chat_template.jinja or tokenizer_config.json's chat_template");

@@ -18,8 +18,11 @@ namespace {
 std::string Hint(int error, const char* port_flag) {
   switch (error) {
     case EADDRINUSE:
+      // --metrics-port and --http-port (default 8000, which other servers
+      // like to take too) can also be turned off.
       return absl::StrCat("another process listens there: stop it, or choose another ", port_flag,
-                          " (0: any free port)");
+                          std::strcmp(port_flag, "--port") == 0 ? " (0: any free port)"
+                                                                : " (0: any free port; -1: none)");
     case EADDRNOTAVAIL:
       return "the address is not one of this machine's: use 127.0.0.1, 0.0.0.0 (all IPv4 "
              "interfaces), :: or an address of a local interface";

@@ -130,7 +130,8 @@ class BadInputTableTest(unittest.TestCase):
     def start_row(self, category, what, args, model_dir=MODEL_DIR, expected_exit=None):
         """`inferd serve` that must refuse to start; records its error line."""
         command = [os.path.join(BINARY_DIR, "inferd"), "serve", "--model", model_dir,
-                   "--host", "127.0.0.1", "--port", "0", "--metrics-port", "-1"] + list(args)
+                   "--host", "127.0.0.1", "--port", "0", "--metrics-port", "-1",
+                   "--http-port", "-1"] + list(args)
         result = subprocess.run(command, capture_output=True, text=True, timeout=60)
         lines = [l for l in result.stderr.splitlines() if "error" in l] or [result.stderr]
         # The message without the line prefix and the temporary directory.

@@ -174,7 +174,8 @@ class FlagBoundsTest(unittest.TestCase):
         """Runs serve with --flag value: the exit of a refused start, or the
         exit after SIGTERM of one that reached "inferd: serving"."""
         command = [INFERD, "serve", "--model", MODEL_DIR, "--host", "127.0.0.1", "--port", "0",
-                   "--metrics-port", "-1", "--drain-timeout", "5", "--" + flag, value]
+                   "--metrics-port", "-1", "--http-port", "-1", "--drain-timeout", "5",
+                   "--" + flag, value]
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    text=True)
         stdout = ""

@@ -137,13 +137,19 @@ class HardeningTest(unittest.TestCase):
         taken.listen()
         port = taken.getsockname()[1]
         try:
-            base = ["serve", "--model", MODEL_DIR, "--host", "127.0.0.1"]
+            # No HTTP API unless a case asks (a later --http-port wins): its
+            # default, 8000, may be taken on a shared machine.
+            base = ["serve", "--model", MODEL_DIR, "--host", "127.0.0.1", "--http-port", "-1"]
             for args, expected in [
                     (["--port", str(port), "--metrics-port", "-1"],
                      "--port %d: cannot listen on 127.0.0.1:%d: Address already in use" % (port, port)),
                     (["--port", "0", "--metrics-port", str(port)],
                      "--metrics-port %d: cannot listen on 127.0.0.1:%d: Address already in use"
                      % (port, port)),
+                    (["--port", "0", "--metrics-port", "-1", "--http-port", str(port)],
+                     "--http-port %d: cannot listen on 127.0.0.1:%d: Address already in use "
+                     "(another process listens there: stop it, or choose another --http-port "
+                     "(0: any free port; -1: none))" % (port, port)),
                     (["--port", "0", "--metrics-port", "-1", "--host", "8.8.8.8"],
                      "--host 8.8.8.8: cannot listen on 8.8.8.8:0: Cannot assign requested address"),
                     (["--port", "0", "--host", "no-such-host.invalid"],
@@ -171,7 +177,7 @@ class HardeningTest(unittest.TestCase):
     def start(self):
         process = subprocess.Popen(
             [INFERD, "serve", "--model", MODEL_DIR, "--host", "127.0.0.1", "--port", "0",
-             "--metrics-port", "-1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             "--metrics-port", "-1", "--http-port", "-1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         address = None
         deadline = time.monotonic() + TIMEOUT_S
         while time.monotonic() < deadline and address is None:

@@ -73,13 +73,16 @@ std::unique_ptr<InferdServer> InferdServer::Start(const std::string& model_dir,
   const Clock::time_point deadline = Clock::now() + options.timeout;
   std::vector<std::string> argv = {InferdPath(), "serve",     "--model", model_dir,
                                    "--host",     "127.0.0.1", "--port",  "0"};
-  // A free metrics port unless the test picks: never the default 9090, which
+  // A free metrics port unless the test picks: never the default 8002, which
   // servers running side by side would fight over.
   const bool sets_metrics_port =
       std::any_of(extra_args.begin(), extra_args.end(), [](const std::string& arg) {
         return arg == "--metrics-port" || arg.rfind("--metrics-port=", 0) == 0;
       });
   if (!sets_metrics_port) argv.insert(argv.end(), {"--metrics-port", "0"});
+  // No HTTP API unless the test asks for one (a later --http-port wins): the
+  // default 8000 would be fought over the same way.
+  argv.insert(argv.end(), {"--http-port", "-1"});
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   std::optional<ChildProcess> process = ChildProcess::Start(argv, error, options.stderr_path);
   if (!process.has_value()) return nullptr;

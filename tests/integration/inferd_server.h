@@ -1,10 +1,11 @@
 // tests/integration/inferd_server.h — the real daemon for a test:
 // `build/inferd serve --model DIR --host 127.0.0.1 --port 0 --metrics-port 0
-// ...`. Its address is read from "inferd: listening on HOST:PORT (loading
-// ...)", its metrics port from "inferd: metrics on HOST:PORT" (both printed
-// before the model loads), and readiness from "inferd: serving <model> on
-// HOST:PORT" plus health SERVING. Extra args may set --metrics-port
-// themselves (-1: none). Stop() sends SIGTERM and waits (bounded); the
+// --http-port -1 ...`. Its address is read from "inferd: listening on
+// HOST:PORT (loading ...)", its metrics port from "inferd: metrics on
+// HOST:PORT" (both printed before the model loads), and readiness from
+// "inferd: serving <model> on HOST:PORT" plus health SERVING. Extra args may
+// set --metrics-port themselves (-1: none); --http-port is -1 (no HTTP API)
+// unless they set it. Stop() sends SIGTERM and waits (bounded); the
 // destructor kills it.
 #ifndef INFERD_TESTS_INTEGRATION_INFERD_SERVER_H_
 #define INFERD_TESTS_INTEGRATION_INFERD_SERVER_H_

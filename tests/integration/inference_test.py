@@ -48,7 +48,8 @@ def start_server_with_metrics(model_dir=MODEL_DIR, extra_args=(), stderr=None):
     `inferd: metrics on` line; None with --metrics-port -1)."""
     process = subprocess.Popen(
         [os.path.join(BINARY_DIR, "inferd"), "serve", "--model", model_dir,
-         "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0"] + list(extra_args),
+         "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--http-port", "-1"]
+        + list(extra_args),
         stdout=subprocess.PIPE, stderr=stderr)
     deadline = time.monotonic() + TIMEOUT_S
     # Raw reads: a buffered readline() could swallow the ready line together

@@ -101,7 +101,8 @@ class LoadFormatTest(unittest.TestCase):
     def test_bad_value_names_the_flag(self):
         for command in ("generate", "serve"):
             args = ([command, "--model", MODEL_DIR, "--prompt-ids", "1"] if command == "generate"
-                    else [command, "--model", MODEL_DIR, "--port", "0", "--metrics-port", "-1"])
+                    else [command, "--model", MODEL_DIR, "--port", "0", "--metrics-port", "-1",
+                          "--http-port", "-1"])
             for value in ("mmaps", "", "safetensors"):
                 with self.subTest(command=command, value=value):
                     result = run(args + ["--load-format", value], timeout=30)

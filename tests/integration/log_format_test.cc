@@ -117,8 +117,9 @@ TEST(LogFormatTest, BadLifecycleFlagsExitTwoNamingTheFlag) {
                                              {"--drain-timeout", "-1"},
                                              {"--watchdog-timeout", "nan"},
                                              {"--debug-load-delay", "-2"}}) {
-    std::vector<std::string> argv = {InferdPath(), "serve", "--model",        SharedPath(kModel),
-                                     "--port",     "0",     "--metrics-port", "-1"};
+    std::vector<std::string> argv = {InferdPath(),  "serve", "--model",        SharedPath(kModel),
+                                     "--port",      "0",     "--metrics-port", "-1",
+                                     "--http-port", "-1"};
     argv.insert(argv.end(), args.begin(), args.end());
     const CommandResult result = RunCommand(argv);
     EXPECT_EQ(result.exit_code, 2) << args[0] << "\n" << result.err;

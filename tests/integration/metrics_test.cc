@@ -249,7 +249,7 @@ TEST(MetricsPortTest, MinusOneDisablesAndBadValuesAreRefused) {
 
   for (const char* bad : {"70000", "-2"}) {
     const CommandResult r = RunCommand({InferdPath(), "serve", "--model", SharedPath(kModel),
-                                        "--port", "0", "--metrics-port", bad});
+                                        "--port", "0", "--metrics-port", bad, "--http-port", "-1"});
     EXPECT_EQ(r.exit_code, 2) << bad;
     EXPECT_NE(r.err.find("--metrics-port"), std::string::npos) << r.err;
   }
@@ -260,9 +260,9 @@ TEST(MetricsPortTest, BusyMetricsPortFailsTheStart) {
   std::string error;
   auto first = InferdServer::Start(SharedPath(kModel), {}, &error);
   ASSERT_NE(first, nullptr) << error;
-  const CommandResult second =
-      RunCommand({InferdPath(), "serve", "--model", SharedPath(kModel), "--host", "127.0.0.1",
-                  "--port", "0", "--metrics-port", std::to_string(first->metrics_port())});
+  const CommandResult second = RunCommand(
+      {InferdPath(), "serve", "--model", SharedPath(kModel), "--host", "127.0.0.1", "--port", "0",
+       "--metrics-port", std::to_string(first->metrics_port()), "--http-port", "-1"});
   EXPECT_EQ(second.exit_code, 1);
   // Found by the trial bind before anything listens (server/listen_preflight.h).
   EXPECT_NE(second.err.find("--metrics-port " + std::to_string(first->metrics_port()) +

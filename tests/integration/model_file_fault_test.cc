@@ -107,7 +107,7 @@ TEST(ModelFileFaultTest, ChangingTheModelFilesUnderARunningServerIsHarmless) {
     // A server started now refuses the truncated file, naming it.
     const CommandResult refused =
         RunCommand({InferdPath(), "serve", "--model", dir.string(), "--host", "127.0.0.1", "--port",
-                    "0", "--metrics-port", "-1"},
+                    "0", "--metrics-port", "-1", "--http-port", "-1"},
                    std::chrono::seconds(30));
     EXPECT_EQ(refused.exit_code, 1) << refused.err;
     EXPECT_NE(refused.err.find("model.safetensors"), std::string::npos) << refused.err;

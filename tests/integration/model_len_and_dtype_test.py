@@ -90,7 +90,7 @@ class ModelLenAndDtypeTest(unittest.TestCase):
         """serve exits non-zero, never printing the ready line, and its last
         error line names each of `needles`."""
         result = run(["serve", "--model", MODEL_DIR, "--host", "127.0.0.1", "--port", "0",
-                      "--metrics-port", "-1"] + args)
+                      "--metrics-port", "-1", "--http-port", "-1"] + args)
         self.assertNotEqual(result.returncode, 0, result.stderr)
         self.assertNotIn(READY_PREFIX, result.stdout)
         errors = [l for l in result.stderr.splitlines() if "error:" in l]
@@ -198,7 +198,7 @@ class ModelLenAndDtypeTest(unittest.TestCase):
         for flag, value in (("--dtype", "int8"), ("--kv-cache-dtype", "x")):
             for command in ("serve", "generate"):
                 result = run([command, "--model", MODEL_DIR, "--port", "0", "--metrics-port", "-1",
-                              flag, value] if command == "serve" else
+                              "--http-port", "-1", flag, value] if command == "serve" else
                              [command, "--model", MODEL_DIR, "--prompt-ids", "1", flag, value])
                 self.assertEqual(result.returncode, 2, (command, flag, result.stderr))
                 self.assertIn("%s must be auto, fp32, bf16 or fp16" % flag, result.stderr)

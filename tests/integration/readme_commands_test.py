@@ -4,8 +4,8 @@ Each test takes a fenced block (found by its `<!-- marker -->` comment) or a
 line from README.md and runs it in a scratch directory laid out like the
 repository root: build/{inferd,inferctl,inferload,python} link to the build
 directory, examples/ and loadtest/ to the sources. The only changes made to
-a command are the ports: `inferd serve` gets `--port 0 --metrics-port -1`, and
-clients get the port it chose (`--addr`). Also here: what gRPC's own log
+a command are the ports: `inferd serve` gets `--port 0 --metrics-port -1
+--http-port -1`, and clients get the port it chose (`--addr`). Also here: what gRPC's own log
 lines look like in `--log-format text` (README "Logs").
 Environment as inference_test.py.
 """
@@ -100,8 +100,8 @@ def start_serve(test, line, cwd, stderr):
     """Starts the README's `build/inferd serve ...` line on free ports; returns the address."""
     env, argv = split_command(line)
     test.assertEqual(argv[:2], ["build/inferd", "serve"], line)
-    process = subprocess.Popen(argv + ["--port", "0", "--metrics-port", "-1"], cwd=cwd,
-                               env=dict(os.environ, **env), stdout=subprocess.PIPE,
+    process = subprocess.Popen(argv + ["--port", "0", "--metrics-port", "-1", "--http-port", "-1"],
+                               cwd=cwd, env=dict(os.environ, **env), stdout=subprocess.PIPE,
                                stderr=stderr)
 
     def stop():

@@ -368,8 +368,9 @@ TEST_F(SecurityTest, BadSecurityFlagsStopTheStartBeforeThePortOpens) {
        "--max-streams-per-connection must be"},
   };
   for (const BadStart& c : cases) {
-    std::vector<std::string> argv = {InferdPath(), "serve", "--model",        SharedPath(kModel),
-                                     "--port",     "0",     "--metrics-port", "0"};
+    std::vector<std::string> argv = {InferdPath(),  "serve", "--model",        SharedPath(kModel),
+                                     "--port",      "0",     "--metrics-port", "0",
+                                     "--http-port", "-1"};
     argv.insert(argv.end(), c.args.begin(), c.args.end());
     const CommandResult result = RunCommand(argv, std::chrono::seconds(30));
     EXPECT_EQ(result.exit_code, 2) << c.name << ": " << result.err;
