@@ -618,6 +618,29 @@ class OpenAiHttpTest(unittest.TestCase):
             ("header over 16 KiB",
              b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n", 431,
              "header"),
+            ("header flood: 3,000 small fields",
+             b"GET /health HTTP/1.1\r\nHost: x\r\n" +
+             b"".join(b"X-F%d: v\r\n" % i for i in range(3000)) + b"\r\n", 431,
+             "larger than 16384 bytes"),
+            ("Content-Length over the limit, no body sent",
+             b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             b"Content-Length: 999999999\r\n\r\n", 413, "--max-request-bytes"),
+            ("chunked body over --max-request-bytes",
+             b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+             b"".join(b"4000\r\n" + b"a" * 0x4000 + b"\r\n" for _ in range(5)) + b"0\r\n\r\n",
+             413, "--max-request-bytes"),
+            ("Content-Length not a number",
+             b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n", 400,
+             "malformed HTTP request"),
+            ("two different Content-Lengths",
+             b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+             b"Content-Length: 3\r\n\r\n{}", 400, "malformed HTTP request"),
+            ("a bad chunk size",
+             b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+             b"zz\r\n{}\r\n0\r\n\r\n", 400, "malformed HTTP request"),
+            ("an empty body", raw_post("/v1/completions", b""), 400, "not valid JSON"),
+            ("a lone UTF-16 surrogate escape", raw_post("/v1/completions", b'{"prompt": "\\ud800"}'),
+             400, "surrogate U+D800..U+DBFF must be followed by"),
         ]
         rows = [
             # (what, path, body, status, param, text in the message)
@@ -672,6 +695,19 @@ class OpenAiHttpTest(unittest.TestCase):
              "response_format", "cannot be combined"),
             ("stop of the wrong type", "/v1/completions", dict(good, stop=[1]), 400, "stop[0]",
              "expected a string"),
+            ("temperature a string", "/v1/completions", dict(good, temperature="hot"), 400,
+             "temperature", "expected a number"),
+            ("stream not a boolean", "/v1/completions", dict(good, stream="yes"), 400, "stream",
+             "expected a boolean"),
+            ("seed not an integer", "/v1/completions", dict(good, seed=1.5), 400, "seed",
+             "expected an integer"),
+            ("n above 128", "/v1/completions", dict(good, n=129), 400, "n",
+             "n: must be in [1, 128]"),
+            ("logprobs above the limit", "/v1/completions", dict(good, logprobs=1000), 400,
+             "logprobs", "logprobs: must be in"),
+            ("an empty prompt list", "/v1/completions", {"prompt": []}, 400, "prompt", "empty"),
+            ("message content a number", "/v1/chat/completions",
+             {"messages": [{"role": "user", "content": 5}]}, 400, None, "content"),
         ]
         seen = []
         for what, data, status, text in raw_rows:
@@ -694,10 +730,15 @@ class OpenAiHttpTest(unittest.TestCase):
                 self.assertEqual(set(error), {"message", "type", "param", "code"})
                 seen.append((what, status, error["message"]))
                 self.assert_serving()
-        # The wrong method on a known path, and GET of a POST path.
-        status, headers, data = request(self.port, "GET", "/v1/completions")
-        self.assertEqual(status, 405)
-        self.assertEqual(headers.get("Allow"), "POST")
+        # The wrong method on a known path: GET or DELETE of a POST path.
+        for method in ("GET", "DELETE"):
+            with self.subTest(what=method + " /v1/completions"):
+                status, headers, data = request(self.port, method, "/v1/completions")
+                self.assertEqual(status, 405, data)
+                self.assertEqual(headers.get("Allow"), "POST")
+                error = json.loads(data)["error"]
+                self.assertIn(method, error["message"])
+                seen.append((method + " of a POST path", status, error["message"]))
         for what, status, message in seen:
             print("%-34s %d  %s" % (what, status, message[:100]))
         self.assertGreaterEqual(len(seen), 25)
@@ -710,6 +751,37 @@ class OpenAiHttpTest(unittest.TestCase):
             self.assert_serving()
             slow.sendall(b"ngth: 40\r\n\r\n{\"prompt\": \"Once\"")
             self.assert_serving()
+
+    def test_slowloris_is_cut_off_after_the_request_read_timeout(self):
+        # A header dribbled a byte a second never completes: 30 s after the
+        # request began (kRequestReadTimeout) the server closes the connection,
+        # and serves other clients all the while.
+        header = b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 60
+        with socket.create_connection(("127.0.0.1", self.port)) as slow:
+            start_s = time.monotonic()
+            closed_after = None
+            for i, byte in enumerate(header):
+                try:
+                    slow.sendall(bytes([byte]))
+                except OSError:  # reset: closed
+                    closed_after = time.monotonic() - start_s
+                    break
+                readable, _, _ = select.select([slow], [], [], 1.0)
+                if readable:
+                    try:
+                        got = slow.recv(4096)
+                    except OSError:
+                        got = b""
+                    self.assertEqual(got, b"", "the server answered a partial request")
+                    closed_after = time.monotonic() - start_s
+                    break
+                if i % 10 == 0:
+                    self.assert_serving()
+        self.assertIsNotNone(closed_after, "still open after %d s" % len(header))
+        print("slowloris connection closed after %.1f s" % closed_after)
+        self.assertGreater(closed_after, 29)
+        self.assertLess(closed_after, 45)
+        self.assert_serving()
 
 
 KEY = "http-test-key-0123456789abcdef"
