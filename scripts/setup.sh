@@ -28,10 +28,15 @@ packages=(
 # metrics and rules tests, yamllint, kubectl (kustomize) and shellcheck for
 # deploy/, clang with libFuzzer for scripts/fuzz.sh, openssl (the command)
 # for the certificates the TLS tests make, python3-jsonschema for checking
-# structured output against its schema.
-test_tools=(prometheus yamllint python3-yaml python3-jsonschema shellcheck clang libclang-rt-14-dev openssl)
+# structured output against its schema, curl for the raw SSE bytes of the
+# HTTP API, Node.js and npm for the OpenAI Node SDK test.
+test_tools=(prometheus yamllint python3-yaml python3-jsonschema shellcheck clang libclang-rt-14-dev openssl
+            curl)
 # Debian's kubectl; an image that already ships one keeps it (the packages conflict).
 command -v kubectl >/dev/null 2>&1 || test_tools+=(kubernetes-client)
+# Debian's Node.js (18) and npm, unless a Node.js with npm is already there
+# (NodeSource's nodejs bundles npm and conflicts with Debian's npm package).
+{ command -v node && command -v npm; } >/dev/null 2>&1 || test_tools+=(nodejs npm)
 packages+=("${test_tools[@]}")
 
 missing=()
@@ -44,6 +49,12 @@ if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The OpenAI Node SDK for tests/integration/openai_node_sdk_test.py, at the
+# version package-lock.json pins. Without it (no registry) that test skips.
+if ! (cd tests/integration/node && npm ci --no-audit --no-fund --loglevel=error); then
+  echo "setup: warning: npm ci in tests/integration/node failed: the OpenAI Node SDK test will skip" >&2
 fi
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}"
