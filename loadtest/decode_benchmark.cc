@@ -5,10 +5,11 @@
 //
 //   build/decode_benchmark --model ../shared/models/tiny-llama [--streams 16]
 //       [--max-tokens 256] [--repeats 3] [--threads 0] [--dtype auto|fp32|bf16|fp16]
-//       [--kv-cache-dtype auto|fp32|bf16|fp16] [--max-model-len N] [--kv-cache-memory MiB]
+//       [--kv-cache-dtype auto|fp32|bf16|fp16] [--quantization none|int8|q4]
+//       [--max-model-len N] [--kv-cache-memory MiB]
 //       [--device cpu|cuda|auto] [--gpu-memory-utilization F]
 //
-// --threads, --dtype, --kv-cache-dtype and --max-model-len mean what they mean
+// --threads, --dtype, --kv-cache-dtype, --quantization and --max-model-len mean what they mean
 // for `inferd serve`. Also prints the load time, the weights' bytes, and the
 // batch-1 weight-read bandwidth (weight bytes x tokens/s: every decoded token
 // streams every weight once).
@@ -47,6 +48,7 @@ struct Options {
   int threads = 0;
   std::string dtype = "auto";
   std::string kv_cache_dtype = "auto";
+  std::string quantization = "none";
   int64_t max_model_len = 0;
   int64_t kv_cache_mib = 256;
   std::string device = "cpu";
@@ -87,6 +89,8 @@ Options Parse(int argc, char** argv) {
       o.dtype = next();
     } else if (a == "--kv-cache-dtype") {
       o.kv_cache_dtype = next();
+    } else if (a == "--quantization") {
+      o.quantization = next();
     } else if (a == "--max-model-len") {
       o.max_model_len = std::stoll(next());
     } else if (a == "--kv-cache-memory") {
@@ -99,8 +103,8 @@ Options Parse(int argc, char** argv) {
       std::fprintf(stderr,
                    "usage: decode_benchmark [--model DIR] [--streams N] [--max-tokens N] "
                    "[--repeats N] [--threads N] [--dtype auto|fp32|bf16|fp16] "
-                   "[--kv-cache-dtype auto|fp32|bf16|fp16] [--max-model-len N] "
-                   "[--kv-cache-memory MiB] [--device cpu|cuda|auto] "
+                   "[--kv-cache-dtype auto|fp32|bf16|fp16] [--quantization none|int8|q4] "
+                   "[--max-model-len N] [--kv-cache-memory MiB] [--device cpu|cuda|auto] "
                    "[--gpu-memory-utilization F]\n");
       std::exit(2);
     }
@@ -183,6 +187,14 @@ int main(int argc, char** argv) {
   cfg.dtype = ParseDType("--dtype", opt.dtype);
   cfg.kv_cache_dtype = ParseDType("--kv-cache-dtype", opt.kv_cache_dtype);
   cfg.max_model_len = opt.max_model_len;
+  absl::StatusOr<std::optional<inferd::kernels::DType>> quantization =
+      inferd::engine::ParseQuantization(opt.quantization);
+  if (!quantization.ok()) {
+    std::fprintf(stderr, "--quantization %s\n",
+                 std::string(quantization.status().message()).c_str());
+    return 2;
+  }
+  cfg.quantization = *quantization;
   absl::StatusOr<inferd::engine::DeviceSetting> device =
       inferd::engine::ParseDeviceSetting(opt.device);
   if (!device.ok()) {
@@ -208,9 +220,11 @@ int main(int argc, char** argv) {
   const double bn = Median(many);
   const inferd::engine::ModelInfo& info = (*engine)->model_info();
   std::printf(
-      "weights %s (checkpoint %s), %.3f GB, loaded in %.2f s; kv cache %s, %lld tokens max\n",
-      info.dtype.c_str(), info.checkpoint_dtype.c_str(), info.weight_bytes / 1e9, info.load_seconds,
-      info.kv_cache_dtype.c_str(), static_cast<long long>(info.max_context));
+      "weights %s (checkpoint %s, quantization %s), %.3f GB, loaded in %.2f s; kv cache %s, %lld "
+      "tokens max\n",
+      info.dtype.c_str(), info.checkpoint_dtype.c_str(), info.quantization.c_str(),
+      info.weight_bytes / 1e9, info.load_seconds, info.kv_cache_dtype.c_str(),
+      static_cast<long long>(info.max_context));
   std::printf("device %s; kv pool %.3f GB in %lld blocks\n", info.device.c_str(),
               info.kv_cache_bytes / 1e9, static_cast<long long>(info.num_kv_blocks));
   std::printf("model %s (%s), %d tokens per stream, %d repeats (median), %d kernel threads\n",

@@ -9,8 +9,8 @@
 // simd::Reduce4, then + bias[j]. Nothing depends on m, n, the tile holding
 // the element or the thread computing it, so batch invariance is bit-exact.
 // (The other scheme, quantizing activations per row to int8 for integer dot
-// products, costs accuracy against the fp32 path and was not taken; see
-// docs/quantization.md for the measured speeds.)
+// products, costs accuracy against the fp32 path and is not built yet;
+// docs/quantization.md has this kernel's measured speeds.)
 //
 // Paths, same arithmetic: fewer than kWidenMinRows rows (decode at batch 1,
 // memory-bound) read the blocks straight into registers, kCols columns at a
