@@ -288,6 +288,16 @@ nlohmann::json ReportJson(const std::vector<SchemaResult>& results, const Maskbe
                           {"outcome", SchemaOutcomeName(r.outcome)},
                           {"ttfm_ms", static_cast<double>(r.ttfm_ns) / 1e6},
                           {"tokens", r.mask_ns.size()}};
+    // Where the TBM tail comes from: the slowest mask and the masks over the
+    // issue's 500 us p99 target.
+    int64_t max_ns = 0;
+    int over = 0;
+    for (int64_t ns : r.mask_ns) {
+      max_ns = std::max(max_ns, ns);
+      over += ns > 500'000 ? 1 : 0;
+    }
+    rec["tbm_max_us"] = static_cast<double>(max_ns) / 1e3;
+    rec["tbm_over_500us"] = over;
     if (!r.error.empty()) rec["error"] = r.error;
     per_schema.push_back(std::move(rec));
   }

@@ -19,9 +19,19 @@
 namespace inferd::engine {
 
 // Appends the canonical form of frames[0..n-1] to `out`; false (and `out`
-// unspecified) when more than `max_states` states are reachable.
+// unspecified) when more than `max_states` states are written.
+//
+// `max_bytes` >= 0 writes only what reading at most that many bytes can
+// meet: a state that cannot come to a stack's top within max_bytes bytes
+// (by a lower bound: a byte edge costs one byte, a call none, and the
+// caller's continuation one more when the callee's start must read a byte)
+// is written as a mark, without its edges. Two stacks with equal strings
+// then read every byte string of length <= max_bytes the same way (each
+// state met on top is written), though they may differ past it: the
+// positions of a bounded repetition far from its end look alike. Negative:
+// everything reachable.
 bool AppendCanonicalStates(const GrammarAutomaton& automaton, const int32_t* frames, int n,
-                           size_t max_states, std::string* out);
+                           size_t max_states, int max_bytes, std::string* out);
 
 }  // namespace inferd::engine
 

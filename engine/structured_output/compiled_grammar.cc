@@ -43,10 +43,10 @@ namespace {
 // past kMaxShared entries it starts over (grammars keep the entries they
 // hold).
 constexpr size_t kMaxShared = 4096;
-// A key reaching more states than this is not shared: its canonical form
-// would cost more than the entry (a frame in a big object rule reaches the
-// whole schema), and such keys seldom recur in another grammar. The shared
-// ones are small: string, number, whitespace and bounded-length rules.
+// A key meeting more states than this (within max_depth bytes) is not
+// shared: its canonical form would cost more than the entry (a frame in a big object rule reaches
+// the whole schema), and such keys seldom recur in another grammar. The shared ones are small:
+// string, number, whitespace and bounded-length rules.
 constexpr size_t kMaxCanonicalStates = 256;
 
 struct SharedEntries {
@@ -70,7 +70,12 @@ std::string CompiledGrammar::CanonicalKey(const int32_t* key, int n) const {
   uint64_t fp = vocab_->fingerprint();
   out.append(reinterpret_cast<const char*>(&fp), sizeof(fp));
   AppendInt(vocab_->size(), &out);
-  if (!AppendCanonicalStates(automaton_, key, n, kMaxCanonicalStates, &out)) return std::string();
+  // Tokens read at most max_depth bytes: forms equal that far give equal
+  // entries.
+  if (!AppendCanonicalStates(automaton_, key, n, kMaxCanonicalStates, vocab_->trie().max_depth(),
+                             &out)) {
+    return std::string();
+  }
   return out;
 }
 

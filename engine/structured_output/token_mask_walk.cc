@@ -24,23 +24,32 @@ std::atomic<int64_t> g_subtrees_reused{0};
 
 // A root child's subtree walked from a set: what it accepted and left
 // uncertain. Shared by every walk (any grammar) reaching the same child in
-// a set of the same canonical form (subtree_memo_key_).
+// a set of the same canonical form (CanonicalForm).
 struct SubtreeResult {
   std::vector<int32_t> accepted_ids;     // or, when many,
   std::vector<uint32_t> accepted_bits;   // a whole-vocabulary bitmask
   std::vector<int32_t> uncertain_ranks;  // ascending
 };
 
-// Bounded: past kMaxMemoInts stored ids and ranks, it starts over.
+// Bounded: past kMaxMemoInts stored ids and ranks, the results start over;
+// past kMaxFormBytes, the table of forms does (numbers are never reused, so
+// a walker's numbers stay right).
 constexpr size_t kMaxMemoInts = size_t{8} << 20;
+constexpr size_t kMaxFormBytes = size_t{64} << 20;
 // Only subtrees this large are worth a canonical form and a lookup.
 constexpr int32_t kMemoMinNodes = 256;
-// Sets whose stacks reach more states are not memoised.
-constexpr size_t kMemoMaxStates = 64;
+// Sets whose stacks meet more states (within the subtree's depth) are not
+// memoised.
+constexpr size_t kMemoMaxStates = 256;
 
 struct SubtreeMemo {
   absl::Mutex mu;
-  absl::flat_hash_map<std::string, std::shared_ptr<const SubtreeResult>> map ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<std::string, int64_t> forms ABSL_GUARDED_BY(mu);
+  size_t form_bytes ABSL_GUARDED_BY(mu) = 0;
+  int64_t next_form ABSL_GUARDED_BY(mu) = 0;
+  // By (form, root child's node index).
+  absl::flat_hash_map<std::pair<int64_t, int32_t>, std::shared_ptr<const SubtreeResult>> map
+      ABSL_GUARDED_BY(mu);
   size_t ints ABSL_GUARDED_BY(mu) = 0;
 };
 
@@ -62,6 +71,8 @@ int32_t TokenMaskWalker::Intern(StackSet&& set) {
     step_.resize(sets_.size() * 256, -1);
     successor_.emplace_back();
     successor_known_.push_back(0);
+    forms_.emplace_back();
+    forms_.back().fill(-2);
   }
   return it->second;
 }
@@ -318,13 +329,14 @@ std::unique_ptr<TokenMaskEntry> TokenMaskWalker::Run(const int32_t* key, int n,
         continue;
       }
       const int32_t x = StepTo(ids[0], node.byte);
-      const std::string& canonical = live(x) ? CanonicalSet(x) : std::string();
-      if (canonical.empty()) {
+      // Tokens below read at most bytes_below bytes from x: forms equal
+      // that far give equal results.
+      const int64_t form = live(x) ? CanonicalForm(x, FormBound(trie_.bytes_below(i))) : -1;
+      if (form < 0) {
         walk(i, node.end, accept, add_uncertain);
         continue;
       }
-      std::string key = canonical;
-      key.append(reinterpret_cast<const char*>(&i), sizeof(i));
+      const std::pair<int64_t, int32_t> key(form, i);
       SubtreeMemo& memo = Memo();
       std::shared_ptr<const SubtreeResult> result;
       {
@@ -398,31 +410,33 @@ std::unique_ptr<TokenMaskEntry> TokenMaskWalker::Run(const int32_t* key, int n,
 int64_t TokenMaskSubtreesDecided() { return g_subtrees_decided.load(std::memory_order_relaxed); }
 int64_t TokenMaskSubtreesReused() { return g_subtrees_reused.load(std::memory_order_relaxed); }
 
-const std::string& TokenMaskWalker::CanonicalSet(int32_t x) {
+int TokenMaskWalker::FormBound(int32_t bytes) {
+  int b = 0;
+  while (b < kBoundedForms && (4 << b) < bytes) ++b;
+  return b;
+}
+
+int64_t TokenMaskWalker::CanonicalForm(int32_t x, int bound) {
   const auto xi = static_cast<size_t>(x);
-  if (canonical_.size() <= xi) canonical_.resize(sets_.size());
-  if (canonical_known_.size() <= xi) canonical_known_.resize(sets_.size(), 0);
-  if (canonical_known_[xi]) return canonical_[xi];
-  canonical_known_[xi] = 1;
+  int64_t& known = forms_[xi][static_cast<size_t>(bound)];
+  if (known != -2) return known;
+  known = -1;
+  const int max_bytes = bound < kBoundedForms ? 4 << bound : -1;
   std::vector<std::string> stacks;
   std::vector<int32_t> frames;
-  bool ok = true;
   for (int32_t id : sets_[xi].stacks) {
     frames.clear();
     int32_t f = id;
     for (; f >= 0; f = arena_.parent(f)) frames.push_back(arena_.state(f));
     std::string one;
     if (f != kBottom || !AppendCanonicalStates(a_, frames.data(), static_cast<int>(frames.size()),
-                                               kMemoMaxStates, &one)) {
-      ok = false;
-      break;
+                                               kMemoMaxStates, max_bytes, &one)) {
+      return known;  // -1: not memoised
     }
     stacks.push_back(std::move(one));
   }
-  std::string& out = canonical_[xi];
-  out.clear();
-  if (!ok) return out;  // empty: not memoised
   std::sort(stacks.begin(), stacks.end());
+  std::string out;
   const uint64_t fp = vocab_.fingerprint();
   out.append(reinterpret_cast<const char*>(&fp), sizeof(fp));
   out.push_back(below(x) ? 'b' : 'n');
@@ -431,7 +445,20 @@ const std::string& TokenMaskWalker::CanonicalSet(int32_t x) {
     out.append(reinterpret_cast<const char*>(&len), sizeof(len));
     out.append(one);
   }
-  return out;
+  SubtreeMemo& memo = Memo();
+  absl::MutexLock lock(&memo.mu);
+  if (memo.form_bytes + out.size() > kMaxFormBytes) {
+    memo.forms.clear();
+    memo.form_bytes = 0;
+  }
+  const size_t size = out.size();
+  auto [it, fresh] = memo.forms.try_emplace(std::move(out), memo.next_form);
+  if (fresh) {
+    ++memo.next_form;
+    memo.form_bytes += size;
+  }
+  known = it->second;
+  return known;
 }
 
 TokenMaskWalker::TokenMaskWalker(const GrammarAutomaton& automaton, const TokenVocabulary& vocab)
@@ -445,8 +472,7 @@ void TokenMaskWalker::Clear() {
   flags_.clear();
   successor_.clear();
   successor_known_.clear();
-  canonical_.clear();
-  canonical_known_.clear();
+  forms_.clear();
 }
 
 }  // namespace inferd::engine

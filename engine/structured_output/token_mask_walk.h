@@ -97,10 +97,15 @@ class TokenMaskWalker {
   // The one live set every way of reading bytes pos.. of `row` takes x to,
   // or -1 when there is no such set.
   int32_t FinishCharacter(int32_t x, const Utf8Row& row, int pos);
-  // The canonical form of set x (every stack over kBottom, sorted, with the
-  // below flag and the vocabulary), empty when a stack reaches too many
-  // states; kept per set.
-  const std::string& CanonicalSet(int32_t x);
+  // Byte bounds of canonical forms: 4 << b for b < kBoundedForms, then
+  // unbounded.
+  static constexpr int kBoundedForms = 7;
+  static int FormBound(int32_t bytes);
+  // The number of set x's canonical form (every stack over kBottom, sorted,
+  // with the below flag and the vocabulary) as far as reading 4 << `bound`
+  // bytes can tell (canonical_states.h), in the process-wide table of
+  // forms; -1 when a stack reaches too many states. Kept per set.
+  int64_t CanonicalForm(int32_t x, int bound);
 
   const GrammarAutomaton& a_;
   const TokenVocabulary& vocab_;
@@ -116,10 +121,9 @@ class TokenMaskWalker {
   std::vector<uint8_t> flags_;          // per set
   // Per set, computed when first asked.
   std::vector<Successor> successor_;
-  std::vector<char> successor_known_;  // 0 no, 1 ASCII part, 2 both
-  std::vector<std::string> canonical_;
-  std::vector<char> canonical_known_;
-  std::vector<std::pair<int32_t, int>> counts_;  // scratch
+  std::vector<char> successor_known_;                          // 0 no, 1 ASCII part, 2 both
+  std::vector<std::array<int64_t, kBoundedForms + 1>> forms_;  // per set; -2 until computed
+  std::vector<std::pair<int32_t, int>> counts_;                // scratch
 };
 
 // How many root subtrees walks took from the cross-grammar subtree memo.

@@ -61,6 +61,16 @@ TokenTrie::TokenTrie(const std::vector<std::string>& bytes, const std::vector<bo
     max_depth_ = std::max(max_depth_, static_cast<int32_t>(b.size()));
   }
   close_from(0, static_cast<int32_t>(bytes_.size()));
+  // Children follow their parent in preorder: one backward pass.
+  bytes_below_.assign(nodes_.size(), 0);
+  for (size_t i = nodes_.size(); i-- > 0;) {
+    const Node& n = nodes_[i];
+    int32_t most = 0;
+    for (auto j = static_cast<int32_t>(i) + 1; j < n.end; j = nodes_[static_cast<size_t>(j)].end) {
+      most = std::max(most, 1 + bytes_below_[static_cast<size_t>(j)]);
+    }
+    bytes_below_[i] = most;
+  }
   Summarize();
 }
 

@@ -53,6 +53,8 @@ class TokenTrie {
   int32_t id(int32_t rank) const { return ids_[static_cast<size_t>(rank)]; }
   std::string_view bytes(int32_t rank) const { return bytes_[static_cast<size_t>(rank)]; }
   int32_t max_depth() const { return max_depth_; }
+  // The most bytes a token below node `index` reads after it.
+  int32_t bytes_below(int32_t index) const { return bytes_below_[static_cast<size_t>(index)]; }
   const Summary& summary(int32_t index) const { return summaries_[static_cast<size_t>(index)]; }
   // The ASCII bytes of a rank's token (bit b of word b / 64).
   const std::array<uint64_t, 2>& ascii_bytes(int32_t rank) const {
@@ -66,6 +68,7 @@ class TokenTrie {
   std::vector<Summary> summaries_;
   std::vector<std::array<uint64_t, 2>> ascii_bytes_;  // by rank
   std::vector<int32_t> ids_;                          // by rank
+  std::vector<int32_t> bytes_below_;                  // by node
   std::vector<std::string> bytes_;                    // by rank
   int32_t max_depth_ = 0;
 };

@@ -186,5 +186,48 @@ TEST(GrammarMatcherTokenizerTest, SubtreeShortcutsWithLlama3) {
   EXPECT_GT(TokenMaskSubtreesReused(), reused_before);
 }
 
+// Bounded repetitions: positions far from the bound share subtree walks
+// (their canonical forms agree as far as a token can read), positions near
+// it must not, and every mask equals the plain per-token check.
+TEST(GrammarMatcherTokenizerTest, BoundedRepetitionsShareWalksAcrossPositions) {
+  INFERD_REQUIRE_SHARED("tokenizers/llama3/tokenizer.json");
+  Loaded l = Load("tokenizers/llama3");
+  ASSERT_NE(l.vocab, nullptr);
+  const std::string words =
+      "the quick brown fox jumps over the lazy dog while seven wizards quietly hex "
+      "every jovial bystander in the old town square near the river";
+  struct Case {
+    std::string grammar;
+    std::string text;
+    bool reuses;  // positions of this grammar reuse each other's walks
+  };
+  const std::vector<Case> cases = {
+      {R"(root ::= "\"" [^"\\\x00-\x1f]{0,200} "\"" ":" [0-9]+)", "\"" + words + "\":42", true},
+      // Filled to the bound: the last positions differ from the far ones.
+      {R"(root ::= "\"" [^"\\\x00-\x1f]{0,45} "\"")", "\"" + words.substr(0, 45) + "\"", false},
+      // The item a rule (an escape reads two bytes for one item).
+      {R"(root ::= "\"" c{3,60} "\"" ","
+c ::= [^"\\\x00-\x1f] | "\\" ["\\/bfnrt])",
+       "\"" + words.substr(0, 30) + "\\n\\\"" + words.substr(30, 26) + "\",", false},
+      {R"(root ::= [a-zA-Z ]{1,150} ".")", words.substr(0, 120) + ".", true},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.grammar);
+    auto g = CompileGbnf(c.grammar, l.vocab);
+    ASSERT_TRUE(g.ok()) << g.status();
+    const int64_t reused_before = TokenMaskSubtreesReused();
+    GrammarMatcher m(*g);
+    for (int32_t id : l.tokenizer->Encode(c.text, /*add_special_tokens=*/false)) {
+      CheckMaskAgainstFullCheck(m, *l.vocab);
+      if (HasFatalFailure()) return;
+      ASSERT_TRUE(m.AcceptToken(id)) << "'" << l.vocab->bytes(id) << "'";
+    }
+    EXPECT_TRUE(m.CanTerminate());
+    if (c.reuses) {
+      EXPECT_GT(TokenMaskSubtreesReused(), reused_before + 10);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace inferd::engine
