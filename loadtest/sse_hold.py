@@ -15,9 +15,11 @@ running with --http-addr HOST:PORT --pid PID.
 Each stream is a raw socket sending `POST /v1/completions` (`stream: true`, a
 short token-id prompt (ids below 512: any model), `ignore_eos`, `--max-tokens`): an idle reader that
 drains what has arrived only every `--read-every` seconds. Once every stream
-has its `200` header, the script holds them for `--hold` seconds, sampling the
-daemon each 0.5 s (peak threads, peak RSS), then closes them all (the server
-aborts their requests) and samples again. The report (stdout, and --json-out)
+has its `200` header, the script samples the daemon ("opened": the streams'
+own cost, before the running sequences have written much KV cache), holds
+them for `--hold` seconds, sampling each 0.5 s (peak threads, peak RSS: the
+KV pages the running sequences touch included), then closes them all (the
+server aborts their requests) and samples again. The report (stdout, and --json-out)
 counts the streams that got 200, those still running (no `[DONE]` yet) at the
 end of the hold, and the bytes they received. Exit 1 when a stream failed.
 
@@ -161,6 +163,8 @@ def hold(host, port, pid, streams, max_tokens, hold_s, read_every_s, connect_tim
                 if not read_available(stream) or stream.status is not None:
                     waiting.discard(stream)
     report["open_s"] = round(time.monotonic() - start, 3)
+    # Every stream open, before the running ones have touched many KV pages.
+    report["opened"] = proc_status(pid)
     report["status_200"] = sum(1 for s in opened if s.status == 200)
     report["failed"] = [s.error or "status %s" % s.status for s in opened
                         if s.status != 200][:5]
