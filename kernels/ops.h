@@ -10,8 +10,10 @@
 // runtime DType (kernels/dtype.h: fp32, fp16, bf16) and widened to fp32 in
 // registers; accumulation is always fp32. Matmul and MoeExperts also take
 // block-quantized weights (kQ8_0, kQ4_0: kernels/quant_blocks.h, k a multiple
-// of 32), dequantized exactly in registers: the bits of the fp32 instance on
-// the dequantized weights. A bf16/fp16 op computes exactly the
+// of 32): there x is quantized per row to int8 in blocks of 32 (an fp32 scale
+// per block) and each block's dot product is exact in int32, scaled and
+// accumulated in fp32 (kernels/cpu/matmul_quant.cc has the exact order).
+// A bf16/fp16 op computes exactly the
 // bits its fp32 instance computes on the widened values (same order), so
 // batch invariance holds in every dtype. Writing to the cache rounds to
 // nearest even. Norm weights and biases are fp32.
@@ -45,7 +47,8 @@ void Embedding(const void* table, int64_t vocab, int64_t hidden, const int32_t* 
 // out = x · wᵀ (+ bias): a linear layer with PyTorch's weight layout.
 //   x: [m, k] fp32   w: [n, k] of w_dtype   bias: [n] fp32 or nullptr   out: [m, n] fp32
 // Each out[i, j] is the dot product of x row i and w row j summed in a fixed
-// order that depends only on k (not on m, n, threading or w_dtype).
+// order that depends only on k (not on m, n or threading; for fp32/bf16/fp16
+// not on w_dtype either; a quantized w has its own arithmetic, see above).
 void Matmul(const float* x, const void* w, const float* bias, int64_t m, int64_t n, int64_t k,
             float* out, DType w_dtype = DType::kF32);
 
@@ -55,6 +58,12 @@ void Matmul(const float* x, const void* w, const float* bias, int64_t m, int64_t
 // without CPU support. Returns the previous setting. For tests and
 // benchmarks; not while a Matmul runs.
 bool SetMatmulAvx512(bool enabled);
+
+// The integer dot product Matmul uses for block-quantized weights on this
+// CPU now: "avx512-vnni", "avx-vnni" or "avx2" (SetMatmulAvx512(false) forces
+// "avx2"; every form gives the same bits). For start-up summaries and
+// benchmarks.
+const char* MatmulQuantizedDotIsa();
 
 // out[i] = x[i] / sqrt(mean(x[i]^2) + eps) * weight   (Llama RMSNorm)
 //   x, out: [n, hidden] (may alias)   weight: [hidden]

@@ -321,6 +321,7 @@ void MatmulF32Panel(const float* x, const float* w_panel, const float* bias, int
 bool SetMatmulAvx512(bool enabled) {
   const bool before = g_avx512;
   g_avx512 = enabled && avx512::CpuHasAvx512();
+  cpu_internal::SetQuantizedDotBeyondAvx2(enabled);
   return before;
 }
 

@@ -28,6 +28,10 @@ void MatmulF32Panel(const float* x, const float* w_panel, const float* bias, int
 void MatmulQuantized(const float* x, const void* w, const float* bias, int64_t m, int64_t n,
                      int64_t k, float* out, DType w_dtype);
 
+// Whether MatmulQuantized may use VNNI's vpdpbusd where the CPU has it (false:
+// the AVX2 form; the same bits either way). Set by SetMatmulAvx512.
+void SetQuantizedDotBeyondAvx2(bool enabled);
+
 }  // namespace inferd::kernels::cpu_internal
 
 #endif  // INFERD_KERNELS_CPU_MATMUL_PANEL_H_

@@ -1,28 +1,44 @@
 // kernels/cpu/matmul_quant.cc — Matmul (kernels/ops.h) for a block-quantized
 // w (DType::kQ8_0, kQ4_0: kernels/quant_blocks.h): fp32 x and out, w's rows in
-// blocks of 32 along k with an fp16 scale, fp32 accumulation.
+// blocks of 32 along k with an fp16 scale, integer dot products per block.
 //
-// Weights are dequantized in registers (d * q is exact in fp32) and
-// multiplied with the fp32 activations by FMA. So each out[i, j] is exactly
-// what Matmul computes on the dequantized fp32 w: simd::Dot's order (lane l
-// accumulates k = 8t + l, one FMA per t in increasing t), the lane tree of
-// simd::Reduce4, then + bias[j]. Nothing depends on m, n, the tile holding
-// the element or the thread computing it, so batch invariance is bit-exact.
-// (The other scheme, quantizing activations per row to int8 for integer dot
-// products, costs accuracy against the fp32 path and is not built yet;
-// docs/quantization.md has this kernel's measured speeds.)
+// Arithmetic (what llama.cpp's CPU backend does for these types, with an fp32
+// activation scale): each x row is quantized per block of 32 to int8,
+//   amax = max |x|, dx = amax / 127, id = dx != 0 ? 1 / dx : 0,
+//   xq = nearbyint(x * id)        (round half to even; |xq| <= 127)
+// and out[i, j] accumulates, over the blocks b in increasing order, 8 lanes:
+//   p_l = sum of wq[e] * xq[e] for e = 4l .. 4l + 3   (exact int32)
+//   lane_l = fma(float(p_l), f16(dw) * dx, lane_l)
+// then the lanes' tree ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7)), then + bias[j].
+// Nothing depends on m, n, the tile holding the element, the thread
+// computing it or the instruction set, so batch invariance is bit-exact and
+// every path gives the same bits (tests check all of it against a scalar
+// reference). Quantizing the activations costs accuracy against the fp32
+// path (docs/quantization.md has the measured agreement) and buys integer
+// dot products: 32 products in 2 to 3 instructions instead of 4 FMAs after
+// widening every weight to fp32, which is what keeps batch-1 decode
+// memory-bound rather than compute-bound.
 //
-// Paths, same arithmetic: fewer than kWidenMinRows rows (decode at batch 1,
-// memory-bound) read the blocks straight into registers, kCols columns at a
-// time; more rows widen w panel by panel into a per-thread fp32 copy sized for
-// L2 and run Matmul's own fp32 tiles on it (matmul_panel.h), so the widening
-// is paid once per panel rather than once per row.
+// The dot product of a block, unsigned x signed bytes summed in groups of 4:
+//   AVX2:       |w| and sign(x, w), vpmaddubsw (pairs to int16; at most
+//               2 * 128 * 127, no saturation) then vpmaddwd by ones;
+//   AVX-VNNI / AVX512-VNNI: the same |w| and sign(x, w), vpdpbusd (one
+//               instruction, exact int32), chosen at run time by cpuid.
+// SetMatmulAvx512(false) (and INFERD_NO_AVX512 for the EVEX form) forces the
+// AVX2 form.
 //
-// Threading: like Matmul, the pool splits output columns in tiles of kCols.
+// Paths: one x row (decode at batch 1, memory-bound) reads each thread's
+// columns as 8 long sequential streams with a software prefetch, as Matmul's
+// Gemv8 does; more rows run 4 x 2 register tiles over L2-sized panels of w
+// columns and L1-sized blocks of x rows.
+//
+// Threading: like Matmul, the pool splits output columns in tiles of kCols;
+// x is quantized first, rows split over the pool.
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <vector>
 
 #include "common/check.h"
@@ -34,153 +50,404 @@
 namespace inferd::kernels::cpu_internal {
 namespace {
 
-constexpr int64_t kWidenMinRows = 2;
-// Output columns per register tile and per thread split unit: 8 independent
-// FMA chains (one per column) hide the FMA latency, as Matmul's Gemv8 does.
-constexpr int kCols = 8;
+enum class DotIsa { kAvx2, kAvxVnni, kAvx512Vnni };
 
-inline __m256 BroadcastF16(uint16_t h) {
-  return _mm256_broadcastss_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
+DotIsa BestDotIsa() {
+  __builtin_cpu_init();
+  const char* no512 = std::getenv("INFERD_NO_AVX512");
+  const bool allow512 = no512 == nullptr || no512[0] == '\0' || no512[0] == '0';
+  if (allow512 && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl")) {
+    return DotIsa::kAvx512Vnni;
+  }
+  if (__builtin_cpu_supports("avxvnni")) return DotIsa::kAvxVnni;
+  return DotIsa::kAvx2;
 }
 
-// Widen(block, v): the block's 32 values, exact in fp32, as v[0..3]
-// (elements 0-7, 8-15, 16-23, 24-31).
+DotIsa g_isa = BestDotIsa();
+
+// Output columns per thread split unit.
+constexpr int kCols = 8;
+// Register tile of the many-rows path: rows of x by columns of w.
+constexpr int kTileRows = 4;
+constexpr int kTileCols = 2;
+// Streams of the one-row path and their software prefetch distance (bytes).
+constexpr int kStreams = 8;
+constexpr int64_t kPrefetchBytes = 1024;
+// x rows per block of the many-rows path (int8 rows kept in L1).
+constexpr int64_t kRowBlockBytes = 16 * 1024;
+
+// x quantized: `q` [m, k] int8, `d` [m, k / 32] fp32 scales and `s8`
+// [m, k / 32, 8] int32: 8 times the sums of q over each block's lanes
+// (elements 4l..4l+3), which Q4_0's unsigned-code dot product subtracts.
+struct XRows {
+  const int8_t* q;
+  const float* d;
+  const int32_t* s8;
+  int64_t k;
+};
+
+// Quantizes rows [i0, i1) of x [m, k] into q, d and s8 (XRows above).
+void QuantizeRows(const float* x, int64_t k, int64_t i0, int64_t i1, int8_t* q, float* d,
+                  int32_t* s8) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const int64_t nb = k / kQuantBlockElems;
+  for (int64_t i = i0; i < i1; ++i) {
+    for (int64_t b = 0; b < nb; ++b) {
+      const float* xb = x + i * k + b * kQuantBlockElems;
+      __m256 v[4];
+#pragma GCC unroll 4
+      for (int s = 0; s < 4; ++s) v[s] = _mm256_loadu_ps(xb + 8 * s);
+      __m256 amax =
+          _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
+                        _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
+      __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+      m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+      m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+      const float dx = _mm_cvtss_f32(m4) / 127.0f;
+      const float id = dx != 0.0f ? 1.0f / dx : 0.0f;
+      d[i * nb + b] = dx;
+      const __m256 idv = _mm256_set1_ps(id);
+      __m256i qi[4];
+#pragma GCC unroll 4
+      for (int s = 0; s < 4; ++s) {
+        qi[s] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[s], idv),
+                                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+      }
+      // int32 -> int8 with saturation; packs interleave 128-bit halves, the
+      // permute restores element order.
+      const __m256i w16a = _mm256_packs_epi32(qi[0], qi[1]);
+      const __m256i w16b = _mm256_packs_epi32(qi[2], qi[3]);
+      const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+      const __m256i q8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(w16a, w16b), order);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + i * k + b * kQuantBlockElems), q8);
+      const __m256i sums =
+          _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q8), _mm256_set1_epi16(1));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(s8 + (i * nb + b) * 8),
+                          _mm256_slli_epi32(sums, 3));
+    }
+  }
+}
+
+// Lane l (0..7) = sum over bytes 4l..4l+3 of a[e] * b[e], a unsigned, b
+// signed, exact for |a| <= 128, |b| <= 127.
+template <DotIsa I>
+inline __m256i DotU8S8(__m256i a, __m256i b) {
+  if constexpr (I == DotIsa::kAvx2) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
+  } else {
+    // vpdpbusd through inline assembly: the build's baseline is AVX2, and
+    // the instruction is chosen at run time (no target attribute needed).
+    __m256i acc = _mm256_setzero_si256();
+    if constexpr (I == DotIsa::kAvxVnni) {
+      asm("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(a), "x"(b));
+    } else {
+      asm("%{evex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(a), "x"(b));
+    }
+    return acc;
+  }
+}
+
+// A block of w made ready (W) once for all x rows, and its exact int32 lane
+// dot products with a block of x (xv: 32 int8, s8: XRows::s8 of the block).
 struct Q8_0 {
   using Block = BlockQ8_0;
-  static inline void Widen(const BlockQ8_0& b, __m256 v[4]) {
-    const __m256 d = BroadcastF16(b.d);
-#pragma GCC unroll 4
-    for (int s = 0; s < 4; ++s) {
-      const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.qs + 8 * s));
-      v[s] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), d);
-    }
+  struct W {
+    __m256i w, aw;  // the int8 weights and their magnitudes
+  };
+  static inline W Load(const BlockQ8_0& b) {
+    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
+    return {w, _mm256_sign_epi8(w, w)};
+  }
+  // |w| . (x * sign(w)) = w . x
+  template <DotIsa I>
+  static inline __m256i Dot(const W& w, __m256i xv, const int32_t* /*s8*/) {
+    return DotU8S8<I>(w.aw, _mm256_sign_epi8(xv, w.w));
   }
 };
 
 struct Q4_0 {
   using Block = BlockQ4_0;
-  static inline void Widen(const BlockQ4_0& b, __m256 v[4]) {
-    const __m256 d = BroadcastF16(b.d);
+  struct W {
+    __m256i codes;  // 0..15 in element order
+  };
+  static inline W Load(const BlockQ4_0& b) {
     const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
     const __m128i nibble = _mm_set1_epi8(0x0F);
-    const __m128i eight = _mm_set1_epi8(8);
-    // code - 8 as int8: elements 0-15 from the low nibbles, 16-31 the high.
-    const __m128i lo = _mm_sub_epi8(_mm_and_si128(bytes, nibble), eight);
-    const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(bytes, 4), nibble), eight);
-    v[0] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), d);
-    v[1] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))), d);
-    v[2] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)), d);
-    v[3] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))), d);
+    const __m128i lo = _mm_and_si128(bytes, nibble);
+    const __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), nibble);
+    return {_mm256_set_m128i(hi, lo)};
+  }
+  // codes . x - 8 * sum(x) = (codes - 8) . x
+  template <DotIsa I>
+  static inline __m256i Dot(const W& w, __m256i xv, const int32_t* s8) {
+    return _mm256_sub_epi32(DotU8S8<I>(w.codes, xv),
+                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s8)));
   }
 };
 
-// out[c] for NC (1..kCols) consecutive columns of one x row; w points at the
-// first column's blocks, nb blocks per row.
-template <typename Q, int NC>
-inline void DirectTile(const float* x, const typename Q::Block* w, int64_t nb, const float* bias,
-                       float* out) {
+// The block's fp16 scale in every lane (exact).
+inline __m256 ScaleVec(uint16_t d) {
+  return _mm256_cvtph_ps(_mm_set1_epi16(static_cast<short>(d)));
+}
+
+// Stores the lane sums (+ bias) of NC accumulators to out[c * out_step].
+template <int NC>
+inline void StoreSums(const __m256* acc, const float* bias, int64_t out_step, float* out) {
+  const __m256 zero = _mm256_setzero_ps();
+  auto at = [&](int c) { return c < NC ? acc[c < NC ? c : 0] : zero; };
+  alignas(16) float sums[8];
+  _mm_store_ps(sums, simd::Reduce4(at(0), at(1), at(2), at(3)));
+  if constexpr (NC > 4) _mm_store_ps(sums + 4, simd::Reduce4(at(4), at(5), at(6), at(7)));
+#pragma GCC unroll 8
+  for (int c = 0; c < NC; ++c) {
+    out[c * out_step] = bias != nullptr ? sums[c] + bias[c * out_step] : sums[c];
+  }
+}
+
+// One x row, NC columns whose blocks start col_step blocks apart (adjacent
+// columns: nb; streams: stride * nb); out and bias step out_step.
+template <typename Q, DotIsa I, int NC, bool kPrefetch>
+inline void RowTile(const int8_t* xq, const float* xd, const int32_t* xs8,
+                    const typename Q::Block* w, int64_t nb, int64_t col_step, const float* bias,
+                    int64_t out_step, float* out) {
+  using Block = typename Q::Block;
+  // Blocks per 64-byte line, at least 1: a prefetch every that many blocks.
+  constexpr int64_t kEvery = std::max<int64_t>(1, 64 / static_cast<int64_t>(sizeof(Block)));
   __m256 acc[NC];
 #pragma GCC unroll 8
   for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    const float* xb = x + b * kQuantBlockElems;
-    __m256 xv[4];
-#pragma GCC unroll 4
-    for (int s = 0; s < 4; ++s) xv[s] = _mm256_loadu_ps(xb + 8 * s);
+    if constexpr (kPrefetch) {
+      if (b % kEvery == 0) {
+#pragma GCC unroll 8
+        for (int c = 0; c < NC; ++c) {
+          _mm_prefetch(reinterpret_cast<const char*>(w + c * col_step + b) + kPrefetchBytes,
+                       _MM_HINT_T0);
+        }
+      }
+    }
+    const __m256i xv =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * kQuantBlockElems));
+    const __m256 dxv = _mm256_broadcast_ss(xd + b);
+    // The NC scales dw * dx in one vector: the fp16 scales gathered through
+    // two general registers, one conversion and one multiply for all
+    // columns (the same product per lane as one column at a time), then
+    // broadcast per column from memory, off the vector ALUs.
+    alignas(32) float scale[8];
+    {
+      uint64_t lo = 0, hi = 0;
+#pragma GCC unroll 8
+      for (int c = 0; c < NC; ++c) {
+        const uint64_t d = w[c * col_step + b].d;
+        if (c < 4) {
+          lo |= d << (16 * c);
+        } else {
+          hi |= d << (16 * (c - 4));
+        }
+      }
+      const __m128i halves = _mm_set_epi64x(static_cast<int64_t>(hi), static_cast<int64_t>(lo));
+      _mm256_store_ps(scale, _mm256_mul_ps(_mm256_cvtph_ps(halves), dxv));
+    }
 #pragma GCC unroll 8
     for (int c = 0; c < NC; ++c) {
-      __m256 wv[4];
-      Q::Widen(w[c * nb + b], wv);
-#pragma GCC unroll 4
-      for (int s = 0; s < 4; ++s) acc[c] = _mm256_fmadd_ps(xv[s], wv[s], acc[c]);
+      const __m256i p = Q::template Dot<I>(Q::Load(w[c * col_step + b]), xv, xs8 + 8 * b);
+      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_broadcast_ss(scale + c), acc[c]);
     }
   }
-  const __m256 zero = _mm256_setzero_ps();
-  auto acc_or_zero = [&](int c) { return c < NC ? acc[c < NC ? c : 0] : zero; };
-  alignas(16) float sums[8];
-  _mm_store_ps(sums, simd::Reduce4(acc[0], acc_or_zero(1), acc_or_zero(2), acc_or_zero(3)));
-  if constexpr (NC > 4) {
-    _mm_store_ps(sums + 4,
-                 simd::Reduce4(acc_or_zero(4), acc_or_zero(5), acc_or_zero(6), acc_or_zero(7)));
+  StoreSums<NC>(acc, bias, out_step, out);
+}
+
+// Columns [j_begin, j_end) of one x row: 8 streams of `stride` consecutive
+// columns, then the leftover columns one by one.
+template <typename Q, DotIsa I>
+void RowColumns(XRows x, const typename Q::Block* w, const float* bias, float* out, int64_t j_begin,
+                int64_t j_end) {
+  const int64_t nb = x.k / kQuantBlockElems;
+  const int64_t stride = (j_end - j_begin) / kStreams;
+  for (int64_t r = 0; r < stride; ++r) {
+    const int64_t j = j_begin + r;
+    RowTile<Q, I, kStreams, true>(x.q, x.d, x.s8, w + j * nb, nb, stride * nb,
+                                  bias != nullptr ? bias + j : nullptr, stride, out + j);
+  }
+  for (int64_t j = j_begin + kStreams * stride; j < j_end; ++j) {
+    RowTile<Q, I, 1, false>(x.q, x.d, x.s8, w + j * nb, nb, nb,
+                            bias != nullptr ? bias + j : nullptr, 1, out + j);
+  }
+}
+
+// NR rows of x by NC adjacent columns; out rows n apart.
+template <typename Q, DotIsa I, int NR, int NC>
+inline void Tile(XRows x, int64_t i, const typename Q::Block* w, const float* bias, float* out,
+                 int64_t n) {
+  const int64_t k = x.k;
+  const int64_t nb = k / kQuantBlockElems;
+  const int8_t* xq = x.q + i * k;
+  const float* xd = x.d + i * nb;
+  const int32_t* xs8 = x.s8 + i * nb * 8;
+  __m256 acc[NR][NC];
+#pragma GCC unroll 8
+  for (int r = 0; r < NR; ++r) {
+#pragma GCC unroll 8
+    for (int c = 0; c < NC; ++c) acc[r][c] = _mm256_setzero_ps();
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    typename Q::W wv[NC];
+    __m256 dw[NC];
+#pragma GCC unroll 8
+    for (int c = 0; c < NC; ++c) {
+      wv[c] = Q::Load(w[c * nb + b]);
+      dw[c] = ScaleVec(w[c * nb + b].d);
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < NR; ++r) {
+      const __m256i xv =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + r * k + b * kQuantBlockElems));
+      const __m256 dxv = _mm256_broadcast_ss(xd + r * nb + b);
+#pragma GCC unroll 8
+      for (int c = 0; c < NC; ++c) {
+        const __m256i p = Q::template Dot<I>(wv[c], xv, xs8 + (r * nb + b) * 8);
+        acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dw[c], dxv), acc[r][c]);
+      }
+    }
   }
 #pragma GCC unroll 8
-  for (int c = 0; c < NC; ++c) out[c] = bias != nullptr ? sums[c] + bias[c] : sums[c];
+  for (int r = 0; r < NR; ++r) StoreSums<NC>(acc[r], bias, 1, out + r * n);
 }
 
-// Columns [j_begin, j_end) of one x row, straight from the blocks.
-template <typename Q>
-void DirectColumns(const float* x, const typename Q::Block* w, const float* bias, int64_t nb,
-                   float* out, int64_t j_begin, int64_t j_end) {
-  int64_t j = j_begin;
-  for (; j + kCols <= j_end; j += kCols) {
-    DirectTile<Q, kCols>(x, w + j * nb, nb, bias != nullptr ? bias + j : nullptr, out + j);
-  }
-  for (; j < j_end; ++j) {
-    DirectTile<Q, 1>(x, w + j * nb, nb, bias != nullptr ? bias + j : nullptr, out + j);
+// A tile of `rows` (1..NR) rows and `cols` (1..NC) columns: the same template
+// with fewer rows/columns, so the same arithmetic per element.
+template <typename Q, DotIsa I, int NR = kTileRows, int NC = kTileCols>
+inline void AnyTile(int64_t rows, int64_t cols, XRows x, int64_t i, const typename Q::Block* w,
+                    const float* bias, float* out, int64_t n) {
+  if (cols < NC) {
+    if constexpr (NC > 1) AnyTile<Q, I, NR, NC - 1>(rows, cols, x, i, w, bias, out, n);
+  } else if (rows < NR) {
+    if constexpr (NR > 1) AnyTile<Q, I, NR - 1, NC>(rows, cols, x, i, w, bias, out, n);
+  } else {
+    Tile<Q, I, NR, NC>(x, i, w, bias, out, n);
   }
 }
 
-// Columns [j_begin, j_end) of all m rows: w widened panel by panel into a
-// per-thread fp32 copy, then Matmul's tiles.
-template <typename Q>
-void WidenedColumns(const float* x, const typename Q::Block* w, const float* bias, int64_t m,
-                    int64_t n, int64_t k, float* out, int64_t j_begin, int64_t j_end) {
+// Columns [j_begin, j_end) of all m rows: panels of w columns sized for L2,
+// blocks of x rows sized for L1, kTileRows x kTileCols tiles inside.
+template <typename Q, DotIsa I>
+void ManyRowColumns(XRows x, int64_t m, const typename Q::Block* w, const float* bias, int64_t n,
+                    float* out, int64_t j_begin, int64_t j_end) {
+  const int64_t k = x.k;
   const int64_t nb = k / kQuantBlockElems;
-  const int64_t panel_cols = std::max<int64_t>(kCols, kMatmulPanelBytes / (k * 4) / kCols * kCols);
-  thread_local std::vector<float> wide;
+  const int64_t w_row_bytes = nb * static_cast<int64_t>(sizeof(typename Q::Block));
+  const int64_t panel_cols =
+      std::max<int64_t>(kTileCols, kMatmulPanelBytes / w_row_bytes / kTileCols * kTileCols);
+  const int64_t block_rows =
+      std::max<int64_t>(kTileRows, kRowBlockBytes / k / kTileRows * kTileRows);
   for (int64_t jp = j_begin; jp < j_end; jp += panel_cols) {
     const int64_t jp_end = std::min(j_end, jp + panel_cols);
-    const int64_t need = (jp_end - jp) * k;
-    if (static_cast<int64_t>(wide.size()) < need) wide.resize(static_cast<size_t>(need));
-    for (int64_t j = jp; j < jp_end; ++j) {
-      float* row = wide.data() + (j - jp) * k;
-      for (int64_t b = 0; b < nb; ++b) {
-        __m256 v[4];
-        Q::Widen(w[j * nb + b], v);
-#pragma GCC unroll 4
-        for (int s = 0; s < 4; ++s) _mm256_storeu_ps(row + b * kQuantBlockElems + 8 * s, v[s]);
+    for (int64_t ib = 0; ib < m; ib += block_rows) {
+      const int64_t ib_end = std::min(m, ib + block_rows);
+      for (int64_t j = jp; j < jp_end; j += kTileCols) {
+        const int64_t cols = std::min<int64_t>(kTileCols, jp_end - j);
+        const float* bj = bias != nullptr ? bias + j : nullptr;
+        for (int64_t i = ib; i < ib_end; i += kTileRows) {
+          const int64_t rows = std::min<int64_t>(kTileRows, ib_end - i);
+          AnyTile<Q, I>(rows, cols, x, i, w + j * nb, bj, out + i * n + j, n);
+        }
       }
     }
-    MatmulF32Panel(x, wide.data(), bias, m, n, k, out, jp, jp_end);
   }
 }
 
-template <typename Q>
-void Run(const float* x, const void* w, const float* bias, int64_t m, int64_t n, int64_t k,
-         float* out) {
+template <typename Q, DotIsa I>
+void Run(XRows x, int64_t m, const void* w, const float* bias, int64_t n, float* out) {
   const auto* blocks = static_cast<const typename Q::Block*>(w);
-  const int64_t nb = k / kQuantBlockElems;
   const int64_t col_tiles = (n + kCols - 1) / kCols;
-  ParallelFor(col_tiles, GrainFor(2 * m * k * kCols), [&](int64_t b, int64_t e) {
+  ParallelFor(col_tiles, GrainFor(2 * m * x.k * kCols), [&](int64_t b, int64_t e) {
     const int64_t j_begin = b * kCols;
     const int64_t j_end = std::min(n, e * kCols);
-    if (m < kWidenMinRows) {
-      for (int64_t i = 0; i < m; ++i) {
-        DirectColumns<Q>(x + i * k, blocks, bias, nb, out + i * n, j_begin, j_end);
-      }
-      return;
+    if (m == 1) {
+      RowColumns<Q, I>(x, blocks, bias, out, j_begin, j_end);
+    } else {
+      ManyRowColumns<Q, I>(x, m, blocks, bias, n, out, j_begin, j_end);
     }
-    WidenedColumns<Q>(x, blocks, bias, m, n, k, out, j_begin, j_end);
   });
 }
 
+template <typename Q>
+void RunIsa(XRows x, int64_t m, const void* w, const float* bias, int64_t n, float* out,
+            DotIsa isa) {
+  switch (isa) {
+    case DotIsa::kAvx512Vnni:
+      Run<Q, DotIsa::kAvx512Vnni>(x, m, w, bias, n, out);
+      return;
+    case DotIsa::kAvxVnni:
+      Run<Q, DotIsa::kAvxVnni>(x, m, w, bias, n, out);
+      return;
+    case DotIsa::kAvx2:
+      Run<Q, DotIsa::kAvx2>(x, m, w, bias, n, out);
+      return;
+  }
+}
+
+bool g_beyond_avx2 = true;
+
 }  // namespace
+
+void SetQuantizedDotBeyondAvx2(bool enabled) { g_beyond_avx2 = enabled; }
+
+}  // namespace inferd::kernels::cpu_internal
+
+namespace inferd::kernels {
+
+const char* MatmulQuantizedDotIsa() {
+  using cpu_internal::DotIsa;
+  using cpu_internal::g_beyond_avx2;
+  using cpu_internal::g_isa;
+  const DotIsa isa = g_beyond_avx2 ? g_isa : DotIsa::kAvx2;
+  switch (isa) {
+    case DotIsa::kAvx512Vnni:
+      return "avx512-vnni";
+    case DotIsa::kAvxVnni:
+      return "avx-vnni";
+    case DotIsa::kAvx2:
+      return "avx2";
+  }
+  return "avx2";
+}
+
+}  // namespace inferd::kernels
+
+namespace inferd::kernels::cpu_internal {
 
 void MatmulQuantized(const float* x, const void* w, const float* bias, int64_t m, int64_t n,
                      int64_t k, float* out, DType w_dtype) {
   INFERD_CHECK(k % kQuantBlockElems == 0) << DTypeName(w_dtype) << " weights need k a multiple of "
                                           << kQuantBlockElems << ", got " << k;
+  INFERD_CHECK(w_dtype == DType::kQ8_0 || w_dtype == DType::kQ4_0)
+      << "not a quantized dtype: " << DTypeName(w_dtype);
   if (k == 0) {
     for (int64_t i = 0; i < m; ++i) {
       for (int64_t j = 0; j < n; ++j) out[i * n + j] = bias != nullptr ? bias[j] : 0.0f;
     }
     return;
   }
+  // x quantized once per call, on the pool (rows are independent).
+  thread_local std::vector<int8_t> xq;
+  thread_local std::vector<float> xd;
+  thread_local std::vector<int32_t> xs8;
+  const int64_t nb = k / kQuantBlockElems;
+  if (static_cast<int64_t>(xq.size()) < m * k) xq.resize(static_cast<size_t>(m * k));
+  if (static_cast<int64_t>(xd.size()) < m * nb) xd.resize(static_cast<size_t>(m * nb));
+  if (static_cast<int64_t>(xs8.size()) < m * nb * 8) xs8.resize(static_cast<size_t>(m * nb * 8));
+  int8_t* q = xq.data();
+  float* d = xd.data();
+  int32_t* s8 = xs8.data();
+  ParallelFor(m, GrainFor(16 * k),
+              [&](int64_t i0, int64_t i1) { QuantizeRows(x, k, i0, i1, q, d, s8); });
+  const XRows rows{q, d, s8, k};
+  const DotIsa isa = g_beyond_avx2 ? g_isa : DotIsa::kAvx2;
   if (w_dtype == DType::kQ8_0) {
-    Run<Q8_0>(x, w, bias, m, n, k, out);
+    RunIsa<Q8_0>(rows, m, w, bias, n, out, isa);
   } else {
-    INFERD_CHECK(w_dtype == DType::kQ4_0) << "not a quantized dtype: " << DTypeName(w_dtype);
-    Run<Q4_0>(x, w, bias, m, n, k, out);
+    RunIsa<Q4_0>(rows, m, w, bias, n, out, isa);
   }
 }
 

@@ -229,9 +229,11 @@ TEST(KernelsMoeExperts, BatchInvariantBitForBit) {
   }
 }
 
-// Q8_0/Q4_0 experts (hidden and inter multiples of 32): the bits of the fp32
-// experts on the dequantized weights, and batch-invariant.
-TEST(KernelsMoeExperts, QuantizedExpertsEqualF32OnDequantizedWeights) {
+// Q8_0/Q4_0 experts (hidden and inter multiples of 32): close to the fp32
+// experts on the dequantized weights (the quantized Matmul also rounds the
+// activations to int8 per block of 32; matmul_quant_test.cc checks its bits
+// against a scalar reference), and batch-invariant.
+TEST(KernelsMoeExperts, QuantizedExpertsCloseToF32OnDequantizedWeights) {
   MoeCase c(19, 2, 64, 96, 6, 77);
   for (DType t : {DType::kQ8_0, DType::kQ4_0}) {
     auto quantize = [&](std::vector<float>& w, int64_t k) {  // w becomes its dequantized self
@@ -258,7 +260,13 @@ TEST(KernelsMoeExperts, QuantizedExpertsEqualF32OnDequantizedWeights) {
                                .num_experts = d.ne};
     const auto want = d.Run(0, d.n);  // fp32 experts holding the dequantized values
     const auto got = testing::RunMoeExperts(qb, 0, d.n);
-    ASSERT_TRUE(BitEqual(got.data(), want.data(), d.n * d.hidden)) << DTypeName(t);
+    double err = 0, norm = 0;
+    for (int64_t e = 0; e < d.n * d.hidden; ++e) {
+      err += (got[e] - want[e]) * (got[e] - want[e]);
+      norm += want[e] * want[e];
+    }
+    ASSERT_GT(norm, 0.0);
+    EXPECT_LT(std::sqrt(err / norm), 2e-2) << DTypeName(t);
     for (int64_t tok : {0, 7, 18}) {
       const auto one = testing::RunMoeExperts(qb, tok, 1);
       ASSERT_TRUE(BitEqual(one.data(), got.data() + tok * d.hidden, d.hidden)) << tok;
