@@ -30,7 +30,9 @@
 // Paths: one x row (decode at batch 1, memory-bound) reads each thread's
 // columns as 8 long sequential streams with a software prefetch, as Matmul's
 // Gemv8 does; more rows run 4 x 2 register tiles over L2-sized panels of w
-// columns and L1-sized blocks of x rows.
+// columns and L1-sized blocks of x rows, or, with AVX512-VNNI,
+// matmul_quant_avx512.h's 8-row x 2-column-pair zmm tiles (two columns per
+// register, the same lanes and bits).
 //
 // Threading: like Matmul, the pool splits output columns in tiles of kCols;
 // x is quantized first, rows split over the pool.
@@ -44,6 +46,7 @@
 #include "common/check.h"
 #include "common/thread_pool.h"
 #include "kernels/cpu/matmul_panel.h"
+#include "kernels/cpu/matmul_quant_avx512.h"
 #include "kernels/cpu/simd.h"
 #include "kernels/quant_blocks.h"
 
@@ -365,9 +368,18 @@ void Run(XRows x, int64_t m, const void* w, const float* bias, int64_t n, float*
     const int64_t j_end = std::min(n, e * kCols);
     if (m == 1) {
       RowColumns<Q, I>(x, blocks, bias, out, j_begin, j_end);
-    } else {
-      ManyRowColumns<Q, I>(x, m, blocks, bias, n, out, j_begin, j_end);
+      return;
     }
+    int64_t j = j_begin;
+    if constexpr (I == DotIsa::kAvx512Vnni) {
+      if (quant_avx512::CpuHasAvx512Vnni()) {
+        const int64_t pairs = (j_end - j_begin) / 2;
+        quant_avx512::PairColumns(quant_avx512::XRows512{x.q, x.d, x.s8, x.k}, m, blocks, bias, n,
+                                  out, j_begin, pairs, kMatmulPanelBytes, kRowBlockBytes);
+        j += 2 * pairs;
+      }
+    }
+    if (j < j_end) ManyRowColumns<Q, I>(x, m, blocks, bias, n, out, j, j_end);
   });
 }
 
