@@ -79,19 +79,15 @@ constexpr int64_t kPrefetchBytes = 1024;
 // x rows per block of the many-rows path (int8 rows kept in L1).
 constexpr int64_t kRowBlockBytes = 16 * 1024;
 
-// x quantized: `q` [m, k] int8, `d` [m, k / 32] fp32 scales and `s8`
-// [m, k / 32, 8] int32: 8 times the sums of q over each block's lanes
-// (elements 4l..4l+3), which Q4_0's unsigned-code dot product subtracts.
+// x quantized: `q` [m, k] int8 and `d` [m, k / 32] fp32 scales.
 struct XRows {
   const int8_t* q;
   const float* d;
-  const int32_t* s8;
   int64_t k;
 };
 
-// Quantizes rows [i0, i1) of x [m, k] into q, d and s8 (XRows above).
-void QuantizeRows(const float* x, int64_t k, int64_t i0, int64_t i1, int8_t* q, float* d,
-                  int32_t* s8) {
+// Quantizes rows [i0, i1) of x [m, k] into q and d (XRows above).
+void QuantizeRows(const float* x, int64_t k, int64_t i0, int64_t i1, int8_t* q, float* d) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
   const int64_t nb = k / kQuantBlockElems;
   for (int64_t i = i0; i < i1; ++i) {
@@ -123,10 +119,6 @@ void QuantizeRows(const float* x, int64_t k, int64_t i0, int64_t i1, int8_t* q, 
       const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
       const __m256i q8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(w16a, w16b), order);
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + i * k + b * kQuantBlockElems), q8);
-      const __m256i sums =
-          _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q8), _mm256_set1_epi16(1));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(s8 + (i * nb + b) * 8),
-                          _mm256_slli_epi32(sums, 3));
     }
   }
 }
@@ -151,7 +143,8 @@ inline __m256i DotU8S8(__m256i a, __m256i b) {
 }
 
 // A block of w made ready (W) once for all x rows, and its exact int32 lane
-// dot products with a block of x (xv: 32 int8, s8: XRows::s8 of the block).
+// dot products with a block of x (xv: 32 int8; xs: XSums of xv, made once
+// per x block for all columns).
 struct Q8_0 {
   using Block = BlockQ8_0;
   struct W {
@@ -161,9 +154,13 @@ struct Q8_0 {
     const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
     return {w, _mm256_sign_epi8(w, w)};
   }
+  template <DotIsa I>
+  static inline __m256i XSums(__m256i /*xv*/) {
+    return _mm256_setzero_si256();
+  }
   // |w| . (x * sign(w)) = w . x
   template <DotIsa I>
-  static inline __m256i Dot(const W& w, __m256i xv, const int32_t* /*s8*/) {
+  static inline __m256i Dot(const W& w, __m256i xv, __m256i /*xs*/) {
     return DotU8S8<I>(w.aw, _mm256_sign_epi8(xv, w.w));
   }
 };
@@ -174,17 +171,22 @@ struct Q4_0 {
     __m256i codes;  // 0..15 in element order
   };
   static inline W Load(const BlockQ4_0& b) {
-    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
-    const __m128i nibble = _mm_set1_epi8(0x0F);
-    const __m128i lo = _mm_and_si128(bytes, nibble);
-    const __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), nibble);
-    return {_mm256_set_m128i(hi, lo)};
+    // The 16 bytes in both halves (one broadcast load), the upper half
+    // shifted right by 4, then the low nibbles: [low nibbles | high nibbles].
+    const __m256i both =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs)));
+    const __m256i shifted = _mm256_srlv_epi64(both, _mm256_setr_epi64x(0, 0, 4, 4));
+    return {_mm256_and_si256(shifted, _mm256_set1_epi8(0x0F))};
+  }
+  // 8 * the lane sums of x: 8 . x, exact.
+  template <DotIsa I>
+  static inline __m256i XSums(__m256i xv) {
+    return DotU8S8<I>(_mm256_set1_epi8(8), xv);
   }
   // codes . x - 8 * sum(x) = (codes - 8) . x
   template <DotIsa I>
-  static inline __m256i Dot(const W& w, __m256i xv, const int32_t* s8) {
-    return _mm256_sub_epi32(DotU8S8<I>(w.codes, xv),
-                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s8)));
+  static inline __m256i Dot(const W& w, __m256i xv, __m256i xs) {
+    return _mm256_sub_epi32(DotU8S8<I>(w.codes, xv), xs);
   }
 };
 
@@ -210,9 +212,8 @@ inline void StoreSums(const __m256* acc, const float* bias, int64_t out_step, fl
 // One x row, NC columns whose blocks start col_step blocks apart (adjacent
 // columns: nb; streams: stride * nb); out and bias step out_step.
 template <typename Q, DotIsa I, int NC, bool kPrefetch>
-inline void RowTile(const int8_t* xq, const float* xd, const int32_t* xs8,
-                    const typename Q::Block* w, int64_t nb, int64_t col_step, const float* bias,
-                    int64_t out_step, float* out) {
+inline void RowTile(const int8_t* xq, const float* xd, const typename Q::Block* w, int64_t nb,
+                    int64_t col_step, const float* bias, int64_t out_step, float* out) {
   using Block = typename Q::Block;
   // Blocks per 64-byte line, at least 1: a prefetch every that many blocks.
   constexpr int64_t kEvery = std::max<int64_t>(1, 64 / static_cast<int64_t>(sizeof(Block)));
@@ -231,6 +232,7 @@ inline void RowTile(const int8_t* xq, const float* xd, const int32_t* xs8,
     }
     const __m256i xv =
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * kQuantBlockElems));
+    const __m256i xs = Q::template XSums<I>(xv);
     const __m256 dxv = _mm256_broadcast_ss(xd + b);
     // The NC scales dw * dx in one vector: the fp16 scales gathered through
     // two general registers, one conversion and one multiply for all
@@ -253,11 +255,16 @@ inline void RowTile(const int8_t* xq, const float* xd, const int32_t* xs8,
     }
 #pragma GCC unroll 8
     for (int c = 0; c < NC; ++c) {
-      const __m256i p = Q::template Dot<I>(Q::Load(w[c * col_step + b]), xv, xs8 + 8 * b);
+      const __m256i p = Q::template Dot<I>(Q::Load(w[c * col_step + b]), xv, xs);
       acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_broadcast_ss(scale + c), acc[c]);
     }
   }
-  StoreSums<NC>(acc, bias, out_step, out);
+  // (Copied out so that acc's address is never taken: GCC then keeps the
+  // accumulators in registers through the loop.)
+  __m256 fin[NC];
+#pragma GCC unroll 8
+  for (int c = 0; c < NC; ++c) fin[c] = acc[c];
+  StoreSums<NC>(fin, bias, out_step, out);
 }
 
 // Columns [j_begin, j_end) of one x row: 8 streams of `stride` consecutive
@@ -269,12 +276,20 @@ void RowColumns(XRows x, const typename Q::Block* w, const float* bias, float* o
   const int64_t stride = (j_end - j_begin) / kStreams;
   for (int64_t r = 0; r < stride; ++r) {
     const int64_t j = j_begin + r;
-    RowTile<Q, I, kStreams, true>(x.q, x.d, x.s8, w + j * nb, nb, stride * nb,
+    if constexpr (I == DotIsa::kAvx512Vnni) {
+      if (quant_avx512::CpuHasAvx512Vnni()) {
+        quant_avx512::RowStreams(x.q, x.d, w + j * nb, nb, stride * nb,
+                                 bias != nullptr ? bias + j : nullptr, stride, out + j,
+                                 kPrefetchBytes);
+        continue;
+      }
+    }
+    RowTile<Q, I, kStreams, true>(x.q, x.d, w + j * nb, nb, stride * nb,
                                   bias != nullptr ? bias + j : nullptr, stride, out + j);
   }
   for (int64_t j = j_begin + kStreams * stride; j < j_end; ++j) {
-    RowTile<Q, I, 1, false>(x.q, x.d, x.s8, w + j * nb, nb, nb,
-                            bias != nullptr ? bias + j : nullptr, 1, out + j);
+    RowTile<Q, I, 1, false>(x.q, x.d, w + j * nb, nb, nb, bias != nullptr ? bias + j : nullptr, 1,
+                            out + j);
   }
 }
 
@@ -286,7 +301,6 @@ inline void Tile(XRows x, int64_t i, const typename Q::Block* w, const float* bi
   const int64_t nb = k / kQuantBlockElems;
   const int8_t* xq = x.q + i * k;
   const float* xd = x.d + i * nb;
-  const int32_t* xs8 = x.s8 + i * nb * 8;
   __m256 acc[NR][NC];
 #pragma GCC unroll 8
   for (int r = 0; r < NR; ++r) {
@@ -305,16 +319,22 @@ inline void Tile(XRows x, int64_t i, const typename Q::Block* w, const float* bi
     for (int r = 0; r < NR; ++r) {
       const __m256i xv =
           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + r * k + b * kQuantBlockElems));
+      const __m256i xs = Q::template XSums<I>(xv);
       const __m256 dxv = _mm256_broadcast_ss(xd + r * nb + b);
 #pragma GCC unroll 8
       for (int c = 0; c < NC; ++c) {
-        const __m256i p = Q::template Dot<I>(wv[c], xv, xs8 + (r * nb + b) * 8);
+        const __m256i p = Q::template Dot<I>(wv[c], xv, xs);
         acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dw[c], dxv), acc[r][c]);
       }
     }
   }
 #pragma GCC unroll 8
-  for (int r = 0; r < NR; ++r) StoreSums<NC>(acc[r], bias, 1, out + r * n);
+  for (int r = 0; r < NR; ++r) {
+    __m256 fin[NC];  // a copy: acc's address is never taken (see RowTile)
+#pragma GCC unroll 8
+    for (int c = 0; c < NC; ++c) fin[c] = acc[r][c];
+    StoreSums<NC>(fin, bias, 1, out + r * n);
+  }
 }
 
 // A tile of `rows` (1..NR) rows and `cols` (1..NC) columns: the same template
@@ -374,8 +394,8 @@ void Run(XRows x, int64_t m, const void* w, const float* bias, int64_t n, float*
     if constexpr (I == DotIsa::kAvx512Vnni) {
       if (quant_avx512::CpuHasAvx512Vnni()) {
         const int64_t pairs = (j_end - j_begin) / 2;
-        quant_avx512::PairColumns(quant_avx512::XRows512{x.q, x.d, x.s8, x.k}, m, blocks, bias, n,
-                                  out, j_begin, pairs, kMatmulPanelBytes, kRowBlockBytes);
+        quant_avx512::PairColumns(quant_avx512::XRows512{x.q, x.d, x.k}, m, blocks, bias, n, out,
+                                  j_begin, pairs, kMatmulPanelBytes, kRowBlockBytes);
         j += 2 * pairs;
       }
     }
@@ -444,17 +464,14 @@ void MatmulQuantized(const float* x, const void* w, const float* bias, int64_t m
   // x quantized once per call, on the pool (rows are independent).
   thread_local std::vector<int8_t> xq;
   thread_local std::vector<float> xd;
-  thread_local std::vector<int32_t> xs8;
   const int64_t nb = k / kQuantBlockElems;
   if (static_cast<int64_t>(xq.size()) < m * k) xq.resize(static_cast<size_t>(m * k));
   if (static_cast<int64_t>(xd.size()) < m * nb) xd.resize(static_cast<size_t>(m * nb));
-  if (static_cast<int64_t>(xs8.size()) < m * nb * 8) xs8.resize(static_cast<size_t>(m * nb * 8));
   int8_t* q = xq.data();
   float* d = xd.data();
-  int32_t* s8 = xs8.data();
   ParallelFor(m, GrainFor(16 * k),
-              [&](int64_t i0, int64_t i1) { QuantizeRows(x, k, i0, i1, q, d, s8); });
-  const XRows rows{q, d, s8, k};
+              [&](int64_t i0, int64_t i1) { QuantizeRows(x, k, i0, i1, q, d); });
+  const XRows rows{q, d, k};
   const DotIsa isa = g_beyond_avx2 ? g_isa : DotIsa::kAvx2;
   if (w_dtype == DType::kQ8_0) {
     RunIsa<Q8_0>(rows, m, w, bias, n, out, isa);

@@ -10,8 +10,8 @@
 // the 256-bit form. So every bit equals the AVX2 form's (tests check both).
 //
 //   Q8_0: |w| . (x negated where w < 0)   (a mask from w's sign bits)
-//   Q4_0: codes . x - 8 * sum(x)          (codes 0..15; the x lane sums
-//                                          precomputed with the int8 rows)
+//   Q4_0: codes . x - 8 . x               (codes 0..15; 8 . x once per row
+//                                          and block, for every column pair)
 #ifndef INFERD_KERNELS_CPU_MATMUL_QUANT_AVX512_H_
 #define INFERD_KERNELS_CPU_MATMUL_QUANT_AVX512_H_
 
@@ -54,11 +54,10 @@ inline bool CpuHasAvx512Vnni() {
 }
 
 // x quantized (matmul_quant.cc's XRows, repeated to keep this header
-// self-contained): q [m, k] int8, d [m, k / 32], s8 [m, k / 32, 8].
+// self-contained): q [m, k] int8, d [m, k / 32].
 struct XRows512 {
   const int8_t* q;
   const float* d;
-  const int32_t* s8;
   int64_t k;
 };
 
@@ -99,8 +98,16 @@ INFERD_AVX512_VNNI inline PairQ4 LoadPair(const BlockQ4_0& b0, const BlockQ4_0& 
   return {codes, PairScales(b0.d, b1.d)};
 }
 
+// 8 * the lane sums of an x block (Q4_0's correction); none for Q8_0.
+INFERD_AVX512_VNNI inline __m512i XSums(const PairQ8*, __m512i /*xx*/) {
+  return _mm512_setzero_si512();
+}
+INFERD_AVX512_VNNI inline __m512i XSums(const PairQ4*, __m512i xx) {
+  return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), xx);
+}
+
 // Lane sums (int32) of the pair's blocks with one x block broadcast to both
-// halves (xx); s8x: the x block's 8 * lane sums, broadcast likewise.
+// halves (xx); s8x: XSums of xx.
 INFERD_AVX512_VNNI inline __m512i PairDot(const PairQ8& w, __m512i xx, __m512i /*s8x*/) {
   const __m512i sx = _mm512_mask_sub_epi8(xx, w.neg, _mm512_setzero_si512(), xx);
   return _mm512_dpbusd_epi32(_mm512_setzero_si512(), w.aw, sx);
@@ -130,7 +137,6 @@ INFERD_AVX512_VNNI inline void Tile(XRows512 x, int64_t i, const Block* w, const
   const int64_t nb = k / kQuantBlockElems;
   const int8_t* xq = x.q + i * k;
   const float* xd = x.d + i * nb;
-  const int32_t* xs8 = x.s8 + i * nb * 8;
   __m512 acc[NR][NP];
 #pragma GCC unroll 8
   for (int r = 0; r < NR; ++r) {
@@ -145,8 +151,7 @@ INFERD_AVX512_VNNI inline void Tile(XRows512 x, int64_t i, const Block* w, const
     for (int r = 0; r < NR; ++r) {
       const __m512i xx = _mm512_broadcast_i64x4(
           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + r * k + b * kQuantBlockElems)));
-      const __m512i s8x = _mm512_broadcast_i64x4(
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs8 + (r * nb + b) * 8)));
+      const __m512i s8x = XSums(wp, xx);
       const __m512 dxv = _mm512_set1_ps(xd[r * nb + b]);
 #pragma GCC unroll 4
       for (int p = 0; p < NP; ++p) {
@@ -166,6 +171,96 @@ INFERD_AVX512_VNNI inline void Tile(XRows512 x, int64_t i, const Block* w, const
       o[0] = bias != nullptr ? s0 + bias[2 * p] : s0;
       o[1] = bias != nullptr ? s1 + bias[2 * p + 1] : s1;
     }
+  }
+}
+
+// The 32 codes of two blocks as one zmm [c0 | c1], each column in element
+// order; for the one-row path, where the blocks of a pair are far apart.
+INFERD_AVX512_VNNI inline __m512i LoadCodes(const BlockQ4_0& b0, const BlockQ4_0& b1) {
+  // Each block's 16 bytes in both 128-bit halves of its 256, the upper half
+  // shifted right by 4, then the low nibbles: [lo0 hi0 | lo1 hi1].
+  const __m512i both = _mm512_inserti64x4(
+      _mm512_castsi256_si512(
+          _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b0.qs)))),
+      _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b1.qs))), 1);
+  const __m512i shifted = _mm512_srlv_epi64(both, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4));
+  return _mm512_and_si512(shifted, _mm512_set1_epi8(0x0F));
+}
+
+INFERD_AVX512_VNNI inline __m512i PairDotRow(const BlockQ8_0& b0, const BlockQ8_0& b1, __m512i xx,
+                                             __m512i /*s8x*/) {
+  const __m512i w = _mm512_inserti64x4(
+      _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b0.qs))),
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b1.qs)), 1);
+  const __m512i sx = _mm512_mask_sub_epi8(xx, _mm512_movepi8_mask(w), _mm512_setzero_si512(), xx);
+  return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(w), sx);
+}
+INFERD_AVX512_VNNI inline __m512i PairDotRow(const BlockQ4_0& b0, const BlockQ4_0& b1, __m512i xx,
+                                             __m512i s8x) {
+  return _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), LoadCodes(b0, b1), xx), s8x);
+}
+
+// One x row, 8 columns whose blocks start col_step blocks apart (the 8
+// streams of the one-row path: matmul_quant.cc's RowTile<.., 8, true>, with
+// columns 2p and 2p + 1 in one zmm); out and bias step out_step.
+template <typename Block>
+INFERD_AVX512_VNNI inline void RowStreams(const int8_t* xq, const float* xd, const Block* w,
+                                          int64_t nb, int64_t col_step, const float* bias,
+                                          int64_t out_step, float* out, int64_t prefetch_bytes) {
+  constexpr int kCols = 8;
+  constexpr int64_t kEvery = std::max<int64_t>(1, 64 / static_cast<int64_t>(sizeof(Block)));
+  __m512 acc[kCols / 2];
+#pragma GCC unroll 4
+  for (int p = 0; p < kCols / 2; ++p) acc[p] = _mm512_setzero_ps();
+  // Lane i of pair p's scale vector takes scale 2p + (i >= 8).
+  __m512i spread[kCols / 2];
+#pragma GCC unroll 4
+  for (int p = 0; p < kCols / 2; ++p) {
+    spread[p] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi32(2 * p)),
+                                   _mm256_set1_epi32(2 * p + 1), 1);
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    if (b % kEvery == 0) {
+#pragma GCC unroll 8
+      for (int c = 0; c < kCols; ++c) {
+        _mm_prefetch(reinterpret_cast<const char*>(w + c * col_step + b) + prefetch_bytes,
+                     _MM_HINT_T0);
+      }
+    }
+    const __m512i xx = _mm512_broadcast_i64x4(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * kQuantBlockElems)));
+    const __m512i s8x = XSums(static_cast<decltype(LoadPair(w[0], w[0]))*>(nullptr), xx);
+    // The 8 scales dw * dx (the fp16 scales through two general registers,
+    // one conversion, one multiply: the same products as column by column).
+    uint64_t lo = 0, hi = 0;
+#pragma GCC unroll 8
+    for (int c = 0; c < kCols; ++c) {
+      const uint64_t d = w[c * col_step + b].d;
+      if (c < 4) {
+        lo |= d << (16 * c);
+      } else {
+        hi |= d << (16 * (c - 4));
+      }
+    }
+    const __m256 scales = _mm256_mul_ps(
+        _mm256_cvtph_ps(_mm_set_epi64x(static_cast<int64_t>(hi), static_cast<int64_t>(lo))),
+        _mm256_set1_ps(xd[b]));
+    const __m512 scales512 = _mm512_castps256_ps512(scales);
+#pragma GCC unroll 4
+    for (int p = 0; p < kCols / 2; ++p) {
+      const __m512i dot =
+          PairDotRow(w[(2 * p) * col_step + b], w[(2 * p + 1) * col_step + b], xx, s8x);
+      acc[p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_permutexvar_ps(spread[p], scales512),
+                               acc[p]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int p = 0; p < kCols / 2; ++p) {
+    const float s0 = Sum8(_mm512_castps512_ps256(acc[p]));
+    const float s1 = Sum8(_mm512_extractf32x8_ps(acc[p], 1));
+    const int64_t c0 = 2 * p * out_step, c1 = (2 * p + 1) * out_step;
+    out[c0] = bias != nullptr ? s0 + bias[c0] : s0;
+    out[c1] = bias != nullptr ? s1 + bias[c1] : s1;
   }
 }
 
