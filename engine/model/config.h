@@ -49,6 +49,10 @@ struct ModelConfig {
   double rms_norm_eps = 1e-6;
   double rope_theta = 10000.0;
   RopeScaling rope_scaling;
+  // Per-frequency RoPE divisors [head_dim / 2] (a GGUF file's rope_freqs
+  // tensor, llama.cpp's form of llama3 scaling); empty: none. RopeInvFreq
+  // divides the plain inverse frequencies by them, as llama.cpp does.
+  std::vector<float> rope_freq_factors;
   bool attention_bias = false;  // q/k/v (not o) projections have a bias (Qwen2: always)
   bool tie_word_embeddings = false;
   std::string hidden_act = "silu";

@@ -1,6 +1,8 @@
 // engine/model/gguf_config.cc
 #include "engine/model/gguf_config.h"
 
+#include <cmath>
+#include <cstring>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -109,14 +111,9 @@ absl::StatusOr<ModelConfig> ModelConfigFromGguf(const GgufFile& f) {
     if (v->has_value()) j[json] = **v;
   }
   if (!j.contains("rope_theta")) j["rope_theta"] = 10000.0;
-  // RoPE scaling: llama.cpp writes llama3's as a rope_freqs tensor, others
-  // as rope.scaling.* keys; neither is read yet.
-  if (f.FindTensor("rope_freqs.weight") != nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(f.path(),
-                     ": tensor `rope_freqs.weight`: RoPE frequency factors (llama3 "
-                     "rope scaling) are not supported for GGUF files yet"));
-  }
+  // RoPE scaling: llama.cpp writes llama3's as a rope_freqs tensor (one
+  // divisor per frequency, read below), others as rope.scaling.* keys (not
+  // read yet).
   if (const GgufValue* s = f.Find(arch + ".rope.scaling.type");
       s != nullptr && !(s->type == GgufValueType::kString && s->str == "none")) {
     return KeyError(f, arch + ".rope.scaling.type", "RoPE scaling is not supported");
@@ -183,7 +180,29 @@ absl::StatusOr<ModelConfig> ModelConfigFromGguf(const GgufFile& f) {
   j["architectures"] = Json::array({hf_arch});
   j["model_type"] = model_type;
   j["hidden_act"] = "silu";
-  return ModelConfig::Parse(j.dump(), f.path());
+  absl::StatusOr<ModelConfig> config = ModelConfig::Parse(j.dump(), f.path());
+  if (!config.ok()) return config.status();
+  if (const GgufTensorInfo* t = f.FindTensor("rope_freqs.weight"); t != nullptr) {
+    const int64_t half = config->head_dim / 2;
+    auto bad = [&](absl::string_view why) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(f.path(), ": tensor `rope_freqs.weight` (RoPE frequency factors): ", why));
+    };
+    if (t->type != GgmlType::kF32) return bad("type must be F32");
+    if (t->dims.size() != 1 || t->dims[0] != half) {
+      return bad(absl::StrCat("shape must be [", half, "] (head_dim / 2)"));
+    }
+    const uint8_t* data = f.TensorData(*t);
+    config->rope_freq_factors.resize(static_cast<size_t>(half));
+    std::memcpy(config->rope_freq_factors.data(), data, static_cast<size_t>(half) * sizeof(float));
+    for (int64_t i = 0; i < half; ++i) {
+      const float v = config->rope_freq_factors[i];
+      if (!std::isfinite(v) || v <= 0.0f) {
+        return bad(absl::StrCat("factor ", i, " is ", v, ", not a positive finite number"));
+      }
+    }
+  }
+  return config;
 }
 
 absl::StatusOr<GenerationConfig> GenerationConfigFromGguf(const GgufFile& f) {

@@ -81,6 +81,9 @@ absl::StatusOr<std::map<std::string, GgufTensorRef>> MapGgufTensors(const GgufFi
       if (absl::Status s = add("lm_head.weight", ref); !s.ok()) return s;
       continue;
     }
+    // llama3 RoPE scaling as per-frequency factors: read into the config
+    // (gguf_config.cc), not a weight.
+    if (t.name == "rope_freqs.weight") continue;
     const std::vector<std::string> parts = absl::StrSplit(t.name, absl::MaxSplits('.', 2));
     int64_t layer = -1;
     if (parts.size() != 3 || parts[0] != "blk" || !absl::SimpleAtoi(parts[1], &layer) ||

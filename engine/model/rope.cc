@@ -1,5 +1,6 @@
 // engine/model/rope.cc — ModelConfig::RopeInvFreq: RoPE inverse frequencies,
-// with llama3 rope_scaling applied exactly as HF's _compute_llama3_parameters.
+// with llama3 rope_scaling applied exactly as HF's _compute_llama3_parameters,
+// or divided by a GGUF file's per-frequency factors as llama.cpp does.
 #include <cmath>
 #include <numbers>
 #include <vector>
@@ -17,6 +18,10 @@ std::vector<float> ModelConfig::RopeInvFreq() const {
   std::vector<float> inv_freq(half);
   for (int64_t i = 0; i < half; ++i) {
     inv_freq[i] = 1.0f / std::pow(base, static_cast<float>(2 * i) / dim);
+  }
+  if (!rope_freq_factors.empty()) {
+    for (int64_t i = 0; i < half; ++i) inv_freq[i] /= rope_freq_factors[i];
+    return inv_freq;
   }
   if (rope_scaling.type != "llama3") return inv_freq;
   const double old_context_len = static_cast<double>(rope_scaling.original_max_position_embeddings);

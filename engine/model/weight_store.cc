@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "common/check.h"
 #include "common/json_fields.h"
+#include "engine/model/gguf_kquants.h"
 #include "kernels/ops.h"
 #include "kernels/quant_blocks.h"
 
@@ -74,8 +75,11 @@ class MappedStorage final : public Storage {
   SafetensorsFile::Mapped mapped_;
 };
 
-// The project's DType of a GGUF tensor type; K-quants are parsed but not
-// loaded yet.
+bool IsKQuant(GgmlType t) { return t == GgmlType::kQ4_K || t == GgmlType::kQ6_K; }
+
+// The project's DType of a GGUF tensor type. K-quants have none: they are
+// dequantized at load (gguf_kquants.h) and count as fp32, the type their
+// values are exact in (never mapped as stored).
 absl::StatusOr<DType> DTypeOfGguf(const GgufFile& f, const GgufTensorInfo& t) {
   switch (t.type) {
     case GgmlType::kF32:
@@ -90,12 +94,12 @@ absl::StatusOr<DType> DTypeOfGguf(const GgufFile& f, const GgufTensorInfo& t) {
       return DType::kQ4_0;
     case GgmlType::kQ4_K:
     case GgmlType::kQ6_K:
-      break;
+      return DType::kF32;
   }
   return absl::UnimplementedError(absl::StrCat(f.path(), ": tensor `", t.name, "`: type ",
                                                GgmlTypeName(t.type),
-                                               " is parsed but not loaded yet (F32, F16, BF16, "
-                                               "Q8_0 and Q4_0 are)"));
+                                               " is parsed but not loaded (F32, F16, BF16, "
+                                               "Q8_0, Q4_0, Q4_K and Q6_K are)"));
 }
 
 // `n` elements of `from` at `src` as `to` at `dst`; `wide` is scratch.
@@ -245,15 +249,33 @@ absl::Status WeightStore::ReadGguf(const std::string& name, const GgufTensorRef&
   }
   const uint8_t* src = gguf_->TensorData(*ref.info) + ref.byte_offset;
   auto* out = static_cast<uint8_t*>(dst);
-  const int64_t in_row = kernels::DTypeBytes(*stored, cols);
+  const bool kquant = IsKQuant(ref.info->type);
+  if (kquant && cols % kKQuantBlockElems != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(dir_, ": tensor `", ref.info->name,
+                                                   "`: rows of ", cols, " elements are not whole ",
+                                                   GgmlTypeName(ref.info->type), " blocks of 256"));
+  }
+  const int64_t in_row = kquant ? cols / kKQuantBlockElems * GgmlBlockBytes(ref.info->type)
+                                : kernels::DTypeBytes(*stored, cols);
   const int64_t out_row = kernels::DTypeBytes(dtype, cols);
   std::vector<float> wide;
+  std::vector<float> kwide(kquant ? static_cast<size_t>(cols) : 0);
   for (int64_t g = 0; g < rows; ++g) {
     int64_t r = g;
     if (head_dim > 0) {
       // llama.cpp's row 2j+t of a head is HF row t*head_dim/2 + j.
       const int64_t h = g / head_dim, j = (g % head_dim) / 2, t = g % 2;
       r = h * head_dim + t * (head_dim / 2) + j;
+    }
+    if (kquant) {
+      if (ref.info->type == GgmlType::kQ4_K) {
+        DequantizeRowQ4K(src + g * in_row, cols, kwide.data());
+      } else {
+        DequantizeRowQ6K(src + g * in_row, cols, kwide.data());
+      }
+      ConvertRow(reinterpret_cast<const uint8_t*>(kwide.data()), DType::kF32, cols,
+                 out + r * out_row, dtype, &wide);
+      continue;
     }
     ConvertRow(src + g * in_row, *stored, cols, out + r * out_row, dtype, &wide);
   }
@@ -353,7 +375,8 @@ absl::StatusOr<Tensor> WeightStore::Load(const std::string& name,
     if (!ref.ok()) return ref.status();
     absl::StatusOr<DType> stored = DTypeOfGguf(*gguf_, *(*ref)->info);
     if (!stored.ok()) return stored.status();
-    if (format_ == LoadFormat::kMmap && *stored == dtype && (*ref)->rope_heads == 0) {
+    if (format_ == LoadFormat::kMmap && *stored == dtype && (*ref)->rope_heads == 0 &&
+        !IsKQuant((*ref)->info->type)) {
       const void* data = gguf_->TensorData(*(*ref)->info) + (*ref)->byte_offset;
       Tensor w(std::make_unique<MappedStorage>(SafetensorsFile::Mapped{gguf_->mapping(), data}),
                dtype, expected_shape);

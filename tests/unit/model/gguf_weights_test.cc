@@ -1,9 +1,10 @@
 // tests/unit/model/gguf_weights_test.cc — a GGUF file built in code, loaded
 // as a model: ModelConfigFromGguf, the tensor name mapping, the llama q/k
 // row order put back, type conversion, and the load-time errors (missing
-// keys, unknown tensors, wrong shapes, types parsed but not loaded).
+// keys, unknown tensors, wrong shapes).
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/model/gguf_config.h"
@@ -39,6 +40,7 @@ struct Options {
   std::string extra_tensor;  // a tensor name the mapping does not know
   bool q4k_down = false;     // ffn_down stored as Q4_K
   uint64_t q_rows = kHeads * kHeadDim;
+  std::vector<float> rope_freqs;  // a rope_freqs.weight tensor when not empty
 };
 
 // A one-layer Llama: q/k/v/o, gate/up/down, norms, untied output; the
@@ -87,6 +89,9 @@ std::string Build(const Options& o) {
     f32("blk.0.ffn_down.weight", kHidden, kFfn);
   }
   if (!o.extra_tensor.empty()) f32(o.extra_tensor, 1, 4);
+  if (!o.rope_freqs.empty()) {
+    w.Tensor("rope_freqs.weight", kF32, {o.rope_freqs.size()}, GgufWriter::F32Data(o.rope_freqs));
+  }
   return w.Finish();
 }
 
@@ -101,6 +106,63 @@ class GgufWeightsTest : public ::testing::Test {
   }
   ::inferd::testing::TempDir dir_;
 };
+
+// llama.cpp writes llama3 RoPE scaling as rope_freqs.weight, one divisor per
+// frequency: the inverse frequencies are the plain ones divided by them (as
+// llama.cpp computes theta / factor), and a wrong shape or a factor that is
+// not a positive finite number is refused naming the tensor.
+TEST_F(GgufWeightsTest, RopeFreqsDivideTheInverseFrequencies) {
+  Options o;
+  o.rope_freqs = {1.0f, 2.0f, 4.0f, 8.0f};  // head_dim 8 -> 4 frequencies
+  std::shared_ptr<const GgufFile> f = Open(o);
+  ASSERT_NE(f, nullptr);
+  absl::StatusOr<ModelConfig> c = ModelConfigFromGguf(*f);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ModelConfig plain = *c;
+  plain.rope_freq_factors.clear();
+  const std::vector<float> base = plain.RopeInvFreq();
+  const std::vector<float> scaled = c->RopeInvFreq();
+  ASSERT_EQ(scaled.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(scaled[i], base[i] / o.rope_freqs[i]) << i;
+  // And the tensor is not taken for a weight.
+  EXPECT_TRUE(WeightStore::OpenGguf(f, *c).ok());
+
+  for (const auto& [factors, want] : std::vector<std::pair<std::vector<float>, std::string>>{
+           {{1.0f, 2.0f, 4.0f}, "shape must be [4]"},
+           {{1.0f, 0.0f, 4.0f, 8.0f}, "factor 1 is 0"},
+           {{1.0f, 2.0f, -4.0f, 8.0f}, "not a positive finite number"}}) {
+    Options bad;
+    bad.rope_freqs = factors;
+    std::shared_ptr<const GgufFile> g = Open(bad);
+    ASSERT_NE(g, nullptr);
+    absl::StatusOr<ModelConfig> e = ModelConfigFromGguf(*g);
+    ASSERT_FALSE(e.ok());
+    EXPECT_THAT(e.status().message(), HasSubstr("rope_freqs.weight"));
+    EXPECT_THAT(e.status().message(), HasSubstr(want));
+  }
+}
+
+// A Q4_K tensor loads, dequantized (gguf_kquants_test.cc checks the values
+// against llama.cpp's), into the dtype asked for; never mapped as stored.
+TEST_F(GgufWeightsTest, Q4KLoadsDequantized) {
+  Options o;
+  o.q4k_down = true;  // all-zero blocks: d = dmin = 0, every element 0
+  std::shared_ptr<const GgufFile> f = Open(o);
+  ASSERT_NE(f, nullptr);
+  absl::StatusOr<ModelConfig> c = ModelConfigFromGguf(*f);
+  ASSERT_TRUE(c.ok()) << c.status();
+  for (LoadFormat format : {LoadFormat::kCopy, LoadFormat::kMmap}) {
+    absl::StatusOr<std::unique_ptr<WeightStore>> w = WeightStore::OpenGguf(f, *c, format);
+    ASSERT_TRUE(w.ok()) << w.status();
+    const std::string down = "model.layers.0.mlp.down_proj.weight";
+    EXPECT_EQ((*w)->StoredDType(down), DType::kF32);
+    absl::StatusOr<Tensor> t = (*w)->Load(down, *(*w)->Shape(down), DType::kF32);
+    ASSERT_TRUE(t.ok()) << t.status();
+    const auto* v = static_cast<const float*>(t->data());
+    for (int64_t i = 0; i < 256 * kHidden; ++i) ASSERT_EQ(v[i], 0.0f) << i;
+    EXPECT_EQ((*w)->BytesMapped(), 0);
+  }
+}
 
 TEST_F(GgufWeightsTest, ConfigFromMetadata) {
   std::shared_ptr<const GgufFile> f = Open({});
@@ -224,17 +286,12 @@ TEST_F(GgufWeightsTest, LoadErrorsNameTheKeyOrTensor) {
   extra.extra_tensor = "blk.0.attn_rot_embd";
   Options layer9;
   layer9.extra_tensor = "blk.9.attn_norm.weight";
-  Options q4k;
-  q4k.q4k_down = true;
   Options odd_q;
   odd_q.q_rows = 30;  // not heads * head_dim
   for (const Case& c : {Case{no_blocks, "metadata `llama.block_count`: required key is missing"},
                         Case{gemma, "architecture \"gemma\" is not supported"},
                         Case{extra, "tensor `blk.0.attn_rot_embd`: not a tensor of the supported"},
                         Case{layer9, "tensor `blk.9.attn_norm.weight`: not a tensor"},
-                        Case{q4k,
-                             "tensor `blk.0.ffn_down.weight`: type Q4_K is parsed but not "
-                             "loaded yet"},
                         Case{odd_q,
                              "tensor `blk.0.attn_q.weight` (model.layers.0.self_attn."
                              "q_proj.weight) has shape [30, 32]"}}) {
