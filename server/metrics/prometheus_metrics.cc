@@ -181,11 +181,13 @@ PrometheusMetrics::Series::Series(Registry& r, const Labels& model_labels,
       iteration_tokens(AddHistogram(r, "inferd:iteration_tokens_total",
                                     "Tokens computed by one engine step (prefill + decode).", model,
                                     IterationTokenBuckets(info.max_num_batched_tokens))) {
-  AddGauge(r, "inferd:cache_config_info", "KV cache configuration (the value is always 1).",
-           With(With(With(With(model, "block_size", absl::StrCat(info.block_size)), "num_blocks",
-                          absl::StrCat(info.num_kv_blocks)),
-                     "prefix_caching", info.prefix_caching ? "true" : "false"),
-                "cache_dtype", info.kv_cache_dtype))
+  AddGauge(r, "inferd:cache_config_info",
+           "KV cache configuration and the weights' quantization (the value is always 1).",
+           With(With(With(With(With(model, "block_size", absl::StrCat(info.block_size)),
+                               "num_blocks", absl::StrCat(info.num_kv_blocks)),
+                          "prefix_caching", info.prefix_caching ? "true" : "false"),
+                     "cache_dtype", info.kv_cache_dtype),
+                "quantization", info.quantization))
       .Set(1);
 
   auto& success_family =

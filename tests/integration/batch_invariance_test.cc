@@ -116,9 +116,10 @@ class Bf16BatchInvarianceTest : public BatchInvarianceSuite<kTinyLlama> {
 };
 
 // Weight-only quantization (--quantization int8|q4): the quantized Matmul
-// reads the blocks straight into registers for a lone decode row and widens
-// panels once 2+ rows share them, the same bits either way. tiny-llama's
-// matrices are all whole blocks of 32; tiny-mixtral's experts too.
+// streams 8 columns for a lone decode row and runs 4 x 2 register tiles once
+// 2+ rows share the weights, the same integer dot products and the same bits
+// either way. tiny-llama's matrices are all whole blocks of 32; tiny-mixtral's
+// experts too.
 template <const char* kModelPath, const char* kFlag, const char* kDType>
 class QuantizedBatchInvarianceTest : public BatchInvarianceSuite<kModelPath> {
  protected:

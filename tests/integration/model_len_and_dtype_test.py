@@ -193,6 +193,7 @@ class ModelLenAndDtypeTest(unittest.TestCase):
         lines = [l for l in text.splitlines() if l.startswith("inferd:cache_config_info{")]
         self.assertEqual(len(lines), 1, text)
         self.assertIn('cache_dtype="fp16"', lines[0])
+        self.assertIn('quantization="none"', lines[0])
         self.assertTrue(lines[0].endswith(" 1"), lines[0])
 
         for flag, value in (("--dtype", "int8"), ("--kv-cache-dtype", "x")):
