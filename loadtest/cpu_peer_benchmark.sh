@@ -6,17 +6,23 @@
 #
 #   loadtest/cpu_peer_benchmark.sh --model HF_DIR --gguf FILE.gguf
 #       [--peer /work/peer/llamacpp/build/bin] [--threads 2] [--streams 16]
-#       [--tokens 64] [--dtype bf16] [--kv-cache-dtype bf16] [--build DIR]
-#       [--out DIR]
+#       [--tokens 64] [--dtype bf16] [--kv-cache-dtype bf16]
+#       [--quantization int8|q4] [--quantize-lm-head] [--build DIR] [--out DIR]
 #   loadtest/cpu_peer_benchmark.sh --report-only DIR   # the table again, from a kept --out DIR
 #
 # HF_DIR and FILE.gguf are the same model (the GGUF made from HF_DIR by
-# llama.cpp's converter, in the dtype you mean to compare, e.g. bf16). The peer
+# llama.cpp's converter, in the dtype you mean to compare, e.g. bf16). For
+# quantized weights give inferd the peer's own file: --model FILE.gguf (Q8_0
+# or Q4_0 from llama-quantize) with --quantization int8|q4 and
+# --quantize-lm-head (llama.cpp reads a tied embedding as stored, quantized,
+# for its output layer); the weight bytes per token are then the GGUF's
+# tensor bytes. The peer
 # is llama.cpp built from source (shared/scripts/llamacpp-peer.sh build; its
 # convert makes the GGUF). Runs, in order, printing each command first:
 #   1. build/memory_bandwidth --threads T
 #   2. build/decode_benchmark --model HF_DIR --threads T --streams S --max-tokens N --repeats 3
-#      [--dtype D] [--kv-cache-dtype K] [--max-model-len 4096]   (the bracketed flags only when
+#      [--dtype D] [--kv-cache-dtype K] [--quantization Q] [--quantize-lm-head]
+#      [--max-model-len 4096]   (the bracketed flags only when
 #      --dtype / --kv-cache-dtype is given here, so the script also runs against a
 #      decode_benchmark without them)
 #   3. llama-bench -m GGUF -p 0 -n N -t T -r 3 -o json               (batch-1 decode)
@@ -35,7 +41,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 model="" gguf="" peer=/work/peer/llamacpp/build/bin threads=2 streams=16 tokens=64
-dtype="" kv_dtype="" build="$repo/build" out="" report_only=""
+dtype="" kv_dtype="" quant="" quant_lm_head="" build="$repo/build" out="" report_only=""
 python=/usr/bin/python3
 [[ -x $python ]] || python=python3
 
@@ -54,6 +60,8 @@ while [[ $# -gt 0 ]]; do
     --tokens) need "$@"; tokens=$2; shift 2 ;;
     --dtype) need "$@"; dtype=$2; shift 2 ;;
     --kv-cache-dtype) need "$@"; kv_dtype=$2; shift 2 ;;
+    --quantization) need "$@"; quant=$2; shift 2 ;;
+    --quantize-lm-head) quant_lm_head=1; shift ;;
     --build) need "$@"; build=$2; shift 2 ;;
     --out) need "$@"; out=$2; shift 2 ;;
     --report-only) need "$@"; report_only=$2; shift 2 ;;
@@ -123,12 +131,54 @@ for line in read("llama_batched_bench.txt").splitlines():
         if int(row["B"]) == 1:
             lc_b1 = float(row["S_TG t/s"])
 
-# Weight bytes read per decoded token, from the safetensors headers.
+# Weight bytes read per decoded token: a GGUF model's tensor bytes (every
+# tensor read once per token; a tied embedding is the output layer), else the
+# safetensors headers below.
+GGML_BLOCK = {0: (1, 4), 1: (1, 2), 30: (1, 2), 8: (32, 34), 2: (32, 18), 3: (32, 20),
+              12: (256, 144), 13: (256, 176), 14: (256, 210), 10: (256, 84), 11: (256, 110)}
+def gguf_tensor_bytes(path):
+    with open(path, "rb") as f:
+        def u(fmt):
+            return struct.unpack("<" + fmt, f.read(struct.calcsize("<" + fmt)))[0]
+        def string():
+            return f.read(u("Q"))
+        SCALAR = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+        def value(t):
+            if t == 8:
+                string()
+            elif t == 9:
+                et, n = u("I"), u("Q")
+                for _ in range(n):
+                    value(et)
+            else:
+                u(SCALAR[t])
+        if f.read(4) != b"GGUF":
+            raise SystemExit("%s: not a GGUF file" % path)
+        u("I")
+        n_tensors, n_kv = u("Q"), u("Q")
+        for _ in range(n_kv):
+            string()
+            value(u("I"))
+        total = 0
+        for _ in range(n_tensors):
+            string()
+            count = 1
+            for _ in range(u("I")):
+                count *= u("Q")
+            t = u("I")
+            u("Q")
+            if t not in GGML_BLOCK:
+                raise SystemExit("%s: ggml type %d not in the size table" % (path, t))
+            elems, size = GGML_BLOCK[t]
+            total += count // elems * size
+        return total
+
 ELEM = {"F64": 8, "F32": 4, "I32": 4, "BF16": 2, "F16": 2, "I16": 2, "I8": 1, "U8": 1, "I64": 8}
 want = {"bf16": 2, "bfloat16": 2, "f16": 2, "fp16": 2, "float16": 2, "half": 2,
         "f32": 4, "fp32": 4, "float32": 4, "float": 4}.get(cfg.get("dtype", "").lower())
 tensors = {}
-for path in sorted(glob.glob(os.path.join(cfg["model"], "*.safetensors"))):
+gguf_model = cfg["model"].endswith(".gguf")
+for path in [] if gguf_model else sorted(glob.glob(os.path.join(cfg["model"], "*.safetensors"))):
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
         h = json.loads(f.read(n))
@@ -146,6 +196,8 @@ for k, (count, elem, stored) in tensors.items():
     if untied and k in embed:
         continue  # a gather: one row per token
     weight_bytes += count * want if want and elem in (2, 4) else stored
+if gguf_model:
+    weight_bytes = gguf_tensor_bytes(cfg["model"])
 
 def num(x, fmt="%.1f"):
     return fmt % x if x is not None else "n/a"
@@ -158,8 +210,10 @@ print()
 print("== inferd vs llama.cpp, CPU decode, %s threads ==" % T)
 print("model  %s" % cfg["model"])
 print("gguf   %s" % cfg["gguf"])
-print("inferd --dtype %s --kv-cache-dtype %s; %s tokens per stream"
-      % (cfg.get("dtype") or "(default)", cfg.get("kv_dtype") or "(default)", cfg["tokens"]))
+print("inferd --dtype %s --kv-cache-dtype %s --quantization %s%s; %s tokens per stream"
+      % (cfg.get("dtype") or "(default)", cfg.get("kv_dtype") or "(default)",
+         cfg.get("quant") or "none", " --quantize-lm-head" if cfg.get("quant_lm_head") else "",
+         cfg["tokens"]))
 print()
 print("%-36s %12s %12s %18s" % ("decode tokens/s", "inferd", "llama.cpp", "inferd/llama.cpp"))
 print("%-36s %12s %12s %18s" % ("batch 1", num(inf1), num(lc1), ratio(inf1, lc1)))
@@ -180,7 +234,8 @@ if lc1 is not None:
     print("%-36s %.3f GB/token x %.1f tokens/s = %.1f GB/s%s"
           % ("llama.cpp batch-1 weight reads", gb, lc1, achieved, pct))
 print("(weight bytes per token: %s, %s)"
-      % ("the checkpoint's tensors at %d bytes per element (--dtype %s)" % (want, cfg["dtype"])
+      % ("the GGUF's tensors as stored" if gguf_model else
+         "the checkpoint's tensors at %d bytes per element (--dtype %s)" % (want, cfg["dtype"])
          if want else "the checkpoint's tensors as stored",
          "less the input embedding (untied lm_head)" if untied else "tied embedding counted once"))
 missing = [n for n, v in (("memory bandwidth", bw), ("inferd batch 1", inf1),
@@ -198,7 +253,8 @@ if [[ -n $report_only ]]; then
 fi
 
 [[ -n $model && -n $gguf ]] || usage
-[[ -d $model ]] || { echo "cpu_peer_benchmark: no model dir $model" >&2; exit 1; }
+[[ -d $model || ( -f $model && $model == *.gguf ) ]] ||
+  { echo "cpu_peer_benchmark: no model dir or .gguf file $model" >&2; exit 1; }
 [[ -f $gguf ]] || { echo "cpu_peer_benchmark: no GGUF $gguf (llamacpp-peer.sh convert)" >&2; exit 1; }
 for b in "$build/memory_bandwidth" "$build/decode_benchmark"; do
   [[ -x $b ]] || { echo "cpu_peer_benchmark: no $b (cmake --build build --target $(basename "$b"))" >&2; exit 1; }
@@ -213,7 +269,8 @@ done
 if [[ -z $out ]]; then out=$(mktemp -d /tmp/cpu_peer_benchmark.XXXXXX); fi
 mkdir -p "$out"
 printf '%s\n' "model=$model" "gguf=$gguf" "threads=$threads" "streams=$streams" \
-  "tokens=$tokens" "dtype=$dtype" "kv_dtype=$kv_dtype" >"$out/settings"
+  "tokens=$tokens" "dtype=$dtype" "kv_dtype=$kv_dtype" "quant=$quant" \
+  "quant_lm_head=$quant_lm_head" >"$out/settings"
 
 # Prints the command, runs it, keeps its output (stdout and stderr) in $out/$1.
 run() {
@@ -236,6 +293,8 @@ if ((streams > 1)); then npl="1,$streams"; fi
 inferd_flags=()
 if [[ -n $dtype ]]; then inferd_flags+=(--dtype "$dtype"); fi
 if [[ -n $kv_dtype ]]; then inferd_flags+=(--kv-cache-dtype "$kv_dtype"); fi
+if [[ -n $quant ]]; then inferd_flags+=(--quantization "$quant"); fi
+if [[ -n $quant_lm_head ]]; then inferd_flags+=(--quantize-lm-head); fi
 if ((${#inferd_flags[@]} > 0)); then inferd_flags+=(--max-model-len "$ctx"); fi
 
 run memory_bandwidth.txt "$build/memory_bandwidth" --threads "$threads"

@@ -6,11 +6,12 @@
 //   build/decode_benchmark --model ../shared/models/tiny-llama [--streams 16]
 //       [--max-tokens 256] [--repeats 3] [--threads 0] [--dtype auto|fp32|bf16|fp16]
 //       [--kv-cache-dtype auto|fp32|bf16|fp16] [--quantization none|int8|q4]
-//       [--max-model-len N] [--kv-cache-memory MiB]
+//       [--quantize-lm-head] [--max-model-len N] [--kv-cache-memory MiB]
 //       [--device cpu|cuda|auto] [--gpu-memory-utilization F]
 //
-// --threads, --dtype, --kv-cache-dtype, --quantization and --max-model-len mean what they mean
-// for `inferd serve`. Also prints the load time, the weights' bytes, and the
+// --threads, --dtype, --kv-cache-dtype, --quantization, --quantize-lm-head and
+// --max-model-len mean what they mean for `inferd serve` (--model may be a
+// .gguf file, as there). Also prints the load time, the weights' bytes, and the
 // batch-1 weight-read bandwidth (weight bytes x tokens/s: every decoded token
 // streams every weight once).
 //
@@ -30,6 +31,7 @@
 
 #include "absl/synchronization/blocking_counter.h"
 #include "engine/engine.h"
+#include "kernels/ops.h"
 
 namespace {
 
@@ -49,6 +51,7 @@ struct Options {
   std::string dtype = "auto";
   std::string kv_cache_dtype = "auto";
   std::string quantization = "none";
+  bool quantize_lm_head = false;
   int64_t max_model_len = 0;
   int64_t kv_cache_mib = 256;
   std::string device = "cpu";
@@ -91,6 +94,8 @@ Options Parse(int argc, char** argv) {
       o.kv_cache_dtype = next();
     } else if (a == "--quantization") {
       o.quantization = next();
+    } else if (a == "--quantize-lm-head") {
+      o.quantize_lm_head = true;
     } else if (a == "--max-model-len") {
       o.max_model_len = std::stoll(next());
     } else if (a == "--kv-cache-memory") {
@@ -104,7 +109,8 @@ Options Parse(int argc, char** argv) {
                    "usage: decode_benchmark [--model DIR] [--streams N] [--max-tokens N] "
                    "[--repeats N] [--threads N] [--dtype auto|fp32|bf16|fp16] "
                    "[--kv-cache-dtype auto|fp32|bf16|fp16] [--quantization none|int8|q4] "
-                   "[--max-model-len N] [--kv-cache-memory MiB] [--device cpu|cuda|auto] "
+                   "[--quantize-lm-head] [--max-model-len N] [--kv-cache-memory MiB] [--device "
+                   "cpu|cuda|auto] "
                    "[--gpu-memory-utilization F]\n");
       std::exit(2);
     }
@@ -195,6 +201,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   cfg.quantization = *quantization;
+  cfg.quantize_lm_head = opt.quantize_lm_head;
   absl::StatusOr<inferd::engine::DeviceSetting> device =
       inferd::engine::ParseDeviceSetting(opt.device);
   if (!device.ok()) {
@@ -225,8 +232,9 @@ int main(int argc, char** argv) {
       info.dtype.c_str(), info.checkpoint_dtype.c_str(), info.quantization.c_str(),
       info.weight_bytes / 1e9, info.load_seconds, info.kv_cache_dtype.c_str(),
       static_cast<long long>(info.max_context));
-  std::printf("device %s; kv pool %.3f GB in %lld blocks\n", info.device.c_str(),
-              info.kv_cache_bytes / 1e9, static_cast<long long>(info.num_kv_blocks));
+  std::printf("device %s; kv pool %.3f GB in %lld blocks; quantized matmul dot product %s\n",
+              info.device.c_str(), info.kv_cache_bytes / 1e9,
+              static_cast<long long>(info.num_kv_blocks), inferd::kernels::MatmulQuantizedDotIsa());
   std::printf("model %s (%s), %d tokens per stream, %d repeats (median), %d kernel threads\n",
               (*engine)->model_info().model_name.c_str(),
               (*engine)->model_info().architecture.c_str(), opt.max_tokens, opt.repeats,
