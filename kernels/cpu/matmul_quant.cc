@@ -123,16 +123,16 @@ void QuantizeRows(const float* x, int64_t k, int64_t i0, int64_t i1, int8_t* q, 
   }
 }
 
-// Lane l (0..7) = sum over bytes 4l..4l+3 of a[e] * b[e], a unsigned, b
-// signed, exact for |a| <= 128, |b| <= 127.
+// Lane l (0..7) = acc_l + the sum over bytes 4l..4l+3 of a[e] * b[e], a
+// unsigned, b signed, exact for |a| <= 128, |b| <= 127.
 template <DotIsa I>
-inline __m256i DotU8S8(__m256i a, __m256i b) {
+inline __m256i DotU8S8(__m256i acc, __m256i a, __m256i b) {
   if constexpr (I == DotIsa::kAvx2) {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
+    return _mm256_add_epi32(acc,
+                            _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1)));
   } else {
     // vpdpbusd through inline assembly: the build's baseline is AVX2, and
     // the instruction is chosen at run time (no target attribute needed).
-    __m256i acc = _mm256_setzero_si256();
     if constexpr (I == DotIsa::kAvxVnni) {
       asm("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(a), "x"(b));
     } else {
@@ -161,7 +161,7 @@ struct Q8_0 {
   // |w| . (x * sign(w)) = w . x
   template <DotIsa I>
   static inline __m256i Dot(const W& w, __m256i xv, __m256i /*xs*/) {
-    return DotU8S8<I>(w.aw, _mm256_sign_epi8(xv, w.w));
+    return DotU8S8<I>(_mm256_setzero_si256(), w.aw, _mm256_sign_epi8(xv, w.w));
   }
 };
 
@@ -178,15 +178,17 @@ struct Q4_0 {
     const __m256i shifted = _mm256_srlv_epi64(both, _mm256_setr_epi64x(0, 0, 4, 4));
     return {_mm256_and_si256(shifted, _mm256_set1_epi8(0x0F))};
   }
-  // 8 * the lane sums of x: 8 . x, exact.
+  // -8 times the lane sums of x: -(8 . x), exact.
   template <DotIsa I>
   static inline __m256i XSums(__m256i xv) {
-    return DotU8S8<I>(_mm256_set1_epi8(8), xv);
+    return _mm256_sub_epi32(_mm256_setzero_si256(),
+                            DotU8S8<I>(_mm256_setzero_si256(), _mm256_set1_epi8(8), xv));
   }
-  // codes . x - 8 * sum(x) = (codes - 8) . x
+  // -8 * sum(x) + codes . x = (codes - 8) . x, the product accumulated onto
+  // the correction.
   template <DotIsa I>
   static inline __m256i Dot(const W& w, __m256i xv, __m256i xs) {
-    return _mm256_sub_epi32(DotU8S8<I>(w.codes, xv), xs);
+    return DotU8S8<I>(xs, w.codes, xv);
   }
 };
 

@@ -103,17 +103,19 @@ INFERD_AVX512_VNNI inline __m512i XSums(const PairQ8*, __m512i /*xx*/) {
   return _mm512_setzero_si512();
 }
 INFERD_AVX512_VNNI inline __m512i XSums(const PairQ4*, __m512i xx) {
-  return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), xx);
+  // Negated: Q4_0's dot product accumulates onto it.
+  return _mm512_sub_epi32(_mm512_setzero_si512(),
+                          _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), xx));
 }
 
 // Lane sums (int32) of the pair's blocks with one x block broadcast to both
-// halves (xx); s8x: XSums of xx.
+// halves (xx); s8x: XSums of xx (Q4_0: -8 . x, the sum starts from it).
 INFERD_AVX512_VNNI inline __m512i PairDot(const PairQ8& w, __m512i xx, __m512i /*s8x*/) {
   const __m512i sx = _mm512_mask_sub_epi8(xx, w.neg, _mm512_setzero_si512(), xx);
   return _mm512_dpbusd_epi32(_mm512_setzero_si512(), w.aw, sx);
 }
 INFERD_AVX512_VNNI inline __m512i PairDot(const PairQ4& w, __m512i xx, __m512i s8x) {
-  return _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), w.codes, xx), s8x);
+  return _mm512_dpbusd_epi32(s8x, w.codes, xx);
 }
 
 // The 8-lane tree of simd::Reduce4 / Sum8 on one column's lanes, + bias.
@@ -197,7 +199,7 @@ INFERD_AVX512_VNNI inline __m512i PairDotRow(const BlockQ8_0& b0, const BlockQ8_
 }
 INFERD_AVX512_VNNI inline __m512i PairDotRow(const BlockQ4_0& b0, const BlockQ4_0& b1, __m512i xx,
                                              __m512i s8x) {
-  return _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), LoadCodes(b0, b1), xx), s8x);
+  return _mm512_dpbusd_epi32(s8x, LoadCodes(b0, b1), xx);
 }
 
 // One x row, 8 columns whose blocks start col_step blocks apart (the 8
