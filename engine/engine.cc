@@ -216,9 +216,22 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
       gguf != nullptr ? GenerationConfigFromGguf(*gguf)
                       : GenerationConfig::FromDirectory(config.model_dir);
   if (!gen_config.ok()) return gen_config.status();
-  absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer =
-      gguf != nullptr ? TokenizerFromGguf(*gguf) : Tokenizer::FromDirectory(config.model_dir);
-  if (!tokenizer.ok()) return tokenizer.status();
+  absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer;
+  if (!config.tokenizer_dir.empty()) {
+    if (!std::filesystem::is_directory(config.tokenizer_dir)) {
+      return absl::NotFoundError(
+          absl::StrCat("--tokenizer ", config.tokenizer_dir, ": not a directory"));
+    }
+    tokenizer = Tokenizer::FromDirectory(config.tokenizer_dir);
+    if (!tokenizer.ok()) {
+      return absl::Status(tokenizer.status().code(),
+                          absl::StrCat("--tokenizer: ", tokenizer.status().message()));
+    }
+  } else {
+    tokenizer =
+        gguf != nullptr ? TokenizerFromGguf(*gguf) : Tokenizer::FromDirectory(config.model_dir);
+    if (!tokenizer.ok()) return tokenizer.status();
+  }
   if ((*tokenizer)->vocab_size() > model_config->vocab_size) {
     return absl::InvalidArgumentError(
         absl::StrCat("tokenizer of ", config.model_dir, " has ", (*tokenizer)->vocab_size(),

@@ -73,6 +73,10 @@ absl::StatusOr<DeviceSetting> ParseDeviceSetting(absl::string_view value);
 
 struct EngineConfig {
   std::string model_dir;
+  // --tokenizer: a HF tokenizer directory (tokenizer.json or
+  // tokenizer.model) used instead of the model's own (a GGUF file's
+  // metadata, or model_dir); "" = the model's.
+  std::string tokenizer_dir;
   DeviceSetting device = DeviceSetting::kCpu;
   // Weights' storage dtype: nullopt (auto) = the checkpoint's own dtype; a
   // different one converts at load (fp32 -> bf16 rounds to nearest even).

@@ -180,6 +180,7 @@ absl::StatusOr<engine::EngineConfig> EngineConfigFromFlags() {
   absl::StatusOr<std::string> model_dir = ResolveModelDir(absl::GetFlag(FLAGS_model));
   if (!model_dir.ok()) return model_dir.status();
   config.model_dir = std::move(*model_dir);
+  config.tokenizer_dir = absl::GetFlag(FLAGS_tokenizer);
   return config;
 }
 

@@ -7,6 +7,10 @@ ABSL_FLAG(std::string, model, "",
           "HF model directory, or a GGUF file (*.gguf: config, tokenizer and weights from "
           "it; docs/gguf.md). Default: the embedded models/stories260K of the repository "
           "(next to the executable, then the source tree)");
+ABSL_FLAG(std::string, tokenizer, "",
+          "HF tokenizer directory (tokenizer.json or tokenizer.model, tokenizer_config.json) to "
+          "use instead of the model's own, e.g. for a GGUF file whose tokenizer metadata is not "
+          "supported; the chat template then comes from it too. Default: the model's");
 ABSL_FLAG(int32_t, max_num_seqs, 64, "Most sequences in one engine step");
 ABSL_FLAG(int32_t, max_num_batched_tokens, 2048,
           "Most tokens (prefill + decode) in one engine step");
@@ -179,7 +183,8 @@ const cli::SubcommandSpec& ServeSpec() {
   static const cli::SubcommandSpec* spec = new cli::SubcommandSpec{
       .name = "serve",
       .synopsis =
-          "[--model DIR] [--host 127.0.0.1] [--port 50051] [--metrics-port 8002] "
+          "[--model DIR|FILE.gguf] [--tokenizer DIR] [--host 127.0.0.1] [--port 50051] "
+          "[--metrics-port 8002] "
           "[--http-port N] [--chat-template FILE] [--served-model-name NAME] "
           "[--max-num-seqs N] "
           "[--max-num-batched-tokens N] [--kv-cache-memory SIZE] [--block-size 16] "
@@ -204,6 +209,7 @@ const cli::SubcommandSpec& ServeSpec() {
           "<model>)' before loading the model, then 'inferd: serving <model> on HOST:PORT' once "
           "ready; SIGINT/SIGTERM/SIGHUP drain it (--drain-timeout) and exit 0.",
       .flags = {"model",
+                "tokenizer",
                 "host",
                 "port",
                 "metrics_port",
@@ -259,7 +265,8 @@ const cli::SubcommandSpec& GenerateSpec() {
   static const cli::SubcommandSpec* spec = new cli::SubcommandSpec{
       .name = "generate",
       .synopsis =
-          "[--model DIR] (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens 256] "
+          "[--model DIR|FILE.gguf] [--tokenizer DIR] (--prompt TEXT | --prompt-ids 1,2,3) "
+          "[--max-tokens 256] "
           "[--quantization none|int8|q4] [--quantize-lm-head] "
           "[--dtype auto|fp32|bf16|fp16] [--kv-cache-dtype auto|fp32|bf16|fp16] "
           "[--load-format auto|copy|mmap] "
@@ -276,6 +283,7 @@ const cli::SubcommandSpec& GenerateSpec() {
           "Run one request through the engine, without a server, and print the "
           "continuation as it streams (--json: one JSON object as the last line).",
       .flags = {"model",
+                "tokenizer",
                 "prompt",
                 "prompt_ids",
                 "max_tokens",

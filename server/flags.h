@@ -16,6 +16,7 @@
 
 // Shared by serve and generate.
 ABSL_DECLARE_FLAG(std::string, model);
+ABSL_DECLARE_FLAG(std::string, tokenizer);
 ABSL_DECLARE_FLAG(int32_t, max_num_seqs);
 ABSL_DECLARE_FLAG(int32_t, max_num_batched_tokens);
 ABSL_DECLARE_FLAG(inferd::server::ByteSize, kv_cache_memory);

@@ -453,8 +453,9 @@ int RunServe(const cli::ParsedArgs& args) {
   std::unique_ptr<engine::Engine> engine = *std::move(loaded);
 #ifdef INFERD_HTTP_CHAT
   if (http_server != nullptr) {
-    absl::StatusOr<engine::ChatTemplate> chat =
-        engine::ChatTemplate::Load(o.engine.model_dir, o.chat_template);
+    absl::StatusOr<engine::ChatTemplate> chat = engine::ChatTemplate::Load(
+        o.engine.tokenizer_dir.empty() ? o.engine.model_dir : o.engine.tokenizer_dir,
+        o.chat_template);
     if (!chat.ok() && !o.chat_template.empty()) {
       LogError(absl::StrCat("--chat-template: ", chat.status().message()),
                {{"chat_template", o.chat_template}});

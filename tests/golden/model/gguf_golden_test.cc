@@ -212,6 +212,39 @@ TEST_P(GgufGoldenTest, GreedyIdsThroughTheEngineAndTheGgufTokenizer) {
   }
 }
 
+// --tokenizer DIR: the GGUF file's weights with a HF tokenizer directory's
+// tokenizer (here stories260K's own, so the golden ids must come out); a
+// directory that is not one, or holds no tokenizer, fails naming the flag.
+TEST(GgufTokenizerDirTest, AHfTokenizerDirectoryReplacesTheFilesTokenizer) {
+  INFERD_REQUIRE_SHARED("golden/stories260K-greedy.json");
+  const std::string gguf =
+      std::string(INFERD_SOURCE_DIR) + "/tests/golden/model/data/stories260K-f32.gguf";
+  engine::EngineConfig cfg;
+  cfg.model_dir = gguf;
+  cfg.tokenizer_dir = SharedPath("models/stories260K");
+  cfg.kv_cache_memory_bytes = 64ll << 20;
+  auto e = engine::Engine::Create(cfg);
+  ASSERT_TRUE(e.ok()) << e.status();
+  std::ifstream in(SharedPath("golden/stories260K-greedy.json"));
+  const nlohmann::json golden = nlohmann::json::parse(in);
+  int checked = 0;
+  for (const auto& p : golden["prompts"]) {
+    if (!p.contains("prompt")) continue;
+    EXPECT_EQ((*e)->tokenizer().Encode(p["prompt"].get<std::string>(), true),
+              p["prompt_ids"].get<std::vector<int32_t>>());
+    ++checked;
+  }
+  EXPECT_GT(checked, 0);
+
+  for (const std::string& dir :
+       {SharedPath("models/no-such-dir"), std::string(INFERD_SOURCE_DIR) + "/docs"}) {
+    cfg.tokenizer_dir = dir;
+    auto bad = engine::Engine::Create(cfg);
+    ASSERT_FALSE(bad.ok()) << dir;
+    EXPECT_NE(bad.status().message().find("--tokenizer"), std::string::npos) << bad.status();
+  }
+}
+
 // stories260K converted with --outtype q8_0 (committed, 344 KB): with the
 // linear layers served as Q8_0 the file's blocks are used as stored, not
 // requantized: with mmap the one matrix loaded alone (o_proj; q/k/v and
