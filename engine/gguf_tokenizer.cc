@@ -5,9 +5,11 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "engine/tokenizer/hf_tokenizer.h"
 #include "engine/tokenizer/sentencepiece_proto.h"
 #include "engine/tokenizer/sentencepiece_tokenizer.h"
 #include "engine/tokenizer/tokenizer_config.h"
+#include "nlohmann/json.hpp"
 
 namespace inferd::engine {
 namespace {
@@ -58,6 +60,147 @@ absl::StatusOr<int32_t> Id(const GgufFile& f, const std::string& key, int64_t vo
   return static_cast<int32_t>(*id);
 }
 
+// Byte-level BPE ("gpt2"): the tokenizer.json llama.cpp's converter read,
+// rebuilt from the metadata. tokenizer.ggml.pre names the pre-tokenizer (the
+// split regex of the model family); token_type 3 (control) and 4
+// (user-defined) tokens are added tokens, matched in the text first, the
+// former special.
+absl::StatusOr<std::unique_ptr<Tokenizer>> Gpt2TokenizerFromGguf(const GgufFile& f) {
+  using Json = nlohmann::json;
+  std::string pre = "default";
+  if (const GgufValue* v = f.Find("tokenizer.ggml.pre"); v != nullptr) {
+    if (v->type != GgufValueType::kString) {
+      return KeyError(f, "tokenizer.ggml.pre", "expected a string");
+    }
+    pre = v->str;
+  }
+  // The split regexes of HF's tokenizer.json files for these families.
+  constexpr const char* kLlama3Split =
+      "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+      "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+  constexpr const char* kQwen2Split =
+      "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
+      "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+  Json pre_tokenizer;
+  Json normalizer = nullptr;
+  bool ignore_merges = false;
+  auto split_then_bytes = [](const char* regex) {
+    return Json{{"type", "Sequence"},
+                {"pretokenizers", Json::array({Json{{"type", "Split"},
+                                                    {"pattern", {{"Regex", regex}}},
+                                                    {"behavior", "Isolated"},
+                                                    {"invert", false}},
+                                               Json{{"type", "ByteLevel"},
+                                                    {"add_prefix_space", false},
+                                                    {"trim_offsets", false},
+                                                    {"use_regex", false}}})}};
+  };
+  if (pre == "llama-bpe" || pre == "llama3") {
+    pre_tokenizer = split_then_bytes(kLlama3Split);
+    ignore_merges = true;
+  } else if (pre == "qwen2") {
+    pre_tokenizer = split_then_bytes(kQwen2Split);
+    normalizer = Json{{"type", "NFC"}};
+  } else if (pre == "default" || pre == "gpt-2") {
+    pre_tokenizer = Json{{"type", "ByteLevel"},
+                         {"add_prefix_space", false},
+                         {"trim_offsets", true},
+                         {"use_regex", true}};
+  } else {
+    return KeyError(f, "tokenizer.ggml.pre",
+                    absl::StrCat("pre-tokenizer \"", pre,
+                                 "\" is not supported (llama-bpe, qwen2, gpt-2 and default "
+                                 "are); --tokenizer DIR gives the model's HF tokenizer instead"));
+  }
+  absl::StatusOr<const GgufValue*> tokens =
+      Array(f, "tokenizer.ggml.tokens", GgufValueType::kString, true);
+  if (!tokens.ok()) return tokens.status();
+  absl::StatusOr<const GgufValue*> merges =
+      Array(f, "tokenizer.ggml.merges", GgufValueType::kString, true);
+  if (!merges.ok()) return merges.status();
+  absl::StatusOr<const GgufValue*> types =
+      Array(f, "tokenizer.ggml.token_type", GgufValueType::kI32, false);
+  if (!types.ok()) return types.status();
+  const size_t n = (*tokens)->array.size();
+  if (n == 0 || n > kMaxSentencePieces) {
+    return KeyError(f, "tokenizer.ggml.tokens",
+                    absl::StrCat(n, " tokens; expected 1 to ", kMaxSentencePieces));
+  }
+  if (*types != nullptr && (*types)->array.size() != n) {
+    return KeyError(f, "tokenizer.ggml.token_type",
+                    absl::StrCat((*types)->array.size(), " entries for ", n, " tokens"));
+  }
+  Json vocab = Json::object();
+  Json added = Json::array();
+  for (size_t i = 0; i < n; ++i) {
+    const std::string& t = (*tokens)->array[i].str;
+    if (t.empty() || t.size() > kMaxSentencePieceBytes) {
+      return KeyError(f, "tokenizer.ggml.tokens",
+                      absl::StrCat("token ", i, " has ", t.size(), " bytes (1 to ",
+                                   kMaxSentencePieceBytes, " allowed)"));
+    }
+    if (vocab.contains(t)) {
+      return KeyError(f, "tokenizer.ggml.tokens",
+                      absl::StrCat("token ", i, " repeats token ", vocab[t].get<int64_t>()));
+    }
+    vocab[t] = static_cast<int64_t>(i);
+    const int64_t type = *types != nullptr ? (*types)->array[i].i : 1;
+    if (type < 1 || type > 6) {
+      return KeyError(f, "tokenizer.ggml.token_type",
+                      absl::StrCat("token ", i, " has unknown type ", type));
+    }
+    if (type == 3 || type == 4) {  // control, user-defined
+      added.push_back(Json{{"id", static_cast<int64_t>(i)},
+                           {"content", t},
+                           {"single_word", false},
+                           {"lstrip", false},
+                           {"rstrip", false},
+                           {"normalized", false},
+                           {"special", type == 3}});
+    }
+  }
+  Json merge_list = Json::array();
+  for (const GgufValue& m : (*merges)->array) merge_list.push_back(m.str);
+  const Json tokenizer_json = {{"version", "1.0"},
+                               {"added_tokens", added},
+                               {"normalizer", normalizer},
+                               {"pre_tokenizer", pre_tokenizer},
+                               {"post_processor",
+                                {{"type", "ByteLevel"},
+                                 {"add_prefix_space", false},
+                                 {"trim_offsets", false},
+                                 {"use_regex", false}}},
+                               {"decoder",
+                                {{"type", "ByteLevel"},
+                                 {"add_prefix_space", true},
+                                 {"trim_offsets", true},
+                                 {"use_regex", true}}},
+                               {"model",
+                                {{"type", "BPE"},
+                                 {"dropout", nullptr},
+                                 {"unk_token", nullptr},
+                                 {"fuse_unk", false},
+                                 {"byte_fallback", false},
+                                 {"ignore_merges", ignore_merges},
+                                 {"vocab", vocab},
+                                 {"merges", merge_list}}}};
+  const int64_t vocab_size = static_cast<int64_t>(n);
+  absl::StatusOr<int32_t> bos = Id(f, "tokenizer.ggml.bos_token_id", vocab_size, -1);
+  if (!bos.ok()) return bos.status();
+  absl::StatusOr<int32_t> eos = Id(f, "tokenizer.ggml.eos_token_id", vocab_size, -1);
+  if (!eos.ok()) return eos.status();
+  TokenizerConfig config;
+  absl::StatusOr<std::optional<bool>> add_bos = Bool(f, "tokenizer.ggml.add_bos_token");
+  if (!add_bos.ok()) return add_bos.status();
+  absl::StatusOr<std::optional<bool>> add_eos = Bool(f, "tokenizer.ggml.add_eos_token");
+  if (!add_eos.ok()) return add_eos.status();
+  config.add_bos_token = add_bos->value_or(false) && *bos >= 0;
+  config.add_eos_token = add_eos->value_or(false) && *eos >= 0;
+  config.bos_token = *bos >= 0 ? (*tokens)->array[*bos].str : std::string();
+  config.eos_token = *eos >= 0 ? (*tokens)->array[*eos].str : std::string();
+  return HfTokenizerFromText(tokenizer_json.dump(), f.path(), &config);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> TokenizerFromGguf(const GgufFile& f) {
@@ -66,10 +209,13 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> TokenizerFromGguf(const GgufFile& f) 
     return KeyError(f, "tokenizer.ggml.model",
                     "missing or not a string: the file has no tokenizer");
   }
+  if (model->str == "gpt2") return Gpt2TokenizerFromGguf(f);
   if (model->str != "llama") {
     return KeyError(f, "tokenizer.ggml.model",
                     absl::StrCat("tokenizer \"", model->str,
-                                 "\" is not supported yet (only \"llama\", sentencepiece BPE)"));
+                                 "\" is not supported (\"llama\", sentencepiece BPE, and \"gpt2\", "
+                                 "byte-level BPE, are); --tokenizer DIR gives the model's HF "
+                                 "tokenizer instead"));
   }
   absl::StatusOr<const GgufValue*> tokens =
       Array(f, "tokenizer.ggml.tokens", GgufValueType::kString, true);

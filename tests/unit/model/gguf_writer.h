@@ -64,6 +64,17 @@ class GgufWriter {
     U64(v.size());
     for (const std::string& s : v) Str(s);
   }
+  void KvBool(const std::string& key, bool v) {
+    Key(key, 7);
+    U8(v ? 1 : 0);
+  }
+  void KvI32Array(const std::string& key, const std::vector<int32_t>& v) {
+    Key(key, 9);
+    U32(5);
+    at["kv." + key + ".len"] = bytes_.size();
+    U64(v.size());
+    for (int32_t x : v) Raw(&x, 4);
+  }
   void KvF32Array(const std::string& key, const std::vector<float>& v) {
     Key(key, 9);
     U32(6);
