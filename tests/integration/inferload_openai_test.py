@@ -200,9 +200,12 @@ class SseHoldTest(unittest.TestCase):
             self.assertLessEqual(report["held"]["peak_threads"],
                                  report["before"]["threads"] + 2, report)
             # Memory: the KV cache plus under 64 KiB per stream (socket buffers
-            # are the kernel's, not the daemon's).
+            # are the kernel's, not the daemon's). Not under a sanitizer, whose
+            # shadow memory and quarantine of freed blocks are resident too
+            # (ASan: 61 MiB for the same 300 streams).
             grown = report["held"]["peak_rss_kib"] - report["before"]["rss_kib"]
-            self.assertLess(grown, 16 * 1024 + 64 * self.STREAMS, report)
+            if not os.environ.get("INFERD_SANITIZE"):
+                self.assertLess(grown, 16 * 1024 + 64 * self.STREAMS, report)
             status, _, _ = openai_http_test.request(port, "GET", "/health")
             self.assertEqual(status, 200)
         finally:
