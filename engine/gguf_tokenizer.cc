@@ -9,6 +9,7 @@
 #include "engine/tokenizer/sentencepiece_proto.h"
 #include "engine/tokenizer/sentencepiece_tokenizer.h"
 #include "engine/tokenizer/tokenizer_config.h"
+#include "engine/tokenizer/utf8.h"
 #include "nlohmann/json.hpp"
 
 namespace inferd::engine {
@@ -139,6 +140,9 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Gpt2TokenizerFromGguf(const GgufFile&
                       absl::StrCat("token ", i, " has ", t.size(), " bytes (1 to ",
                                    kMaxSentencePieceBytes, " allowed)"));
     }
+    if (!IsValidUtf8(t)) {
+      return KeyError(f, "tokenizer.ggml.tokens", absl::StrCat("token ", i, " is not UTF-8"));
+    }
     if (vocab.contains(t)) {
       return KeyError(f, "tokenizer.ggml.tokens",
                       absl::StrCat("token ", i, " repeats token ", vocab[t].get<int64_t>()));
@@ -160,7 +164,13 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Gpt2TokenizerFromGguf(const GgufFile&
     }
   }
   Json merge_list = Json::array();
-  for (const GgufValue& m : (*merges)->array) merge_list.push_back(m.str);
+  for (size_t i = 0; i < (*merges)->array.size(); ++i) {
+    const std::string& m = (*merges)->array[i].str;
+    if (!IsValidUtf8(m)) {
+      return KeyError(f, "tokenizer.ggml.merges", absl::StrCat("merge ", i, " is not UTF-8"));
+    }
+    merge_list.push_back(m);
+  }
   const Json tokenizer_json = {{"version", "1.0"},
                                {"added_tokens", added},
                                {"normalizer", normalizer},

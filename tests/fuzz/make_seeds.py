@@ -29,6 +29,9 @@ TARGETS = [
     "chat_template_fuzz",
     "openai_request_fuzz",  # hand-written seeds only
     "http_request_fuzz",  # hand-written seeds only
+    "openai_stream_fuzz",  # hand-written seeds only
+    "gguf_file_fuzz",  # hand-written seeds only
+    "gguf_metadata_fuzz",  # hand-written seeds only
 ]
 MAX_SEED_BYTES = 256 << 10  # larger files only slow the fuzzer down
 
