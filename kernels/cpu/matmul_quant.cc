@@ -41,7 +41,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <vector>
 
 #include "common/check.h"
@@ -57,12 +56,7 @@ namespace {
 enum class DotIsa { kAvx2, kAvxVnni, kAvx512Vnni };
 
 DotIsa BestDotIsa() {
-  __builtin_cpu_init();
-  const char* no512 = std::getenv("INFERD_NO_AVX512");
-  const bool allow512 = no512 == nullptr || no512[0] == '\0' || no512[0] == '0';
-  if (allow512 && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl")) {
-    return DotIsa::kAvx512Vnni;
-  }
+  if (quant_avx512::CpuHasAvx512Vnni()) return DotIsa::kAvx512Vnni;
   // AVX-VNNI: CPUID.(EAX=7, ECX=1):EAX bit 4 (read directly: Clang 14's
   // __builtin_cpu_supports does not know "avxvnni").
   unsigned a = 0, b = 0, c = 0, d = 0;
@@ -85,12 +79,8 @@ constexpr int64_t kPrefetchBytes = 1024;
 // x rows per block of the many-rows path (int8 rows kept in L1).
 constexpr int64_t kRowBlockBytes = 16 * 1024;
 
-// x quantized: `q` [m, k] int8 and `d` [m, k / 32] fp32 scales.
-struct XRows {
-  const int8_t* q;
-  const float* d;
-  int64_t k;
-};
+using quant_avx512::GatherScales;
+using quant_avx512::XRows;
 
 // Quantizes rows [i0, i1) of x [m, k] into q and d (XRows above).
 void QuantizeRows(const float* x, int64_t k, int64_t i0, int64_t i1, int8_t* q, float* d) {
@@ -247,20 +237,7 @@ inline void RowTile(const int8_t* xq, const float* xd, const typename Q::Block* 
     // columns (the same product per lane as one column at a time), then
     // broadcast per column from memory, off the vector ALUs.
     alignas(32) float scale[8];
-    {
-      uint64_t lo = 0, hi = 0;
-#pragma GCC unroll 8
-      for (int c = 0; c < NC; ++c) {
-        const uint64_t d = w[c * col_step + b].d;
-        if (c < 4) {
-          lo |= d << (16 * c);
-        } else {
-          hi |= d << (16 * (c - 4));
-        }
-      }
-      const __m128i halves = _mm_set_epi64x(static_cast<int64_t>(hi), static_cast<int64_t>(lo));
-      _mm256_store_ps(scale, _mm256_mul_ps(_mm256_cvtph_ps(halves), dxv));
-    }
+    _mm256_store_ps(scale, _mm256_mul_ps(_mm256_cvtph_ps(GatherScales<NC>(w, col_step, b)), dxv));
 #pragma GCC unroll 8
     for (int c = 0; c < NC; ++c) {
       const __m256i p = Q::template Dot<I>(Q::Load(w[c * col_step + b]), xv, xs);
@@ -285,12 +262,10 @@ void RowColumns(XRows x, const typename Q::Block* w, const float* bias, float* o
   for (int64_t r = 0; r < stride; ++r) {
     const int64_t j = j_begin + r;
     if constexpr (I == DotIsa::kAvx512Vnni) {
-      if (quant_avx512::CpuHasAvx512Vnni()) {
-        quant_avx512::RowStreams(x.q, x.d, w + j * nb, nb, stride * nb,
-                                 bias != nullptr ? bias + j : nullptr, stride, out + j,
-                                 kPrefetchBytes);
-        continue;
-      }
+      quant_avx512::RowStreams(x.q, x.d, w + j * nb, nb, stride * nb,
+                               bias != nullptr ? bias + j : nullptr, stride, out + j,
+                               kPrefetchBytes);
+      continue;
     }
     RowTile<Q, I, kStreams, true>(x.q, x.d, w + j * nb, nb, stride * nb,
                                   bias != nullptr ? bias + j : nullptr, stride, out + j);
@@ -400,12 +375,10 @@ void Run(XRows x, int64_t m, const void* w, const float* bias, int64_t n, float*
     }
     int64_t j = j_begin;
     if constexpr (I == DotIsa::kAvx512Vnni) {
-      if (quant_avx512::CpuHasAvx512Vnni()) {
-        const int64_t pairs = (j_end - j_begin) / 2;
-        quant_avx512::PairColumns(quant_avx512::XRows512{x.q, x.d, x.k}, m, blocks, bias, n, out,
-                                  j_begin, pairs, kMatmulPanelBytes, kRowBlockBytes);
-        j += 2 * pairs;
-      }
+      const int64_t pairs = (j_end - j_begin) / 2;
+      quant_avx512::PairColumns(x, m, blocks, bias, n, out, j_begin, pairs, kMatmulPanelBytes,
+                                kRowBlockBytes);
+      j += 2 * pairs;
     }
     if (j < j_end) ManyRowColumns<Q, I>(x, m, blocks, bias, n, out, j, j_end);
   });

@@ -19,8 +19,8 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 
+#include "kernels/cpu/matmul_avx512.h"
 #include "kernels/quant_blocks.h"
 
 #define INFERD_AVX512_VNNI \
@@ -40,26 +40,40 @@ namespace inferd::kernels::quant_avx512 {
 constexpr int kRows = 8;
 constexpr int kPairs = 2;
 
-// Whether the CPU has what these tiles use (INFERD_NO_AVX512 turns them off).
+// Whether the CPU has what these tiles use: the bf16 tiles' AVX-512F/DQ/VL
+// (and their INFERD_NO_AVX512 switch) plus BW and VNNI.
 inline bool CpuHasAvx512Vnni() {
-  static const bool has = [] {
-    const char* off = std::getenv("INFERD_NO_AVX512");
-    if (off != nullptr && off[0] != '\0' && off[0] != '0') return false;
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512vnni");
-  }();
+  static const bool has = avx512::CpuHasAvx512() && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512vnni");
   return has;
 }
 
-// x quantized (matmul_quant.cc's XRows, repeated to keep this header
-// self-contained): q [m, k] int8, d [m, k / 32].
-struct XRows512 {
+// x quantized per row (matmul_quant.cc): q [m, k] int8 and d [m, k / 32]
+// fp32 scales, one per block of 32.
+struct XRows {
   const int8_t* q;
   const float* d;
   int64_t k;
 };
+
+// The fp16 scales of block b of NC (<= 8) columns whose blocks start
+// col_step blocks apart, as 8 halves (zero past NC) for one vcvtph2ps:
+// gathered through two general registers, off the vector ALUs.
+template <int NC, typename Block>
+inline __m128i GatherScales(const Block* w, int64_t col_step, int64_t b) {
+  static_assert(NC >= 1 && NC <= 8);
+  uint64_t lo = 0, hi = 0;
+#pragma GCC unroll 8
+  for (int c = 0; c < NC; ++c) {
+    const uint64_t d = w[c * col_step + b].d;
+    if (c < 4) {
+      lo |= d << (16 * c);
+    } else {
+      hi |= d << (16 * (c - 4));
+    }
+  }
+  return _mm_set_epi64x(static_cast<int64_t>(hi), static_cast<int64_t>(lo));
+}
 
 // Two columns' blocks made ready for every row: the unsigned operand, the
 // sign mask (Q8_0) and the scales [dw0 x 8 | dw1 x 8].
@@ -133,7 +147,7 @@ INFERD_AVX512_VNNI inline float Sum8(__m256 v) {
 // NR rows starting at row i by NP column pairs starting at w (adjacent
 // columns, nb blocks each); out rows n apart.
 template <typename Block, int NR, int NP>
-INFERD_AVX512_VNNI inline void Tile(XRows512 x, int64_t i, const Block* w, const float* bias,
+INFERD_AVX512_VNNI inline void Tile(XRows x, int64_t i, const Block* w, const float* bias,
                                     float* out, int64_t n) {
   const int64_t k = x.k;
   const int64_t nb = k / kQuantBlockElems;
@@ -232,21 +246,10 @@ INFERD_AVX512_VNNI inline void RowStreams(const int8_t* xq, const float* xd, con
     const __m512i xx = _mm512_broadcast_i64x4(
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * kQuantBlockElems)));
     const __m512i s8x = XSums(static_cast<decltype(LoadPair(w[0], w[0]))*>(nullptr), xx);
-    // The 8 scales dw * dx (the fp16 scales through two general registers,
-    // one conversion, one multiply: the same products as column by column).
-    uint64_t lo = 0, hi = 0;
-#pragma GCC unroll 8
-    for (int c = 0; c < kCols; ++c) {
-      const uint64_t d = w[c * col_step + b].d;
-      if (c < 4) {
-        lo |= d << (16 * c);
-      } else {
-        hi |= d << (16 * (c - 4));
-      }
-    }
-    const __m256 scales = _mm256_mul_ps(
-        _mm256_cvtph_ps(_mm_set_epi64x(static_cast<int64_t>(hi), static_cast<int64_t>(lo))),
-        _mm256_set1_ps(xd[b]));
+    // The 8 scales dw * dx: one conversion, one multiply (the same products
+    // as column by column).
+    const __m256 scales =
+        _mm256_mul_ps(_mm256_cvtph_ps(GatherScales<kCols>(w, col_step, b)), _mm256_set1_ps(xd[b]));
     const __m512 scales512 = _mm512_castps256_ps512(scales);
 #pragma GCC unroll 4
     for (int p = 0; p < kCols / 2; ++p) {
@@ -268,7 +271,7 @@ INFERD_AVX512_VNNI inline void RowStreams(const int8_t* xq, const float* xd, con
 
 // A tile of `rows` (1..NR) rows and `pairs` (1..NP) column pairs.
 template <typename Block, int NR = kRows, int NP = kPairs>
-INFERD_AVX512_VNNI inline void AnyTile(int64_t rows, int64_t pairs, XRows512 x, int64_t i,
+INFERD_AVX512_VNNI inline void AnyTile(int64_t rows, int64_t pairs, XRows x, int64_t i,
                                        const Block* w, const float* bias, float* out, int64_t n) {
   if (pairs < NP) {
     if constexpr (NP > 1) AnyTile<Block, NR, NP - 1>(rows, pairs, x, i, w, bias, out, n);
@@ -282,7 +285,7 @@ INFERD_AVX512_VNNI inline void AnyTile(int64_t rows, int64_t pairs, XRows512 x, 
 // Columns [j_begin, j_begin + 2 * pairs) of all m rows (panels of w columns
 // sized for L2, blocks of x rows for L1).
 template <typename Block>
-INFERD_AVX512_VNNI void PairColumns(XRows512 x, int64_t m, const Block* w, const float* bias,
+INFERD_AVX512_VNNI void PairColumns(XRows x, int64_t m, const Block* w, const float* bias,
                                     int64_t n, float* out, int64_t j_begin, int64_t pairs,
                                     int64_t panel_bytes, int64_t row_block_bytes) {
   const int64_t k = x.k;
