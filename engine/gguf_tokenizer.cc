@@ -61,6 +61,64 @@ absl::StatusOr<int32_t> Id(const GgufFile& f, const std::string& key, int64_t vo
   return static_cast<int32_t>(*id);
 }
 
+// What both tokenizer kinds read: tokenizer.ggml.tokens (1 to
+// kMaxSentencePieces strings of 1 to kMaxSentencePieceBytes bytes), the
+// optional token_type array of the same length, the special token ids and
+// whether to add them.
+struct GgufVocab {
+  const GgufValue* tokens = nullptr;
+  const GgufValue* types = nullptr;  // null when absent
+  int32_t bos = -1;
+  int32_t eos = -1;
+  std::optional<bool> add_bos;
+  std::optional<bool> add_eos;
+  size_t size() const { return tokens->array.size(); }
+  const std::string& token(int32_t id) const { return tokens->array[id].str; }
+};
+
+absl::StatusOr<GgufVocab> ReadVocab(const GgufFile& f) {
+  GgufVocab v;
+  absl::StatusOr<const GgufValue*> tokens =
+      Array(f, "tokenizer.ggml.tokens", GgufValueType::kString, true);
+  if (!tokens.ok()) return tokens.status();
+  v.tokens = *tokens;
+  absl::StatusOr<const GgufValue*> types =
+      Array(f, "tokenizer.ggml.token_type", GgufValueType::kI32, false);
+  if (!types.ok()) return types.status();
+  v.types = *types;
+  const size_t n = v.size();
+  if (n == 0 || n > kMaxSentencePieces) {
+    return KeyError(f, "tokenizer.ggml.tokens",
+                    absl::StrCat(n, " tokens; expected 1 to ", kMaxSentencePieces));
+  }
+  if (v.types != nullptr && v.types->array.size() != n) {
+    return KeyError(f, "tokenizer.ggml.token_type",
+                    absl::StrCat(v.types->array.size(), " entries for ", n, " tokens"));
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const std::string& t = v.tokens->array[i].str;
+    if (t.empty() || t.size() > kMaxSentencePieceBytes) {
+      return KeyError(f, "tokenizer.ggml.tokens",
+                      absl::StrCat("token ", i, " has ", t.size(), " bytes (1 to ",
+                                   kMaxSentencePieceBytes, " allowed)"));
+    }
+  }
+  const int64_t vocab = static_cast<int64_t>(n);
+  absl::StatusOr<int32_t> bos = Id(f, "tokenizer.ggml.bos_token_id", vocab, -1);
+  if (!bos.ok()) return bos.status();
+  absl::StatusOr<int32_t> eos = Id(f, "tokenizer.ggml.eos_token_id", vocab, -1);
+  if (!eos.ok()) return eos.status();
+  absl::StatusOr<std::optional<bool>> add_bos = Bool(f, "tokenizer.ggml.add_bos_token");
+  if (!add_bos.ok()) return add_bos.status();
+  absl::StatusOr<std::optional<bool>> add_eos = Bool(f, "tokenizer.ggml.add_eos_token");
+  if (!add_eos.ok()) return add_eos.status();
+  v.bos = *bos;
+  v.eos = *eos;
+  v.add_bos = *add_bos;
+  v.add_eos = *add_eos;
+  return v;
+}
+
 // Byte-level BPE ("gpt2"): the tokenizer.json llama.cpp's converter read,
 // rebuilt from the metadata. tokenizer.ggml.pre names the pre-tokenizer (the
 // split regex of the model family); token_type 3 (control) and 4
@@ -113,33 +171,15 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Gpt2TokenizerFromGguf(const GgufFile&
                                  "\" is not supported (llama-bpe, qwen2, gpt-2 and default "
                                  "are); --tokenizer DIR gives the model's HF tokenizer instead"));
   }
-  absl::StatusOr<const GgufValue*> tokens =
-      Array(f, "tokenizer.ggml.tokens", GgufValueType::kString, true);
-  if (!tokens.ok()) return tokens.status();
+  absl::StatusOr<GgufVocab> v = ReadVocab(f);
+  if (!v.ok()) return v.status();
   absl::StatusOr<const GgufValue*> merges =
       Array(f, "tokenizer.ggml.merges", GgufValueType::kString, true);
   if (!merges.ok()) return merges.status();
-  absl::StatusOr<const GgufValue*> types =
-      Array(f, "tokenizer.ggml.token_type", GgufValueType::kI32, false);
-  if (!types.ok()) return types.status();
-  const size_t n = (*tokens)->array.size();
-  if (n == 0 || n > kMaxSentencePieces) {
-    return KeyError(f, "tokenizer.ggml.tokens",
-                    absl::StrCat(n, " tokens; expected 1 to ", kMaxSentencePieces));
-  }
-  if (*types != nullptr && (*types)->array.size() != n) {
-    return KeyError(f, "tokenizer.ggml.token_type",
-                    absl::StrCat((*types)->array.size(), " entries for ", n, " tokens"));
-  }
   Json vocab = Json::object();
   Json added = Json::array();
-  for (size_t i = 0; i < n; ++i) {
-    const std::string& t = (*tokens)->array[i].str;
-    if (t.empty() || t.size() > kMaxSentencePieceBytes) {
-      return KeyError(f, "tokenizer.ggml.tokens",
-                      absl::StrCat("token ", i, " has ", t.size(), " bytes (1 to ",
-                                   kMaxSentencePieceBytes, " allowed)"));
-    }
+  for (size_t i = 0; i < v->size(); ++i) {
+    const std::string& t = v->tokens->array[i].str;
     if (!IsValidUtf8(t)) {
       return KeyError(f, "tokenizer.ggml.tokens", absl::StrCat("token ", i, " is not UTF-8"));
     }
@@ -148,7 +188,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Gpt2TokenizerFromGguf(const GgufFile&
                       absl::StrCat("token ", i, " repeats token ", vocab[t].get<int64_t>()));
     }
     vocab[t] = static_cast<int64_t>(i);
-    const int64_t type = *types != nullptr ? (*types)->array[i].i : 1;
+    const int64_t type = v->types != nullptr ? v->types->array[i].i : 1;
     if (type < 1 || type > 6) {
       return KeyError(f, "tokenizer.ggml.token_type",
                       absl::StrCat("token ", i, " has unknown type ", type));
@@ -194,20 +234,11 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Gpt2TokenizerFromGguf(const GgufFile&
                                  {"ignore_merges", ignore_merges},
                                  {"vocab", vocab},
                                  {"merges", merge_list}}}};
-  const int64_t vocab_size = static_cast<int64_t>(n);
-  absl::StatusOr<int32_t> bos = Id(f, "tokenizer.ggml.bos_token_id", vocab_size, -1);
-  if (!bos.ok()) return bos.status();
-  absl::StatusOr<int32_t> eos = Id(f, "tokenizer.ggml.eos_token_id", vocab_size, -1);
-  if (!eos.ok()) return eos.status();
   TokenizerConfig config;
-  absl::StatusOr<std::optional<bool>> add_bos = Bool(f, "tokenizer.ggml.add_bos_token");
-  if (!add_bos.ok()) return add_bos.status();
-  absl::StatusOr<std::optional<bool>> add_eos = Bool(f, "tokenizer.ggml.add_eos_token");
-  if (!add_eos.ok()) return add_eos.status();
-  config.add_bos_token = add_bos->value_or(false) && *bos >= 0;
-  config.add_eos_token = add_eos->value_or(false) && *eos >= 0;
-  config.bos_token = *bos >= 0 ? (*tokens)->array[*bos].str : std::string();
-  config.eos_token = *eos >= 0 ? (*tokens)->array[*eos].str : std::string();
+  config.add_bos_token = v->add_bos.value_or(false) && v->bos >= 0;
+  config.add_eos_token = v->add_eos.value_or(false) && v->eos >= 0;
+  config.bos_token = v->bos >= 0 ? v->token(v->bos) : std::string();
+  config.eos_token = v->eos >= 0 ? v->token(v->eos) : std::string();
   return HfTokenizerFromText(tokenizer_json.dump(), f.path(), &config);
 }
 
@@ -227,38 +258,22 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> TokenizerFromGguf(const GgufFile& f) 
                                  "byte-level BPE, are); --tokenizer DIR gives the model's HF "
                                  "tokenizer instead"));
   }
-  absl::StatusOr<const GgufValue*> tokens =
-      Array(f, "tokenizer.ggml.tokens", GgufValueType::kString, true);
-  if (!tokens.ok()) return tokens.status();
+  absl::StatusOr<GgufVocab> v = ReadVocab(f);
+  if (!v.ok()) return v.status();
   absl::StatusOr<const GgufValue*> scores =
       Array(f, "tokenizer.ggml.scores", GgufValueType::kF32, false);
   if (!scores.ok()) return scores.status();
-  absl::StatusOr<const GgufValue*> types =
-      Array(f, "tokenizer.ggml.token_type", GgufValueType::kI32, false);
-  if (!types.ok()) return types.status();
-  const size_t n = (*tokens)->array.size();
-  if (n == 0 || n > kMaxSentencePieces) {
-    return KeyError(f, "tokenizer.ggml.tokens",
-                    absl::StrCat(n, " tokens; expected 1 to ", kMaxSentencePieces));
-  }
-  for (auto [key, arr] :
-       {std::pair<const char*, const GgufValue*>{"tokenizer.ggml.scores", *scores},
-        {"tokenizer.ggml.token_type", *types}}) {
-    if (arr != nullptr && arr->array.size() != n) {
-      return KeyError(f, key, absl::StrCat(arr->array.size(), " entries for ", n, " tokens"));
-    }
+  const size_t n = v->size();
+  if (*scores != nullptr && (*scores)->array.size() != n) {
+    return KeyError(f, "tokenizer.ggml.scores",
+                    absl::StrCat((*scores)->array.size(), " entries for ", n, " tokens"));
   }
   SentencePieceModelProto proto;
   proto.pieces.resize(n);
   bool has_bytes = false;
   for (size_t i = 0; i < n; ++i) {
     SentencePieceModelProto::Piece& p = proto.pieces[i];
-    p.piece = (*tokens)->array[i].str;
-    if (p.piece.empty() || p.piece.size() > kMaxSentencePieceBytes) {
-      return KeyError(f, "tokenizer.ggml.tokens",
-                      absl::StrCat("token ", i, " has ", p.piece.size(), " bytes (1 to ",
-                                   kMaxSentencePieceBytes, " allowed)"));
-    }
+    p.piece = v->tokens->array[i].str;
     if (*scores != nullptr) {
       p.score = static_cast<float>((*scores)->array[i].f);
       if (!std::isfinite(p.score)) {
@@ -266,8 +281,8 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> TokenizerFromGguf(const GgufFile& f) 
                         absl::StrCat("score of token ", i, " is not finite"));
       }
     }
-    if (*types != nullptr) {
-      const int64_t t = (*types)->array[i].i;
+    if (v->types != nullptr) {
+      const int64_t t = v->types->array[i].i;
       if (t < static_cast<int64_t>(PieceType::kNormal) ||
           t > static_cast<int64_t>(PieceType::kByte)) {
         return KeyError(f, "tokenizer.ggml.token_type",
@@ -283,19 +298,15 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> TokenizerFromGguf(const GgufFile& f) 
   const int64_t vocab = static_cast<int64_t>(n);
   absl::StatusOr<int32_t> unk = Id(f, "tokenizer.ggml.unknown_token_id", vocab, 0);
   if (!unk.ok()) return unk.status();
-  absl::StatusOr<int32_t> bos = Id(f, "tokenizer.ggml.bos_token_id", vocab, -1);
-  if (!bos.ok()) return bos.status();
-  absl::StatusOr<int32_t> eos = Id(f, "tokenizer.ggml.eos_token_id", vocab, -1);
-  if (!eos.ok()) return eos.status();
   absl::StatusOr<int32_t> pad = Id(f, "tokenizer.ggml.padding_token_id", vocab, -1);
   if (!pad.ok()) return pad.status();
   trainer.unk_id = *unk;
   trainer.unk_piece = proto.pieces[*unk].piece;
-  trainer.bos_id = *bos;
-  trainer.eos_id = *eos;
+  trainer.bos_id = v->bos;
+  trainer.eos_id = v->eos;
   trainer.pad_id = *pad;
-  if (*bos >= 0) trainer.bos_piece = proto.pieces[*bos].piece;
-  if (*eos >= 0) trainer.eos_piece = proto.pieces[*eos].piece;
+  if (v->bos >= 0) trainer.bos_piece = v->token(v->bos);
+  if (v->eos >= 0) trainer.eos_piece = v->token(v->eos);
   if (*pad >= 0) trainer.pad_piece = proto.pieces[*pad].piece;
   SentencePieceModelProto::NormalizerSpec& norm = proto.normalizer_spec;
   norm.name = "identity";
@@ -308,14 +319,10 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> TokenizerFromGguf(const GgufFile& f) 
   norm.escape_whitespaces = true;
 
   TokenizerConfig config;
-  absl::StatusOr<std::optional<bool>> add_bos = Bool(f, "tokenizer.ggml.add_bos_token");
-  if (!add_bos.ok()) return add_bos.status();
-  absl::StatusOr<std::optional<bool>> add_eos = Bool(f, "tokenizer.ggml.add_eos_token");
-  if (!add_eos.ok()) return add_eos.status();
-  config.add_bos_token = add_bos->value_or(*bos >= 0);
-  config.add_eos_token = add_eos->value_or(false);
-  config.bos_token = *bos >= 0 ? proto.pieces[*bos].piece : std::string();
-  config.eos_token = *eos >= 0 ? proto.pieces[*eos].piece : std::string();
+  config.add_bos_token = v->add_bos.value_or(v->bos >= 0);
+  config.add_eos_token = v->add_eos.value_or(false);
+  config.bos_token = v->bos >= 0 ? v->token(v->bos) : std::string();
+  config.eos_token = v->eos >= 0 ? v->token(v->eos) : std::string();
   return SentencePieceTokenizerFromModel(proto, f.path(), &config);
 }
 
