@@ -104,6 +104,18 @@ class GgufGoldenTest : public ::testing::TestWithParam<Case> {
 };
 
 // Last-position logits of each prompt from a model loaded from `weights`.
+// The prompt ids of ../shared/golden/stories260K-greedy.json. (Parsed into a
+// local first: a range-for over a temporary's member reads freed memory.)
+std::vector<std::vector<int32_t>> Stories260kPromptIds() {
+  std::ifstream in(SharedPath("golden/stories260K-greedy.json"));
+  const nlohmann::json golden = nlohmann::json::parse(in);
+  std::vector<std::vector<int32_t>> prompts;
+  for (const auto& p : golden["prompts"]) {
+    prompts.push_back(p["prompt_ids"].get<std::vector<int32_t>>());
+  }
+  return prompts;
+}
+
 std::vector<std::vector<float>> Logits(const engine::ModelConfig& config,
                                        const engine::WeightStore& weights,
                                        const std::vector<std::vector<int32_t>>& prompts,
@@ -276,14 +288,7 @@ TEST(GgufQ8_0Test, LinearQ8_0TensorsAreServedAsStored) {
   ASSERT_TRUE(model.ok()) << model.status();
   EXPECT_EQ((*store)->BytesMapped(), as_stored);
 
-  std::ifstream in(SharedPath("golden/stories260K-greedy.json"));
-  std::vector<std::vector<int32_t>> prompts;
-  // (Parsed into a local first: a range-for over a temporary's member reads
-  // freed memory.)
-  const nlohmann::json golden = nlohmann::json::parse(in);
-  for (const auto& p : golden["prompts"]) {
-    prompts.push_back(p["prompt_ids"].get<std::vector<int32_t>>());
-  }
+  const std::vector<std::vector<int32_t>> prompts = Stories260kPromptIds();
   auto f32 = engine::GgufFile::Open(data + "stories260K-f32.gguf");
   ASSERT_TRUE(f32.ok()) << f32.status();
   std::shared_ptr<const engine::GgufFile> f32_file = *std::move(f32);
@@ -339,14 +344,7 @@ TEST(GgufQ8_0Test, LogitsEqualTheInt8PathOnTheSameWeights) {
   auto copy = engine::WeightStore::Open(dir.path().string());
   ASSERT_TRUE(copy.ok()) << copy.status();
 
-  std::ifstream in(SharedPath("golden/stories260K-greedy.json"));
-  std::vector<std::vector<int32_t>> prompts;
-  // (Parsed into a local first: a range-for over a temporary's member reads
-  // freed memory.)
-  const nlohmann::json golden = nlohmann::json::parse(in);
-  for (const auto& p : golden["prompts"]) {
-    prompts.push_back(p["prompt_ids"].get<std::vector<int32_t>>());
-  }
+  const std::vector<std::vector<int32_t>> prompts = Stories260kPromptIds();
   const auto as_stored = Logits(*config, **store, prompts, {.linear = kernels::DType::kQ8_0});
   const auto requantized = Logits(*copy_config, **copy, prompts, {.linear = kernels::DType::kQ8_0});
   ASSERT_EQ(as_stored.size(), requantized.size());
