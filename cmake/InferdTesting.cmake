@@ -2,7 +2,7 @@
 # One executable per test file group; every TEST() becomes its own CTest test
 # (gtest_discover_tests), labelled as DESIGN §9 says. Binaries go to build/tests/.
 function(inferd_gtest name)
-  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS;CPU_ISAS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gmock GTest::gtest_main inferd_warnings)
   target_compile_definitions(${name} PRIVATE
@@ -21,6 +21,19 @@ function(inferd_gtest name)
     DISCOVERY_TIMEOUT 60
     NO_PRETTY_VALUES
     PROPERTIES LABELS "${first_label}" TIMEOUT ${T_TIMEOUT})
+  # CPU_ISAS avx2 ...: every test once more with the CPU kernels forced onto
+  # that path (INFERD_CPU_ISA, kernels/cpu_isa.h), named <test>.cpu_isa_<isa>.
+  # Only paths every machine runs belong here (avx2, the floor): a forced
+  # path the CPU lacks aborts the process.
+  foreach(isa IN LISTS T_CPU_ISAS)
+    gtest_discover_tests(${name}
+      WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
+      DISCOVERY_TIMEOUT 60
+      NO_PRETTY_VALUES
+      TEST_SUFFIX ".cpu_isa_${isa}"
+      TEST_LIST ${name}_${isa}_TESTS
+      PROPERTIES LABELS "${first_label}" TIMEOUT ${T_TIMEOUT} ENVIRONMENT "INFERD_CPU_ISA=${isa}")
+  endforeach()
   list(LENGTH T_LABELS num_labels)
   if(num_labels GREATER 1)
     set(labels_file "${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake")

@@ -199,6 +199,7 @@ std::string ModelNameFromDir(const std::string& model_dir) {
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
   if (absl::Status s = ValidateConfig(config); !s.ok()) return s;
+  if (absl::Status s = ApplyCpuIsaSetting(config.cpu_isa); !s.ok()) return s;
   // A model directory, or one GGUF file (config, tokenizer and weights all
   // from its metadata and tensors).
   std::shared_ptr<const GgufFile> gguf;
@@ -417,6 +418,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
         absl::StrCat("cannot start ", config.num_threads, " kernel threads: ", e.what()));
   }
   info.device = model->backend().Describe();
+  info.cpu_isa = ActiveCpuIsaName();
+  info.cpu_kernels = ActiveCpuKernels();
   if (*proposer != nullptr) (*proposer)->AllocateKv(num_blocks, config.block_size);
   auto runner =
       std::make_unique<ModelRunner>(std::move(model), num_blocks, config.block_size, kv_dtype);

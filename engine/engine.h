@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "engine/backend/cpu_isa_setting.h"
 #include "engine/engine_observer.h"
 #include "engine/model/config.h"
 #include "engine/model/load_format.h"
@@ -78,6 +79,11 @@ struct EngineConfig {
   // metadata, or model_dir); "" = the model's.
   std::string tokenizer_dir;
   DeviceSetting device = DeviceSetting::kCpu;
+  // The CPU kernels' instruction-set path (--cpu-isa;
+  // engine/backend/cpu_isa_setting.h): nullopt = the best this CPU runs (or
+  // INFERD_CPU_ISA's). Process-wide: Create selects it, and fails when the
+  // CPU cannot run it.
+  std::optional<CpuIsa> cpu_isa;
   // Weights' storage dtype: nullopt (auto) = the checkpoint's own dtype; a
   // different one converts at load (fp32 -> bf16 rounds to nearest even).
   DTypeSetting dtype;
@@ -143,8 +149,12 @@ struct ModelInfo {
   int64_t max_context = 0;
   int64_t model_max_position_embeddings = 0;  // config.json's context
   std::string device;                         // the backend, e.g. "cpu (2 threads)"
-  std::string dtype;                          // weights' storage dtype ("fp32", "bf16", "fp16")
-  std::string checkpoint_dtype;               // what the checkpoint stores them as
+  // The CPU kernels' path ("avx2", "avx-vnni", "avx512") and what it runs per
+  // weight type (engine/backend/cpu_isa_setting.h).
+  std::string cpu_isa;
+  std::string cpu_kernels;
+  std::string dtype;             // weights' storage dtype ("fp32", "bf16", "fp16")
+  std::string checkpoint_dtype;  // what the checkpoint stores them as
   // The linear layers' quantization ("none", "q8_0", "q4_0": --quantization)
   // and whether the LM head is quantized too.
   std::string quantization = "none";

@@ -15,7 +15,10 @@
 // accumulated in fp32 (kernels/cpu/matmul_quant.cc has the exact order).
 // A bf16/fp16 op computes exactly the
 // bits its fp32 instance computes on the widened values (same order), so
-// batch invariance holds in every dtype. Writing to the cache rounds to
+// batch invariance holds in every dtype; the one exception is a bf16 Matmul
+// on a path with vdpbf16ps (kernels/cpu_isa.h), which rounds x to bf16 and
+// has its own fixed order (kernels/cpu/matmul_bf16_dot.h), batch-invariant
+// too. Which instructions run is kernels/cpu_isa.h's path. Writing to the cache rounds to
 // nearest even. Norm weights and biases are fp32.
 // Batch invariance (DESIGN §5): the value computed for one row (token) never
 // depends on the other rows in the call, on the row count, or on how the work
@@ -48,20 +51,14 @@ void Embedding(const void* table, int64_t vocab, int64_t hidden, const int32_t* 
 //   x: [m, k] fp32   w: [n, k] of w_dtype   bias: [n] fp32 or nullptr   out: [m, n] fp32
 // Each out[i, j] is the dot product of x row i and w row j summed in a fixed
 // order that depends only on k (not on m, n or threading; for fp32/bf16/fp16
-// not on w_dtype either; a quantized w has its own arithmetic, see above).
+// not on w_dtype either, except bf16 with vdpbf16ps; a quantized w has its
+// own arithmetic, see above).
 void Matmul(const float* x, const void* w, const float* bias, int64_t m, int64_t n, int64_t k,
             float* out, DType w_dtype = DType::kF32);
 
-// Whether Matmul may use its AVX-512 tiles (kernels/cpu/matmul_avx512.h: the
-// same lane order, so the same bits as the AVX2 tiles). On by default when the
-// CPU has AVX-512F/DQ/VL and INFERD_NO_AVX512 is unset; enabling is a no-op
-// without CPU support. Returns the previous setting. For tests and
-// benchmarks; not while a Matmul runs.
-bool SetMatmulAvx512(bool enabled);
-
 // The integer dot product Matmul uses for block-quantized weights on this
-// CPU now: "avx512-vnni", "avx-vnni" or "avx2" (SetMatmulAvx512(false) forces
-// "avx2"; every form gives the same bits). For start-up summaries and
+// CPU's active path (kernels/cpu_isa.h): "avx512-vnni", "avx-vnni" or "avx2"
+// (every form gives the same bits). For start-up summaries and
 // benchmarks.
 const char* MatmulQuantizedDotIsa();
 

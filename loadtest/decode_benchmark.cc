@@ -8,11 +8,11 @@
 //       [--kv-cache-dtype auto|fp32|bf16|fp16] [--quantization none|int8|q4]
 //       [--quantize-lm-head] [--max-model-len N] [--kv-cache-memory MiB]
 //       [--device cpu|cuda|auto] [--gpu-memory-utilization F]
+//       [--cpu-isa auto|avx2|avx-vnni|avx512]
 //
-// --threads, --dtype, --kv-cache-dtype, --quantization, --quantize-lm-head and
-// --max-model-len mean what they mean for `inferd serve` (--model may be a
-// .gguf file, as there). Also prints the load time, the weights' bytes, and the
-// batch-1 weight-read bandwidth (weight bytes x tokens/s: every decoded token
+// The engine flags (loadtest/engine_flags.h) mean what they mean for
+// `inferd serve` (--model may be a .gguf file, as there). Also prints the load time, the weights'
+// bytes, and the batch-1 weight-read bandwidth (weight bytes x tokens/s: every decoded token
 // streams every weight once).
 //
 // Each stream decodes max-tokens tokens with EOS ignored, greedy, from a short
@@ -31,7 +31,7 @@
 
 #include "absl/synchronization/blocking_counter.h"
 #include "engine/engine.h"
-#include "kernels/ops.h"
+#include "loadtest/engine_flags.h"
 
 namespace {
 
@@ -43,29 +43,11 @@ using inferd::engine::Request;
 using inferd::engine::RequestOutput;
 
 struct Options {
-  std::string model = "models/stories260K";
+  inferd::loadtest::EngineFlags engine;
   int streams = 16;
   int max_tokens = 256;
   int repeats = 3;
-  int threads = 0;
-  std::string dtype = "auto";
-  std::string kv_cache_dtype = "auto";
-  std::string quantization = "none";
-  bool quantize_lm_head = false;
-  int64_t max_model_len = 0;
-  int64_t kv_cache_mib = 256;
-  std::string device = "cpu";
-  double gpu_memory_utilization = 0.9;
 };
-
-inferd::engine::DTypeSetting ParseDType(const std::string& flag, const std::string& v) {
-  absl::StatusOr<inferd::engine::DTypeSetting> d = inferd::engine::ParseDTypeSetting(v);
-  if (!d.ok()) {
-    std::fprintf(stderr, "%s %s\n", flag.c_str(), std::string(d.status().message()).c_str());
-    std::exit(2);
-  }
-  return *d;
-}
 
 Options Parse(int argc, char** argv) {
   Options o;
@@ -78,40 +60,17 @@ Options Parse(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--model") {
-      o.model = next();
-    } else if (a == "--streams") {
+    if (o.engine.Parse(a, next)) continue;
+    if (a == "--streams") {
       o.streams = std::stoi(next());
     } else if (a == "--max-tokens") {
       o.max_tokens = std::stoi(next());
     } else if (a == "--repeats") {
       o.repeats = std::stoi(next());
-    } else if (a == "--threads") {
-      o.threads = std::stoi(next());
-    } else if (a == "--dtype") {
-      o.dtype = next();
-    } else if (a == "--kv-cache-dtype") {
-      o.kv_cache_dtype = next();
-    } else if (a == "--quantization") {
-      o.quantization = next();
-    } else if (a == "--quantize-lm-head") {
-      o.quantize_lm_head = true;
-    } else if (a == "--max-model-len") {
-      o.max_model_len = std::stoll(next());
-    } else if (a == "--kv-cache-memory") {
-      o.kv_cache_mib = std::stoll(next());
-    } else if (a == "--device") {
-      o.device = next();
-    } else if (a == "--gpu-memory-utilization") {
-      o.gpu_memory_utilization = std::stod(next());
     } else {
       std::fprintf(stderr,
-                   "usage: decode_benchmark [--model DIR] [--streams N] [--max-tokens N] "
-                   "[--repeats N] [--threads N] [--dtype auto|fp32|bf16|fp16] "
-                   "[--kv-cache-dtype auto|fp32|bf16|fp16] [--quantization none|int8|q4] "
-                   "[--quantize-lm-head] [--max-model-len N] [--kv-cache-memory MiB] [--device "
-                   "cpu|cuda|auto] "
-                   "[--gpu-memory-utilization F]\n");
+                   "usage: decode_benchmark [--streams N] [--max-tokens N] [--repeats N] %s\n",
+                   inferd::loadtest::kEngineFlagsUsage);
       std::exit(2);
     }
   }
@@ -185,31 +144,8 @@ double Median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   const Options opt = Parse(argc, argv);
-  EngineConfig cfg;
-  cfg.model_dir = opt.model;
-  cfg.num_threads = opt.threads;
+  EngineConfig cfg = opt.engine.ToConfig();
   cfg.max_num_seqs = std::max(opt.streams, 1);
-  cfg.kv_cache_memory_bytes = opt.kv_cache_mib << 20;
-  cfg.dtype = ParseDType("--dtype", opt.dtype);
-  cfg.kv_cache_dtype = ParseDType("--kv-cache-dtype", opt.kv_cache_dtype);
-  cfg.max_model_len = opt.max_model_len;
-  absl::StatusOr<std::optional<inferd::kernels::DType>> quantization =
-      inferd::engine::ParseQuantization(opt.quantization);
-  if (!quantization.ok()) {
-    std::fprintf(stderr, "--quantization %s\n",
-                 std::string(quantization.status().message()).c_str());
-    return 2;
-  }
-  cfg.quantization = *quantization;
-  cfg.quantize_lm_head = opt.quantize_lm_head;
-  absl::StatusOr<inferd::engine::DeviceSetting> device =
-      inferd::engine::ParseDeviceSetting(opt.device);
-  if (!device.ok()) {
-    std::fprintf(stderr, "--device %s\n", std::string(device.status().message()).c_str());
-    return 2;
-  }
-  cfg.device = *device;
-  cfg.gpu_memory_utilization = opt.gpu_memory_utilization;
   auto engine = Engine::Create(cfg);
   if (!engine.ok()) {
     std::fprintf(stderr, "decode_benchmark: %s\n", engine.status().ToString().c_str());
@@ -232,13 +168,13 @@ int main(int argc, char** argv) {
       info.dtype.c_str(), info.checkpoint_dtype.c_str(), info.quantization.c_str(),
       info.weight_bytes / 1e9, info.load_seconds, info.kv_cache_dtype.c_str(),
       static_cast<long long>(info.max_context));
-  std::printf("device %s; kv pool %.3f GB in %lld blocks; quantized matmul dot product %s\n",
-              info.device.c_str(), info.kv_cache_bytes / 1e9,
-              static_cast<long long>(info.num_kv_blocks), inferd::kernels::MatmulQuantizedDotIsa());
+  std::printf("device %s; kv pool %.3f GB in %lld blocks; cpu kernels %s\n", info.device.c_str(),
+              info.kv_cache_bytes / 1e9, static_cast<long long>(info.num_kv_blocks),
+              info.cpu_kernels.c_str());
   std::printf("model %s (%s), %d tokens per stream, %d repeats (median), %d kernel threads\n",
               (*engine)->model_info().model_name.c_str(),
               (*engine)->model_info().architecture.c_str(), opt.max_tokens, opt.repeats,
-              opt.threads);
+              opt.engine.threads);
   std::printf("%-34s %12.1f tokens/s\n", "batch 1 decode", b1);
   std::printf("%-34s %12.1f GB/s\n", "batch 1 weight-read bandwidth", b1 * info.weight_bytes / 1e9);
   std::printf("%-34s %12.1f tokens/s (%.1f per stream)\n",

@@ -1,17 +1,16 @@
 // loadtest/kernels_benchmark.cc — CPU kernel throughput against this
-// machine's FP32 FMA peak.
+// machine's measured peak of the instruction class each kernel runs.
 //
-// The peak is measured first (independent _mm256_fmadd_ps chains on every
-// core) and printed as
-//   cores x 2 FMA ports x 8 lanes x 2 flops x GHz,
-// with the GHz implied by the measurement. Each Matmul case reports GFLOP/s
-// and % of that peak; RmsNorm and PagedAttention decode report bytes/s.
+// The peaks are measured first (loadtest/instruction_peaks.h: 256- and
+// 512-bit FMA, vdpbf16ps, the int8 dot products) and printed; each Matmul
+// case reports GFLOP/s and % of its class's peak (the class is the case's
+// label: it follows the active CPU path and the weight dtype); RmsNorm and
+// PagedAttention decode report bytes/s.
 //   build/kernels_benchmark --benchmark_min_time=0.2
+//   INFERD_CPU_ISA=avx2 build/kernels_benchmark ...   (the AVX2 path forced)
 // The MoE and dense-MLP cases live in moe_benchmark.cc.
-#include <immintrin.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -23,68 +22,13 @@
 
 #include "benchmark/benchmark.h"
 #include "common/thread_pool.h"
+#include "kernels/cpu_isa.h"
 #include "kernels/ops.h"
 #include "kernels/quant_blocks.h"
 #include "loadtest/kernels_benchmark_util.h"
 
 namespace inferd::kernels {
 namespace {
-
-// kChains independent FMA chains (enough to hide 4-cycle latency on 2 ports).
-constexpr int kChains = 12;
-
-double FmaLoopSeconds(int64_t iters, float* sink) {
-  // Twelve named accumulators (an array would live on the stack).
-  __m256 a0 = _mm256_set1_ps(0.0f), a1 = _mm256_set1_ps(0.1f), a2 = _mm256_set1_ps(0.2f),
-         a3 = _mm256_set1_ps(0.3f), a4 = _mm256_set1_ps(0.4f), a5 = _mm256_set1_ps(0.5f),
-         a6 = _mm256_set1_ps(0.6f), a7 = _mm256_set1_ps(0.7f), a8 = _mm256_set1_ps(0.8f),
-         a9 = _mm256_set1_ps(0.9f), a10 = _mm256_set1_ps(1.0f), a11 = _mm256_set1_ps(1.1f);
-  const __m256 a = _mm256_set1_ps(0.999999f);
-  const __m256 b = _mm256_set1_ps(1e-7f);
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int64_t i = 0; i < iters; ++i) {
-    a0 = _mm256_fmadd_ps(a0, a, b);
-    a1 = _mm256_fmadd_ps(a1, a, b);
-    a2 = _mm256_fmadd_ps(a2, a, b);
-    a3 = _mm256_fmadd_ps(a3, a, b);
-    a4 = _mm256_fmadd_ps(a4, a, b);
-    a5 = _mm256_fmadd_ps(a5, a, b);
-    a6 = _mm256_fmadd_ps(a6, a, b);
-    a7 = _mm256_fmadd_ps(a7, a, b);
-    a8 = _mm256_fmadd_ps(a8, a, b);
-    a9 = _mm256_fmadd_ps(a9, a, b);
-    a10 = _mm256_fmadd_ps(a10, a, b);
-    a11 = _mm256_fmadd_ps(a11, a, b);
-    // Keeps the chains in registers and the loop from being folded away.
-    __asm__ volatile("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4), "+x"(a5));
-    __asm__ volatile("" : "+x"(a6), "+x"(a7), "+x"(a8), "+x"(a9), "+x"(a10), "+x"(a11));
-  }
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const __m256 sum =
-      _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
-                                  _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7))),
-                    _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
-  *sink = _mm256_cvtss_f32(sum);
-  return s;
-}
-
-// Peak flop/s over `threads` threads, best of a few runs.
-double MeasurePeak(int threads) {
-  constexpr int64_t kIters = 20'000'000;
-  double best = 0;
-  for (int rep = 0; rep < 3; ++rep) {
-    std::vector<double> secs(threads);
-    std::vector<float> sink(threads);
-    std::vector<std::thread> ts;
-    for (int t = 0; t < threads; ++t) {
-      ts.emplace_back([&, t] { secs[t] = FmaLoopSeconds(kIters, &sink[t]); });
-    }
-    for (auto& t : ts) t.join();
-    const double worst = *std::max_element(secs.begin(), secs.end());
-    best = std::max(best, threads * kIters * kChains * 8.0 * 2.0 / worst);
-  }
-  return best;
-}
 
 void BM_Matmul(benchmark::State& state) {
   const int64_t m = state.range(0), n = state.range(1), k = state.range(2);
@@ -96,7 +40,7 @@ void BM_Matmul(benchmark::State& state) {
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
-  SetFlopCounters(state, 2.0 * m * n * k);
+  SetFlopCounters(state, 2.0 * m * n * k, MatmulPeakClass(DType::kF32, m));
 }
 
 // Matmul with a weight of any dtype (range 3, a kernels::DType: fp32, a
@@ -122,7 +66,7 @@ void BM_MatmulDType(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(state.iterations() * DTypeBytes(dtype, n * k));
-  SetFlopCounters(state, 2.0 * m * n * k);
+  SetFlopCounters(state, 2.0 * m * n * k, MatmulPeakClass(dtype, m));
 }
 
 void BM_RmsNorm(benchmark::State& state) {
@@ -205,8 +149,9 @@ void RegisterAll() {
       {"1B_down", 2048, 8192}, {"1B_lm_head", 32000, 2048},
   };
   for (const Shape& s : llama1b) {
-    for (int64_t dtype : {0, 2, 3, 4}) {  // fp32, bf16, q8_0, q4_0
-      for (int64_t m : {1, 16}) {
+    for (int64_t dtype : {0, 1, 2, 3, 4}) {  // fp32, fp16, bf16, q8_0, q4_0
+      // 1 and 16: decode at batch 1 and 16 streams; 64 and 512: prefill.
+      for (int64_t m : {1, 16, 64, 512}) {
         benchmark::RegisterBenchmark((std::string("MatmulDType/") + s.name).c_str(), BM_MatmulDType)
             ->Args({m, s.n, s.k, dtype})
             ->ArgNames({"M", "N", "K", "dtype"})
@@ -235,22 +180,26 @@ void RegisterAll() {
 }  // namespace inferd::kernels
 
 int main(int argc, char** argv) {
-  using inferd::kernels::g_peak_flops;
+  using inferd::kernels::g_peaks;
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const double one = inferd::kernels::MeasurePeak(1);
-  const double all = inferd::kernels::MeasurePeak(cores);
-  // Other processes may hold a core while `all` runs: the peak used for
-  // %peak is the larger of that and cores x the one-core figure.
-  g_peak_flops = std::max(all, cores * one);
-  const double ghz = g_peak_flops / (cores * 2 * 8 * 2) / 1e9;
-  std::printf("FP32 FMA peak, measured with %d independent _mm256_fmadd_ps chains per thread:\n",
-              inferd::kernels::kChains);
-  std::printf("  1 thread : %.1f GFLOP/s\n", one / 1e9);
-  std::printf("  %d threads: %.1f GFLOP/s (all cores at once)\n", cores, all / 1e9);
+  std::printf("CPU kernels: %s (INFERD_CPU_ISA=auto|avx2|avx-vnni|avx512 forces a path)\n",
+              inferd::kernels::CpuKernelsSummary().c_str());
   std::printf(
-      "  peak used for %%peak: %.1f GFLOP/s = %d cores x 2 FMA ports x 8 lanes x 2 flops"
-      " x %.2f GHz (GHz implied by the measurement)\n",
-      g_peak_flops / 1e9, cores, ghz);
+      "Peak per instruction class, %d independent chains per thread; %%peak divides by\n"
+      "max(%d threads at once, %d x one thread) of the class the kernel runs (its label):\n",
+      12, cores, cores);
+  std::printf("  %-16s %-32s %14s %14s\n", "class", "instruction", "1 thread", "all threads");
+  for (const inferd::kernels::InstructionPeak& p :
+       inferd::kernels::MeasureInstructionPeaks(cores)) {
+    if (!p.available) {
+      std::printf("  %-16s %-32s %14s %14s\n", inferd::kernels::PeakClassName(p.cls), p.instruction,
+                  "not on this CPU", "");
+      continue;
+    }
+    g_peaks[static_cast<int>(p.cls)] = p.peak;
+    std::printf("  %-16s %-32s %9.1f G/s %9.1f G/s\n", inferd::kernels::PeakClassName(p.cls),
+                p.instruction, p.one_thread / 1e9, p.all_threads / 1e9);
+  }
   if (const char* env = std::getenv("INFERD_KERNEL_THREADS"); env != nullptr) {
     ::inferd::SetNumThreads(std::atoi(env));
   }

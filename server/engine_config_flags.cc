@@ -136,6 +136,12 @@ absl::StatusOr<engine::EngineConfig> EngineConfigFromFlags() {
   }
   config.quantization = *quantization;
   config.quantize_lm_head = absl::GetFlag(FLAGS_quantize_lm_head);
+  absl::StatusOr<std::optional<engine::CpuIsa>> cpu_isa =
+      engine::ParseCpuIsaSetting(absl::GetFlag(FLAGS_cpu_isa));
+  if (!cpu_isa.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--cpu-isa ", cpu_isa.status().message()));
+  }
+  config.cpu_isa = *cpu_isa;
   if (config.quantize_lm_head && !config.quantization.has_value()) {
     return absl::InvalidArgumentError("--quantize-lm-head needs --quantization int8 or q4");
   }

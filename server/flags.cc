@@ -21,6 +21,13 @@ ABSL_FLAG(std::string, device, "cpu",
           "Where the model runs: cpu, cuda (GPU 0; needs a build with nvcc) or auto (cuda "
           "when this build has it and a GPU is found, else cpu). The default stays cpu until "
           "the CUDA backend has passed scripts/gpu_check.sh on a GPU (docs/gpu.md)");
+ABSL_FLAG(std::string, cpu_isa, "auto",
+          "Instruction-set path of the CPU kernels: auto (the best this CPU runs; the "
+          "environment variable INFERD_CPU_ISA sets it for processes without this flag), avx2 "
+          "(the floor: AVX2, FMA, F16C), avx-vnni (avx2 plus AVX-VNNI int8 dot products) or "
+          "avx512 (AVX-512 F/BW/DQ/VL tiles, vdpbf16ps for bf16 weights and vpdpbusd for "
+          "quantized ones where the CPU has them). A path the CPU lacks fails start-up. Outputs "
+          "are identical across paths except for bf16 weights with vdpbf16ps (docs/cpu-isa.md)");
 ABSL_FLAG(std::string, dtype, "auto",
           "Weights' storage dtype: auto (the checkpoint's own: a bf16 checkpoint stays bf16, "
           "an fp32 one fp32), fp32, bf16 or fp16 (converted at load, rounding to nearest "
@@ -188,7 +195,8 @@ const cli::SubcommandSpec& ServeSpec() {
           "[--http-port N] [--chat-template FILE] [--served-model-name NAME] "
           "[--max-num-seqs N] "
           "[--max-num-batched-tokens N] [--kv-cache-memory SIZE] [--block-size 16] "
-          "[--quantization none|int8|q4] [--quantize-lm-head] "
+          "[--quantization none|int8|q4] [--quantize-lm-head] [--cpu-isa "
+          "auto|avx2|avx-vnni|avx512] "
           "[--dtype auto|fp32|bf16|fp16] [--kv-cache-dtype auto|fp32|bf16|fp16] "
           "[--load-format auto|copy|mmap] "
           "[--max-model-len N] [--max-queue-len N] [--num-threads N] [--no-prefix-caching] "
@@ -222,6 +230,7 @@ const cli::SubcommandSpec& ServeSpec() {
                 "block_size",
                 "device",
                 "gpu_memory_utilization",
+                "cpu_isa",
                 "dtype",
                 "quantization",
                 "quantize_lm_head",
@@ -267,7 +276,8 @@ const cli::SubcommandSpec& GenerateSpec() {
       .synopsis =
           "[--model DIR|FILE.gguf] [--tokenizer DIR] (--prompt TEXT | --prompt-ids 1,2,3) "
           "[--max-tokens 256] "
-          "[--quantization none|int8|q4] [--quantize-lm-head] "
+          "[--quantization none|int8|q4] [--quantize-lm-head] [--cpu-isa "
+          "auto|avx2|avx-vnni|avx512] "
           "[--dtype auto|fp32|bf16|fp16] [--kv-cache-dtype auto|fp32|bf16|fp16] "
           "[--load-format auto|copy|mmap] "
           "[--max-model-len N] "
@@ -307,6 +317,7 @@ const cli::SubcommandSpec& GenerateSpec() {
                 "block_size",
                 "device",
                 "gpu_memory_utilization",
+                "cpu_isa",
                 "dtype",
                 "quantization",
                 "quantize_lm_head",

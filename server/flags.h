@@ -25,6 +25,7 @@ ABSL_DECLARE_FLAG(std::string, device);
 ABSL_DECLARE_FLAG(std::string, dtype);
 ABSL_DECLARE_FLAG(std::string, kv_cache_dtype);
 ABSL_DECLARE_FLAG(std::string, quantization);
+ABSL_DECLARE_FLAG(std::string, cpu_isa);
 ABSL_DECLARE_FLAG(bool, quantize_lm_head);
 ABSL_DECLARE_FLAG(std::string, load_format);
 ABSL_DECLARE_FLAG(int64_t, max_model_len);

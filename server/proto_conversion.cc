@@ -77,6 +77,8 @@ void ToProto(const engine::ModelInfo& info, const engine::EngineStats& stats,
   response->set_model_max_position_embeddings(info.model_max_position_embeddings);
   response->set_weight_bytes(info.weight_bytes);
   response->set_quantization(info.quantization);
+  response->set_cpu_isa(info.cpu_isa);
+  response->set_cpu_kernels(info.cpu_kernels);
   response->set_lm_head_quantized(info.lm_head_quantized);
   response->set_kv_cache_bytes(info.kv_cache_bytes);
   response->set_structured_output(true);

@@ -1,7 +1,7 @@
-// kernels/cpu/matmul_avx512.h — Matmul's AVX-512 tiles for 16-bit (bf16,
-// fp16) weights with several rows of x (included by matmul.cc only; compiled
-// with function-level target attributes, called only when the CPU has
-// AVX-512F/DQ/VL).
+// kernels/cpu/matmul_avx512.h — Matmul's AVX-512 tiles for fp32 and 16-bit
+// (fp16; bf16 where the CPU has no vdpbf16ps) weights with several rows of x (included by matmul.cc
+// only; compiled with function-level target attributes, called only on the avx512 path of
+// kernels/cpu_isa.h).
 //
 // Same bits as the AVX2 tiles: a zmm holds TWO 8-lane accumulators, columns
 // j and j+1 of one x row, in its low and high halves. Lane l of each half
@@ -12,7 +12,7 @@
 // changes a result (tests/unit/kernels/dtype_kernels_test.cc compares the
 // two, and both with simd::Dot).
 //
-// w is widened in registers (a column pair's 2 x 8 elements: one
+// A 16-bit w is widened in registers (a column pair's 2 x 8 elements: one
 // vpmovzxwd + shift, or vcvtph2ps), not copied into an fp32 panel first:
 // with 8 rows per tile each widened vector feeds 8 FMAs, and the copy's
 // extra pass over memory cost more than the shifts (measured: 1.4x faster
@@ -24,7 +24,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <type_traits>
 
@@ -47,18 +46,6 @@ namespace inferd::kernels::avx512 {
 constexpr int kMr = 8;
 constexpr int kNp = 3;
 constexpr int kNr = 2 * kNp;  // output columns per tile
-
-// Whether the CPU has what these tiles use; false when INFERD_NO_AVX512 is set.
-inline bool CpuHasAvx512() {
-  static const bool has = [] {
-    const char* off = std::getenv("INFERD_NO_AVX512");
-    if (off != nullptr && off[0] != '\0' && off[0] != '0') return false;
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("avx512vl");
-  }();
-  return has;
-}
 
 // Reduces each 256-bit half of acc with simd::Reduce4's tree, adds the
 // bias and stores the first `cols` columns of each row.
@@ -93,26 +80,37 @@ INFERD_AVX512 inline void Store(const __m512 (&acc)[MR][NP], const float* bias, 
   }
 }
 
-// Column pair (w0, w1) of a 16-bit w at k offset t, widened into one zmm
-// (w0's 8 elements low, w1's high); r < 8 reads r elements, zeros past them.
+// Column pair (w0, w1) of w at k offset t in one zmm (w0's 8 elements low,
+// w1's high), a 16-bit w widened; r < 8 reads r elements, zeros past them.
 template <typename W>
 INFERD_AVX512 inline __m512 LoadPair(const W* w0, const W* w1, int64_t t, int64_t r) {
-  __m128i lo, hi;
-  if (r >= 8) {
-    lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w0 + t));
-    hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w1 + t));
+  if constexpr (std::is_same_v<W, float>) {
+    if (r >= 8) {
+      return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(w0 + t)),
+                                _mm256_loadu_ps(w1 + t), 1);
+    }
+    const __mmask8 mask = static_cast<__mmask8>((1u << r) - 1);
+    const __m256 lo = _mm256_maskz_loadu_ps(mask, w0 + t);
+    const __m256 hi = _mm256_maskz_loadu_ps(mask, w1 + t);
+    return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
   } else {
-    alignas(16) uint16_t b0[8] = {}, b1[8] = {};
-    std::memcpy(b0, w0 + t, static_cast<size_t>(r) * 2);
-    std::memcpy(b1, w1 + t, static_cast<size_t>(r) * 2);
-    lo = _mm_load_si128(reinterpret_cast<const __m128i*>(b0));
-    hi = _mm_load_si128(reinterpret_cast<const __m128i*>(b1));
-  }
-  const __m256i h = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
-  if constexpr (std::is_same_v<W, simd::F16>) {
-    return _mm512_cvtph_ps(h);
-  } else {
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    __m128i lo, hi;
+    if (r >= 8) {
+      lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w0 + t));
+      hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w1 + t));
+    } else {
+      alignas(16) uint16_t b0[8] = {}, b1[8] = {};
+      std::memcpy(b0, w0 + t, static_cast<size_t>(r) * 2);
+      std::memcpy(b1, w1 + t, static_cast<size_t>(r) * 2);
+      lo = _mm_load_si128(reinterpret_cast<const __m128i*>(b0));
+      hi = _mm_load_si128(reinterpret_cast<const __m128i*>(b1));
+    }
+    const __m256i h = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+    if constexpr (std::is_same_v<W, simd::F16>) {
+      return _mm512_cvtph_ps(h);
+    } else {
+      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
   }
 }
 
@@ -177,32 +175,33 @@ INFERD_AVX512 inline void TileRows(int64_t rows, const float* x, int64_t ldx, co
   }
 }
 
-// Output columns [j_begin, j_end) of all m rows; the first row tile of each
-// column tile prefetches the next column tile's rows (w streams from DRAM).
+// Output columns [j_begin, j_end) of all m rows (x rows ldx apart), in
+// panels of panel_cols
+// columns (sized so the panel's w stays in L2 while every row tile passes
+// over it). In a panel each row tile sweeps the column tiles; the first row
+// tile also prefetches the next column tile's rows (w streams from DRAM the
+// first time), 16k bytes of them spread over its k loop.
 template <bool kTail, typename W>
-INFERD_AVX512 void Columns(const float* x, const W* w, const float* bias, int64_t m, int64_t n,
-                           int64_t k, float* out, int64_t j_begin, int64_t j_end) {
-  for (int64_t j = j_begin; j < j_end; j += kNr) {
-    const int64_t cols = std::min<int64_t>(kNr, j_end - j);
-    const W* wj = w + j * k;
-    const float* bj = bias != nullptr ? bias + j : nullptr;
-    // The next tile's 12k bytes, spread evenly over its row tiles so that
-    // the prefetches do not come in bursts: one row tile prefetches 16k
-    // bytes, two or more 8k each in the first two.
-    const char* pf = j + kNr < j_end ? reinterpret_cast<const char*>(wj + kNr * k) : nullptr;
-    const bool one_row_tile = m <= kMr;
+INFERD_AVX512 void Columns(const float* x, int64_t ldx, const W* w, const float* bias, int64_t m,
+                           int64_t n, int64_t k, float* out, int64_t j_begin, int64_t j_end,
+                           int64_t panel_cols) {
+  for (int64_t jp = j_begin; jp < j_end; jp += panel_cols) {
+    const int64_t jp_end = std::min(j_end, jp + panel_cols);
     for (int64_t i = 0; i < m; i += kMr) {
       const int64_t rows = std::min<int64_t>(kMr, m - i);
-      const char* p = pf != nullptr && i <= kMr ? pf + i * k : nullptr;
-      if (cols > 4) {
-        TileRows<kTail, 3>(rows, x + i * k, k, wj, k, bj, out + i * n + j, n, cols, p,
-                           one_row_tile);
-      } else if (cols > 2) {
-        TileRows<kTail, 2>(rows, x + i * k, k, wj, k, bj, out + i * n + j, n, cols, p,
-                           one_row_tile);
-      } else {
-        TileRows<kTail, 1>(rows, x + i * k, k, wj, k, bj, out + i * n + j, n, cols, p,
-                           one_row_tile);
+      for (int64_t j = jp; j < jp_end; j += kNr) {
+        const int64_t cols = std::min<int64_t>(kNr, jp_end - j);
+        const W* wj = w + j * k;
+        const float* bj = bias != nullptr ? bias + j : nullptr;
+        const char* pf =
+            i == 0 && j + kNr < j_end ? reinterpret_cast<const char*>(wj + kNr * k) : nullptr;
+        if (cols > 4) {
+          TileRows<kTail, 3>(rows, x + i * ldx, ldx, wj, k, bj, out + i * n + j, n, cols, pf, true);
+        } else if (cols > 2) {
+          TileRows<kTail, 2>(rows, x + i * ldx, ldx, wj, k, bj, out + i * n + j, n, cols, pf, true);
+        } else {
+          TileRows<kTail, 1>(rows, x + i * ldx, ldx, wj, k, bj, out + i * n + j, n, cols, pf, true);
+        }
       }
     }
   }

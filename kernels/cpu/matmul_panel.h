@@ -28,9 +28,10 @@ void MatmulF32Panel(const float* x, const float* w_panel, const float* bias, int
 void MatmulQuantized(const float* x, const void* w, const float* bias, int64_t m, int64_t n,
                      int64_t k, float* out, DType w_dtype);
 
-// Whether MatmulQuantized may use VNNI's vpdpbusd where the CPU has it (false:
-// the AVX2 form; the same bits either way). Set by SetMatmulAvx512.
-void SetQuantizedDotBeyondAvx2(bool enabled);
+// The int8 dot product form of the active path (kernels/cpu_isa.h), for
+// MatmulQuantized: 0 vpmaddubsw (AVX2), 1 vpdpbusd ymm (AVX-VNNI), 2
+// vpdpbusd zmm (AVX512-VNNI). Every form gives the same bits.
+int QuantizedDotForm();
 
 }  // namespace inferd::kernels::cpu_internal
 

@@ -24,8 +24,8 @@
 //               2 * 128 * 127, no saturation) then vpmaddwd by ones;
 //   AVX-VNNI / AVX512-VNNI: the same |w| and sign(x, w), vpdpbusd (one
 //               instruction, exact int32), chosen at run time by cpuid.
-// SetMatmulAvx512(false) (and INFERD_NO_AVX512 for the EVEX form) forces the
-// AVX2 form.
+// The form follows kernels/cpu_isa.h's active path (--cpu-isa avx2 forces
+// the AVX2 form); every form gives the same bits.
 //
 // Paths: one x row (decode at batch 1, memory-bound) reads each thread's
 // columns as 8 long sequential streams with a software prefetch, as Matmul's
@@ -55,18 +55,9 @@ namespace {
 
 enum class DotIsa { kAvx2, kAvxVnni, kAvx512Vnni };
 
-DotIsa BestDotIsa() {
-  if (quant_avx512::CpuHasAvx512Vnni()) return DotIsa::kAvx512Vnni;
-  // AVX-VNNI: CPUID.(EAX=7, ECX=1):EAX bit 4 (read directly: Clang 14's
-  // __builtin_cpu_supports does not know "avxvnni").
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  if (__get_cpuid_count(7, 1, &a, &b, &c, &d) != 0 && ((a >> 4) & 1u) != 0) {
-    return DotIsa::kAvxVnni;
-  }
-  return DotIsa::kAvx2;
-}
-
-DotIsa g_isa = BestDotIsa();
+// The form kernels/cpu_isa.h's active path uses (cpu_isa.cc's
+// QuantizedDotForm: 0, 1, 2 in this enum's order).
+DotIsa ActiveDotIsa() { return static_cast<DotIsa>(QuantizedDotForm()); }
 
 // Output columns per thread split unit.
 constexpr int kCols = 8;
@@ -400,11 +391,7 @@ void RunIsa(XRows x, int64_t m, const void* w, const float* bias, int64_t n, flo
   }
 }
 
-bool g_beyond_avx2 = true;
-
 }  // namespace
-
-void SetQuantizedDotBeyondAvx2(bool enabled) { g_beyond_avx2 = enabled; }
 
 }  // namespace inferd::kernels::cpu_internal
 
@@ -412,10 +399,7 @@ namespace inferd::kernels {
 
 const char* MatmulQuantizedDotIsa() {
   using cpu_internal::DotIsa;
-  using cpu_internal::g_beyond_avx2;
-  using cpu_internal::g_isa;
-  const DotIsa isa = g_beyond_avx2 ? g_isa : DotIsa::kAvx2;
-  switch (isa) {
+  switch (cpu_internal::ActiveDotIsa()) {
     case DotIsa::kAvx512Vnni:
       return "avx512-vnni";
     case DotIsa::kAvxVnni:
@@ -453,7 +437,7 @@ void MatmulQuantized(const float* x, const void* w, const float* bias, int64_t m
   ParallelFor(m, GrainFor(16 * k),
               [&](int64_t i0, int64_t i1) { QuantizeRows(x, k, i0, i1, q, d); });
   const XRows rows{q, d, k};
-  const DotIsa isa = g_beyond_avx2 ? g_isa : DotIsa::kAvx2;
+  const DotIsa isa = ActiveDotIsa();
   if (w_dtype == DType::kQ8_0) {
     RunIsa<Q8_0>(rows, m, w, bias, n, out, isa);
   } else {

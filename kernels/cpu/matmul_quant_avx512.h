@@ -40,14 +40,6 @@ namespace inferd::kernels::quant_avx512 {
 constexpr int kRows = 8;
 constexpr int kPairs = 2;
 
-// Whether the CPU has what these tiles use: the bf16 tiles' AVX-512F/DQ/VL
-// (and their INFERD_NO_AVX512 switch) plus BW and VNNI.
-inline bool CpuHasAvx512Vnni() {
-  static const bool has = avx512::CpuHasAvx512() && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512vnni");
-  return has;
-}
-
 // x quantized per row (matmul_quant.cc): q [m, k] int8 and d [m, k / 32]
 // fp32 scales, one per block of 32.
 struct XRows {

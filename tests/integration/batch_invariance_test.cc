@@ -112,6 +112,24 @@ class Bf16BatchInvarianceTest : public BatchInvarianceSuite<kTinyLlama> {
     ASSERT_EQ(info.dtype(), "bf16");
     ASSERT_EQ(info.kv_cache_dtype(), "bf16");
     ASSERT_EQ(info.checkpoint_dtype(), "fp32");
+    // GetModelInfo names the CPU kernels' path (--cpu-isa).
+    ASSERT_FALSE(info.cpu_isa().empty());
+    EXPECT_EQ(info.cpu_kernels().rfind(info.cpu_isa() + " (", 0), 0u) << info.cpu_kernels();
+  }
+};
+
+// The same forced onto the AVX2 path (--cpu-isa avx2, which every CPU runs:
+// bf16 weights widened to fp32 in registers rather than vdpbf16ps), so both
+// bf16 arithmetics are batch-invariant where the CPU has AVX512_BF16.
+class Bf16Avx2BatchInvarianceTest : public Bf16BatchInvarianceTest {
+ protected:
+  std::vector<std::string> ServerArgs() const override {
+    return {"--dtype", "bf16", "--kv-cache-dtype", "bf16", "--cpu-isa", "avx2"};
+  }
+  void SetUp() override {
+    Bf16BatchInvarianceTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    ASSERT_EQ(GetModelInfo(*stub_).cpu_isa(), "avx2");
   }
 };
 
@@ -192,6 +210,10 @@ TEST_F(Bf16BatchInvarianceTest, GreedyConcurrentEqualsAlone) {
 
 TEST_F(Bf16BatchInvarianceTest, SeededSamplingConcurrentEqualsAlone) {
   ExpectConcurrentEqualsAlone(Requests(/*sampled=*/true));
+}
+
+TEST_F(Bf16Avx2BatchInvarianceTest, GreedyConcurrentEqualsAlone) {
+  ExpectConcurrentEqualsAlone(Requests(/*sampled=*/false));
 }
 
 }  // namespace

@@ -5,11 +5,14 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "kernels/cpu_isa.h"
 #include "kernels/ops.h"
 
 namespace inferd::kernels::testing {
@@ -26,6 +29,23 @@ inline std::vector<float> RandomVector(int64_t n, uint32_t seed, float lo = -1.0
     } while (x == 0.0f);
   }
   return v;
+}
+
+// Runs f(isa) once on every CPU kernel path this CPU can run
+// (kernels/cpu_isa.h), with that path active, then restores the path that was
+// active before. Paths the CPU lacks are named in the test's log.
+template <typename F>
+void ForEachCpuIsa(F&& f) {
+  const CpuIsa before = ActiveCpuIsa();
+  for (CpuIsa isa : {CpuIsa::kAvx2, CpuIsa::kAvxVnni, CpuIsa::kAvx512}) {
+    if (!SetCpuIsa(isa)) {
+      std::printf("[   SKIP   ] path %s: this CPU cannot run it\n", CpuIsaName(isa));
+      continue;
+    }
+    SCOPED_TRACE(std::string("cpu path ") + CpuIsaName(isa));
+    f(isa);
+  }
+  SetCpuIsa(before);
 }
 
 // True when a and b hold the same bits.

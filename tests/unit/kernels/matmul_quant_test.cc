@@ -101,18 +101,11 @@ std::vector<float> Reference(const std::vector<float>& x, const std::vector<uint
   return out;
 }
 
-// Runs f once per integer dot product form this CPU has (VNNI where present,
-// then the AVX2 form), restoring the default after.
+// Runs f once per CPU kernel path this CPU has (kernels/cpu_isa.h), with the
+// name of the integer dot product form that path uses.
 template <typename F>
 void ForEachDotForm(F&& f) {
-  SetMatmulAvx512(true);
-  const std::string best = MatmulQuantizedDotIsa();
-  f(best);
-  if (best != "avx2") {
-    SetMatmulAvx512(false);
-    f(std::string(MatmulQuantizedDotIsa()));
-  }
-  SetMatmulAvx512(true);  // the default
+  testing::ForEachCpuIsa([&](CpuIsa) { f(std::string(MatmulQuantizedDotIsa())); });
 }
 
 TEST(KernelsMatmulQuant, MatchesReferenceBitForBitOnOddShapes) {
