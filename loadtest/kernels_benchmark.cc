@@ -82,30 +82,39 @@ void BM_RmsNorm(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * n * hidden * 8);
 }
 
-// Decode: `batch` sequences of `ctx` tokens each, one new query per sequence,
-// physical blocks shuffled. Bytes = K and V rows read.
-void BM_PagedAttentionDecode(benchmark::State& state) {
+// `batch` sequences of `ctx` tokens each whose last `q_len` tokens are the
+// queries (1: decode; ctx: a whole prompt's prefill, causal), physical
+// blocks shuffled, the cache in `kv_dtype` (range 6, a DType). Bytes = K and
+// V rows read once per query token's KV head; flops = 4 per (query head,
+// visible key, dim).
+void BM_PagedAttention(benchmark::State& state) {
   const int batch = static_cast<int>(state.range(0));
   const int ctx = static_cast<int>(state.range(1));
   const int hq = static_cast<int>(state.range(2));
   const int hkv = static_cast<int>(state.range(3));
   const int d = static_cast<int>(state.range(4));
+  const int q_len = static_cast<int>(state.range(5));
+  const DType kv_dtype = static_cast<DType>(state.range(6));
   const int bs = 16;
   const int blocks_per_seq = (ctx + bs - 1) / bs;
   const int num_blocks = batch * blocks_per_seq;
-  const auto k_cache = Random(int64_t{num_blocks} * bs * hkv * d, 1);
-  const auto v_cache = Random(int64_t{num_blocks} * bs * hkv * d, 2);
-  const auto q = Random(int64_t{batch} * hq * d, 3);
+  const int64_t cache_elems = int64_t{num_blocks} * bs * hkv * d;
+  std::vector<uint8_t> k_cache(static_cast<size_t>(DTypeBytes(kv_dtype, cache_elems)));
+  std::vector<uint8_t> v_cache(k_cache.size());
+  ConvertFromF32(Random(cache_elems, 1).data(), cache_elems, k_cache.data(), kv_dtype);
+  ConvertFromF32(Random(cache_elems, 2).data(), cache_elems, v_cache.data(), kv_dtype);
+  const auto q = Random(int64_t{batch} * q_len * hq * d, 3);
   std::vector<float> out(q.size());
   std::vector<int32_t> tables(static_cast<size_t>(num_blocks));
   for (int i = 0; i < num_blocks; ++i) tables[i] = i;
   std::shuffle(tables.begin(), tables.end(), std::mt19937(4));
   std::vector<int32_t> query_start(batch + 1), seq_lens(batch, ctx);
-  for (int s = 0; s <= batch; ++s) query_start[s] = s;
+  for (int s = 0; s <= batch; ++s) query_start[s] = s * q_len;
   PagedAttentionParams p;
   p.q = q.data();
   p.k_cache = k_cache.data();
   p.v_cache = v_cache.data();
+  p.kv_dtype = kv_dtype;
   p.out = out.data();
   p.query_start = query_start.data();
   p.seq_lens = seq_lens.data();
@@ -122,8 +131,11 @@ void BM_PagedAttentionDecode(benchmark::State& state) {
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
-  state.SetBytesProcessed(state.iterations() * int64_t{batch} * ctx * hkv * d * 2 * 4);
-  SetFlopCounters(state, 4.0 * batch * ctx * hq * d);
+  // Visible keys summed over the query positions ctx - q_len .. ctx - 1.
+  const double keys = static_cast<double>(q_len) * (2.0 * ctx - q_len + 1) / 2;
+  state.SetBytesProcessed(
+      static_cast<int64_t>(state.iterations() * batch * keys * hkv * d * 2 * DTypeSize(kv_dtype)));
+  SetFlopCounters(state, 4.0 * batch * keys * hq * d);
 }
 
 void RegisterAll() {
@@ -165,12 +177,16 @@ void RegisterAll() {
         ->ArgNames({"n", "hidden"})
         ->UseRealTime();
   }
+  // batch, ctx, hq, hkv, d, q_len, kv dtype (0 fp32, 2 bf16).
   const std::vector<std::vector<int64_t>> attn = {
-      {1, 256, 4, 1, 32}, {8, 256, 4, 1, 32}, {1, 1024, 32, 8, 128}, {4, 1024, 32, 8, 128}};
+      {1, 256, 4, 1, 32, 1, 0},    {8, 256, 4, 1, 32, 1, 0},     {1, 1024, 32, 8, 128, 1, 0},
+      {4, 1024, 32, 8, 128, 1, 0}, {16, 1024, 32, 8, 64, 1, 2},     // 1B decode, 16 streams
+      {1, 512, 32, 8, 64, 512, 2}, {1, 2048, 32, 8, 64, 2048, 2}};  // 1B prefill 512 / 2048
   for (const auto& a : attn) {
-    benchmark::RegisterBenchmark("PagedAttentionDecode", BM_PagedAttentionDecode)
+    benchmark::RegisterBenchmark(a[5] == 1 ? "PagedAttentionDecode" : "PagedAttentionPrefill",
+                                 BM_PagedAttention)
         ->Args(a)
-        ->ArgNames({"batch", "ctx", "hq", "hkv", "d"})
+        ->ArgNames({"batch", "ctx", "hq", "hkv", "d", "q_len", "kv_dtype"})
         ->UseRealTime();
   }
   RegisterMoeBenchmarks();

@@ -105,18 +105,22 @@ double TimeToFirstToken(Engine& engine, int64_t n, std::mt19937& rng, int run) {
   r.sampling.ignore_eos = true;
   auto channel = std::make_shared<OutputChannel>();
   OutputChannel* ch = channel.get();
-  absl::Notification first;
+  // Set on the engine thread; read here only after `done` (which is the
+  // callback's last action: nothing of this frame is touched after it).
+  absl::Notification done;
   Clock::time_point at{};
+  bool got_token = false;
   std::string error;
   ch->SetNotify([&] {
     while (std::optional<RequestOutput> o = ch->TryPop()) {
-      if (!o->token_ids.empty() && !first.HasBeenNotified()) {
+      if (!o->token_ids.empty() && !got_token) {
         at = Clock::now();
-        first.Notify();
+        got_token = true;
       }
-      if (o->finished && !first.HasBeenNotified()) {
-        error = "finished without a token";
-        first.Notify();
+      if (o->finished) {
+        if (!got_token) error = "finished without a token: " + o->status.ToString();
+        done.Notify();
+        return;
       }
     }
   });
@@ -125,7 +129,7 @@ double TimeToFirstToken(Engine& engine, int64_t n, std::mt19937& rng, int run) {
     std::fprintf(stderr, "prefill_benchmark: submit failed: %s\n", s.ToString().c_str());
     std::exit(1);
   }
-  first.WaitForNotification();
+  done.WaitForNotification();
   if (!error.empty()) {
     std::fprintf(stderr, "prefill_benchmark: %s\n", error.c_str());
     std::exit(1);

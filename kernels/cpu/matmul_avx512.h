@@ -28,8 +28,7 @@
 #include <type_traits>
 
 #include "kernels/cpu/simd.h"
-
-#define INFERD_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma,f16c")))
+#include "kernels/cpu/simd_avx512.h"
 
 // GCC 12's _mm512_broadcast_f32x8 starts from _mm512_undefined_ps, which
 // -Wmaybe-uninitialized reports once inlined.
@@ -40,6 +39,8 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
 namespace inferd::kernels::avx512 {
+
+using simd::LoadPair;
 
 // Rows of x and column pairs of w per tile: 8 x 3 = 24 zmm accumulators,
 // 3 w vectors and 1 x broadcast of the 32 zmm registers.
@@ -76,40 +77,6 @@ INFERD_AVX512 inline void Store(const __m512 (&acc)[MR][NP], const float* bias, 
       _mm_store_ps(sums, s);
       const int64_t c = cols - j0;
       for (int64_t j = 0; j < c; ++j) o[j] = bias != nullptr ? sums[j] + bias[j0 + j] : sums[j];
-    }
-  }
-}
-
-// Column pair (w0, w1) of w at k offset t in one zmm (w0's 8 elements low,
-// w1's high), a 16-bit w widened; r < 8 reads r elements, zeros past them.
-template <typename W>
-INFERD_AVX512 inline __m512 LoadPair(const W* w0, const W* w1, int64_t t, int64_t r) {
-  if constexpr (std::is_same_v<W, float>) {
-    if (r >= 8) {
-      return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(w0 + t)),
-                                _mm256_loadu_ps(w1 + t), 1);
-    }
-    const __mmask8 mask = static_cast<__mmask8>((1u << r) - 1);
-    const __m256 lo = _mm256_maskz_loadu_ps(mask, w0 + t);
-    const __m256 hi = _mm256_maskz_loadu_ps(mask, w1 + t);
-    return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
-  } else {
-    __m128i lo, hi;
-    if (r >= 8) {
-      lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w0 + t));
-      hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w1 + t));
-    } else {
-      alignas(16) uint16_t b0[8] = {}, b1[8] = {};
-      std::memcpy(b0, w0 + t, static_cast<size_t>(r) * 2);
-      std::memcpy(b1, w1 + t, static_cast<size_t>(r) * 2);
-      lo = _mm_load_si128(reinterpret_cast<const __m128i*>(b0));
-      hi = _mm_load_si128(reinterpret_cast<const __m128i*>(b1));
-    }
-    const __m256i h = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
-    if constexpr (std::is_same_v<W, simd::F16>) {
-      return _mm512_cvtph_ps(h);
-    } else {
-      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
     }
   }
 }

@@ -353,6 +353,29 @@ TEST(KernelsPagedAttention, ThreadCountInvariantBitForBit) {
   EXPECT_TRUE(BitEqual(one_decode.data(), one.data() + 63 * f.row(), f.row()));
 }
 
+// Every CPU kernel path (kernels/cpu_isa.h) gives the AVX2 path's bits:
+// head dims with whole zmm blocks, a ymm block and a tail, prefill, chunks
+// and decode rows, GQA groups, a long row crossing many key tiles.
+TEST(KernelsPagedAttention, EveryCpuPathGivesTheAvx2Bits) {
+  for (int head_dim : {8, 16, 20, 64, 72, 128}) {
+    for (int ratio : {1, 4}) {
+      PagedFixture f({37, 29, 150}, 2 * ratio, 2, head_dim, 16, 4000 + head_dim + ratio);
+      const std::vector<PagedFixture::Entry> entries = {{0, 37, 37}, {1, 29, 1}, {2, 150, 13}};
+      std::vector<float> avx2;
+      testing::ForEachCpuIsa([&](CpuIsa isa) {
+        const auto out = f.Run(entries);
+        if (isa == CpuIsa::kAvx2) {
+          avx2 = out;
+          return;
+        }
+        ASSERT_EQ(out.size(), avx2.size());
+        EXPECT_TRUE(BitEqual(out.data(), avx2.data(), static_cast<int64_t>(out.size())))
+            << "d=" << head_dim << " ratio=" << ratio;
+      });
+    }
+  }
+}
+
 // WriteKvCache then PagedAttention: the engine's order of calls.
 TEST(KernelsPagedAttention, AfterWriteKvCacheMatchesReference) {
   const int hq = 4, hkv = 2, d = 16, bs = 3, len = 10;

@@ -735,33 +735,36 @@ std::vector<uint64_t> TreeWords(const std::vector<int>& parents) {
   return words;
 }
 
+// On every CPU path (the zmm forms widen bf16/fp16 exactly as the ymm ones).
 TEST(KernelsDtypePagedAttention, EqualsF32OnWidenedCache) {
-  uint32_t seed = 1;
-  for (DType t : kNarrowTypes) {
-    for (int head_dim : {16, 72, 20}) {
-      for (int block_size : {16, 5}) {
-        // Sequence lengths: 1, 17, 40, 23, 30 (the last one verifies a tree).
-        const PagedDtypeCase c({1, 17, 40, 23, 30}, 8, 2, head_dim, block_size, t, seed += 100);
-        // One-token prefill, full prefill, decode, a chunk of 6 new tokens.
-        const std::vector<PagedDtypeCase::Entry> causal = {
-            {0, 1, 1, {}}, {1, 17, 17, {}}, {2, 40, 1, {}}, {3, 23, 6, {}}};
-        const auto got = c.Run(causal, true, false);
-        const auto want = c.Run(causal, false, false);
-        ASSERT_TRUE(SameBits(got, want))
-            << DTypeName(t) << " d=" << head_dim << " bs=" << block_size << " causal";
-        // The same batch plus a tree of 9 new tokens after 21 of context.
-        auto tree = causal;
-        tree.push_back({4, 30, 9, TreeWords({-1, 0, 0, 1, 1, 2, 5, 3, 7})});
-        const auto got_tree = c.Run(tree, true, true);
-        const auto want_tree = c.Run(tree, false, true);
-        ASSERT_TRUE(SameBits(got_tree, want_tree))
-            << DTypeName(t) << " d=" << head_dim << " bs=" << block_size << " tree";
-        // The causal rows are unchanged by the mask (causal words).
-        const std::vector<float> head(got_tree.begin(), got_tree.begin() + got.size());
-        EXPECT_TRUE(SameBits(head, got)) << DTypeName(t) << " d=" << head_dim;
+  ForEachCpuIsa([](CpuIsa) {
+    uint32_t seed = 1;
+    for (DType t : kNarrowTypes) {
+      for (int head_dim : {16, 72, 20}) {
+        for (int block_size : {16, 5}) {
+          // Sequence lengths: 1, 17, 40, 23, 30 (the last one verifies a tree).
+          const PagedDtypeCase c({1, 17, 40, 23, 30}, 8, 2, head_dim, block_size, t, seed += 100);
+          // One-token prefill, full prefill, decode, a chunk of 6 new tokens.
+          const std::vector<PagedDtypeCase::Entry> causal = {
+              {0, 1, 1, {}}, {1, 17, 17, {}}, {2, 40, 1, {}}, {3, 23, 6, {}}};
+          const auto got = c.Run(causal, true, false);
+          const auto want = c.Run(causal, false, false);
+          ASSERT_TRUE(SameBits(got, want))
+              << DTypeName(t) << " d=" << head_dim << " bs=" << block_size << " causal";
+          // The same batch plus a tree of 9 new tokens after 21 of context.
+          auto tree = causal;
+          tree.push_back({4, 30, 9, TreeWords({-1, 0, 0, 1, 1, 2, 5, 3, 7})});
+          const auto got_tree = c.Run(tree, true, true);
+          const auto want_tree = c.Run(tree, false, true);
+          ASSERT_TRUE(SameBits(got_tree, want_tree))
+              << DTypeName(t) << " d=" << head_dim << " bs=" << block_size << " tree";
+          // The causal rows are unchanged by the mask (causal words).
+          const std::vector<float> head(got_tree.begin(), got_tree.begin() + got.size());
+          EXPECT_TRUE(SameBits(head, got)) << DTypeName(t) << " d=" << head_dim;
+        }
       }
     }
-  }
+  });
 }
 
 TEST(KernelsDtypePagedAttention, ThreadCountInvariantBitForBit) {
