@@ -7,7 +7,8 @@
 #   loadtest/cpu_peer_benchmark.sh --model HF_DIR --gguf FILE.gguf
 #       [--peer /work/peer/llamacpp/build/bin] [--threads 2] [--streams 16]
 #       [--tokens 64] [--dtype bf16] [--kv-cache-dtype bf16]
-#       [--quantization int8|q4] [--quantize-lm-head] [--build DIR] [--out DIR]
+#       [--quantization int8|q4] [--quantize-lm-head] [--cpu-isa auto|avx2|avx-vnni|avx512]
+#       [--build DIR] [--out DIR]
 #   loadtest/cpu_peer_benchmark.sh --report-only DIR   # the table again, from a kept --out DIR
 #
 # HF_DIR and FILE.gguf are the same model (the GGUF made from HF_DIR by
@@ -22,7 +23,7 @@
 #   1. build/memory_bandwidth --threads T
 #   2. build/decode_benchmark --model HF_DIR --threads T --streams S --max-tokens N --repeats 3
 #      [--dtype D] [--kv-cache-dtype K] [--quantization Q] [--quantize-lm-head]
-#      [--max-model-len 4096]   (the bracketed flags only when
+#      [--cpu-isa I] [--max-model-len 4096]   (the bracketed flags only when
 #      --dtype / --kv-cache-dtype is given here, so the script also runs against a
 #      decode_benchmark without them)
 #   3. llama-bench -m GGUF -p 0 -n N -t T -r 3 -o json               (batch-1 decode)
@@ -41,7 +42,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 model="" gguf="" peer=/work/peer/llamacpp/build/bin threads=2 streams=16 tokens=64
-dtype="" kv_dtype="" quant="" quant_lm_head="" build="$repo/build" out="" report_only=""
+dtype="" kv_dtype="" quant="" quant_lm_head="" cpu_isa="" build="$repo/build" out="" report_only=""
 python=/usr/bin/python3
 [[ -x $python ]] || python=python3
 
@@ -62,6 +63,7 @@ while [[ $# -gt 0 ]]; do
     --kv-cache-dtype) need "$@"; kv_dtype=$2; shift 2 ;;
     --quantization) need "$@"; quant=$2; shift 2 ;;
     --quantize-lm-head) quant_lm_head=1; shift ;;
+    --cpu-isa) need "$@"; cpu_isa=$2; shift 2 ;;
     --build) need "$@"; build=$2; shift 2 ;;
     --out) need "$@"; out=$2; shift 2 ;;
     --report-only) need "$@"; report_only=$2; shift 2 ;;
@@ -210,10 +212,10 @@ print()
 print("== inferd vs llama.cpp, CPU decode, %s threads ==" % T)
 print("model  %s" % cfg["model"])
 print("gguf   %s" % cfg["gguf"])
-print("inferd --dtype %s --kv-cache-dtype %s --quantization %s%s; %s tokens per stream"
+print("inferd --dtype %s --kv-cache-dtype %s --quantization %s%s --cpu-isa %s; %s tokens per stream"
       % (cfg.get("dtype") or "(default)", cfg.get("kv_dtype") or "(default)",
          cfg.get("quant") or "none", " --quantize-lm-head" if cfg.get("quant_lm_head") else "",
-         cfg["tokens"]))
+         cfg.get("cpu_isa") or "auto", cfg["tokens"]))
 print()
 print("%-36s %12s %12s %18s" % ("decode tokens/s", "inferd", "llama.cpp", "inferd/llama.cpp"))
 print("%-36s %12s %12s %18s" % ("batch 1", num(inf1), num(lc1), ratio(inf1, lc1)))
@@ -270,7 +272,7 @@ if [[ -z $out ]]; then out=$(mktemp -d /tmp/cpu_peer_benchmark.XXXXXX); fi
 mkdir -p "$out"
 printf '%s\n' "model=$model" "gguf=$gguf" "threads=$threads" "streams=$streams" \
   "tokens=$tokens" "dtype=$dtype" "kv_dtype=$kv_dtype" "quant=$quant" \
-  "quant_lm_head=$quant_lm_head" >"$out/settings"
+  "quant_lm_head=$quant_lm_head" "cpu_isa=$cpu_isa" >"$out/settings"
 
 # Prints the command, runs it, keeps its output (stdout and stderr) in $out/$1.
 run() {
@@ -295,6 +297,7 @@ if [[ -n $dtype ]]; then inferd_flags+=(--dtype "$dtype"); fi
 if [[ -n $kv_dtype ]]; then inferd_flags+=(--kv-cache-dtype "$kv_dtype"); fi
 if [[ -n $quant ]]; then inferd_flags+=(--quantization "$quant"); fi
 if [[ -n $quant_lm_head ]]; then inferd_flags+=(--quantize-lm-head); fi
+if [[ -n $cpu_isa ]]; then inferd_flags+=(--cpu-isa "$cpu_isa"); fi
 if ((${#inferd_flags[@]} > 0)); then inferd_flags+=(--max-model-len "$ctx"); fi
 
 run memory_bandwidth.txt "$build/memory_bandwidth" --threads "$threads"

@@ -437,6 +437,34 @@ TEST(KernelsDtypeMatmul, EqualsReferenceManyPanels) {
   });
 }
 
+// k longer than one k block of the vdpbf16ps tiles (2048: accumulators parked
+// between blocks, a zero-filled tail only in the last one): still the path's
+// fixed order, and each row alone (the one-row streams, never blocked) gives
+// the same bits.
+TEST(KernelsDtypeMatmul, LongKEqualsReferenceAndRowsAlone) {
+  ForEachCpuIsa([](CpuIsa) {
+    uint32_t seed = 600;
+    for (int64_t k : {2048, 2049, 4133, 8192}) {
+      for (int64_t m : {7, 13}) {
+        const int64_t n = 9;
+        const auto x = RandomVector(m * k, seed++);
+        const auto narrow = Narrow(RandomVector(n * k, seed++), DType::kBF16);
+        const auto bias = RandomVector(n, seed++);
+        std::vector<float> got(static_cast<size_t>(m * n), NAN);
+        Matmul(x.data(), narrow.data(), bias.data(), m, n, k, got.data(), DType::kBF16);
+        ASSERT_TRUE(SameBits(got, MatmulReference(x, narrow, bias.data(), m, n, k, DType::kBF16)))
+            << "m=" << m << " k=" << k;
+        for (int64_t i = 0; i < m; ++i) {
+          std::vector<float> single(static_cast<size_t>(n));
+          Matmul(x.data() + i * k, narrow.data(), bias.data(), 1, n, k, single.data(),
+                 DType::kBF16);
+          ASSERT_TRUE(BitEqual(single.data(), got.data() + i * n, n)) << "row " << i << " k=" << k;
+        }
+      }
+    }
+  });
+}
+
 // Row i alone (m=1: the one-row streams) equals row i of an m=17 call
 // (register tiles, panels), bit for bit, on every path.
 TEST(KernelsDtypeMatmul, BatchInvariantBitForBit) {
