@@ -51,29 +51,21 @@ struct Options {
 
 Options Parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "%s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (o.engine.Parse(a, next)) continue;
-    if (a == "--streams") {
-      o.streams = std::stoi(next());
-    } else if (a == "--max-tokens") {
-      o.max_tokens = std::stoi(next());
-    } else if (a == "--repeats") {
-      o.repeats = std::stoi(next());
-    } else {
-      std::fprintf(stderr,
-                   "usage: decode_benchmark [--streams N] [--max-tokens N] [--repeats N] %s\n",
-                   inferd::loadtest::kEngineFlagsUsage);
-      std::exit(2);
-    }
-  }
+  inferd::loadtest::ParseArgs(
+      argc, argv, o.engine,
+      [&](const std::string& a, const inferd::loadtest::NextArg& next) {
+        if (a == "--streams") {
+          o.streams = std::stoi(next());
+        } else if (a == "--max-tokens") {
+          o.max_tokens = std::stoi(next());
+        } else if (a == "--repeats") {
+          o.repeats = std::stoi(next());
+        } else {
+          return false;
+        }
+        return true;
+      },
+      "decode_benchmark [--streams N] [--max-tokens N] [--repeats N]");
   return o;
 }
 

@@ -52,6 +52,24 @@ bool EngineFlags::Parse(const std::string& a, const std::function<std::string()>
   return true;
 }
 
+void ParseArgs(int argc, char** argv, EngineFlags& engine,
+               const std::function<bool(const std::string& arg, const NextArg& next)>& own,
+               const char* usage) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const NextArg next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (engine.Parse(a, next) || own(a, next)) continue;
+    std::fprintf(stderr, "usage: %s %s\n", usage, kEngineFlagsUsage);
+    std::exit(2);
+  }
+}
+
 engine::EngineConfig EngineFlags::ToConfig() const {
   engine::EngineConfig cfg;
   cfg.model_dir = model;

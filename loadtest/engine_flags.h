@@ -36,6 +36,18 @@ struct EngineFlags {
   engine::EngineConfig ToConfig() const;
 };
 
+// A flag's value: next() returns the argument after it, or exits with status
+// 2 and "<flag> needs a value".
+using NextArg = std::function<std::string()>;
+
+// Parses argv[1..]: the engine flags into `engine`, every other argument
+// through `own` (which returns false for one it does not know: `usage` is
+// then printed to stderr with kEngineFlagsUsage after it, and the process
+// exits with status 2).
+void ParseArgs(int argc, char** argv, EngineFlags& engine,
+               const std::function<bool(const std::string& arg, const NextArg& next)>& own,
+               const char* usage);
+
 // The usage text of these flags, for the benchmarks' own usage lines.
 inline constexpr const char kEngineFlagsUsage[] =
     "[--model DIR|FILE.gguf] [--threads N] [--dtype auto|fp32|bf16|fp16] "

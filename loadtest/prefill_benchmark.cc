@@ -45,48 +45,37 @@ struct Options {
   bool chunked_prefill = true;
 };
 
-[[noreturn]] void Usage() {
-  std::fprintf(stderr,
-               "usage: prefill_benchmark [--tokens 512,2048] [--repeats N] "
-               "[--max-num-batched-tokens N] [--no-chunked-prefill] %s\n",
-               inferd::loadtest::kEngineFlagsUsage);
-  std::exit(2);
-}
-
 Options Parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "%s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (o.engine.Parse(a, next)) continue;
-    if (a == "--tokens") {
-      o.tokens.clear();
-      std::stringstream list(next());
-      for (std::string item; std::getline(list, item, ',');) {
-        const int64_t n = std::atoll(item.c_str());
-        if (n <= 0) {
-          std::fprintf(stderr, "--tokens wants positive counts, got \"%s\"\n", item.c_str());
-          std::exit(2);
+  inferd::loadtest::ParseArgs(
+      argc, argv, o.engine,
+      [&](const std::string& a, const inferd::loadtest::NextArg& next) {
+        if (a == "--tokens") {
+          o.tokens.clear();
+          std::stringstream list(next());
+          for (std::string item; std::getline(list, item, ',');) {
+            const int64_t n = std::atoll(item.c_str());
+            if (n <= 0) {
+              std::fprintf(stderr, "--tokens wants positive counts, got \"%s\"\n", item.c_str());
+              std::exit(2);
+            }
+            o.tokens.push_back(n);
+          }
+          return !o.tokens.empty();
         }
-        o.tokens.push_back(n);
-      }
-      if (o.tokens.empty()) Usage();
-    } else if (a == "--repeats") {
-      o.repeats = std::max(1, std::stoi(next()));
-    } else if (a == "--max-num-batched-tokens") {
-      o.max_num_batched_tokens = std::stoi(next());
-    } else if (a == "--no-chunked-prefill") {
-      o.chunked_prefill = false;
-    } else {
-      Usage();
-    }
-  }
+        if (a == "--repeats") {
+          o.repeats = std::max(1, std::stoi(next()));
+        } else if (a == "--max-num-batched-tokens") {
+          o.max_num_batched_tokens = std::stoi(next());
+        } else if (a == "--no-chunked-prefill") {
+          o.chunked_prefill = false;
+        } else {
+          return false;
+        }
+        return true;
+      },
+      "prefill_benchmark [--tokens 512,2048] [--repeats N] [--max-num-batched-tokens N] "
+      "[--no-chunked-prefill]");
   return o;
 }
 

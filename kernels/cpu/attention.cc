@@ -56,13 +56,7 @@
 #include "kernels/cpu_isa.h"
 #include "kernels/ops.h"
 
-// GCC 12's _mm512_broadcast_f32x8 starts from _mm512_undefined_ps, which
-// -Wmaybe-uninitialized reports once inlined (the zmm forms below).
-#pragma GCC diagnostic push
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#pragma GCC diagnostic ignored "-Wuninitialized"
+INFERD_ZMM_CODE_BEGIN
 
 namespace inferd::kernels {
 namespace {
@@ -415,4 +409,4 @@ void PagedAttention(const PagedAttentionParams& p) {
 
 }  // namespace inferd::kernels
 
-#pragma GCC diagnostic pop
+INFERD_ZMM_CODE_END

@@ -30,13 +30,7 @@
 #include "kernels/cpu/simd.h"
 #include "kernels/cpu/simd_avx512.h"
 
-// GCC 12's _mm512_broadcast_f32x8 starts from _mm512_undefined_ps, which
-// -Wmaybe-uninitialized reports once inlined.
-#pragma GCC diagnostic push
-#if !defined(__clang__)  // GCC only: clang has no such group (and -Werror on unknown ones)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#pragma GCC diagnostic ignored "-Wuninitialized"
+INFERD_ZMM_CODE_BEGIN
 
 namespace inferd::kernels::avx512 {
 
@@ -176,6 +170,6 @@ INFERD_AVX512 void Columns(const float* x, int64_t ldx, const W* w, const float*
 
 }  // namespace inferd::kernels::avx512
 
-#pragma GCC diagnostic pop
+INFERD_ZMM_CODE_END
 
 #endif  // INFERD_KERNELS_CPU_MATMUL_AVX512_H_

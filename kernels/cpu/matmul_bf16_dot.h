@@ -29,17 +29,12 @@
 #include <cstdint>
 
 #include "kernels/cpu/simd.h"
+#include "kernels/cpu/simd_avx512.h"
 
 #define INFERD_AVX512_BF16 \
   __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,fma,f16c")))
 
-// GCC 12's 512-bit cast/extract intrinsics start from undefined vectors,
-// which -Wmaybe-uninitialized reports once inlined.
-#pragma GCC diagnostic push
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#pragma GCC diagnostic ignored "-Wuninitialized"
+INFERD_ZMM_CODE_BEGIN
 
 namespace inferd::kernels::bf16_dot {
 
@@ -244,6 +239,6 @@ INFERD_AVX512_BF16 inline void Columns(const uint16_t* xb, const uint16_t* w, co
 
 }  // namespace inferd::kernels::bf16_dot
 
-#pragma GCC diagnostic pop
+INFERD_ZMM_CODE_END
 
 #endif  // INFERD_KERNELS_CPU_MATMUL_BF16_DOT_H_

@@ -26,13 +26,7 @@
 #define INFERD_AVX512_VNNI \
   __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma,f16c")))
 
-// GCC 12's 512-bit cast/insert intrinsics start from undefined vectors, which
-// -Wmaybe-uninitialized reports once inlined.
-#pragma GCC diagnostic push
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#pragma GCC diagnostic ignored "-Wuninitialized"
+INFERD_ZMM_CODE_BEGIN
 
 namespace inferd::kernels::quant_avx512 {
 
@@ -304,6 +298,6 @@ INFERD_AVX512_VNNI void PairColumns(XRows x, int64_t m, const Block* w, const fl
 
 }  // namespace inferd::kernels::quant_avx512
 
-#pragma GCC diagnostic pop
+INFERD_ZMM_CODE_END
 
 #endif  // INFERD_KERNELS_CPU_MATMUL_QUANT_AVX512_H_

@@ -16,13 +16,20 @@
 
 #define INFERD_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c")))
 
-// GCC 12's 512-bit cast/insert intrinsics start from undefined vectors, which
-// -Wmaybe-uninitialized reports once inlined.
-#pragma GCC diagnostic push
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// GCC 12's 512-bit cast/insert/broadcast intrinsics start from undefined
+// vectors (_mm512_undefined_ps), which -Wmaybe-uninitialized reports once
+// inlined. Code that uses zmm intrinsics sits between these two.
+#if defined(__clang__)
+#define INFERD_ZMM_CODE_BEGIN \
+  _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wuninitialized\"")
+#else
+#define INFERD_ZMM_CODE_BEGIN                                                                \
+  _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wmaybe-uninitialized\"") \
+      _Pragma("GCC diagnostic ignored \"-Wuninitialized\"")
 #endif
-#pragma GCC diagnostic ignored "-Wuninitialized"
+#define INFERD_ZMM_CODE_END _Pragma("GCC diagnostic pop")
+
+INFERD_ZMM_CODE_BEGIN
 
 namespace inferd::kernels::simd {
 
@@ -83,6 +90,6 @@ INFERD_AVX512 inline __m256 High(__m512 v) { return _mm512_extractf32x8_ps(v, 1)
 
 }  // namespace inferd::kernels::simd
 
-#pragma GCC diagnostic pop
+INFERD_ZMM_CODE_END
 
 #endif  // INFERD_KERNELS_CPU_SIMD_AVX512_H_
