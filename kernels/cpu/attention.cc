@@ -34,9 +34,10 @@
 // bit-identical in every batching.
 // The accumulator lives in the output row itself (no scratch allocation).
 //
-// On kernels/cpu_isa.h's avx512 path the q.k dot products and the V
-// accumulation run on zmm registers (Dot8Zmm, AccumulateBlockZmm), lane for
-// lane the ymm arithmetic: the same bits on every path (tests compare them).
+// On kernels/cpu_isa.h's avx512 path the q.k dot products (Dot8ZmmHeads) and
+// the V accumulation (AccumulateBlockZmmHeads) run on zmm registers, up to 4
+// heads per pass over a tile's keys and values, lane for lane the ymm
+// arithmetic: the same bits on every path (tests compare them).
 //
 // The cache's element type T (fp32, bf16, fp16) is a template parameter of
 // every level: K and V are widened to fp32 in registers (exact), so a bf16 or
@@ -90,36 +91,57 @@ inline void Dot8(const float* q, const T* const* k, int64_t d, float scale, floa
   _mm_storeu_ps(out + 4, _mm_mul_ps(simd::Reduce4(a[4], a[5], a[6], a[7]), vs));
 }
 
-// Dot8's zmm form (avx512 path): keys 2p and 2p + 1 side by side in one
-// register, q broadcast to both halves, so each half is one of Dot8's
-// accumulators lane for lane (same FMAs, same zero-filled tail) and goes
-// through the same Reduce4 tree: the same bits with half the FMAs.
-template <typename T>
-INFERD_AVX512 inline void Dot8Zmm(const float* q, const T* const* k, int64_t d, float scale,
-                                  float* out) {
-  __m512 a[4];
+// Dot8's zmm form (avx512 path) for H heads at once (q rows d apart, scores
+// kTile apart in out): keys 2p and 2p + 1 side by side in one register, each
+// 8-dim step loading and widening the 4 key pairs once for all H heads, q
+// broadcast to both halves. Each half is one of Dot8's accumulators lane for
+// lane (same FMAs in the same order, the same zero-filled tail) and goes
+// through the same Reduce4 tree: the same bits, with half the FMAs and a
+// quarter of the key loads.
+template <int H, typename T>
+INFERD_AVX512 inline void Dot8ZmmHeads(const float* q, const T* const* k, int64_t d, float scale,
+                                       float* out) {
+  __m512 a[H][4];
 #pragma GCC unroll 4
-  for (int p = 0; p < 4; ++p) a[p] = _mm512_setzero_ps();
+  for (int h = 0; h < H; ++h) {
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; ++p) a[h][p] = _mm512_setzero_ps();
+  }
   int64_t t = 0;
   for (; t + 8 <= d; t += 8) {
-    const __m512 qv = _mm512_broadcast_f32x8(_mm256_loadu_ps(q + t));
+    __m512 kv[4];
 #pragma GCC unroll 4
-    for (int p = 0; p < 4; ++p) {
-      a[p] = _mm512_fmadd_ps(qv, simd::LoadPair(k[2 * p], k[2 * p + 1], t, 8), a[p]);
+    for (int p = 0; p < 4; ++p) kv[p] = simd::LoadPair(k[2 * p], k[2 * p + 1], t, 8);
+#pragma GCC unroll 4
+    for (int h = 0; h < H; ++h) {
+      const __m512 qv = _mm512_broadcast_f32x8(_mm256_loadu_ps(q + h * d + t));
+#pragma GCC unroll 4
+      for (int p = 0; p < 4; ++p) a[h][p] = _mm512_fmadd_ps(qv, kv[p], a[h][p]);
     }
   }
   if (t < d) {
-    const __m512 qv = _mm512_broadcast_f32x8(simd::LoadPartial(q + t, simd::TailMask(d - t)));
+    __m512 kv[4];
 #pragma GCC unroll 4
-    for (int p = 0; p < 4; ++p) {
-      a[p] = _mm512_fmadd_ps(qv, simd::LoadPair(k[2 * p], k[2 * p + 1], t, d - t), a[p]);
+    for (int p = 0; p < 4; ++p) kv[p] = simd::LoadPair(k[2 * p], k[2 * p + 1], t, d - t);
+    const __m256i mask = simd::TailMask(d - t);
+#pragma GCC unroll 4
+    for (int h = 0; h < H; ++h) {
+      const __m512 qv = _mm512_broadcast_f32x8(simd::LoadPartial(q + h * d + t, mask));
+#pragma GCC unroll 4
+      for (int p = 0; p < 4; ++p) a[h][p] = _mm512_fmadd_ps(qv, kv[p], a[h][p]);
     }
   }
   using simd::High, simd::Low;
   const __m128 vs = _mm_set1_ps(scale);
-  _mm_storeu_ps(out, _mm_mul_ps(simd::Reduce4(Low(a[0]), High(a[0]), Low(a[1]), High(a[1])), vs));
-  _mm_storeu_ps(out + 4,
-                _mm_mul_ps(simd::Reduce4(Low(a[2]), High(a[2]), Low(a[3]), High(a[3])), vs));
+#pragma GCC unroll 4
+  for (int h = 0; h < H; ++h) {
+    float* o = out + h * kTile;
+    _mm_storeu_ps(
+        o, _mm_mul_ps(simd::Reduce4(Low(a[h][0]), High(a[h][0]), Low(a[h][1]), High(a[h][1])), vs));
+    _mm_storeu_ps(
+        o + 4,
+        _mm_mul_ps(simd::Reduce4(Low(a[h][2]), High(a[h][2]), Low(a[h][3]), High(a[h][3])), vs));
+  }
 }
 
 inline float ExpScalar(float x) { return _mm256_cvtss_f32(simd::Exp(_mm256_set1_ps(x))); }
@@ -146,38 +168,12 @@ inline void AccumulateBlock(float* acc, int64_t off, bool scale_acc, __m256 c, c
   for (int u = 0; u < NV; ++u) _mm256_storeu_ps(acc + off + 8 * u, a[u]);
 }
 
-// AccumulateBlock on 16-lane vectors (avx512 path): each element gets the
-// same multiply and FMAs in the same order, so the same bits.
-template <int NZ, typename T>
-INFERD_AVX512 inline void AccumulateBlockZmm(float* acc, int64_t off, bool scale_acc, float c,
-                                             const float* p, const T* const* v, int cnt) {
-  const __m512 vc = _mm512_set1_ps(c);
-  __m512 a[NZ];
-#pragma GCC unroll 8
-  for (int u = 0; u < NZ; ++u) {
-    a[u] = scale_acc ? _mm512_mul_ps(_mm512_loadu_ps(acc + off + 16 * u), vc) : _mm512_setzero_ps();
-  }
-  for (int j = 0; j < cnt; ++j) {
-    const __m512 pj = _mm512_set1_ps(p[j]);
-    const T* vj = v[j] + off;
-#pragma GCC unroll 8
-    for (int u = 0; u < NZ; ++u) a[u] = _mm512_fmadd_ps(pj, simd::Load16(vj + 16 * u), a[u]);
-  }
-#pragma GCC unroll 8
-  for (int u = 0; u < NZ; ++u) _mm512_storeu_ps(acc + off + 16 * u, a[u]);
-}
-
-// acc[0:d] = acc * c (skipped on the first tile), then += p_j * v_j in order.
-// kZmm: whole 16-element blocks on zmm first (the same bits).
-template <bool kZmm, typename T>
+// acc[t:d] = acc * c (skipped on the first tile), then += p_j * v_j in order
+// (t: where a caller that did the first elements itself left off).
+template <typename T>
 inline void AccumulateV(float* acc, int64_t d, bool scale_acc, float c, const float* p,
-                        const T* const* v, int cnt) {
+                        const T* const* v, int cnt, int64_t t = 0) {
   const __m256 vc = _mm256_set1_ps(c);
-  int64_t t = 0;
-  if constexpr (kZmm) {
-    for (; t + 64 <= d; t += 64) AccumulateBlockZmm<4>(acc, t, scale_acc, c, p, v, cnt);
-    for (; t + 16 <= d; t += 16) AccumulateBlockZmm<1>(acc, t, scale_acc, c, p, v, cnt);
-  }
   for (; t + 64 <= d; t += 64) AccumulateBlock<8>(acc, t, scale_acc, vc, p, v, cnt);
   for (; t + 8 <= d; t += 8) AccumulateBlock<1>(acc, t, scale_acc, vc, p, v, cnt);
   if (t < d) {
@@ -187,6 +183,56 @@ inline void AccumulateV(float* acc, int64_t d, bool scale_acc, float c, const fl
       a = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), simd::Elem<T>::LoadPartial(v[j] + t, d - t), a);
     }
     _mm256_maskstore_ps(acc + t, m, a);
+  }
+}
+
+// AccumulateBlock on 16-lane vectors for H heads at once (accumulators d
+// apart, c[h] and p[h] per head): each value vector is loaded and widened
+// once for all H. Each element gets AccumulateBlock's multiply and FMAs in
+// its order: the same bits.
+template <int NZ, int H, typename T>
+INFERD_AVX512 inline void AccumulateBlockZmmHeads(float* acc, int64_t d, int64_t off,
+                                                  bool scale_acc, const float* c,
+                                                  const float (*p)[kTile], const T* const* v,
+                                                  int cnt) {
+  __m512 a[H][NZ];
+#pragma GCC unroll 4
+  for (int h = 0; h < H; ++h) {
+    const __m512 vc = _mm512_set1_ps(c[h]);
+#pragma GCC unroll 4
+    for (int u = 0; u < NZ; ++u) {
+      a[h][u] = scale_acc ? _mm512_mul_ps(_mm512_loadu_ps(acc + h * d + off + 16 * u), vc)
+                          : _mm512_setzero_ps();
+    }
+  }
+  for (int j = 0; j < cnt; ++j) {
+    __m512 vv[NZ];
+#pragma GCC unroll 4
+    for (int u = 0; u < NZ; ++u) vv[u] = simd::Load16(v[j] + off + 16 * u);
+#pragma GCC unroll 4
+    for (int h = 0; h < H; ++h) {
+      const __m512 pj = _mm512_set1_ps(p[h][j]);
+#pragma GCC unroll 4
+      for (int u = 0; u < NZ; ++u) a[h][u] = _mm512_fmadd_ps(pj, vv[u], a[h][u]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int h = 0; h < H; ++h) {
+#pragma GCC unroll 4
+    for (int u = 0; u < NZ; ++u) _mm512_storeu_ps(acc + h * d + off + 16 * u, a[h][u]);
+  }
+}
+
+// AccumulateV for H heads: the whole 16-element blocks of all H at once on
+// zmm, the rest of each head as AccumulateV does it.
+template <int H, typename T>
+INFERD_AVX512 inline void AccumulateVHeadsZmm(float* acc, int64_t d, bool scale_acc, const float* c,
+                                              const float (*p)[kTile], const T* const* v, int cnt) {
+  int64_t t = 0;
+  for (; t + 64 <= d; t += 64) AccumulateBlockZmmHeads<4, H>(acc, d, t, scale_acc, c, p, v, cnt);
+  for (; t + 16 <= d; t += 16) AccumulateBlockZmmHeads<1, H>(acc, d, t, scale_acc, c, p, v, cnt);
+  if (t < d) {
+    for (int h = 0; h < H; ++h) AccumulateV(acc + h * d, d, scale_acc, c[h], p[h], v, cnt, t);
   }
 }
 
@@ -204,44 +250,81 @@ struct TreeKeys {
   const uint8_t* new_pos = nullptr;  // [popcount(word)], increasing
 };
 
+// The online-softmax step of one head for one tile's scores sc[0, cnt):
+// updates st, writes the weights p[0, kTile) (zero past cnt) and returns the
+// factor the head's accumulator is rescaled by (0 on the first tile).
+inline float SoftmaxStep(const float* sc, int cnt, bool first, HeadState& st, float* p) {
+  float tile_max = sc[0];
+  for (int j = 1; j < cnt; ++j) tile_max = std::max(tile_max, sc[j]);
+  const float new_max = first ? tile_max : std::max(st.max, tile_max);
+  const float corr = first ? 0.0f : ExpScalar(st.max - new_max);
+  const __m256 vmax = _mm256_set1_ps(new_max);
+  const __m256 p_lo = _mm256_and_ps(simd::Exp(_mm256_sub_ps(_mm256_load_ps(sc), vmax)),
+                                    _mm256_castsi256_ps(simd::TailMask(std::min(cnt, 8))));
+  const __m256 p_hi = _mm256_and_ps(simd::Exp(_mm256_sub_ps(_mm256_load_ps(sc + 8), vmax)),
+                                    _mm256_castsi256_ps(simd::TailMask(std::max(cnt - 8, 0))));
+  _mm256_store_ps(p, p_lo);
+  _mm256_store_ps(p + 8, p_hi);
+  const float tile_sum = simd::Sum8(p_lo) + simd::Sum8(p_hi);
+  st.sum = first ? tile_sum : st.sum * corr + tile_sum;
+  st.max = new_max;
+  return corr;
+}
+
+// H (<= 4) heads of one tile on the zmm path: their scores in one pass over
+// the keys, each head's softmax step, then their V accumulation in one pass
+// over the values. Per head, the ymm path's arithmetic.
+template <int H, typename K>
+INFERD_AVX512 inline void HeadsTileZmm(const float* q, float* out, HeadState* state, int64_t d,
+                                       float scale, bool first, const K* const* k_ptr,
+                                       const K* const* v_ptr, int cnt) {
+  alignas(32) float sc[H][kTile] = {};
+  for (int j = 0; j < cnt; j += 8) Dot8ZmmHeads<H>(q, k_ptr + j, d, scale, &sc[0][j]);
+  alignas(32) float pr[H][kTile];
+  float corr[H];
+  for (int h = 0; h < H; ++h) corr[h] = SoftmaxStep(sc[h], cnt, first, state[h], pr[h]);
+  AccumulateVHeadsZmm<H>(out, d, !first, corr, pr, v_ptr, cnt);
+}
+
 // One key tile for g_cnt query heads (q rows and accumulators d apart,
 // their running states in state): scores, online softmax, V accumulation.
-// K is the cache's element type. (Widening a 16-bit tile into fp32 once for
-// all the group's heads was measured slower: 1B prefill 2048, 48.6 vs 58.1
-// GFLOP/s.)
+// K is the cache's element type. The zmm path takes the heads 4 at a time
+// (one pass over the keys and one over the values for all 4). (Widening a
+// 16-bit tile into fp32 once for all the group's heads was measured slower:
+// 1B prefill 2048, 48.6 vs 58.1 GFLOP/s.)
 template <bool kZmm, typename K>
 __attribute__((always_inline)) inline void HeadsTile(const float* q_base, float* out_base,
                                                      HeadState* state, int32_t g_cnt, int64_t d,
                                                      float scale, bool first, const K* const* k_ptr,
                                                      const K* const* v_ptr, int cnt) {
-  for (int32_t g = 0; g < g_cnt; ++g) {
-    const float* q = q_base + static_cast<int64_t>(g) * d;
-    float* acc = out_base + static_cast<int64_t>(g) * d;
-    HeadState& st = state[g];
-    alignas(32) float sc[kTile] = {};
-    for (int j = 0; j < cnt; j += 8) {
-      if constexpr (kZmm) {
-        Dot8Zmm(q, k_ptr + j, d, scale, sc + j);
-      } else {
-        Dot8(q, k_ptr + j, d, scale, sc + j);
+  if constexpr (kZmm) {
+    for (int32_t g = 0; g < g_cnt; g += 4) {
+      const float* q = q_base + static_cast<int64_t>(g) * d;
+      float* out = out_base + static_cast<int64_t>(g) * d;
+      switch (std::min<int32_t>(4, g_cnt - g)) {
+        case 4:
+          HeadsTileZmm<4>(q, out, state + g, d, scale, first, k_ptr, v_ptr, cnt);
+          break;
+        case 3:
+          HeadsTileZmm<3>(q, out, state + g, d, scale, first, k_ptr, v_ptr, cnt);
+          break;
+        case 2:
+          HeadsTileZmm<2>(q, out, state + g, d, scale, first, k_ptr, v_ptr, cnt);
+          break;
+        default:
+          HeadsTileZmm<1>(q, out, state + g, d, scale, first, k_ptr, v_ptr, cnt);
       }
     }
-    float tile_max = sc[0];
-    for (int j = 1; j < cnt; ++j) tile_max = std::max(tile_max, sc[j]);
-    const float new_max = first ? tile_max : std::max(st.max, tile_max);
-    const float corr = first ? 0.0f : ExpScalar(st.max - new_max);
-    const __m256 vmax = _mm256_set1_ps(new_max);
-    const __m256 p_lo = _mm256_and_ps(simd::Exp(_mm256_sub_ps(_mm256_load_ps(sc), vmax)),
-                                      _mm256_castsi256_ps(simd::TailMask(std::min(cnt, 8))));
-    const __m256 p_hi = _mm256_and_ps(simd::Exp(_mm256_sub_ps(_mm256_load_ps(sc + 8), vmax)),
-                                      _mm256_castsi256_ps(simd::TailMask(std::max(cnt - 8, 0))));
-    alignas(32) float pr[kTile];
-    _mm256_store_ps(pr, p_lo);
-    _mm256_store_ps(pr + 8, p_hi);
-    const float tile_sum = simd::Sum8(p_lo) + simd::Sum8(p_hi);
-    st.sum = first ? tile_sum : st.sum * corr + tile_sum;
-    st.max = new_max;
-    AccumulateV<kZmm>(acc, d, !first, corr, pr, v_ptr, cnt);
+  } else {
+    for (int32_t g = 0; g < g_cnt; ++g) {
+      const float* q = q_base + static_cast<int64_t>(g) * d;
+      float* acc = out_base + static_cast<int64_t>(g) * d;
+      alignas(32) float sc[kTile] = {};
+      for (int j = 0; j < cnt; j += 8) Dot8(q, k_ptr + j, d, scale, sc + j);
+      alignas(32) float pr[kTile];
+      const float corr = SoftmaxStep(sc, cnt, first, state[g], pr);
+      AccumulateV(acc, d, !first, corr, pr, v_ptr, cnt);
+    }
   }
 }
 
