@@ -26,14 +26,32 @@
 #ifndef INFERD_KERNELS_CPU_ISA_H_
 #define INFERD_KERNELS_CPU_ISA_H_
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace inferd::kernels {
 
 enum class CpuIsa { kAvx2, kAvxVnni, kAvx512 };
 
+// Every path, narrowest first.
+inline constexpr CpuIsa kCpuIsas[] = {CpuIsa::kAvx2, CpuIsa::kAvxVnni, CpuIsa::kAvx512};
+
 // "avx2", "avx-vnni", "avx512".
 const char* CpuIsaName(CpuIsa isa);
+
+// The path spelled `name` (CpuIsaName's spellings), or nullopt.
+std::optional<CpuIsa> CpuIsaFromName(std::string_view name);
+
+// The instruction-set extensions beyond the AVX2 floor this CPU has (cpuid,
+// read once): what the paths and their per-dtype kernels are chosen by.
+struct CpuFeatures {
+  bool avx_vnni = false;
+  bool avx512 = false;  // F, BW, DQ, VL (and the OS saves zmm state)
+  bool avx512_bf16 = false;
+  bool avx512_vnni = false;
+};
+const CpuFeatures& DetectedCpuFeatures();
 
 // Whether this CPU can run `isa`'s kernels.
 bool CpuSupports(CpuIsa isa);

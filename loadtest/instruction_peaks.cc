@@ -1,7 +1,6 @@
 // loadtest/instruction_peaks.cc — see instruction_peaks.h.
 #include "loadtest/instruction_peaks.h"
 
-#include <cpuid.h>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -132,18 +131,14 @@ std::vector<InstructionPeak> MeasureInstructionPeaks(int cores) {
     double (*loop)(int64_t);
     bool available;
   };
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  const bool bf16 = CpuSupports(CpuIsa::kAvx512) && __get_cpuid_count(7, 1, &a, &b, &c, &d) != 0 &&
-                    ((a >> 5) & 1u) != 0;
-  __builtin_cpu_init();
-  const bool vnni512 = CpuSupports(CpuIsa::kAvx512) && __builtin_cpu_supports("avx512vnni");
+  const CpuFeatures& cpu = DetectedCpuFeatures();
   const Candidate all[] = {
       {PeakClass::kFma256, "vfmadd231ps ymm", 16, Fma256, true},
-      {PeakClass::kFma512, "vfmadd231ps zmm", 32, Fma512, CpuSupports(CpuIsa::kAvx512)},
-      {PeakClass::kBf16Dot512, "vdpbf16ps zmm", 64, Bf16Dot512, bf16},
+      {PeakClass::kFma512, "vfmadd231ps zmm", 32, Fma512, cpu.avx512},
+      {PeakClass::kBf16Dot512, "vdpbf16ps zmm", 64, Bf16Dot512, cpu.avx512_bf16},
       {PeakClass::kInt8Maddubs256, "vpmaddubsw+vpmaddwd ymm", 64, Maddubs256, true},
-      {PeakClass::kInt8Vnni256, "vpdpbusd ymm", 64, Vnni256, CpuSupports(CpuIsa::kAvxVnni)},
-      {PeakClass::kInt8Vnni512, "vpdpbusd zmm", 128, Vnni512, vnni512},
+      {PeakClass::kInt8Vnni256, "vpdpbusd ymm", 64, Vnni256, cpu.avx_vnni},
+      {PeakClass::kInt8Vnni512, "vpdpbusd zmm", 128, Vnni512, cpu.avx512_vnni},
   };
   std::vector<InstructionPeak> peaks;
   for (const Candidate& cand : all) {

@@ -1,6 +1,8 @@
 // engine/backend/cpu_isa_setting.cc — see cpu_isa_setting.h.
 #include "engine/backend/cpu_isa_setting.h"
 
+#include <string_view>
+
 #include "absl/strings/str_cat.h"
 
 namespace inferd::engine {
@@ -8,8 +10,9 @@ namespace inferd::engine {
 absl::StatusOr<std::optional<CpuIsa>> ParseCpuIsaSetting(absl::string_view value) {
   using Setting = std::optional<CpuIsa>;
   if (value == "auto") return Setting();
-  for (CpuIsa isa : {CpuIsa::kAvx2, CpuIsa::kAvxVnni, CpuIsa::kAvx512}) {
-    if (value == kernels::CpuIsaName(isa)) return Setting(isa);
+  if (std::optional<CpuIsa> isa =
+          kernels::CpuIsaFromName(std::string_view(value.data(), value.size()))) {
+    return Setting(*isa);
   }
   return absl::InvalidArgumentError(
       absl::StrCat("must be auto, avx2, avx-vnni or avx512, got \"", value, "\""));

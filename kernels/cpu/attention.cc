@@ -395,13 +395,7 @@ __attribute__((always_inline)) inline void AttendItem(const PagedAttentionParams
   }
 }
 
-// AttendItem compiled for each path: the avx512 one inlines the zmm forms.
-template <bool kTree, typename T>
-void AttendItemYmm(const PagedAttentionParams& p, int64_t token, int32_t s, int64_t pos,
-                   int32_t kvh, int32_t g_begin, int32_t g_end, TreeKeys tree) {
-  AttendItem<kTree, T, false>(p, token, s, pos, kvh, g_begin, g_end, tree);
-}
-
+// AttendItem compiled with the avx512 target, so the zmm forms inline.
 template <bool kTree, typename T>
 INFERD_AVX512 void AttendItemZmm(const PagedAttentionParams& p, int64_t token, int32_t s,
                                  int64_t pos, int32_t kvh, int32_t g_begin, int32_t g_end,
@@ -415,7 +409,7 @@ void Attend(bool zmm, const PagedAttentionParams& p, int64_t token, int32_t s, i
   if (zmm) {
     AttendItemZmm<kTree, T>(p, token, s, pos, kvh, g_begin, g_end, tree);
   } else {
-    AttendItemYmm<kTree, T>(p, token, s, pos, kvh, g_begin, g_end, tree);
+    AttendItem<kTree, T, false>(p, token, s, pos, kvh, g_begin, g_end, tree);
   }
 }
 

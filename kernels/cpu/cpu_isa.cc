@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "common/check.h"
@@ -22,17 +23,27 @@ unsigned Leaf7Sub1Eax() {
   return a;
 }
 
-struct Features {
-  bool avx_vnni = false;
-  bool avx512 = false;  // F, BW, DQ, VL (and the OS saves zmm state)
-  bool avx512_bf16 = false;
-  bool avx512_vnni = false;
-};
+// The path INFERD_CPU_ISA asks for, or the best one.
+CpuIsa InitialIsa() {
+  const char* env = std::getenv("INFERD_CPU_ISA");
+  if (env == nullptr || env[0] == '\0' || std::strcmp(env, "auto") == 0) return BestCpuIsa();
+  const std::optional<CpuIsa> isa = CpuIsaFromName(env);
+  INFERD_CHECK(isa.has_value()) << "INFERD_CPU_ISA must be auto, avx2, avx-vnni or avx512, got \""
+                                << env << "\"";
+  INFERD_CHECK(CpuSupports(*isa)) << "INFERD_CPU_ISA=" << env
+                                  << ": this CPU cannot run that path (best: "
+                                  << CpuIsaName(BestCpuIsa()) << ")";
+  return *isa;
+}
 
-const Features& Cpu() {
-  static const Features f = [] {
+std::atomic<int> g_active{-1};
+
+}  // namespace
+
+const CpuFeatures& DetectedCpuFeatures() {
+  static const CpuFeatures f = [] {
     __builtin_cpu_init();
-    Features r;
+    CpuFeatures r;
     const unsigned eax71 = Leaf7Sub1Eax();
     r.avx_vnni = ((eax71 >> 4) & 1u) != 0;
     r.avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -44,25 +55,12 @@ const Features& Cpu() {
   return f;
 }
 
-// The path INFERD_CPU_ISA asks for, or the best one.
-CpuIsa InitialIsa() {
-  const char* env = std::getenv("INFERD_CPU_ISA");
-  if (env == nullptr || env[0] == '\0' || std::strcmp(env, "auto") == 0) return BestCpuIsa();
-  for (CpuIsa isa : {CpuIsa::kAvx2, CpuIsa::kAvxVnni, CpuIsa::kAvx512}) {
-    if (std::strcmp(env, CpuIsaName(isa)) != 0) continue;
-    INFERD_CHECK(CpuSupports(isa))
-        << "INFERD_CPU_ISA=" << env
-        << ": this CPU cannot run that path (best: " << CpuIsaName(BestCpuIsa()) << ")";
-    return isa;
+std::optional<CpuIsa> CpuIsaFromName(std::string_view name) {
+  for (CpuIsa isa : kCpuIsas) {
+    if (name == CpuIsaName(isa)) return isa;
   }
-  INFERD_CHECK(false) << "INFERD_CPU_ISA must be auto, avx2, avx-vnni or avx512, got \"" << env
-                      << "\"";
-  return CpuIsa::kAvx2;
+  return std::nullopt;
 }
-
-std::atomic<int> g_active{-1};
-
-}  // namespace
 
 const char* CpuIsaName(CpuIsa isa) {
   switch (isa) {
@@ -81,16 +79,16 @@ bool CpuSupports(CpuIsa isa) {
     case CpuIsa::kAvx2:
       return true;
     case CpuIsa::kAvxVnni:
-      return Cpu().avx_vnni;
+      return DetectedCpuFeatures().avx_vnni;
     case CpuIsa::kAvx512:
-      return Cpu().avx512;
+      return DetectedCpuFeatures().avx512;
   }
   return false;
 }
 
 CpuIsa BestCpuIsa() {
-  if (Cpu().avx512) return CpuIsa::kAvx512;
-  if (Cpu().avx_vnni) return CpuIsa::kAvxVnni;
+  if (DetectedCpuFeatures().avx512) return CpuIsa::kAvx512;
+  if (DetectedCpuFeatures().avx_vnni) return CpuIsa::kAvxVnni;
   return CpuIsa::kAvx2;
 }
 
@@ -110,7 +108,9 @@ bool SetCpuIsa(CpuIsa isa) {
   return true;
 }
 
-bool MatmulBf16UsesDotProduct() { return ActiveCpuIsa() == CpuIsa::kAvx512 && Cpu().avx512_bf16; }
+bool MatmulBf16UsesDotProduct() {
+  return ActiveCpuIsa() == CpuIsa::kAvx512 && DetectedCpuFeatures().avx512_bf16;
+}
 
 namespace cpu_internal {
 
@@ -119,8 +119,8 @@ namespace cpu_internal {
 int QuantizedDotForm() {
   switch (ActiveCpuIsa()) {
     case CpuIsa::kAvx512:
-      if (Cpu().avx512_vnni) return 2;
-      return Cpu().avx_vnni ? 1 : 0;
+      if (DetectedCpuFeatures().avx512_vnni) return 2;
+      return DetectedCpuFeatures().avx_vnni ? 1 : 0;
     case CpuIsa::kAvxVnni:
       return 1;
     case CpuIsa::kAvx2:

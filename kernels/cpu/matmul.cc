@@ -57,6 +57,10 @@ constexpr int64_t kRowBlockBytes = 16 * 1024;
 // A 16-bit w is widened panel by panel once at least this many rows share it.
 constexpr int64_t kWidenMinRows = 4;
 
+// Whether m rows go to matmul_avx512.h's zmm tiles (which alone take x rows
+// ldx != k apart: Matmul pads x for them, MatmulColumns dispatches to them).
+bool UsesZmmTiles(int64_t m) { return m >= kWidenMinRows && ActiveCpuIsa() == CpuIsa::kAvx512; }
+
 // out[i, j] for i < MR, j < NR of one tile. x rows are ldx apart, w rows k
 // apart, out rows ldo apart. kTail = (k % 8 != 0); the kTail = false
 // instantiation only drops a branch that would not run (it keeps the
@@ -276,7 +280,7 @@ void MatmulColumns(const float* x, int64_t ldx, const W* w, const float* bias, i
                    int64_t k, float* out, int64_t j_begin, int64_t j_end) {
   // A widened panel is fp32: size panels by the bytes the tiles will read.
   const bool widen = !std::is_same_v<W, float> && m >= kWidenMinRows;
-  if (m >= kWidenMinRows && ActiveCpuIsa() == CpuIsa::kAvx512) {
+  if (UsesZmmTiles(m)) {
     // The zmm tiles read w as stored (widened in registers); panels sized by
     // w's own bytes.
     const int64_t row_bytes = std::max<int64_t>(1, k * static_cast<int64_t>(sizeof(W)));
@@ -371,8 +375,7 @@ void Matmul(const float* x, const void* w, const float* bias, int64_t m, int64_t
   // them over 8 sets (70%); same values, same bits.
   const float* xs = x;
   int64_t ldx = k;
-  if (w_dtype == DType::kF32 && m >= kWidenMinRows && k % 1024 == 0 &&
-      ActiveCpuIsa() == CpuIsa::kAvx512) {
+  if (w_dtype == DType::kF32 && k % 1024 == 0 && UsesZmmTiles(m)) {
     thread_local std::vector<float> padded;
     ldx = k + 16;
     if (static_cast<int64_t>(padded.size()) < m * ldx) padded.resize(static_cast<size_t>(m * ldx));

@@ -1,7 +1,7 @@
 // kernels/cpu/matmul_avx512.h — Matmul's AVX-512 tiles for fp32 and 16-bit
-// (fp16; bf16 where the CPU has no vdpbf16ps) weights with several rows of x (included by matmul.cc
-// only; compiled with function-level target attributes, called only on the avx512 path of
-// kernels/cpu_isa.h).
+// (fp16; bf16 where the CPU has no vdpbf16ps) weights with several rows of x
+// (included by matmul.cc only; compiled with function-level target
+// attributes, called only on the avx512 path of kernels/cpu_isa.h).
 //
 // Same bits as the AVX2 tiles: a zmm holds TWO 8-lane accumulators, columns
 // j and j+1 of one x row, in its low and high halves. Lane l of each half
@@ -76,14 +76,14 @@ INFERD_AVX512 inline void Store(const __m512 (&acc)[MR][NP], const float* bias, 
 }
 
 // out[i, j] for i < MR, j < cols (<= 2 * NP) of one tile: x rows ldx apart,
-// w rows (16-bit, widened in registers) k apart; a missing odd column reads
-// the previous one and is not stored. While it runs it prefetches from `pf`
-// (when not null) one cache line per 8 k, or two (from pf and pf + 4k bytes)
-// with `pf_two`: 8k or 16k bytes in all.
+// w rows (widened in registers where 16-bit) k apart; a missing odd column
+// reads the previous one and is not stored. While it runs it prefetches from
+// `pf` (when not null) two cache lines per 8 k, from pf and pf + 4k bytes:
+// 16k bytes in all.
 template <int MR, int NP, bool kTail, typename W>
 INFERD_AVX512 inline void Tile(const float* x, int64_t ldx, const W* w, int64_t k,
                                const float* bias, float* out, int64_t ldo, int64_t cols,
-                               const char* pf, bool pf_two) {
+                               const char* pf) {
   const W* row[2 * NP];
 #pragma GCC unroll 8
   for (int j = 0; j < 2 * NP; ++j) row[j] = w + std::min<int64_t>(j, cols - 1) * k;
@@ -97,7 +97,7 @@ INFERD_AVX512 inline void Tile(const float* x, int64_t ldx, const W* w, int64_t 
   for (; t + 8 <= k; t += 8) {
     if (pf != nullptr) {
       _mm_prefetch(pf + 8 * t, _MM_HINT_T0);
-      if (pf_two) _mm_prefetch(pf + 8 * t + 4 * k, _MM_HINT_T0);
+      _mm_prefetch(pf + 8 * t + 4 * k, _MM_HINT_T0);
     }
     __m512 wv[NP];
 #pragma GCC unroll 4
@@ -128,18 +128,17 @@ INFERD_AVX512 inline void Tile(const float* x, int64_t ldx, const W* w, int64_t 
 template <bool kTail, int NP, typename W, int MR = kMr>
 INFERD_AVX512 inline void TileRows(int64_t rows, const float* x, int64_t ldx, const W* w, int64_t k,
                                    const float* bias, float* out, int64_t ldo, int64_t cols,
-                                   const char* pf, bool pf_two) {
+                                   const char* pf) {
   if (rows == MR) {
-    Tile<MR, NP, kTail>(x, ldx, w, k, bias, out, ldo, cols, pf, pf_two);
+    Tile<MR, NP, kTail>(x, ldx, w, k, bias, out, ldo, cols, pf);
   } else if constexpr (MR > 1) {
-    TileRows<kTail, NP, W, MR - 1>(rows, x, ldx, w, k, bias, out, ldo, cols, pf, pf_two);
+    TileRows<kTail, NP, W, MR - 1>(rows, x, ldx, w, k, bias, out, ldo, cols, pf);
   }
 }
 
 // Output columns [j_begin, j_end) of all m rows (x rows ldx apart), in
-// panels of panel_cols
-// columns (sized so the panel's w stays in L2 while every row tile passes
-// over it). In a panel each row tile sweeps the column tiles; the first row
+// panels of panel_cols columns (sized so the panel's w stays in L2 while
+// every row tile passes over it). In a panel each row tile sweeps the column tiles; the first row
 // tile also prefetches the next column tile's rows (w streams from DRAM the
 // first time), 16k bytes of them spread over its k loop.
 template <bool kTail, typename W>
@@ -157,11 +156,11 @@ INFERD_AVX512 void Columns(const float* x, int64_t ldx, const W* w, const float*
         const char* pf =
             i == 0 && j + kNr < j_end ? reinterpret_cast<const char*>(wj + kNr * k) : nullptr;
         if (cols > 4) {
-          TileRows<kTail, 3>(rows, x + i * ldx, ldx, wj, k, bj, out + i * n + j, n, cols, pf, true);
+          TileRows<kTail, 3>(rows, x + i * ldx, ldx, wj, k, bj, out + i * n + j, n, cols, pf);
         } else if (cols > 2) {
-          TileRows<kTail, 2>(rows, x + i * ldx, ldx, wj, k, bj, out + i * n + j, n, cols, pf, true);
+          TileRows<kTail, 2>(rows, x + i * ldx, ldx, wj, k, bj, out + i * n + j, n, cols, pf);
         } else {
-          TileRows<kTail, 1>(rows, x + i * ldx, ldx, wj, k, bj, out + i * n + j, n, cols, pf, true);
+          TileRows<kTail, 1>(rows, x + i * ldx, ldx, wj, k, bj, out + i * n + j, n, cols, pf);
         }
       }
     }

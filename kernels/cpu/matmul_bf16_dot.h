@@ -84,7 +84,7 @@ INFERD_AVX512_BF16 inline __m512 Dp(__m512 acc, __m512i x, __m512i w) {
 
 // Lane l + 8 added to lane l.
 INFERD_AVX512_BF16 inline __m256 Fold(__m512 a) {
-  return _mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1));
+  return _mm256_add_ps(simd::Low(a), simd::High(a));
 }
 
 // The sums of up to 4 accumulators (zero past n) + bias, stored to o[0..n).

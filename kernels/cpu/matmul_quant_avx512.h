@@ -20,7 +20,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "kernels/cpu/matmul_avx512.h"
+#include "kernels/cpu/simd_avx512.h"
 #include "kernels/quant_blocks.h"
 
 #define INFERD_AVX512_VNNI \

@@ -8,18 +8,16 @@
 #include <string>
 #include <vector>
 
-#include "absl/synchronization/notification.h"
 #include "engine/engine.h"
 #include "gtest/gtest.h"
 #include "kernels/cpu_isa.h"
+#include "tests/engine_test_util.h"
 #include "tests/test_util.h"
 
 namespace inferd::engine {
 namespace {
 
 using kernels::CpuIsa;
-
-constexpr CpuIsa kAll[] = {CpuIsa::kAvx2, CpuIsa::kAvxVnni, CpuIsa::kAvx512};
 
 EngineConfig Config(std::optional<CpuIsa> isa) {
   EngineConfig cfg;
@@ -29,27 +27,11 @@ EngineConfig Config(std::optional<CpuIsa> isa) {
   return cfg;
 }
 
-// Greedy tokens of one prompt.
-std::vector<int32_t> Greedy(Engine& engine) {
-  Request r;
-  r.request_id = "isa";
-  r.prompt_ids = {1, 403, 407, 261, 378};
-  r.sampling.temperature = 0.0f;
-  r.sampling.max_tokens = 48;
+// Greedy tokens of one prompt, EOS ignored.
+std::vector<int32_t> GreedyIds(Engine& engine) {
+  Request r = testing::Greedy("isa", {1, 403, 407, 261, 378}, 48);
   r.sampling.ignore_eos = true;
-  auto channel = std::make_shared<OutputChannel>();
-  OutputChannel* ch = channel.get();
-  std::vector<int32_t> ids;
-  absl::Notification done;
-  ch->SetNotify([&] {
-    while (std::optional<RequestOutput> o = ch->TryPop()) {
-      ids.insert(ids.end(), o->token_ids.begin(), o->token_ids.end());
-      if (o->finished) done.Notify();
-    }
-  });
-  EXPECT_TRUE(engine.Submit(std::move(r), channel).ok());
-  done.WaitForNotification();
-  return ids;
+  return testing::RunOne(engine, std::move(r)).ids;
 }
 
 class CpuIsaSettingTest : public ::testing::Test {
@@ -78,7 +60,7 @@ TEST_F(CpuIsaSettingTest, ParsesTheSpellings) {
 TEST_F(CpuIsaSettingTest, EveryPathTheCpuRunsIsNamedAndGivesTheSameTokens) {
   INFERD_REQUIRE_SHARED("models/stories260K");
   std::vector<int32_t> avx2_tokens;
-  for (CpuIsa isa : kAll) {
+  for (CpuIsa isa : kernels::kCpuIsas) {
     SCOPED_TRACE(kernels::CpuIsaName(isa));
     absl::StatusOr<std::unique_ptr<Engine>> e = Engine::Create(Config(isa));
     if (!kernels::CpuSupports(isa)) {
@@ -96,7 +78,7 @@ TEST_F(CpuIsaSettingTest, EveryPathTheCpuRunsIsNamedAndGivesTheSameTokens) {
     EXPECT_EQ(info.cpu_isa, kernels::CpuIsaName(isa));
     EXPECT_EQ(info.cpu_kernels.rfind(info.cpu_isa + " (", 0), 0u) << info.cpu_kernels;
     EXPECT_EQ(kernels::ActiveCpuIsa(), isa);
-    const std::vector<int32_t> tokens = Greedy(**e);
+    const std::vector<int32_t> tokens = GreedyIds(**e);
     ASSERT_EQ(tokens.size(), 48u);
     if (isa == CpuIsa::kAvx2) {
       avx2_tokens = tokens;

@@ -37,7 +37,7 @@ inline std::vector<float> RandomVector(int64_t n, uint32_t seed, float lo = -1.0
 template <typename F>
 void ForEachCpuIsa(F&& f) {
   const CpuIsa before = ActiveCpuIsa();
-  for (CpuIsa isa : {CpuIsa::kAvx2, CpuIsa::kAvxVnni, CpuIsa::kAvx512}) {
+  for (CpuIsa isa : kCpuIsas) {
     if (!SetCpuIsa(isa)) {
       std::printf("[   SKIP   ] path %s: this CPU cannot run it\n", CpuIsaName(isa));
       continue;
