@@ -6,20 +6,22 @@
 // activation scale): each x row is quantized per block of 32 to int8,
 //   amax = max |x|, dx = amax / 127, id = dx != 0 ? 1 / dx : 0,
 //   xq = nearbyint(x * id)        (round half to even; |xq| <= 127)
-// and out[i, j] accumulates, over the blocks b in increasing order, 8 lanes:
-//   p_l = sum of wq[e] * xq[e] for e = 4l .. 4l + 3   (exact int32)
-//   lane_l = fma(float(p_l), f16(dw) * dx, lane_l)
-// then the lanes' tree ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7)), then + bias[j].
-// Nothing depends on m, n, the tile holding the element, the thread
-// computing it or the instruction set, so batch invariance is bit-exact and
-// every path gives the same bits (tests check all of it against a scalar
+// and out[i, j] accumulates one fp32 sum over the blocks b in increasing
+// order:
+//   p = sum of wq[e] * xq[e] over the block's 32 elements   (exact int32)
+//   acc = fma(float(p), f16(dw) * dx, acc)
+// then + bias[j]. p is an integer below 2^24 whatever order its products are
+// added in, so nothing depends on m, n, the tile holding the element, the
+// thread computing it or the instruction set: batch invariance is bit-exact
+// and every path gives the same bits (tests check all of it against a scalar
 // reference). Quantizing the activations costs accuracy against the fp32
 // path (docs/quantization.md has the measured agreement) and buys integer
 // dot products: 32 products in 2 to 3 instructions instead of 4 FMAs after
 // widening every weight to fp32, which is what keeps batch-1 decode
 // memory-bound rather than compute-bound.
 //
-// The dot product of a block, unsigned x signed bytes summed in groups of 4:
+// The dot product of a block, unsigned x signed bytes summed in groups of 4
+// into 8 int32 lanes, then the lanes added:
 //   AVX2:       |w| and sign(x, w), vpmaddubsw (pairs to int16; at most
 //               2 * 128 * 127, no saturation) then vpmaddwd by ones;
 //   AVX-VNNI / AVX512-VNNI: the same |w| and sign(x, w), vpdpbusd (one
@@ -29,10 +31,10 @@
 //
 // Paths: one x row (decode at batch 1, memory-bound) reads each thread's
 // columns as 8 long sequential streams with a software prefetch, as Matmul's
-// Gemv8 does; more rows run 4 x 2 register tiles over L2-sized panels of w
-// columns and L1-sized blocks of x rows, or, with AVX512-VNNI,
-// matmul_quant_avx512.h's 8-row x 2-column-pair zmm tiles (two columns per
-// register, the same lanes and bits).
+// Gemv8 does (matmul_quant_avx512.h: two columns per zmm with AVX512-VNNI);
+// more rows run, with AVX512-VNNI, matmul_quant_packed_avx512.h's strips of
+// 16 columns repacked per call (lanes over columns: no cross-lane adds), and
+// otherwise the one-row tile row by row over L2-sized panels of w columns.
 //
 // Threading: like Matmul, the pool splits output columns in tiles of kCols;
 // x is quantized first, rows split over the pool.
@@ -47,6 +49,7 @@
 #include "common/thread_pool.h"
 #include "kernels/cpu/matmul_panel.h"
 #include "kernels/cpu/matmul_quant_avx512.h"
+#include "kernels/cpu/matmul_quant_packed_avx512.h"
 #include "kernels/cpu/simd.h"
 #include "kernels/quant_blocks.h"
 
@@ -61,14 +64,9 @@ DotIsa ActiveDotIsa() { return static_cast<DotIsa>(QuantizedDotForm()); }
 
 // Output columns per thread split unit.
 constexpr int kCols = 8;
-// Register tile of the many-rows path: rows of x by columns of w.
-constexpr int kTileRows = 4;
-constexpr int kTileCols = 2;
 // Streams of the one-row path and their software prefetch distance (bytes).
 constexpr int kStreams = 8;
 constexpr int64_t kPrefetchBytes = 1024;
-// x rows per block of the many-rows path (int8 rows kept in L1).
-constexpr int64_t kRowBlockBytes = 16 * 1024;
 
 using quant_avx512::GatherScales;
 using quant_avx512::XRows;
@@ -179,36 +177,31 @@ struct Q4_0 {
   }
 };
 
-// The block's fp16 scale in every lane (exact).
-inline __m256 ScaleVec(uint16_t d) {
-  return _mm256_cvtph_ps(_mm_set1_epi16(static_cast<short>(d)));
+// The block dot products of 8 columns from their lane sums: lane c = the
+// sum of p[c]'s 8 lanes (exact integer adds; zero vectors past NC).
+inline __m256i ColumnSums(const __m256i p[8]) {
+  // hadd of (a, b): [a01 a23 b01 b23 | a45 a67 b45 b67]
+  const __m256i h01 = _mm256_hadd_epi32(p[0], p[1]);
+  const __m256i h23 = _mm256_hadd_epi32(p[2], p[3]);
+  const __m256i h45 = _mm256_hadd_epi32(p[4], p[5]);
+  const __m256i h67 = _mm256_hadd_epi32(p[6], p[7]);
+  // [p0 p1 p2 p3 lanes 0-3 | the same, lanes 4-7], and for p4..p7.
+  const __m256i q0 = _mm256_hadd_epi32(h01, h23);
+  const __m256i q1 = _mm256_hadd_epi32(h45, h67);
+  return _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20),
+                          _mm256_permute2x128_si256(q0, q1, 0x31));
 }
 
-// Stores the lane sums (+ bias) of NC accumulators to out[c * out_step].
-template <int NC>
-inline void StoreSums(const __m256* acc, const float* bias, int64_t out_step, float* out) {
-  const __m256 zero = _mm256_setzero_ps();
-  auto at = [&](int c) { return c < NC ? acc[c < NC ? c : 0] : zero; };
-  alignas(16) float sums[8];
-  _mm_store_ps(sums, simd::Reduce4(at(0), at(1), at(2), at(3)));
-  if constexpr (NC > 4) _mm_store_ps(sums + 4, simd::Reduce4(at(4), at(5), at(6), at(7)));
-#pragma GCC unroll 8
-  for (int c = 0; c < NC; ++c) {
-    out[c * out_step] = bias != nullptr ? sums[c] + bias[c * out_step] : sums[c];
-  }
-}
-
-// One x row, NC columns whose blocks start col_step blocks apart (adjacent
-// columns: nb; streams: stride * nb); out and bias step out_step.
+// One x row, NC (<= 8) columns whose blocks start col_step blocks apart
+// (adjacent columns: nb; streams: stride * nb); out and bias step out_step.
 template <typename Q, DotIsa I, int NC, bool kPrefetch>
 inline void RowTile(const int8_t* xq, const float* xd, const typename Q::Block* w, int64_t nb,
                     int64_t col_step, const float* bias, int64_t out_step, float* out) {
+  static_assert(NC >= 1 && NC <= 8);
   using Block = typename Q::Block;
   // Blocks per 64-byte line, at least 1: a prefetch every that many blocks.
   constexpr int64_t kEvery = std::max<int64_t>(1, 64 / static_cast<int64_t>(sizeof(Block)));
-  __m256 acc[NC];
-#pragma GCC unroll 8
-  for (int c = 0; c < NC; ++c) acc[c] = _mm256_setzero_ps();
+  __m256 acc = _mm256_setzero_ps();  // lane c: column c
   for (int64_t b = 0; b < nb; ++b) {
     if constexpr (kPrefetch) {
       if (b % kEvery == 0) {
@@ -222,25 +215,24 @@ inline void RowTile(const int8_t* xq, const float* xd, const typename Q::Block* 
     const __m256i xv =
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + b * kQuantBlockElems));
     const __m256i xs = Q::template XSums<I>(xv);
-    const __m256 dxv = _mm256_broadcast_ss(xd + b);
-    // The NC scales dw * dx in one vector: the fp16 scales gathered through
-    // two general registers, one conversion and one multiply for all
-    // columns (the same product per lane as one column at a time), then
-    // broadcast per column from memory, off the vector ALUs.
-    alignas(32) float scale[8];
-    _mm256_store_ps(scale, _mm256_mul_ps(_mm256_cvtph_ps(GatherScales<NC>(w, col_step, b)), dxv));
+    __m256i p[8];
 #pragma GCC unroll 8
-    for (int c = 0; c < NC; ++c) {
-      const __m256i p = Q::template Dot<I>(Q::Load(w[c * col_step + b]), xv, xs);
-      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_broadcast_ss(scale + c), acc[c]);
+    for (int c = 0; c < 8; ++c) {
+      p[c] = c < NC ? Q::template Dot<I>(Q::Load(w[(c < NC ? c : 0) * col_step + b]), xv, xs)
+                    : _mm256_setzero_si256();
     }
+    // The NC scales dw * dx: the fp16 scales gathered through two general
+    // registers, one conversion and one multiply for all columns.
+    const __m256 scales =
+        _mm256_mul_ps(_mm256_cvtph_ps(GatherScales<NC>(w, col_step, b)), _mm256_set1_ps(xd[b]));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ColumnSums(p)), scales, acc);
   }
-  // (Copied out so that acc's address is never taken: GCC then keeps the
-  // accumulators in registers through the loop.)
-  __m256 fin[NC];
+  alignas(32) float sums[8];
+  _mm256_store_ps(sums, acc);
 #pragma GCC unroll 8
-  for (int c = 0; c < NC; ++c) fin[c] = acc[c];
-  StoreSums<NC>(fin, bias, out_step, out);
+  for (int c = 0; c < NC; ++c) {
+    out[c * out_step] = bias != nullptr ? sums[c] + bias[c * out_step] : sums[c];
+  }
 }
 
 // Columns [j_begin, j_end) of one x row: 8 streams of `stride` consecutive
@@ -267,94 +259,38 @@ void RowColumns(XRows x, const typename Q::Block* w, const float* bias, float* o
   }
 }
 
-// NR rows of x by NC adjacent columns; out rows n apart.
-template <typename Q, DotIsa I, int NR, int NC>
-inline void Tile(XRows x, int64_t i, const typename Q::Block* w, const float* bias, float* out,
-                 int64_t n) {
-  const int64_t k = x.k;
-  const int64_t nb = k / kQuantBlockElems;
-  const int8_t* xq = x.q + i * k;
-  const float* xd = x.d + i * nb;
-  __m256 acc[NR][NC];
-#pragma GCC unroll 8
-  for (int r = 0; r < NR; ++r) {
-#pragma GCC unroll 8
-    for (int c = 0; c < NC; ++c) acc[r][c] = _mm256_setzero_ps();
-  }
-  for (int64_t b = 0; b < nb; ++b) {
-    typename Q::W wv[NC];
-    __m256 dw[NC];
-#pragma GCC unroll 8
-    for (int c = 0; c < NC; ++c) {
-      wv[c] = Q::Load(w[c * nb + b]);
-      dw[c] = ScaleVec(w[c * nb + b].d);
-    }
-#pragma GCC unroll 8
-    for (int r = 0; r < NR; ++r) {
-      const __m256i xv =
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + r * k + b * kQuantBlockElems));
-      const __m256i xs = Q::template XSums<I>(xv);
-      const __m256 dxv = _mm256_broadcast_ss(xd + r * nb + b);
-#pragma GCC unroll 8
-      for (int c = 0; c < NC; ++c) {
-        const __m256i p = Q::template Dot<I>(wv[c], xv, xs);
-        acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dw[c], dxv), acc[r][c]);
-      }
-    }
-  }
-#pragma GCC unroll 8
-  for (int r = 0; r < NR; ++r) {
-    __m256 fin[NC];  // a copy: acc's address is never taken (see RowTile)
-#pragma GCC unroll 8
-    for (int c = 0; c < NC; ++c) fin[c] = acc[r][c];
-    StoreSums<NC>(fin, bias, 1, out + r * n);
-  }
-}
-
-// A tile of `rows` (1..NR) rows and `cols` (1..NC) columns: the same template
-// with fewer rows/columns, so the same arithmetic per element.
-template <typename Q, DotIsa I, int NR = kTileRows, int NC = kTileCols>
-inline void AnyTile(int64_t rows, int64_t cols, XRows x, int64_t i, const typename Q::Block* w,
-                    const float* bias, float* out, int64_t n) {
-  if (cols < NC) {
-    if constexpr (NC > 1) AnyTile<Q, I, NR, NC - 1>(rows, cols, x, i, w, bias, out, n);
-  } else if (rows < NR) {
-    if constexpr (NR > 1) AnyTile<Q, I, NR - 1, NC>(rows, cols, x, i, w, bias, out, n);
-  } else {
-    Tile<Q, I, NR, NC>(x, i, w, bias, out, n);
-  }
-}
-
 // Columns [j_begin, j_end) of all m rows: panels of w columns sized for L2,
-// blocks of x rows sized for L1, kTileRows x kTileCols tiles inside.
+// each row's 8-column tiles (and the last columns one by one) inside.
 template <typename Q, DotIsa I>
 void ManyRowColumns(XRows x, int64_t m, const typename Q::Block* w, const float* bias, int64_t n,
                     float* out, int64_t j_begin, int64_t j_end) {
   const int64_t k = x.k;
   const int64_t nb = k / kQuantBlockElems;
   const int64_t w_row_bytes = nb * static_cast<int64_t>(sizeof(typename Q::Block));
-  const int64_t panel_cols =
-      std::max<int64_t>(kTileCols, kMatmulPanelBytes / w_row_bytes / kTileCols * kTileCols);
-  const int64_t block_rows =
-      std::max<int64_t>(kTileRows, kRowBlockBytes / k / kTileRows * kTileRows);
+  const int64_t panel_cols = std::max<int64_t>(kCols, kMatmulPanelBytes / w_row_bytes);
   for (int64_t jp = j_begin; jp < j_end; jp += panel_cols) {
     const int64_t jp_end = std::min(j_end, jp + panel_cols);
-    for (int64_t ib = 0; ib < m; ib += block_rows) {
-      const int64_t ib_end = std::min(m, ib + block_rows);
-      for (int64_t j = jp; j < jp_end; j += kTileCols) {
-        const int64_t cols = std::min<int64_t>(kTileCols, jp_end - j);
-        const float* bj = bias != nullptr ? bias + j : nullptr;
-        for (int64_t i = ib; i < ib_end; i += kTileRows) {
-          const int64_t rows = std::min<int64_t>(kTileRows, ib_end - i);
-          AnyTile<Q, I>(rows, cols, x, i, w + j * nb, bj, out + i * n + j, n);
-        }
+    for (int64_t i = 0; i < m; ++i) {
+      const int8_t* xq = x.q + i * k;
+      const float* xd = x.d + i * nb;
+      int64_t j = jp;
+      for (; j + kCols <= jp_end; j += kCols) {
+        RowTile<Q, I, kCols, false>(xq, xd, w + j * nb, nb, nb,
+                                    bias != nullptr ? bias + j : nullptr, 1, out + i * n + j);
+      }
+      for (; j < jp_end; ++j) {
+        RowTile<Q, I, 1, false>(xq, xd, w + j * nb, nb, nb, bias != nullptr ? bias + j : nullptr, 1,
+                                out + i * n + j);
       }
     }
   }
 }
 
+// init: quant_avx512::BlockInits of x, made when the packed strips run (see
+// MatmulQuantized), else null.
 template <typename Q, DotIsa I>
-void Run(XRows x, int64_t m, const void* w, const float* bias, int64_t n, float* out) {
+void Run(XRows x, const int32_t* init, int64_t m, const void* w, const float* bias, int64_t n,
+         float* out) {
   const auto* blocks = static_cast<const typename Q::Block*>(w);
   const int64_t col_tiles = (n + kCols - 1) / kCols;
   ParallelFor(col_tiles, GrainFor(2 * m * x.k * kCols), [&](int64_t b, int64_t e) {
@@ -366,10 +302,11 @@ void Run(XRows x, int64_t m, const void* w, const float* bias, int64_t n, float*
     }
     int64_t j = j_begin;
     if constexpr (I == DotIsa::kAvx512Vnni) {
-      const int64_t pairs = (j_end - j_begin) / 2;
-      quant_avx512::PairColumns(x, m, blocks, bias, n, out, j_begin, pairs, kMatmulPanelBytes,
-                                kRowBlockBytes);
-      j += 2 * pairs;
+      if (init != nullptr) {
+        const int64_t strips = (j_end - j) / quant_avx512::kStripCols;
+        quant_avx512::PackedColumns(x, init, m, blocks, bias, n, out, j, strips);
+        j += strips * quant_avx512::kStripCols;
+      }
     }
     if (j < j_end) ManyRowColumns<Q, I>(x, m, blocks, bias, n, out, j, j_end);
   });
@@ -379,14 +316,27 @@ template <typename Q>
 void RunIsa(XRows x, int64_t m, const void* w, const float* bias, int64_t n, float* out,
             DotIsa isa) {
   switch (isa) {
-    case DotIsa::kAvx512Vnni:
-      Run<Q, DotIsa::kAvx512Vnni>(x, m, w, bias, n, out);
+    case DotIsa::kAvx512Vnni: {
+      // The packed strips' dot-product starts, once per call for all columns.
+      thread_local std::vector<int32_t> inits;
+      const int32_t* init = nullptr;
+      if (m >= quant_avx512::kPackedMinRows && n >= quant_avx512::kStripCols) {
+        const int64_t size = m * (x.k / kQuantBlockElems);
+        if (static_cast<int64_t>(inits.size()) < size) inits.resize(static_cast<size_t>(size));
+        int32_t* s = inits.data();
+        ParallelFor(m, GrainFor(4 * x.k), [&](int64_t i0, int64_t i1) {
+          quant_avx512::BlockInits<typename Q::Block>(x.q, x.k, i0, i1, s);
+        });
+        init = s;
+      }
+      Run<Q, DotIsa::kAvx512Vnni>(x, init, m, w, bias, n, out);
       return;
+    }
     case DotIsa::kAvxVnni:
-      Run<Q, DotIsa::kAvxVnni>(x, m, w, bias, n, out);
+      Run<Q, DotIsa::kAvxVnni>(x, nullptr, m, w, bias, n, out);
       return;
     case DotIsa::kAvx2:
-      Run<Q, DotIsa::kAvx2>(x, m, w, bias, n, out);
+      Run<Q, DotIsa::kAvx2>(x, nullptr, m, w, bias, n, out);
       return;
   }
 }

@@ -1,0 +1,286 @@
+// kernels/cpu/matmul_quant_packed_avx512.h — internal to
+// kernels/cpu/matmul_quant.cc: the many-rows quantized Matmul on AVX512-VNNI
+// with w repacked per call into strips of 16 columns whose zmm lanes run
+// over the columns, so one vpdpbusd advances 16 columns' dot products.
+//
+// Why: with a column's block in one register (the one-row form), the 8 int32
+// lane sums of every column and block must be added across lanes before the
+// block's FMA; here a block of 16 columns is transposed once per call
+// (k-interleaved by 4: register g holds bytes 4g..4g+3 of each of the 16
+// columns) and every row reuses it: 8 vpdpbusd chained into one int32
+// accumulator per column, then one conversion, one scale multiply and one
+// FMA for 16 columns and a block.
+//
+// Same arithmetic, element by element, as the other forms (matmul_quant.cc's
+// header): the block's exact int32 dot product p = sum of w[e] * x[e],
+// computed here as the unsigned weights (Q8_0: w + 128; Q4_0: the codes
+// 0..15) times signed x, started from -128 (Q8_0) or -8 (Q4_0) times the
+// block's sum of x (BlockInits, once per call for all columns); then
+// acc = fma(float(p), f16(dw) * dx, acc) block by block, + bias at the end.
+// So the bits equal the one-row path's (batch invariance holds across the
+// switch; tests compare with a scalar reference).
+#ifndef INFERD_KERNELS_CPU_MATMUL_QUANT_PACKED_AVX512_H_
+#define INFERD_KERNELS_CPU_MATMUL_QUANT_PACKED_AVX512_H_
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+#include "kernels/cpu/matmul_quant_avx512.h"
+#include "kernels/quant_blocks.h"
+
+INFERD_ZMM_CODE_BEGIN
+
+namespace inferd::kernels::quant_avx512 {
+
+// Columns per strip (one zmm of fp32 or int32 lanes).
+constexpr int kStripCols = 16;
+// Rows per packed tile and strips packed (and computed) together: 4 x 2
+// tiles keep 8 int32 and 8 fp32 accumulators, 8 independent vpdpbusd chains.
+constexpr int kPackedRows = 4;
+constexpr int kStripsPerPass = 2;
+static_assert(kStripsPerPass == 2, "PackedColumns handles one leftover strip");
+// Fewer x rows than this take the one-row path (packing would not pay).
+constexpr int64_t kPackedMinRows = 2;
+
+// One 64-byte line of a packed strip.
+struct alignas(64) Line {
+  uint8_t bytes[64];
+};
+// Lines per block of a 16-column strip: 8 of k-interleaved unsigned
+// weights, 1 of the 16 fp32 scales.
+constexpr int kLinesPerBlock = 9;
+
+// -128 (Q8_0) or -8 (Q4_0) as a shift: the start of each dot product.
+template <typename Block>
+constexpr int kInitShift = std::is_same_v<Block, BlockQ8_0> ? 7 : 3;
+
+// init [m, k / 32] int32 for rows [i0, i1) of q [m, k] int8: -(the block's
+// sum of x) << kInitShift, exact (|sum| <= 4064).
+template <typename Block>
+INFERD_AVX512_VNNI void BlockInits(const int8_t* q, int64_t k, int64_t i0, int64_t i1,
+                                   int32_t* init) {
+  const int64_t nb = k / kQuantBlockElems;
+  const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80));
+  for (int64_t i = i0; i < i1; ++i) {
+    for (int64_t b = 0; b < nb; ++b) {
+      // x + 128 as unsigned bytes, summed by vpsadbw in 4 groups of 8.
+      const __m256i u = _mm256_xor_si256(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + i * k + b * kQuantBlockElems)),
+          bias);
+      const __m256i s = _mm256_sad_epu8(u, _mm256_setzero_si256());
+      const __m128i h = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+      const int64_t sum = _mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1) - 128 * kQuantBlockElems;
+      init[i * nb + b] = -static_cast<int32_t>(sum * (1 << kInitShift<Block>));
+    }
+  }
+}
+
+// A block's 32 unsigned weights in element order: Q8_0's w + 128, Q4_0's codes.
+INFERD_AVX512_VNNI inline __m256i UnsignedBlock(const BlockQ8_0& b) {
+  return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)),
+                          _mm256_set1_epi8(static_cast<char>(0x80)));
+}
+INFERD_AVX512_VNNI inline __m256i UnsignedBlock(const BlockQ4_0& b) {
+  const __m256i both =
+      _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs)));
+  return _mm256_and_si256(_mm256_srlv_epi64(both, _mm256_setr_epi64x(0, 0, 4, 4)),
+                          _mm256_set1_epi8(0x0F));
+}
+
+// vpermt2d indices of the 16 x 8 dword transpose in PackBlock (lane L of a
+// result takes lane idx & 15 of the first source, or of the second when
+// idx & 16). Level 1 merges [col 2j | col 2j + 1] pairs into 4 columns x 4
+// groups (h: groups 0-3 or 4-7), level 2 into 8 columns x 2 groups, level 3
+// into 16 columns x 1 group.
+struct TransposeIndex {
+  alignas(64) int32_t l1[2][16];
+  alignas(64) int32_t l2[2][16];
+  alignas(64) int32_t l3[2][16];
+  constexpr TransposeIndex() : l1{}, l2{}, l3{} {
+    for (int h = 0; h < 2; ++h) {
+      for (int g = 0; g < 4; ++g) {
+        for (int c = 0; c < 4; ++c) l1[h][g * 4 + c] = (c >= 2 ? 16 : 0) + (c % 2) * 8 + 4 * h + g;
+      }
+      for (int g = 0; g < 2; ++g) {
+        for (int c = 0; c < 8; ++c) l2[h][g * 8 + c] = (c >= 4 ? 16 : 0) + (2 * h + g) * 4 + c % 4;
+      }
+      for (int c = 0; c < 16; ++c) l3[h][c] = (c >= 8 ? 16 : 0) + h * 8 + c % 8;
+    }
+  }
+};
+inline constexpr TransposeIndex kTranspose{};
+
+// Block b of the 16 columns whose blocks start col_step blocks apart, into
+// 9 lines: line g (0..7) lane c = bytes 4g..4g+3 of column c's unsigned
+// weights; line 8 = the 16 scales as fp32.
+template <typename Block>
+INFERD_AVX512_VNNI inline void PackBlock(const Block* w, int64_t col_step, int64_t b, Line* out) {
+  __m512i z[8];
+#pragma GCC unroll 8
+  for (int j = 0; j < 8; ++j) {
+    z[j] = _mm512_inserti64x4(_mm512_castsi256_si512(UnsignedBlock(w[(2 * j) * col_step + b])),
+                              UnsignedBlock(w[(2 * j + 1) * col_step + b]), 1);
+  }
+  __m512i t1[4][2];  // [column quad][group half]
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {
+      t1[i][h] =
+          _mm512_permutex2var_epi32(z[2 * i], _mm512_load_si512(kTranspose.l1[h]), z[2 * i + 1]);
+    }
+  }
+  __m512i t2[2][2][2];  // [column octet][group half][group quarter]
+#pragma GCC unroll 2
+  for (int i = 0; i < 2; ++i) {
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {
+#pragma GCC unroll 2
+      for (int q = 0; q < 2; ++q) {
+        t2[i][h][q] = _mm512_permutex2var_epi32(t1[2 * i][h], _mm512_load_si512(kTranspose.l2[q]),
+                                                t1[2 * i + 1][h]);
+      }
+    }
+  }
+#pragma GCC unroll 2
+  for (int h = 0; h < 2; ++h) {
+#pragma GCC unroll 2
+    for (int q = 0; q < 2; ++q) {
+#pragma GCC unroll 2
+      for (int g = 0; g < 2; ++g) {
+        _mm512_store_si512(out + 4 * h + 2 * q + g,
+                           _mm512_permutex2var_epi32(
+                               t2[0][h][q], _mm512_load_si512(kTranspose.l3[g]), t2[1][h][q]));
+      }
+    }
+  }
+  alignas(32) uint16_t d[kStripCols];
+#pragma GCC unroll 16
+  for (int c = 0; c < kStripCols; ++c) d[c] = w[c * col_step + b].d;
+  _mm512_store_ps(out + 8, _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(d))));
+}
+
+// NR rows starting at row i (x: int8 rows, their scales and BlockInits) by
+// NV packed 16-column strips (lines: NV x 9 per block); out rows n apart.
+template <int NR, int NV>
+INFERD_AVX512_VNNI inline void PackedTile(XRows x, const int32_t* init, int64_t i,
+                                          const Line* strip, const float* bias, float* out,
+                                          int64_t n) {
+  const int64_t k = x.k;
+  const int64_t nb = k / kQuantBlockElems;
+  const int8_t* xq = x.q + i * k;
+  const float* xd = x.d + i * nb;
+  const int32_t* xi = init + i * nb;
+  __m512 acc[NR][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < NR; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    const Line* lines = strip + b * kLinesPerBlock * NV;
+    __m512i dot[NR][NV];
+#pragma GCC unroll 8
+    for (int r = 0; r < NR; ++r) {
+      const __m512i start = _mm512_set1_epi32(xi[r * nb + b]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) dot[r][v] = start;
+    }
+#pragma GCC unroll 8
+    for (int g = 0; g < 8; ++g) {
+#pragma GCC unroll 8
+      for (int r = 0; r < NR; ++r) {
+        int32_t x4;
+        __builtin_memcpy(&x4, xq + r * k + b * kQuantBlockElems + 4 * g, 4);
+        const __m512i xb = _mm512_set1_epi32(x4);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) {
+          dot[r][v] =
+              _mm512_dpbusd_epi32(dot[r][v], _mm512_load_si512(lines + v * kLinesPerBlock + g), xb);
+        }
+      }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < NR; ++r) {
+      const __m512 dx = _mm512_set1_ps(xd[r * nb + b]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        const __m512 scale = _mm512_mul_ps(_mm512_load_ps(lines + v * kLinesPerBlock + 8), dx);
+        acc[r][v] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[r][v]), scale, acc[r][v]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < NR; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      const __m512 s = bias != nullptr
+                           ? _mm512_add_ps(acc[r][v], _mm512_loadu_ps(bias + v * kStripCols))
+                           : acc[r][v];
+      _mm512_storeu_ps(out + r * n + v * kStripCols, s);
+    }
+  }
+}
+
+// The last `rows` (< kPackedRows) rows: one tile of that many rows, the
+// same arithmetic per element.
+template <int NV, int R = kPackedRows - 1>
+INFERD_AVX512_VNNI inline void LastRows(int64_t rows, XRows x, const int32_t* init, int64_t i,
+                                        const Line* strip, const float* bias, float* out,
+                                        int64_t n) {
+  if (rows == R) {
+    PackedTile<R, NV>(x, init, i, strip, bias, out, n);
+  } else if constexpr (R > 1) {
+    LastRows<NV, R - 1>(rows, x, init, i, strip, bias, out, n);
+  }
+}
+
+// All m rows of NV packed strips, kPackedRows at a time, then the rest.
+template <int NV>
+INFERD_AVX512_VNNI inline void PackedRows(XRows x, const int32_t* init, int64_t m,
+                                          const Line* strip, const float* bias, float* out,
+                                          int64_t n) {
+  int64_t i = 0;
+  for (; i + kPackedRows <= m; i += kPackedRows) {
+    PackedTile<kPackedRows, NV>(x, init, i, strip, bias, out + i * n, n);
+  }
+  if (i < m) LastRows<NV>(m - i, x, init, i, strip, bias, out + i * n, n);
+}
+
+// Columns [j_begin, j_begin + 16 * strips) of all m rows, kStripsPerPass
+// strips at a time: packed once into this thread's buffer, then every row.
+template <typename Block>
+INFERD_AVX512_VNNI void PackedColumns(XRows x, const int32_t* init, int64_t m, const Block* w,
+                                      const float* bias, int64_t n, float* out, int64_t j_begin,
+                                      int64_t strips) {
+  const int64_t nb = x.k / kQuantBlockElems;
+  thread_local std::vector<Line> buffer;
+  const int64_t lines = nb * kLinesPerBlock * kStripsPerPass;
+  if (static_cast<int64_t>(buffer.size()) < lines) buffer.resize(static_cast<size_t>(lines));
+  for (int64_t s = 0; s < strips; s += kStripsPerPass) {
+    const int64_t nv = std::min<int64_t>(kStripsPerPass, strips - s);
+    const int64_t j = j_begin + s * kStripCols;
+    for (int64_t b = 0; b < nb; ++b) {
+      for (int64_t v = 0; v < nv; ++v) {
+        PackBlock(w + (j + v * kStripCols) * nb, nb, b,
+                  buffer.data() + (b * nv + v) * kLinesPerBlock);
+      }
+    }
+    const float* bj = bias != nullptr ? bias + j : nullptr;
+    if (nv == kStripsPerPass) {
+      PackedRows<kStripsPerPass>(x, init, m, buffer.data(), bj, out + j, n);
+    } else {
+      PackedRows<1>(x, init, m, buffer.data(), bj, out + j, n);
+    }
+  }
+}
+
+}  // namespace inferd::kernels::quant_avx512
+
+INFERD_ZMM_CODE_END
+
+#endif  // INFERD_KERNELS_CPU_MATMUL_QUANT_PACKED_AVX512_H_
