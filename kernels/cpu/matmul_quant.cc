@@ -43,6 +43,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "common/check.h"
@@ -286,8 +287,193 @@ void ManyRowColumns(XRows x, int64_t m, const typename Q::Block* w, const float*
   }
 }
 
-// init: quant_avx512::BlockInits of x, made when the packed strips run (see
-// MatmulQuantized), else null.
+// x rows per call from which the many-rows forms repack w into strips
+// (matmul_quant_packed_avx512.h; the ymm strips below): one row streams w.
+constexpr int64_t kPackedMinRows = 2;
+
+// init [m, k / 32] int32 for rows [i0, i1) of q [m, k] int8: -(the block's
+// sum of x) << shift, exact (|sum| <= 4064): where a packed strip's block
+// dot product starts when its weights are offset to unsigned (Q4_0's codes
+// are w + 8, the zmm strips' Q8_0 w + 128).
+void BlockInits(const int8_t* q, int64_t k, int64_t i0, int64_t i1, int shift, int32_t* init) {
+  const int64_t nb = k / kQuantBlockElems;
+  const __m256i offset = _mm256_set1_epi8(static_cast<char>(0x80));
+  for (int64_t i = i0; i < i1; ++i) {
+    for (int64_t b = 0; b < nb; ++b) {
+      // x + 128 as unsigned bytes, summed by vpsadbw in 4 groups of 8.
+      const __m256i u = _mm256_xor_si256(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + i * k + b * kQuantBlockElems)),
+          offset);
+      const __m256i s = _mm256_sad_epu8(u, _mm256_setzero_si256());
+      const __m128i h = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+      const int64_t sum = _mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1) - 128 * kQuantBlockElems;
+      init[i * nb + b] = -static_cast<int32_t>(sum * (int64_t{1} << shift));
+    }
+  }
+}
+
+// The ymm forms' strips: w repacked per call into strips of 8 columns, one
+// column per lane (the zmm strips' layout at half width). Per block 9 lines
+// of 32 bytes: line g (0..7) lane c = bytes 4g..4g+3 of column c's weights
+// in element order (Q8_0 signed as stored, Q4_0 the codes 0..15), line 8
+// the 8 scales as fp32. Each row then costs per block and 8 columns 8
+// pair-sum steps into one int32 sum per column (Q8_0 adds the sign step of
+// the one-row form), one conversion, one multiply and one FMA, instead of 8
+// lane-sum reductions.
+struct alignas(32) Line32 {
+  uint8_t bytes[32];
+};
+constexpr int kYmmStripCols = 8;
+constexpr int kYmmLinesPerBlock = 9;
+// Rows per ymm strip tile (2 x 2 strips: 4 int32 and 4 fp32 accumulators).
+constexpr int kYmmRows = 2;
+constexpr int kYmmStrips = 1;
+
+// Block b of the 8 columns whose blocks start col_step blocks apart, packed
+// into 9 lines (an 8 x 8 transpose of dwords).
+template <typename Q>
+inline void PackBlock8(const typename Q::Block* w, int64_t col_step, int64_t b, Line32* out) {
+  __m256i r[8];
+#pragma GCC unroll 8
+  for (int c = 0; c < 8; ++c) {
+    if constexpr (std::is_same_v<Q, Q8_0>) {
+      r[c] = Q::Load(w[c * col_step + b]).w;
+    } else {
+      r[c] = Q::Load(w[c * col_step + b]).codes;
+    }
+  }
+  __m256i t[8], u[8];
+#pragma GCC unroll 4
+  for (int p = 0; p < 4; ++p) {
+    t[2 * p] = _mm256_unpacklo_epi32(r[2 * p], r[2 * p + 1]);
+    t[2 * p + 1] = _mm256_unpackhi_epi32(r[2 * p], r[2 * p + 1]);
+  }
+  // u[4h + q]: columns 4h..4h+3, groups {q, q + 4} (q = 0..3).
+#pragma GCC unroll 2
+  for (int h = 0; h < 2; ++h) {
+    u[4 * h + 0] = _mm256_unpacklo_epi64(t[4 * h], t[4 * h + 2]);
+    u[4 * h + 1] = _mm256_unpackhi_epi64(t[4 * h], t[4 * h + 2]);
+    u[4 * h + 2] = _mm256_unpacklo_epi64(t[4 * h + 1], t[4 * h + 3]);
+    u[4 * h + 3] = _mm256_unpackhi_epi64(t[4 * h + 1], t[4 * h + 3]);
+  }
+  auto* lines = reinterpret_cast<__m256i*>(out);
+#pragma GCC unroll 4
+  for (int q = 0; q < 4; ++q) {
+    _mm256_store_si256(lines + q, _mm256_permute2x128_si256(u[q], u[4 + q], 0x20));
+    _mm256_store_si256(lines + 4 + q, _mm256_permute2x128_si256(u[q], u[4 + q], 0x31));
+  }
+  _mm256_store_ps(reinterpret_cast<float*>(out + 8),
+                  _mm256_cvtph_ps(GatherScales<8>(w, col_step, b)));
+}
+
+// NR rows from row i by NV ymm strips (NV x 9 lines per block); out rows n
+// apart. init: BlockInits with shift 3 for Q4_0; Q8_0 starts from zero.
+template <typename Q, DotIsa I, int NR, int NV>
+inline void YmmStripTile(XRows x, const int32_t* init, int64_t i, const Line32* strip,
+                         const float* bias, float* out, int64_t n) {
+  const int64_t k = x.k;
+  const int64_t nb = k / kQuantBlockElems;
+  const int8_t* xq = x.q + i * k;
+  const float* xd = x.d + i * nb;
+  __m256 acc[NR][NV];
+#pragma GCC unroll 4
+  for (int r = 0; r < NR; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_ps();
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    const auto* lines = reinterpret_cast<const __m256i*>(strip + b * kYmmLinesPerBlock * NV);
+    __m256i dot[NR][NV];
+#pragma GCC unroll 4
+    for (int r = 0; r < NR; ++r) {
+      const __m256i start = std::is_same_v<Q, Q8_0> ? _mm256_setzero_si256()
+                                                    : _mm256_set1_epi32(init[(i + r) * nb + b]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) dot[r][v] = start;
+    }
+#pragma GCC unroll 8
+    for (int g = 0; g < 8; ++g) {
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        const __m256i wv = _mm256_load_si256(lines + v * kYmmLinesPerBlock + g);
+        // Q8_0: |w| . (x * sign(w)); Q4_0: codes . x.
+        const __m256i a = std::is_same_v<Q, Q8_0> ? _mm256_sign_epi8(wv, wv) : wv;
+#pragma GCC unroll 4
+        for (int r = 0; r < NR; ++r) {
+          int32_t x4;
+          __builtin_memcpy(&x4, xq + r * k + b * kQuantBlockElems + 4 * g, 4);
+          const __m256i xb = _mm256_set1_epi32(x4);
+          dot[r][v] =
+              DotU8S8<I>(dot[r][v], a, std::is_same_v<Q, Q8_0> ? _mm256_sign_epi8(xb, wv) : xb);
+        }
+      }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < NR; ++r) {
+      const __m256 dx = _mm256_broadcast_ss(xd + r * nb + b);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        const __m256 scale = _mm256_mul_ps(
+            _mm256_load_ps(reinterpret_cast<const float*>(lines + v * kYmmLinesPerBlock + 8)), dx);
+        acc[r][v] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[r][v]), scale, acc[r][v]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < NR; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      const __m256 s = bias != nullptr
+                           ? _mm256_add_ps(acc[r][v], _mm256_loadu_ps(bias + v * kYmmStripCols))
+                           : acc[r][v];
+      _mm256_storeu_ps(out + r * n + v * kYmmStripCols, s);
+    }
+  }
+}
+
+// All m rows of NV ymm strips, kYmmRows at a time, then the last row.
+template <typename Q, DotIsa I, int NV>
+void YmmStripRows(XRows x, const int32_t* init, int64_t m, const Line32* strip, const float* bias,
+                  float* out, int64_t n) {
+  static_assert(kYmmRows == 2, "one leftover row at most");
+  int64_t i = 0;
+  for (; i + kYmmRows <= m; i += kYmmRows) {
+    YmmStripTile<Q, I, kYmmRows, NV>(x, init, i, strip, bias, out + i * n, n);
+  }
+  if (i < m) YmmStripTile<Q, I, 1, NV>(x, init, i, strip, bias, out + i * n, n);
+}
+
+// Columns [j_begin, j_begin + 8 * strips) of all m rows, kYmmStrips strips
+// at a time: packed once into this thread's buffer, then every row.
+template <typename Q, DotIsa I>
+void YmmStripColumns(XRows x, const int32_t* init, int64_t m, const typename Q::Block* w,
+                     const float* bias, int64_t n, float* out, int64_t j_begin, int64_t strips) {
+  static_assert(kYmmStrips <= 2, "one leftover strip at most");
+  const int64_t nb = x.k / kQuantBlockElems;
+  thread_local std::vector<Line32> buffer;
+  const int64_t lines = nb * kYmmLinesPerBlock * kYmmStrips;
+  if (static_cast<int64_t>(buffer.size()) < lines) buffer.resize(static_cast<size_t>(lines));
+  for (int64_t s = 0; s < strips; s += kYmmStrips) {
+    const int64_t nv = std::min<int64_t>(kYmmStrips, strips - s);
+    const int64_t j = j_begin + s * kYmmStripCols;
+    for (int64_t b = 0; b < nb; ++b) {
+      for (int64_t v = 0; v < nv; ++v) {
+        PackBlock8<Q>(w + (j + v * kYmmStripCols) * nb, nb, b,
+                      buffer.data() + (b * nv + v) * kYmmLinesPerBlock);
+      }
+    }
+    const float* bj = bias != nullptr ? bias + j : nullptr;
+    if (nv == kYmmStrips) {
+      YmmStripRows<Q, I, kYmmStrips>(x, init, m, buffer.data(), bj, out + j, n);
+    } else {
+      YmmStripRows<Q, I, 1>(x, init, m, buffer.data(), bj, out + j, n);
+    }
+  }
+}
+
+// Many rows (m >= kPackedMinRows) run on packed strips: 16 columns wide on
+// zmm, 8 on ymm, the last columns (fewer than a strip) on the one-row tile
+// row by row. init: BlockInits of x for those strips (null for Q8_0 on ymm).
 template <typename Q, DotIsa I>
 void Run(XRows x, const int32_t* init, int64_t m, const void* w, const float* bias, int64_t n,
          float* out) {
@@ -296,18 +482,19 @@ void Run(XRows x, const int32_t* init, int64_t m, const void* w, const float* bi
   ParallelFor(col_tiles, GrainFor(2 * m * x.k * kCols), [&](int64_t b, int64_t e) {
     const int64_t j_begin = b * kCols;
     const int64_t j_end = std::min(n, e * kCols);
-    if (m == 1) {
+    if (m < kPackedMinRows) {
       RowColumns<Q, I>(x, blocks, bias, out, j_begin, j_end);
       return;
     }
     int64_t j = j_begin;
     if constexpr (I == DotIsa::kAvx512Vnni) {
-      if (init != nullptr) {
-        const int64_t strips = (j_end - j) / quant_avx512::kStripCols;
-        quant_avx512::PackedColumns(x, init, m, blocks, bias, n, out, j, strips);
-        j += strips * quant_avx512::kStripCols;
-      }
+      const int64_t strips = (j_end - j) / quant_avx512::kStripCols;
+      quant_avx512::PackedColumns(x, init, m, blocks, bias, n, out, j, strips);
+      j += strips * quant_avx512::kStripCols;
     }
+    const int64_t strips = (j_end - j) / kYmmStripCols;
+    YmmStripColumns<Q, I>(x, init, m, blocks, bias, n, out, j, strips);
+    j += strips * kYmmStripCols;
     if (j < j_end) ManyRowColumns<Q, I>(x, m, blocks, bias, n, out, j, j_end);
   });
 }
@@ -315,28 +502,30 @@ void Run(XRows x, const int32_t* init, int64_t m, const void* w, const float* bi
 template <typename Q>
 void RunIsa(XRows x, int64_t m, const void* w, const float* bias, int64_t n, float* out,
             DotIsa isa) {
+  // The packed strips' dot-product starts, once per call for all columns:
+  // the zmm strips offset both types' weights to unsigned, the ymm ones
+  // only Q4_0's (Q8_0 keeps the one-row form's sign step there).
+  constexpr bool kQ8 = std::is_same_v<Q, Q8_0>;
+  thread_local std::vector<int32_t> inits;
+  const int32_t* init = nullptr;
+  if (m >= kPackedMinRows && (isa == DotIsa::kAvx512Vnni || !kQ8)) {
+    const int shift = kQ8 ? 7 : 3;  // -128 or -8 times the block's sum of x
+    const int64_t size = m * (x.k / kQuantBlockElems);
+    if (static_cast<int64_t>(inits.size()) < size) inits.resize(static_cast<size_t>(size));
+    int32_t* s = inits.data();
+    ParallelFor(m, GrainFor(4 * x.k),
+                [&](int64_t i0, int64_t i1) { BlockInits(x.q, x.k, i0, i1, shift, s); });
+    init = s;
+  }
   switch (isa) {
-    case DotIsa::kAvx512Vnni: {
-      // The packed strips' dot-product starts, once per call for all columns.
-      thread_local std::vector<int32_t> inits;
-      const int32_t* init = nullptr;
-      if (m >= quant_avx512::kPackedMinRows && n >= quant_avx512::kStripCols) {
-        const int64_t size = m * (x.k / kQuantBlockElems);
-        if (static_cast<int64_t>(inits.size()) < size) inits.resize(static_cast<size_t>(size));
-        int32_t* s = inits.data();
-        ParallelFor(m, GrainFor(4 * x.k), [&](int64_t i0, int64_t i1) {
-          quant_avx512::BlockInits<typename Q::Block>(x.q, x.k, i0, i1, s);
-        });
-        init = s;
-      }
+    case DotIsa::kAvx512Vnni:
       Run<Q, DotIsa::kAvx512Vnni>(x, init, m, w, bias, n, out);
       return;
-    }
     case DotIsa::kAvxVnni:
-      Run<Q, DotIsa::kAvxVnni>(x, nullptr, m, w, bias, n, out);
+      Run<Q, DotIsa::kAvxVnni>(x, init, m, w, bias, n, out);
       return;
     case DotIsa::kAvx2:
-      Run<Q, DotIsa::kAvx2>(x, nullptr, m, w, bias, n, out);
+      Run<Q, DotIsa::kAvx2>(x, init, m, w, bias, n, out);
       return;
   }
 }

@@ -15,7 +15,7 @@
 // header): the block's exact int32 dot product p = sum of w[e] * x[e],
 // computed here as the unsigned weights (Q8_0: w + 128; Q4_0: the codes
 // 0..15) times signed x, started from -128 (Q8_0) or -8 (Q4_0) times the
-// block's sum of x (BlockInits, once per call for all columns); then
+// block's sum of x (matmul_quant.cc's BlockInits, once per call); then
 // acc = fma(float(p), f16(dw) * dx, acc) block by block, + bias at the end.
 // So the bits equal the one-row path's (batch invariance holds across the
 // switch; tests compare with a scalar reference).
@@ -43,8 +43,6 @@ constexpr int kStripCols = 16;
 constexpr int kPackedRows = 4;
 constexpr int kStripsPerPass = 2;
 static_assert(kStripsPerPass == 2, "PackedColumns handles one leftover strip");
-// Fewer x rows than this take the one-row path (packing would not pay).
-constexpr int64_t kPackedMinRows = 2;
 
 // One 64-byte line of a packed strip.
 struct alignas(64) Line {
@@ -53,31 +51,6 @@ struct alignas(64) Line {
 // Lines per block of a 16-column strip: 8 of k-interleaved unsigned
 // weights, 1 of the 16 fp32 scales.
 constexpr int kLinesPerBlock = 9;
-
-// -128 (Q8_0) or -8 (Q4_0) as a shift: the start of each dot product.
-template <typename Block>
-constexpr int kInitShift = std::is_same_v<Block, BlockQ8_0> ? 7 : 3;
-
-// init [m, k / 32] int32 for rows [i0, i1) of q [m, k] int8: -(the block's
-// sum of x) << kInitShift, exact (|sum| <= 4064).
-template <typename Block>
-INFERD_AVX512_VNNI void BlockInits(const int8_t* q, int64_t k, int64_t i0, int64_t i1,
-                                   int32_t* init) {
-  const int64_t nb = k / kQuantBlockElems;
-  const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80));
-  for (int64_t i = i0; i < i1; ++i) {
-    for (int64_t b = 0; b < nb; ++b) {
-      // x + 128 as unsigned bytes, summed by vpsadbw in 4 groups of 8.
-      const __m256i u = _mm256_xor_si256(
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + i * k + b * kQuantBlockElems)),
-          bias);
-      const __m256i s = _mm256_sad_epu8(u, _mm256_setzero_si256());
-      const __m128i h = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-      const int64_t sum = _mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1) - 128 * kQuantBlockElems;
-      init[i * nb + b] = -static_cast<int32_t>(sum * (1 << kInitShift<Block>));
-    }
-  }
-}
 
 // A block's 32 unsigned weights in element order: Q8_0's w + 128, Q4_0's codes.
 INFERD_AVX512_VNNI inline __m256i UnsignedBlock(const BlockQ8_0& b) {
@@ -164,7 +137,7 @@ INFERD_AVX512_VNNI inline void PackBlock(const Block* w, int64_t col_step, int64
   _mm512_store_ps(out + 8, _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(d))));
 }
 
-// NR rows starting at row i (x: int8 rows, their scales and BlockInits) by
+// NR rows starting at row i (x: int8 rows, their scales and block inits) by
 // NV packed 16-column strips (lines: NV x 9 per block); out rows n apart.
 template <int NR, int NV>
 INFERD_AVX512_VNNI inline void PackedTile(XRows x, const int32_t* init, int64_t i,
