@@ -60,6 +60,37 @@ SubtreeMemo& Memo() {
 
 }  // namespace
 
+// The growing tables of a finished walker, emptied, for the next grammar's
+// walker: grown afresh they cost a page fault per 4 KiB and a copy per
+// doubling, on exactly the walks that make the mask tail (a grammar's
+// first masks).
+struct TokenMaskWalker::Tables {
+  StackArena arena;
+  std::vector<StackSet> sets;
+  absl::flat_hash_map<std::vector<int32_t>, int32_t> set_index;
+  std::vector<int32_t> step;
+  std::vector<uint8_t> flags;
+  std::vector<Successor> successor;
+  std::vector<char> successor_known;
+  std::vector<std::array<int64_t, kBoundedForms + 1>> forms;
+};
+
+namespace {
+
+constexpr size_t kMaxPooledTables = 4;
+
+struct TablePool {
+  absl::Mutex mu;
+  std::vector<std::unique_ptr<TokenMaskWalker::Tables>> free ABSL_GUARDED_BY(mu);
+};
+
+TablePool& Pool() {
+  static auto* pool = new TablePool();
+  return *pool;
+}
+
+}  // namespace
+
 int32_t TokenMaskWalker::Intern(StackSet&& set) {
   set_key_.assign(set.stacks.begin(), set.stacks.end());
   std::sort(set_key_.begin(), set_key_.end());
@@ -462,7 +493,40 @@ int64_t TokenMaskWalker::CanonicalForm(int32_t x, int bound) {
 }
 
 TokenMaskWalker::TokenMaskWalker(const GrammarAutomaton& automaton, const TokenVocabulary& vocab)
-    : a_(automaton), vocab_(vocab), trie_(vocab.trie()), stepper_(&automaton, &arena_) {}
+    : a_(automaton), vocab_(vocab), trie_(vocab.trie()), stepper_(&automaton, &arena_) {
+  std::unique_ptr<Tables> t;
+  {
+    TablePool& pool = Pool();
+    absl::MutexLock lock(&pool.mu);
+    if (pool.free.empty()) return;
+    t = std::move(pool.free.back());
+    pool.free.pop_back();
+  }
+  arena_ = std::move(t->arena);
+  sets_ = std::move(t->sets);
+  set_index_ = std::move(t->set_index);
+  step_ = std::move(t->step);
+  flags_ = std::move(t->flags);
+  successor_ = std::move(t->successor);
+  successor_known_ = std::move(t->successor_known);
+  forms_ = std::move(t->forms);
+}
+
+TokenMaskWalker::~TokenMaskWalker() {
+  Clear();
+  auto t = std::make_unique<Tables>();
+  t->arena = std::move(arena_);
+  t->sets = std::move(sets_);
+  t->set_index = std::move(set_index_);
+  t->step = std::move(step_);
+  t->flags = std::move(flags_);
+  t->successor = std::move(successor_);
+  t->successor_known = std::move(successor_known_);
+  t->forms = std::move(forms_);
+  TablePool& pool = Pool();
+  absl::MutexLock lock(&pool.mu);
+  if (pool.free.size() < kMaxPooledTables) pool.free.push_back(std::move(t));
+}
 
 void TokenMaskWalker::Clear() {
   arena_.Truncate(0);
