@@ -297,12 +297,27 @@ std::unique_ptr<TokenMaskEntry> TokenMaskWalker::Run(const int32_t* key, int n,
     skip_to(begin);
     for (; f < filter->size() && (*filter)[f] < end; ++f) fn((*filter)[f]);
   };
-  auto add_uncertain = [&](int32_t r) { uncertain.push_back(r); };
+  // Appends the ranks in [begin, end) that are asked about to `out` (a
+  // dead subtree below a return: thousands at once under whitespace).
+  auto each_uncertain = [&](int32_t begin, int32_t end, std::vector<int32_t>& out) {
+    if (begin >= end) return;
+    if (filter == nullptr) {
+      const size_t at = out.size();
+      out.resize(at + static_cast<size_t>(end - begin));
+      for (int32_t r = begin; r < end; ++r) out[at + static_cast<size_t>(r - begin)] = r;
+      return;
+    }
+    skip_to(begin);
+    const auto first = filter->begin() + static_cast<std::ptrdiff_t>(f);
+    const auto last = std::lower_bound(first, filter->end(), end);
+    out.insert(out.end(), first, last);
+    f = static_cast<size_t>(last - filter->begin());
+  };
   int64_t decided = 0;
   const auto& nodes = trie_.nodes();
   auto n_nodes = static_cast<int32_t>(nodes.size());
   // The walk of nodes [begin, end) (whole subtrees), results into the sinks.
-  auto walk = [&](int32_t begin, int32_t end, auto&& accept, auto&& add_uncertain) {
+  auto walk = [&](int32_t begin, int32_t end, auto&& accept, std::vector<int32_t>& unc) {
     for (int32_t i = begin; i < end;) {
       const TokenTrie::Node& node = nodes[static_cast<size_t>(i)];
       if (filter != nullptr) {
@@ -323,10 +338,10 @@ std::unique_ptr<TokenMaskEntry> TokenMaskWalker::Run(const int32_t* key, int n,
       if (is_live || below(x)) {
         each(node.rank_begin, node.own_rank_end, accept);
       } else if (pending[d - 1]) {
-        each(node.rank_begin, node.own_rank_end, add_uncertain);
+        each_uncertain(node.rank_begin, node.own_rank_end, unc);
       }
       if (!is_live) {
-        if (pending[d]) each(node.own_rank_end, node.sub_rank_end, add_uncertain);
+        if (pending[d]) each_uncertain(node.own_rank_end, node.sub_rank_end, unc);
         i = node.end;
       } else if (node.summary >= 0 && QuickDecides(x, trie_.summary(node.summary))) {
         each(node.own_rank_end, node.sub_rank_end, accept);
@@ -348,7 +363,7 @@ std::unique_ptr<TokenMaskEntry> TokenMaskWalker::Run(const int32_t* key, int n,
     }
   };
   if (filter != nullptr) {
-    walk(0, n_nodes, accept, add_uncertain);
+    walk(0, n_nodes, accept, uncertain);
   } else {
     // Root children one by one: a large subtree entered in a set whose
     // canonical form was seen before (this grammar or another) reuses
@@ -356,7 +371,7 @@ std::unique_ptr<TokenMaskEntry> TokenMaskWalker::Run(const int32_t* key, int n,
     for (int32_t i = 0; i < n_nodes; i = nodes[static_cast<size_t>(i)].end) {
       const TokenTrie::Node& node = nodes[static_cast<size_t>(i)];
       if (node.end - i < kMemoMinNodes) {
-        walk(i, node.end, accept, add_uncertain);
+        walk(i, node.end, accept, uncertain);
         continue;
       }
       const int32_t x = StepTo(ids[0], node.byte);
@@ -364,7 +379,7 @@ std::unique_ptr<TokenMaskEntry> TokenMaskWalker::Run(const int32_t* key, int n,
       // that far give equal results.
       const int64_t form = live(x) ? CanonicalForm(x, FormBound(trie_.bytes_below(i))) : -1;
       if (form < 0) {
-        walk(i, node.end, accept, add_uncertain);
+        walk(i, node.end, accept, uncertain);
         continue;
       }
       const std::pair<int64_t, int32_t> key(form, i);
@@ -381,7 +396,7 @@ std::unique_ptr<TokenMaskEntry> TokenMaskWalker::Run(const int32_t* key, int n,
         auto fresh = std::make_shared<SubtreeResult>();
         walk(
             i, node.end, [&](int32_t r) { fresh->accepted_ids.push_back(trie_.id(r)); },
-            [&](int32_t r) { fresh->uncertain_ranks.push_back(r); });
+            fresh->uncertain_ranks);
         if (fresh->accepted_ids.size() > words / 4) {  // ORing words beats setting bits
           fresh->accepted_bits.assign(words, 0);
           for (int32_t id : fresh->accepted_ids) {
