@@ -544,7 +544,7 @@ TokenMaskWalker::~TokenMaskWalker() {
 }
 
 void TokenMaskWalker::Clear() {
-  arena_.Truncate(0);
+  arena_.Clear();
   sets_.clear();
   set_index_.clear();
   step_.clear();
