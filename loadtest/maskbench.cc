@@ -6,7 +6,7 @@
 //   build/maskbench DIR [--limit N] [--filter SUBSTR] [--timeout-s S]
 //       [--jobs 1] [--chunk 64] [--mem-limit-gb 8] [--tokenizer DIR]
 //       [--json OUT] [--failures OUT.jsonl] [--max-features 40]
-//       [--max-errors 30] [--compact] [--shuffle SEED]
+//       [--max-errors 30] [--compact] [--shuffle SEED] [--cpu-clock]
 //
 // DIR holds MaskBench's data/*.json files (github:guidance-ai/jsonschemabench,
 // maskbench/data; never part of this repository). The protocol per file is
@@ -74,6 +74,7 @@ struct Options {
   int max_features = 40;
   int max_errors = 30;
   bool compact = false;       // JSON whitespace not allowed (default: allowed, as MaskBench)
+  bool cpu_clock = false;     // TBM by the thread's CPU clock (A/B runs on a shared machine)
   int64_t shuffle_seed = -1;  // -1: sorted order
   std::string crash_on;       // test hook (--test-crash-on SUBSTR)
 };
@@ -83,7 +84,7 @@ struct Options {
                "usage: maskbench DIR [--limit N] [--filter SUBSTR] [--timeout-s S] [--jobs N] "
                "[--chunk N] [--mem-limit-gb G] [--tokenizer DIR] [--json OUT] "
                "[--failures OUT.jsonl] [--max-features N] [--max-errors N] [--compact] "
-               "[--shuffle SEED]\n");
+               "[--shuffle SEED] [--cpu-clock]\n");
   std::exit(2);
 }
 
@@ -134,6 +135,8 @@ Options Parse(int argc, char** argv) {
       o.shuffle_seed = integer();
     } else if (a == "--compact") {
       o.compact = true;
+    } else if (a == "--cpu-clock") {
+      o.cpu_clock = true;
     } else if (a == "--test-crash-on") {
       o.crash_on = next();
     } else if (!a.empty() && a[0] == '-') {
@@ -258,6 +261,7 @@ int main(int argc, char** argv) {
   run.tokenizer = tokenizer->get();
   run.timeout = absl::Seconds(opt.timeout_s);
   run.allow_whitespace = !opt.compact;
+  run.cpu_clock = opt.cpu_clock;
   run.crash_on = opt.crash_on;
   std::fprintf(stderr,
                "maskbench: %zu schema files, tokenizer %s (%d ids), timeout %.0f s, %d job(s)\n",

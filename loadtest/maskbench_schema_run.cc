@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -20,6 +21,12 @@ using Clock = std::chrono::steady_clock;
 
 int64_t NsSince(Clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
+}
+
+int64_t ThreadCpuNs() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec;
 }
 
 std::string Basename(const std::string& path) {
@@ -135,13 +142,14 @@ SchemaResult RunSchemaFile(const std::string& path, const SchemaRunOptions& opti
     for (size_t t = 0; t < ids.size(); ++t) {
       const int32_t id = ids[t];
       const Clock::time_point ts = Clock::now();
+      const int64_t cpu0 = options.cpu_clock ? ThreadCpuNs() : 0;
       matcher.FillNextTokenBitmask(bitmask.data());
       bool ok = ((bitmask[static_cast<size_t>(id) / 32] >> (id % 32)) & 1u) != 0;
       if (ok && !matcher.AcceptToken(id)) {
         ok = false;
         disagree = true;
       }
-      r.mask_ns.push_back(NsSince(ts));
+      r.mask_ns.push_back(options.cpu_clock ? ThreadCpuNs() - cpu0 : NsSince(ts));
       if (!ok) {
         accepted = false;
         refused_at = static_cast<int>(t);

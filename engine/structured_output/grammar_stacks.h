@@ -46,6 +46,11 @@ class StackArena {
   size_t size() const { return nodes_.size(); }
   // Forgets the stacks interned since size() was `n`.
   void Truncate(size_t n);
+  // Forgets every stack (one clear, not an erase per stack).
+  void Clear() {
+    nodes_.clear();
+    index_.clear();
+  }
 
  private:
   struct Node {

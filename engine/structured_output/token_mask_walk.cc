@@ -60,6 +60,37 @@ SubtreeMemo& Memo() {
 
 }  // namespace
 
+// The growing tables of a finished walker, emptied, for the next grammar's
+// walker: grown afresh they cost a page fault per 4 KiB and a copy per
+// doubling, on exactly the walks that make the mask tail (a grammar's
+// first masks).
+struct TokenMaskWalker::Tables {
+  StackArena arena;
+  std::vector<StackSet> sets;
+  absl::flat_hash_map<std::vector<int32_t>, int32_t> set_index;
+  std::vector<int32_t> step;
+  std::vector<uint8_t> flags;
+  std::vector<Successor> successor;
+  std::vector<char> successor_known;
+  std::vector<std::array<int64_t, kBoundedForms + 1>> forms;
+};
+
+namespace {
+
+constexpr size_t kMaxPooledTables = 4;
+
+struct TablePool {
+  absl::Mutex mu;
+  std::vector<std::unique_ptr<TokenMaskWalker::Tables>> free ABSL_GUARDED_BY(mu);
+};
+
+TablePool& Pool() {
+  static auto* pool = new TablePool();
+  return *pool;
+}
+
+}  // namespace
+
 int32_t TokenMaskWalker::Intern(StackSet&& set) {
   set_key_.assign(set.stacks.begin(), set.stacks.end());
   std::sort(set_key_.begin(), set_key_.end());
@@ -266,12 +297,27 @@ std::unique_ptr<TokenMaskEntry> TokenMaskWalker::Run(const int32_t* key, int n,
     skip_to(begin);
     for (; f < filter->size() && (*filter)[f] < end; ++f) fn((*filter)[f]);
   };
-  auto add_uncertain = [&](int32_t r) { uncertain.push_back(r); };
+  // Appends the ranks in [begin, end) that are asked about to `out` (a
+  // dead subtree below a return: thousands at once under whitespace).
+  auto each_uncertain = [&](int32_t begin, int32_t end, std::vector<int32_t>& out) {
+    if (begin >= end) return;
+    if (filter == nullptr) {
+      const size_t at = out.size();
+      out.resize(at + static_cast<size_t>(end - begin));
+      for (int32_t r = begin; r < end; ++r) out[at + static_cast<size_t>(r - begin)] = r;
+      return;
+    }
+    skip_to(begin);
+    const auto first = filter->begin() + static_cast<std::ptrdiff_t>(f);
+    const auto last = std::lower_bound(first, filter->end(), end);
+    out.insert(out.end(), first, last);
+    f = static_cast<size_t>(last - filter->begin());
+  };
   int64_t decided = 0;
   const auto& nodes = trie_.nodes();
   auto n_nodes = static_cast<int32_t>(nodes.size());
   // The walk of nodes [begin, end) (whole subtrees), results into the sinks.
-  auto walk = [&](int32_t begin, int32_t end, auto&& accept, auto&& add_uncertain) {
+  auto walk = [&](int32_t begin, int32_t end, auto&& accept, std::vector<int32_t>& unc) {
     for (int32_t i = begin; i < end;) {
       const TokenTrie::Node& node = nodes[static_cast<size_t>(i)];
       if (filter != nullptr) {
@@ -292,10 +338,10 @@ std::unique_ptr<TokenMaskEntry> TokenMaskWalker::Run(const int32_t* key, int n,
       if (is_live || below(x)) {
         each(node.rank_begin, node.own_rank_end, accept);
       } else if (pending[d - 1]) {
-        each(node.rank_begin, node.own_rank_end, add_uncertain);
+        each_uncertain(node.rank_begin, node.own_rank_end, unc);
       }
       if (!is_live) {
-        if (pending[d]) each(node.own_rank_end, node.sub_rank_end, add_uncertain);
+        if (pending[d]) each_uncertain(node.own_rank_end, node.sub_rank_end, unc);
         i = node.end;
       } else if (node.summary >= 0 && QuickDecides(x, trie_.summary(node.summary))) {
         each(node.own_rank_end, node.sub_rank_end, accept);
@@ -317,7 +363,7 @@ std::unique_ptr<TokenMaskEntry> TokenMaskWalker::Run(const int32_t* key, int n,
     }
   };
   if (filter != nullptr) {
-    walk(0, n_nodes, accept, add_uncertain);
+    walk(0, n_nodes, accept, uncertain);
   } else {
     // Root children one by one: a large subtree entered in a set whose
     // canonical form was seen before (this grammar or another) reuses
@@ -325,7 +371,7 @@ std::unique_ptr<TokenMaskEntry> TokenMaskWalker::Run(const int32_t* key, int n,
     for (int32_t i = 0; i < n_nodes; i = nodes[static_cast<size_t>(i)].end) {
       const TokenTrie::Node& node = nodes[static_cast<size_t>(i)];
       if (node.end - i < kMemoMinNodes) {
-        walk(i, node.end, accept, add_uncertain);
+        walk(i, node.end, accept, uncertain);
         continue;
       }
       const int32_t x = StepTo(ids[0], node.byte);
@@ -333,7 +379,7 @@ std::unique_ptr<TokenMaskEntry> TokenMaskWalker::Run(const int32_t* key, int n,
       // that far give equal results.
       const int64_t form = live(x) ? CanonicalForm(x, FormBound(trie_.bytes_below(i))) : -1;
       if (form < 0) {
-        walk(i, node.end, accept, add_uncertain);
+        walk(i, node.end, accept, uncertain);
         continue;
       }
       const std::pair<int64_t, int32_t> key(form, i);
@@ -350,7 +396,7 @@ std::unique_ptr<TokenMaskEntry> TokenMaskWalker::Run(const int32_t* key, int n,
         auto fresh = std::make_shared<SubtreeResult>();
         walk(
             i, node.end, [&](int32_t r) { fresh->accepted_ids.push_back(trie_.id(r)); },
-            [&](int32_t r) { fresh->uncertain_ranks.push_back(r); });
+            fresh->uncertain_ranks);
         if (fresh->accepted_ids.size() > words / 4) {  // ORing words beats setting bits
           fresh->accepted_bits.assign(words, 0);
           for (int32_t id : fresh->accepted_ids) {
@@ -462,10 +508,43 @@ int64_t TokenMaskWalker::CanonicalForm(int32_t x, int bound) {
 }
 
 TokenMaskWalker::TokenMaskWalker(const GrammarAutomaton& automaton, const TokenVocabulary& vocab)
-    : a_(automaton), vocab_(vocab), trie_(vocab.trie()), stepper_(&automaton, &arena_) {}
+    : a_(automaton), vocab_(vocab), trie_(vocab.trie()), stepper_(&automaton, &arena_) {
+  std::unique_ptr<Tables> t;
+  {
+    TablePool& pool = Pool();
+    absl::MutexLock lock(&pool.mu);
+    if (pool.free.empty()) return;
+    t = std::move(pool.free.back());
+    pool.free.pop_back();
+  }
+  arena_ = std::move(t->arena);
+  sets_ = std::move(t->sets);
+  set_index_ = std::move(t->set_index);
+  step_ = std::move(t->step);
+  flags_ = std::move(t->flags);
+  successor_ = std::move(t->successor);
+  successor_known_ = std::move(t->successor_known);
+  forms_ = std::move(t->forms);
+}
+
+TokenMaskWalker::~TokenMaskWalker() {
+  Clear();
+  auto t = std::make_unique<Tables>();
+  t->arena = std::move(arena_);
+  t->sets = std::move(sets_);
+  t->set_index = std::move(set_index_);
+  t->step = std::move(step_);
+  t->flags = std::move(flags_);
+  t->successor = std::move(successor_);
+  t->successor_known = std::move(successor_known_);
+  t->forms = std::move(forms_);
+  TablePool& pool = Pool();
+  absl::MutexLock lock(&pool.mu);
+  if (pool.free.size() < kMaxPooledTables) pool.free.push_back(std::move(t));
+}
 
 void TokenMaskWalker::Clear() {
-  arena_.Truncate(0);
+  arena_.Clear();
   sets_.clear();
   set_index_.clear();
   step_.clear();

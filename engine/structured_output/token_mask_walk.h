@@ -37,6 +37,7 @@ namespace inferd::engine {
 class TokenMaskWalker {
  public:
   TokenMaskWalker(const GrammarAutomaton& automaton, const TokenVocabulary& vocab);
+  ~TokenMaskWalker();
   TokenMaskWalker(const TokenMaskWalker&) = delete;
   TokenMaskWalker& operator=(const TokenMaskWalker&) = delete;
 
@@ -44,6 +45,8 @@ class TokenMaskWalker {
   // above kBottom. `shallow`: the entry of key[0..n-2] when n > 1; only its
   // uncertain tokens are walked (the others keep its answer).
   std::unique_ptr<TokenMaskEntry> Run(const int32_t* key, int n, const TokenMaskEntry* shallow);
+
+  struct Tables;  // the per-set tables, recycled from walker to walker
 
  private:
   // Sets (and their 1 KiB step rows) kept before the walker starts over.
