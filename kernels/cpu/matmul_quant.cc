@@ -260,29 +260,16 @@ void RowColumns(XRows x, const typename Q::Block* w, const float* bias, float* o
   }
 }
 
-// Columns [j_begin, j_end) of all m rows: panels of w columns sized for L2,
-// each row's 8-column tiles (and the last columns one by one) inside.
+// Columns [j_begin, j_end) (fewer than a strip: the last of a thread's
+// range) of all m rows, row by row and column by column on the one-row tile.
 template <typename Q, DotIsa I>
-void ManyRowColumns(XRows x, int64_t m, const typename Q::Block* w, const float* bias, int64_t n,
-                    float* out, int64_t j_begin, int64_t j_end) {
-  const int64_t k = x.k;
-  const int64_t nb = k / kQuantBlockElems;
-  const int64_t w_row_bytes = nb * static_cast<int64_t>(sizeof(typename Q::Block));
-  const int64_t panel_cols = std::max<int64_t>(kCols, kMatmulPanelBytes / w_row_bytes);
-  for (int64_t jp = j_begin; jp < j_end; jp += panel_cols) {
-    const int64_t jp_end = std::min(j_end, jp + panel_cols);
-    for (int64_t i = 0; i < m; ++i) {
-      const int8_t* xq = x.q + i * k;
-      const float* xd = x.d + i * nb;
-      int64_t j = jp;
-      for (; j + kCols <= jp_end; j += kCols) {
-        RowTile<Q, I, kCols, false>(xq, xd, w + j * nb, nb, nb,
-                                    bias != nullptr ? bias + j : nullptr, 1, out + i * n + j);
-      }
-      for (; j < jp_end; ++j) {
-        RowTile<Q, I, 1, false>(xq, xd, w + j * nb, nb, nb, bias != nullptr ? bias + j : nullptr, 1,
-                                out + i * n + j);
-      }
+void LeftoverColumns(XRows x, int64_t m, const typename Q::Block* w, const float* bias, int64_t n,
+                     float* out, int64_t j_begin, int64_t j_end) {
+  const int64_t nb = x.k / kQuantBlockElems;
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = j_begin; j < j_end; ++j) {
+      RowTile<Q, I, 1, false>(x.q + i * x.k, x.d + i * nb, w + j * nb, nb, nb,
+                              bias != nullptr ? bias + j : nullptr, 1, out + i * n + j);
     }
   }
 }
@@ -495,7 +482,7 @@ void Run(XRows x, const int32_t* init, int64_t m, const void* w, const float* bi
     const int64_t strips = (j_end - j) / kYmmStripCols;
     YmmStripColumns<Q, I>(x, init, m, blocks, bias, n, out, j, strips);
     j += strips * kYmmStripCols;
-    if (j < j_end) ManyRowColumns<Q, I>(x, m, blocks, bias, n, out, j, j_end);
+    if (j < j_end) LeftoverColumns<Q, I>(x, m, blocks, bias, n, out, j, j_end);
   });
 }
 
