@@ -3,11 +3,16 @@
 #include "engine/structured_output/compiled_grammar.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "engine/structured_output/canonical_states.h"
 #include "engine/structured_output/compiled_grammar_internal.h"
 #include "engine/structured_output/gbnf_parser.h"
@@ -59,6 +64,30 @@ SharedEntries& Shared() {
   return *shared;
 }
 
+// INFERD_MASK_WALK_LOG_US=N: each walk that takes N µs or more prints a line
+// to stderr (µs, key frames' rules top first, the shallower entry's and
+// the new entry's uncertain tokens). Diagnostics for the mask tail;
+// loadtest/maskbench_walk_profile.py sums the lines by rule kind. -1: off.
+double WalkLogThresholdUs() {
+  static const double threshold = [] {
+    const char* env = std::getenv("INFERD_MASK_WALK_LOG_US");
+    return env != nullptr && *env != '\0' ? std::atof(env) : -1.0;
+  }();
+  return threshold;
+}
+
+void LogWalk(const GrammarAutomaton& a, const int32_t* key, int n, const TokenMaskEntry* shallow,
+             const TokenMaskEntry& entry, double us) {
+  std::string rules;
+  for (int i = 0; i < n; ++i) {
+    const int32_t rule = a.states[static_cast<size_t>(key[i])].rule;
+    absl::StrAppend(&rules, i > 0 ? "<" : "", a.rule_names[static_cast<size_t>(rule)]);
+  }
+  std::fprintf(stderr, "mask-walk us=%.0f frames=%d shallow_uncertain=%zu uncertain=%zu %s\n", us,
+               n, shallow != nullptr ? shallow->uncertain_ranks.size() : size_t{0},
+               entry.uncertain_ranks.size(), rules.c_str());
+}
+
 void AppendInt(int32_t v, std::string* out) {
   out->append(reinterpret_cast<const char*>(&v), sizeof(v));
 }
@@ -101,7 +130,13 @@ const TokenMaskEntry& CompiledGrammar::Entry(const int32_t* key, int n) const {
     const TokenMaskEntry* shallow = n > 1 ? &Entry(key, n - 1) : nullptr;
     absl::MutexLock lock(&walk_mu_);
     if (walker_ == nullptr) walker_ = std::make_unique<TokenMaskWalker>(automaton_, *vocab_);
+    const double log_us = WalkLogThresholdUs();
+    const absl::Time start = log_us >= 0 ? absl::Now() : absl::InfinitePast();
     entry = walker_->Run(key, n, shallow);
+    if (log_us >= 0) {
+      const double us = absl::ToDoubleMicroseconds(absl::Now() - start);
+      if (us >= log_us) LogWalk(automaton_, key, n, shallow, *entry, us);
+    }
     if (!canonical.empty()) {
       absl::MutexLock lock(&shared.mu);
       if (shared.map.size() >= kMaxShared) shared.map.clear();
