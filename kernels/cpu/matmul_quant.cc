@@ -32,9 +32,10 @@
 // Paths: one x row (decode at batch 1, memory-bound) reads each thread's
 // columns as 8 long sequential streams with a software prefetch, as Matmul's
 // Gemv8 does (matmul_quant_avx512.h: two columns per zmm with AVX512-VNNI);
-// more rows run, with AVX512-VNNI, matmul_quant_packed_avx512.h's strips of
-// 16 columns repacked per call (lanes over columns: no cross-lane adds), and
-// otherwise the one-row tile row by row over L2-sized panels of w columns.
+// two rows or more run on w repacked per call into strips with one column
+// per lane (no cross-lane adds): 16 columns wide with AVX512-VNNI
+// (matmul_quant_packed_avx512.h), 8 on the ymm forms (below); the columns
+// past the last strip take the one-row tile.
 //
 // Threading: like Matmul, the pool splits output columns in tiles of kCols;
 // x is quantized first, rows split over the pool.
@@ -312,9 +313,10 @@ struct alignas(32) Line32 {
 };
 constexpr int kYmmStripCols = 8;
 constexpr int kYmmLinesPerBlock = 9;
-// Rows per ymm strip tile (2 x 2 strips: 4 int32 and 4 fp32 accumulators).
+// Rows per ymm strip tile: 2 int32 and 2 fp32 accumulators, with the
+// weights, their magnitudes (Q8_0) and x in the 16 ymm registers (2 x 2
+// strips measured about 5% slower: spills).
 constexpr int kYmmRows = 2;
-constexpr int kYmmStrips = 1;
 
 // Block b of the 8 columns whose blocks start col_step blocks apart, packed
 // into 9 lines (an 8 x 8 transpose of dwords).
@@ -353,108 +355,74 @@ inline void PackBlock8(const typename Q::Block* w, int64_t col_step, int64_t b, 
                   _mm256_cvtph_ps(GatherScales<8>(w, col_step, b)));
 }
 
-// NR rows from row i by NV ymm strips (NV x 9 lines per block); out rows n
-// apart. init: BlockInits with shift 3 for Q4_0; Q8_0 starts from zero.
-template <typename Q, DotIsa I, int NR, int NV>
+// NR rows from row i by one packed ymm strip (9 lines per block); out rows
+// n apart. init: BlockInits with shift 3 for Q4_0; Q8_0 starts from zero.
+template <typename Q, DotIsa I, int NR>
 inline void YmmStripTile(XRows x, const int32_t* init, int64_t i, const Line32* strip,
                          const float* bias, float* out, int64_t n) {
   const int64_t k = x.k;
   const int64_t nb = k / kQuantBlockElems;
   const int8_t* xq = x.q + i * k;
   const float* xd = x.d + i * nb;
-  __m256 acc[NR][NV];
+  __m256 acc[NR];
 #pragma GCC unroll 4
-  for (int r = 0; r < NR; ++r) {
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_ps();
-  }
+  for (int r = 0; r < NR; ++r) acc[r] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    const auto* lines = reinterpret_cast<const __m256i*>(strip + b * kYmmLinesPerBlock * NV);
-    __m256i dot[NR][NV];
+    const auto* lines = reinterpret_cast<const __m256i*>(strip + b * kYmmLinesPerBlock);
+    __m256i dot[NR];
 #pragma GCC unroll 4
     for (int r = 0; r < NR; ++r) {
-      const __m256i start = std::is_same_v<Q, Q8_0> ? _mm256_setzero_si256()
-                                                    : _mm256_set1_epi32(init[(i + r) * nb + b]);
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) dot[r][v] = start;
+      dot[r] = std::is_same_v<Q, Q8_0> ? _mm256_setzero_si256()
+                                       : _mm256_set1_epi32(init[(i + r) * nb + b]);
     }
 #pragma GCC unroll 8
     for (int g = 0; g < 8; ++g) {
+      const __m256i wv = _mm256_load_si256(lines + g);
+      // Q8_0: |w| . (x * sign(w)); Q4_0: codes . x.
+      const __m256i a = std::is_same_v<Q, Q8_0> ? _mm256_sign_epi8(wv, wv) : wv;
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) {
-        const __m256i wv = _mm256_load_si256(lines + v * kYmmLinesPerBlock + g);
-        // Q8_0: |w| . (x * sign(w)); Q4_0: codes . x.
-        const __m256i a = std::is_same_v<Q, Q8_0> ? _mm256_sign_epi8(wv, wv) : wv;
-#pragma GCC unroll 4
-        for (int r = 0; r < NR; ++r) {
-          int32_t x4;
-          __builtin_memcpy(&x4, xq + r * k + b * kQuantBlockElems + 4 * g, 4);
-          const __m256i xb = _mm256_set1_epi32(x4);
-          dot[r][v] =
-              DotU8S8<I>(dot[r][v], a, std::is_same_v<Q, Q8_0> ? _mm256_sign_epi8(xb, wv) : xb);
-        }
+      for (int r = 0; r < NR; ++r) {
+        int32_t x4;
+        __builtin_memcpy(&x4, xq + r * k + b * kQuantBlockElems + 4 * g, 4);
+        const __m256i xb = _mm256_set1_epi32(x4);
+        dot[r] = DotU8S8<I>(dot[r], a, std::is_same_v<Q, Q8_0> ? _mm256_sign_epi8(xb, wv) : xb);
       }
     }
+    const __m256 dw = _mm256_load_ps(reinterpret_cast<const float*>(lines + 8));
 #pragma GCC unroll 4
     for (int r = 0; r < NR; ++r) {
-      const __m256 dx = _mm256_broadcast_ss(xd + r * nb + b);
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) {
-        const __m256 scale = _mm256_mul_ps(
-            _mm256_load_ps(reinterpret_cast<const float*>(lines + v * kYmmLinesPerBlock + 8)), dx);
-        acc[r][v] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[r][v]), scale, acc[r][v]);
-      }
+      const __m256 scale = _mm256_mul_ps(dw, _mm256_broadcast_ss(xd + r * nb + b));
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[r]), scale, acc[r]);
     }
   }
 #pragma GCC unroll 4
   for (int r = 0; r < NR; ++r) {
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) {
-      const __m256 s = bias != nullptr
-                           ? _mm256_add_ps(acc[r][v], _mm256_loadu_ps(bias + v * kYmmStripCols))
-                           : acc[r][v];
-      _mm256_storeu_ps(out + r * n + v * kYmmStripCols, s);
-    }
+    _mm256_storeu_ps(out + r * n,
+                     bias != nullptr ? _mm256_add_ps(acc[r], _mm256_loadu_ps(bias)) : acc[r]);
   }
 }
 
-// All m rows of NV ymm strips, kYmmRows at a time, then the last row.
-template <typename Q, DotIsa I, int NV>
-void YmmStripRows(XRows x, const int32_t* init, int64_t m, const Line32* strip, const float* bias,
-                  float* out, int64_t n) {
-  static_assert(kYmmRows == 2, "one leftover row at most");
-  int64_t i = 0;
-  for (; i + kYmmRows <= m; i += kYmmRows) {
-    YmmStripTile<Q, I, kYmmRows, NV>(x, init, i, strip, bias, out + i * n, n);
-  }
-  if (i < m) YmmStripTile<Q, I, 1, NV>(x, init, i, strip, bias, out + i * n, n);
-}
-
-// Columns [j_begin, j_begin + 8 * strips) of all m rows, kYmmStrips strips
-// at a time: packed once into this thread's buffer, then every row.
+// Columns [j_begin, j_begin + 8 * strips) of all m rows, strip by strip:
+// packed once into this thread's buffer, then every row, kYmmRows at a time.
 template <typename Q, DotIsa I>
 void YmmStripColumns(XRows x, const int32_t* init, int64_t m, const typename Q::Block* w,
                      const float* bias, int64_t n, float* out, int64_t j_begin, int64_t strips) {
-  static_assert(kYmmStrips <= 2, "one leftover strip at most");
+  static_assert(kYmmRows == 2, "one leftover row at most");
   const int64_t nb = x.k / kQuantBlockElems;
-  thread_local std::vector<Line32> buffer;
-  const int64_t lines = nb * kYmmLinesPerBlock * kYmmStrips;
-  if (static_cast<int64_t>(buffer.size()) < lines) buffer.resize(static_cast<size_t>(lines));
-  for (int64_t s = 0; s < strips; s += kYmmStrips) {
-    const int64_t nv = std::min<int64_t>(kYmmStrips, strips - s);
+  thread_local std::vector<Line32> strip;
+  if (static_cast<int64_t>(strip.size()) < nb * kYmmLinesPerBlock) {
+    strip.resize(static_cast<size_t>(nb * kYmmLinesPerBlock));
+  }
+  for (int64_t s = 0; s < strips; ++s) {
     const int64_t j = j_begin + s * kYmmStripCols;
-    for (int64_t b = 0; b < nb; ++b) {
-      for (int64_t v = 0; v < nv; ++v) {
-        PackBlock8<Q>(w + (j + v * kYmmStripCols) * nb, nb, b,
-                      buffer.data() + (b * nv + v) * kYmmLinesPerBlock);
-      }
-    }
+    for (int64_t b = 0; b < nb; ++b)
+      PackBlock8<Q>(w + j * nb, nb, b, strip.data() + b * kYmmLinesPerBlock);
     const float* bj = bias != nullptr ? bias + j : nullptr;
-    if (nv == kYmmStrips) {
-      YmmStripRows<Q, I, kYmmStrips>(x, init, m, buffer.data(), bj, out + j, n);
-    } else {
-      YmmStripRows<Q, I, 1>(x, init, m, buffer.data(), bj, out + j, n);
+    int64_t i = 0;
+    for (; i + kYmmRows <= m; i += kYmmRows) {
+      YmmStripTile<Q, I, kYmmRows>(x, init, i, strip.data(), bj, out + i * n + j, n);
     }
+    if (i < m) YmmStripTile<Q, I, 1>(x, init, i, strip.data(), bj, out + i * n + j, n);
   }
 }
 
