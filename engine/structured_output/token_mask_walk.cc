@@ -60,21 +60,6 @@ SubtreeMemo& Memo() {
 
 }  // namespace
 
-// The growing tables of a finished walker, emptied, for the next grammar's
-// walker: grown afresh they cost a page fault per 4 KiB and a copy per
-// doubling, on exactly the walks that make the mask tail (a grammar's
-// first masks).
-struct TokenMaskWalker::Tables {
-  StackArena arena;
-  std::vector<StackSet> sets;
-  absl::flat_hash_map<std::vector<int32_t>, int32_t> set_index;
-  std::vector<int32_t> step;
-  std::vector<uint8_t> flags;
-  std::vector<Successor> successor;
-  std::vector<char> successor_known;
-  std::vector<std::array<int64_t, kBoundedForms + 1>> forms;
-};
-
 namespace {
 
 constexpr size_t kMaxPooledTables = 4;
@@ -95,15 +80,15 @@ int32_t TokenMaskWalker::Intern(StackSet&& set) {
   set_key_.assign(set.stacks.begin(), set.stacks.end());
   std::sort(set_key_.begin(), set_key_.end());
   set_key_.push_back(set.below ? -1 : -2);
-  auto [it, fresh] = set_index_.try_emplace(set_key_, static_cast<int32_t>(sets_.size()));
+  auto [it, fresh] = t_.set_index.try_emplace(set_key_, static_cast<int32_t>(t_.sets.size()));
   if (fresh) {
-    flags_.push_back(static_cast<uint8_t>((set.empty() ? 0 : kLive) | (set.below ? kBelow : 0)));
-    sets_.push_back(std::move(set));
-    step_.resize(sets_.size() * 256, -1);
-    successor_.emplace_back();
-    successor_known_.push_back(0);
-    forms_.emplace_back();
-    forms_.back().fill(-2);
+    t_.flags.push_back(static_cast<uint8_t>((set.empty() ? 0 : kLive) | (set.below ? kBelow : 0)));
+    t_.sets.push_back(std::move(set));
+    t_.step.resize(t_.sets.size() * 256, -1);
+    t_.successor.emplace_back();
+    t_.successor_known.push_back(0);
+    t_.forms.emplace_back();
+    t_.forms.back().fill(-2);
   }
   return it->second;
 }
@@ -111,8 +96,8 @@ int32_t TokenMaskWalker::Intern(StackSet&& set) {
 int32_t TokenMaskWalker::StepSlow(int32_t from, uint8_t byte) {
   int lo = 0;
   int hi = 255;
-  for (int32_t id : sets_[static_cast<size_t>(from)].stacks) {
-    for (const ByteEdge& e : a_.states[static_cast<size_t>(arena_.state(id))].bytes) {
+  for (int32_t id : t_.sets[static_cast<size_t>(from)].stacks) {
+    for (const ByteEdge& e : a_.states[static_cast<size_t>(t_.arena.state(id))].bytes) {
       if (e.hi < byte) {
         lo = std::max(lo, e.hi + 1);
       } else if (e.lo > byte) {
@@ -124,10 +109,10 @@ int32_t TokenMaskWalker::StepSlow(int32_t from, uint8_t byte) {
     }
   }
   StackSet next;
-  stepper_.Step(sets_[static_cast<size_t>(from)], byte, &next);
-  const int32_t to = Intern(std::move(next));  // may grow step_
+  stepper_.Step(t_.sets[static_cast<size_t>(from)], byte, &next);
+  const int32_t to = Intern(std::move(next));  // may grow t_.step
   const size_t base = static_cast<size_t>(from) * 256;
-  for (int b = lo; b <= hi; ++b) step_[base + static_cast<size_t>(b)] = to;
+  for (int b = lo; b <= hi; ++b) t_.step[base + static_cast<size_t>(b)] = to;
   return to;
 }
 
@@ -145,7 +130,7 @@ int32_t TokenMaskWalker::FinishCharacter(int32_t x, const Utf8Row& row, int pos)
 
 const TokenMaskWalker::Successor& TokenMaskWalker::SuccessorOf(int32_t x, bool need_chars) {
   const auto xi = static_cast<size_t>(x);
-  if (successor_known_[xi] == 0) {
+  if (t_.successor_known[xi] == 0) {
     // ASCII: the most common target (a set has few distinct targets).
     Successor sc;
     std::array<int32_t, 128> to;
@@ -171,14 +156,14 @@ const TokenMaskWalker::Successor& TokenMaskWalker::SuccessorOf(int32_t x, bool n
       const int32_t t = to[static_cast<size_t>(b)];
       if (t == sc.ascii_to) {
         sc.ascii_mask[static_cast<size_t>(b / 64)] |= uint64_t{1} << (b % 64);
-      } else if (flags_[static_cast<size_t>(t)] == 0) {
+      } else if (t_.flags[static_cast<size_t>(t)] == 0) {
         sc.dead_mask[static_cast<size_t>(b / 64)] |= uint64_t{1} << (b % 64);
       }
     }
-    successor_[xi] = sc;
-    successor_known_[xi] = 1;
+    t_.successor[xi] = sc;
+    t_.successor_known[xi] = 1;
   }
-  if (need_chars && successor_known_[xi] == 1) {
+  if (need_chars && t_.successor_known[xi] == 1) {
     // Non-ASCII: each row of well-formed sequences leads to one live set,
     // the same for every row.
     int32_t end = -1;
@@ -188,10 +173,10 @@ const TokenMaskWalker::Successor& TokenMaskWalker::SuccessorOf(int32_t x, bool n
       one = to >= 0 && (end < 0 || to == end);
       end = to;
     }
-    successor_[xi].chars_to = one ? end : -1;
-    successor_known_[xi] = 2;
+    t_.successor[xi].chars_to = one ? end : -1;
+    t_.successor_known[xi] = 2;
   }
-  return successor_[xi];
+  return t_.successor[xi];
 }
 
 bool TokenMaskWalker::DecidesSubtree(int32_t x, const TokenTrie::Summary& s) {
@@ -249,7 +234,7 @@ bool TokenMaskWalker::KillersDecide(int32_t x, const TokenTrie::Summary& s,
 
 std::unique_ptr<TokenMaskEntry> TokenMaskWalker::Run(const int32_t* key, int n,
                                                      const TokenMaskEntry* shallow) {
-  if (sets_.size() > kMaxSets) Clear();
+  if (t_.sets.size() > kMaxSets) Clear();
   std::vector<int32_t> ids(static_cast<size_t>(trie_.max_depth()) + 1);
   // pending[d]: some prefix of length 1..d returned below the frame.
   std::vector<char> pending(ids.size(), 0);
@@ -257,7 +242,7 @@ std::unique_ptr<TokenMaskEntry> TokenMaskWalker::Run(const int32_t* key, int n,
   std::vector<std::array<uint64_t, 2>> path_ascii(ids.size(), {0, 0});
   std::array<uint64_t, 2> killers = {0, 0};
   int32_t seed = kBottom;
-  for (int i = n - 1; i >= 0; --i) seed = arena_.Intern(key[i], seed);
+  for (int i = n - 1; i >= 0; --i) seed = t_.arena.Intern(key[i], seed);
   {
     StackSet first;
     stepper_.Close({seed}, &first);
@@ -464,16 +449,16 @@ int TokenMaskWalker::FormBound(int32_t bytes) {
 
 int64_t TokenMaskWalker::CanonicalForm(int32_t x, int bound) {
   const auto xi = static_cast<size_t>(x);
-  int64_t& known = forms_[xi][static_cast<size_t>(bound)];
+  int64_t& known = t_.forms[xi][static_cast<size_t>(bound)];
   if (known != -2) return known;
   known = -1;
   const int max_bytes = bound < kBoundedForms ? 4 << bound : -1;
   std::vector<std::string> stacks;
   std::vector<int32_t> frames;
-  for (int32_t id : sets_[xi].stacks) {
+  for (int32_t id : t_.sets[xi].stacks) {
     frames.clear();
     int32_t f = id;
-    for (; f >= 0; f = arena_.parent(f)) frames.push_back(arena_.state(f));
+    for (; f >= 0; f = t_.arena.parent(f)) frames.push_back(t_.arena.state(f));
     std::string one;
     if (f != kBottom || !AppendCanonicalStates(a_, frames.data(), static_cast<int>(frames.size()),
                                                kMemoMaxStates, max_bytes, &one)) {
@@ -508,7 +493,7 @@ int64_t TokenMaskWalker::CanonicalForm(int32_t x, int bound) {
 }
 
 TokenMaskWalker::TokenMaskWalker(const GrammarAutomaton& automaton, const TokenVocabulary& vocab)
-    : a_(automaton), vocab_(vocab), trie_(vocab.trie()), stepper_(&automaton, &arena_) {
+    : a_(automaton), vocab_(vocab), trie_(vocab.trie()), stepper_(&automaton, &t_.arena) {
   std::unique_ptr<Tables> t;
   {
     TablePool& pool = Pool();
@@ -517,41 +502,27 @@ TokenMaskWalker::TokenMaskWalker(const GrammarAutomaton& automaton, const TokenV
     t = std::move(pool.free.back());
     pool.free.pop_back();
   }
-  arena_ = std::move(t->arena);
-  sets_ = std::move(t->sets);
-  set_index_ = std::move(t->set_index);
-  step_ = std::move(t->step);
-  flags_ = std::move(t->flags);
-  successor_ = std::move(t->successor);
-  successor_known_ = std::move(t->successor_known);
-  forms_ = std::move(t->forms);
+  t_ = std::move(*t);
 }
 
 TokenMaskWalker::~TokenMaskWalker() {
   Clear();
   auto t = std::make_unique<Tables>();
-  t->arena = std::move(arena_);
-  t->sets = std::move(sets_);
-  t->set_index = std::move(set_index_);
-  t->step = std::move(step_);
-  t->flags = std::move(flags_);
-  t->successor = std::move(successor_);
-  t->successor_known = std::move(successor_known_);
-  t->forms = std::move(forms_);
+  *t = std::move(t_);
   TablePool& pool = Pool();
   absl::MutexLock lock(&pool.mu);
   if (pool.free.size() < kMaxPooledTables) pool.free.push_back(std::move(t));
 }
 
 void TokenMaskWalker::Clear() {
-  arena_.Clear();
-  sets_.clear();
-  set_index_.clear();
-  step_.clear();
-  flags_.clear();
-  successor_.clear();
-  successor_known_.clear();
-  forms_.clear();
+  t_.arena.Clear();
+  t_.sets.clear();
+  t_.set_index.clear();
+  t_.step.clear();
+  t_.flags.clear();
+  t_.successor.clear();
+  t_.successor_known.clear();
+  t_.forms.clear();
 }
 
 }  // namespace inferd::engine

@@ -46,8 +46,6 @@ class TokenMaskWalker {
   // uncertain tokens are walked (the others keep its answer).
   std::unique_ptr<TokenMaskEntry> Run(const int32_t* key, int n, const TokenMaskEntry* shallow);
 
-  struct Tables;  // the per-set tables, recycled from walker to walker
-
  private:
   // Sets (and their 1 KiB step rows: at most 8 MiB) kept before the walker
   // starts over. At 4,096, grammars with bounded strings or many keys
@@ -63,18 +61,18 @@ class TokenMaskWalker {
   // is filled in for every byte of the class `byte` is in (the bytes no
   // edge of the set's top states tells apart).
   int32_t StepTo(int32_t from, uint8_t byte) {
-    const int32_t to = step_[static_cast<size_t>(from) * 256 + byte];
+    const int32_t to = t_.step[static_cast<size_t>(from) * 256 + byte];
     return to >= 0 ? to : StepSlow(from, byte);
   }
   int32_t StepSlow(int32_t from, uint8_t byte);
-  bool live(int32_t set) const { return (flags_[static_cast<size_t>(set)] & kLive) != 0; }
-  bool below(int32_t set) const { return (flags_[static_cast<size_t>(set)] & kBelow) != 0; }
+  bool live(int32_t set) const { return (t_.flags[static_cast<size_t>(set)] & kLive) != 0; }
+  bool below(int32_t set) const { return (t_.flags[static_cast<size_t>(set)] & kBelow) != 0; }
   // DecidesSubtree, with its most common answer (a byte below leaves the
   // set's one successor) found without a call.
   bool QuickDecides(int32_t x, const TokenTrie::Summary& s) {
     const auto xi = static_cast<size_t>(x);
-    if (s.utf8_state == kUtf8Boundary && successor_known_[xi] != 0) {
-      const Successor& sc = successor_[xi];
+    if (s.utf8_state == kUtf8Boundary && t_.successor_known[xi] != 0) {
+      const Successor& sc = t_.successor[xi];
       if ((s.ascii[0] & ~sc.ascii_mask[0]) != 0 || (s.ascii[1] & ~sc.ascii_mask[1]) != 0) {
         return false;
       }
@@ -116,20 +114,31 @@ class TokenMaskWalker {
   const GrammarAutomaton& a_;
   const TokenVocabulary& vocab_;
   const TokenTrie& trie_;
-  StackArena arena_;
-  StackStepper stepper_;
-  std::vector<StackSet> sets_;
-  absl::flat_hash_map<std::vector<int32_t>, int32_t> set_index_;
-  std::vector<int32_t> set_key_;
-  std::vector<int32_t> step_;  // step_[set * 256 + byte]: the set reached, -1 until computed
   static constexpr uint8_t kLive = 1;   // the set has a stack (can read on)
   static constexpr uint8_t kBelow = 2;  // some configuration returned below the key's frames
-  std::vector<uint8_t> flags_;          // per set
-  // Per set, computed when first asked.
-  std::vector<Successor> successor_;
-  std::vector<char> successor_known_;                          // 0 no, 1 ASCII part, 2 both
-  std::vector<std::array<int64_t, kBoundedForms + 1>> forms_;  // per set; -2 until computed
-  std::vector<std::pair<int32_t, int>> counts_;                // scratch
+
+ public:
+  // The growing per-set tables, handed from a finished walker to the next
+  // grammar's (a pool in token_mask_walk.cc): grown afresh they cost a page
+  // fault per 4 KiB and a copy per doubling, on exactly the walks that make
+  // the mask tail (a grammar's first masks).
+  struct Tables {
+    StackArena arena;
+    std::vector<StackSet> sets;
+    absl::flat_hash_map<std::vector<int32_t>, int32_t> set_index;
+    std::vector<int32_t> step;   // step[set * 256 + byte]: the set reached, -1 until computed
+    std::vector<uint8_t> flags;  // per set
+    // Per set, computed when first asked.
+    std::vector<Successor> successor;
+    std::vector<char> successor_known;                          // 0 no, 1 ASCII part, 2 both
+    std::vector<std::array<int64_t, kBoundedForms + 1>> forms;  // per set; -2 until computed
+  };
+
+ private:
+  Tables t_;
+  StackStepper stepper_;
+  std::vector<int32_t> set_key_;
+  std::vector<std::pair<int32_t, int>> counts_;  // scratch
 };
 
 // How many root subtrees walks took from the cross-grammar subtree memo.
