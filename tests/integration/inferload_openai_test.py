@@ -71,8 +71,13 @@ class InferloadOpenAiTest(unittest.TestCase):
         self.assertEqual(report["completed"], n)
         self.assertEqual(report["sent"], n)
         self.assertEqual(report["errors"], {})
-        for metric in ("ttft", "tpot", "itl", "e2e"):
+        for metric in ("ttft", "tpot", "e2e"):
             self.assertGreater(report[metric]["mean"], 0, metric)
+        # SSE events that arrive in one socket read share its timestamp, so
+        # a tiny model's few tokens can all land at once: ITL 0 is a real
+        # measurement there, not a missing one.
+        self.assertGreaterEqual(report["itl"]["mean"], 0)
+        for metric in ("ttft", "tpot", "itl", "e2e"):
             self.assertLessEqual(report[metric]["p50"], report[metric]["p99"], metric)
         self.assertLessEqual(report["ttft"]["p50"], report["e2e"]["p50"])
         self.assertGreater(report["output_token_throughput"], 0)
