@@ -167,12 +167,17 @@ absl::StatusOr<DTypeSetting> ParseDTypeSetting(absl::string_view value) {
   return DTypeSetting(*dtype);
 }
 
-absl::StatusOr<std::optional<kernels::DType>> ParseQuantization(absl::string_view value) {
-  using Quantization = std::optional<kernels::DType>;
-  if (value == "none") return Quantization();
-  if (value == "int8" || value == "q8_0") return Quantization(kernels::DType::kQ8_0);
-  if (value == "q4" || value == "q4_0") return Quantization(kernels::DType::kQ4_0);
-  return absl::InvalidArgumentError(absl::StrCat("must be none, int8 or q4, got \"", value, "\""));
+absl::StatusOr<QuantizationSetting> ParseQuantization(absl::string_view value) {
+  if (value == "auto") return QuantizationSetting{.dtype = std::nullopt, .as_stored = true};
+  if (value == "none") return QuantizationSetting{.dtype = std::nullopt, .as_stored = false};
+  if (value == "int8" || value == "q8_0") {
+    return QuantizationSetting{.dtype = kernels::DType::kQ8_0, .as_stored = false};
+  }
+  if (value == "q4" || value == "q4_0") {
+    return QuantizationSetting{.dtype = kernels::DType::kQ4_0, .as_stored = false};
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("must be auto, none, int8 or q4, got \"", value, "\""));
 }
 
 absl::StatusOr<LoadFormat> ParseLoadFormat(absl::string_view value) {
@@ -248,6 +253,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
   int64_t target_bytes_per_block = 0;  // the target's K and V, every layer
   double load_seconds = 0;
   int64_t weights_mapped_bytes = 0;
+  std::vector<std::string> held_quantized;  // the linear layers' quantized dtypes
   {
     // Tensors are read into memory the model owns, or with --load-format mmap
     // partly served from mappings the model keeps; the files are closed after.
@@ -277,16 +283,31 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
     if (!backend.ok()) return backend.status();
     const absl::Time load_start = absl::Now();
     LoadProgressReporter progress(
-        static_cast<int64_t>((*weights)->NumElements()) * kernels::DTypeSize(weights_dtype),
+        static_cast<int64_t>((*weights)->BytesAs(
+            weights_dtype,
+            config.quantization.as_stored && !config.quantization.dtype.has_value())),
         [&store = **weights] { return store.BytesLoaded(); }, config.on_load_progress);
     absl::StatusOr<std::unique_ptr<Transformer>> loaded =
         Transformer::Load(*model_config, **weights, weights_dtype, *std::move(backend),
-                          {.linear = config.quantization, .lm_head = config.quantize_lm_head});
+                          {.linear = config.quantization.dtype,
+                           .lm_head = config.quantize_lm_head,
+                           .as_stored = config.quantization.as_stored});
     progress.Finish(loaded.ok());
     if (!loaded.ok()) return loaded.status();
     load_seconds = absl::ToDoubleSeconds(absl::Now() - load_start);
     model = *std::move(loaded);
     weights_mapped_bytes = (*weights)->BytesMapped();
+    for (kernels::DType t : (*weights)->HeldQuantized()) {
+      held_quantized.push_back(kernels::DTypeName(t));
+    }
+    if (const std::vector<std::string> mixed = (*weights)->Requantized(); !mixed.empty()) {
+      warnings.push_back(absl::StrCat(
+          mixed.size(),
+          " stacked matrix(es) held as q8_0: their parts are stored in different quantized "
+          "types: ",
+          absl::StrJoin(mixed.begin(), mixed.begin() + std::min<size_t>(mixed.size(), 5), ", "),
+          mixed.size() > 5 ? ", ..." : ""));
+    }
     if (const std::vector<std::string> kept = (*weights)->KeptUnquantized(); !kept.empty()) {
       warnings.push_back(absl::StrCat(
           kept.size(),
@@ -376,6 +397,9 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
   if (model->quantization().linear.has_value()) {
     info.quantization = kernels::DTypeName(*model->quantization().linear);
     info.lm_head_quantized = model->quantization().lm_head;
+  } else if (model->quantization().as_stored && !held_quantized.empty()) {
+    info.quantization = absl::StrJoin(held_quantized, ",");
+    info.lm_head_quantized = model->lm_head_quantized();
   }
   info.weights_mapped_bytes = weights_mapped_bytes;
   info.load_format = LoadFormatName(config.load_format);

@@ -53,11 +53,22 @@ using DTypeSetting = std::optional<kernels::DType>;
 // caller puts the flag's name in front).
 absl::StatusOr<DTypeSetting> ParseDTypeSetting(absl::string_view value);
 
-// The spelling of --quantization: "none" -> nullopt; "int8" (or "q8_0") ->
-// kQ8_0; "q4" (or "q4_0") -> kQ4_0. Anything else is INVALID_ARGUMENT "must
-// be none, int8 or q4, got \"<value>\"" (the caller puts the flag's name in
-// front).
-absl::StatusOr<std::optional<kernels::DType>> ParseQuantization(absl::string_view value);
+// What --quantization asks the linear layers' matrices to be held as
+// (engine/model/transformer.h WeightQuantization).
+struct QuantizationSetting {
+  // int8/q4: quantized at load to kQ8_0/kQ4_0 (used as stored where a GGUF
+  // file stores them so).
+  std::optional<kernels::DType> dtype;
+  // auto: the quantized types a GGUF file stores them in (Q8_0, Q4_0, Q4_K,
+  // Q6_K), as llama.cpp serves them; a float checkpoint is unquantized.
+  bool as_stored = true;
+};
+
+// The spelling of --quantization: "auto" -> as stored; "none" -> neither;
+// "int8" (or "q8_0") -> kQ8_0; "q4" (or "q4_0") -> kQ4_0. Anything else is
+// INVALID_ARGUMENT "must be auto, none, int8 or q4, got \"<value>\"" (the
+// caller puts the flag's name in front).
+absl::StatusOr<QuantizationSetting> ParseQuantization(absl::string_view value);
 
 // The spelling of --load-format: "auto" and "copy" -> kCopy, "mmap" ->
 // kMmap. Anything else is INVALID_ARGUMENT "must be auto, copy or mmap, got
@@ -89,11 +100,11 @@ struct EngineConfig {
   DTypeSetting dtype;
   // KV cache element type: nullopt (auto) = the weights' dtype.
   DTypeSetting kv_cache_dtype;
-  // Weight-only quantization of the linear layers at load (--quantization;
-  // engine/model/transformer.h WeightQuantization): nullopt = none, kQ8_0 or
-  // kQ4_0; the LM head too when quantize_lm_head. CPU only. A draft model is
-  // not quantized.
-  std::optional<kernels::DType> quantization;
+  // Weight-only quantization of the linear layers (--quantization;
+  // engine/model/transformer.h WeightQuantization): as stored (auto), none,
+  // or kQ8_0 / kQ4_0 at load, the LM head too when quantize_lm_head. CPU
+  // only. A draft model is not quantized.
+  QuantizationSetting quantization;
   bool quantize_lm_head = false;
   // How the target model's weights are loaded (engine/model/load_format.h):
   // copied into owned memory, or, opted in, served from a mapping of the
@@ -155,8 +166,9 @@ struct ModelInfo {
   std::string cpu_kernels;
   std::string dtype;             // weights' storage dtype ("fp32", "bf16", "fp16")
   std::string checkpoint_dtype;  // what the checkpoint stores them as
-  // The linear layers' quantization ("none", "q8_0", "q4_0": --quantization)
-  // and whether the LM head is quantized too.
+  // The linear layers' quantization ("none", "q8_0", "q4_0": --quantization;
+  // as stored, the types held joined by commas, e.g. "q4_k,q6_k") and
+  // whether the LM head is quantized too.
   std::string quantization = "none";
   bool lm_head_quantized = false;
   int64_t weight_bytes = 0;  // bytes of weights held in memory

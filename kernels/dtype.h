@@ -27,14 +27,30 @@ enum class DType : int32_t {
   kF16 = 1,   // IEEE binary16
   kBF16 = 2,  // bfloat16 (the top half of a binary32)
   // Weights only (Matmul, MoeExperts), in llama.cpp's public block layouts
-  // (kernels/quant_blocks.h): each row is whole blocks of 32 elements.
-  kQ8_0 = 3,  // per block: fp16 scale d, 32 int8 q; value = d * q
-  kQ4_0 = 4,  // per block: fp16 scale d, 16 bytes of 4-bit q; value = d * (q - 8)
+  // (kernels/quant_blocks.h, kernels/quant_kblocks.h): each row is whole
+  // blocks along k (QuantBlockElems).
+  kQ8_0 = 3,  // per block of 32: fp16 scale d, 32 int8 q; value = d * q
+  kQ4_0 = 4,  // per block of 32: fp16 scale d, 16 bytes of 4-bit q; value = d * (q - 8)
+  // llama.cpp's k-quants, super-blocks of 256 (what Q4_K_M GGUF files hold);
+  // read as stored, never made here.
+  kQ4_K = 5,  // fp16 d, dmin; 6-bit scale and min per 32; 4-bit codes
+  kQ6_K = 6,  // 6-bit codes; int8 scale per 16; fp16 d
 };
 
-// Whether `t` stores blocks of kQuantBlockElems elements (kQ8_0, kQ4_0).
-constexpr bool IsQuantized(DType t) { return t == DType::kQ8_0 || t == DType::kQ4_0; }
+// Whether `t` stores blocks of QuantBlockElems(t) elements (kQ8_0, kQ4_0,
+// kQ4_K, kQ6_K).
+constexpr bool IsQuantized(DType t) {
+  return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_K || t == DType::kQ6_K;
+}
+// Whether `t` is a k-quant (super-blocks of kKQuantBlockElems).
+constexpr bool IsKQuant(DType t) { return t == DType::kQ4_K || t == DType::kQ6_K; }
+// Q8_0/Q4_0 blocks; the activation blocks of every quantized Matmul.
 constexpr int64_t kQuantBlockElems = 32;
+constexpr int64_t kKQuantBlockElems = 256;
+// Elements per block of a quantized type (1 for the element types).
+constexpr int64_t QuantBlockElems(DType t) {
+  return IsKQuant(t) ? kKQuantBlockElems : IsQuantized(t) ? kQuantBlockElems : 1;
+}
 
 // Bytes per element of an element type (fp32, fp16, bf16). A quantized type
 // has no whole bytes per element: use DTypeBytes (reaching here with one is a
@@ -44,21 +60,26 @@ constexpr int64_t DTypeSize(DType t) {
 }
 
 // Bytes of `n` elements of `t`; for a quantized type n is a multiple of
-// kQuantBlockElems (34 bytes per Q8_0 block, 18 per Q4_0 block).
+// QuantBlockElems(t) (34 bytes per Q8_0 block, 18 per Q4_0 block, 144 per
+// Q4_K super-block, 210 per Q6_K super-block).
 constexpr int64_t DTypeBytes(DType t, int64_t n) {
   return t == DType::kQ8_0   ? n / kQuantBlockElems * 34
          : t == DType::kQ4_0 ? n / kQuantBlockElems * 18
+         : t == DType::kQ4_K ? n / kKQuantBlockElems * 144
+         : t == DType::kQ6_K ? n / kKQuantBlockElems * 210
                              : n * DTypeSize(t);
 }
 
 // "fp32", "fp16", "bf16": the spelling of --dtype and --kv-cache-dtype;
-// "q8_0", "q4_0" for the quantized weight types.
+// "q8_0", "q4_0", "q4_k", "q6_k" for the quantized weight types.
 constexpr const char* DTypeName(DType t) {
   return t == DType::kF32    ? "fp32"
          : t == DType::kF16  ? "fp16"
          : t == DType::kBF16 ? "bf16"
          : t == DType::kQ8_0 ? "q8_0"
-                             : "q4_0";
+         : t == DType::kQ4_0 ? "q4_0"
+         : t == DType::kQ4_K ? "q4_k"
+                             : "q6_k";
 }
 
 // "fp32"/"float32", "fp16"/"float16"/"half", "bf16"/"bfloat16" -> DType

@@ -12,7 +12,10 @@
 // block-quantized weights (kQ8_0, kQ4_0: kernels/quant_blocks.h, k a multiple
 // of 32): there x is quantized per row to int8 in blocks of 32 (an fp32 scale
 // per block) and each block's dot product is exact in int32, scaled and
-// accumulated in fp32 (kernels/cpu/matmul_quant.cc has the exact order).
+// accumulated in fp32 (kernels/cpu/matmul_quant.cc has the exact order); and
+// llama.cpp's k-quants (kQ4_K, kQ6_K: kernels/quant_kblocks.h, k a multiple
+// of 256), with x quantized per 256 and exact int32 sums per super-block
+// (kernels/cpu/matmul_kquant.cc).
 // A bf16/fp16 op computes exactly the
 // bits its fp32 instance computes on the widened values (same order), so
 // batch invariance holds in every dtype; the one exception is a bf16 Matmul
@@ -43,7 +46,8 @@ void ConvertFromF32(const float* src, int64_t n, void* dst, DType dst_dtype);
 void ConvertToF32(const void* src, DType src_dtype, int64_t n, float* dst);
 
 // out[i, :] = table[ids[i], :]. Every id must be in [0, vocab).
-//   table: [vocab, hidden] of table_dtype   ids: [n]   out: [n, hidden] fp32
+//   table: [vocab, hidden] of table_dtype (a quantized one: hidden whole
+//   blocks, rows dequantized)   ids: [n]   out: [n, hidden] fp32
 void Embedding(const void* table, int64_t vocab, int64_t hidden, const int32_t* ids, int64_t n,
                float* out, DType table_dtype = DType::kF32);
 

@@ -34,6 +34,7 @@
 #include <cstdint>
 
 #include "kernels/dtype.h"
+#include "kernels/quant_kblocks.h"
 
 namespace inferd::kernels {
 
@@ -121,20 +122,30 @@ inline void DequantizeRowQ4_0(const BlockQ4_0* x, int64_t k, float* y) {
   }
 }
 
-// The two above by DType (kQ8_0 or kQ4_0); `blocks` holds DTypeBytes(t, k)
-// bytes.
+// The two above by DType: QuantizeRow makes kQ8_0 or kQ4_0 (nothing makes
+// the k-quants); DequantizeRow reads all four (kernels/quant_kblocks.h).
+// `blocks` holds DTypeBytes(t, k) bytes, k a multiple of QuantBlockElems(t).
 inline void QuantizeRow(DType t, const float* x, int64_t k, void* blocks) {
   if (t == DType::kQ8_0) {
     QuantizeRowQ8_0(x, k, static_cast<BlockQ8_0*>(blocks));
-  } else {
+  } else if (t == DType::kQ4_0) {
     QuantizeRowQ4_0(x, k, static_cast<BlockQ4_0*>(blocks));
+  } else {
+    __builtin_trap();  // a k-quant or an element type: a caller's bug
   }
 }
 inline void DequantizeRow(DType t, const void* blocks, int64_t k, float* y) {
-  if (t == DType::kQ8_0) {
-    DequantizeRowQ8_0(static_cast<const BlockQ8_0*>(blocks), k, y);
-  } else {
-    DequantizeRowQ4_0(static_cast<const BlockQ4_0*>(blocks), k, y);
+  switch (t) {
+    case DType::kQ8_0:
+      return DequantizeRowQ8_0(static_cast<const BlockQ8_0*>(blocks), k, y);
+    case DType::kQ4_0:
+      return DequantizeRowQ4_0(static_cast<const BlockQ4_0*>(blocks), k, y);
+    case DType::kQ4_K:
+      return DequantizeRowQ4_K(static_cast<const BlockQ4_K*>(blocks), k, y);
+    case DType::kQ6_K:
+      return DequantizeRowQ6_K(static_cast<const BlockQ6_K*>(blocks), k, y);
+    default:
+      __builtin_trap();  // an element type: a caller's bug
   }
 }
 

@@ -5,7 +5,7 @@
 //
 //   build/decode_benchmark --model ../shared/models/tiny-llama [--streams 16]
 //       [--max-tokens 256] [--repeats 3] [--threads 0] [--dtype auto|fp32|bf16|fp16]
-//       [--kv-cache-dtype auto|fp32|bf16|fp16] [--quantization none|int8|q4]
+//       [--kv-cache-dtype auto|fp32|bf16|fp16] [--quantization auto|none|int8|q4]
 //       [--quantize-lm-head] [--max-model-len N] [--kv-cache-memory MiB]
 //       [--device cpu|cuda|auto] [--gpu-memory-utilization F]
 //       [--cpu-isa auto|avx2|avx-vnni|avx512]

@@ -19,7 +19,7 @@ struct EngineFlags {
   int threads = 0;
   std::string dtype = "auto";
   std::string kv_cache_dtype = "auto";
-  std::string quantization = "none";
+  std::string quantization = "auto";
   bool quantize_lm_head = false;
   int64_t max_model_len = 0;
   int64_t kv_cache_mib = 256;
@@ -51,7 +51,8 @@ void ParseArgs(int argc, char** argv, EngineFlags& engine,
 // The usage text of these flags, for the benchmarks' own usage lines.
 inline constexpr const char kEngineFlagsUsage[] =
     "[--model DIR|FILE.gguf] [--threads N] [--dtype auto|fp32|bf16|fp16] "
-    "[--kv-cache-dtype auto|fp32|bf16|fp16] [--quantization none|int8|q4] [--quantize-lm-head] "
+    "[--kv-cache-dtype auto|fp32|bf16|fp16] [--quantization auto|none|int8|q4] "
+    "[--quantize-lm-head] "
     "[--max-model-len N] [--kv-cache-memory MiB] [--device cpu|cuda|auto] "
     "[--gpu-memory-utilization F] [--cpu-isa auto|avx2|avx-vnni|avx512]";
 

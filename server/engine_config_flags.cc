@@ -128,7 +128,7 @@ absl::StatusOr<engine::EngineConfig> EngineConfigFromFlags() {
       DTypeFromFlag("kv-cache-dtype", absl::GetFlag(FLAGS_kv_cache_dtype));
   if (!kv_dtype.ok()) return kv_dtype.status();
   config.kv_cache_dtype = *kv_dtype;
-  absl::StatusOr<std::optional<kernels::DType>> quantization =
+  absl::StatusOr<engine::QuantizationSetting> quantization =
       engine::ParseQuantization(absl::GetFlag(FLAGS_quantization));
   if (!quantization.ok()) {
     return absl::InvalidArgumentError(
@@ -142,7 +142,7 @@ absl::StatusOr<engine::EngineConfig> EngineConfigFromFlags() {
     return absl::InvalidArgumentError(absl::StrCat("--cpu-isa ", cpu_isa.status().message()));
   }
   config.cpu_isa = *cpu_isa;
-  if (config.quantize_lm_head && !config.quantization.has_value()) {
+  if (config.quantize_lm_head && !config.quantization.dtype.has_value()) {
     return absl::InvalidArgumentError("--quantize-lm-head needs --quantization int8 or q4");
   }
   absl::StatusOr<engine::LoadFormat> load_format =

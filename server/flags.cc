@@ -36,9 +36,11 @@ ABSL_FLAG(std::string, dtype, "auto",
 ABSL_FLAG(std::string, kv_cache_dtype, "auto",
           "KV cache element type: auto (the weights' dtype), fp32, bf16 or fp16. bf16/fp16 "
           "hold twice the tokens of fp32 in the same --kv-cache-memory");
-ABSL_FLAG(std::string, quantization, "none",
-          "Weight-only quantization of the linear layers (attention, MLP, MoE experts) at load, "
-          "CPU only: none, int8 (llama.cpp's Q8_0: int8 in blocks of 32 along the input "
+ABSL_FLAG(std::string, quantization, "auto",
+          "Weight-only quantization of the linear layers (attention, MLP, MoE experts), CPU "
+          "only: auto (a GGUF file's quantized tensors as stored: Q8_0, Q4_0, Q4_K, Q6_K, the "
+          "LM head included; a float checkpoint unquantized), none (everything in --dtype), "
+          "int8 at load (llama.cpp's Q8_0: int8 in blocks of 32 along the input "
           "dimension, one fp16 scale each; about 1.06 bytes per weight) or q4 (Q4_0: 4-bit, "
           "about 0.56 bytes per weight). Activations and accumulation stay fp32; embeddings and "
           "norms keep --dtype, and so does the LM head unless --quantize-lm-head. A matrix whose "
@@ -195,7 +197,7 @@ const cli::SubcommandSpec& ServeSpec() {
           "[--http-port N] [--chat-template FILE] [--served-model-name NAME] "
           "[--max-num-seqs N] "
           "[--max-num-batched-tokens N] [--kv-cache-memory SIZE] [--block-size 16] "
-          "[--quantization none|int8|q4] [--quantize-lm-head] [--cpu-isa "
+          "[--quantization auto|none|int8|q4] [--quantize-lm-head] [--cpu-isa "
           "auto|avx2|avx-vnni|avx512] "
           "[--dtype auto|fp32|bf16|fp16] [--kv-cache-dtype auto|fp32|bf16|fp16] "
           "[--load-format auto|copy|mmap] "
@@ -276,7 +278,7 @@ const cli::SubcommandSpec& GenerateSpec() {
       .synopsis =
           "[--model DIR|FILE.gguf] [--tokenizer DIR] (--prompt TEXT | --prompt-ids 1,2,3) "
           "[--max-tokens 256] "
-          "[--quantization none|int8|q4] [--quantize-lm-head] [--cpu-isa "
+          "[--quantization auto|none|int8|q4] [--quantize-lm-head] [--cpu-isa "
           "auto|avx2|avx-vnni|avx512] "
           "[--dtype auto|fp32|bf16|fp16] [--kv-cache-dtype auto|fp32|bf16|fp16] "
           "[--load-format auto|copy|mmap] "

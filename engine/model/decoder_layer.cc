@@ -27,7 +27,7 @@ void EnsureScratch(Backend& backend, const ModelConfig& c, int64_t n, DecoderLay
 }  // namespace
 
 absl::Status LoadDecoderLayer(const ModelConfig& c, const WeightStore& w, Backend& backend,
-                              const std::string& p, int64_t layer, DType dtype,
+                              const std::string& p, int64_t layer, WeightDType dtype,
                               DecoderLayerWeights* out) {
   const int64_t hidden = c.hidden_size;
   const int64_t q_dim = c.num_attention_heads * c.head_dim;

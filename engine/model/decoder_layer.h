@@ -54,7 +54,7 @@ struct DecoderLayerWeights {
 // post_attention_layernorm, and the MLP (`layer` picks dense or MoE and
 // names the MoE tensors). Matrices in `dtype`, the rest fp32.
 absl::Status LoadDecoderLayer(const ModelConfig& config, const WeightStore& w, Backend& backend,
-                              const std::string& prefix, int64_t layer, DType dtype,
+                              const std::string& prefix, int64_t layer, WeightDType dtype,
                               DecoderLayerWeights* out);
 
 // Activations of one layer call, grown to the largest batch so far and

@@ -8,7 +8,7 @@
 namespace inferd::engine {
 
 absl::Status LoadDenseMlp(const WeightStore& w, Backend& backend, const std::string& prefix,
-                          int64_t hidden, int64_t inter, DType dtype, DenseMlpWeights* out) {
+                          int64_t hidden, int64_t inter, WeightDType dtype, DenseMlpWeights* out) {
   out->inter = inter;
   absl::StatusOr<Weight> gate_up =
       LoadStackedWeight(w, backend,

@@ -22,7 +22,7 @@ struct DenseMlpWeights {
 
 // Loads <prefix>gate_proj/up_proj/down_proj.weight (HF names) as `dtype`.
 absl::Status LoadDenseMlp(const WeightStore& w, Backend& backend, const std::string& prefix,
-                          int64_t hidden, int64_t inter, DType dtype, DenseMlpWeights* out);
+                          int64_t hidden, int64_t inter, WeightDType dtype, DenseMlpWeights* out);
 
 // Activations of RunDenseMlp, grown to the largest batch so far.
 struct DenseMlpScratch {

@@ -20,6 +20,8 @@ const char* SafetensorsDTypeName(DType dtype) {
       return "BF16";
     case DType::kQ8_0:
     case DType::kQ4_0:
+    case DType::kQ4_K:
+    case DType::kQ6_K:
       break;  // not a safetensors dtype
   }
   return "?";

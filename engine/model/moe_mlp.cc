@@ -8,7 +8,7 @@
 namespace inferd::engine {
 
 absl::Status LoadMoeMlp(const ModelConfig& c, const WeightStore& w, Backend& backend, int64_t layer,
-                        DType dtype, MoeMlpWeights* out) {
+                        WeightDType dtype, MoeMlpWeights* out) {
   const int64_t hidden = c.hidden_size;
   const int64_t e_count = c.moe.num_experts;
   const int64_t inter = c.moe.expert_intermediate_size;

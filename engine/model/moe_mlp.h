@@ -33,7 +33,7 @@ struct MoeMlpWeights {
 // The router and the shared expert's gate stay fp32 (routing decisions are
 // made on them); the experts are stored as `dtype`.
 absl::Status LoadMoeMlp(const ModelConfig& config, const WeightStore& w, Backend& backend,
-                        int64_t layer, DType dtype, MoeMlpWeights* out);
+                        int64_t layer, WeightDType dtype, MoeMlpWeights* out);
 
 // Activations of RunMoeMlp, grown to the largest batch so far.
 struct MoeMlpScratch {

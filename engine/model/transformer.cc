@@ -43,7 +43,11 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig
     return absl::InvalidArgumentError(
         absl::StrCat("quantization must be q8_0 or q4_0, got ", kernels::DTypeName(*quant.linear)));
   }
-  if (!quant.linear.has_value()) quant.lm_head = false;
+  if (quant.linear.has_value()) quant.as_stored = false;
+  if (!quant.linear.has_value()) quant.lm_head = quant.as_stored;
+  if (backend != nullptr && backend->device() != Device::kCpu && quant.as_stored) {
+    quant = {};  // no quantized kernels there: the model dtype
+  }
   // Sizes from config.json are checked against the checkpoint and the
   // machine before anything is sized from them.
   const double implied = config.MinParameterCount();
@@ -56,7 +60,7 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig
         implied, config.vocab_size, config.hidden_size, config.num_hidden_layers,
         config.num_attention_heads, config.num_key_value_heads, config.head_dim, stored));
   }
-  const double bytes = stored * static_cast<double>(kernels::DTypeSize(dtype));
+  const double bytes = w.BytesAs(dtype, quant.as_stored);
   if (bytes > static_cast<double>(MemoryLimitBytes())) {
     return absl::ResourceExhaustedError(
         absl::StrCat("the checkpoint's ", absl::StrFormat("%.4g", stored), " parameters need ",
@@ -75,8 +79,8 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig
   Backend& b = *t->backend_;
   t->dtype_ = dtype;
   t->quant_ = quant;
-  const DType linear = quant.linear.value_or(dtype);
-  const DType head = quant.lm_head ? linear : dtype;
+  const WeightDType linear(quant.linear.value_or(dtype), quant.as_stored);
+  const WeightDType head = quant.lm_head ? linear : WeightDType(dtype);
   const int64_t bytes_before = w.BytesLoaded();
   const int64_t hidden = config.hidden_size;
   const int64_t vocab = config.vocab_size;
@@ -87,14 +91,15 @@ absl::StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const ModelConfig
     if (!f.ok()) return f.status();
     t->inv_freq_ = *std::move(f);
   }
-  INFERD_RETURN_IF_ERROR(MoveInto(
-      LoadWeight(w, b, "model.embed_tokens.weight", {vocab, hidden}, dtype), &t->embed_tokens_));
+  INFERD_RETURN_IF_ERROR(MoveInto(LoadWeight(w, b, "model.embed_tokens.weight", {vocab, hidden},
+                                             WeightDType(dtype, quant.as_stored)),
+                                  &t->embed_tokens_));
   INFERD_RETURN_IF_ERROR(
       MoveInto(LoadF32Weight(w, b, {{"model.norm.weight", {hidden}}}), &t->final_norm_));
   if (!config.tie_word_embeddings) {
     INFERD_RETURN_IF_ERROR(
         MoveInto(LoadWeight(w, b, "lm_head.weight", {vocab, hidden}, head), &t->lm_head_));
-  } else if (head != dtype) {  // a quantized copy of the tied embedding
+  } else if (!head.as_stored && head.dtype != dtype) {  // a quantized copy of the tied embedding
     INFERD_RETURN_IF_ERROR(MoveInto(
         LoadWeight(w, b, "model.embed_tokens.weight", {vocab, hidden}, head), &t->lm_head_));
   }

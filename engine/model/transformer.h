@@ -30,14 +30,21 @@
 
 namespace inferd::engine {
 
-// Weight-only quantization at load (--quantization, --quantize-lm-head):
-// the linear layers' matrices (attention q/k/v/o, MLP gate/up/down, MoE
-// experts and shared experts) in blocks of 32 along the input dimension
-// (kernels/quant_blocks.h); embeddings, norms, biases and routers keep the
-// model dtype. CPU backend only.
+// Weight-only quantization (--quantization, --quantize-lm-head): the linear
+// layers' matrices (attention q/k/v/o, MLP gate/up/down, MoE experts and
+// shared experts) quantized at load in blocks of 32 along the input
+// dimension (kernels/quant_blocks.h), or (as_stored, --quantization auto)
+// served in the quantized types the checkpoint stores them in (a GGUF
+// file's Q8_0, Q4_0, Q4_K, Q6_K: engine/model/weight.h WeightDType), the LM
+// head and the embedding included (a tied head is then the embedding
+// itself). Otherwise embeddings, and always norms, biases and routers, keep
+// the model dtype.
+// CPU backend only (as_stored is ignored on another backend: the matrices
+// are dequantized to the model dtype).
 struct WeightQuantization {
   std::optional<DType> linear;  // kQ8_0 or kQ4_0; nullopt: none
   bool lm_head = false;         // the LM head too (a tied one gets a quantized copy)
+  bool as_stored = false;       // with linear nullopt: the checkpoint's quantized types
 };
 
 class Transformer {
@@ -82,6 +89,7 @@ class Transformer {
   // matrix when tied, unless the LM head is quantized).
   const Weight& embed_tokens() const { return embed_tokens_; }
   const Weight& lm_head() const { return lm_head_.empty() ? embed_tokens_ : lm_head_; }
+  bool lm_head_quantized() const { return kernels::IsQuantized(lm_head().dtype()); }
 
  private:
   explicit Transformer(const ModelConfig& config, std::shared_ptr<Backend> backend);

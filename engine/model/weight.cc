@@ -1,26 +1,46 @@
 // engine/model/weight.cc
 #include "engine/model/weight.h"
 
+#include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "kernels/quant_blocks.h"
 
 namespace inferd::engine {
 namespace {
 
 // The dtype a matrix of `shape` is held in when `dtype` is asked for: a
-// quantized dtype needs whole blocks of 32 along each row (the input
-// dimension); a matrix without them is kept in fp32 (noted in the store, and
-// so in the load's warnings), as llama.cpp's quantizer keeps such tensors
-// unquantized.
+// quantized dtype needs whole blocks along each row (the input dimension); a
+// matrix without them is kept in fp32 (noted in the store, and so in the
+// load's warnings), as llama.cpp's quantizer keeps such tensors unquantized.
 DType HeldDType(const WeightStore& w, const std::string& name, const std::vector<int64_t>& shape,
                 DType dtype) {
   if (!kernels::IsQuantized(dtype)) return dtype;
   const int64_t row = shape.empty() ? 1 : shape.back();
-  if (row % kernels::kQuantBlockElems == 0) return dtype;
+  if (row % kernels::QuantBlockElems(dtype) == 0) return dtype;
   w.NoteKeptUnquantized(absl::StrCat(name, " (rows of ", row, ")"));
   return DType::kF32;
+}
+
+// WeightDType resolved for the parts `names` (one matrix, or stacked ones).
+DType AskedDType(const WeightStore& w, const std::vector<const std::string*>& names,
+                 WeightDType asked) {
+  if (!asked.as_stored || names.empty()) return asked.dtype;
+  std::vector<DType> stored;
+  for (const std::string* name : names) {
+    const std::optional<DType> t = w.StoredDType(*name);
+    if (!t.has_value() || !kernels::IsQuantized(*t)) return asked.dtype;
+    if (std::find(stored.begin(), stored.end(), *t) == stored.end()) stored.push_back(*t);
+  }
+  if (stored.size() == 1) return stored[0];
+  std::vector<std::string> types;
+  for (DType t : stored) types.push_back(kernels::DTypeName(t));
+  w.NoteRequantized(absl::StrCat(*names[0], " with ", names.size() - 1, " more (stored as ",
+                                 absl::StrJoin(types, ", "), ")"));
+  return DType::kQ8_0;
 }
 
 // `f32` [rows, k] quantized row by row into a new host tensor of `dtype`.
@@ -39,19 +59,24 @@ absl::StatusOr<Tensor> Quantize(const WeightStore& w, const Tensor& f32, DType d
 }  // namespace
 
 absl::StatusOr<Weight> LoadWeight(const WeightStore& w, Backend& backend, const std::string& name,
-                                  const std::vector<int64_t>& shape, DType dtype) {
-  dtype = HeldDType(w, name, shape, dtype);
-  // A tensor stored in the quantized dtype asked for (GGUF Q8_0/Q4_0) is
-  // used as stored, not dequantized and quantized again.
+                                  const std::vector<int64_t>& shape, WeightDType asked) {
+  const DType dtype = HeldDType(w, name, shape, AskedDType(w, {&name}, asked));
+  // A tensor stored in the quantized dtype asked for (GGUF Q8_0/Q4_0/Q4_K/
+  // Q6_K) is used as stored, not dequantized and quantized again.
   const bool quantize = kernels::IsQuantized(dtype) && w.StoredDType(name) != dtype;
   absl::StatusOr<Tensor> host = w.Load(name, shape, quantize ? DType::kF32 : dtype);
   if (quantize && host.ok()) host = Quantize(w, *host, dtype);
   if (!host.ok()) return host.status();
+  w.NoteHeld(dtype);
   return backend.Adopt(*std::move(host));
 }
 
 absl::StatusOr<Weight> LoadStackedWeight(const WeightStore& w, Backend& backend,
-                                         const std::vector<WeightStore::Part>& parts, DType dtype) {
+                                         const std::vector<WeightStore::Part>& parts,
+                                         WeightDType asked) {
+  std::vector<const std::string*> names;
+  for (const WeightStore::Part& part : parts) names.push_back(&part.name);
+  DType dtype = AskedDType(w, names, asked);
   if (!parts.empty()) dtype = HeldDType(w, parts[0].name, parts[0].shape, dtype);
   bool quantize = false;
   for (const WeightStore::Part& part : parts) {
@@ -60,6 +85,7 @@ absl::StatusOr<Weight> LoadStackedWeight(const WeightStore& w, Backend& backend,
   absl::StatusOr<Tensor> host = w.LoadStacked(parts, quantize ? DType::kF32 : dtype);
   if (quantize && host.ok()) host = Quantize(w, *host, dtype);
   if (!host.ok()) return host.status();
+  w.NoteHeld(dtype);
   return backend.Adopt(*std::move(host));
 }
 

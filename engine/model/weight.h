@@ -24,17 +24,32 @@ namespace inferd::engine {
 
 using Weight = Tensor;
 
+// The dtype a matrix is asked for in: `dtype`; or, with as_stored
+// (--quantization auto), the checkpoint's own quantized type when it stores
+// the matrix quantized (GGUF Q8_0, Q4_0, Q4_K, Q6_K; `dtype` otherwise).
+// Stacked parts stored in different quantized types (a Q4_K_M file's q/k in
+// Q4_K and v in Q6_K) are held as q8_0, requantized from their values
+// (WeightStore::Requantized, a load warning).
+struct WeightDType {
+  WeightDType(DType d) : dtype(d) {}  // NOLINT(google-explicit-constructor): a plain dtype
+  WeightDType(DType d, bool stored) : dtype(d), as_stored(stored) {}
+  DType dtype;
+  bool as_stored = false;
+};
+
 // Tensor `name` (checked against `shape`) as `dtype` on `backend`'s device.
 // A quantized dtype (kQ8_0, kQ4_0: --quantization) is read as fp32 and
-// quantized row by row at load (kernels/quant_blocks.h, llama.cpp's bytes);
-// a matrix whose rows are not whole blocks of 32 is kept in fp32 instead and
-// named in WeightStore::KeptUnquantized (a load warning). Stacked parts share
-// their row length.
+// quantized row by row at load (kernels/quant_blocks.h, llama.cpp's bytes)
+// unless the checkpoint stores it so (then it is used as stored); a matrix
+// whose rows are not whole blocks is kept in fp32 instead and named in
+// WeightStore::KeptUnquantized (a load warning). Stacked parts share their
+// row length.
 absl::StatusOr<Weight> LoadWeight(const WeightStore& w, Backend& backend, const std::string& name,
-                                  const std::vector<int64_t>& shape, DType dtype);
+                                  const std::vector<int64_t>& shape, WeightDType dtype);
 // Several tensors stacked along their first dimension (WeightStore::LoadStacked).
 absl::StatusOr<Weight> LoadStackedWeight(const WeightStore& w, Backend& backend,
-                                         const std::vector<WeightStore::Part>& parts, DType dtype);
+                                         const std::vector<WeightStore::Part>& parts,
+                                         WeightDType dtype);
 // *out = the loaded weight, or the load's error (a load written as one
 // status check: `if (Status s = MoveInto(LoadWeight(...), &w); !s.ok())`).
 absl::Status MoveInto(absl::StatusOr<Weight> loaded, Weight* out);

@@ -13,7 +13,6 @@
 #include "absl/strings/str_join.h"
 #include "common/check.h"
 #include "common/json_fields.h"
-#include "engine/model/gguf_kquants.h"
 #include "kernels/ops.h"
 #include "kernels/quant_blocks.h"
 
@@ -75,11 +74,7 @@ class MappedStorage final : public Storage {
   SafetensorsFile::Mapped mapped_;
 };
 
-bool IsKQuant(GgmlType t) { return t == GgmlType::kQ4_K || t == GgmlType::kQ6_K; }
-
-// The project's DType of a GGUF tensor type. K-quants have none: they are
-// dequantized at load (gguf_kquants.h) and count as fp32, the type their
-// values are exact in (never mapped as stored).
+// The project's DType of a GGUF tensor type.
 absl::StatusOr<DType> DTypeOfGguf(const GgufFile& f, const GgufTensorInfo& t) {
   switch (t.type) {
     case GgmlType::kF32:
@@ -93,8 +88,9 @@ absl::StatusOr<DType> DTypeOfGguf(const GgufFile& f, const GgufTensorInfo& t) {
     case GgmlType::kQ4_0:
       return DType::kQ4_0;
     case GgmlType::kQ4_K:
+      return DType::kQ4_K;
     case GgmlType::kQ6_K:
-      return DType::kF32;
+      return DType::kQ6_K;
   }
   return absl::UnimplementedError(absl::StrCat(f.path(), ": tensor `", t.name, "`: type ",
                                                GgmlTypeName(t.type),
@@ -233,7 +229,7 @@ absl::Status WeightStore::ReadGguf(const std::string& name, const GgufTensorRef&
   if (!stored.ok()) return stored.status();
   const int64_t rows = ref.shape.size() >= 2 ? ref.numel / ref.shape.back() : 1;
   const int64_t cols = ref.numel / rows;
-  if (kernels::IsQuantized(dtype) && cols % kernels::kQuantBlockElems != 0) {
+  if (cols % kernels::QuantBlockElems(dtype) != 0) {
     return absl::InvalidArgumentError(
         absl::StrCat(dir_, ": tensor `", ref.info->name, "`: rows of ", cols,
                      " elements cannot be stored as ", kernels::DTypeName(dtype)));
@@ -249,33 +245,20 @@ absl::Status WeightStore::ReadGguf(const std::string& name, const GgufTensorRef&
   }
   const uint8_t* src = gguf_->TensorData(*ref.info) + ref.byte_offset;
   auto* out = static_cast<uint8_t*>(dst);
-  const bool kquant = IsKQuant(ref.info->type);
-  if (kquant && cols % kKQuantBlockElems != 0) {
+  if (cols % kernels::QuantBlockElems(*stored) != 0) {  // the parser checked; kept local
     return absl::InvalidArgumentError(absl::StrCat(dir_, ": tensor `", ref.info->name,
                                                    "`: rows of ", cols, " elements are not whole ",
-                                                   GgmlTypeName(ref.info->type), " blocks of 256"));
+                                                   GgmlTypeName(ref.info->type), " blocks"));
   }
-  const int64_t in_row = kquant ? cols / kKQuantBlockElems * GgmlBlockBytes(ref.info->type)
-                                : kernels::DTypeBytes(*stored, cols);
+  const int64_t in_row = kernels::DTypeBytes(*stored, cols);
   const int64_t out_row = kernels::DTypeBytes(dtype, cols);
   std::vector<float> wide;
-  std::vector<float> kwide(kquant ? static_cast<size_t>(cols) : 0);
   for (int64_t g = 0; g < rows; ++g) {
     int64_t r = g;
     if (head_dim > 0) {
       // llama.cpp's row 2j+t of a head is HF row t*head_dim/2 + j.
       const int64_t h = g / head_dim, j = (g % head_dim) / 2, t = g % 2;
       r = h * head_dim + t * (head_dim / 2) + j;
-    }
-    if (kquant) {
-      if (ref.info->type == GgmlType::kQ4_K) {
-        DequantizeRowQ4K(src + g * in_row, cols, kwide.data());
-      } else {
-        DequantizeRowQ6K(src + g * in_row, cols, kwide.data());
-      }
-      ConvertRow(reinterpret_cast<const uint8_t*>(kwide.data()), DType::kF32, cols,
-                 out + r * out_row, dtype, &wide);
-      continue;
     }
     ConvertRow(src + g * in_row, *stored, cols, out + r * out_row, dtype, &wide);
   }
@@ -348,12 +331,11 @@ void WeightStore::Sample(const std::string& name, int64_t numel, DType dtype,
     bool any_finite = false;
     for (int64_t i = 0; i < numel && !any_finite; i += stride) {
       if (kernels::IsQuantized(dtype)) {  // the block holding element i
-        const int64_t block = i / kernels::kQuantBlockElems;
-        float v[kernels::kQuantBlockElems];
-        kernels::DequantizeRow(
-            dtype, bytes + kernels::DTypeBytes(dtype, block * kernels::kQuantBlockElems),
-            kernels::kQuantBlockElems, v);
-        any_finite = std::isfinite(v[i % kernels::kQuantBlockElems]);
+        const int64_t elems = kernels::QuantBlockElems(dtype);
+        float v[kernels::kKQuantBlockElems];
+        kernels::DequantizeRow(dtype, bytes + kernels::DTypeBytes(dtype, i / elems * elems), elems,
+                               v);
+        any_finite = std::isfinite(v[i % elems]);
         continue;
       }
       float v;
@@ -375,8 +357,7 @@ absl::StatusOr<Tensor> WeightStore::Load(const std::string& name,
     if (!ref.ok()) return ref.status();
     absl::StatusOr<DType> stored = DTypeOfGguf(*gguf_, *(*ref)->info);
     if (!stored.ok()) return stored.status();
-    if (format_ == LoadFormat::kMmap && *stored == dtype && (*ref)->rope_heads == 0 &&
-        !IsKQuant((*ref)->info->type)) {
+    if (format_ == LoadFormat::kMmap && *stored == dtype && (*ref)->rope_heads == 0) {
       const void* data = gguf_->TensorData(*(*ref)->info) + (*ref)->byte_offset;
       Tensor w(std::make_unique<MappedStorage>(SafetensorsFile::Mapped{gguf_->mapping(), data}),
                dtype, expected_shape);
@@ -525,6 +506,18 @@ double WeightStore::NumElements() const {
     }
   }
   return n;
+}
+
+double WeightStore::BytesAs(DType dtype, bool quantized_as_stored) const {
+  double bytes = NumElements() * static_cast<double>(kernels::DTypeSize(dtype));
+  if (!quantized_as_stored) return bytes;
+  for (const auto& [name, ref] : gguf_by_name_) {
+    absl::StatusOr<DType> t = DTypeOfGguf(*gguf_, *ref.info);
+    if (!t.ok() || !kernels::IsQuantized(*t)) continue;
+    bytes -= static_cast<double>(ref.numel) * static_cast<double>(kernels::DTypeSize(dtype)) -
+             static_cast<double>(kernels::DTypeBytes(*t, ref.numel));
+  }
+  return bytes;
 }
 
 std::vector<std::string> WeightStore::Names() const {

@@ -35,10 +35,10 @@ class WeightStore {
                                                            LoadFormat format = LoadFormat::kCopy);
   // The tensors of a GGUF file, named and shaped for `config` (made from the
   // same file: gguf_config.h). Loading converts from the stored type (F32,
-  // F16, BF16, Q8_0, Q4_0; Q4_K and Q6_K dequantized, gguf_kquants.h) to the
-  // one asked for; Q8_0/Q4_0 asked as stored are used as stored. With kMmap a tensor needing no
-  // conversion or row reordering is a view of the file's mapping; otherwise it is copied out of it
-  // (the mapping is released with the store).
+  // F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K) to the one asked for; a quantized type
+  // asked for as stored is used as stored. With kMmap a tensor needing no
+  // conversion or row reordering is a view of the file's mapping; otherwise
+  // it is copied out of it (the mapping is released with the store).
   static absl::StatusOr<std::unique_ptr<WeightStore>> OpenGguf(
       std::shared_ptr<const GgufFile> file, const ModelConfig& config,
       LoadFormat format = LoadFormat::kCopy);
@@ -74,6 +74,11 @@ class WeightStore {
   std::vector<std::string> Names() const;
   // Elements of all tensors held (a double: only compared, never allocated).
   double NumElements() const;
+  // Bytes of all tensors held as `dtype`, except those stored quantized when
+  // quantized_as_stored (--quantization auto), counted as stored: what a
+  // load will hold, within the small float tensors' dtype (a double: only
+  // compared and reported).
+  double BytesAs(DType dtype, bool quantized_as_stored) const;
   // The dtype the checkpoint stores its weights in: that of the embedding
   // when there is one, else the dtype holding the most elements. What
   // --dtype auto serves in.
@@ -101,6 +106,29 @@ class WeightStore {
     std::vector<std::string> names = kept_unquantized_;
     std::sort(names.begin(), names.end());
     return names;
+  }
+  // Stacked matrices served as stored (--quantization auto) whose parts the
+  // checkpoint stores in different quantized types, held as q8_0 instead
+  // (engine/model/weight.h), noted with those types; sorted.
+  void NoteRequantized(const std::string& what) const {
+    std::lock_guard<std::mutex> lock(non_finite_mutex_);
+    requantized_.push_back(what);
+  }
+  std::vector<std::string> Requantized() const {
+    std::lock_guard<std::mutex> lock(non_finite_mutex_);
+    std::vector<std::string> names = requantized_;
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+  // The quantized dtypes of the matrices loaded so far (LoadWeight notes
+  // each), in DType order.
+  void NoteHeld(DType t) const { held_dtypes_ |= 1u << static_cast<int>(t); }
+  std::vector<DType> HeldQuantized() const {
+    std::vector<DType> types;
+    for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K}) {
+      if ((held_dtypes_.load() >> static_cast<int>(t)) & 1u) types.push_back(t);
+    }
+    return types;
   }
   // The tensors loaded so far whose sampled values (up to 257, evenly spaced:
   // negligible next to the read) were all NaN or infinite: a broken
@@ -139,6 +167,8 @@ class WeightStore {
   mutable std::mutex non_finite_mutex_;
   mutable std::vector<std::string> non_finite_;        // appended by Read
   mutable std::vector<std::string> kept_unquantized_;  // NoteKeptUnquantized (same mutex)
+  mutable std::vector<std::string> requantized_;       // NoteRequantized (same mutex)
+  mutable std::atomic<uint32_t> held_dtypes_{0};       // bit per DType: NoteHeld
 };
 
 }  // namespace inferd::engine

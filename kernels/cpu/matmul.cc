@@ -360,6 +360,16 @@ void MatmulBf16Dot(const float* x, const uint16_t* w, const float* bias, int64_t
 void Matmul(const float* x, const void* w, const float* bias, int64_t m, int64_t n, int64_t k,
             float* out, DType w_dtype) {
   if (m <= 0 || n <= 0) return;
+  if (IsQuantized(w_dtype) && k == 0) {  // no blocks: out = bias (the fp32 tiles' k == 0)
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) out[i * n + j] = bias != nullptr ? bias[j] : 0.0f;
+    }
+    return;
+  }
+  if (IsKQuant(w_dtype)) {
+    cpu_internal::MatmulKQuant(x, w, bias, m, n, k, out, w_dtype);
+    return;
+  }
   if (IsQuantized(w_dtype)) {
     cpu_internal::MatmulQuantized(x, w, bias, m, n, k, out, w_dtype);
     return;

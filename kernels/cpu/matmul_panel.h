@@ -28,6 +28,12 @@ void MatmulF32Panel(const float* x, const float* w_panel, const float* bias, int
 void MatmulQuantized(const float* x, const void* w, const float* bias, int64_t m, int64_t n,
                      int64_t k, float* out, DType w_dtype);
 
+// The k-quant Matmul (kernels/cpu/matmul_kquant.cc), called by Matmul for a
+// w of DType::kQ4_K / kQ6_K: w is [n, k / 256] super-blocks, k a multiple of
+// 256.
+void MatmulKQuant(const float* x, const void* w, const float* bias, int64_t m, int64_t n, int64_t k,
+                  float* out, DType w_dtype);
+
 // The int8 dot product form of the active path (kernels/cpu_isa.h), for
 // MatmulQuantized: 0 vpmaddubsw (AVX2), 1 vpdpbusd ymm (AVX-VNNI), 2
 // vpdpbusd zmm (AVX512-VNNI). Every form gives the same bits.

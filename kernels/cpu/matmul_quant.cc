@@ -49,6 +49,7 @@
 
 #include "common/check.h"
 #include "common/thread_pool.h"
+#include "kernels/cpu/lane_sums.h"
 #include "kernels/cpu/matmul_panel.h"
 #include "kernels/cpu/matmul_quant_avx512.h"
 #include "kernels/cpu/matmul_quant_packed_avx512.h"
@@ -178,21 +179,6 @@ struct Q4_0 {
     return DotU8S8<I>(xs, w.codes, xv);
   }
 };
-
-// The block dot products of 8 columns from their lane sums: lane c = the
-// sum of p[c]'s 8 lanes (exact integer adds; zero vectors past NC).
-inline __m256i ColumnSums(const __m256i p[8]) {
-  // hadd of (a, b): [a01 a23 b01 b23 | a45 a67 b45 b67]
-  const __m256i h01 = _mm256_hadd_epi32(p[0], p[1]);
-  const __m256i h23 = _mm256_hadd_epi32(p[2], p[3]);
-  const __m256i h45 = _mm256_hadd_epi32(p[4], p[5]);
-  const __m256i h67 = _mm256_hadd_epi32(p[6], p[7]);
-  // [p0 p1 p2 p3 lanes 0-3 | the same, lanes 4-7], and for p4..p7.
-  const __m256i q0 = _mm256_hadd_epi32(h01, h23);
-  const __m256i q1 = _mm256_hadd_epi32(h45, h67);
-  return _mm256_add_epi32(_mm256_permute2x128_si256(q0, q1, 0x20),
-                          _mm256_permute2x128_si256(q0, q1, 0x31));
-}
 
 // One x row, NC (<= 8) columns whose blocks start col_step blocks apart
 // (adjacent columns: nb; streams: stride * nb); out and bias step out_step.
@@ -514,12 +500,7 @@ void MatmulQuantized(const float* x, const void* w, const float* bias, int64_t m
                                           << kQuantBlockElems << ", got " << k;
   INFERD_CHECK(w_dtype == DType::kQ8_0 || w_dtype == DType::kQ4_0)
       << "not a quantized dtype: " << DTypeName(w_dtype);
-  if (k == 0) {
-    for (int64_t i = 0; i < m; ++i) {
-      for (int64_t j = 0; j < n; ++j) out[i * n + j] = bias != nullptr ? bias[j] : 0.0f;
-    }
-    return;
-  }
+  INFERD_CHECK(k > 0) << "k == 0 is Matmul's (out = bias)";
   // x quantized once per call, on the pool (rows are independent).
   thread_local std::vector<int8_t> xq;
   thread_local std::vector<float> xd;

@@ -178,6 +178,8 @@ inline void DispatchDType(DType dtype, F&& f) {
       return;
     case DType::kQ8_0:
     case DType::kQ4_0:
+    case DType::kQ4_K:
+    case DType::kQ6_K:
       break;  // block-quantized: kernels/cpu/matmul_quant.cc, not an element type
   }
   __builtin_trap();

@@ -65,6 +65,8 @@ void DispatchDType(DType dtype, F&& f) {
       return;
     case DType::kQ8_0:
     case DType::kQ4_0:
+    case DType::kQ4_K:
+    case DType::kQ6_K:
       break;  // quantized weights are CPU-only
   }
   INFERD_CHECK(false) << "unknown dtype " << static_cast<int>(dtype);

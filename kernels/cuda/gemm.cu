@@ -41,6 +41,8 @@ cudaDataType_t CudaType(DType dtype) {
       return CUDA_R_16BF;
     case DType::kQ8_0:
     case DType::kQ4_0:
+    case DType::kQ4_K:
+    case DType::kQ6_K:
       break;  // quantized weights are CPU-only
   }
   INFERD_CHECK(false) << "unknown dtype";

@@ -85,6 +85,8 @@ inline double UnitRoundoff(DType t) {
       return std::ldexp(1.0, -8);
     case DType::kQ8_0:
     case DType::kQ4_0:
+    case DType::kQ4_K:
+    case DType::kQ6_K:
       break;  // not an element type
   }
   return 0.0;
@@ -101,6 +103,8 @@ inline float RoundTo(DType t, float x) {
       return __bfloat162float(__float2bfloat16_rn(x));
     case DType::kQ8_0:
     case DType::kQ4_0:
+    case DType::kQ4_K:
+    case DType::kQ6_K:
       break;  // not an element type
   }
   return x;

@@ -1,8 +1,8 @@
 // tests/unit/model/gguf_kquants_test.cc — Q4_K and Q6_K dequantization
-// (engine/model/gguf_kquants.h) against llama.cpp's own dequantizer on random
+// (kernels/quant_kblocks.h) against llama.cpp's own dequantizer on random
 // super-blocks, bit for bit (gguf_kquants_expected.inc, made by
 // gen_gguf_kquants_expected.py from gguf-py).
-#include "engine/model/gguf_kquants.h"
+#include "kernels/quant_kblocks.h"
 
 #include <cstdint>
 #include <cstring>
@@ -15,13 +15,19 @@ namespace {
 
 #include "tests/unit/model/gguf_kquants_expected.inc"
 
-template <size_t NB, size_t NV>
-void ExpectDequantizes(const uint8_t (&blocks)[NB], const uint32_t (&want)[NV], int64_t block_bytes,
-                       void (*dequantize)(const uint8_t*, int64_t, float*)) {
+using kernels::BlockQ4_K;
+using kernels::BlockQ6_K;
+using kernels::kKQuantBlockElems;
+
+template <typename Block, size_t NB, size_t NV>
+void ExpectDequantizes(const uint8_t (&blocks)[NB], const uint32_t (&want)[NV],
+                       void (*dequantize)(const Block*, int64_t, float*)) {
   static_assert(NV % kKQuantBlockElems == 0);
-  ASSERT_EQ(static_cast<int64_t>(NB) / block_bytes * kKQuantBlockElems, static_cast<int64_t>(NV));
+  ASSERT_EQ(static_cast<int64_t>(NB / sizeof(Block)) * kKQuantBlockElems, static_cast<int64_t>(NV));
+  std::vector<Block> copy(NB / sizeof(Block));  // aligned for Block
+  std::memcpy(copy.data(), blocks, NB);
   std::vector<float> got(NV);
-  dequantize(blocks, static_cast<int64_t>(NV), got.data());
+  dequantize(copy.data(), static_cast<int64_t>(NV), got.data());
   for (size_t i = 0; i < NV; ++i) {
     uint32_t bits;
     std::memcpy(&bits, &got[i], sizeof(bits));
@@ -30,11 +36,11 @@ void ExpectDequantizes(const uint8_t (&blocks)[NB], const uint32_t (&want)[NV], 
 }
 
 TEST(GgufKQuantsTest, Q4KEqualsLlamaCpp) {
-  ExpectDequantizes(kQ4KBlocks, kQ4KValues, kQ4KBlockBytes, DequantizeRowQ4K);
+  ExpectDequantizes(kQ4KBlocks, kQ4KValues, kernels::DequantizeRowQ4_K);
 }
 
 TEST(GgufKQuantsTest, Q6KEqualsLlamaCpp) {
-  ExpectDequantizes(kQ6KBlocks, kQ6KValues, kQ6KBlockBytes, DequantizeRowQ6K);
+  ExpectDequantizes(kQ6KBlocks, kQ6KValues, kernels::DequantizeRowQ6_K);
 }
 
 }  // namespace

@@ -34,6 +34,18 @@ std::vector<float> Rows(int rows, int cols) {
   return v;
 }
 
+// `rows` Q4_K super-blocks of varied bytes with finite scales.
+std::vector<uint8_t> Q4KBlocks(int rows) {
+  std::vector<uint8_t> bytes(static_cast<size_t>(144 * rows));
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 7 + 3);
+  for (int r = 0; r < rows; ++r) {
+    auto* blk = reinterpret_cast<kernels::BlockQ4_K*>(bytes.data()) + r;
+    blk->d = kernels::F32ToF16(0.01f * static_cast<float>(r + 1));
+    blk->dmin = kernels::F32ToF16(0.002f);
+  }
+  return bytes;
+}
+
 struct Options {
   std::string arch = "llama";
   bool block_count = true;
@@ -83,8 +95,7 @@ std::string Build(const Options& o) {
   kernels::QuantizeRow(DType::kQ8_0, up.data(), kFfn * kHidden, q8.data());
   w.Tensor("blk.0.ffn_up.weight", kQ8_0, {kHidden, kFfn}, q8);
   if (o.q4k_down) {
-    w.Tensor("blk.0.ffn_down.weight", kQ4_K, {256, kHidden},
-             std::vector<uint8_t>(static_cast<size_t>(144 * kHidden)));
+    w.Tensor("blk.0.ffn_down.weight", kQ4_K, {256, kHidden}, Q4KBlocks(kHidden));
   } else {
     f32("blk.0.ffn_down.weight", kHidden, kFfn);
   }
@@ -142,25 +153,33 @@ TEST_F(GgufWeightsTest, RopeFreqsDivideTheInverseFrequencies) {
   }
 }
 
-// A Q4_K tensor loads, dequantized (gguf_kquants_test.cc checks the values
-// against llama.cpp's), into the dtype asked for; never mapped as stored.
-TEST_F(GgufWeightsTest, Q4KLoadsDequantized) {
+// A Q4_K tensor loads as stored (mapped with kMmap: the kernels read it so)
+// or dequantized (gguf_kquants_test.cc checks the values against
+// llama.cpp's) into a float dtype asked for.
+TEST_F(GgufWeightsTest, Q4KLoadsAsStoredOrDequantized) {
   Options o;
-  o.q4k_down = true;  // all-zero blocks: d = dmin = 0, every element 0
+  o.q4k_down = true;
   std::shared_ptr<const GgufFile> f = Open(o);
   ASSERT_NE(f, nullptr);
   absl::StatusOr<ModelConfig> c = ModelConfigFromGguf(*f);
   ASSERT_TRUE(c.ok()) << c.status();
+  const std::vector<uint8_t> stored = Q4KBlocks(kHidden);
   for (LoadFormat format : {LoadFormat::kCopy, LoadFormat::kMmap}) {
     absl::StatusOr<std::unique_ptr<WeightStore>> w = WeightStore::OpenGguf(f, *c, format);
     ASSERT_TRUE(w.ok()) << w.status();
     const std::string down = "model.layers.0.mlp.down_proj.weight";
-    EXPECT_EQ((*w)->StoredDType(down), DType::kF32);
+    EXPECT_EQ((*w)->StoredDType(down), DType::kQ4_K);
     absl::StatusOr<Tensor> t = (*w)->Load(down, *(*w)->Shape(down), DType::kF32);
     ASSERT_TRUE(t.ok()) << t.status();
-    const auto* v = static_cast<const float*>(t->data());
-    for (int64_t i = 0; i < 256 * kHidden; ++i) ASSERT_EQ(v[i], 0.0f) << i;
+    std::vector<float> want(static_cast<size_t>(256 * kHidden));
+    kernels::DequantizeRow(DType::kQ4_K, stored.data(), 256 * kHidden, want.data());
+    EXPECT_EQ(0, std::memcmp(t->data(), want.data(), want.size() * sizeof(float)));
     EXPECT_EQ((*w)->BytesMapped(), 0);
+    absl::StatusOr<Tensor> q = (*w)->Load(down, *(*w)->Shape(down), DType::kQ4_K);
+    ASSERT_TRUE(q.ok()) << q.status();
+    ASSERT_EQ(q->bytes(), static_cast<int64_t>(stored.size()));
+    EXPECT_EQ(0, std::memcmp(q->data(), stored.data(), stored.size()));
+    EXPECT_EQ((*w)->BytesMapped(), format == LoadFormat::kMmap ? 144 * kHidden : 0);
   }
 }
 

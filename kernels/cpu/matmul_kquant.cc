@@ -1,0 +1,513 @@
+// kernels/cpu/matmul_kquant.cc — Matmul (kernels/ops.h) for a w in one of
+// llama.cpp's k-quants (DType::kQ4_K, kQ6_K: kernels/quant_kblocks.h), read
+// as stored: fp32 x and out, w's rows in super-blocks of 256 along k.
+//
+// Arithmetic (llama.cpp's for these types: activations quantized per
+// super-block, integer sums over the whole super-block, its fp16 scales
+// applied once). Each x row is quantized per 256 elements to int8,
+//   amax = max |x|, dx = amax / 127, id = dx != 0 ? 1 / dx : 0,
+//   xq = nearbyint(x * id)        (round half to even; |xq| <= 127)
+// with S16[g] = the sum of xq over group g of 16 elements and S32[j] over
+// sub-block j of 32. Then out[i, j] accumulates one fp32 sum over the
+// super-blocks in increasing order; per super-block, with exact int32 sums
+// (their bounds below keep them far from overflow):
+//   Q4_K: sq = sum over sub-blocks j of scale_j * (codes_j . xq_j)
+//         sm = sum over j of min_j * S32[j]
+//         acc = fma(float(sq), f16(d) * dx, acc)
+//         acc = fma(-float(sm), f16(dmin) * dx, acc)
+//   Q6_K: s = sum over groups g of scale_g * (codes_g . xq_g)
+//             - 32 * sum over g of scale_g * S16[g]
+//         acc = fma(float(s), f16(d) * dx, acc)
+// then + bias[j]. Integer sums have one value whatever order their terms
+// are added in, and float(s) rounds once, so nothing depends on m, n, the
+// tile, the thread or the instruction set: batch invariance is bit-exact
+// (tests check it against a scalar reference). |sq| <= 8 * 63 * 32 * 15 *
+// 127, |sm| <= 8 * 63 * 4064, |s| <= 16 * 128 * 16 * 63 * 127 + 32 * 16 *
+// 128 * 2032: all below 2^31.
+//
+// One form for every path (AVX2 and up): vpmaddubsw makes the int16 pair
+// sums of codes (unsigned) and xq (signed) without saturation (2 * 63 *
+// 127), and vpmaddwd multiplies them by the sub-block's scale and adds the
+// pairs into int32 lanes, so each 32 elements cost 2 instructions and a
+// shuffle of the scales. 8 adjacent columns run together, one lane per
+// column after an exact lane-sum tree per super-block (lane_sums.h); rows
+// run one after another over the same columns (the columns stay in cache).
+//
+// Threading: like Matmul, the pool splits output columns in tiles of 8; x is
+// quantized first, rows split over the pool.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "common/check.h"
+#include "common/thread_pool.h"
+#include "kernels/cpu/lane_sums.h"
+#include "kernels/cpu/matmul_panel.h"
+#include "kernels/cpu/simd_avx512.h"
+#include "kernels/cpu_isa.h"
+#include "kernels/quant_kblocks.h"
+
+namespace inferd::kernels::cpu_internal {
+namespace {
+
+constexpr int64_t kSuper = kKQuantBlockElems;
+constexpr int kCols = 8;  // columns per tile, one per lane
+
+// x quantized per super-block: q [m, k] int8, d [m, k / 256] fp32, s16
+// [m, k / 16] and s32 [m, k / 32] int16 sums of q.
+struct KRows {
+  const int8_t* q;
+  const float* d;
+  const int16_t* s16;
+  const int16_t* s32;
+  int64_t k;
+  bool zmm;  // the avx512 path: the zmm forms
+};
+
+// Quantizes rows [i0, i1) of x [m, k] (KRows above).
+void QuantizeRowsK(const float* x, int64_t k, int64_t i0, int64_t i1, int8_t* q, float* d,
+                   int16_t* s16, int16_t* s32) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const int64_t nsb = k / kSuper;
+  for (int64_t i = i0; i < i1; ++i) {
+    for (int64_t sb = 0; sb < nsb; ++sb) {
+      const float* xs = x + i * k + sb * kSuper;
+      __m256 amax = _mm256_setzero_ps();
+      for (int v = 0; v < kSuper / 8; ++v) {
+        amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, _mm256_loadu_ps(xs + 8 * v)));
+      }
+      __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+      m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+      m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+      const float dx = _mm_cvtss_f32(m4) / 127.0f;
+      const float id = dx != 0.0f ? 1.0f / dx : 0.0f;
+      d[i * nsb + sb] = dx;
+      const __m256 idv = _mm256_set1_ps(id);
+      for (int b = 0; b < kSuper / 32; ++b) {
+        __m256i qi[4];
+        for (int s = 0; s < 4; ++s) {
+          qi[s] = _mm256_cvtps_epi32(
+              _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(xs + 32 * b + 8 * s), idv),
+                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        }
+        // int32 -> int8 (|q| <= 127: no saturation); the packs interleave
+        // 128-bit halves, the permute restores element order.
+        const __m256i q8 = _mm256_permutevar8x32_epi32(
+            _mm256_packs_epi16(_mm256_packs_epi32(qi[0], qi[1]), _mm256_packs_epi32(qi[2], qi[3])),
+            _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + i * k + sb * kSuper + 32 * b), q8);
+        // Sums of 4, then of 16: lanes 0-3 the first group, 4-7 the second.
+        const __m256i s4 =
+            _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q8), _mm256_set1_epi16(1));
+        alignas(32) int32_t lanes[8];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), s4);
+        const int32_t lo = lanes[0] + lanes[1] + lanes[2] + lanes[3];
+        const int32_t hi = lanes[4] + lanes[5] + lanes[6] + lanes[7];
+        const int64_t g = (i * k + sb * kSuper) / 16 + 2 * b;
+        s16[g] = static_cast<int16_t>(lo);
+        s16[g + 1] = static_cast<int16_t>(hi);
+        s32[(i * k + sb * kSuper) / 32 + b] = static_cast<int16_t>(lo + hi);
+      }
+    }
+  }
+}
+
+// The fp16 fields `field` of super-block sb of NC (<= 8) adjacent columns
+// (rows nsb super-blocks apart) as 8 fp32 lanes (zero past NC).
+template <int NC, typename Block>
+inline __m256 GatherHalves(const Block* w, int64_t nsb, int64_t sb, uint16_t Block::*field) {
+  alignas(16) uint16_t h[8] = {};
+#pragma GCC unroll 8
+  for (int c = 0; c < NC; ++c) h[c] = w[c * nsb + sb].*field;
+  return _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(h)));
+}
+
+// Shuffle controls broadcasting int16 element e of each 128-bit lane to the
+// whole lane (Q4_K: the scale of sub-block e of a lane holding all 8).
+inline __m256i BroadcastWord(int e) {
+  return _mm256_set1_epi16(static_cast<int16_t>((2 * e) | ((2 * e + 1) << 8)));
+}
+// Element 2e to the low lane, 2e + 1 to the high one (Q6_K: the two groups
+// of 16 of a sub-block of 32).
+inline __m256i SplitWords(int e) {
+  const __m128i lo = _mm_set1_epi16(static_cast<int16_t>((4 * e) | ((4 * e + 1) << 8)));
+  const __m128i hi = _mm_set1_epi16(static_cast<int16_t>((4 * e + 2) | ((4 * e + 3) << 8)));
+  return _mm256_set_m128i(hi, lo);
+}
+
+// The 6-bit scales (low 8 bytes) and mins (high 8 bytes) of a Q4_K
+// super-block, one byte per sub-block (ScaleMinQ4_K, 4 bytes at a time).
+inline void ScalesMinsQ4_K(const uint8_t* s, uint64_t* scales, uint64_t* mins) {
+  uint32_t u[3];
+  std::memcpy(u, s, sizeof(u));
+  const uint32_t k6 = 0x3F3F3F3Fu, k4 = 0x0F0F0F0Fu, k2 = 0x03030303u;
+  const uint32_t sc_hi = (u[2] & k4) | (((u[0] >> 6) & k2) << 4);
+  const uint32_t mn_hi = ((u[2] >> 4) & k4) | (((u[1] >> 6) & k2) << 4);
+  *scales = (u[0] & k6) | (static_cast<uint64_t>(sc_hi) << 32);
+  *mins = (u[1] & k6) | (static_cast<uint64_t>(mn_hi) << 32);
+}
+
+// The 256 int8 of one super-block of x, 32 a register.
+inline void LoadSuperBlock(const int8_t* xq, __m256i xv[8]) {
+#pragma GCC unroll 8
+  for (int b = 0; b < 8; ++b) {
+    xv[b] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32 * b));
+  }
+}
+
+// out[c] = lane c of acc (+ bias[c]) for the tile's NC columns.
+template <int NC>
+inline void StoreColumns(__m256 acc, const float* bias, float* out) {
+  alignas(32) float sums[8];
+  _mm256_store_ps(sums, acc);
+#pragma GCC unroll 8
+  for (int c = 0; c < NC; ++c) out[c] = bias != nullptr ? sums[c] + bias[c] : sums[c];
+}
+
+// One x row (super-block sums xd, s16/s32 at the row's start), NC (<= 8)
+// adjacent columns of Q4_K (rows nsb super-blocks apart).
+template <int NC>
+void RowTileQ4_K(const int8_t* xq, const float* xd, const int16_t* s32, const BlockQ4_K* w,
+                 int64_t nsb, const float* bias, float* out) {
+  static_assert(NC >= 1 && NC <= kCols);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t sb = 0; sb < nsb; ++sb) {
+    __m256i xv[8];
+    LoadSuperBlock(xq + sb * kSuper, xv);
+    const __m128i xs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s32 + 8 * sb));
+    __m256i dots[kCols], mins[kCols];
+#pragma GCC unroll 8
+    for (int c = 0; c < kCols; ++c) {
+      if (c >= NC) {
+        dots[c] = mins[c] = _mm256_setzero_si256();
+        continue;
+      }
+      const BlockQ4_K& blk = w[c * nsb + sb];
+      uint64_t sc, mn;
+      ScalesMinsQ4_K(blk.scales, &sc, &mn);
+      const __m256i sc16 = _mm256_broadcastsi128_si256(
+          _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(sc))));
+      __m256i dot = _mm256_setzero_si256();
+#pragma GCC unroll 4
+      for (int chunk = 0; chunk < 4; ++chunk) {
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 32 * chunk));
+        const __m256i lo = _mm256_and_si256(q, low4);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+        const __m256i plo = _mm256_maddubs_epi16(lo, xv[2 * chunk]);
+        const __m256i phi = _mm256_maddubs_epi16(hi, xv[2 * chunk + 1]);
+        dot = _mm256_add_epi32(
+            dot, _mm256_madd_epi16(plo, _mm256_shuffle_epi8(sc16, BroadcastWord(2 * chunk))));
+        dot = _mm256_add_epi32(
+            dot, _mm256_madd_epi16(phi, _mm256_shuffle_epi8(sc16, BroadcastWord(2 * chunk + 1))));
+      }
+      dots[c] = dot;
+      // min_j * S32[j] in 4 int32 lanes (low half; the high half zero).
+      mins[c] = _mm256_zextsi128_si256(
+          _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(mn))), xs));
+    }
+    const __m256 dx = _mm256_set1_ps(xd[sb]);
+    const __m256 d = _mm256_mul_ps(GatherHalves<NC>(w, nsb, sb, &BlockQ4_K::d), dx);
+    const __m256 dmin = _mm256_mul_ps(GatherHalves<NC>(w, nsb, sb, &BlockQ4_K::dmin), dx);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ColumnSums(dots)), d, acc);
+    acc = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(ColumnSums(mins)), dmin, acc);
+  }
+  StoreColumns<NC>(acc, bias, out);
+}
+
+// The same for Q6_K.
+template <int NC>
+void RowTileQ6_K(const int8_t* xq, const float* xd, const int16_t* s16, const BlockQ6_K* w,
+                 int64_t nsb, const float* bias, float* out) {
+  static_assert(NC >= 1 && NC <= kCols);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i bits45 = _mm256_set1_epi8(0x30);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t sb = 0; sb < nsb; ++sb) {
+    __m256i xv[8];
+    LoadSuperBlock(xq + sb * kSuper, xv);
+    const __m256i xs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s16 + 16 * sb));
+    __m256i dots[kCols];
+#pragma GCC unroll 8
+    for (int c = 0; c < kCols; ++c) {
+      if (c >= NC) {
+        dots[c] = _mm256_setzero_si256();
+        continue;
+      }
+      const BlockQ6_K& blk = w[c * nsb + sb];
+      const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales));
+      // 32 * sum over g of scale_g * S16[g], subtracted once at the end.
+      __m256i corr = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), xs);
+      __m256i dot = _mm256_setzero_si256();
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; ++h) {
+        // Scales 8h..8h+7 as int16 in both lanes.
+        const __m256i sc16 = _mm256_broadcastsi128_si256(
+            _mm_cvtepi8_epi16(h == 0 ? sc8 : _mm_unpackhi_epi64(sc8, sc8)));
+        const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64 * h));
+        const __m256i ql1 =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64 * h + 32));
+        const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh + 32 * h));
+        // Sub-block 4h + t: low 4 bits from ql0/ql1 (low nibbles for t < 2),
+        // high 2 bits from qh bits 2t, 2t + 1, placed at bits 4-5.
+        const __m256i codes[4] = {
+            _mm256_or_si256(_mm256_and_si256(ql0, low4),
+                            _mm256_and_si256(_mm256_slli_epi16(qh, 4), bits45)),
+            _mm256_or_si256(_mm256_and_si256(ql1, low4),
+                            _mm256_and_si256(_mm256_slli_epi16(qh, 2), bits45)),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
+                            _mm256_and_si256(qh, bits45)),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
+                            _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits45)),
+        };
+#pragma GCC unroll 4
+        for (int t = 0; t < 4; ++t) {
+          const __m256i p = _mm256_maddubs_epi16(codes[t], xv[4 * h + t]);
+          dot =
+              _mm256_add_epi32(dot, _mm256_madd_epi16(p, _mm256_shuffle_epi8(sc16, SplitWords(t))));
+        }
+      }
+      dots[c] = _mm256_sub_epi32(dot, _mm256_slli_epi32(corr, 5));
+    }
+    const __m256 d =
+        _mm256_mul_ps(GatherHalves<NC>(w, nsb, sb, &BlockQ6_K::d), _mm256_set1_ps(xd[sb]));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ColumnSums(dots)), d, acc);
+  }
+  StoreColumns<NC>(acc, bias, out);
+}
+
+// The zmm forms (the avx512 path): the same integers, two 32-element
+// sub-blocks a register, so half the instructions per super-block. A zmm's
+// 256-bit halves hold two sub-blocks; the per-column int32 lanes of both
+// halves are added into one ymm before the lane-sum tree. Every sum is the
+// same integer as in the ymm forms, so the bits are the same.
+INFERD_ZMM_CODE_BEGIN
+
+// x's sub-blocks a and b (32 int8 each) side by side.
+INFERD_AVX512 inline __m512i XPair(const int8_t* xq, int a, int b) {
+  return _mm512_inserti64x4(
+      _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32 * a))),
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32 * b)), 1);
+}
+
+// Two ymm shuffle controls as the two halves of a zmm.
+INFERD_AVX512 inline __m512i Halves(__m256i lo, __m256i hi) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+// The two 256-bit halves of v added: 8 int32 lanes.
+INFERD_AVX512 inline __m256i FoldHalves(__m512i v) {
+  return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+}
+
+template <int NC>
+INFERD_AVX512 void RowTileQ4_KZmm(const int8_t* xq, const float* xd, const int16_t* s32,
+                                  const BlockQ4_K* w, int64_t nsb, const float* bias, float* out) {
+  static_assert(NC >= 1 && NC <= kCols);
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  // qs bytes 0-63 hold sub-blocks 0 and 2 (low nibbles), 1 and 3 (high);
+  // bytes 64-127 sub-blocks 4 and 6, 5 and 7.
+  const __m512i pick[4] = {
+      Halves(BroadcastWord(0), BroadcastWord(2)), Halves(BroadcastWord(1), BroadcastWord(3)),
+      Halves(BroadcastWord(4), BroadcastWord(6)), Halves(BroadcastWord(5), BroadcastWord(7))};
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t sb = 0; sb < nsb; ++sb) {
+    const int8_t* xs = xq + sb * kSuper;
+    const __m512i xv[4] = {XPair(xs, 0, 2), XPair(xs, 1, 3), XPair(xs, 4, 6), XPair(xs, 5, 7)};
+    const __m128i xsum = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s32 + 8 * sb));
+    __m256i dots[kCols], mins[kCols];
+#pragma GCC unroll 8
+    for (int c = 0; c < kCols; ++c) {
+      if (c >= NC) {
+        dots[c] = mins[c] = _mm256_setzero_si256();
+        continue;
+      }
+      const BlockQ4_K& blk = w[c * nsb + sb];
+      uint64_t sc, mn;
+      ScalesMinsQ4_K(blk.scales, &sc, &mn);
+      const __m512i sc16 =
+          _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(sc))));
+      __m512i dot = _mm512_setzero_si512();
+#pragma GCC unroll 2
+      for (int half = 0; half < 2; ++half) {
+        const __m512i q = _mm512_loadu_si512(blk.qs + 64 * half);
+        const __m512i lo = _mm512_and_si512(q, low4);
+        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+        dot = _mm512_add_epi32(dot, _mm512_madd_epi16(_mm512_maddubs_epi16(lo, xv[2 * half]),
+                                                      _mm512_shuffle_epi8(sc16, pick[2 * half])));
+        dot =
+            _mm512_add_epi32(dot, _mm512_madd_epi16(_mm512_maddubs_epi16(hi, xv[2 * half + 1]),
+                                                    _mm512_shuffle_epi8(sc16, pick[2 * half + 1])));
+      }
+      dots[c] = FoldHalves(dot);
+      mins[c] = _mm256_zextsi128_si256(
+          _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(mn))), xsum));
+    }
+    const __m256 dx = _mm256_set1_ps(xd[sb]);
+    const __m256 d = _mm256_mul_ps(GatherHalves<NC>(w, nsb, sb, &BlockQ4_K::d), dx);
+    const __m256 dmin = _mm256_mul_ps(GatherHalves<NC>(w, nsb, sb, &BlockQ4_K::dmin), dx);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ColumnSums(dots)), d, acc);
+    acc = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(ColumnSums(mins)), dmin, acc);
+  }
+  StoreColumns<NC>(acc, bias, out);
+}
+
+template <int NC>
+INFERD_AVX512 void RowTileQ6_KZmm(const int8_t* xq, const float* xd, const int16_t* s16,
+                                  const BlockQ6_K* w, int64_t nsb, const float* bias, float* out) {
+  static_assert(NC >= 1 && NC <= kCols);
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i bits45 = _mm512_set1_epi8(0x30);
+  // Sub-blocks t and 4 + t side by side: groups 2t, 2t + 1 in the low half's
+  // 128-bit lanes, 8 + 2t, 9 + 2t in the high half's (scales 0-7 low, 8-15 high).
+  const __m512i pick[4] = {
+      Halves(SplitWords(0), SplitWords(0)), Halves(SplitWords(1), SplitWords(1)),
+      Halves(SplitWords(2), SplitWords(2)), Halves(SplitWords(3), SplitWords(3))};
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t sb = 0; sb < nsb; ++sb) {
+    const int8_t* xs = xq + sb * kSuper;
+    const __m512i xv[4] = {XPair(xs, 0, 4), XPair(xs, 1, 5), XPair(xs, 2, 6), XPair(xs, 3, 7)};
+    const __m256i xsum = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s16 + 16 * sb));
+    __m256i dots[kCols];
+#pragma GCC unroll 8
+    for (int c = 0; c < kCols; ++c) {
+      if (c >= NC) {
+        dots[c] = _mm256_setzero_si256();
+        continue;
+      }
+      const BlockQ6_K& blk = w[c * nsb + sb];
+      const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales));
+      const __m256i corr = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), xsum);
+      const __m512i sc16 =
+          Halves(_mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(sc8)),
+                 _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_unpackhi_epi64(sc8, sc8))));
+      // ql bytes 0-31 and 64-95 (low nibbles: sub-blocks 0 and 4; high: 2
+      // and 6), 32-63 and 96-127 (1 and 5; 3 and 7); qh bytes 0-31 and 32-63.
+      const __m512i ql0 = Halves(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql)),
+                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64)));
+      const __m512i ql1 = Halves(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 32)),
+                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 96)));
+      const __m512i qh = _mm512_loadu_si512(blk.qh);
+      const __m512i codes[4] = {
+          _mm512_or_si512(_mm512_and_si512(ql0, low4),
+                          _mm512_and_si512(_mm512_slli_epi16(qh, 4), bits45)),
+          _mm512_or_si512(_mm512_and_si512(ql1, low4),
+                          _mm512_and_si512(_mm512_slli_epi16(qh, 2), bits45)),
+          _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql0, 4), low4),
+                          _mm512_and_si512(qh, bits45)),
+          _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql1, 4), low4),
+                          _mm512_and_si512(_mm512_srli_epi16(qh, 2), bits45)),
+      };
+      __m512i dot = _mm512_setzero_si512();
+#pragma GCC unroll 4
+      for (int t = 0; t < 4; ++t) {
+        dot = _mm512_add_epi32(dot, _mm512_madd_epi16(_mm512_maddubs_epi16(codes[t], xv[t]),
+                                                      _mm512_shuffle_epi8(sc16, pick[t])));
+      }
+      dots[c] = _mm256_sub_epi32(FoldHalves(dot), _mm256_slli_epi32(corr, 5));
+    }
+    const __m256 d =
+        _mm256_mul_ps(GatherHalves<NC>(w, nsb, sb, &BlockQ6_K::d), _mm256_set1_ps(xd[sb]));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ColumnSums(dots)), d, acc);
+  }
+  StoreColumns<NC>(acc, bias, out);
+}
+
+INFERD_ZMM_CODE_END
+
+// Row i of x by NC columns from column j.
+template <typename Block, int NC>
+inline void Tile(KRows x, int64_t i, const Block* w, const float* bias, int64_t n, float* out,
+                 int64_t j) {
+  const int64_t nsb = x.k / kSuper;
+  const int8_t* xq = x.q + i * x.k;
+  const float* xd = x.d + i * nsb;
+  const float* bj = bias != nullptr ? bias + j : nullptr;
+  if constexpr (std::is_same_v<Block, BlockQ4_K>) {
+    const int16_t* s32 = x.s32 + i * (x.k / 32);
+    if (x.zmm) {
+      RowTileQ4_KZmm<NC>(xq, xd, s32, w + j * nsb, nsb, bj, out + i * n + j);
+    } else {
+      RowTileQ4_K<NC>(xq, xd, s32, w + j * nsb, nsb, bj, out + i * n + j);
+    }
+  } else {
+    const int16_t* s16 = x.s16 + i * (x.k / 16);
+    if (x.zmm) {
+      RowTileQ6_KZmm<NC>(xq, xd, s16, w + j * nsb, nsb, bj, out + i * n + j);
+    } else {
+      RowTileQ6_K<NC>(xq, xd, s16, w + j * nsb, nsb, bj, out + i * n + j);
+    }
+  }
+}
+
+// Tile<Block, w + 1> at index w, for each width below kCols: the last,
+// narrower tile of a column range.
+template <typename Block, int... W>
+constexpr auto NarrowTiles(std::integer_sequence<int, W...>) {
+  using TileFn = void (*)(KRows, int64_t, const Block*, const float*, int64_t, float*, int64_t);
+  return std::array<TileFn, sizeof...(W)>{&Tile<Block, W + 1>...};
+}
+
+// Columns [j_begin, j_end) of all m rows: tiles of 8 columns, each for every
+// row; the last tile narrower.
+template <typename Block>
+void Columns(KRows x, int64_t m, const Block* w, const float* bias, int64_t n, float* out,
+             int64_t j_begin, int64_t j_end) {
+  int64_t j = j_begin;
+  for (; j + kCols <= j_end; j += kCols) {
+    for (int64_t i = 0; i < m; ++i) Tile<Block, kCols>(x, i, w, bias, n, out, j);
+  }
+  if (j == j_end) return;
+  const auto narrow = NarrowTiles<Block>(std::make_integer_sequence<int, kCols - 1>());
+  for (int64_t i = 0; i < m; ++i) narrow[j_end - j - 1](x, i, w, bias, n, out, j);
+}
+
+template <typename Block>
+void Run(KRows x, int64_t m, const void* w, const float* bias, int64_t n, float* out) {
+  const auto* blocks = static_cast<const Block*>(w);
+  const int64_t tiles = (n + kCols - 1) / kCols;
+  ParallelFor(tiles, GrainFor(2 * m * x.k * kCols), [&](int64_t b, int64_t e) {
+    Columns<Block>(x, m, blocks, bias, n, out, b * kCols, std::min(n, e * kCols));
+  });
+}
+
+}  // namespace
+
+void MatmulKQuant(const float* x, const void* w, const float* bias, int64_t m, int64_t n, int64_t k,
+                  float* out, DType w_dtype) {
+  INFERD_CHECK(IsKQuant(w_dtype)) << "not a k-quant: " << DTypeName(w_dtype);
+  INFERD_CHECK(k % kSuper == 0) << DTypeName(w_dtype) << " weights need k a multiple of " << kSuper
+                                << ", got " << k;
+  INFERD_CHECK(k > 0) << "k == 0 is Matmul's (out = bias)";
+  // x quantized once per call, on the pool (rows are independent).
+  thread_local std::vector<int8_t> xq;
+  thread_local std::vector<float> xd;
+  thread_local std::vector<int16_t> s16, s32;
+  auto grow = [](auto& v, int64_t size) {
+    if (static_cast<int64_t>(v.size()) < size) v.resize(static_cast<size_t>(size));
+  };
+  grow(xq, m * k);
+  grow(xd, m * (k / kSuper));
+  grow(s16, m * (k / 16));
+  grow(s32, m * (k / 32));
+  int8_t* q = xq.data();
+  float* d = xd.data();
+  int16_t* g16 = s16.data();
+  int16_t* g32 = s32.data();
+  ParallelFor(m, GrainFor(16 * k),
+              [&](int64_t i0, int64_t i1) { QuantizeRowsK(x, k, i0, i1, q, d, g16, g32); });
+  const KRows rows{q, d, g16, g32, k, ActiveCpuIsa() == CpuIsa::kAvx512};
+  if (w_dtype == DType::kQ4_K) {
+    Run<BlockQ4_K>(rows, m, w, bias, n, out);
+  } else {
+    Run<BlockQ6_K>(rows, m, w, bias, n, out);
+  }
+}
+
+}  // namespace inferd::kernels::cpu_internal
