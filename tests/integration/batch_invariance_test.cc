@@ -19,6 +19,8 @@
 
 #include "gtest/gtest.h"
 #include "tests/integration/server_fixture.h"
+#include "tests/unit/model/kquant_gguf.h"
+#include "tests/unit/model/safetensors_writer.h"
 
 namespace inferd::testing {
 namespace {
@@ -178,6 +180,44 @@ TEST_F(Q4BatchInvarianceTest, SeededSamplingConcurrentEqualsAlone) {
 
 TEST_F(Q4MixtralBatchInvarianceTest, GreedyConcurrentEqualsAlone) {
   ExpectConcurrentEqualsAlone(Requests(/*sampled=*/false));
+}
+
+// llama.cpp's k-quants served as stored (--quantization auto, the
+// default): a GGUF of Q4_K/Q6_K blocks (tests/unit/model/kquant_gguf.h,
+// random weights, hidden 256) with tiny-llama's tokenizer (the same 32,000
+// tokens). One row runs the row tile per column tile, many rows the same
+// tile row after row: the same integer sums, the same bits.
+class KQuantBatchInvarianceTest : public BatchInvarianceSuite<kTinyLlama> {
+ protected:
+  void SetUp() override {
+    INFERD_REQUIRE_SHARED(kTinyLlama);
+    if (server_ == nullptr) {
+      dir_ = std::make_unique<TempDir>();
+      const std::string gguf = dir_->file("kquant.gguf");
+      WriteFile(gguf, KQuantLlamaGguf(32000));
+      std::string error;
+      server_ = InferdServer::Start(gguf, {"--tokenizer", SharedPath(kTinyLlama)}, &error);
+      ASSERT_NE(server_, nullptr) << error;
+    }
+    stub_ = server_->NewStub();
+    ignore_eos_ = true;
+    const v1::GetModelInfoResponse info = GetModelInfo(*stub_);
+    ASSERT_EQ(info.quantization(), "q8_0,q4_k,q6_k");  // layer 1's mixed qkv is q8_0
+    ASSERT_TRUE(info.lm_head_quantized());
+  }
+  static void TearDownTestSuite() {
+    BatchInvarianceSuite<kTinyLlama>::TearDownTestSuite();
+    dir_.reset();
+  }
+  inline static std::unique_ptr<TempDir> dir_;
+};
+
+TEST_F(KQuantBatchInvarianceTest, GreedyConcurrentEqualsAlone) {
+  ExpectConcurrentEqualsAlone(Requests(/*sampled=*/false));
+}
+
+TEST_F(KQuantBatchInvarianceTest, SeededSamplingConcurrentEqualsAlone) {
+  ExpectConcurrentEqualsAlone(Requests(/*sampled=*/true));
 }
 
 using BatchInvarianceTest = BatchInvarianceSuite<kModel>;

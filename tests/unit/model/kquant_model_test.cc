@@ -3,10 +3,10 @@
 // served as stored (--quantization auto: WeightQuantization::as_stored),
 // against the same file dequantized to fp32 at load (--quantization none).
 //
-// The file is built here: a two-layer Llama of hidden 256 (k-quants need
-// rows of whole 256-element super-blocks), random blocks. Layer 1 stores v
-// in Q6_K and q/k in Q4_K, as llama-quantize's Q4_K_M does: the fused qkv
-// matrix cannot hold two types, so it is requantized to q8_0 and noted.
+// The file (tests/unit/model/kquant_gguf.h): a two-layer Llama of hidden
+// 256, random blocks laid out as Q4_K_M files are. Layer 1 stores v in Q6_K
+// and q/k in Q4_K: the fused qkv matrix cannot hold two types, so it is
+// requantized to q8_0 and noted.
 //
 // Asserted: the dtypes held and noted, the memory held, logits close to the
 // fp32 path (activations are quantized per 256 to int8, so not equal: the
@@ -28,92 +28,16 @@
 #include "engine/model/weight_store.h"
 #include "gtest/gtest.h"
 #include "kernels/quant_blocks.h"
-#include "tests/unit/model/gguf_writer.h"
+#include "tests/unit/model/kquant_gguf.h"
 #include "tests/unit/model/safetensors_writer.h"
 
 namespace inferd::engine {
 namespace {
 
-using ::inferd::testing::GgufWriter;
 using kernels::DType;
 
-constexpr uint32_t kF32 = 0, kQ4_K = 12, kQ6_K = 14;  // ggml type ids
-constexpr int kHidden = 256, kLayers = 2, kHeads = 4, kKvHeads = 2, kHeadDim = 64, kFfn = 512,
-              kVocab = 96;
-
-// `rows` rows of `cols` elements in random Q4_K super-blocks. d and dmin
-// are chosen so the weights have mean about 0 (dmin * E[min] = d * E[scale]
-// * E[code]) and standard deviation about `std`.
-std::vector<uint8_t> RandomQ4K(std::mt19937* rng, int rows, int cols, float std) {
-  const int blocks = rows * cols / 256;
-  std::vector<uint8_t> bytes(static_cast<size_t>(blocks) * sizeof(kernels::BlockQ4_K));
-  for (uint8_t& b : bytes) b = static_cast<uint8_t>((*rng)());
-  auto* blk = reinterpret_cast<kernels::BlockQ4_K*>(bytes.data());
-  const float d = std / 250.0f;  // scale * code has standard deviation about 250
-  for (int i = 0; i < blocks; ++i) {
-    blk[i].d = kernels::F32ToF16(d);
-    blk[i].dmin = kernels::F32ToF16(d * 7.5f);
-  }
-  return bytes;
-}
-
-// The same in Q6_K (scale * (code - 32) has standard deviation about 1370).
-std::vector<uint8_t> RandomQ6K(std::mt19937* rng, int rows, int cols, float std) {
-  const int blocks = rows * cols / 256;
-  std::vector<uint8_t> bytes(static_cast<size_t>(blocks) * sizeof(kernels::BlockQ6_K));
-  for (uint8_t& b : bytes) b = static_cast<uint8_t>((*rng)());
-  auto* blk = reinterpret_cast<kernels::BlockQ6_K*>(bytes.data());
-  for (int i = 0; i < blocks; ++i) blk[i].d = kernels::F32ToF16(std / 1370.0f);
-  return bytes;
-}
-
-std::string BuildGguf() {
-  std::mt19937 rng(20261207);
-  GgufWriter w;
-  w.KvStr("general.architecture", "llama");
-  w.KvU32("llama.embedding_length", kHidden);
-  w.KvU32("llama.block_count", kLayers);
-  w.KvU32("llama.feed_forward_length", kFfn);
-  w.KvU32("llama.attention.head_count", kHeads);
-  w.KvU32("llama.attention.head_count_kv", kKvHeads);
-  w.KvU32("llama.context_length", 256);
-  w.KvF32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
-  w.KvF32("llama.rope.freq_base", 10000.0f);
-  w.KvU32("llama.vocab_size", kVocab);
-  w.KvU32("tokenizer.ggml.eos_token_id", 2);
-  // GGUF dims are innermost first: {cols, rows}.
-  auto q4k = [&](const std::string& name, int rows, int cols, float std) {
-    w.Tensor(name, kQ4_K, {uint64_t(cols), uint64_t(rows)}, RandomQ4K(&rng, rows, cols, std));
-  };
-  auto q6k = [&](const std::string& name, int rows, int cols, float std) {
-    w.Tensor(name, kQ6_K, {uint64_t(cols), uint64_t(rows)}, RandomQ6K(&rng, rows, cols, std));
-  };
-  auto norm = [&](const std::string& name) {
-    std::vector<float> v(kHidden);
-    for (float& x : v) x = 1.0f + 0.1f * std::normal_distribution<float>()(rng);
-    w.Tensor(name, kF32, {kHidden}, GgufWriter::F32Data(v));
-  };
-  q6k("token_embd.weight", kVocab, kHidden, 0.5f);
-  q6k("output.weight", kVocab, kHidden, 0.25f);
-  norm("output_norm.weight");
-  for (int l = 0; l < kLayers; ++l) {
-    const std::string b = "blk." + std::to_string(l) + ".";
-    norm(b + "attn_norm.weight");
-    norm(b + "ffn_norm.weight");
-    q4k(b + "attn_q.weight", kHeads * kHeadDim, kHidden, 0.08f);
-    q4k(b + "attn_k.weight", kKvHeads * kHeadDim, kHidden, 0.08f);
-    if (l == 1) {
-      q6k(b + "attn_v.weight", kKvHeads * kHeadDim, kHidden, 0.08f);
-    } else {
-      q4k(b + "attn_v.weight", kKvHeads * kHeadDim, kHidden, 0.08f);
-    }
-    q4k(b + "attn_output.weight", kHidden, kHeads * kHeadDim, 0.08f);
-    q4k(b + "ffn_gate.weight", kFfn, kHidden, 0.08f);
-    q4k(b + "ffn_up.weight", kFfn, kHidden, 0.08f);
-    q6k(b + "ffn_down.weight", kHidden, kFfn, 0.05f);
-  }
-  return w.Finish();
-}
+constexpr int kLayers = ::inferd::testing::KQuantLlama::kLayers;
+constexpr int kVocab = 96;
 
 // --quantization auto: every matrix in the type the file stores it in.
 WeightQuantization AsStored() {
@@ -157,7 +81,7 @@ class KQuantModelTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const std::string path = dir_.file("kquant.gguf");
-    ::inferd::testing::WriteFile(path, BuildGguf());
+    ::inferd::testing::WriteFile(path, ::inferd::testing::KQuantLlamaGguf(kVocab));
     absl::StatusOr<std::unique_ptr<GgufFile>> f = GgufFile::Open(path);
     ASSERT_TRUE(f.ok()) << f.status();
     file_ = std::shared_ptr<const GgufFile>(*std::move(f));
