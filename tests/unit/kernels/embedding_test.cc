@@ -1,9 +1,13 @@
 // tests/unit/kernels/embedding_test.cc — Embedding and WriteKvCache (copies).
+#include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <random>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "kernels/ops.h"
+#include "kernels/quant_blocks.h"
 #include "tests/unit/kernels/kernel_test_util.h"
 
 namespace inferd::kernels {
@@ -22,6 +26,36 @@ TEST(KernelsEmbedding, GathersRows) {
               out.data());
     for (size_t i = 0; i < ids.size(); ++i) {
       ASSERT_TRUE(BitEqual(out.data() + i * hidden, table.data() + ids[i] * hidden, hidden));
+    }
+  }
+}
+
+// A quantized table (what a GGUF file's embedding is served as under
+// --quantization auto): each row gathered is its DequantizeRow.
+TEST(KernelsEmbedding, DequantizesQuantizedRows) {
+  const int64_t vocab = 37, hidden = 512;
+  const std::vector<int32_t> ids = {0, 36, 5, 5, 17};
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K}) {
+    std::vector<uint8_t> table(static_cast<size_t>(DTypeBytes(t, vocab * hidden)));
+    std::mt19937 rng(static_cast<uint32_t>(t));
+    for (uint8_t& b : table) b = static_cast<uint8_t>(rng());
+    // Finite fp16 scales: every block's first field(s) are its d (and dmin).
+    const int64_t block_bytes = DTypeBytes(t, QuantBlockElems(t));
+    const int64_t scale_at = t == DType::kQ6_K ? block_bytes - 2 : 0;
+    const int scales = t == DType::kQ4_K ? 2 : 1;
+    for (int64_t b = 0; b < vocab * hidden / QuantBlockElems(t); ++b) {
+      for (int s = 0; s < scales; ++s) {
+        const uint16_t h = F32ToF16(0.01f * static_cast<float>(b % 7 + 1));
+        std::memcpy(table.data() + b * block_bytes + scale_at + 2 * s, &h, 2);
+      }
+    }
+    std::vector<float> out(ids.size() * hidden, NAN), want(static_cast<size_t>(hidden));
+    Embedding(table.data(), vocab, hidden, ids.data(), static_cast<int64_t>(ids.size()), out.data(),
+              t);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      DequantizeRow(t, table.data() + DTypeBytes(t, ids[i] * hidden), hidden, want.data());
+      ASSERT_TRUE(BitEqual(out.data() + i * hidden, want.data(), hidden))
+          << DTypeName(t) << " id " << ids[i];
     }
   }
 }
