@@ -59,7 +59,7 @@ struct QuantizationSetting {
   // int8/q4: quantized at load to kQ8_0/kQ4_0 (used as stored where a GGUF
   // file stores them so).
   std::optional<kernels::DType> dtype;
-  // auto: the quantized types a GGUF file stores them in (Q8_0, Q4_0, Q4_K,
+  // auto: the quantized types a GGUF file stores them in (Q8_0, Q4_0, Q4_K, Q5_K,
   // Q6_K), as llama.cpp serves them; a float checkpoint is unquantized.
   bool as_stored = true;
 };

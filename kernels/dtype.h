@@ -31,19 +31,22 @@ enum class DType : int32_t {
   // blocks along k (QuantBlockElems).
   kQ8_0 = 3,  // per block of 32: fp16 scale d, 32 int8 q; value = d * q
   kQ4_0 = 4,  // per block of 32: fp16 scale d, 16 bytes of 4-bit q; value = d * (q - 8)
-  // llama.cpp's k-quants, super-blocks of 256 (what Q4_K_M GGUF files hold);
-  // read as stored, never made here.
+  // llama.cpp's k-quants, super-blocks of 256 (what Q4_K_M and Q5_K_M GGUF
+  // files hold); read as stored, never made here.
   kQ4_K = 5,  // fp16 d, dmin; 6-bit scale and min per 32; 4-bit codes
   kQ6_K = 6,  // 6-bit codes; int8 scale per 16; fp16 d
+  kQ5_K = 7,  // fp16 d, dmin; 6-bit scale and min per 32; 5-bit codes
 };
 
-// Whether `t` stores blocks of QuantBlockElems(t) elements (kQ8_0, kQ4_0,
-// kQ4_K, kQ6_K).
-constexpr bool IsQuantized(DType t) {
-  return t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_K || t == DType::kQ6_K;
-}
 // Whether `t` is a k-quant (super-blocks of kKQuantBlockElems).
-constexpr bool IsKQuant(DType t) { return t == DType::kQ4_K || t == DType::kQ6_K; }
+constexpr bool IsKQuant(DType t) {
+  return t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K;
+}
+// Whether `t` stores blocks of QuantBlockElems(t) elements (kQ8_0, kQ4_0
+// and the k-quants).
+constexpr bool IsQuantized(DType t) {
+  return t == DType::kQ8_0 || t == DType::kQ4_0 || IsKQuant(t);
+}
 // Q8_0/Q4_0 blocks; the activation blocks of every quantized Matmul.
 constexpr int64_t kQuantBlockElems = 32;
 constexpr int64_t kKQuantBlockElems = 256;
@@ -61,17 +64,18 @@ constexpr int64_t DTypeSize(DType t) {
 
 // Bytes of `n` elements of `t`; for a quantized type n is a multiple of
 // QuantBlockElems(t) (34 bytes per Q8_0 block, 18 per Q4_0 block, 144 per
-// Q4_K super-block, 210 per Q6_K super-block).
+// Q4_K super-block, 176 per Q5_K super-block, 210 per Q6_K super-block).
 constexpr int64_t DTypeBytes(DType t, int64_t n) {
   return t == DType::kQ8_0   ? n / kQuantBlockElems * 34
          : t == DType::kQ4_0 ? n / kQuantBlockElems * 18
          : t == DType::kQ4_K ? n / kKQuantBlockElems * 144
+         : t == DType::kQ5_K ? n / kKQuantBlockElems * 176
          : t == DType::kQ6_K ? n / kKQuantBlockElems * 210
                              : n * DTypeSize(t);
 }
 
 // "fp32", "fp16", "bf16": the spelling of --dtype and --kv-cache-dtype;
-// "q8_0", "q4_0", "q4_k", "q6_k" for the quantized weight types.
+// "q8_0", "q4_0", "q4_k", "q5_k", "q6_k" for the quantized weight types.
 constexpr const char* DTypeName(DType t) {
   return t == DType::kF32    ? "fp32"
          : t == DType::kF16  ? "fp16"
@@ -79,6 +83,7 @@ constexpr const char* DTypeName(DType t) {
          : t == DType::kQ8_0 ? "q8_0"
          : t == DType::kQ4_0 ? "q4_0"
          : t == DType::kQ4_K ? "q4_k"
+         : t == DType::kQ5_K ? "q5_k"
                              : "q6_k";
 }
 

@@ -13,7 +13,7 @@
 // of 32): there x is quantized per row to int8 in blocks of 32 (an fp32 scale
 // per block) and each block's dot product is exact in int32, scaled and
 // accumulated in fp32 (kernels/cpu/matmul_quant.cc has the exact order); and
-// llama.cpp's k-quants (kQ4_K, kQ6_K: kernels/quant_kblocks.h, k a multiple
+// llama.cpp's k-quants (kQ4_K, kQ5_K, kQ6_K: kernels/quant_kblocks.h, k a multiple
 // of 256), with x quantized per 256 and exact int32 sums per super-block
 // (kernels/cpu/matmul_kquant.cc).
 // A bf16/fp16 op computes exactly the

@@ -142,6 +142,8 @@ inline void DequantizeRow(DType t, const void* blocks, int64_t k, float* y) {
       return DequantizeRowQ4_0(static_cast<const BlockQ4_0*>(blocks), k, y);
     case DType::kQ4_K:
       return DequantizeRowQ4_K(static_cast<const BlockQ4_K*>(blocks), k, y);
+    case DType::kQ5_K:
+      return DequantizeRowQ5_K(static_cast<const BlockQ5_K*>(blocks), k, y);
     case DType::kQ6_K:
       return DequantizeRowQ6_K(static_cast<const BlockQ6_K*>(blocks), k, y);
     default:

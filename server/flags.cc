@@ -36,15 +36,16 @@ ABSL_FLAG(std::string, dtype, "auto",
 ABSL_FLAG(std::string, kv_cache_dtype, "auto",
           "KV cache element type: auto (the weights' dtype), fp32, bf16 or fp16. bf16/fp16 "
           "hold twice the tokens of fp32 in the same --kv-cache-memory");
-ABSL_FLAG(std::string, quantization, "auto",
-          "Weight-only quantization of the linear layers (attention, MLP, MoE experts), CPU "
-          "only: auto (a GGUF file's quantized tensors as stored: Q8_0, Q4_0, Q4_K, Q6_K, the "
-          "LM head included; a float checkpoint unquantized), none (everything in --dtype), "
-          "int8 at load (llama.cpp's Q8_0: int8 in blocks of 32 along the input "
-          "dimension, one fp16 scale each; about 1.06 bytes per weight) or q4 (Q4_0: 4-bit, "
-          "about 0.56 bytes per weight). Activations and accumulation stay fp32; embeddings and "
-          "norms keep --dtype, and so does the LM head unless --quantize-lm-head. A matrix whose "
-          "rows are not whole blocks of 32 stays fp32 (with a load warning)");
+ABSL_FLAG(
+    std::string, quantization, "auto",
+    "Weight-only quantization of the linear layers (attention, MLP, MoE experts), CPU "
+    "only: auto (a GGUF file's quantized tensors as stored: Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, the "
+    "LM head included; a float checkpoint unquantized), none (everything in --dtype), "
+    "int8 at load (llama.cpp's Q8_0: int8 in blocks of 32 along the input "
+    "dimension, one fp16 scale each; about 1.06 bytes per weight) or q4 (Q4_0: 4-bit, "
+    "about 0.56 bytes per weight). Activations and accumulation stay fp32; embeddings and "
+    "norms keep --dtype, and so does the LM head unless --quantize-lm-head. A matrix whose "
+    "rows are not whole blocks of 32 stays fp32 (with a load warning)");
 ABSL_FLAG(bool, quantize_lm_head, false,
           "With --quantization: quantize the LM head as well (a tied one gets a quantized copy "
           "of the embedding)");

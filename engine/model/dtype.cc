@@ -21,6 +21,7 @@ const char* SafetensorsDTypeName(DType dtype) {
     case DType::kQ8_0:
     case DType::kQ4_0:
     case DType::kQ4_K:
+    case DType::kQ5_K:
     case DType::kQ6_K:
       break;  // not a safetensors dtype
   }

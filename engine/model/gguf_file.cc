@@ -214,6 +214,7 @@ bool KnownGgmlType(uint32_t t) {
     case GgmlType::kQ4_0:
     case GgmlType::kQ8_0:
     case GgmlType::kQ4_K:
+    case GgmlType::kQ5_K:
     case GgmlType::kQ6_K:
     case GgmlType::kBF16:
       return true;
@@ -359,6 +360,8 @@ const char* GgmlTypeName(GgmlType t) {
       return "Q8_0";
     case GgmlType::kQ4_K:
       return "Q4_K";
+    case GgmlType::kQ5_K:
+      return "Q5_K";
     case GgmlType::kQ6_K:
       return "Q6_K";
     case GgmlType::kBF16:
@@ -377,6 +380,7 @@ int64_t GgmlBlockElements(GgmlType t) {
     case GgmlType::kQ8_0:
       return 32;
     case GgmlType::kQ4_K:
+    case GgmlType::kQ5_K:
     case GgmlType::kQ6_K:
       return 256;
   }
@@ -396,6 +400,8 @@ int64_t GgmlBlockBytes(GgmlType t) {
       return 2 + 32;  // fp16 scale, 32 int8 values
     case GgmlType::kQ4_K:
       return 2 + 2 + 12 + 128;  // fp16 d, dmin; 6-bit scales/mins of 8 sub-blocks; 256 4-bit
+    case GgmlType::kQ5_K:
+      return 2 + 2 + 12 + 32 + 128;  // as Q4_K, plus the 5th bit of each code
     case GgmlType::kQ6_K:
       return 128 + 64 + 16 + 2;  // low 4 bits, high 2 bits, int8 scales of 16, fp16 d
   }

@@ -10,7 +10,7 @@
 // The bytes come from outside: every count, string and array length is
 // checked against the bytes that are left before anything is sized from it;
 // dims (1 to 4, each >= 1, no overflow of elements or bytes), types (F32,
-// F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K; any other is rejected naming its id),
+// F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K; any other is rejected naming its id),
 // the alignment, each tensor's offset (aligned, inside the file) and
 // overlaps are validated. Errors name the file, the key or tensor, and the
 // field. A GgufFile maps the whole file read-only and hands out pointers
@@ -74,6 +74,7 @@ enum class GgmlType : uint32_t {
   kQ4_0 = 2,
   kQ8_0 = 8,
   kQ4_K = 12,
+  kQ5_K = 13,
   kQ6_K = 14,
   kBF16 = 30,
 };

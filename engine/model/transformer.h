@@ -35,7 +35,7 @@ namespace inferd::engine {
 // shared experts) quantized at load in blocks of 32 along the input
 // dimension (kernels/quant_blocks.h), or (as_stored, --quantization auto)
 // served in the quantized types the checkpoint stores them in (a GGUF
-// file's Q8_0, Q4_0, Q4_K, Q6_K: engine/model/weight.h WeightDType), the LM
+// file's Q8_0, Q4_0, Q4_K, Q5_K, Q6_K: engine/model/weight.h WeightDType), the LM
 // head and the embedding included (a tied head is then the embedding
 // itself). Otherwise embeddings, and always norms, biases and routers, keep
 // the model dtype.

@@ -26,7 +26,7 @@ using Weight = Tensor;
 
 // The dtype a matrix is asked for in: `dtype`; or, with as_stored
 // (--quantization auto), the checkpoint's own quantized type when it stores
-// the matrix quantized (GGUF Q8_0, Q4_0, Q4_K, Q6_K; `dtype` otherwise).
+// the matrix quantized (GGUF Q8_0, Q4_0, Q4_K, Q5_K, Q6_K; `dtype` otherwise).
 // Stacked parts stored in different quantized types (a Q4_K_M file's q/k in
 // Q4_K and v in Q6_K) are held as q8_0, requantized from their values
 // (WeightStore::Requantized, a load warning).

@@ -89,13 +89,15 @@ absl::StatusOr<DType> DTypeOfGguf(const GgufFile& f, const GgufTensorInfo& t) {
       return DType::kQ4_0;
     case GgmlType::kQ4_K:
       return DType::kQ4_K;
+    case GgmlType::kQ5_K:
+      return DType::kQ5_K;
     case GgmlType::kQ6_K:
       return DType::kQ6_K;
   }
   return absl::UnimplementedError(absl::StrCat(f.path(), ": tensor `", t.name, "`: type ",
                                                GgmlTypeName(t.type),
                                                " is parsed but not loaded (F32, F16, BF16, "
-                                               "Q8_0, Q4_0, Q4_K and Q6_K are)"));
+                                               "Q8_0, Q4_0, Q4_K, Q5_K and Q6_K are)"));
 }
 
 // `n` elements of `from` at `src` as `to` at `dst`; `wide` is scratch.

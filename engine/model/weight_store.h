@@ -35,7 +35,7 @@ class WeightStore {
                                                            LoadFormat format = LoadFormat::kCopy);
   // The tensors of a GGUF file, named and shaped for `config` (made from the
   // same file: gguf_config.h). Loading converts from the stored type (F32,
-  // F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K) to the one asked for; a quantized type
+  // F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) to the one asked for; a quantized type
   // asked for as stored is used as stored. With kMmap a tensor needing no
   // conversion or row reordering is a view of the file's mapping; otherwise
   // it is copied out of it (the mapping is released with the store).
@@ -125,7 +125,7 @@ class WeightStore {
   void NoteHeld(DType t) const { held_dtypes_ |= 1u << static_cast<int>(t); }
   std::vector<DType> HeldQuantized() const {
     std::vector<DType> types;
-    for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K}) {
+    for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
       if ((held_dtypes_.load() >> static_cast<int>(t)) & 1u) types.push_back(t);
     }
     return types;

@@ -1,5 +1,5 @@
 // kernels/cpu/matmul_kquant.cc — Matmul (kernels/ops.h) for a w in one of
-// llama.cpp's k-quants (DType::kQ4_K, kQ6_K: kernels/quant_kblocks.h), read
+// llama.cpp's k-quants (DType::kQ4_K, kQ5_K, kQ6_K: kernels/quant_kblocks.h), read
 // as stored: fp32 x and out, w's rows in super-blocks of 256 along k.
 //
 // Arithmetic (llama.cpp's for these types: activations quantized per
@@ -11,7 +11,7 @@
 // sub-block j of 32. Then out[i, j] accumulates one fp32 sum over the
 // super-blocks in increasing order; per super-block, with exact int32 sums
 // (their bounds below keep them far from overflow):
-//   Q4_K: sq = sum over sub-blocks j of scale_j * (codes_j . xq_j)
+//   Q4_K, Q5_K: sq = sum over sub-blocks j of scale_j * (codes_j . xq_j)
 //         sm = sum over j of min_j * S32[j]
 //         acc = fma(float(sq), f16(d) * dx, acc)
 //         acc = fma(-float(sm), f16(dmin) * dx, acc)
@@ -21,17 +21,17 @@
 // then + bias[j]. Integer sums have one value whatever order their terms
 // are added in, and float(s) rounds once, so nothing depends on m, n, the
 // tile, the thread or the instruction set: batch invariance is bit-exact
-// (tests check it against a scalar reference). |sq| <= 8 * 63 * 32 * 15 *
+// (tests check it against a scalar reference). |sq| <= 8 * 63 * 32 * 31 *
 // 127, |sm| <= 8 * 63 * 4064, |s| <= 16 * 128 * 16 * 63 * 127 + 32 * 16 *
 // 128 * 2032: all below 2^31.
 //
-// One form for every path (AVX2 and up): vpmaddubsw makes the int16 pair
-// sums of codes (unsigned) and xq (signed) without saturation (2 * 63 *
-// 127), and vpmaddwd multiplies them by the sub-block's scale and adds the
-// pairs into int32 lanes, so each 32 elements cost 2 instructions and a
-// shuffle of the scales. 8 adjacent columns run together, one lane per
-// column after an exact lane-sum tree per super-block (lane_sums.h); rows
-// run one after another over the same columns (the columns stay in cache).
+// One form for every path (AVX2 and up; the zmm forms below do the same
+// with two sub-blocks a register): vpmaddubsw makes the int16 pair sums of
+// codes (unsigned) and xq (signed) without saturation (2 * 63 * 127), and vpmaddwd multiplies them
+// by the sub-block's scale and adds the pairs into int32 lanes, so each 32 elements cost 2
+// instructions and a shuffle of the scales. 8 adjacent columns run together, one lane per column
+// after an exact lane-sum tree per super-block (lane_sums.h); rows run one after another over the
+// same columns (the columns stay in cache).
 //
 // Threading: like Matmul, the pool splits output columns in tiles of 8; x is
 // quantized first, rows split over the pool.
@@ -170,11 +170,24 @@ inline void StoreColumns(__m256 acc, const float* bias, float* out) {
   for (int c = 0; c < NC; ++c) out[c] = bias != nullptr ? sums[c] + bias[c] : sums[c];
 }
 
+// Bit j (0..7) of each byte of qh moved to bit 4, the others cleared: Q5_K's
+// fifth code bit for sub-block j. The 16-bit shifts move bits across the
+// bytes of a pair, but never into or out of bit 4 for these counts.
+inline __m256i FifthBit(__m256i qh, int j) {
+  const __m256i bit4 = _mm256_set1_epi8(0x10);
+  return _mm256_and_si256(j <= 4 ? _mm256_slli_epi16(qh, 4 - j) : _mm256_srli_epi16(qh, j - 4),
+                          bit4);
+}
+
+// Whether Block is Q5_K (Q4_K's layout plus a fifth code bit).
+template <typename Block>
+constexpr bool kFiveBit = std::is_same_v<Block, BlockQ5_K>;
+
 // One x row (super-block sums xd, s16/s32 at the row's start), NC (<= 8)
-// adjacent columns of Q4_K (rows nsb super-blocks apart).
-template <int NC>
-void RowTileQ4_K(const int8_t* xq, const float* xd, const int16_t* s32, const BlockQ4_K* w,
-                 int64_t nsb, const float* bias, float* out) {
+// adjacent columns of Q4_K or Q5_K (rows nsb super-blocks apart).
+template <typename Block, int NC>
+void RowTileScaleMin(const int8_t* xq, const float* xd, const int16_t* s32, const Block* w,
+                     int64_t nsb, const float* bias, float* out) {
   static_assert(NC >= 1 && NC <= kCols);
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   __m256 acc = _mm256_setzero_ps();
@@ -189,17 +202,25 @@ void RowTileQ4_K(const int8_t* xq, const float* xd, const int16_t* s32, const Bl
         dots[c] = mins[c] = _mm256_setzero_si256();
         continue;
       }
-      const BlockQ4_K& blk = w[c * nsb + sb];
+      const Block& blk = w[c * nsb + sb];
       uint64_t sc, mn;
       ScalesMinsQ4_K(blk.scales, &sc, &mn);
       const __m256i sc16 = _mm256_broadcastsi128_si256(
           _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(sc))));
+      __m256i qh = _mm256_setzero_si256();
+      if constexpr (kFiveBit<Block>) {
+        qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh));
+      }
       __m256i dot = _mm256_setzero_si256();
 #pragma GCC unroll 4
       for (int chunk = 0; chunk < 4; ++chunk) {
         const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 32 * chunk));
-        const __m256i lo = _mm256_and_si256(q, low4);
-        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+        __m256i lo = _mm256_and_si256(q, low4);
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+        if constexpr (kFiveBit<Block>) {
+          lo = _mm256_or_si256(lo, FifthBit(qh, 2 * chunk));
+          hi = _mm256_or_si256(hi, FifthBit(qh, 2 * chunk + 1));
+        }
         const __m256i plo = _mm256_maddubs_epi16(lo, xv[2 * chunk]);
         const __m256i phi = _mm256_maddubs_epi16(hi, xv[2 * chunk + 1]);
         dot = _mm256_add_epi32(
@@ -213,8 +234,8 @@ void RowTileQ4_K(const int8_t* xq, const float* xd, const int16_t* s32, const Bl
           _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(mn))), xs));
     }
     const __m256 dx = _mm256_set1_ps(xd[sb]);
-    const __m256 d = _mm256_mul_ps(GatherHalves<NC>(w, nsb, sb, &BlockQ4_K::d), dx);
-    const __m256 dmin = _mm256_mul_ps(GatherHalves<NC>(w, nsb, sb, &BlockQ4_K::dmin), dx);
+    const __m256 d = _mm256_mul_ps(GatherHalves<NC>(w, nsb, sb, &Block::d), dx);
+    const __m256 dmin = _mm256_mul_ps(GatherHalves<NC>(w, nsb, sb, &Block::dmin), dx);
     acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ColumnSums(dots)), d, acc);
     acc = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(ColumnSums(mins)), dmin, acc);
   }
@@ -306,9 +327,15 @@ INFERD_AVX512 inline __m256i FoldHalves(__m512i v) {
   return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
 }
 
-template <int NC>
-INFERD_AVX512 void RowTileQ4_KZmm(const int8_t* xq, const float* xd, const int16_t* s32,
-                                  const BlockQ4_K* w, int64_t nsb, const float* bias, float* out) {
+// Bit j of each byte of v at bit 4 (FifthBit on zmm).
+INFERD_AVX512 inline __m512i FifthBitZmm(__m512i v, int j) {
+  const __m512i bit4 = _mm512_set1_epi8(0x10);
+  return _mm512_and_si512(j <= 4 ? _mm512_slli_epi16(v, 4 - j) : _mm512_srli_epi16(v, j - 4), bit4);
+}
+
+template <typename Block, int NC>
+INFERD_AVX512 void RowTileScaleMinZmm(const int8_t* xq, const float* xd, const int16_t* s32,
+                                      const Block* w, int64_t nsb, const float* bias, float* out) {
   static_assert(NC >= 1 && NC <= kCols);
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   // qs bytes 0-63 hold sub-blocks 0 and 2 (low nibbles), 1 and 3 (high);
@@ -328,17 +355,29 @@ INFERD_AVX512 void RowTileQ4_KZmm(const int8_t* xq, const float* xd, const int16
         dots[c] = mins[c] = _mm256_setzero_si256();
         continue;
       }
-      const BlockQ4_K& blk = w[c * nsb + sb];
+      const Block& blk = w[c * nsb + sb];
       uint64_t sc, mn;
       ScalesMinsQ4_K(blk.scales, &sc, &mn);
       const __m512i sc16 =
           _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(sc))));
+      // Q5_K: qh in the low half, qh >> 2 in the high half, so that bit j of
+      // a byte serves sub-block j low and j + 2 high (the pair's 16-bit shift
+      // moves bits only into bits 6-7, which are never read).
+      __m512i qh = _mm512_setzero_si512();
+      if constexpr (kFiveBit<Block>) {
+        const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh));
+        qh = Halves(h, _mm256_srli_epi16(h, 2));
+      }
       __m512i dot = _mm512_setzero_si512();
 #pragma GCC unroll 2
       for (int half = 0; half < 2; ++half) {
         const __m512i q = _mm512_loadu_si512(blk.qs + 64 * half);
-        const __m512i lo = _mm512_and_si512(q, low4);
-        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+        __m512i lo = _mm512_and_si512(q, low4);
+        __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+        if constexpr (kFiveBit<Block>) {
+          lo = _mm512_or_si512(lo, FifthBitZmm(qh, 4 * half));
+          hi = _mm512_or_si512(hi, FifthBitZmm(qh, 4 * half + 1));
+        }
         dot = _mm512_add_epi32(dot, _mm512_madd_epi16(_mm512_maddubs_epi16(lo, xv[2 * half]),
                                                       _mm512_shuffle_epi8(sc16, pick[2 * half])));
         dot =
@@ -350,8 +389,8 @@ INFERD_AVX512 void RowTileQ4_KZmm(const int8_t* xq, const float* xd, const int16
           _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(mn))), xsum));
     }
     const __m256 dx = _mm256_set1_ps(xd[sb]);
-    const __m256 d = _mm256_mul_ps(GatherHalves<NC>(w, nsb, sb, &BlockQ4_K::d), dx);
-    const __m256 dmin = _mm256_mul_ps(GatherHalves<NC>(w, nsb, sb, &BlockQ4_K::dmin), dx);
+    const __m256 d = _mm256_mul_ps(GatherHalves<NC>(w, nsb, sb, &Block::d), dx);
+    const __m256 dmin = _mm256_mul_ps(GatherHalves<NC>(w, nsb, sb, &Block::dmin), dx);
     acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ColumnSums(dots)), d, acc);
     acc = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(ColumnSums(mins)), dmin, acc);
   }
@@ -429,12 +468,12 @@ inline void Tile(KRows x, int64_t i, const Block* w, const float* bias, int64_t 
   const int8_t* xq = x.q + i * x.k;
   const float* xd = x.d + i * nsb;
   const float* bj = bias != nullptr ? bias + j : nullptr;
-  if constexpr (std::is_same_v<Block, BlockQ4_K>) {
+  if constexpr (!std::is_same_v<Block, BlockQ6_K>) {
     const int16_t* s32 = x.s32 + i * (x.k / 32);
     if (x.zmm) {
-      RowTileQ4_KZmm<NC>(xq, xd, s32, w + j * nsb, nsb, bj, out + i * n + j);
+      RowTileScaleMinZmm<Block, NC>(xq, xd, s32, w + j * nsb, nsb, bj, out + i * n + j);
     } else {
-      RowTileQ4_K<NC>(xq, xd, s32, w + j * nsb, nsb, bj, out + i * n + j);
+      RowTileScaleMin<Block, NC>(xq, xd, s32, w + j * nsb, nsb, bj, out + i * n + j);
     }
   } else {
     const int16_t* s16 = x.s16 + i * (x.k / 16);
@@ -505,6 +544,8 @@ void MatmulKQuant(const float* x, const void* w, const float* bias, int64_t m, i
   const KRows rows{q, d, g16, g32, k, ActiveCpuIsa() == CpuIsa::kAvx512};
   if (w_dtype == DType::kQ4_K) {
     Run<BlockQ4_K>(rows, m, w, bias, n, out);
+  } else if (w_dtype == DType::kQ5_K) {
+    Run<BlockQ5_K>(rows, m, w, bias, n, out);
   } else {
     Run<BlockQ6_K>(rows, m, w, bias, n, out);
   }

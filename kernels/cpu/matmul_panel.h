@@ -29,7 +29,7 @@ void MatmulQuantized(const float* x, const void* w, const float* bias, int64_t m
                      int64_t k, float* out, DType w_dtype);
 
 // The k-quant Matmul (kernels/cpu/matmul_kquant.cc), called by Matmul for a
-// w of DType::kQ4_K / kQ6_K: w is [n, k / 256] super-blocks, k a multiple of
+// w of DType::kQ4_K / kQ5_K / kQ6_K: w is [n, k / 256] super-blocks, k a multiple of
 // 256.
 void MatmulKQuant(const float* x, const void* w, const float* bias, int64_t m, int64_t n, int64_t k,
                   float* out, DType w_dtype);

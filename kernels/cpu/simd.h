@@ -179,6 +179,7 @@ inline void DispatchDType(DType dtype, F&& f) {
     case DType::kQ8_0:
     case DType::kQ4_0:
     case DType::kQ4_K:
+    case DType::kQ5_K:
     case DType::kQ6_K:
       break;  // block-quantized: kernels/cpu/matmul_quant.cc, not an element type
   }

@@ -66,6 +66,7 @@ void DispatchDType(DType dtype, F&& f) {
     case DType::kQ8_0:
     case DType::kQ4_0:
     case DType::kQ4_K:
+    case DType::kQ5_K:
     case DType::kQ6_K:
       break;  // quantized weights are CPU-only
   }

@@ -42,6 +42,7 @@ cudaDataType_t CudaType(DType dtype) {
     case DType::kQ8_0:
     case DType::kQ4_0:
     case DType::kQ4_K:
+    case DType::kQ5_K:
     case DType::kQ6_K:
       break;  // quantized weights are CPU-only
   }

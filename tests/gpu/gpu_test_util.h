@@ -86,6 +86,7 @@ inline double UnitRoundoff(DType t) {
     case DType::kQ8_0:
     case DType::kQ4_0:
     case DType::kQ4_K:
+    case DType::kQ5_K:
     case DType::kQ6_K:
       break;  // not an element type
   }
@@ -104,6 +105,7 @@ inline float RoundTo(DType t, float x) {
     case DType::kQ8_0:
     case DType::kQ4_0:
     case DType::kQ4_K:
+    case DType::kQ5_K:
     case DType::kQ6_K:
       break;  // not an element type
   }

@@ -24,7 +24,7 @@ namespace {
 using testing::BitEqual;
 using testing::RandomVector;
 
-constexpr DType kKQuantTypes[] = {DType::kQ4_K, DType::kQ6_K};
+constexpr DType kKQuantTypes[] = {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
 
 // n rows of k elements of random super-blocks: random codes, scales and
 // mins; d and dmin in [2^-9, 2^-5) (what real files hold).
@@ -38,6 +38,10 @@ std::vector<uint8_t> RandomBlocks(DType t, int64_t n, int64_t k, uint32_t seed) 
   for (int64_t b = 0; b < blocks; ++b) {
     if (t == DType::kQ4_K) {
       auto* blk = reinterpret_cast<BlockQ4_K*>(w.data()) + b;
+      blk->d = F32ToF16(scale(rng));
+      blk->dmin = F32ToF16(scale(rng));
+    } else if (t == DType::kQ5_K) {
+      auto* blk = reinterpret_cast<BlockQ5_K*>(w.data()) + b;
       blk->d = F32ToF16(scale(rng));
       blk->dmin = F32ToF16(scale(rng));
     } else {
@@ -75,22 +79,25 @@ std::vector<float> Reference(const std::vector<float>& x, const std::vector<uint
       for (int64_t s = 0; s < nsb; ++s) {
         const int* xv = xq.data() + i * k + s * 256;
         const float dx = xd[i * nsb + s];
-        if (t == DType::kQ4_K) {
-          const auto& blk = reinterpret_cast<const BlockQ4_K*>(w.data())[j * nsb + s];
+        if (t == DType::kQ4_K || t == DType::kQ5_K) {
+          const auto& q4 = reinterpret_cast<const BlockQ4_K*>(w.data())[j * nsb + s];
+          const auto& q5 = reinterpret_cast<const BlockQ5_K*>(w.data())[j * nsb + s];
+          const bool five = t == DType::kQ5_K;
           int64_t sq = 0, sm = 0;
           for (int sub = 0; sub < 8; ++sub) {
             int scale, min;
-            ScaleMinQ4_K(blk.scales, sub, &scale, &min);
+            ScaleMinQ4_K(five ? q5.scales : q4.scales, sub, &scale, &min);
             int64_t dot = 0, sum = 0;
             for (int e = 32 * sub; e < 32 * sub + 32; ++e) {
-              dot += CodeQ4_K(blk, e) * xv[e];
+              dot += (five ? CodeQ5_K(q5, e) : CodeQ4_K(q4, e)) * xv[e];
               sum += xv[e];
             }
             sq += scale * dot;
             sm += min * sum;
           }
-          acc = std::fma(static_cast<float>(sq), F16ToF32(blk.d) * dx, acc);
-          acc = std::fma(-static_cast<float>(sm), F16ToF32(blk.dmin) * dx, acc);
+          const float d = F16ToF32(five ? q5.d : q4.d), dmin = F16ToF32(five ? q5.dmin : q4.dmin);
+          acc = std::fma(static_cast<float>(sq), d * dx, acc);
+          acc = std::fma(-static_cast<float>(sm), dmin * dx, acc);
         } else {
           const auto& blk = reinterpret_cast<const BlockQ6_K*>(w.data())[j * nsb + s];
           int64_t sum = 0;
@@ -134,7 +141,7 @@ TEST(KernelsMatmulKQuant, MatchesReferenceBitForBitOnOddShapes) {
 }
 
 // Every field at the end of its range against activations at +-127 after
-// quantization: codes 15 / 63 and 0, 6-bit scales and mins 63, Q6_K scales
+// quantization: codes 15 / 31 / 63 and 0, 6-bit scales and mins 63, Q6_K scales
 // -128 and 127. The 16-bit pair sums must not saturate, nor the int32 sums
 // wrap.
 TEST(KernelsMatmulKQuant, ExtremeValuesDoNotSaturate) {
@@ -150,6 +157,11 @@ TEST(KernelsMatmulKQuant, ExtremeValuesDoNotSaturate) {
             auto* blk = reinterpret_cast<BlockQ4_K*>(w.data()) + b;
             std::fill(std::begin(blk->scales), std::end(blk->scales), 0xFF);  // all 63
             std::fill(std::begin(blk->qs), std::end(blk->qs), static_cast<uint8_t>(fill));
+          } else if (t == DType::kQ5_K) {  // codes 31 or 0
+            auto* blk = reinterpret_cast<BlockQ5_K*>(w.data()) + b;
+            std::fill(std::begin(blk->scales), std::end(blk->scales), 0xFF);
+            std::fill(std::begin(blk->qs), std::end(blk->qs), static_cast<uint8_t>(fill));
+            std::fill(std::begin(blk->qh), std::end(blk->qh), static_cast<uint8_t>(fill));
           } else {
             auto* blk = reinterpret_cast<BlockQ6_K*>(w.data()) + b;
             for (int g = 0; g < 16; ++g) blk->scales[g] = static_cast<int8_t>(g % 2 ? -128 : 127);

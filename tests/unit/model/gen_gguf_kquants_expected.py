@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Writes gguf_kquants_expected.inc: random Q4_K and Q6_K super-blocks and
+"""Writes gguf_kquants_expected.inc: random Q4_K, Q6_K and Q5_K super-blocks and
 what llama.cpp's own dequantizer (its Python package gguf-py, gguf/quants.py,
-which matches ggml's dequantize_row_q4_K / q6_K) makes of them, for
+which matches ggml's dequantize_row_q4_K / q6_K / q5_K) makes of them, for
 gguf_kquants_test.cc.
 
   /usr/bin/python3 tests/unit/model/gen_gguf_kquants_expected.py LLAMA_CPP/gguf-py \
@@ -39,6 +39,14 @@ def q6k_blocks(n):
     return b
 
 
+def q5k_blocks(n):
+    b = rng.integers(0, 256, size=(n, 176), dtype=np.uint8)
+    for i in range(n):
+        b[i, 0:2] = fp16_bytes([rng.standard_normal() * 0.01])
+        b[i, 2:4] = fp16_bytes([abs(rng.standard_normal()) * 0.01])
+    return b
+
+
 def emit(name, blocks, values):
     print("constexpr uint8_t k%sBlocks[] = {" % name)
     flat = blocks.reshape(-1)
@@ -57,3 +65,7 @@ q4 = q4k_blocks(3)
 emit("Q4K", q4, quants.Q4_K.dequantize_blocks(q4))
 q6 = q6k_blocks(3)
 emit("Q6K", q6, quants.Q6_K.dequantize_blocks(q6))
+# Appended after the others, so their blocks (and the committed values) stay
+# what they were.
+q5 = q5k_blocks(3)
+emit("Q5K", q5, quants.Q5_K.dequantize_blocks(q5))

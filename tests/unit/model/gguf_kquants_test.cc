@@ -1,4 +1,4 @@
-// tests/unit/model/gguf_kquants_test.cc — Q4_K and Q6_K dequantization
+// tests/unit/model/gguf_kquants_test.cc — Q4_K, Q5_K and Q6_K dequantization
 // (kernels/quant_kblocks.h) against llama.cpp's own dequantizer on random
 // super-blocks, bit for bit (gguf_kquants_expected.inc, made by
 // gen_gguf_kquants_expected.py from gguf-py).
@@ -16,6 +16,7 @@ namespace {
 #include "tests/unit/model/gguf_kquants_expected.inc"
 
 using kernels::BlockQ4_K;
+using kernels::BlockQ5_K;
 using kernels::BlockQ6_K;
 using kernels::kKQuantBlockElems;
 
@@ -37,6 +38,10 @@ void ExpectDequantizes(const uint8_t (&blocks)[NB], const uint32_t (&want)[NV],
 
 TEST(GgufKQuantsTest, Q4KEqualsLlamaCpp) {
   ExpectDequantizes(kQ4KBlocks, kQ4KValues, kernels::DequantizeRowQ4_K);
+}
+
+TEST(GgufKQuantsTest, Q5KEqualsLlamaCpp) {
+  ExpectDequantizes(kQ5KBlocks, kQ5KValues, kernels::DequantizeRowQ5_K);
 }
 
 TEST(GgufKQuantsTest, Q6KEqualsLlamaCpp) {
