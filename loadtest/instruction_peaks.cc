@@ -87,6 +87,9 @@ INFERD_PEAK_LOOP(INFERD_AVXVNNI, Vnni256, __m256i, _mm256_set1_epi32(1), VNNI256
 #define MADDUBS256(a) \
   _mm256_madd_epi16(_mm256_maddubs_epi16(a, _mm256_set1_epi8(5)), _mm256_set1_epi16(1))
 INFERD_PEAK_LOOP(INFERD_AVX2, Maddubs256, __m256i, _mm256_set1_epi32(1), MADDUBS256)
+#define MADDUBS512(a) \
+  _mm512_madd_epi16(_mm512_maddubs_epi16(a, _mm512_set1_epi8(5)), _mm512_set1_epi16(1))
+INFERD_PEAK_LOOP(INFERD_AVX512, Maddubs512, __m512i, _mm512_set1_epi32(1), MADDUBS512)
 
 // Best rate over 3 tries of `threads` threads at once, ops/s.
 double Measure(double (*loop)(int64_t), double ops_per_instruction, int threads) {
@@ -115,6 +118,8 @@ const char* PeakClassName(PeakClass c) {
       return "bf16dot512";
     case PeakClass::kInt8Maddubs256:
       return "int8maddubs256";
+    case PeakClass::kInt8Maddubs512:
+      return "int8maddubs512";
     case PeakClass::kInt8Vnni256:
       return "int8vnni256";
     case PeakClass::kInt8Vnni512:
@@ -137,6 +142,7 @@ std::vector<InstructionPeak> MeasureInstructionPeaks(int cores) {
       {PeakClass::kFma512, "vfmadd231ps zmm", 32, Fma512, cpu.avx512},
       {PeakClass::kBf16Dot512, "vdpbf16ps zmm", 64, Bf16Dot512, cpu.avx512_bf16},
       {PeakClass::kInt8Maddubs256, "vpmaddubsw+vpmaddwd ymm", 64, Maddubs256, true},
+      {PeakClass::kInt8Maddubs512, "vpmaddubsw+vpmaddwd zmm", 128, Maddubs512, cpu.avx512},
       {PeakClass::kInt8Vnni256, "vpdpbusd ymm", 64, Vnni256, cpu.avx_vnni},
       {PeakClass::kInt8Vnni512, "vpdpbusd zmm", 128, Vnni512, cpu.avx512_vnni},
   };
@@ -159,6 +165,9 @@ std::vector<InstructionPeak> MeasureInstructionPeaks(int cores) {
 
 PeakClass MatmulPeakClass(DType w_dtype, int64_t m) {
   const CpuIsa isa = ActiveCpuIsa();
+  if (IsKQuant(w_dtype)) {  // kernels/cpu/matmul_kquant.cc: zmm on the avx512 path
+    return isa == CpuIsa::kAvx512 ? PeakClass::kInt8Maddubs512 : PeakClass::kInt8Maddubs256;
+  }
   if (IsQuantized(w_dtype)) {
     const std::string form = MatmulQuantizedDotIsa();
     if (form == "avx512-vnni") return PeakClass::kInt8Vnni512;

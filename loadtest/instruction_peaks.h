@@ -22,6 +22,7 @@ enum class PeakClass {
   kFma512,          // vfmadd231ps zmm: 32 flops
   kBf16Dot512,      // vdpbf16ps zmm: 64 flops
   kInt8Maddubs256,  // vpmaddubsw + vpmaddwd ymm: 64 ops
+  kInt8Maddubs512,  // vpmaddubsw + vpmaddwd zmm: 128 ops (the k-quants' zmm form)
   kInt8Vnni256,     // vpdpbusd ymm (AVX-VNNI): 64 ops
   kInt8Vnni512,     // vpdpbusd zmm (AVX512-VNNI): 128 ops
 };

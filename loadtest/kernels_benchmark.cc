@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #include <thread>
@@ -43,8 +44,30 @@ void BM_Matmul(benchmark::State& state) {
   SetFlopCounters(state, 2.0 * m * n * k, MatmulPeakClass(DType::kF32, m));
 }
 
+// Random k-quant super-blocks of `n` elements (llama.cpp makes them; this
+// project only reads them): random codes, scales and mins, fp16 d and dmin
+// of 1/256 (the first field(s) of Q4_K/Q5_K, the last of Q6_K).
+void RandomKQuantBlocks(DType t, int64_t n, uint8_t* out) {
+  const int64_t bytes = DTypeBytes(t, n), block = DTypeBytes(t, kKQuantBlockElems);
+  uint32_t state = 12345;
+  for (int64_t i = 0; i < bytes; ++i) {
+    state = state * 1664525u + 1013904223u;
+    out[i] = static_cast<uint8_t>(state >> 24);
+  }
+  const uint16_t d = F32ToF16(1.0f / 256);
+  for (int64_t b = 0; b < bytes / block; ++b) {
+    uint8_t* blk = out + b * block;
+    if (t == DType::kQ6_K) {
+      std::memcpy(blk + block - 2, &d, 2);
+    } else {
+      std::memcpy(blk, &d, 2);
+      std::memcpy(blk + 2, &d, 2);
+    }
+  }
+}
+
 // Matmul with a weight of any dtype (range 3, a kernels::DType: fp32, a
-// 16-bit type, or Q8_0/Q4_0 blocks) on the 1B-parameter Llama's shapes:
+// 16-bit type, Q8_0/Q4_0 blocks or the k-quants' super-blocks) on the 1B-parameter Llama's shapes:
 // bytes/s counts the weight bytes read.
 void BM_MatmulDType(benchmark::State& state) {
   const int64_t m = state.range(0), n = state.range(1), k = state.range(2);
@@ -52,7 +75,9 @@ void BM_MatmulDType(benchmark::State& state) {
   const auto x = Random(m * k, 1);
   const auto w32 = Random(n * k, 2);
   std::vector<uint8_t> w(static_cast<size_t>(DTypeBytes(dtype, n * k)));
-  if (IsQuantized(dtype)) {
+  if (IsKQuant(dtype)) {  // nothing here makes k-quants: random super-blocks
+    RandomKQuantBlocks(dtype, n * k, w.data());
+  } else if (IsQuantized(dtype)) {
     for (int64_t j = 0; j < n; ++j) {
       QuantizeRow(dtype, w32.data() + j * k, k, w.data() + DTypeBytes(dtype, j * k));
     }
@@ -161,7 +186,8 @@ void RegisterAll() {
       {"1B_down", 2048, 8192}, {"1B_lm_head", 32000, 2048},
   };
   for (const Shape& s : llama1b) {
-    for (int64_t dtype : {0, 1, 2, 3, 4}) {  // fp32, fp16, bf16, q8_0, q4_0
+    for (int64_t dtype :
+         {0, 1, 2, 3, 4, 5, 7, 6}) {  // fp32, fp16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k
       // 1 and 16: decode at batch 1 and 16 streams; 64 and 512: prefill.
       for (int64_t m : {1, 16, 64, 512}) {
         benchmark::RegisterBenchmark((std::string("MatmulDType/") + s.name).c_str(), BM_MatmulDType)

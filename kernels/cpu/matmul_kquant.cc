@@ -58,6 +58,8 @@ namespace {
 
 constexpr int64_t kSuper = kKQuantBlockElems;
 constexpr int kCols = 8;  // columns per tile, one per lane
+constexpr int kRows =
+    4;  // rows per tile of the zmm forms (each super-block unpacked once for them)
 
 // x quantized per super-block: q [m, k] int8, d [m, k / 256] fp32, s16
 // [m, k / 16] and s32 [m, k / 32] int16 sums of q.
@@ -333,26 +335,44 @@ INFERD_AVX512 inline __m512i FifthBitZmm(__m512i v, int j) {
   return _mm512_and_si512(j <= 4 ? _mm512_slli_epi16(v, 4 - j) : _mm512_srli_epi16(v, j - 4), bit4);
 }
 
-template <typename Block, int NC>
-INFERD_AVX512 void RowTileScaleMinZmm(const int8_t* xq, const float* xd, const int16_t* s32,
-                                      const Block* w, int64_t nsb, const float* bias, float* out) {
+// R rows (R of x from row i0) by NC (<= 8) adjacent columns of Q4_K or
+// Q5_K: each column's super-block is unpacked once (codes, scales, mins)
+// for the R rows, which then take the same integer steps as one row alone.
+// w: the tile's first column; bias, out: at the tile's first column (out
+// also at row i0, rows n apart).
+template <typename Block, int NC, int R>
+INFERD_AVX512 void RowsTileScaleMinZmm(KRows x, int64_t i0, const Block* w, const float* bias,
+                                       float* out, int64_t n) {
   static_assert(NC >= 1 && NC <= kCols);
+  const int64_t nsb = x.k / kSuper;
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   // qs bytes 0-63 hold sub-blocks 0 and 2 (low nibbles), 1 and 3 (high);
   // bytes 64-127 sub-blocks 4 and 6, 5 and 7.
   const __m512i pick[4] = {
       Halves(BroadcastWord(0), BroadcastWord(2)), Halves(BroadcastWord(1), BroadcastWord(3)),
       Halves(BroadcastWord(4), BroadcastWord(6)), Halves(BroadcastWord(5), BroadcastWord(7))};
-  __m256 acc = _mm256_setzero_ps();
+  __m256 acc[R];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
   for (int64_t sb = 0; sb < nsb; ++sb) {
-    const int8_t* xs = xq + sb * kSuper;
-    const __m512i xv[4] = {XPair(xs, 0, 2), XPair(xs, 1, 3), XPair(xs, 4, 6), XPair(xs, 5, 7)};
-    const __m128i xsum = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s32 + 8 * sb));
-    __m256i dots[kCols], mins[kCols];
+    __m512i xv[R][4];
+    __m128i xsum[R];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const int8_t* xs = x.q + (i0 + r) * x.k + sb * kSuper;
+      xv[r][0] = XPair(xs, 0, 2);
+      xv[r][1] = XPair(xs, 1, 3);
+      xv[r][2] = XPair(xs, 4, 6);
+      xv[r][3] = XPair(xs, 5, 7);
+      xsum[r] =
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(x.s32 + (i0 + r) * (x.k / 32) + 8 * sb));
+    }
+    __m256i dots[R][kCols], mins[R][kCols];
 #pragma GCC unroll 8
     for (int c = 0; c < kCols; ++c) {
       if (c >= NC) {
-        dots[c] = mins[c] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) dots[r][c] = mins[r][c] = _mm256_setzero_si256();
         continue;
       }
       const Block& blk = w[c * nsb + sb];
@@ -360,6 +380,7 @@ INFERD_AVX512 void RowTileScaleMinZmm(const int8_t* xq, const float* xd, const i
       ScalesMinsQ4_K(blk.scales, &sc, &mn);
       const __m512i sc16 =
           _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(sc))));
+      const __m128i mn16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(mn)));
       // Q5_K: qh in the low half, qh >> 2 in the high half, so that bit j of
       // a byte serves sub-block j low and j + 2 high (the pair's 16-bit shift
       // moves bits only into bits 6-7, which are never read).
@@ -368,39 +389,53 @@ INFERD_AVX512 void RowTileScaleMinZmm(const int8_t* xq, const float* xd, const i
         const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh));
         qh = Halves(h, _mm256_srli_epi16(h, 2));
       }
-      __m512i dot = _mm512_setzero_si512();
+      // codes[2 * half]: low nibbles, codes[2 * half + 1]: high nibbles.
+      __m512i codes[4], scales[4];
 #pragma GCC unroll 2
       for (int half = 0; half < 2; ++half) {
         const __m512i q = _mm512_loadu_si512(blk.qs + 64 * half);
-        __m512i lo = _mm512_and_si512(q, low4);
-        __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+        codes[2 * half] = _mm512_and_si512(q, low4);
+        codes[2 * half + 1] = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
         if constexpr (kFiveBit<Block>) {
-          lo = _mm512_or_si512(lo, FifthBitZmm(qh, 4 * half));
-          hi = _mm512_or_si512(hi, FifthBitZmm(qh, 4 * half + 1));
+          codes[2 * half] = _mm512_or_si512(codes[2 * half], FifthBitZmm(qh, 4 * half));
+          codes[2 * half + 1] = _mm512_or_si512(codes[2 * half + 1], FifthBitZmm(qh, 4 * half + 1));
         }
-        dot = _mm512_add_epi32(dot, _mm512_madd_epi16(_mm512_maddubs_epi16(lo, xv[2 * half]),
-                                                      _mm512_shuffle_epi8(sc16, pick[2 * half])));
-        dot =
-            _mm512_add_epi32(dot, _mm512_madd_epi16(_mm512_maddubs_epi16(hi, xv[2 * half + 1]),
-                                                    _mm512_shuffle_epi8(sc16, pick[2 * half + 1])));
+        scales[2 * half] = _mm512_shuffle_epi8(sc16, pick[2 * half]);
+        scales[2 * half + 1] = _mm512_shuffle_epi8(sc16, pick[2 * half + 1]);
       }
-      dots[c] = FoldHalves(dot);
-      mins[c] = _mm256_zextsi128_si256(
-          _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(mn))), xsum));
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        __m512i dot = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int t = 0; t < 4; ++t) {
+          dot = _mm512_add_epi32(
+              dot, _mm512_madd_epi16(_mm512_maddubs_epi16(codes[t], xv[r][t]), scales[t]));
+        }
+        dots[r][c] = FoldHalves(dot);
+        mins[r][c] = _mm256_zextsi128_si256(_mm_madd_epi16(mn16, xsum[r]));
+      }
     }
-    const __m256 dx = _mm256_set1_ps(xd[sb]);
-    const __m256 d = _mm256_mul_ps(GatherHalves<NC>(w, nsb, sb, &Block::d), dx);
-    const __m256 dmin = _mm256_mul_ps(GatherHalves<NC>(w, nsb, sb, &Block::dmin), dx);
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ColumnSums(dots)), d, acc);
-    acc = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(ColumnSums(mins)), dmin, acc);
+    const __m256 dw = GatherHalves<NC>(w, nsb, sb, &Block::d);
+    const __m256 dminw = GatherHalves<NC>(w, nsb, sb, &Block::dmin);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const __m256 dx = _mm256_set1_ps(x.d[(i0 + r) * nsb + sb]);
+      acc[r] =
+          _mm256_fmadd_ps(_mm256_cvtepi32_ps(ColumnSums(dots[r])), _mm256_mul_ps(dw, dx), acc[r]);
+      acc[r] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(ColumnSums(mins[r])), _mm256_mul_ps(dminw, dx),
+                                acc[r]);
+    }
   }
-  StoreColumns<NC>(acc, bias, out);
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) StoreColumns<NC>(acc[r], bias, out + r * n);
 }
 
-template <int NC>
-INFERD_AVX512 void RowTileQ6_KZmm(const int8_t* xq, const float* xd, const int16_t* s16,
-                                  const BlockQ6_K* w, int64_t nsb, const float* bias, float* out) {
+// The same for Q6_K.
+template <int NC, int R>
+INFERD_AVX512 void RowsTileQ6_KZmm(KRows x, int64_t i0, const BlockQ6_K* w, const float* bias,
+                                   float* out, int64_t n) {
   static_assert(NC >= 1 && NC <= kCols);
+  const int64_t nsb = x.k / kSuper;
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   const __m512i bits45 = _mm512_set1_epi8(0x30);
   // Sub-blocks t and 4 + t side by side: groups 2t, 2t + 1 in the low half's
@@ -408,21 +443,31 @@ INFERD_AVX512 void RowTileQ6_KZmm(const int8_t* xq, const float* xd, const int16
   const __m512i pick[4] = {
       Halves(SplitWords(0), SplitWords(0)), Halves(SplitWords(1), SplitWords(1)),
       Halves(SplitWords(2), SplitWords(2)), Halves(SplitWords(3), SplitWords(3))};
-  __m256 acc = _mm256_setzero_ps();
+  __m256 acc[R];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
   for (int64_t sb = 0; sb < nsb; ++sb) {
-    const int8_t* xs = xq + sb * kSuper;
-    const __m512i xv[4] = {XPair(xs, 0, 4), XPair(xs, 1, 5), XPair(xs, 2, 6), XPair(xs, 3, 7)};
-    const __m256i xsum = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s16 + 16 * sb));
-    __m256i dots[kCols];
+    __m512i xv[R][4];
+    __m256i xsum[R];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const int8_t* xs = x.q + (i0 + r) * x.k + sb * kSuper;
+#pragma GCC unroll 4
+      for (int t = 0; t < 4; ++t) xv[r][t] = XPair(xs, t, 4 + t);
+      xsum[r] = _mm256_loadu_si256(
+          reinterpret_cast<const __m256i*>(x.s16 + (i0 + r) * (x.k / 16) + 16 * sb));
+    }
+    __m256i dots[R][kCols];
 #pragma GCC unroll 8
     for (int c = 0; c < kCols; ++c) {
       if (c >= NC) {
-        dots[c] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) dots[r][c] = _mm256_setzero_si256();
         continue;
       }
       const BlockQ6_K& blk = w[c * nsb + sb];
       const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales));
-      const __m256i corr = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), xsum);
+      const __m256i sc16x = _mm256_cvtepi8_epi16(sc8);
       const __m512i sc16 =
           Halves(_mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(sc8)),
                  _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_unpackhi_epi64(sc8, sc8))));
@@ -443,44 +488,58 @@ INFERD_AVX512 void RowTileQ6_KZmm(const int8_t* xq, const float* xd, const int16
           _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql1, 4), low4),
                           _mm512_and_si512(_mm512_srli_epi16(qh, 2), bits45)),
       };
-      __m512i dot = _mm512_setzero_si512();
+      __m512i scales[4];
 #pragma GCC unroll 4
-      for (int t = 0; t < 4; ++t) {
-        dot = _mm512_add_epi32(dot, _mm512_madd_epi16(_mm512_maddubs_epi16(codes[t], xv[t]),
-                                                      _mm512_shuffle_epi8(sc16, pick[t])));
+      for (int t = 0; t < 4; ++t) scales[t] = _mm512_shuffle_epi8(sc16, pick[t]);
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        // 32 * sum over g of scale_g * S16[g], subtracted once at the end.
+        const __m256i corr = _mm256_madd_epi16(sc16x, xsum[r]);
+        __m512i dot = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int t = 0; t < 4; ++t) {
+          dot = _mm512_add_epi32(
+              dot, _mm512_madd_epi16(_mm512_maddubs_epi16(codes[t], xv[r][t]), scales[t]));
+        }
+        dots[r][c] = _mm256_sub_epi32(FoldHalves(dot), _mm256_slli_epi32(corr, 5));
       }
-      dots[c] = _mm256_sub_epi32(FoldHalves(dot), _mm256_slli_epi32(corr, 5));
     }
-    const __m256 d =
-        _mm256_mul_ps(GatherHalves<NC>(w, nsb, sb, &BlockQ6_K::d), _mm256_set1_ps(xd[sb]));
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ColumnSums(dots)), d, acc);
+    const __m256 dw = GatherHalves<NC>(w, nsb, sb, &BlockQ6_K::d);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(x.d[(i0 + r) * nsb + sb]));
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ColumnSums(dots[r])), d, acc[r]);
+    }
   }
-  StoreColumns<NC>(acc, bias, out);
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) StoreColumns<NC>(acc[r], bias, out + r * n);
 }
 
 INFERD_ZMM_CODE_END
 
-// Row i of x by NC columns from column j.
-template <typename Block, int NC>
+// Rows [i, i + R) of x by NC columns from column j (R > 1 only on the zmm
+// forms: the ymm forms run row after row).
+template <typename Block, int NC, int R = 1>
 inline void Tile(KRows x, int64_t i, const Block* w, const float* bias, int64_t n, float* out,
                  int64_t j) {
   const int64_t nsb = x.k / kSuper;
-  const int8_t* xq = x.q + i * x.k;
-  const float* xd = x.d + i * nsb;
   const float* bj = bias != nullptr ? bias + j : nullptr;
-  if constexpr (!std::is_same_v<Block, BlockQ6_K>) {
-    const int16_t* s32 = x.s32 + i * (x.k / 32);
-    if (x.zmm) {
-      RowTileScaleMinZmm<Block, NC>(xq, xd, s32, w + j * nsb, nsb, bj, out + i * n + j);
+  if (x.zmm) {
+    if constexpr (!std::is_same_v<Block, BlockQ6_K>) {
+      RowsTileScaleMinZmm<Block, NC, R>(x, i, w + j * nsb, bj, out + i * n + j, n);
     } else {
-      RowTileScaleMin<Block, NC>(xq, xd, s32, w + j * nsb, nsb, bj, out + i * n + j);
+      RowsTileQ6_KZmm<NC, R>(x, i, w + j * nsb, bj, out + i * n + j, n);
     }
-  } else {
-    const int16_t* s16 = x.s16 + i * (x.k / 16);
-    if (x.zmm) {
-      RowTileQ6_KZmm<NC>(xq, xd, s16, w + j * nsb, nsb, bj, out + i * n + j);
+    return;
+  }
+  for (int64_t r = i; r < i + R; ++r) {
+    const int8_t* xq = x.q + r * x.k;
+    const float* xd = x.d + r * nsb;
+    if constexpr (!std::is_same_v<Block, BlockQ6_K>) {
+      RowTileScaleMin<Block, NC>(xq, xd, x.s32 + r * (x.k / 32), w + j * nsb, nsb, bj,
+                                 out + r * n + j);
     } else {
-      RowTileQ6_K<NC>(xq, xd, s16, w + j * nsb, nsb, bj, out + i * n + j);
+      RowTileQ6_K<NC>(xq, xd, x.s16 + r * (x.k / 16), w + j * nsb, nsb, bj, out + r * n + j);
     }
   }
 }
@@ -500,7 +559,11 @@ void Columns(KRows x, int64_t m, const Block* w, const float* bias, int64_t n, f
              int64_t j_begin, int64_t j_end) {
   int64_t j = j_begin;
   for (; j + kCols <= j_end; j += kCols) {
-    for (int64_t i = 0; i < m; ++i) Tile<Block, kCols>(x, i, w, bias, n, out, j);
+    int64_t i = 0;
+    if (x.zmm) {
+      for (; i + kRows <= m; i += kRows) Tile<Block, kCols, kRows>(x, i, w, bias, n, out, j);
+    }
+    for (; i < m; ++i) Tile<Block, kCols>(x, i, w, bias, n, out, j);
   }
   if (j == j_end) return;
   const auto narrow = NarrowTiles<Block>(std::make_integer_sequence<int, kCols - 1>());
