@@ -27,11 +27,13 @@
 //
 // One form for every path (AVX2 and up; the zmm forms below do the same
 // with two sub-blocks a register): vpmaddubsw makes the int16 pair sums of
-// codes (unsigned) and xq (signed) without saturation (2 * 63 * 127), and vpmaddwd multiplies them
-// by the sub-block's scale and adds the pairs into int32 lanes, so each 32 elements cost 2
-// instructions and a shuffle of the scales. 8 adjacent columns run together, one lane per column
-// after an exact lane-sum tree per super-block (lane_sums.h); rows run one after another over the
-// same columns (the columns stay in cache).
+// codes (unsigned) and xq (signed) without saturation (2 * 63 * 127), and
+// vpmaddwd multiplies them by the sub-block's scale and adds the pairs into
+// int32 lanes, so each 32 elements cost 2 instructions and a shuffle of the
+// scales. 8 columns run together, one lane per column after an exact
+// lane-sum tree per super-block (lane_sums.h): for one row 8 streams of
+// columns with a software prefetch (Columns below); for more, 8 adjacent
+// columns, 4 rows at a time on zmm.
 //
 // Threading: like Matmul, the pool splits output columns in tiles of 8; x is
 // quantized first, rows split over the pool.
@@ -120,13 +122,13 @@ void QuantizeRowsK(const float* x, int64_t k, int64_t i0, int64_t i1, int8_t* q,
   }
 }
 
-// The fp16 fields `field` of super-block sb of NC (<= 8) adjacent columns
-// (rows nsb super-blocks apart) as 8 fp32 lanes (zero past NC).
+// The fp16 fields `field` of super-block sb of NC (<= 8) columns (w_step
+// super-blocks apart) as 8 fp32 lanes (zero past NC).
 template <int NC, typename Block>
-inline __m256 GatherHalves(const Block* w, int64_t nsb, int64_t sb, uint16_t Block::*field) {
+inline __m256 GatherHalves(const Block* w, int64_t w_step, int64_t sb, uint16_t Block::*field) {
   alignas(16) uint16_t h[8] = {};
 #pragma GCC unroll 8
-  for (int c = 0; c < NC; ++c) h[c] = w[c * nsb + sb].*field;
+  for (int c = 0; c < NC; ++c) h[c] = w[c * w_step + sb].*field;
   return _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(h)));
 }
 
@@ -165,11 +167,33 @@ inline void LoadSuperBlock(const int8_t* xq, __m256i xv[8]) {
 
 // out[c] = lane c of acc (+ bias[c]) for the tile's NC columns.
 template <int NC>
-inline void StoreColumns(__m256 acc, const float* bias, float* out) {
+inline void StoreColumns(__m256 acc, const float* bias, float* out, int64_t step) {
   alignas(32) float sums[8];
   _mm256_store_ps(sums, acc);
 #pragma GCC unroll 8
-  for (int c = 0; c < NC; ++c) out[c] = bias != nullptr ? sums[c] + bias[c] : sums[c];
+  for (int c = 0; c < NC; ++c) {
+    out[c * step] = bias != nullptr ? sums[c] + bias[c * step] : sums[c];
+  }
+}
+
+// Where a tile's columns are: column c's super-blocks start at w + c *
+// w_step, its output and bias at c * out_step. Adjacent columns: w_step =
+// k / 256, out_step = 1; the one-row streams (Columns): `stride` apart.
+struct TileCols {
+  int64_t w_step;
+  int64_t out_step;
+};
+
+// Software prefetch distance of the one-row streams, in bytes (as the
+// Q8_0/Q4_0 one-row path's).
+constexpr int64_t kPrefetchBytes = 1024;
+
+// Prefetches the lines of the super-block kPrefetchBytes past *b.
+template <typename Block>
+inline void PrefetchAhead(const Block* b) {
+  const char* p = reinterpret_cast<const char*>(b) + kPrefetchBytes;
+#pragma GCC unroll 4
+  for (size_t off = 0; off < sizeof(Block); off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
 }
 
 // Bit j (0..7) of each byte of qh moved to bit 4, the others cleared: Q5_K's
@@ -187,9 +211,9 @@ constexpr bool kFiveBit = std::is_same_v<Block, BlockQ5_K>;
 
 // One x row (super-block sums xd, s16/s32 at the row's start), NC (<= 8)
 // adjacent columns of Q4_K or Q5_K (rows nsb super-blocks apart).
-template <typename Block, int NC>
+template <typename Block, int NC, bool kPrefetch>
 void RowTileScaleMin(const int8_t* xq, const float* xd, const int16_t* s32, const Block* w,
-                     int64_t nsb, const float* bias, float* out) {
+                     int64_t nsb, TileCols cols, const float* bias, float* out) {
   static_assert(NC >= 1 && NC <= kCols);
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   __m256 acc = _mm256_setzero_ps();
@@ -204,7 +228,8 @@ void RowTileScaleMin(const int8_t* xq, const float* xd, const int16_t* s32, cons
         dots[c] = mins[c] = _mm256_setzero_si256();
         continue;
       }
-      const Block& blk = w[c * nsb + sb];
+      const Block& blk = w[c * cols.w_step + sb];
+      if constexpr (kPrefetch) PrefetchAhead(&blk);
       uint64_t sc, mn;
       ScalesMinsQ4_K(blk.scales, &sc, &mn);
       const __m256i sc16 = _mm256_broadcastsi128_si256(
@@ -236,18 +261,18 @@ void RowTileScaleMin(const int8_t* xq, const float* xd, const int16_t* s32, cons
           _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(mn))), xs));
     }
     const __m256 dx = _mm256_set1_ps(xd[sb]);
-    const __m256 d = _mm256_mul_ps(GatherHalves<NC>(w, nsb, sb, &Block::d), dx);
-    const __m256 dmin = _mm256_mul_ps(GatherHalves<NC>(w, nsb, sb, &Block::dmin), dx);
+    const __m256 d = _mm256_mul_ps(GatherHalves<NC>(w, cols.w_step, sb, &Block::d), dx);
+    const __m256 dmin = _mm256_mul_ps(GatherHalves<NC>(w, cols.w_step, sb, &Block::dmin), dx);
     acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ColumnSums(dots)), d, acc);
     acc = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(ColumnSums(mins)), dmin, acc);
   }
-  StoreColumns<NC>(acc, bias, out);
+  StoreColumns<NC>(acc, bias, out, cols.out_step);
 }
 
 // The same for Q6_K.
-template <int NC>
+template <int NC, bool kPrefetch>
 void RowTileQ6_K(const int8_t* xq, const float* xd, const int16_t* s16, const BlockQ6_K* w,
-                 int64_t nsb, const float* bias, float* out) {
+                 int64_t nsb, TileCols cols, const float* bias, float* out) {
   static_assert(NC >= 1 && NC <= kCols);
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   const __m256i bits45 = _mm256_set1_epi8(0x30);
@@ -263,7 +288,8 @@ void RowTileQ6_K(const int8_t* xq, const float* xd, const int16_t* s16, const Bl
         dots[c] = _mm256_setzero_si256();
         continue;
       }
-      const BlockQ6_K& blk = w[c * nsb + sb];
+      const BlockQ6_K& blk = w[c * cols.w_step + sb];
+      if constexpr (kPrefetch) PrefetchAhead(&blk);
       const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales));
       // 32 * sum over g of scale_g * S16[g], subtracted once at the end.
       __m256i corr = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), xs);
@@ -299,10 +325,10 @@ void RowTileQ6_K(const int8_t* xq, const float* xd, const int16_t* s16, const Bl
       dots[c] = _mm256_sub_epi32(dot, _mm256_slli_epi32(corr, 5));
     }
     const __m256 d =
-        _mm256_mul_ps(GatherHalves<NC>(w, nsb, sb, &BlockQ6_K::d), _mm256_set1_ps(xd[sb]));
+        _mm256_mul_ps(GatherHalves<NC>(w, cols.w_step, sb, &BlockQ6_K::d), _mm256_set1_ps(xd[sb]));
     acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ColumnSums(dots)), d, acc);
   }
-  StoreColumns<NC>(acc, bias, out);
+  StoreColumns<NC>(acc, bias, out, cols.out_step);
 }
 
 // The zmm forms (the avx512 path): the same integers, two 32-element
@@ -340,9 +366,9 @@ INFERD_AVX512 inline __m512i FifthBitZmm(__m512i v, int j) {
 // for the R rows, which then take the same integer steps as one row alone.
 // w: the tile's first column; bias, out: at the tile's first column (out
 // also at row i0, rows n apart).
-template <typename Block, int NC, int R>
-INFERD_AVX512 void RowsTileScaleMinZmm(KRows x, int64_t i0, const Block* w, const float* bias,
-                                       float* out, int64_t n) {
+template <typename Block, int NC, int R, bool kPrefetch>
+INFERD_AVX512 void RowsTileScaleMinZmm(KRows x, int64_t i0, const Block* w, TileCols cols,
+                                       const float* bias, float* out, int64_t n) {
   static_assert(NC >= 1 && NC <= kCols);
   const int64_t nsb = x.k / kSuper;
   const __m512i low4 = _mm512_set1_epi8(0x0F);
@@ -375,7 +401,8 @@ INFERD_AVX512 void RowsTileScaleMinZmm(KRows x, int64_t i0, const Block* w, cons
         for (int r = 0; r < R; ++r) dots[r][c] = mins[r][c] = _mm256_setzero_si256();
         continue;
       }
-      const Block& blk = w[c * nsb + sb];
+      const Block& blk = w[c * cols.w_step + sb];
+      if constexpr (kPrefetch) PrefetchAhead(&blk);
       uint64_t sc, mn;
       ScalesMinsQ4_K(blk.scales, &sc, &mn);
       const __m512i sc16 =
@@ -415,8 +442,8 @@ INFERD_AVX512 void RowsTileScaleMinZmm(KRows x, int64_t i0, const Block* w, cons
         mins[r][c] = _mm256_zextsi128_si256(_mm_madd_epi16(mn16, xsum[r]));
       }
     }
-    const __m256 dw = GatherHalves<NC>(w, nsb, sb, &Block::d);
-    const __m256 dminw = GatherHalves<NC>(w, nsb, sb, &Block::dmin);
+    const __m256 dw = GatherHalves<NC>(w, cols.w_step, sb, &Block::d);
+    const __m256 dminw = GatherHalves<NC>(w, cols.w_step, sb, &Block::dmin);
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       const __m256 dx = _mm256_set1_ps(x.d[(i0 + r) * nsb + sb]);
@@ -427,13 +454,13 @@ INFERD_AVX512 void RowsTileScaleMinZmm(KRows x, int64_t i0, const Block* w, cons
     }
   }
 #pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) StoreColumns<NC>(acc[r], bias, out + r * n);
+  for (int r = 0; r < R; ++r) StoreColumns<NC>(acc[r], bias, out + r * n, cols.out_step);
 }
 
 // The same for Q6_K.
-template <int NC, int R>
-INFERD_AVX512 void RowsTileQ6_KZmm(KRows x, int64_t i0, const BlockQ6_K* w, const float* bias,
-                                   float* out, int64_t n) {
+template <int NC, int R, bool kPrefetch>
+INFERD_AVX512 void RowsTileQ6_KZmm(KRows x, int64_t i0, const BlockQ6_K* w, TileCols cols,
+                                   const float* bias, float* out, int64_t n) {
   static_assert(NC >= 1 && NC <= kCols);
   const int64_t nsb = x.k / kSuper;
   const __m512i low4 = _mm512_set1_epi8(0x0F);
@@ -465,7 +492,8 @@ INFERD_AVX512 void RowsTileQ6_KZmm(KRows x, int64_t i0, const BlockQ6_K* w, cons
         for (int r = 0; r < R; ++r) dots[r][c] = _mm256_setzero_si256();
         continue;
       }
-      const BlockQ6_K& blk = w[c * nsb + sb];
+      const BlockQ6_K& blk = w[c * cols.w_step + sb];
+      if constexpr (kPrefetch) PrefetchAhead(&blk);
       const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales));
       const __m256i sc16x = _mm256_cvtepi8_epi16(sc8);
       const __m512i sc16 =
@@ -504,7 +532,7 @@ INFERD_AVX512 void RowsTileQ6_KZmm(KRows x, int64_t i0, const BlockQ6_K* w, cons
         dots[r][c] = _mm256_sub_epi32(FoldHalves(dot), _mm256_slli_epi32(corr, 5));
       }
     }
-    const __m256 dw = GatherHalves<NC>(w, nsb, sb, &BlockQ6_K::d);
+    const __m256 dw = GatherHalves<NC>(w, cols.w_step, sb, &BlockQ6_K::d);
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(x.d[(i0 + r) * nsb + sb]));
@@ -512,62 +540,86 @@ INFERD_AVX512 void RowsTileQ6_KZmm(KRows x, int64_t i0, const BlockQ6_K* w, cons
     }
   }
 #pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) StoreColumns<NC>(acc[r], bias, out + r * n);
+  for (int r = 0; r < R; ++r) StoreColumns<NC>(acc[r], bias, out + r * n, cols.out_step);
 }
 
 INFERD_ZMM_CODE_END
 
-// Rows [i, i + R) of x by NC columns from column j (R > 1 only on the zmm
-// forms: the ymm forms run row after row).
-template <typename Block, int NC, int R = 1>
-inline void Tile(KRows x, int64_t i, const Block* w, const float* bias, int64_t n, float* out,
-                 int64_t j) {
-  const int64_t nsb = x.k / kSuper;
-  const float* bj = bias != nullptr ? bias + j : nullptr;
+// Rows [i, i + R) of x by the NC columns `cols` places from w (the first
+// column's super-blocks), bias and out (row i, the first column); R > 1 only
+// on the zmm forms (the ymm forms run row after row).
+template <typename Block, int NC, int R, bool kPrefetch>
+inline void Tile(KRows x, int64_t i, const Block* w, TileCols cols, const float* bias, float* out,
+                 int64_t n) {
   if (x.zmm) {
     if constexpr (!std::is_same_v<Block, BlockQ6_K>) {
-      RowsTileScaleMinZmm<Block, NC, R>(x, i, w + j * nsb, bj, out + i * n + j, n);
+      RowsTileScaleMinZmm<Block, NC, R, kPrefetch>(x, i, w, cols, bias, out, n);
     } else {
-      RowsTileQ6_KZmm<NC, R>(x, i, w + j * nsb, bj, out + i * n + j, n);
+      RowsTileQ6_KZmm<NC, R, kPrefetch>(x, i, w, cols, bias, out, n);
     }
     return;
   }
+  const int64_t nsb = x.k / kSuper;
   for (int64_t r = i; r < i + R; ++r) {
     const int8_t* xq = x.q + r * x.k;
     const float* xd = x.d + r * nsb;
+    float* o = out + (r - i) * n;
     if constexpr (!std::is_same_v<Block, BlockQ6_K>) {
-      RowTileScaleMin<Block, NC>(xq, xd, x.s32 + r * (x.k / 32), w + j * nsb, nsb, bj,
-                                 out + r * n + j);
+      RowTileScaleMin<Block, NC, kPrefetch>(xq, xd, x.s32 + r * (x.k / 32), w, nsb, cols, bias, o);
     } else {
-      RowTileQ6_K<NC>(xq, xd, x.s16 + r * (x.k / 16), w + j * nsb, nsb, bj, out + r * n + j);
+      RowTileQ6_K<NC, kPrefetch>(xq, xd, x.s16 + r * (x.k / 16), w, nsb, cols, bias, o);
     }
   }
 }
 
-// Tile<Block, w + 1> at index w, for each width below kCols: the last,
-// narrower tile of a column range.
+// Tile<Block, w + 1, 1, false> at index w, for each width below kCols: the
+// last, narrower tile of a column range.
 template <typename Block, int... W>
 constexpr auto NarrowTiles(std::integer_sequence<int, W...>) {
-  using TileFn = void (*)(KRows, int64_t, const Block*, const float*, int64_t, float*, int64_t);
-  return std::array<TileFn, sizeof...(W)>{&Tile<Block, W + 1>...};
+  using TileFn = void (*)(KRows, int64_t, const Block*, TileCols, const float*, float*, int64_t);
+  return std::array<TileFn, sizeof...(W)>{&Tile<Block, W + 1, 1, false>...};
 }
 
-// Columns [j_begin, j_end) of all m rows: tiles of 8 columns, each for every
-// row; the last tile narrower.
+// Columns [j_begin, j_end) of all m rows. One row (decode): 8 streams of
+// `stride` consecutive columns, so each lane reads its columns' rows of w
+// as one long sequential run (each row follows the previous in memory;
+// adjacent columns would restart 8 short runs every tile) with a software
+// prefetch ahead, as the Q8_0/Q4_0 one-row path does. More rows: tiles of 8
+// adjacent columns, 4 rows at a time on the zmm forms. The columns left
+// over run adjacent, the last tile narrower. Every column gets the same
+// integer steps whichever tile holds it.
 template <typename Block>
 void Columns(KRows x, int64_t m, const Block* w, const float* bias, int64_t n, float* out,
              int64_t j_begin, int64_t j_end) {
+  const int64_t nsb = x.k / kSuper;
+  const TileCols adjacent{nsb, 1};
+  auto bias_at = [&](int64_t j) { return bias != nullptr ? bias + j : nullptr; };
   int64_t j = j_begin;
+  if (m == 1) {
+    const int64_t stride = (j_end - j_begin) / kCols;
+    const TileCols streams{stride * nsb, stride};
+    for (int64_t r = 0; r < stride; ++r) {
+      Tile<Block, kCols, 1, true>(x, 0, w + (j + r) * nsb, streams, bias_at(j + r), out + j + r, n);
+    }
+    j += kCols * stride;
+  }
   for (; j + kCols <= j_end; j += kCols) {
     int64_t i = 0;
     if (x.zmm) {
-      for (; i + kRows <= m; i += kRows) Tile<Block, kCols, kRows>(x, i, w, bias, n, out, j);
+      for (; i + kRows <= m; i += kRows) {
+        Tile<Block, kCols, kRows, false>(x, i, w + j * nsb, adjacent, bias_at(j), out + i * n + j,
+                                         n);
+      }
     }
-    for (; i < m; ++i) Tile<Block, kCols>(x, i, w, bias, n, out, j);
+    for (; i < m; ++i) {
+      Tile<Block, kCols, 1, false>(x, i, w + j * nsb, adjacent, bias_at(j), out + i * n + j, n);
+    }
   }
   if (j == j_end) return;
   const auto narrow = NarrowTiles<Block>(std::make_integer_sequence<int, kCols - 1>());
-  for (int64_t i = 0; i < m; ++i) narrow[j_end - j - 1](x, i, w, bias, n, out, j);
+  for (int64_t i = 0; i < m; ++i) {
+    narrow[j_end - j - 1](x, i, w + j * nsb, adjacent, bias_at(j), out + i * n + j, n);
+  }
 }
 
 template <typename Block>
