@@ -50,8 +50,10 @@ inline std::vector<uint8_t> RandomQ6KBlocks(std::mt19937* rng, int rows, int col
   return bytes;
 }
 
-// The file's bytes, for a vocabulary of `vocab` tokens (eos 2).
-inline std::string KQuantLlamaGguf(int vocab) {
+// The file's bytes, for a vocabulary of `vocab` tokens (eos 2); with `tied`
+// no output.weight (the LM head is the embedding table, as llama-quantize
+// writes tied models).
+inline std::string KQuantLlamaGguf(int vocab, bool tied = false) {
   using L = KQuantLlama;
   constexpr uint32_t kF32 = 0, kQ4_K = 12, kQ6_K = 14;  // ggml type ids
   std::mt19937 rng(20261207);
@@ -81,7 +83,7 @@ inline std::string KQuantLlamaGguf(int vocab) {
     w.Tensor(name, kF32, {L::kHidden}, GgufWriter::F32Data(v));
   };
   q6k("token_embd.weight", vocab, L::kHidden, 0.5f);
-  q6k("output.weight", vocab, L::kHidden, 0.25f);
+  if (!tied) q6k("output.weight", vocab, L::kHidden, 0.25f);
   norm("output_norm.weight");
   for (int l = 0; l < L::kLayers; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
