@@ -43,14 +43,20 @@ absl::Status LoadDecoderLayer(const ModelConfig& c, const WeightStore& w, Backen
       !s.ok()) {
     return s;
   }
-  if (absl::Status s =
-          MoveInto(LoadStackedWeight(w, backend,
-                                     {{p + "self_attn.q_proj.weight", {q_dim, hidden}},
-                                      {p + "self_attn.k_proj.weight", {kv_dim, hidden}},
-                                      {p + "self_attn.v_proj.weight", {kv_dim, hidden}}},
-                                     dtype),
-                   &out->attn.qkv);
-      !s.ok()) {
+  const std::vector<WeightStore::Part> qkv = {{p + "self_attn.q_proj.weight", {q_dim, hidden}},
+                                              {p + "self_attn.k_proj.weight", {kv_dim, hidden}},
+                                              {p + "self_attn.v_proj.weight", {kv_dim, hidden}}};
+  if (StoredInMixedTypes(w, qkv, dtype)) {  // e.g. Q4_K_M's Q4_K q/k and Q6_K v
+    for (const WeightStore::Part& part : qkv) {
+      out->attn.qkv_parts.emplace_back();
+      if (absl::Status s = MoveInto(LoadWeight(w, backend, part.name, part.shape, dtype),
+                                    &out->attn.qkv_parts.back());
+          !s.ok()) {
+        return s;
+      }
+    }
+  } else if (absl::Status s = MoveInto(LoadStackedWeight(w, backend, qkv, dtype), &out->attn.qkv);
+             !s.ok()) {
     return s;
   }
   if (c.attention_bias) {
@@ -111,10 +117,20 @@ void RunDecoderLayer(Backend& backend, const ModelConfig& c, const DecoderLayerW
   const TensorView attn = s->attn.view().Rows(0, n);
 
   // Attention: [n, hidden] -> [n, q_dim + 2 * kv_dim] -> q, k, v -> [n, q_dim] -> [n, hidden]
-  backend.Matmul(h, w.attn.qkv.view(), w.attn.qkv_bias.view(), qkv);
-  backend.CopyColumns(qkv, 0, q, 0, q_dim);
-  backend.CopyColumns(qkv, q_dim, k, 0, kv_dim);
-  backend.CopyColumns(qkv, q_dim + kv_dim, v, 0, kv_dim);
+  if (w.attn.qkv_parts.empty()) {
+    backend.Matmul(h, w.attn.qkv.view(), w.attn.qkv_bias.view(), qkv);
+    backend.CopyColumns(qkv, 0, q, 0, q_dim);
+    backend.CopyColumns(qkv, q_dim, k, 0, kv_dim);
+    backend.CopyColumns(qkv, q_dim + kv_dim, v, 0, kv_dim);
+  } else {  // the same columns, one matmul each (the bias's matching rows)
+    const TensorView bias = w.attn.qkv_bias.view();
+    auto bias_rows = [&](int64_t begin, int64_t count) {
+      return bias.empty() ? TensorView() : bias.Rows(begin, count);
+    };
+    backend.Matmul(h, w.attn.qkv_parts[0].view(), bias_rows(0, q_dim), q);
+    backend.Matmul(h, w.attn.qkv_parts[1].view(), bias_rows(q_dim, kv_dim), k);
+    backend.Matmul(h, w.attn.qkv_parts[2].view(), bias_rows(q_dim + kv_dim, kv_dim), v);
+  }
   if (c.qk_norm) {  // per head: [n * heads, head_dim], in place
     backend.RmsNorm(q.Reshape({n * q_heads, head_dim}), w.attn.q_norm.view(), eps,
                     q.Reshape({n * q_heads, head_dim}));

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "engine/backend/backend.h"
@@ -32,7 +33,11 @@
 namespace inferd::engine {
 
 struct AttentionWeights {
-  Weight qkv;       // [q_dim + 2 * kv_dim, hidden]
+  Weight qkv;  // [q_dim + 2 * kv_dim, hidden], or empty when qkv_parts holds them
+  // q [q_dim, hidden], k and v [kv_dim, hidden] apart, when the checkpoint
+  // stores them in different quantized types and they are served as stored
+  // (no one tensor holds two types: StoredInMixedTypes); else empty.
+  std::vector<Weight> qkv_parts;
   Weight qkv_bias;  // [q_dim + 2 * kv_dim] fp32, or empty
   Weight o;         // [hidden, q_dim]
   Weight q_norm;    // [head_dim] fp32 (qk_norm models) or empty

@@ -25,16 +25,25 @@ DType HeldDType(const WeightStore& w, const std::string& name, const std::vector
   return DType::kF32;
 }
 
+// The distinct quantized types the tensors `names` are stored in, in their
+// order; empty when one of them is not stored quantized.
+std::vector<DType> StoredQuantizedTypes(const WeightStore& w,
+                                        const std::vector<const std::string*>& names) {
+  std::vector<DType> stored;
+  for (const std::string* name : names) {
+    const std::optional<DType> t = w.StoredDType(*name);
+    if (!t.has_value() || !kernels::IsQuantized(*t)) return {};
+    if (std::find(stored.begin(), stored.end(), *t) == stored.end()) stored.push_back(*t);
+  }
+  return stored;
+}
+
 // WeightDType resolved for the parts `names` (one matrix, or stacked ones).
 DType AskedDType(const WeightStore& w, const std::vector<const std::string*>& names,
                  WeightDType asked) {
   if (!asked.as_stored || names.empty()) return asked.dtype;
-  std::vector<DType> stored;
-  for (const std::string* name : names) {
-    const std::optional<DType> t = w.StoredDType(*name);
-    if (!t.has_value() || !kernels::IsQuantized(*t)) return asked.dtype;
-    if (std::find(stored.begin(), stored.end(), *t) == stored.end()) stored.push_back(*t);
-  }
+  const std::vector<DType> stored = StoredQuantizedTypes(w, names);
+  if (stored.empty()) return asked.dtype;
   if (stored.size() == 1) return stored[0];
   std::vector<std::string> types;
   for (DType t : stored) types.push_back(kernels::DTypeName(t));
@@ -69,6 +78,14 @@ absl::StatusOr<Weight> LoadWeight(const WeightStore& w, Backend& backend, const 
   if (!host.ok()) return host.status();
   w.NoteHeld(dtype);
   return backend.Adopt(*std::move(host));
+}
+
+bool StoredInMixedTypes(const WeightStore& w, const std::vector<WeightStore::Part>& parts,
+                        WeightDType dtype) {
+  if (!dtype.as_stored) return false;
+  std::vector<const std::string*> names;
+  for (const WeightStore::Part& part : parts) names.push_back(&part.name);
+  return StoredQuantizedTypes(w, names).size() > 1;
 }
 
 absl::StatusOr<Weight> LoadStackedWeight(const WeightStore& w, Backend& backend,

@@ -28,8 +28,10 @@ using Weight = Tensor;
 // (--quantization auto), the checkpoint's own quantized type when it stores
 // the matrix quantized (GGUF Q8_0, Q4_0, Q4_K, Q5_K, Q6_K; `dtype` otherwise).
 // Stacked parts stored in different quantized types (a Q4_K_M file's q/k in
-// Q4_K and v in Q6_K) are held as q8_0, requantized from their values
-// (WeightStore::Requantized, a load warning).
+// Q4_K and v in Q6_K) cannot be one tensor: a caller that can use them apart
+// (q/k/v: three matmuls) asks StoredInMixedTypes and loads them one by one;
+// otherwise (gate/up, experts) they are held as q8_0, requantized from their
+// values (WeightStore::Requantized, a load warning).
 struct WeightDType {
   WeightDType(DType d) : dtype(d) {}  // NOLINT(google-explicit-constructor): a plain dtype
   WeightDType(DType d, bool stored) : dtype(d), as_stored(stored) {}
@@ -46,6 +48,10 @@ struct WeightDType {
 // row length.
 absl::StatusOr<Weight> LoadWeight(const WeightStore& w, Backend& backend, const std::string& name,
                                   const std::vector<int64_t>& shape, WeightDType dtype);
+// Whether `parts` asked as `dtype` are stored quantized in more than one
+// type and `dtype` asks for them as stored (WeightDType above).
+bool StoredInMixedTypes(const WeightStore& w, const std::vector<WeightStore::Part>& parts,
+                        WeightDType dtype);
 // Several tensors stacked along their first dimension (WeightStore::LoadStacked).
 absl::StatusOr<Weight> LoadStackedWeight(const WeightStore& w, Backend& backend,
                                          const std::vector<WeightStore::Part>& parts,

@@ -5,10 +5,10 @@
 //
 // The file (tests/unit/model/kquant_gguf.h): a two-layer Llama of hidden
 // 256, random blocks laid out as Q4_K_M files are. Layer 1 stores v in Q6_K
-// and q/k in Q4_K: the fused qkv matrix cannot hold two types, so it is
-// requantized to q8_0 and noted.
+// and q/k in Q4_K: no fused qkv matrix holds two types, so that layer keeps
+// the three apart (three matmuls), each as stored.
 //
-// Asserted: the dtypes held and noted, the memory held, logits close to the
+// Asserted: the dtypes held (nothing requantized), the memory held, logits close to the
 // fp32 path (activations are quantized per 256 to int8, so not equal: the
 // bound is the measured error with margin) with the same argmax at every
 // decided position, and bit-identical logits whatever the batch.
@@ -117,15 +117,14 @@ TEST_F(KQuantModelTest, ServedAsStoredCloseToTheDequantizedModel) {
   auto stored = Transformer::Load(config_, *stored_store, DType::kF32, nullptr, AsStored());
   ASSERT_TRUE(stored.ok()) << stored.status();
 
-  EXPECT_EQ(stored_store->HeldQuantized(),
-            (std::vector<DType>{DType::kQ8_0, DType::kQ4_K, DType::kQ6_K}));
+  // Every matrix as stored: layer 1's q/k (Q4_K) and v (Q6_K) apart, not
+  // requantized into one fused matrix.
+  EXPECT_EQ(stored_store->HeldQuantized(), (std::vector<DType>{DType::kQ4_K, DType::kQ6_K}));
   EXPECT_TRUE(f32_store->HeldQuantized().empty());
-  ASSERT_EQ(stored_store->Requantized().size(), 1u);
-  EXPECT_NE(stored_store->Requantized()[0].find("layers.1"), std::string::npos)
-      << stored_store->Requantized()[0];
+  EXPECT_TRUE(stored_store->Requantized().empty());
   EXPECT_TRUE((*stored)->lm_head_quantized());
-  // Q4_K is 4.5 bits a weight, Q6_K 6.5625: about a sixth of fp32 (the
-  // requantized q8_0 stack and the fp32 norms add a little).
+  // Q4_K is 4.5 bits a weight, Q6_K 6.5625: about a sixth of fp32 (the fp32
+  // norms add a little).
   EXPECT_LT((*stored)->weight_bytes() * 5, (*f32)->weight_bytes());
 
   // The yardstick: the same dequantized weights requantized to q8_0 at load
@@ -155,7 +154,7 @@ TEST_F(KQuantModelTest, ServedAsStoredCloseToTheDequantizedModel) {
   const double err = rms_diff(got), err_int8 = rms_diff(yardstick);
   std::printf("logits rms %.4f; rms difference from fp32: as stored %.4f, int8 %.4f\n", rms, err,
               err_int8);
-  // Measured: as stored 0.15, int8 0.11 of logits rms 4.4 (a random
+  // Measured: as stored 0.14, int8 0.12 of logits rms 4.4 (a random
   // two-layer network amplifies every rounding). Wrong arithmetic (a missing
   // min term, a scale off by one sub-block) moves logits by their own size.
   EXPECT_LT(err, 2 * err_int8);
@@ -202,7 +201,7 @@ TEST_F(KQuantModelTest, TiedLmHeadIsTheStoredEmbedding) {
     norm += want[i] * want[i];
   }
   std::printf("tied: relative rms difference from fp32 %.4f\n", std::sqrt(err / norm));
-  // Measured: 3.0% (the untied model: 0.154 / 4.45 = 3.5%).
+  // Measured: 2.8% (the untied model: 0.136 / 4.45 = 3.1%).
   EXPECT_LT(std::sqrt(err / norm), 0.08);
 }
 
