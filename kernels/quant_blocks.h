@@ -50,6 +50,24 @@ struct BlockQ4_0 {
 };
 static_assert(sizeof(BlockQ4_0) == 18, "llama.cpp's block_q4_0 is 18 bytes");
 
+// Q5_0 and Q5_1 (read from files only, DType::kQ5_0/kQ5_1): element j < 16
+// has its low 4 bits in the low nibble of qs[j] and its fifth bit at bit j
+// of qh (little-endian); 16 + j the high nibble and bit 16 + j.
+struct BlockQ5_0 {
+  uint16_t d;                        // fp16 scale; value = d * (q - 16)
+  uint8_t qh[4];                     // fifth bits
+  uint8_t qs[kQuantBlockElems / 2];  // low 4 bits
+};
+static_assert(sizeof(BlockQ5_0) == 22, "llama.cpp's block_q5_0 is 22 bytes");
+
+struct BlockQ5_1 {
+  uint16_t d;  // fp16 scale; value = d * q + m
+  uint16_t m;  // fp16 offset
+  uint8_t qh[4];
+  uint8_t qs[kQuantBlockElems / 2];
+};
+static_assert(sizeof(BlockQ5_1) == 24, "llama.cpp's block_q5_1 is 24 bytes");
+
 namespace quant_internal {
 // v in [lo, hi] as an int; NaN -> 0. (A float outside an int's range must
 // not reach a cast.)
@@ -122,6 +140,34 @@ inline void DequantizeRowQ4_0(const BlockQ4_0* x, int64_t k, float* y) {
   }
 }
 
+// The 5-bit code (0..31) of element e (0..31) of a Q5_0/Q5_1 block.
+template <typename Block>
+inline int CodeQ5(const Block& b, int e) {
+  uint32_t qh;
+  std::memcpy(&qh, b.qh, sizeof(qh));
+  const int lo = e < kQuantBlockElems / 2 ? b.qs[e] & 0x0F : b.qs[e - kQuantBlockElems / 2] >> 4;
+  return lo | static_cast<int>(((qh >> e) & 1u) << 4);
+}
+
+// As llama.cpp's dequantize_row_q5_0 / q5_1 (fp32 products, in that order).
+inline void DequantizeRowQ5_0(const BlockQ5_0* x, int64_t k, float* y) {
+  for (int64_t b = 0; b < k / kQuantBlockElems; ++b) {
+    const float d = F16ToF32(x[b].d);
+    for (int e = 0; e < kQuantBlockElems; ++e) {
+      y[b * kQuantBlockElems + e] = static_cast<float>(CodeQ5(x[b], e) - 16) * d;
+    }
+  }
+}
+inline void DequantizeRowQ5_1(const BlockQ5_1* x, int64_t k, float* y) {
+  for (int64_t b = 0; b < k / kQuantBlockElems; ++b) {
+    const float d = F16ToF32(x[b].d);
+    const float m = F16ToF32(x[b].m);
+    for (int e = 0; e < kQuantBlockElems; ++e) {
+      y[b * kQuantBlockElems + e] = static_cast<float>(CodeQ5(x[b], e)) * d + m;
+    }
+  }
+}
+
 // The two above by DType: QuantizeRow makes kQ8_0 or kQ4_0 (nothing makes
 // the k-quants); DequantizeRow reads all four (kernels/quant_kblocks.h).
 // `blocks` holds DTypeBytes(t, k) bytes, k a multiple of QuantBlockElems(t).
@@ -144,6 +190,10 @@ inline void DequantizeRow(DType t, const void* blocks, int64_t k, float* y) {
       return DequantizeRowQ4_K(static_cast<const BlockQ4_K*>(blocks), k, y);
     case DType::kQ5_K:
       return DequantizeRowQ5_K(static_cast<const BlockQ5_K*>(blocks), k, y);
+    case DType::kQ5_0:
+      return DequantizeRowQ5_0(static_cast<const BlockQ5_0*>(blocks), k, y);
+    case DType::kQ5_1:
+      return DequantizeRowQ5_1(static_cast<const BlockQ5_1*>(blocks), k, y);
     case DType::kQ6_K:
       return DequantizeRowQ6_K(static_cast<const BlockQ6_K*>(blocks), k, y);
     default:

@@ -23,6 +23,8 @@ const char* SafetensorsDTypeName(DType dtype) {
     case DType::kQ4_K:
     case DType::kQ5_K:
     case DType::kQ6_K:
+    case DType::kQ5_0:
+    case DType::kQ5_1:
       break;  // not a safetensors dtype
   }
   return "?";

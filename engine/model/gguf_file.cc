@@ -212,6 +212,8 @@ bool KnownGgmlType(uint32_t t) {
     case GgmlType::kF32:
     case GgmlType::kF16:
     case GgmlType::kQ4_0:
+    case GgmlType::kQ5_0:
+    case GgmlType::kQ5_1:
     case GgmlType::kQ8_0:
     case GgmlType::kQ4_K:
     case GgmlType::kQ5_K:
@@ -356,6 +358,10 @@ const char* GgmlTypeName(GgmlType t) {
       return "F16";
     case GgmlType::kQ4_0:
       return "Q4_0";
+    case GgmlType::kQ5_0:
+      return "Q5_0";
+    case GgmlType::kQ5_1:
+      return "Q5_1";
     case GgmlType::kQ8_0:
       return "Q8_0";
     case GgmlType::kQ4_K:
@@ -377,6 +383,8 @@ int64_t GgmlBlockElements(GgmlType t) {
     case GgmlType::kBF16:
       return 1;
     case GgmlType::kQ4_0:
+    case GgmlType::kQ5_0:
+    case GgmlType::kQ5_1:
     case GgmlType::kQ8_0:
       return 32;
     case GgmlType::kQ4_K:
@@ -396,6 +404,10 @@ int64_t GgmlBlockBytes(GgmlType t) {
       return 2;
     case GgmlType::kQ4_0:
       return 2 + 16;  // fp16 scale, 32 4-bit values
+    case GgmlType::kQ5_0:
+      return 2 + 4 + 16;  // fp16 scale, 32 fifth bits, 32 4-bit values
+    case GgmlType::kQ5_1:
+      return 2 + 2 + 4 + 16;  // fp16 scale and offset, fifth bits, 4-bit values
     case GgmlType::kQ8_0:
       return 2 + 32;  // fp16 scale, 32 int8 values
     case GgmlType::kQ4_K:

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -38,17 +39,28 @@ std::vector<DType> StoredQuantizedTypes(const WeightStore& w,
   return stored;
 }
 
+// " +N stacked" for a matrix stacked with N others, "" alone.
+std::string StackedMore(size_t parts) {
+  return parts > 1 ? absl::StrCat(" +", parts - 1, " stacked") : "";
+}
+
 // WeightDType resolved for the parts `names` (one matrix, or stacked ones).
 DType AskedDType(const WeightStore& w, const std::vector<const std::string*>& names,
                  WeightDType asked) {
   if (!asked.as_stored || names.empty()) return asked.dtype;
   const std::vector<DType> stored = StoredQuantizedTypes(w, names);
   if (stored.empty()) return asked.dtype;
+  for (DType t : stored) {
+    if (!kernels::IsLoadOnly(t)) continue;
+    w.NoteRequantized(
+        absl::StrCat(*names[0], StackedMore(names.size()), " (", kernels::DTypeName(t), ")"));
+    return DType::kQ8_0;
+  }
   if (stored.size() == 1) return stored[0];
   std::vector<std::string> types;
   for (DType t : stored) types.push_back(kernels::DTypeName(t));
-  w.NoteRequantized(absl::StrCat(*names[0], " with ", names.size() - 1, " more (stored as ",
-                                 absl::StrJoin(types, ", "), ")"));
+  w.NoteRequantized(
+      absl::StrCat(*names[0], StackedMore(names.size()), " (", absl::StrJoin(types, ", "), ")"));
   return DType::kQ8_0;
 }
 

@@ -31,7 +31,9 @@ using Weight = Tensor;
 // Q4_K and v in Q6_K) cannot be one tensor: a caller that can use them apart
 // (q/k/v: three matmuls) asks StoredInMixedTypes and loads them one by one;
 // otherwise (gate/up, experts) they are held as q8_0, requantized from their
-// values (WeightStore::Requantized, a load warning).
+// values (WeightStore::Requantized, a load warning). So is a matrix stored
+// in a load-only type (kernels::IsLoadOnly: Q5_0, Q5_1, which llama-quantize
+// writes where rows are not whole k-quant super-blocks).
 struct WeightDType {
   WeightDType(DType d) : dtype(d) {}  // NOLINT(google-explicit-constructor): a plain dtype
   WeightDType(DType d, bool stored) : dtype(d), as_stored(stored) {}

@@ -87,6 +87,10 @@ absl::StatusOr<DType> DTypeOfGguf(const GgufFile& f, const GgufTensorInfo& t) {
       return DType::kQ8_0;
     case GgmlType::kQ4_0:
       return DType::kQ4_0;
+    case GgmlType::kQ5_0:
+      return DType::kQ5_0;
+    case GgmlType::kQ5_1:
+      return DType::kQ5_1;
     case GgmlType::kQ4_K:
       return DType::kQ4_K;
     case GgmlType::kQ5_K:
@@ -97,7 +101,7 @@ absl::StatusOr<DType> DTypeOfGguf(const GgufFile& f, const GgufTensorInfo& t) {
   return absl::UnimplementedError(absl::StrCat(f.path(), ": tensor `", t.name, "`: type ",
                                                GgmlTypeName(t.type),
                                                " is parsed but not loaded (F32, F16, BF16, "
-                                               "Q8_0, Q4_0, Q4_K, Q5_K and Q6_K are)"));
+                                               "Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K are)"));
 }
 
 // `n` elements of `from` at `src` as `to` at `dst`; `wide` is scratch.
@@ -516,8 +520,10 @@ double WeightStore::BytesAs(DType dtype, bool quantized_as_stored) const {
   for (const auto& [name, ref] : gguf_by_name_) {
     absl::StatusOr<DType> t = DTypeOfGguf(*gguf_, *ref.info);
     if (!t.ok() || !kernels::IsQuantized(*t)) continue;
+    // A load-only type is held as q8_0 (engine/model/weight.h).
+    const DType held = kernels::IsLoadOnly(*t) ? DType::kQ8_0 : *t;
     bytes -= static_cast<double>(ref.numel) * static_cast<double>(kernels::DTypeSize(dtype)) -
-             static_cast<double>(kernels::DTypeBytes(*t, ref.numel));
+             static_cast<double>(kernels::DTypeBytes(held, ref.numel));
   }
   return bytes;
 }

@@ -107,9 +107,9 @@ class WeightStore {
     std::sort(names.begin(), names.end());
     return names;
   }
-  // Stacked matrices served as stored (--quantization auto) whose parts the
-  // checkpoint stores in different quantized types, held as q8_0 instead
-  // (engine/model/weight.h), noted with those types; sorted.
+  // Matrices asked for as stored (--quantization auto) but held as q8_0
+  // (engine/model/weight.h): stacked parts stored in different quantized
+  // types, or a load-only type (Q5_0, Q5_1); noted with why; sorted.
   void NoteRequantized(const std::string& what) const {
     std::lock_guard<std::mutex> lock(non_finite_mutex_);
     requantized_.push_back(what);

@@ -88,6 +88,8 @@ inline double UnitRoundoff(DType t) {
     case DType::kQ4_K:
     case DType::kQ5_K:
     case DType::kQ6_K:
+    case DType::kQ5_0:
+    case DType::kQ5_1:
       break;  // not an element type
   }
   return 0.0;
@@ -107,6 +109,8 @@ inline float RoundTo(DType t, float x) {
     case DType::kQ4_K:
     case DType::kQ5_K:
     case DType::kQ6_K:
+    case DType::kQ5_0:
+    case DType::kQ5_1:
       break;  // not an element type
   }
   return x;

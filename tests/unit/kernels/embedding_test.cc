@@ -35,14 +35,15 @@ TEST(KernelsEmbedding, GathersRows) {
 TEST(KernelsEmbedding, DequantizesQuantizedRows) {
   const int64_t vocab = 37, hidden = 512;
   const std::vector<int32_t> ids = {0, 36, 5, 5, 17};
-  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K,
+                  DType::kQ5_0, DType::kQ5_1}) {
     std::vector<uint8_t> table(static_cast<size_t>(DTypeBytes(t, vocab * hidden)));
     std::mt19937 rng(static_cast<uint32_t>(t));
     for (uint8_t& b : table) b = static_cast<uint8_t>(rng());
     // Finite fp16 scales: every block's first field(s) are its d (and dmin).
     const int64_t block_bytes = DTypeBytes(t, QuantBlockElems(t));
     const int64_t scale_at = t == DType::kQ6_K ? block_bytes - 2 : 0;
-    const int scales = t == DType::kQ4_K || t == DType::kQ5_K ? 2 : 1;
+    const int scales = t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ5_1 ? 2 : 1;
     for (int64_t b = 0; b < vocab * hidden / QuantBlockElems(t); ++b) {
       for (int s = 0; s < scales; ++s) {
         const uint16_t h = F32ToF16(0.01f * static_cast<float>(b % 7 + 1));

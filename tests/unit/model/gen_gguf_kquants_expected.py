@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Writes gguf_kquants_expected.inc: random Q4_K, Q6_K and Q5_K super-blocks and
+"""Writes gguf_kquants_expected.inc: random Q4_K, Q6_K and Q5_K super-blocks
+(and Q5_0/Q5_1 blocks, the types llama-quantize falls back to) and
 what llama.cpp's own dequantizer (its Python package gguf-py, gguf/quants.py,
-which matches ggml's dequantize_row_q4_K / q6_K / q5_K) makes of them, for
+which matches ggml's dequantize_row_* for these types) makes of them, for
 gguf_kquants_test.cc.
 
   /usr/bin/python3 tests/unit/model/gen_gguf_kquants_expected.py LLAMA_CPP/gguf-py \
@@ -69,3 +70,11 @@ emit("Q6K", q6, quants.Q6_K.dequantize_blocks(q6))
 # what they were.
 q5 = q5k_blocks(3)
 emit("Q5K", q5, quants.Q5_K.dequantize_blocks(q5))
+q50 = rng.integers(0, 256, size=(5, 22), dtype=np.uint8)
+q51 = rng.integers(0, 256, size=(5, 24), dtype=np.uint8)
+for i in range(5):
+    q50[i, 0:2] = fp16_bytes([rng.standard_normal() * 0.01])
+    q51[i, 0:2] = fp16_bytes([abs(rng.standard_normal()) * 0.01])
+    q51[i, 2:4] = fp16_bytes([rng.standard_normal() * 0.1])
+emit("Q5_0", q50, quants.Q5_0.dequantize_blocks(q50))
+emit("Q5_1", q51, quants.Q5_1.dequantize_blocks(q51))

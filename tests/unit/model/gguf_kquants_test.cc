@@ -1,8 +1,10 @@
-// tests/unit/model/gguf_kquants_test.cc — Q4_K, Q5_K and Q6_K dequantization
-// (kernels/quant_kblocks.h) against llama.cpp's own dequantizer on random
+// tests/unit/model/gguf_kquants_test.cc — dequantization of the block types
+// only GGUF files bring: the k-quants Q4_K, Q5_K and Q6_K
+// (kernels/quant_kblocks.h) and the load-only Q5_0 and Q5_1
+// (kernels/quant_blocks.h), against llama.cpp's own dequantizer on random
 // super-blocks, bit for bit (gguf_kquants_expected.inc, made by
 // gen_gguf_kquants_expected.py from gguf-py).
-#include "kernels/quant_kblocks.h"
+#include "kernels/quant_blocks.h"
 
 #include <cstdint>
 #include <cstring>
@@ -22,9 +24,10 @@ using kernels::kKQuantBlockElems;
 
 template <typename Block, size_t NB, size_t NV>
 void ExpectDequantizes(const uint8_t (&blocks)[NB], const uint32_t (&want)[NV],
-                       void (*dequantize)(const Block*, int64_t, float*)) {
-  static_assert(NV % kKQuantBlockElems == 0);
-  ASSERT_EQ(static_cast<int64_t>(NB / sizeof(Block)) * kKQuantBlockElems, static_cast<int64_t>(NV));
+                       void (*dequantize)(const Block*, int64_t, float*),
+                       int64_t block_elems = kKQuantBlockElems) {
+  ASSERT_EQ(NV % block_elems, 0u);
+  ASSERT_EQ(static_cast<int64_t>(NB / sizeof(Block)) * block_elems, static_cast<int64_t>(NV));
   std::vector<Block> copy(NB / sizeof(Block));  // aligned for Block
   std::memcpy(copy.data(), blocks, NB);
   std::vector<float> got(NV);
@@ -46,6 +49,16 @@ TEST(GgufKQuantsTest, Q5KEqualsLlamaCpp) {
 
 TEST(GgufKQuantsTest, Q6KEqualsLlamaCpp) {
   ExpectDequantizes(kQ6KBlocks, kQ6KValues, kernels::DequantizeRowQ6_K);
+}
+
+TEST(GgufKQuantsTest, Q5_0EqualsLlamaCpp) {
+  ExpectDequantizes(kQ5_0Blocks, kQ5_0Values, kernels::DequantizeRowQ5_0,
+                    kernels::kQuantBlockElems);
+}
+
+TEST(GgufKQuantsTest, Q5_1EqualsLlamaCpp) {
+  ExpectDequantizes(kQ5_1Blocks, kQ5_1Values, kernels::DequantizeRowQ5_1,
+                    kernels::kQuantBlockElems);
 }
 
 }  // namespace

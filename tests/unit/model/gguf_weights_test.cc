@@ -7,8 +7,10 @@
 #include <utility>
 #include <vector>
 
+#include "engine/backend/cpu_backend.h"
 #include "engine/model/gguf_config.h"
 #include "engine/model/gguf_file.h"
+#include "engine/model/weight.h"
 #include "engine/model/weight_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -22,7 +24,7 @@ namespace {
 using ::inferd::testing::GgufWriter;
 using ::testing::HasSubstr;
 
-constexpr uint32_t kF32 = 0, kQ8_0 = 8, kQ4_K = 12;
+constexpr uint32_t kF32 = 0, kQ5_0 = 6, kQ8_0 = 8, kQ4_K = 12;
 constexpr int kHidden = 32, kHeads = 4, kKvHeads = 2, kHeadDim = 8, kFfn = 64, kVocab = 16;
 
 // Rows of `rows` x `cols` where row r holds r * 1000 + column.
@@ -46,11 +48,23 @@ std::vector<uint8_t> Q4KBlocks(int rows) {
   return bytes;
 }
 
+// `blocks` Q5_0 blocks of varied bytes with finite scales.
+std::vector<uint8_t> Q5_0Blocks(int blocks) {
+  std::vector<uint8_t> bytes(static_cast<size_t>(22 * blocks));
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 13 + 5);
+  for (int b = 0; b < blocks; ++b) {
+    reinterpret_cast<kernels::BlockQ5_0*>(bytes.data())[b].d =
+        kernels::F32ToF16(0.01f * static_cast<float>(b % 5 + 1));
+  }
+  return bytes;
+}
+
 struct Options {
   std::string arch = "llama";
   bool block_count = true;
   std::string extra_tensor;  // a tensor name the mapping does not know
   bool q4k_down = false;     // ffn_down stored as Q4_K
+  bool q5_0_up = false;      // ffn_up stored as Q5_0 (random blocks), not Q8_0
   uint64_t q_rows = kHeads * kHeadDim;
   std::vector<float> rope_freqs;  // a rope_freqs.weight tensor when not empty
 };
@@ -93,7 +107,11 @@ std::string Build(const Options& o) {
   for (float& x : up) x /= 1000.0f;
   std::vector<uint8_t> q8(static_cast<size_t>(kernels::DTypeBytes(DType::kQ8_0, kFfn * kHidden)));
   kernels::QuantizeRow(DType::kQ8_0, up.data(), kFfn * kHidden, q8.data());
-  w.Tensor("blk.0.ffn_up.weight", kQ8_0, {kHidden, kFfn}, q8);
+  if (o.q5_0_up) {
+    w.Tensor("blk.0.ffn_up.weight", kQ5_0, {kHidden, kFfn}, Q5_0Blocks(kFfn * kHidden / 32));
+  } else {
+    w.Tensor("blk.0.ffn_up.weight", kQ8_0, {kHidden, kFfn}, q8);
+  }
   if (o.q4k_down) {
     w.Tensor("blk.0.ffn_down.weight", kQ4_K, {256, kHidden}, Q4KBlocks(kHidden));
   } else {
@@ -181,6 +199,38 @@ TEST_F(GgufWeightsTest, Q4KLoadsAsStoredOrDequantized) {
     EXPECT_EQ(0, std::memcmp(q->data(), stored.data(), stored.size()));
     EXPECT_EQ((*w)->BytesMapped(), format == LoadFormat::kMmap ? 144 * kHidden : 0);
   }
+}
+
+// A Q5_0 tensor (what llama-quantize writes for Q4_K where rows are not
+// whole super-blocks) loads dequantized into a float dtype; asked for as
+// stored (--quantization auto) it is held as q8_0, since no kernel computes
+// on Q5_0, and the store notes why.
+TEST_F(GgufWeightsTest, Q5_0IsDequantizedOrHeldAsQ8_0) {
+  Options o;
+  o.q5_0_up = true;
+  std::shared_ptr<const GgufFile> f = Open(o);
+  ASSERT_NE(f, nullptr);
+  absl::StatusOr<ModelConfig> c = ModelConfigFromGguf(*f);
+  ASSERT_TRUE(c.ok()) << c.status();
+  absl::StatusOr<std::unique_ptr<WeightStore>> w = WeightStore::OpenGguf(f, *c, LoadFormat::kCopy);
+  ASSERT_TRUE(w.ok()) << w.status();
+  const std::string up = "model.layers.0.mlp.up_proj.weight";
+  EXPECT_EQ((*w)->StoredDType(up), DType::kQ5_0);
+  absl::StatusOr<Tensor> t = (*w)->Load(up, {kFfn, kHidden}, DType::kF32);
+  ASSERT_TRUE(t.ok()) << t.status();
+  const std::vector<uint8_t> stored = Q5_0Blocks(kFfn * kHidden / 32);
+  std::vector<float> want(static_cast<size_t>(kFfn * kHidden));
+  kernels::DequantizeRow(DType::kQ5_0, stored.data(), kFfn * kHidden, want.data());
+  EXPECT_EQ(0, std::memcmp(t->data(), want.data(), want.size() * sizeof(float)));
+
+  std::shared_ptr<Backend> backend = CpuBackend::Create();
+  absl::StatusOr<Weight> held =
+      LoadWeight(**w, *backend, up, {kFfn, kHidden}, WeightDType(DType::kF32, /*stored=*/true));
+  ASSERT_TRUE(held.ok()) << held.status();
+  EXPECT_EQ(held->dtype(), DType::kQ8_0);
+  EXPECT_EQ((*w)->HeldQuantized(), std::vector<DType>{DType::kQ8_0});
+  ASSERT_EQ((*w)->Requantized().size(), 1u);
+  EXPECT_THAT((*w)->Requantized()[0], HasSubstr("up_proj.weight (q5_0)"));
 }
 
 TEST_F(GgufWeightsTest, ConfigFromMetadata) {
