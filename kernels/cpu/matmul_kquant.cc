@@ -60,8 +60,8 @@ namespace {
 
 constexpr int64_t kSuper = kKQuantBlockElems;
 constexpr int kCols = 8;  // columns per tile, one per lane
-constexpr int kRows =
-    4;  // rows per tile of the zmm forms (each super-block unpacked once for them)
+// Rows per tile of the zmm forms (each super-block unpacked once for them).
+constexpr int kRows = 4;
 
 // x quantized per super-block: q [m, k] int8, d [m, k / 256] fp32, s16
 // [m, k / 16] and s32 [m, k / 32] int16 sums of q.
