@@ -304,7 +304,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& confi
       warnings.push_back(absl::StrCat(
           mixed.size(),
           " matrix(es) held as q8_0, requantized at load from the file's types (no kernel "
-          "computes on q5_0/q5_1; one fused matrix cannot hold two types): ",
+          "computes on q4_1/q5_0/q5_1; one fused matrix cannot hold two types): ",
           absl::StrJoin(mixed.begin(), mixed.begin() + std::min<size_t>(mixed.size(), 5), ", "),
           mixed.size() > 5 ? ", ..." : ""));
     }

@@ -38,8 +38,9 @@ enum class DType : int32_t {
   kQ5_K = 7,  // fp16 d, dmin; 6-bit scale and min per 32; 5-bit codes
   // Read from files only (IsLoadOnly): blocks of 32 that llama-quantize
   // writes where rows are not whole k-quant super-blocks.
-  kQ5_0 = 8,  // fp16 d, 5-bit q; value = d * (q - 16)
-  kQ5_1 = 9,  // fp16 d, m, 5-bit q; value = d * q + m
+  kQ5_0 = 8,   // fp16 d, 5-bit q; value = d * (q - 16)
+  kQ5_1 = 9,   // fp16 d, m, 5-bit q; value = d * q + m
+  kQ4_1 = 10,  // fp16 d, m, 4-bit q; value = d * q + m (older files' Q4_1)
 };
 
 // Whether `t` is a k-quant (super-blocks of kKQuantBlockElems).
@@ -48,7 +49,9 @@ constexpr bool IsKQuant(DType t) {
 }
 // Whether `t` is read from files only: dequantized or requantized at load,
 // never computed on as stored (no kernel takes it).
-constexpr bool IsLoadOnly(DType t) { return t == DType::kQ5_0 || t == DType::kQ5_1; }
+constexpr bool IsLoadOnly(DType t) {
+  return t == DType::kQ5_0 || t == DType::kQ5_1 || t == DType::kQ4_1;
+}
 // Whether `t` stores blocks of QuantBlockElems(t) elements (kQ8_0, kQ4_0,
 // the k-quants and the load-only types).
 constexpr bool IsQuantized(DType t) {
@@ -72,12 +75,13 @@ constexpr int64_t DTypeSize(DType t) {
 // Bytes of `n` elements of `t`; for a quantized type n is a multiple of
 // QuantBlockElems(t) (34 bytes per Q8_0 block, 18 per Q4_0 block, 144 per
 // Q4_K super-block, 176 per Q5_K super-block, 210 per Q6_K super-block; 22
-// per Q5_0 block, 24 per Q5_1 block).
+// per Q5_0 block, 24 per Q5_1 block, 20 per Q4_1 block).
 constexpr int64_t DTypeBytes(DType t, int64_t n) {
   return t == DType::kQ8_0   ? n / kQuantBlockElems * 34
          : t == DType::kQ4_0 ? n / kQuantBlockElems * 18
          : t == DType::kQ5_0 ? n / kQuantBlockElems * 22
          : t == DType::kQ5_1 ? n / kQuantBlockElems * 24
+         : t == DType::kQ4_1 ? n / kQuantBlockElems * 20
          : t == DType::kQ4_K ? n / kKQuantBlockElems * 144
          : t == DType::kQ5_K ? n / kKQuantBlockElems * 176
          : t == DType::kQ6_K ? n / kKQuantBlockElems * 210
@@ -85,8 +89,8 @@ constexpr int64_t DTypeBytes(DType t, int64_t n) {
 }
 
 // "fp32", "fp16", "bf16": the spelling of --dtype and --kv-cache-dtype;
-// "q8_0", "q4_0", "q4_k", "q5_k", "q6_k", "q5_0", "q5_1" for the quantized
-// weight types.
+// "q8_0", "q4_0", "q4_k", "q5_k", "q6_k", "q5_0", "q5_1", "q4_1" for the
+// quantized weight types.
 constexpr const char* DTypeName(DType t) {
   return t == DType::kF32    ? "fp32"
          : t == DType::kF16  ? "fp16"
@@ -97,6 +101,7 @@ constexpr const char* DTypeName(DType t) {
          : t == DType::kQ5_K ? "q5_k"
          : t == DType::kQ5_0 ? "q5_0"
          : t == DType::kQ5_1 ? "q5_1"
+         : t == DType::kQ4_1 ? "q4_1"
                              : "q6_k";
 }
 

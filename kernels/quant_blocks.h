@@ -68,6 +68,14 @@ struct BlockQ5_1 {
 };
 static_assert(sizeof(BlockQ5_1) == 24, "llama.cpp's block_q5_1 is 24 bytes");
 
+// Q4_1 (read from files only, DType::kQ4_1): Q4_0's nibbles with an offset.
+struct BlockQ4_1 {
+  uint16_t d;  // fp16 scale; value = d * q + m
+  uint16_t m;  // fp16 offset
+  uint8_t qs[kQuantBlockElems / 2];
+};
+static_assert(sizeof(BlockQ4_1) == 20, "llama.cpp's block_q4_1 is 20 bytes");
+
 namespace quant_internal {
 // v in [lo, hi] as an int; NaN -> 0. (A float outside an int's range must
 // not reach a cast.)
@@ -168,6 +176,19 @@ inline void DequantizeRowQ5_1(const BlockQ5_1* x, int64_t k, float* y) {
   }
 }
 
+inline void DequantizeRowQ4_1(const BlockQ4_1* x, int64_t k, float* y) {
+  constexpr int kHalf = kQuantBlockElems / 2;
+  for (int64_t b = 0; b < k / kQuantBlockElems; ++b) {
+    const float d = F16ToF32(x[b].d);
+    const float m = F16ToF32(x[b].m);
+    float* yb = y + b * kQuantBlockElems;
+    for (int j = 0; j < kHalf; ++j) {
+      yb[j] = static_cast<float>(x[b].qs[j] & 0x0F) * d + m;
+      yb[kHalf + j] = static_cast<float>(x[b].qs[j] >> 4) * d + m;
+    }
+  }
+}
+
 // The two above by DType: QuantizeRow makes kQ8_0 or kQ4_0 (nothing makes
 // the k-quants); DequantizeRow reads all four (kernels/quant_kblocks.h).
 // `blocks` holds DTypeBytes(t, k) bytes, k a multiple of QuantBlockElems(t).
@@ -194,6 +215,8 @@ inline void DequantizeRow(DType t, const void* blocks, int64_t k, float* y) {
       return DequantizeRowQ5_0(static_cast<const BlockQ5_0*>(blocks), k, y);
     case DType::kQ5_1:
       return DequantizeRowQ5_1(static_cast<const BlockQ5_1*>(blocks), k, y);
+    case DType::kQ4_1:
+      return DequantizeRowQ4_1(static_cast<const BlockQ4_1*>(blocks), k, y);
     case DType::kQ6_K:
       return DequantizeRowQ6_K(static_cast<const BlockQ6_K*>(blocks), k, y);
     default:

@@ -25,6 +25,7 @@ const char* SafetensorsDTypeName(DType dtype) {
     case DType::kQ6_K:
     case DType::kQ5_0:
     case DType::kQ5_1:
+    case DType::kQ4_1:
       break;  // not a safetensors dtype
   }
   return "?";

@@ -212,6 +212,7 @@ bool KnownGgmlType(uint32_t t) {
     case GgmlType::kF32:
     case GgmlType::kF16:
     case GgmlType::kQ4_0:
+    case GgmlType::kQ4_1:
     case GgmlType::kQ5_0:
     case GgmlType::kQ5_1:
     case GgmlType::kQ8_0:
@@ -358,6 +359,8 @@ const char* GgmlTypeName(GgmlType t) {
       return "F16";
     case GgmlType::kQ4_0:
       return "Q4_0";
+    case GgmlType::kQ4_1:
+      return "Q4_1";
     case GgmlType::kQ5_0:
       return "Q5_0";
     case GgmlType::kQ5_1:
@@ -383,6 +386,7 @@ int64_t GgmlBlockElements(GgmlType t) {
     case GgmlType::kBF16:
       return 1;
     case GgmlType::kQ4_0:
+    case GgmlType::kQ4_1:
     case GgmlType::kQ5_0:
     case GgmlType::kQ5_1:
     case GgmlType::kQ8_0:
@@ -404,6 +408,8 @@ int64_t GgmlBlockBytes(GgmlType t) {
       return 2;
     case GgmlType::kQ4_0:
       return 2 + 16;  // fp16 scale, 32 4-bit values
+    case GgmlType::kQ4_1:
+      return 2 + 2 + 16;  // fp16 scale and offset, 32 4-bit values
     case GgmlType::kQ5_0:
       return 2 + 4 + 16;  // fp16 scale, 32 fifth bits, 32 4-bit values
     case GgmlType::kQ5_1:

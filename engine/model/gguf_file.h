@@ -72,6 +72,7 @@ enum class GgmlType : uint32_t {
   kF32 = 0,
   kF16 = 1,
   kQ4_0 = 2,
+  kQ4_1 = 3,
   kQ5_0 = 6,
   kQ5_1 = 7,
   kQ8_0 = 8,

@@ -87,6 +87,8 @@ absl::StatusOr<DType> DTypeOfGguf(const GgufFile& f, const GgufTensorInfo& t) {
       return DType::kQ8_0;
     case GgmlType::kQ4_0:
       return DType::kQ4_0;
+    case GgmlType::kQ4_1:
+      return DType::kQ4_1;
     case GgmlType::kQ5_0:
       return DType::kQ5_0;
     case GgmlType::kQ5_1:
@@ -98,10 +100,10 @@ absl::StatusOr<DType> DTypeOfGguf(const GgufFile& f, const GgufTensorInfo& t) {
     case GgmlType::kQ6_K:
       return DType::kQ6_K;
   }
-  return absl::UnimplementedError(absl::StrCat(f.path(), ": tensor `", t.name, "`: type ",
-                                               GgmlTypeName(t.type),
-                                               " is parsed but not loaded (F32, F16, BF16, "
-                                               "Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K are)"));
+  return absl::UnimplementedError(
+      absl::StrCat(f.path(), ": tensor `", t.name, "`: type ", GgmlTypeName(t.type),
+                   " is parsed but not loaded (F32, F16, BF16, "
+                   "Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K are)"));
 }
 
 // `n` elements of `from` at `src` as `to` at `dst`; `wide` is scratch.

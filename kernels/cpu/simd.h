@@ -183,6 +183,7 @@ inline void DispatchDType(DType dtype, F&& f) {
     case DType::kQ6_K:
     case DType::kQ5_0:
     case DType::kQ5_1:
+    case DType::kQ4_1:
       break;  // block-quantized: kernels/cpu/matmul_quant.cc, not an element type
   }
   __builtin_trap();

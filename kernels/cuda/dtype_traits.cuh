@@ -70,6 +70,7 @@ void DispatchDType(DType dtype, F&& f) {
     case DType::kQ6_K:
     case DType::kQ5_0:
     case DType::kQ5_1:
+    case DType::kQ4_1:
       break;  // quantized weights are CPU-only
   }
   INFERD_CHECK(false) << "unknown dtype " << static_cast<int>(dtype);

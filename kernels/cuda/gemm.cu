@@ -46,6 +46,7 @@ cudaDataType_t CudaType(DType dtype) {
     case DType::kQ6_K:
     case DType::kQ5_0:
     case DType::kQ5_1:
+    case DType::kQ4_1:
       break;  // quantized weights are CPU-only
   }
   INFERD_CHECK(false) << "unknown dtype";

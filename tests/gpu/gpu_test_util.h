@@ -90,6 +90,7 @@ inline double UnitRoundoff(DType t) {
     case DType::kQ6_K:
     case DType::kQ5_0:
     case DType::kQ5_1:
+    case DType::kQ4_1:
       break;  // not an element type
   }
   return 0.0;
@@ -111,6 +112,7 @@ inline float RoundTo(DType t, float x) {
     case DType::kQ6_K:
     case DType::kQ5_0:
     case DType::kQ5_1:
+    case DType::kQ4_1:
       break;  // not an element type
   }
   return x;

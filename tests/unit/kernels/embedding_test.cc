@@ -43,7 +43,8 @@ TEST(KernelsEmbedding, DequantizesQuantizedRows) {
     // Finite fp16 scales: every block's first field(s) are its d (and dmin).
     const int64_t block_bytes = DTypeBytes(t, QuantBlockElems(t));
     const int64_t scale_at = t == DType::kQ6_K ? block_bytes - 2 : 0;
-    const int scales = t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ5_1 ? 2 : 1;
+    const int scales =
+        t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ5_1 || t == DType::kQ4_1 ? 2 : 1;
     for (int64_t b = 0; b < vocab * hidden / QuantBlockElems(t); ++b) {
       for (int s = 0; s < scales; ++s) {
         const uint16_t h = F32ToF16(0.01f * static_cast<float>(b % 7 + 1));

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes gguf_kquants_expected.inc: random Q4_K, Q6_K and Q5_K super-blocks
-(and Q5_0/Q5_1 blocks, the types llama-quantize falls back to) and
+(and Q5_0/Q5_1 blocks, the types llama-quantize falls back to, and Q4_1) and
 what llama.cpp's own dequantizer (its Python package gguf-py, gguf/quants.py,
 which matches ggml's dequantize_row_* for these types) makes of them, for
 gguf_kquants_test.cc.
@@ -78,3 +78,8 @@ for i in range(5):
     q51[i, 2:4] = fp16_bytes([rng.standard_normal() * 0.1])
 emit("Q5_0", q50, quants.Q5_0.dequantize_blocks(q50))
 emit("Q5_1", q51, quants.Q5_1.dequantize_blocks(q51))
+q41 = rng.integers(0, 256, size=(5, 20), dtype=np.uint8)
+for i in range(5):
+    q41[i, 0:2] = fp16_bytes([abs(rng.standard_normal()) * 0.01])
+    q41[i, 2:4] = fp16_bytes([rng.standard_normal() * 0.1])
+emit("Q4_1", q41, quants.Q4_1.dequantize_blocks(q41))

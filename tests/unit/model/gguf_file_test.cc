@@ -248,10 +248,10 @@ const Corruption kCorruptions[] = {
      {"metadata `test.flag`", "bool value 2"}},
     {"unknown tensor type",
      [](Valid& v) {
-       Patch<uint32_t>(&v.bytes, v.at("tensor.token_embd.weight.type"), 3);  // Q4_1
+       Patch<uint32_t>(&v.bytes, v.at("tensor.token_embd.weight.type"), 11);  // Q3_K
        return v.bytes;
      },
-     {"tensor `token_embd.weight`", "field `type`: ggml type id 3 is not supported"}},
+     {"tensor `token_embd.weight`", "field `type`: ggml type id 11 is not supported"}},
     {"five dims",
      [](Valid& v) {
        Patch<uint32_t>(&v.bytes, v.at("tensor.output_norm.weight.n_dims"), 5);

@@ -1,6 +1,6 @@
 // tests/unit/model/gguf_kquants_test.cc — dequantization of the block types
 // only GGUF files bring: the k-quants Q4_K, Q5_K and Q6_K
-// (kernels/quant_kblocks.h) and the load-only Q5_0 and Q5_1
+// (kernels/quant_kblocks.h) and the load-only Q5_0, Q5_1 and Q4_1
 // (kernels/quant_blocks.h), against llama.cpp's own dequantizer on random
 // super-blocks, bit for bit (gguf_kquants_expected.inc, made by
 // gen_gguf_kquants_expected.py from gguf-py).
@@ -58,6 +58,11 @@ TEST(GgufKQuantsTest, Q5_0EqualsLlamaCpp) {
 
 TEST(GgufKQuantsTest, Q5_1EqualsLlamaCpp) {
   ExpectDequantizes(kQ5_1Blocks, kQ5_1Values, kernels::DequantizeRowQ5_1,
+                    kernels::kQuantBlockElems);
+}
+
+TEST(GgufKQuantsTest, Q4_1EqualsLlamaCpp) {
+  ExpectDequantizes(kQ4_1Blocks, kQ4_1Values, kernels::DequantizeRowQ4_1,
                     kernels::kQuantBlockElems);
 }
 
