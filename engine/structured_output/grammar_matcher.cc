@@ -119,6 +119,10 @@ class GrammarMatcherState {
     entries_.clear();
     const size_t deepen = DeepenAboveUncertain(vocab_->size());
     for (int32_t id : cur.stacks) {
+      if (InClosureOfAnother(cur, id)) {
+        entries_.push_back(nullptr);
+        continue;
+      }
       int32_t key[kMaxKeyFrames];
       int n = 0;
       const TokenMaskEntry* e = nullptr;
@@ -141,8 +145,10 @@ class GrammarMatcherState {
     // Uncertain tokens, against each full stack.
     size_t mark = arena_.size();
     for (size_t j = 0; j < cur.stacks.size(); ++j) {
-      const TokenMaskEntry& e = *entries_[j];
-      if (!e.uncertain_ranks.empty()) CheckUncertain(cur.stacks[j], e.uncertain_ranks, m);
+      const TokenMaskEntry* e = entries_[j];
+      if (e != nullptr && !e->uncertain_ranks.empty()) {
+        CheckUncertain(cur.stacks[j], e->uncertain_ranks, m);
+      }
     }
     arena_.Truncate(mark);
     bool any = false;
@@ -151,6 +157,36 @@ class GrammarMatcherState {
       stuck_ = !any && !cur.ended;
       for (int32_t eos : vocab_->eos_ids()) m[eos / 32] |= 1u << (eos % 32);
     }
+  }
+
+  // Whether stack `id` is a callee's start pushed by the closure of another
+  // stack of `set` (a bounded string's next character, pushed by the
+  // position that may also close the string). That stack's entry is walked
+  // from its whole closure and its uncertain tokens are checked against its
+  // whole closure, so it answers for every token `id` can read: `id` needs
+  // no entry (its own walk repeated the other's, per position of a bounded
+  // string). One level of call is recognised; anything else is kept.
+  bool InClosureOfAnother(const StackSet& set, int32_t id) const {
+    const GrammarAutomaton& a = grammar_->automaton();
+    const int32_t top = arena_.state(id);
+    const int32_t rule = a.states[static_cast<size_t>(top)].rule;
+    if (a.rule_start[static_cast<size_t>(rule)] != top) return false;
+    const int32_t parent = arena_.parent(id);
+    // The caller's continuation was pushed (`cont` over `under`) or, when it
+    // can only return, left out (the callee over `parent`).
+    const int32_t cont = parent >= 0 ? arena_.state(parent) : -1;
+    const int32_t under = parent >= 0 ? arena_.parent(parent) : kBottom;
+    for (int32_t other : set.stacks) {
+      if (other == id) continue;
+      const int32_t other_parent = arena_.parent(other);
+      if (other_parent != under && other_parent != parent) continue;
+      for (const CallEdge& c : a.states[static_cast<size_t>(arena_.state(other))].calls) {
+        if (c.rule != rule) continue;
+        const bool elided = a.states[static_cast<size_t>(c.to)].final_only;
+        if (elided ? other_parent == parent : (other_parent == under && c.to == cont)) return true;
+      }
+    }
+    return false;
   }
 
   // Sets the bits of the `ranks` tokens readable from stack `id` (with its
