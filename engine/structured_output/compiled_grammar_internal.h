@@ -78,8 +78,11 @@ class CompiledGrammar {
   mutable absl::Mutex walk_mu_;
   mutable std::unique_ptr<TokenMaskWalker> walker_ ABSL_GUARDED_BY(walk_mu_);
   mutable absl::Mutex mu_;
-  mutable absl::flat_hash_map<std::string, std::shared_ptr<const TokenMaskEntry>> entries_
-      ABSL_GUARDED_BY(mu_);
+  struct Held {
+    std::shared_ptr<const TokenMaskEntry> entry;
+    bool unshared = false;  // its key had no canonical form (too many states)
+  };
+  mutable absl::flat_hash_map<std::string, Held> entries_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace inferd::engine

@@ -137,6 +137,13 @@ class TokenMaskWalker {
  private:
   Tables t_;
   StackStepper stepper_;
+  struct Scratch {
+    std::vector<int32_t> ids;  // per depth: the set at the node on the walk's path
+    std::vector<char> pending;
+    std::vector<std::array<uint64_t, 2>> path_ascii;
+    std::vector<uint32_t> accepted;
+  };
+  Scratch scratch_;  // Run's working arrays, kept from walk to walk
   std::vector<int32_t> set_key_;
   std::vector<std::pair<int32_t, int>> counts_;  // scratch
 };
