@@ -159,4 +159,31 @@ const TokenMaskEntry& CompiledGrammar::Entry(const int32_t* key, int n) const {
   return *it->second.entry;
 }
 
+const TokenMaskEntry& CompiledGrammar::SiblingsEntry(const int32_t* tops, int n) const {
+  // Tagged by a leading -1, which no key of Entry holds.
+  std::string k(sizeof(int32_t), '\xff');
+  k.append(reinterpret_cast<const char*>(tops), static_cast<size_t>(n) * sizeof(int32_t));
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = entries_.find(k);
+    if (it != entries_.end()) return *it->second.entry;
+  }
+  std::shared_ptr<const TokenMaskEntry> entry;
+  {
+    absl::MutexLock lock(&walk_mu_);
+    if (walker_ == nullptr) walker_ = std::make_unique<TokenMaskWalker>(automaton_, *vocab_);
+    const double log_us = WalkLogThresholdUs();
+    const absl::Time start = log_us >= 0 ? absl::Now() : absl::InfinitePast();
+    entry = walker_->RunSiblings(tops, n);
+    if (log_us >= 0) {
+      const double us = absl::ToDoubleMicroseconds(absl::Now() - start);
+      if (us >= log_us) LogWalk(automaton_, tops, 1, nullptr, *entry, us);
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  auto [it, fresh] = entries_.try_emplace(std::move(k));
+  if (fresh) it->second = Held{std::move(entry), true};
+  return *it->second.entry;
+}
+
 }  // namespace inferd::engine

@@ -62,6 +62,10 @@ class CompiledGrammar {
   // byte edge), key[1], ... key[n-1]. Thread-safe; the reference stays
   // valid for the grammar's lifetime.
   const TokenMaskEntry& Entry(const int32_t* key, int n) const;
+  // The entry for stacks whose tops are tops[0..n-1] (ascending, n >= 2),
+  // each right above the same frames: one walk for them all. Kept for this
+  // grammar only (no canonical form). Thread-safe, like Entry.
+  const TokenMaskEntry& SiblingsEntry(const int32_t* tops, int n) const;
 
  private:
   // The key's frames and everything reachable from them (byte edges, calls,

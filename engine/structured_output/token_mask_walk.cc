@@ -234,7 +234,21 @@ bool TokenMaskWalker::KillersDecide(int32_t x, const TokenTrie::Summary& s,
 
 std::unique_ptr<TokenMaskEntry> TokenMaskWalker::Run(const int32_t* key, int n,
                                                      const TokenMaskEntry* shallow) {
-  if (t_.sets.size() > kMaxSets) Clear();
+  if (t_.sets.size() > kMaxSets) Clear();  // before interning the seeds
+  int32_t seed = kBottom;
+  for (int i = n - 1; i >= 0; --i) seed = t_.arena.Intern(key[i], seed);
+  return Walk({seed}, shallow);
+}
+
+std::unique_ptr<TokenMaskEntry> TokenMaskWalker::RunSiblings(const int32_t* tops, int n) {
+  if (t_.sets.size() > kMaxSets) Clear();  // before interning the seeds
+  std::vector<int32_t> seeds;
+  for (int i = 0; i < n; ++i) seeds.push_back(t_.arena.Intern(tops[i], kBottom));
+  return Walk(seeds, nullptr);
+}
+
+std::unique_ptr<TokenMaskEntry> TokenMaskWalker::Walk(const std::vector<int32_t>& seeds,
+                                                      const TokenMaskEntry* shallow) {
   // Per-depth state and the accepted bits live in the walker: a grammar's
   // first masks run many small walks (one per member key), and allocating
   // and faulting in these each time was a share of them.
@@ -247,11 +261,9 @@ std::unique_ptr<TokenMaskEntry> TokenMaskWalker::Run(const int32_t* key, int n,
   std::vector<std::array<uint64_t, 2>>& path_ascii = scratch_.path_ascii;
   path_ascii.assign(ids.size(), {0, 0});
   std::array<uint64_t, 2> killers = {0, 0};
-  int32_t seed = kBottom;
-  for (int i = n - 1; i >= 0; --i) seed = t_.arena.Intern(key[i], seed);
   {
     StackSet first;
-    stepper_.Close({seed}, &first);
+    stepper_.Close(seeds, &first);
     first.below = false;  // returning before any byte needs no check
     ids[0] = Intern(std::move(first));
   }
