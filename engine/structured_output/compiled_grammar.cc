@@ -110,14 +110,24 @@ std::string CompiledGrammar::CanonicalKey(const int32_t* key, int n) const {
 
 const TokenMaskEntry& CompiledGrammar::Entry(const int32_t* key, int n) const {
   std::string k(reinterpret_cast<const char*>(key), static_cast<size_t>(n) * sizeof(int32_t));
+  // A key one frame shorter that had no canonical form: this one has none
+  // either (its frames reach every state those reach, and more), so it is
+  // not written again (a member list's keys reach their whole schema: the
+  // form stops at kMaxCanonicalStates states, each time).
+  bool unshared = false;
   {
     absl::MutexLock lock(&mu_);
     auto it = entries_.find(k);
-    if (it != entries_.end()) return *it->second;
+    if (it != entries_.end()) return *it->second.entry;
+    if (n > 1) {
+      auto up = entries_.find(k.substr(0, k.size() - sizeof(int32_t)));
+      unshared = up != entries_.end() && up->second.unshared;
+    }
   }
   // Computed (or found in the shared cache) outside this grammar's lock; a
   // concurrent duplicate is dropped.
-  std::string canonical = CanonicalKey(key, n);
+  std::string canonical = unshared ? std::string() : CanonicalKey(key, n);
+  unshared = canonical.empty();
   std::shared_ptr<const TokenMaskEntry> entry;
   SharedEntries& shared = Shared();
   if (!canonical.empty()) {
@@ -144,9 +154,36 @@ const TokenMaskEntry& CompiledGrammar::Entry(const int32_t* key, int n) const {
     }
   }
   absl::MutexLock lock(&mu_);
-  auto [it, fresh] = entries_.try_emplace(std::move(k), nullptr);
-  if (fresh) it->second = std::move(entry);
-  return *it->second;
+  auto [it, fresh] = entries_.try_emplace(std::move(k));
+  if (fresh) it->second = Held{std::move(entry), unshared};
+  return *it->second.entry;
+}
+
+const TokenMaskEntry& CompiledGrammar::SiblingsEntry(const int32_t* tops, int n) const {
+  // Tagged by a leading -1, which no key of Entry holds.
+  std::string k(sizeof(int32_t), '\xff');
+  k.append(reinterpret_cast<const char*>(tops), static_cast<size_t>(n) * sizeof(int32_t));
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = entries_.find(k);
+    if (it != entries_.end()) return *it->second.entry;
+  }
+  std::shared_ptr<const TokenMaskEntry> entry;
+  {
+    absl::MutexLock lock(&walk_mu_);
+    if (walker_ == nullptr) walker_ = std::make_unique<TokenMaskWalker>(automaton_, *vocab_);
+    const double log_us = WalkLogThresholdUs();
+    const absl::Time start = log_us >= 0 ? absl::Now() : absl::InfinitePast();
+    entry = walker_->RunSiblings(tops, n);
+    if (log_us >= 0) {
+      const double us = absl::ToDoubleMicroseconds(absl::Now() - start);
+      if (us >= log_us) LogWalk(automaton_, tops, 1, nullptr, *entry, us);
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  auto [it, fresh] = entries_.try_emplace(std::move(k));
+  if (fresh) it->second = Held{std::move(entry), true};
+  return *it->second.entry;
 }
 
 }  // namespace inferd::engine

@@ -62,6 +62,10 @@ class CompiledGrammar {
   // byte edge), key[1], ... key[n-1]. Thread-safe; the reference stays
   // valid for the grammar's lifetime.
   const TokenMaskEntry& Entry(const int32_t* key, int n) const;
+  // The entry for stacks whose tops are tops[0..n-1] (ascending, n >= 2),
+  // each right above the same frames: one walk for them all. Kept for this
+  // grammar only (no canonical form). Thread-safe, like Entry.
+  const TokenMaskEntry& SiblingsEntry(const int32_t* tops, int n) const;
 
  private:
   // The key's frames and everything reachable from them (byte edges, calls,
@@ -78,8 +82,11 @@ class CompiledGrammar {
   mutable absl::Mutex walk_mu_;
   mutable std::unique_ptr<TokenMaskWalker> walker_ ABSL_GUARDED_BY(walk_mu_);
   mutable absl::Mutex mu_;
-  mutable absl::flat_hash_map<std::string, std::shared_ptr<const TokenMaskEntry>> entries_
-      ABSL_GUARDED_BY(mu_);
+  struct Held {
+    std::shared_ptr<const TokenMaskEntry> entry;
+    bool unshared = false;  // its key had no canonical form (too many states)
+  };
+  mutable absl::flat_hash_map<std::string, Held> entries_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace inferd::engine

@@ -234,18 +234,36 @@ bool TokenMaskWalker::KillersDecide(int32_t x, const TokenTrie::Summary& s,
 
 std::unique_ptr<TokenMaskEntry> TokenMaskWalker::Run(const int32_t* key, int n,
                                                      const TokenMaskEntry* shallow) {
-  if (t_.sets.size() > kMaxSets) Clear();
-  std::vector<int32_t> ids(static_cast<size_t>(trie_.max_depth()) + 1);
-  // pending[d]: some prefix of length 1..d returned below the frame.
-  std::vector<char> pending(ids.size(), 0);
-  // path_ascii[d]: the ASCII bytes of the path to the node at depth d.
-  std::vector<std::array<uint64_t, 2>> path_ascii(ids.size(), {0, 0});
-  std::array<uint64_t, 2> killers = {0, 0};
+  if (t_.sets.size() > kMaxSets) Clear();  // before interning the seeds
   int32_t seed = kBottom;
   for (int i = n - 1; i >= 0; --i) seed = t_.arena.Intern(key[i], seed);
+  return Walk({seed}, shallow);
+}
+
+std::unique_ptr<TokenMaskEntry> TokenMaskWalker::RunSiblings(const int32_t* tops, int n) {
+  if (t_.sets.size() > kMaxSets) Clear();  // before interning the seeds
+  std::vector<int32_t> seeds;
+  for (int i = 0; i < n; ++i) seeds.push_back(t_.arena.Intern(tops[i], kBottom));
+  return Walk(seeds, nullptr);
+}
+
+std::unique_ptr<TokenMaskEntry> TokenMaskWalker::Walk(const std::vector<int32_t>& seeds,
+                                                      const TokenMaskEntry* shallow) {
+  // Per-depth state and the accepted bits live in the walker: a grammar's
+  // first masks run many small walks (one per member key), and allocating
+  // and faulting in these each time was a share of them.
+  std::vector<int32_t>& ids = scratch_.ids;
+  ids.resize(static_cast<size_t>(trie_.max_depth()) + 1);
+  // pending[d]: some prefix of length 1..d returned below the frame.
+  std::vector<char>& pending = scratch_.pending;
+  pending.assign(ids.size(), 0);
+  // path_ascii[d]: the ASCII bytes of the path to the node at depth d.
+  std::vector<std::array<uint64_t, 2>>& path_ascii = scratch_.path_ascii;
+  path_ascii.assign(ids.size(), {0, 0});
+  std::array<uint64_t, 2> killers = {0, 0};
   {
     StackSet first;
-    stepper_.Close({seed}, &first);
+    stepper_.Close(seeds, &first);
     first.below = false;  // returning before any byte needs no check
     ids[0] = Intern(std::move(first));
   }
@@ -256,7 +274,8 @@ std::unique_ptr<TokenMaskEntry> TokenMaskWalker::Run(const int32_t* key, int n,
   const std::vector<int32_t>* filter = shallow != nullptr ? &shallow->uncertain_ranks : nullptr;
   size_t f = 0;  // filter index: first filtered rank not yet passed
   const auto words = static_cast<size_t>(vocab_.bitmask_words());
-  std::vector<uint32_t> accepted(words, 0);
+  std::vector<uint32_t>& accepted = scratch_.accepted;  // moved out when the entry keeps it
+  accepted.assign(words, 0);
   size_t num_accepted = 0;
   std::vector<int32_t> uncertain;
   auto accept = [&](int32_t rank) {

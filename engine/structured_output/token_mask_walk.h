@@ -45,6 +45,10 @@ class TokenMaskWalker {
   // above kBottom. `shallow`: the entry of key[0..n-2] when n > 1; only its
   // uncertain tokens are walked (the others keep its answer).
   std::unique_ptr<TokenMaskEntry> Run(const int32_t* key, int n, const TokenMaskEntry* shallow);
+  // The entry for stacks whose tops are tops[0..n-1], each right above the
+  // same frames (siblings): one walk from all of them at once; a token is
+  // uncertain when it returns below them after a byte.
+  std::unique_ptr<TokenMaskEntry> RunSiblings(const int32_t* tops, int n);
 
  private:
   // Sets (and their 1 KiB step rows: at most 8 MiB) kept before the walker
@@ -53,6 +57,9 @@ class TokenMaskWalker {
   // successors (MaskBench, both binaries at once: p99 2-20% lower).
   static constexpr size_t kMaxSets = 8192;
   void Clear();
+  // The walk from the closure of `seeds` (stacks over kBottom).
+  std::unique_ptr<TokenMaskEntry> Walk(const std::vector<int32_t>& seeds,
+                                       const TokenMaskEntry* shallow);
 
   // Stack sets are interned (sorted stacks + the `below` flag), so a set is
   // an id and "reads back to itself" is an id comparison.
@@ -137,6 +144,13 @@ class TokenMaskWalker {
  private:
   Tables t_;
   StackStepper stepper_;
+  struct Scratch {
+    std::vector<int32_t> ids;  // per depth: the set at the node on the walk's path
+    std::vector<char> pending;
+    std::vector<std::array<uint64_t, 2>> path_ascii;
+    std::vector<uint32_t> accepted;
+  };
+  Scratch scratch_;  // Run's working arrays, kept from walk to walk
   std::vector<int32_t> set_key_;
   std::vector<std::pair<int32_t, int>> counts_;  // scratch
 };

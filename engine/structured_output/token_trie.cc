@@ -111,7 +111,7 @@ void TokenTrie::Summarize() {
       }
       if (utf8[rel] == kUtf8Invalid) s.utf8_complete = false;
     }
-    s.max_chars = static_cast<uint8_t>(std::min(max_chars, 255));
+    s.max_chars = max_chars;
     n.summary = static_cast<int32_t>(summaries_.size());
     summaries_.push_back(s);
   }

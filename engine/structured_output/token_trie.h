@@ -37,8 +37,8 @@ class TokenTrie {
     bool non_ascii;      // some token below reads a byte >= 0x80 after the node
     bool utf8_complete;  // every token below, decoded on from the node's path (utf8_state),
                          // is well-formed and ends between characters (utf8_sequences.h)
-    uint8_t max_chars;   // the most characters a token below completes after the node
-                         // (when utf8_complete; at most 255)
+    int32_t max_chars;   // the most characters a token below completes after the node
+                         // (when utf8_complete)
     int8_t utf8_state;   // the decoder state after the node's path: kUtf8Boundary, inside
                          // a character, or kUtf8Invalid (then utf8_complete is false and
                          // max_chars 0: nothing is decided below)

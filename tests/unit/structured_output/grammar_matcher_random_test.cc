@@ -309,6 +309,84 @@ TEST(GrammarMatcherRandomTest, MatchesReference) {
       stats.stuck, stats.truncated);
 }
 
+// Bounded repetitions of odd sizes, of a character rule (called: the
+// position's stack and the next character's stack share a set) and of a
+// class, under a caller, against the reference at every step of random
+// walks whose tokens include runs as long as the bounds (so every count
+// left, 0 and the bounds themselves, meets tokens that just fit and just
+// overflow).
+TEST(GrammarMatcherRandomTest, BoundedRepetitionsMatchReference) {
+  const char* const kBounds[] = {"{0,1}", "{1}", "{3}", "{2,7}", "{0,5}", "{1,300}", "{2,}"};
+  const char* const kItems[] = {"ch", "[a-b\\u00e9]"};
+  const std::string kPieces[] = {"a", "b", "\"", "\\", "n",        "u",    "0",
+                                 "f", ",", "]",  "[",  "\xC3\xA9", "\xC3", "\xA9"};
+  int steps = 0;
+  for (const char* bounds : kBounds) {
+    for (const char* item : kItems) {
+      const std::string text =
+          std::string("root ::= \"[\" str (\",\" str)? \"]\"\nstr ::= \"\\\"\" ") + "(" + item +
+          ")" + bounds +
+          " \"\\\"\"\nch ::= [^\"\\\\] | \"\\\\\" [\"\\\\n] | \"\\\\u\" [0-9a-f]{2}\n";
+      SCOPED_TRACE("grammar:\n" + text);
+      auto parsed = ParseGbnf(text);
+      ASSERT_TRUE(parsed.ok()) << parsed.status();
+      ReferenceRecognizer ref(*parsed, 50'000'000);
+      for (uint32_t seed = 1; seed <= 4; ++seed) {
+        std::mt19937 rng(seed);
+        std::vector<std::string> bytes;
+        for (int i = 0; i < 60; ++i) {
+          std::string t;
+          const int pieces = 1 + static_cast<int>(rng() % 4);
+          for (int p = 0; p < pieces; ++p) t += kPieces[rng() % std::size(kPieces)];
+          bytes.push_back(t);
+        }
+        for (int len : {1, 2, 3, 4, 5, 6, 7, 8, 50, 150, 299, 300, 301}) {
+          bytes.push_back(std::string(static_cast<size_t>(len), 'a'));
+        }
+        bytes.push_back("\"\\u0f\",\"ab");
+        bytes.push_back("</s>");
+        std::vector<bool> special(bytes.size(), false);
+        special.back() = true;
+        const auto eos = static_cast<int32_t>(bytes.size()) - 1;
+        auto vocab = TokenVocabulary::FromBytes(bytes, special, {eos});
+        auto compiled = CompileGbnf(text, vocab);
+        ASSERT_TRUE(compiled.ok()) << compiled.status();
+        GrammarMatcher m(*compiled);
+        std::vector<uint32_t> mask(static_cast<size_t>(vocab->bitmask_words()));
+        std::string out;
+        for (int step = 0; step < 80; ++step) {
+          SCOPED_TRACE("seed " + std::to_string(seed) + " output '" + out + "'");
+          m.FillNextTokenBitmask(mask.data());
+          std::vector<int32_t> allowed;
+          for (int32_t id = 0; id < eos; ++id) {
+            const bool expected = ref.IsPrefix(out + bytes[static_cast<size_t>(id)]);
+            ASSERT_FALSE(ref.budget_exceeded());
+            ASSERT_EQ(Bit(mask, id), expected)
+                << "token " << id << " single " << m.IsTokenAllowed(id) << " len "
+                << bytes[static_cast<size_t>(id)].size();
+            if (expected) allowed.push_back(id);
+          }
+          ASSERT_EQ(Bit(mask, eos), ref.IsSentence(out) || allowed.empty());
+          ++steps;
+          if (allowed.empty()) break;
+          // Long tokens first half the time, so the bounds are reached.
+          int32_t id = allowed[rng() % allowed.size()];
+          if (rng() % 2 == 0) {
+            for (int32_t a : allowed) {
+              if (bytes[static_cast<size_t>(a)].size() > bytes[static_cast<size_t>(id)].size()) {
+                id = a;
+              }
+            }
+          }
+          ASSERT_TRUE(m.AcceptToken(id));
+          out += bytes[static_cast<size_t>(id)];
+        }
+      }
+    }
+  }
+  EXPECT_GT(steps, 200);
+}
+
 // Matchers of one grammar on several threads fill the shared mask cache
 // concurrently and see the same masks as one thread alone.
 TEST(GrammarMatcherRandomTest, ThreadsShareTheCache) {
