@@ -4,6 +4,8 @@
 // sizes, partial UTF-8, long tokens): at every step of random walks the mask
 // equals the reference's per-token answer, IsTokenAllowed and AcceptToken
 // agree with it, CanTerminate agrees, and Rollback restores exact masks.
+#include <pthread.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -314,13 +316,13 @@ TEST(GrammarMatcherRandomTest, MatchesReference) {
 // class, under a caller, against the reference at every step of random
 // walks whose tokens include runs as long as the bounds (so every count
 // left, 0 and the bounds themselves, meets tokens that just fit and just
-// overflow).
-TEST(GrammarMatcherRandomTest, BoundedRepetitionsMatchReference) {
+// overflow). *steps_out counts the masks compared.
+void BoundedRepetitionsBody(int* steps_out) {
+  int& steps = *steps_out;
   const char* const kBounds[] = {"{0,1}", "{1}", "{3}", "{2,7}", "{0,5}", "{1,300}", "{2,}"};
   const char* const kItems[] = {"ch", "[a-b\\u00e9]"};
   const std::string kPieces[] = {"a", "b", "\"", "\\", "n",        "u",    "0",
                                  "f", ",", "]",  "[",  "\xC3\xA9", "\xC3", "\xA9"};
-  int steps = 0;
   for (const char* bounds : kBounds) {
     for (const char* item : kItems) {
       const std::string text =
@@ -384,6 +386,29 @@ TEST(GrammarMatcherRandomTest, BoundedRepetitionsMatchReference) {
       }
     }
   }
+}
+
+// Runs f on a thread with a stack of `bytes`: the reference recognizer
+// recurses once per element of a repetition (a string of 300 characters
+// here), which overflows the main thread's 8 MiB under ASan.
+template <typename F>
+void RunWithStack(size_t bytes, F f) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, bytes);
+  pthread_t thread;
+  auto trampoline = [](void* arg) -> void* {
+    (*static_cast<F*>(arg))();
+    return nullptr;
+  };
+  ASSERT_EQ(pthread_create(&thread, &attr, trampoline, &f), 0);
+  pthread_join(thread, nullptr);
+  pthread_attr_destroy(&attr);
+}
+
+TEST(GrammarMatcherRandomTest, BoundedRepetitionsMatchReference) {
+  int steps = 0;
+  RunWithStack(size_t{512} << 20, [&] { BoundedRepetitionsBody(&steps); });
   EXPECT_GT(steps, 200);
 }
 
