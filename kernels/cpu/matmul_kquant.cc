@@ -49,6 +49,7 @@
 
 #include "common/check.h"
 #include "common/thread_pool.h"
+#include "kernels/cpu/int8_activations.h"
 #include "kernels/cpu/lane_sums.h"
 #include "kernels/cpu/matmul_panel.h"
 #include "kernels/cpu/simd_avx512.h"
@@ -86,25 +87,14 @@ void QuantizeRowsK(const float* x, int64_t k, int64_t i0, int64_t i1, int8_t* q,
       for (int v = 0; v < kSuper / 8; ++v) {
         amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, _mm256_loadu_ps(xs + 8 * v)));
       }
-      __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
-      m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-      m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-      const float dx = _mm_cvtss_f32(m4) / 127.0f;
+      const float dx = HorizontalMax(amax) / 127.0f;
       const float id = dx != 0.0f ? 1.0f / dx : 0.0f;
       d[i * nsb + sb] = dx;
       const __m256 idv = _mm256_set1_ps(id);
       for (int b = 0; b < kSuper / 32; ++b) {
-        __m256i qi[4];
-        for (int s = 0; s < 4; ++s) {
-          qi[s] = _mm256_cvtps_epi32(
-              _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(xs + 32 * b + 8 * s), idv),
-                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-        }
-        // int32 -> int8 (|q| <= 127: no saturation); the packs interleave
-        // 128-bit halves, the permute restores element order.
-        const __m256i q8 = _mm256_permutevar8x32_epi32(
-            _mm256_packs_epi16(_mm256_packs_epi32(qi[0], qi[1]), _mm256_packs_epi32(qi[2], qi[3])),
-            _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        __m256 v[4];
+        for (int s = 0; s < 4; ++s) v[s] = _mm256_loadu_ps(xs + 32 * b + 8 * s);
+        const __m256i q8 = ScaledToInt8(v, idv);
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + i * k + sb * kSuper + 32 * b), q8);
         // Sums of 4, then of 16: lanes 0-3 the first group, 4-7 the second.
         const __m256i s4 =

@@ -49,6 +49,7 @@
 
 #include "common/check.h"
 #include "common/thread_pool.h"
+#include "kernels/cpu/int8_activations.h"
 #include "kernels/cpu/lane_sums.h"
 #include "kernels/cpu/matmul_panel.h"
 #include "kernels/cpu/matmul_quant_avx512.h"
@@ -87,25 +88,10 @@ void QuantizeRows(const float* x, int64_t k, int64_t i0, int64_t i1, int8_t* q, 
       __m256 amax =
           _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
                         _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
-      __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
-      m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-      m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-      const float dx = _mm_cvtss_f32(m4) / 127.0f;
+      const float dx = HorizontalMax(amax) / 127.0f;
       const float id = dx != 0.0f ? 1.0f / dx : 0.0f;
       d[i * nb + b] = dx;
-      const __m256 idv = _mm256_set1_ps(id);
-      __m256i qi[4];
-#pragma GCC unroll 4
-      for (int s = 0; s < 4; ++s) {
-        qi[s] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[s], idv),
-                                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-      }
-      // int32 -> int8 with saturation; packs interleave 128-bit halves, the
-      // permute restores element order.
-      const __m256i w16a = _mm256_packs_epi32(qi[0], qi[1]);
-      const __m256i w16b = _mm256_packs_epi32(qi[2], qi[3]);
-      const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-      const __m256i q8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(w16a, w16b), order);
+      const __m256i q8 = ScaledToInt8(v, _mm256_set1_ps(id));
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + i * k + b * kQuantBlockElems), q8);
     }
   }
