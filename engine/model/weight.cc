@@ -39,6 +39,13 @@ std::vector<DType> StoredQuantizedTypes(const WeightStore& w,
   return stored;
 }
 
+// The names of `parts`, pointing into them.
+std::vector<const std::string*> PartNames(const std::vector<WeightStore::Part>& parts) {
+  std::vector<const std::string*> names;
+  for (const WeightStore::Part& part : parts) names.push_back(&part.name);
+  return names;
+}
+
 // " +N stacked" for a matrix stacked with N others, "" alone.
 std::string StackedMore(size_t parts) {
   return parts > 1 ? absl::StrCat(" +", parts - 1, " stacked") : "";
@@ -50,13 +57,9 @@ DType AskedDType(const WeightStore& w, const std::vector<const std::string*>& na
   if (!asked.as_stored || names.empty()) return asked.dtype;
   const std::vector<DType> stored = StoredQuantizedTypes(w, names);
   if (stored.empty()) return asked.dtype;
-  for (DType t : stored) {
-    if (!kernels::IsLoadOnly(t)) continue;
-    w.NoteRequantized(
-        absl::StrCat(*names[0], StackedMore(names.size()), " (", kernels::DTypeName(t), ")"));
-    return DType::kQ8_0;
-  }
-  if (stored.size() == 1) return stored[0];
+  // One type a kernel computes on: as stored. Else (two types, or a
+  // load-only one) q8_0, noted with the stored types.
+  if (stored.size() == 1 && !kernels::IsLoadOnly(stored[0])) return stored[0];
   std::vector<std::string> types;
   for (DType t : stored) types.push_back(kernels::DTypeName(t));
   w.NoteRequantized(
@@ -94,18 +97,13 @@ absl::StatusOr<Weight> LoadWeight(const WeightStore& w, Backend& backend, const 
 
 bool StoredInMixedTypes(const WeightStore& w, const std::vector<WeightStore::Part>& parts,
                         WeightDType dtype) {
-  if (!dtype.as_stored) return false;
-  std::vector<const std::string*> names;
-  for (const WeightStore::Part& part : parts) names.push_back(&part.name);
-  return StoredQuantizedTypes(w, names).size() > 1;
+  return dtype.as_stored && StoredQuantizedTypes(w, PartNames(parts)).size() > 1;
 }
 
 absl::StatusOr<Weight> LoadStackedWeight(const WeightStore& w, Backend& backend,
                                          const std::vector<WeightStore::Part>& parts,
                                          WeightDType asked) {
-  std::vector<const std::string*> names;
-  for (const WeightStore::Part& part : parts) names.push_back(&part.name);
-  DType dtype = AskedDType(w, names, asked);
+  DType dtype = AskedDType(w, PartNames(parts), asked);
   if (!parts.empty()) dtype = HeldDType(w, parts[0].name, parts[0].shape, dtype);
   bool quantize = false;
   for (const WeightStore::Part& part : parts) {

@@ -35,10 +35,10 @@ class WeightStore {
                                                            LoadFormat format = LoadFormat::kCopy);
   // The tensors of a GGUF file, named and shaped for `config` (made from the
   // same file: gguf_config.h). Loading converts from the stored type (F32,
-  // F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) to the one asked for; a quantized type
-  // asked for as stored is used as stored. With kMmap a tensor needing no
-  // conversion or row reordering is a view of the file's mapping; otherwise
-  // it is copied out of it (the mapping is released with the store).
+  // F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) to the one
+  // asked for; a quantized type asked for as stored is used as stored. With kMmap a tensor needing
+  // no conversion or row reordering is a view of the file's mapping; otherwise it is copied out of
+  // it (the mapping is released with the store).
   static absl::StatusOr<std::unique_ptr<WeightStore>> OpenGguf(
       std::shared_ptr<const GgufFile> file, const ModelConfig& config,
       LoadFormat format = LoadFormat::kCopy);
