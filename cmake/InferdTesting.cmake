@@ -1,8 +1,12 @@
-# inferd_gtest(NAME SOURCES a.cc b.cc LIBS lib... LABELS unit|golden|integration|gpu|slow ...)
+# inferd_gtest(NAME SOURCES a.cc b.cc LIBS lib... LABELS unit|golden|integration|gpu|slow ...
+#              [SERIAL])
 # One executable per test file group; every TEST() becomes its own CTest test
 # (gtest_discover_tests), labelled as DESIGN §9 says. Binaries go to build/tests/.
+# SERIAL: CTest runs these tests with nothing beside them (RUN_SERIAL), for
+# tests that compare timings taken minutes apart (another test's daemon
+# starting in between would move one side only).
 function(inferd_gtest name)
-  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS;CPU_ISAS" ${ARGN})
+  cmake_parse_arguments(T "SERIAL" "TIMEOUT" "SOURCES;LIBS;LABELS;CPU_ISAS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gmock GTest::gtest_main inferd_warnings)
   target_compile_definitions(${name} PRIVATE
@@ -20,7 +24,7 @@ function(inferd_gtest name)
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
     DISCOVERY_TIMEOUT 60
     NO_PRETTY_VALUES
-    PROPERTIES LABELS "${first_label}" TIMEOUT ${T_TIMEOUT})
+    PROPERTIES LABELS "${first_label}" TIMEOUT ${T_TIMEOUT} RUN_SERIAL ${T_SERIAL})
   # CPU_ISAS avx2 ...: every test once more with the CPU kernels forced onto
   # that path (INFERD_CPU_ISA, kernels/cpu_isa.h), named <test>.cpu_isa_<isa>.
   # Only paths every machine runs belong here (avx2, the floor): a forced
