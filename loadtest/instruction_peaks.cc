@@ -165,7 +165,12 @@ std::vector<InstructionPeak> MeasureInstructionPeaks(int cores) {
 
 PeakClass MatmulPeakClass(DType w_dtype, int64_t m) {
   const CpuIsa isa = ActiveCpuIsa();
-  if (IsKQuant(w_dtype)) {  // kernels/cpu/matmul_kquant.cc: zmm on the avx512 path
+  if (IsKQuant(w_dtype)) {
+    // kernels/cpu/matmul_kquant.cc: 4+ rows with AVX512-VNNI on packed strips
+    // (vpdpbusd zmm), else vpmaddubsw tiles, zmm on the avx512 path.
+    if (m >= 4 && std::string(MatmulQuantizedDotIsa()) == "avx512-vnni") {
+      return PeakClass::kInt8Vnni512;
+    }
     return isa == CpuIsa::kAvx512 ? PeakClass::kInt8Maddubs512 : PeakClass::kInt8Maddubs256;
   }
   if (IsQuantized(w_dtype)) {

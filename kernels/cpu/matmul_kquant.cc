@@ -51,6 +51,7 @@
 #include "common/thread_pool.h"
 #include "kernels/cpu/int8_activations.h"
 #include "kernels/cpu/lane_sums.h"
+#include "kernels/cpu/matmul_kquant_packed_avx512.h"
 #include "kernels/cpu/matmul_panel.h"
 #include "kernels/cpu/simd_avx512.h"
 #include "kernels/cpu_isa.h"
@@ -328,6 +329,9 @@ void RowTileQ6_K(const int8_t* xq, const float* xd, const int16_t* s16, const Bl
 // same integer as in the ymm forms, so the bits are the same.
 INFERD_ZMM_CODE_BEGIN
 
+using kquant_avx512::Halves;
+using kquant_avx512::UnpackCodes;
+
 // x's sub-blocks a and b (32 int8 each) side by side.
 INFERD_AVX512 inline __m512i XPair(const int8_t* xq, int a, int b) {
   return _mm512_inserti64x4(
@@ -335,20 +339,9 @@ INFERD_AVX512 inline __m512i XPair(const int8_t* xq, int a, int b) {
       _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 32 * b)), 1);
 }
 
-// Two ymm shuffle controls as the two halves of a zmm.
-INFERD_AVX512 inline __m512i Halves(__m256i lo, __m256i hi) {
-  return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-}
-
 // The two 256-bit halves of v added: 8 int32 lanes.
 INFERD_AVX512 inline __m256i FoldHalves(__m512i v) {
   return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
-}
-
-// Bit j of each byte of v at bit 4 (FifthBit on zmm).
-INFERD_AVX512 inline __m512i FifthBitZmm(__m512i v, int j) {
-  const __m512i bit4 = _mm512_set1_epi8(0x10);
-  return _mm512_and_si512(j <= 4 ? _mm512_slli_epi16(v, 4 - j) : _mm512_srli_epi16(v, j - 4), bit4);
 }
 
 // R rows (R of x from row i0) by NC (<= 8) adjacent columns of Q4_K or
@@ -361,9 +354,8 @@ INFERD_AVX512 void RowsTileScaleMinZmm(KRows x, int64_t i0, const Block* w, Tile
                                        const float* bias, float* out, int64_t n) {
   static_assert(NC >= 1 && NC <= kCols);
   const int64_t nsb = x.k / kSuper;
-  const __m512i low4 = _mm512_set1_epi8(0x0F);
-  // qs bytes 0-63 hold sub-blocks 0 and 2 (low nibbles), 1 and 3 (high);
-  // bytes 64-127 sub-blocks 4 and 6, 5 and 7.
+  // The scales of UnpackCodes's register order: sub-blocks 0 and 2, 1 and
+  // 3, 4 and 6, 5 and 7.
   const __m512i pick[4] = {
       Halves(BroadcastWord(0), BroadcastWord(2)), Halves(BroadcastWord(1), BroadcastWord(3)),
       Halves(BroadcastWord(4), BroadcastWord(6)), Halves(BroadcastWord(5), BroadcastWord(7))};
@@ -398,28 +390,11 @@ INFERD_AVX512 void RowsTileScaleMinZmm(KRows x, int64_t i0, const Block* w, Tile
       const __m512i sc16 =
           _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(sc))));
       const __m128i mn16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(mn)));
-      // Q5_K: qh in the low half, qh >> 2 in the high half, so that bit j of
-      // a byte serves sub-block j low and j + 2 high (the pair's 16-bit shift
-      // moves bits only into bits 6-7, which are never read).
-      __m512i qh = _mm512_setzero_si512();
-      if constexpr (kFiveBit<Block>) {
-        const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh));
-        qh = Halves(h, _mm256_srli_epi16(h, 2));
-      }
-      // codes[2 * half]: low nibbles, codes[2 * half + 1]: high nibbles.
+      // codes[t]: sub-blocks kCodePlace[t] (0 and 2, 1 and 3, 4 and 6, 5 and 7).
       __m512i codes[4], scales[4];
-#pragma GCC unroll 2
-      for (int half = 0; half < 2; ++half) {
-        const __m512i q = _mm512_loadu_si512(blk.qs + 64 * half);
-        codes[2 * half] = _mm512_and_si512(q, low4);
-        codes[2 * half + 1] = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
-        if constexpr (kFiveBit<Block>) {
-          codes[2 * half] = _mm512_or_si512(codes[2 * half], FifthBitZmm(qh, 4 * half));
-          codes[2 * half + 1] = _mm512_or_si512(codes[2 * half + 1], FifthBitZmm(qh, 4 * half + 1));
-        }
-        scales[2 * half] = _mm512_shuffle_epi8(sc16, pick[2 * half]);
-        scales[2 * half + 1] = _mm512_shuffle_epi8(sc16, pick[2 * half + 1]);
-      }
+      UnpackCodes(blk, codes);
+#pragma GCC unroll 4
+      for (int t = 0; t < 4; ++t) scales[t] = _mm512_shuffle_epi8(sc16, pick[t]);
 #pragma GCC unroll 4
       for (int r = 0; r < R; ++r) {
         __m512i dot = _mm512_setzero_si512();
@@ -453,8 +428,6 @@ INFERD_AVX512 void RowsTileQ6_KZmm(KRows x, int64_t i0, const BlockQ6_K* w, Tile
                                    const float* bias, float* out, int64_t n) {
   static_assert(NC >= 1 && NC <= kCols);
   const int64_t nsb = x.k / kSuper;
-  const __m512i low4 = _mm512_set1_epi8(0x0F);
-  const __m512i bits45 = _mm512_set1_epi8(0x30);
   // Sub-blocks t and 4 + t side by side: groups 2t, 2t + 1 in the low half's
   // 128-bit lanes, 8 + 2t, 9 + 2t in the high half's (scales 0-7 low, 8-15 high).
   const __m512i pick[4] = {
@@ -489,23 +462,9 @@ INFERD_AVX512 void RowsTileQ6_KZmm(KRows x, int64_t i0, const BlockQ6_K* w, Tile
       const __m512i sc16 =
           Halves(_mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(sc8)),
                  _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_unpackhi_epi64(sc8, sc8))));
-      // ql bytes 0-31 and 64-95 (low nibbles: sub-blocks 0 and 4; high: 2
-      // and 6), 32-63 and 96-127 (1 and 5; 3 and 7); qh bytes 0-31 and 32-63.
-      const __m512i ql0 = Halves(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql)),
-                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64)));
-      const __m512i ql1 = Halves(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 32)),
-                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 96)));
-      const __m512i qh = _mm512_loadu_si512(blk.qh);
-      const __m512i codes[4] = {
-          _mm512_or_si512(_mm512_and_si512(ql0, low4),
-                          _mm512_and_si512(_mm512_slli_epi16(qh, 4), bits45)),
-          _mm512_or_si512(_mm512_and_si512(ql1, low4),
-                          _mm512_and_si512(_mm512_slli_epi16(qh, 2), bits45)),
-          _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql0, 4), low4),
-                          _mm512_and_si512(qh, bits45)),
-          _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql1, 4), low4),
-                          _mm512_and_si512(_mm512_srli_epi16(qh, 2), bits45)),
-      };
+      // codes[t]: sub-blocks t and 4 + t.
+      __m512i codes[4];
+      UnpackCodes(blk, codes);
       __m512i scales[4];
 #pragma GCC unroll 4
       for (int t = 0; t < 4; ++t) scales[t] = _mm512_shuffle_epi8(sc16, pick[t]);
@@ -612,12 +571,35 @@ void Columns(KRows x, int64_t m, const Block* w, const float* bias, int64_t n, f
   }
 }
 
+// Many rows on AVX512-VNNI (m >= kPackedMinRows) run on packed strips
+// (matmul_kquant_packed_avx512.h); below that, or without VNNI, the tiles.
+constexpr int64_t kPackedMinRows = 4;
+
+bool UsesPackedStrips(int64_t m) { return m >= kPackedMinRows && QuantizedDotForm() == 2; }
+
+// packed: UsesPackedStrips(m), with px the same rows (and Q6_K's group
+// starts); the pool then splits columns in whole strips of 16, and the
+// columns after the last whole strip run on the tiles.
 template <typename Block>
-void Run(KRows x, int64_t m, const void* w, const float* bias, int64_t n, float* out) {
+void Run(KRows x, const kquant_avx512::PackedX* px, int64_t m, const void* w, const float* bias,
+         int64_t n, float* out) {
   const auto* blocks = static_cast<const Block*>(w);
-  const int64_t tiles = (n + kCols - 1) / kCols;
-  ParallelFor(tiles, GrainFor(2 * m * x.k * kCols), [&](int64_t b, int64_t e) {
-    Columns<Block>(x, m, blocks, bias, n, out, b * kCols, std::min(n, e * kCols));
+  if (px == nullptr) {
+    const int64_t tiles = (n + kCols - 1) / kCols;
+    ParallelFor(tiles, GrainFor(2 * m * x.k * kCols), [&](int64_t b, int64_t e) {
+      Columns<Block>(x, m, blocks, bias, n, out, b * kCols, std::min(n, e * kCols));
+    });
+    return;
+  }
+  constexpr int64_t kStrip = kquant_avx512::kStripCols;
+  const int64_t tiles = (n + kStrip - 1) / kStrip;
+  ParallelFor(tiles, GrainFor(2 * m * x.k * kStrip), [&](int64_t b, int64_t e) {
+    const int64_t j_begin = b * kStrip, j_end = std::min(n, e * kStrip);
+    const int64_t strips = (j_end - j_begin) / kStrip;
+    kquant_avx512::PackedColumns(*px, m, blocks, bias, n, out, j_begin, strips);
+    if (j_begin + strips * kStrip < j_end) {
+      Columns<Block>(x, m, blocks, bias, n, out, j_begin + strips * kStrip, j_end);
+    }
   });
 }
 
@@ -647,12 +629,25 @@ void MatmulKQuant(const float* x, const void* w, const float* bias, int64_t m, i
   ParallelFor(m, GrainFor(16 * k),
               [&](int64_t i0, int64_t i1) { QuantizeRowsK(x, k, i0, i1, q, d, g16, g32); });
   const KRows rows{q, d, g16, g32, k, ActiveCpuIsa() == CpuIsa::kAvx512};
+  kquant_avx512::PackedX packed{q, d, g32, nullptr, k};
+  const bool use_packed = UsesPackedStrips(m);
+  if (use_packed && w_dtype == DType::kQ6_K) {
+    // Q6_K's group starts: -32 * S16, as int32 (broadcast per group).
+    thread_local std::vector<int32_t> init16;
+    grow(init16, m * (k / 16));
+    int32_t* p = init16.data();
+    ParallelFor(m, GrainFor(k), [&](int64_t i0, int64_t i1) {
+      for (int64_t t = i0 * (k / 16); t < i1 * (k / 16); ++t) p[t] = -32 * g16[t];
+    });
+    packed.init16 = p;
+  }
+  const kquant_avx512::PackedX* px = use_packed ? &packed : nullptr;
   if (w_dtype == DType::kQ4_K) {
-    Run<BlockQ4_K>(rows, m, w, bias, n, out);
+    Run<BlockQ4_K>(rows, px, m, w, bias, n, out);
   } else if (w_dtype == DType::kQ5_K) {
-    Run<BlockQ5_K>(rows, m, w, bias, n, out);
+    Run<BlockQ5_K>(rows, px, m, w, bias, n, out);
   } else {
-    Run<BlockQ6_K>(rows, m, w, bias, n, out);
+    Run<BlockQ6_K>(rows, px, m, w, bias, n, out);
   }
 }
 

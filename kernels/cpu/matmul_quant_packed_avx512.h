@@ -29,6 +29,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/cpu/dword_transpose_avx512.h"
 #include "kernels/cpu/matmul_quant_avx512.h"
 #include "kernels/quant_blocks.h"
 
@@ -64,29 +65,6 @@ INFERD_AVX512_VNNI inline __m256i UnsignedBlock(const BlockQ4_0& b) {
                           _mm256_set1_epi8(0x0F));
 }
 
-// vpermt2d indices of the 16 x 8 dword transpose in PackBlock (lane L of a
-// result takes lane idx & 15 of the first source, or of the second when
-// idx & 16). Level 1 merges [col 2j | col 2j + 1] pairs into 4 columns x 4
-// groups (h: groups 0-3 or 4-7), level 2 into 8 columns x 2 groups, level 3
-// into 16 columns x 1 group.
-struct TransposeIndex {
-  alignas(64) int32_t l1[2][16];
-  alignas(64) int32_t l2[2][16];
-  alignas(64) int32_t l3[2][16];
-  constexpr TransposeIndex() : l1{}, l2{}, l3{} {
-    for (int h = 0; h < 2; ++h) {
-      for (int g = 0; g < 4; ++g) {
-        for (int c = 0; c < 4; ++c) l1[h][g * 4 + c] = (c >= 2 ? 16 : 0) + (c % 2) * 8 + 4 * h + g;
-      }
-      for (int g = 0; g < 2; ++g) {
-        for (int c = 0; c < 8; ++c) l2[h][g * 8 + c] = (c >= 4 ? 16 : 0) + (2 * h + g) * 4 + c % 4;
-      }
-      for (int c = 0; c < 16; ++c) l3[h][c] = (c >= 8 ? 16 : 0) + h * 8 + c % 8;
-    }
-  }
-};
-inline constexpr TransposeIndex kTranspose{};
-
 // Block b of the 16 columns whose blocks start col_step blocks apart, into
 // 9 lines: line g (0..7) lane c = bytes 4g..4g+3 of column c's unsigned
 // weights; line 8 = the 16 scales as fp32.
@@ -98,39 +76,7 @@ INFERD_AVX512_VNNI inline void PackBlock(const Block* w, int64_t col_step, int64
     z[j] = _mm512_inserti64x4(_mm512_castsi256_si512(UnsignedBlock(w[(2 * j) * col_step + b])),
                               UnsignedBlock(w[(2 * j + 1) * col_step + b]), 1);
   }
-  __m512i t1[4][2];  // [column quad][group half]
-#pragma GCC unroll 4
-  for (int i = 0; i < 4; ++i) {
-#pragma GCC unroll 2
-    for (int h = 0; h < 2; ++h) {
-      t1[i][h] =
-          _mm512_permutex2var_epi32(z[2 * i], _mm512_load_si512(kTranspose.l1[h]), z[2 * i + 1]);
-    }
-  }
-  __m512i t2[2][2][2];  // [column octet][group half][group quarter]
-#pragma GCC unroll 2
-  for (int i = 0; i < 2; ++i) {
-#pragma GCC unroll 2
-    for (int h = 0; h < 2; ++h) {
-#pragma GCC unroll 2
-      for (int q = 0; q < 2; ++q) {
-        t2[i][h][q] = _mm512_permutex2var_epi32(t1[2 * i][h], _mm512_load_si512(kTranspose.l2[q]),
-                                                t1[2 * i + 1][h]);
-      }
-    }
-  }
-#pragma GCC unroll 2
-  for (int h = 0; h < 2; ++h) {
-#pragma GCC unroll 2
-    for (int q = 0; q < 2; ++q) {
-#pragma GCC unroll 2
-      for (int g = 0; g < 2; ++g) {
-        _mm512_store_si512(out + 4 * h + 2 * q + g,
-                           _mm512_permutex2var_epi32(
-                               t2[0][h][q], _mm512_load_si512(kTranspose.l3[g]), t2[1][h][q]));
-      }
-    }
-  }
+  avx512::TransposeDwords16x8(z, reinterpret_cast<__m512i*>(out));
   alignas(32) uint16_t d[kStripCols];
 #pragma GCC unroll 16
   for (int c = 0; c < kStripCols; ++c) d[c] = w[c * col_step + b].d;

@@ -115,13 +115,16 @@ std::vector<float> Reference(const std::vector<float>& x, const std::vector<uint
   return out;
 }
 
-// On every CPU path (the zmm forms on avx512, the ymm ones otherwise).
+// On every CPU path (the zmm forms on avx512, the ymm ones otherwise; with
+// AVX512-VNNI, m >= 4 runs on packed 16-column strips: n = 41 and 48 give
+// whole strips, pairs and a lone one, and columns after them; m = 5 and 9 a
+// 4-row tile and one row left).
 TEST(KernelsMatmulKQuant, MatchesReferenceBitForBitOnOddShapes) {
   testing::ForEachCpuIsa([](CpuIsa isa) {
     for (DType t : kKQuantTypes) {
       for (int64_t k : {256, 768}) {
-        for (int64_t n : {1, 3, 7, 8, 13, 41}) {
-          for (int64_t m : {1, 2, 5}) {
+        for (int64_t n : {1, 3, 7, 8, 13, 41, 48}) {
+          for (int64_t m : {1, 2, 5, 9}) {
             const auto x = RandomVector(m * k, 1 + static_cast<uint32_t>(m + k));
             const auto w = RandomBlocks(t, n, k, 2 + static_cast<uint32_t>(n + k));
             const auto bias = RandomVector(n, 3);
@@ -143,37 +146,40 @@ TEST(KernelsMatmulKQuant, MatchesReferenceBitForBitOnOddShapes) {
 // Every field at the end of its range against activations at +-127 after
 // quantization: codes 15 / 31 / 63 and 0, 6-bit scales and mins 63, Q6_K scales
 // -128 and 127. The 16-bit pair sums must not saturate, nor the int32 sums
-// wrap.
+// wrap. m = 3 runs the tiles, m = 5 the packed strips where the CPU has
+// AVX512-VNNI (n = 19: one strip and 3 columns after it).
 TEST(KernelsMatmulKQuant, ExtremeValuesDoNotSaturate) {
   testing::ForEachCpuIsa([](CpuIsa isa) {
-    const int64_t m = 3, n = 11, k = 512;
-    std::vector<float> x(static_cast<size_t>(m * k));
-    for (int64_t e = 0; e < m * k; ++e) x[e] = (e % 3 == 0) ? -1.0f : 1.0f;
-    for (DType t : kKQuantTypes) {
-      for (int fill : {0x00, 0xFF}) {
-        auto w = RandomBlocks(t, n, k, 7);
-        for (int64_t b = 0; b < n * k / 256; ++b) {
-          if (t == DType::kQ4_K) {
-            auto* blk = reinterpret_cast<BlockQ4_K*>(w.data()) + b;
-            std::fill(std::begin(blk->scales), std::end(blk->scales), 0xFF);  // all 63
-            std::fill(std::begin(blk->qs), std::end(blk->qs), static_cast<uint8_t>(fill));
-          } else if (t == DType::kQ5_K) {  // codes 31 or 0
-            auto* blk = reinterpret_cast<BlockQ5_K*>(w.data()) + b;
-            std::fill(std::begin(blk->scales), std::end(blk->scales), 0xFF);
-            std::fill(std::begin(blk->qs), std::end(blk->qs), static_cast<uint8_t>(fill));
-            std::fill(std::begin(blk->qh), std::end(blk->qh), static_cast<uint8_t>(fill));
-          } else {
-            auto* blk = reinterpret_cast<BlockQ6_K*>(w.data()) + b;
-            for (int g = 0; g < 16; ++g) blk->scales[g] = static_cast<int8_t>(g % 2 ? -128 : 127);
-            std::fill(std::begin(blk->ql), std::end(blk->ql), static_cast<uint8_t>(fill));
-            std::fill(std::begin(blk->qh), std::end(blk->qh), static_cast<uint8_t>(fill));
+    for (const int64_t m : {3, 5}) {
+      const int64_t n = 19, k = 512;
+      std::vector<float> x(static_cast<size_t>(m * k));
+      for (int64_t e = 0; e < m * k; ++e) x[e] = (e % 3 == 0) ? -1.0f : 1.0f;
+      for (DType t : kKQuantTypes) {
+        for (int fill : {0x00, 0xFF}) {
+          auto w = RandomBlocks(t, n, k, 7);
+          for (int64_t b = 0; b < n * k / 256; ++b) {
+            if (t == DType::kQ4_K) {
+              auto* blk = reinterpret_cast<BlockQ4_K*>(w.data()) + b;
+              std::fill(std::begin(blk->scales), std::end(blk->scales), 0xFF);  // all 63
+              std::fill(std::begin(blk->qs), std::end(blk->qs), static_cast<uint8_t>(fill));
+            } else if (t == DType::kQ5_K) {  // codes 31 or 0
+              auto* blk = reinterpret_cast<BlockQ5_K*>(w.data()) + b;
+              std::fill(std::begin(blk->scales), std::end(blk->scales), 0xFF);
+              std::fill(std::begin(blk->qs), std::end(blk->qs), static_cast<uint8_t>(fill));
+              std::fill(std::begin(blk->qh), std::end(blk->qh), static_cast<uint8_t>(fill));
+            } else {
+              auto* blk = reinterpret_cast<BlockQ6_K*>(w.data()) + b;
+              for (int g = 0; g < 16; ++g) blk->scales[g] = static_cast<int8_t>(g % 2 ? -128 : 127);
+              std::fill(std::begin(blk->ql), std::end(blk->ql), static_cast<uint8_t>(fill));
+              std::fill(std::begin(blk->qh), std::end(blk->qh), static_cast<uint8_t>(fill));
+            }
           }
+          std::vector<float> got(static_cast<size_t>(m * n));
+          Matmul(x.data(), w.data(), nullptr, m, n, k, got.data(), t);
+          const auto want = Reference(x, w, nullptr, m, n, k, t);
+          EXPECT_TRUE(BitEqual(got.data(), want.data(), m * n))
+              << CpuIsaName(isa) << " " << DTypeName(t) << " fill " << fill << " m=" << m;
         }
-        std::vector<float> got(static_cast<size_t>(m * n));
-        Matmul(x.data(), w.data(), nullptr, m, n, k, got.data(), t);
-        const auto want = Reference(x, w, nullptr, m, n, k, t);
-        EXPECT_TRUE(BitEqual(got.data(), want.data(), m * n))
-            << CpuIsaName(isa) << " " << DTypeName(t) << " fill " << fill;
       }
     }
   });

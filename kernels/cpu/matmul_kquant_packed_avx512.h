@@ -1,0 +1,411 @@
+// kernels/cpu/matmul_kquant_packed_avx512.h — internal to
+// kernels/cpu/matmul_kquant.cc: the many-rows k-quant Matmul (Q4_K, Q5_K,
+// Q6_K) on AVX512-VNNI, with w unpacked per call into strips of 16 columns
+// whose zmm lanes run over the columns.
+//
+// Why: the tile forms in matmul_kquant.cc keep one column's super-block in
+// a register (two instructions, vpmaddubsw + vpmaddwd, per 32 elements, and
+// a lane-sum tree per column and super-block), about 40% of that pair's
+// peak. Here each super-block of 16 columns is unpacked once per call into
+// unsigned byte codes, k-interleaved by 4 (line L lane c = codes 4L..4L+3 of
+// column c), with its scales as int32 lines, and every row reuses it:
+//   Q4_K, Q5_K: per sub-block j, 8 vpdpbusd give codes_j . xq_j for 16
+//     columns; one vpmulld by scale_j and one add into sq. sm = sum of min_j
+//     * S32[j] takes 4 vpdpwssd (mins and S32 as int16 pairs).
+//   Q6_K: per group g of 16, 4 vpdpbusd started from -32 * S16[g] give
+//     (codes_g - 32) . xq_g; one vpmulld by scale_g and one add into s.
+// vpdpbusd multiplies unsigned bytes by signed ones exactly; every integer is
+// the one matmul_kquant.cc's header defines (sums have one value in any
+// order) and the fp32 steps are the same, so the bits equal the other forms'
+// and batch invariance holds across the switch (tests compare with a scalar
+// reference).
+#ifndef INFERD_KERNELS_CPU_MATMUL_KQUANT_PACKED_AVX512_H_
+#define INFERD_KERNELS_CPU_MATMUL_KQUANT_PACKED_AVX512_H_
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#include "kernels/cpu/dword_transpose_avx512.h"
+#include "kernels/cpu/matmul_quant_avx512.h"
+#include "kernels/quant_kblocks.h"
+
+INFERD_ZMM_CODE_BEGIN
+
+namespace inferd::kernels::kquant_avx512 {
+
+constexpr int64_t kSuper = kKQuantBlockElems;  // elements per super-block
+constexpr int kStripCols = 16;                 // columns per strip, one per lane
+// Rows per tile and strips computed together: 6 x 2 tiles run 12
+// independent vpdpbusd chains (12 int32 sub-block sums; the super-block
+// sums and fp32 accumulators, touched 8 or 64 times less often, may spill).
+// 4 x 2 tiles ran at 1,300 GOPS on the 1B shapes at M = 512, 6 x 2 at 1,450.
+constexpr int kTileRows = 6;
+constexpr int kStripsPerPass = 2;
+
+// One 64-byte line of a packed strip.
+struct alignas(64) Line {
+  uint8_t bytes[64];
+};
+
+// x quantized per super-block (matmul_kquant.cc's KRows, plus Q6_K's group
+// starts): q [m, k] int8, d [m, k / 256], s32 [m, k / 32] int16 sums, init16
+// [m, k / 16] int32 = -32 * the sums of 16 (Q6_K only).
+struct PackedX {
+  const int8_t* q;
+  const float* d;
+  const int16_t* s32;
+  const int32_t* init16;
+  int64_t k;
+};
+
+// Lines per super-block of a strip: 64 of codes, then the type's scales.
+template <typename Block>
+struct Layout;
+template <>
+struct Layout<BlockQ6_K> {
+  static constexpr int kScales = 64;  // 16 lines: scale_g as int32
+  static constexpr int kD = 80;       // f16(d) as fp32
+  static constexpr int kLines = 81;
+};
+struct ScaleMinLayout {
+  static constexpr int kScales = 64;  // 8 lines: scale_j as int32
+  static constexpr int kMins = 72;    // 4 lines: min_2p | min_2p+1 << 16
+  static constexpr int kD = 76;       // f16(d) as fp32
+  static constexpr int kDmin = 77;    // f16(dmin) as fp32
+  static constexpr int kLines = 78;
+};
+template <>
+struct Layout<BlockQ4_K> : ScaleMinLayout {};
+template <>
+struct Layout<BlockQ5_K> : ScaleMinLayout {};
+
+// Two ymm values as the halves of a zmm.
+INFERD_AVX512 inline __m512i Halves(__m256i lo, __m256i hi) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+// Bit j of each byte of v at bit 4, the rest cleared (Q5_K's fifth bit).
+INFERD_AVX512 inline __m512i FifthBit(__m512i v, int j) {
+  const __m512i bit4 = _mm512_set1_epi8(0x10);
+  return _mm512_and_si512(j <= 4 ? _mm512_slli_epi16(v, 4 - j) : _mm512_srli_epi16(v, j - 4), bit4);
+}
+
+// A super-block's 256 unsigned codes as 4 zmm; register t holds sub-blocks
+// kCodePlace<Block>[t][0] (low half) and [t][1] (high half).
+template <typename Block>
+inline constexpr int kCodePlace[4][2] = {{0, 2}, {1, 3}, {4, 6}, {5, 7}};  // Q4_K, Q5_K
+template <>
+inline constexpr int kCodePlace<BlockQ6_K>[4][2] = {{0, 4}, {1, 5}, {2, 6}, {3, 7}};
+
+// Q4_K/Q5_K: qs bytes 0-63 hold sub-blocks 0 and 2 (low nibbles), 1 and 3
+// (high); bytes 64-127 sub-blocks 4 and 6, 5 and 7. Q5_K's qh (bit j of
+// byte e: element e of sub-block j) goes in the low half as is and in the
+// high half shifted by 2, so bit j serves sub-block j low and j + 2 high.
+template <typename Block>
+INFERD_AVX512 inline void UnpackCodes(const Block& blk, __m512i codes[4]) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  __m512i qh = _mm512_setzero_si512();
+  if constexpr (std::is_same_v<Block, BlockQ5_K>) {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh));
+    qh = Halves(h, _mm256_srli_epi16(h, 2));
+  }
+#pragma GCC unroll 2
+  for (int half = 0; half < 2; ++half) {
+    const __m512i q = _mm512_loadu_si512(blk.qs + 64 * half);
+    codes[2 * half] = _mm512_and_si512(q, low4);
+    codes[2 * half + 1] = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+    if constexpr (std::is_same_v<Block, BlockQ5_K>) {
+      codes[2 * half] = _mm512_or_si512(codes[2 * half], FifthBit(qh, 4 * half));
+      codes[2 * half + 1] = _mm512_or_si512(codes[2 * half + 1], FifthBit(qh, 4 * half + 1));
+    }
+  }
+}
+
+// Q6_K: ql bytes 0-31 and 64-95 hold the low 4 bits of sub-blocks 0 and 4
+// (low nibbles) and 2 and 6 (high), bytes 32-63 and 96-127 those of 1 and 5,
+// 3 and 7; qh bits 2t, 2t + 1 of bytes 0-31 (32-63) are the high 2 bits of
+// sub-block t (4 + t), placed at bits 4-5.
+template <>
+INFERD_AVX512 inline void UnpackCodes(const BlockQ6_K& blk, __m512i codes[4]) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i bits45 = _mm512_set1_epi8(0x30);
+  const __m512i ql0 = Halves(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql)),
+                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64)));
+  const __m512i ql1 = Halves(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 32)),
+                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 96)));
+  const __m512i qh = _mm512_loadu_si512(blk.qh);
+  codes[0] = _mm512_or_si512(_mm512_and_si512(ql0, low4),
+                             _mm512_and_si512(_mm512_slli_epi16(qh, 4), bits45));
+  codes[1] = _mm512_or_si512(_mm512_and_si512(ql1, low4),
+                             _mm512_and_si512(_mm512_slli_epi16(qh, 2), bits45));
+  codes[2] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql0, 4), low4),
+                             _mm512_and_si512(qh, bits45));
+  codes[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql1, 4), low4),
+                             _mm512_and_si512(_mm512_srli_epi16(qh, 2), bits45));
+}
+
+// Super-block sb of the 16 columns whose super-blocks start col_step apart
+// (w: the first column's), into Layout<Block>::kLines lines at out.
+template <typename Block>
+INFERD_AVX512_VNNI inline void PackSuperBlock(const Block* w, int64_t col_step, int64_t sb,
+                                              Line* out) {
+  using L = Layout<Block>;
+  // Each column's codes in register order (64 bytes per register).
+  alignas(64) uint8_t codes[kStripCols][kSuper];
+#pragma GCC unroll 2
+  for (int c = 0; c < kStripCols; ++c) {
+    __m512i regs[4];
+    UnpackCodes(w[c * col_step + sb], regs);
+#pragma GCC unroll 4
+    for (int t = 0; t < 4; ++t) _mm512_store_si512(codes[c] + 64 * t, regs[t]);
+  }
+  // Sub-block j (32 bytes a column) of the 16 columns: 8 lines.
+#pragma GCC unroll 4
+  for (int t = 0; t < 4; ++t) {
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {
+      const int j = kCodePlace<Block>[t][h];
+      __m512i z[8];
+#pragma GCC unroll 8
+      for (int p = 0; p < 8; ++p) {
+        const auto* lo = reinterpret_cast<const __m256i*>(codes[2 * p] + 64 * t + 32 * h);
+        const auto* hi = reinterpret_cast<const __m256i*>(codes[2 * p + 1] + 64 * t + 32 * h);
+        z[p] = Halves(_mm256_load_si256(lo), _mm256_load_si256(hi));
+      }
+      avx512::TransposeDwords16x8(z, reinterpret_cast<__m512i*>(out + 8 * j));
+    }
+  }
+  // Scales (and mins) per column, scalar: a few hundred bytes per super-block
+  // of 16 columns, against 16 x 256 codes.
+  auto* scales = reinterpret_cast<int32_t*>(out + L::kScales);  // [line][column]
+  auto* d = reinterpret_cast<float*>(out + L::kD);
+  alignas(32) uint16_t d16[kStripCols];
+  if constexpr (std::is_same_v<Block, BlockQ6_K>) {
+    for (int c = 0; c < kStripCols; ++c) {
+      const BlockQ6_K& blk = w[c * col_step + sb];
+      for (int g = 0; g < 16; ++g) scales[g * kStripCols + c] = blk.scales[g];
+      d16[c] = blk.d;
+    }
+  } else {
+    auto* mins = reinterpret_cast<uint32_t*>(out + L::kMins);
+    alignas(32) uint16_t dmin16[kStripCols];
+    for (int c = 0; c < kStripCols; ++c) {
+      const Block& blk = w[c * col_step + sb];
+      int sc[8], mn[8];
+      for (int j = 0; j < 8; ++j) ScaleMinQ4_K(blk.scales, j, &sc[j], &mn[j]);
+      for (int j = 0; j < 8; ++j) scales[j * kStripCols + c] = sc[j];
+      for (int p = 0; p < 4; ++p) {
+        mins[p * kStripCols + c] =
+            static_cast<uint32_t>(mn[2 * p]) | (static_cast<uint32_t>(mn[2 * p + 1]) << 16);
+      }
+      d16[c] = blk.d;
+      dmin16[c] = blk.dmin;
+    }
+    _mm512_store_ps(reinterpret_cast<float*>(out + L::kDmin),
+                    _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(dmin16))));
+  }
+  _mm512_store_ps(d, _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(d16))));
+}
+
+// x's 4 bytes at p as one int32 on every lane.
+INFERD_AVX512 inline __m512i Broadcast4(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return _mm512_set1_epi32(v);
+}
+
+// Line l of strip v (strips kLines apart) of one super-block's lines.
+template <typename Block>
+INFERD_AVX512 inline __m512i LineAt(const Line* lines, int v, int l) {
+  return _mm512_load_si512(lines + v * Layout<Block>::kLines + l);
+}
+
+// NR rows from row i by NV packed strips (lines: NV x kLines per
+// super-block); out at row i and the strips' first column, rows n apart.
+template <typename Block, int NR, int NV>
+INFERD_AVX512_VNNI inline void PackedTile(PackedX x, int64_t i, const Line* strips,
+                                          const float* bias, float* out, int64_t n) {
+  using L = Layout<Block>;
+  const int64_t k = x.k;
+  const int64_t nsb = k / kSuper;
+  __m512 acc[NR][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < NR; ++r) {
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  }
+  for (int64_t sb = 0; sb < nsb; ++sb) {
+    const Line* lines = strips + sb * L::kLines * NV;
+    const int8_t* xq = x.q + i * k + sb * kSuper;
+    __m512i sq[NR][NV];
+#pragma GCC unroll 8
+    for (int r = 0; r < NR; ++r) {
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) sq[r][v] = _mm512_setzero_si512();
+    }
+    if constexpr (std::is_same_v<Block, BlockQ6_K>) {
+      // Group g: 4 lines from -32 * S16[g], then times scale_g.
+#pragma GCC unroll 1
+      for (int g = 0; g < 16; ++g) {
+        __m512i dot[NR][NV];
+#pragma GCC unroll 8
+        for (int r = 0; r < NR; ++r) {
+          const __m512i start = _mm512_set1_epi32(x.init16[(i + r) * (k / 16) + sb * 16 + g]);
+#pragma GCC unroll 2
+          for (int v = 0; v < NV; ++v) dot[r][v] = start;
+        }
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; ++q) {
+          __m512i wv[NV];
+#pragma GCC unroll 2
+          for (int v = 0; v < NV; ++v) wv[v] = LineAt<Block>(lines, v, 4 * g + q);
+#pragma GCC unroll 8
+          for (int r = 0; r < NR; ++r) {
+            const __m512i xb = Broadcast4(xq + r * k + 16 * g + 4 * q);
+#pragma GCC unroll 2
+            for (int v = 0; v < NV; ++v) dot[r][v] = _mm512_dpbusd_epi32(dot[r][v], wv[v], xb);
+          }
+        }
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; ++v) {
+          const __m512i sc = LineAt<Block>(lines, v, L::kScales + g);
+#pragma GCC unroll 8
+          for (int r = 0; r < NR; ++r) {
+            sq[r][v] = _mm512_add_epi32(sq[r][v], _mm512_mullo_epi32(dot[r][v], sc));
+          }
+        }
+      }
+#pragma GCC unroll 8
+      for (int r = 0; r < NR; ++r) {
+        const __m512 dx = _mm512_set1_ps(x.d[(i + r) * nsb + sb]);
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; ++v) {
+          const __m512 d = _mm512_mul_ps(_mm512_castsi512_ps(LineAt<Block>(lines, v, L::kD)), dx);
+          acc[r][v] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sq[r][v]), d, acc[r][v]);
+        }
+      }
+    } else {
+      // Sub-block j: 8 lines from 0, then times scale_j.
+#pragma GCC unroll 1
+      for (int j = 0; j < 8; ++j) {
+        __m512i dot[NR][NV];
+#pragma GCC unroll 8
+        for (int r = 0; r < NR; ++r) {
+#pragma GCC unroll 2
+          for (int v = 0; v < NV; ++v) dot[r][v] = _mm512_setzero_si512();
+        }
+#pragma GCC unroll 8
+        for (int q = 0; q < 8; ++q) {
+          __m512i wv[NV];
+#pragma GCC unroll 2
+          for (int v = 0; v < NV; ++v) wv[v] = LineAt<Block>(lines, v, 8 * j + q);
+#pragma GCC unroll 8
+          for (int r = 0; r < NR; ++r) {
+            const __m512i xb = Broadcast4(xq + r * k + 32 * j + 4 * q);
+#pragma GCC unroll 2
+            for (int v = 0; v < NV; ++v) dot[r][v] = _mm512_dpbusd_epi32(dot[r][v], wv[v], xb);
+          }
+        }
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; ++v) {
+          const __m512i sc = LineAt<Block>(lines, v, L::kScales + j);
+#pragma GCC unroll 8
+          for (int r = 0; r < NR; ++r) {
+            sq[r][v] = _mm512_add_epi32(sq[r][v], _mm512_mullo_epi32(dot[r][v], sc));
+          }
+        }
+      }
+#pragma GCC unroll 8
+      for (int r = 0; r < NR; ++r) {
+        const int16_t* s32 = x.s32 + (i + r) * (k / 32) + 8 * sb;
+        const __m512 dx = _mm512_set1_ps(x.d[(i + r) * nsb + sb]);
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; ++v) {
+          __m512i sm = _mm512_setzero_si512();
+#pragma GCC unroll 4
+          for (int p = 0; p < 4; ++p) {
+            sm = _mm512_dpwssd_epi32(sm, LineAt<Block>(lines, v, L::kMins + p),
+                                     Broadcast4(s32 + 2 * p));
+          }
+          const __m512 d = _mm512_mul_ps(_mm512_castsi512_ps(LineAt<Block>(lines, v, L::kD)), dx);
+          const __m512 dmin =
+              _mm512_mul_ps(_mm512_castsi512_ps(LineAt<Block>(lines, v, L::kDmin)), dx);
+          acc[r][v] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sq[r][v]), d, acc[r][v]);
+          acc[r][v] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(sm), dmin, acc[r][v]);
+        }
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < NR; ++r) {
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) {
+      const __m512 s = bias != nullptr
+                           ? _mm512_add_ps(acc[r][v], _mm512_loadu_ps(bias + v * kStripCols))
+                           : acc[r][v];
+      _mm512_storeu_ps(out + r * n + v * kStripCols, s);
+    }
+  }
+}
+
+// The last `rows` (< kTileRows) rows: one tile of that many rows.
+template <typename Block, int NV, int R = kTileRows - 1>
+INFERD_AVX512_VNNI inline void LastRows(int64_t rows, PackedX x, int64_t i, const Line* strips,
+                                        const float* bias, float* out, int64_t n) {
+  if (rows == R) {
+    PackedTile<Block, R, NV>(x, i, strips, bias, out, n);
+  } else if constexpr (R > 1) {
+    LastRows<Block, NV, R - 1>(rows, x, i, strips, bias, out, n);
+  }
+}
+
+// All m rows of NV packed strips, kTileRows at a time, then the rest.
+template <typename Block, int NV>
+INFERD_AVX512_VNNI inline void PackedRows(PackedX x, int64_t m, const Line* strips,
+                                          const float* bias, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + kTileRows <= m; i += kTileRows) {
+    PackedTile<Block, kTileRows, NV>(x, i, strips, bias, out + i * n, n);
+  }
+  if (i < m) LastRows<Block, NV>(m - i, x, i, strips, bias, out + i * n, n);
+}
+
+// Columns [j_begin, j_begin + 16 * strips) of all m rows, kStripsPerPass
+// strips at a time: unpacked once into this thread's buffer, then every row.
+// w: column 0's super-blocks (rows k / 256 super-blocks apart).
+template <typename Block>
+INFERD_AVX512_VNNI void PackedColumns(PackedX x, int64_t m, const Block* w, const float* bias,
+                                      int64_t n, float* out, int64_t j_begin, int64_t strips) {
+  using L = Layout<Block>;
+  const int64_t nsb = x.k / kSuper;
+  thread_local std::vector<Line> buffer;
+  const int64_t lines = nsb * L::kLines * kStripsPerPass;
+  if (static_cast<int64_t>(buffer.size()) < lines) buffer.resize(static_cast<size_t>(lines));
+  for (int64_t s = 0; s < strips; s += kStripsPerPass) {
+    const int64_t nv = std::min<int64_t>(kStripsPerPass, strips - s);
+    const int64_t j = j_begin + s * kStripCols;
+    for (int64_t sb = 0; sb < nsb; ++sb) {
+      for (int64_t v = 0; v < nv; ++v) {
+        PackSuperBlock(w + (j + v * kStripCols) * nsb, nsb, sb,
+                       buffer.data() + (sb * nv + v) * L::kLines);
+      }
+    }
+    const float* bj = bias != nullptr ? bias + j : nullptr;
+    if (nv == kStripsPerPass) {
+      PackedRows<Block, kStripsPerPass>(x, m, buffer.data(), bj, out + j, n);
+    } else {
+      PackedRows<Block, 1>(x, m, buffer.data(), bj, out + j, n);
+    }
+  }
+}
+
+}  // namespace inferd::kernels::kquant_avx512
+
+INFERD_ZMM_CODE_END
+
+#endif  // INFERD_KERNELS_CPU_MATMUL_KQUANT_PACKED_AVX512_H_
