@@ -136,18 +136,6 @@ inline __m256i SplitWords(int e) {
   return _mm256_set_m128i(hi, lo);
 }
 
-// The 6-bit scales (low 8 bytes) and mins (high 8 bytes) of a Q4_K
-// super-block, one byte per sub-block (ScaleMinQ4_K, 4 bytes at a time).
-inline void ScalesMinsQ4_K(const uint8_t* s, uint64_t* scales, uint64_t* mins) {
-  uint32_t u[3];
-  std::memcpy(u, s, sizeof(u));
-  const uint32_t k6 = 0x3F3F3F3Fu, k4 = 0x0F0F0F0Fu, k2 = 0x03030303u;
-  const uint32_t sc_hi = (u[2] & k4) | (((u[0] >> 6) & k2) << 4);
-  const uint32_t mn_hi = ((u[2] >> 4) & k4) | (((u[1] >> 6) & k2) << 4);
-  *scales = (u[0] & k6) | (static_cast<uint64_t>(sc_hi) << 32);
-  *mins = (u[1] & k6) | (static_cast<uint64_t>(mn_hi) << 32);
-}
-
 // The 256 int8 of one super-block of x, 32 a register.
 inline void LoadSuperBlock(const int8_t* xq, __m256i xv[8]) {
 #pragma GCC unroll 8
@@ -222,7 +210,7 @@ void RowTileScaleMin(const int8_t* xq, const float* xd, const int16_t* s32, cons
       const Block& blk = w[c * cols.w_step + sb];
       if constexpr (kPrefetch) PrefetchAhead(&blk);
       uint64_t sc, mn;
-      ScalesMinsQ4_K(blk.scales, &sc, &mn);
+      kquant_avx512::ScalesMinsQ4_K(blk.scales, &sc, &mn);
       const __m256i sc16 = _mm256_broadcastsi128_si256(
           _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(sc))));
       __m256i qh = _mm256_setzero_si256();
@@ -386,7 +374,7 @@ INFERD_AVX512 void RowsTileScaleMinZmm(KRows x, int64_t i0, const Block* w, Tile
       const Block& blk = w[c * cols.w_step + sb];
       if constexpr (kPrefetch) PrefetchAhead(&blk);
       uint64_t sc, mn;
-      ScalesMinsQ4_K(blk.scales, &sc, &mn);
+      kquant_avx512::ScalesMinsQ4_K(blk.scales, &sc, &mn);
       const __m512i sc16 =
           _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(sc))));
       const __m128i mn16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(mn)));

@@ -84,6 +84,18 @@ struct Layout<BlockQ4_K> : ScaleMinLayout {};
 template <>
 struct Layout<BlockQ5_K> : ScaleMinLayout {};
 
+// The 6-bit scales (low 8 bytes) and mins (high 8 bytes) of a Q4_K
+// super-block, one byte per sub-block (ScaleMinQ4_K, 4 bytes at a time).
+inline void ScalesMinsQ4_K(const uint8_t* s, uint64_t* scales, uint64_t* mins) {
+  uint32_t u[3];
+  std::memcpy(u, s, sizeof(u));
+  const uint32_t k6 = 0x3F3F3F3Fu, k4 = 0x0F0F0F0Fu, k2 = 0x03030303u;
+  const uint32_t sc_hi = (u[2] & k4) | (((u[0] >> 6) & k2) << 4);
+  const uint32_t mn_hi = ((u[2] >> 4) & k4) | (((u[1] >> 6) & k2) << 4);
+  *scales = (u[0] & k6) | (static_cast<uint64_t>(sc_hi) << 32);
+  *mins = (u[1] & k6) | (static_cast<uint64_t>(mn_hi) << 32);
+}
+
 // Two ymm values as the halves of a zmm.
 INFERD_AVX512 inline __m512i Halves(__m256i lo, __m256i hi) {
   return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
@@ -149,67 +161,72 @@ INFERD_AVX512 inline void UnpackCodes(const BlockQ6_K& blk, __m512i codes[4]) {
                              _mm512_and_si512(_mm512_srli_epi16(qh, 2), bits45));
 }
 
-// Super-block sb of the 16 columns whose super-blocks start col_step apart
-// (w: the first column's), into Layout<Block>::kLines lines at out.
+// The 16 columns of one strip (w: the first column's super-blocks, rows nsb
+// apart), every super-block, into Layout<Block>::kLines lines per
+// super-block at out, `stride` lines apart. Two steps: each column's
+// super-blocks in memory order (one sequential stream a column, which the
+// hardware prefetchers follow; walking 16 columns super-block by
+// super-block stalled on every load) unpacked into this thread's column
+// buffer, with their scales written straight to the lines; then the codes
+// transposed 16 columns at a time.
 template <typename Block>
-INFERD_AVX512_VNNI inline void PackSuperBlock(const Block* w, int64_t col_step, int64_t sb,
-                                              Line* out) {
+INFERD_AVX512_VNNI void PackStrip(const Block* w, int64_t nsb, Line* out, int64_t stride) {
   using L = Layout<Block>;
-  // Each column's codes in register order (64 bytes per register).
-  alignas(64) uint8_t codes[kStripCols][kSuper];
-#pragma GCC unroll 2
+  thread_local std::vector<Line> column_codes;  // [column][super-block][4 registers]
+  const int64_t per_column = nsb * 4;
+  if (static_cast<int64_t>(column_codes.size()) < kStripCols * per_column) {
+    column_codes.resize(static_cast<size_t>(kStripCols * per_column));
+  }
   for (int c = 0; c < kStripCols; ++c) {
-    __m512i regs[4];
-    UnpackCodes(w[c * col_step + sb], regs);
+    const Block* col = w + c * nsb;
+    Line* codes = column_codes.data() + c * per_column;
+    for (int64_t sb = 0; sb < nsb; ++sb) {
+      const Block& blk = col[sb];
+      __m512i regs[4];
+      UnpackCodes(blk, regs);
 #pragma GCC unroll 4
-    for (int t = 0; t < 4; ++t) _mm512_store_si512(codes[c] + 64 * t, regs[t]);
+      for (int t = 0; t < 4; ++t) _mm512_store_si512(codes + 4 * sb + t, regs[t]);
+      Line* lines = out + sb * stride;
+      auto* scales = reinterpret_cast<int32_t*>(lines + L::kScales);  // [line][column]
+      reinterpret_cast<float*>(lines + L::kD)[c] = _cvtsh_ss(blk.d);
+      if constexpr (std::is_same_v<Block, BlockQ6_K>) {
+        for (int g = 0; g < 16; ++g) scales[g * kStripCols + c] = blk.scales[g];
+      } else {
+        auto* mins = reinterpret_cast<uint32_t*>(lines + L::kMins);
+        uint64_t sc, mn;
+        ScalesMinsQ4_K(blk.scales, &sc, &mn);
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; ++j)
+          scales[j * kStripCols + c] = static_cast<int32_t>((sc >> (8 * j)) & 0xFF);
+#pragma GCC unroll 4
+        for (int p = 0; p < 4; ++p) {
+          mins[p * kStripCols + c] = static_cast<uint32_t>(((mn >> (16 * p)) & 0xFF) |
+                                                           (((mn >> (16 * p + 8)) & 0xFF) << 16));
+        }
+        reinterpret_cast<float*>(lines + L::kDmin)[c] = _cvtsh_ss(blk.dmin);
+      }
+    }
   }
   // Sub-block j (32 bytes a column) of the 16 columns: 8 lines.
+  for (int64_t sb = 0; sb < nsb; ++sb) {
 #pragma GCC unroll 4
-  for (int t = 0; t < 4; ++t) {
+    for (int t = 0; t < 4; ++t) {
 #pragma GCC unroll 2
-    for (int h = 0; h < 2; ++h) {
-      const int j = kCodePlace<Block>[t][h];
-      __m512i z[8];
+      for (int h = 0; h < 2; ++h) {
+        const int j = kCodePlace<Block>[t][h];
+        __m512i z[8];
 #pragma GCC unroll 8
-      for (int p = 0; p < 8; ++p) {
-        const auto* lo = reinterpret_cast<const __m256i*>(codes[2 * p] + 64 * t + 32 * h);
-        const auto* hi = reinterpret_cast<const __m256i*>(codes[2 * p + 1] + 64 * t + 32 * h);
-        z[p] = Halves(_mm256_load_si256(lo), _mm256_load_si256(hi));
+        for (int p = 0; p < 8; ++p) {
+          const auto* lo = reinterpret_cast<const __m256i*>(
+              column_codes[(2 * p) * per_column + 4 * sb + t].bytes + 32 * h);
+          const auto* hi = reinterpret_cast<const __m256i*>(
+              column_codes[(2 * p + 1) * per_column + 4 * sb + t].bytes + 32 * h);
+          z[p] = Halves(_mm256_load_si256(lo), _mm256_load_si256(hi));
+        }
+        avx512::TransposeDwords16x8(z, reinterpret_cast<__m512i*>(out + sb * stride + 8 * j));
       }
-      avx512::TransposeDwords16x8(z, reinterpret_cast<__m512i*>(out + 8 * j));
     }
   }
-  // Scales (and mins) per column, scalar: a few hundred bytes per super-block
-  // of 16 columns, against 16 x 256 codes.
-  auto* scales = reinterpret_cast<int32_t*>(out + L::kScales);  // [line][column]
-  auto* d = reinterpret_cast<float*>(out + L::kD);
-  alignas(32) uint16_t d16[kStripCols];
-  if constexpr (std::is_same_v<Block, BlockQ6_K>) {
-    for (int c = 0; c < kStripCols; ++c) {
-      const BlockQ6_K& blk = w[c * col_step + sb];
-      for (int g = 0; g < 16; ++g) scales[g * kStripCols + c] = blk.scales[g];
-      d16[c] = blk.d;
-    }
-  } else {
-    auto* mins = reinterpret_cast<uint32_t*>(out + L::kMins);
-    alignas(32) uint16_t dmin16[kStripCols];
-    for (int c = 0; c < kStripCols; ++c) {
-      const Block& blk = w[c * col_step + sb];
-      int sc[8], mn[8];
-      for (int j = 0; j < 8; ++j) ScaleMinQ4_K(blk.scales, j, &sc[j], &mn[j]);
-      for (int j = 0; j < 8; ++j) scales[j * kStripCols + c] = sc[j];
-      for (int p = 0; p < 4; ++p) {
-        mins[p * kStripCols + c] =
-            static_cast<uint32_t>(mn[2 * p]) | (static_cast<uint32_t>(mn[2 * p + 1]) << 16);
-      }
-      d16[c] = blk.d;
-      dmin16[c] = blk.dmin;
-    }
-    _mm512_store_ps(reinterpret_cast<float*>(out + L::kDmin),
-                    _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(dmin16))));
-  }
-  _mm512_store_ps(d, _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(d16))));
 }
 
 // x's 4 bytes at p as one int32 on every lane.
@@ -367,9 +384,15 @@ INFERD_AVX512_VNNI inline void LastRows(int64_t rows, PackedX x, int64_t i, cons
 // All m rows of NV packed strips, kTileRows at a time, then the rest.
 template <typename Block, int NV>
 INFERD_AVX512_VNNI inline void PackedRows(PackedX x, int64_t m, const Line* strips,
-                                          const float* bias, float* out, int64_t n) {
+                                          const float* bias, float* out, int64_t n,
+                                          const char* next, int64_t next_bytes) {
   int64_t i = 0;
+  const int64_t tiles = std::max<int64_t>(1, m / kTileRows);
+  const int64_t chunk = (next_bytes / tiles + 63) / 64 * 64;
   for (; i + kTileRows <= m; i += kTileRows) {
+    // A share of the next pass's weights towards L2 before each tile.
+    const int64_t begin = (i / kTileRows) * chunk, end = std::min(next_bytes, begin + chunk);
+    for (int64_t b = begin; b < end; b += 64) _mm_prefetch(next + b, _MM_HINT_T1);
     PackedTile<Block, kTileRows, NV>(x, i, strips, bias, out + i * n, n);
   }
   if (i < m) LastRows<Block, NV>(m - i, x, i, strips, bias, out + i * n, n);
@@ -389,17 +412,19 @@ INFERD_AVX512_VNNI void PackedColumns(PackedX x, int64_t m, const Block* w, cons
   for (int64_t s = 0; s < strips; s += kStripsPerPass) {
     const int64_t nv = std::min<int64_t>(kStripsPerPass, strips - s);
     const int64_t j = j_begin + s * kStripCols;
-    for (int64_t sb = 0; sb < nsb; ++sb) {
-      for (int64_t v = 0; v < nv; ++v) {
-        PackSuperBlock(w + (j + v * kStripCols) * nsb, nsb, sb,
-                       buffer.data() + (sb * nv + v) * L::kLines);
-      }
+    for (int64_t v = 0; v < nv; ++v) {
+      PackStrip(w + (j + v * kStripCols) * nsb, nsb, buffer.data() + v * L::kLines, nv * L::kLines);
     }
+    // The next pass's columns, contiguous in w.
+    const int64_t next_nv =
+        std::max<int64_t>(0, std::min<int64_t>(kStripsPerPass, strips - s - nv));
+    const char* next = reinterpret_cast<const char*>(w + (j + nv * kStripCols) * nsb);
+    const int64_t next_bytes = next_nv * kStripCols * nsb * static_cast<int64_t>(sizeof(Block));
     const float* bj = bias != nullptr ? bias + j : nullptr;
     if (nv == kStripsPerPass) {
-      PackedRows<Block, kStripsPerPass>(x, m, buffer.data(), bj, out + j, n);
+      PackedRows<Block, kStripsPerPass>(x, m, buffer.data(), bj, out + j, n, next, next_bytes);
     } else {
-      PackedRows<Block, 1>(x, m, buffer.data(), bj, out + j, n);
+      PackedRows<Block, 1>(x, m, buffer.data(), bj, out + j, n, next, next_bytes);
     }
   }
 }
