@@ -32,6 +32,7 @@
 
 #include "kernels/cpu/dword_transpose_avx512.h"
 #include "kernels/cpu/matmul_quant_avx512.h"
+#include "kernels/cpu/prefetch.h"
 #include "kernels/quant_kblocks.h"
 
 INFERD_ZMM_CODE_BEGIN
@@ -388,11 +389,9 @@ INFERD_AVX512_VNNI inline void PackedRows(PackedX x, int64_t m, const Line* stri
                                           const char* next, int64_t next_bytes) {
   int64_t i = 0;
   const int64_t tiles = std::max<int64_t>(1, m / kTileRows);
-  const int64_t chunk = (next_bytes / tiles + 63) / 64 * 64;
   for (; i + kTileRows <= m; i += kTileRows) {
     // A share of the next pass's weights towards L2 before each tile.
-    const int64_t begin = (i / kTileRows) * chunk, end = std::min(next_bytes, begin + chunk);
-    for (int64_t b = begin; b < end; b += 64) _mm_prefetch(next + b, _MM_HINT_T1);
+    cpu_internal::PrefetchShareToL2(next, next_bytes, i / kTileRows, tiles);
     PackedTile<Block, kTileRows, NV>(x, i, strips, bias, out + i * n, n);
   }
   if (i < m) LastRows<Block, NV>(m - i, x, i, strips, bias, out + i * n, n);

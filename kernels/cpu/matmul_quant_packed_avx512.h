@@ -31,6 +31,7 @@
 
 #include "kernels/cpu/dword_transpose_avx512.h"
 #include "kernels/cpu/matmul_quant_avx512.h"
+#include "kernels/cpu/prefetch.h"
 #include "kernels/quant_blocks.h"
 
 INFERD_ZMM_CODE_BEGIN
@@ -65,22 +66,41 @@ INFERD_AVX512_VNNI inline __m256i UnsignedBlock(const BlockQ4_0& b) {
                           _mm256_set1_epi8(0x0F));
 }
 
-// Block b of the 16 columns whose blocks start col_step blocks apart, into
-// 9 lines: line g (0..7) lane c = bytes 4g..4g+3 of column c's unsigned
-// weights; line 8 = the 16 scales as fp32.
+// The 16 columns of one strip (w: the first column's blocks, rows nb
+// apart), every block, into 9 lines per block at out, `stride` lines apart:
+// line g (0..7) lane c = bytes 4g..4g+3 of column c's unsigned weights;
+// line 8 = the 16 scales as fp32. Two steps: each column's blocks read in
+// memory order (one sequential stream a column; 16 columns block by block
+// stalled on the loads) into this thread's column buffer, scales written
+// straight to the lines; then the codes transposed 16 columns at a time.
 template <typename Block>
-INFERD_AVX512_VNNI inline void PackBlock(const Block* w, int64_t col_step, int64_t b, Line* out) {
-  __m512i z[8];
-#pragma GCC unroll 8
-  for (int j = 0; j < 8; ++j) {
-    z[j] = _mm512_inserti64x4(_mm512_castsi256_si512(UnsignedBlock(w[(2 * j) * col_step + b])),
-                              UnsignedBlock(w[(2 * j + 1) * col_step + b]), 1);
+INFERD_AVX512_VNNI void PackStrip(const Block* w, int64_t nb, Line* out, int64_t stride) {
+  struct alignas(32) Codes {  // one block's 32 unsigned weights
+    uint8_t bytes[32];
+  };
+  thread_local std::vector<Codes> column_codes;  // [column][block]
+  if (static_cast<int64_t>(column_codes.size()) < kStripCols * nb) {
+    column_codes.resize(static_cast<size_t>(kStripCols * nb));
   }
-  avx512::TransposeDwords16x8(z, reinterpret_cast<__m512i*>(out));
-  alignas(32) uint16_t d[kStripCols];
-#pragma GCC unroll 16
-  for (int c = 0; c < kStripCols; ++c) d[c] = w[c * col_step + b].d;
-  _mm512_store_ps(out + 8, _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(d))));
+  Codes* codes = column_codes.data();
+  for (int c = 0; c < kStripCols; ++c) {
+    const Block* col = w + c * nb;
+    for (int64_t b = 0; b < nb; ++b) {
+      _mm256_store_si256(reinterpret_cast<__m256i*>(codes + c * nb + b), UnsignedBlock(col[b]));
+      reinterpret_cast<float*>(out + b * stride + 8)[c] = _cvtsh_ss(col[b].d);
+    }
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512i z[8];
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) {
+      const auto* lo = reinterpret_cast<const __m256i*>(codes + (2 * j) * nb + b);
+      const auto* hi = reinterpret_cast<const __m256i*>(codes + (2 * j + 1) * nb + b);
+      z[j] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_load_si256(lo)),
+                                _mm256_load_si256(hi), 1);
+    }
+    avx512::TransposeDwords16x8(z, reinterpret_cast<__m512i*>(out + b * stride));
+  }
 }
 
 // NR rows starting at row i (x: int8 rows, their scales and block inits) by
@@ -162,9 +182,12 @@ INFERD_AVX512_VNNI inline void LastRows(int64_t rows, XRows x, const int32_t* in
 template <int NV>
 INFERD_AVX512_VNNI inline void PackedRows(XRows x, const int32_t* init, int64_t m,
                                           const Line* strip, const float* bias, float* out,
-                                          int64_t n) {
+                                          int64_t n, const char* next, int64_t next_bytes) {
   int64_t i = 0;
+  const int64_t tiles = std::max<int64_t>(1, m / kPackedRows);
   for (; i + kPackedRows <= m; i += kPackedRows) {
+    // A share of the next pass's weights towards L2 before each tile.
+    cpu_internal::PrefetchShareToL2(next, next_bytes, i / kPackedRows, tiles);
     PackedTile<kPackedRows, NV>(x, init, i, strip, bias, out + i * n, n);
   }
   if (i < m) LastRows<NV>(m - i, x, init, i, strip, bias, out + i * n, n);
@@ -183,17 +206,19 @@ INFERD_AVX512_VNNI void PackedColumns(XRows x, const int32_t* init, int64_t m, c
   for (int64_t s = 0; s < strips; s += kStripsPerPass) {
     const int64_t nv = std::min<int64_t>(kStripsPerPass, strips - s);
     const int64_t j = j_begin + s * kStripCols;
-    for (int64_t b = 0; b < nb; ++b) {
-      for (int64_t v = 0; v < nv; ++v) {
-        PackBlock(w + (j + v * kStripCols) * nb, nb, b,
-                  buffer.data() + (b * nv + v) * kLinesPerBlock);
-      }
+    for (int64_t v = 0; v < nv; ++v) {
+      PackStrip(w + (j + v * kStripCols) * nb, nb, buffer.data() + v * kLinesPerBlock,
+                nv * kLinesPerBlock);
     }
+    // The next pass's columns, contiguous in w.
+    const int64_t next_nv = std::clamp<int64_t>(strips - s - nv, 0, kStripsPerPass);
+    const char* next = reinterpret_cast<const char*>(w + (j + nv * kStripCols) * nb);
+    const int64_t next_bytes = next_nv * kStripCols * nb * static_cast<int64_t>(sizeof(Block));
     const float* bj = bias != nullptr ? bias + j : nullptr;
     if (nv == kStripsPerPass) {
-      PackedRows<kStripsPerPass>(x, init, m, buffer.data(), bj, out + j, n);
+      PackedRows<kStripsPerPass>(x, init, m, buffer.data(), bj, out + j, n, next, next_bytes);
     } else {
-      PackedRows<1>(x, init, m, buffer.data(), bj, out + j, n);
+      PackedRows<1>(x, init, m, buffer.data(), bj, out + j, n, next, next_bytes);
     }
   }
 }
