@@ -66,6 +66,12 @@ void Matmul(const float* x, const void* w, const float* bias, int64_t m, int64_t
 // benchmarks.
 const char* MatmulQuantizedDotIsa();
 
+// Whether Matmul runs m rows of a k-quant w (Q4_K, Q5_K, Q6_K) on vpdpbusd
+// zmm strips (AVX512-VNNI and enough rows to pay for unpacking w per call;
+// else vpmaddubsw tiles). For benchmarks that rate a kernel against the
+// peak of the instruction class it uses.
+bool MatmulKQuantUsesVnniStrips(int64_t m);
+
 // out[i] = x[i] / sqrt(mean(x[i]^2) + eps) * weight   (Llama RMSNorm)
 //   x, out: [n, hidden] (may alias)   weight: [hidden]
 void RmsNorm(const float* x, const float* weight, int64_t n, int64_t hidden, float eps, float* out);

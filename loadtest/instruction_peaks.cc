@@ -168,7 +168,7 @@ PeakClass MatmulPeakClass(DType w_dtype, int64_t m) {
   if (IsKQuant(w_dtype)) {
     // kernels/cpu/matmul_kquant.cc: 4+ rows with AVX512-VNNI on packed strips
     // (vpdpbusd zmm), else vpmaddubsw tiles, zmm on the avx512 path.
-    if (m >= 4 && std::string(MatmulQuantizedDotIsa()) == "avx512-vnni") {
+    if (MatmulKQuantUsesVnniStrips(m)) {
       return PeakClass::kInt8Vnni512;
     }
     return isa == CpuIsa::kAvx512 ? PeakClass::kInt8Maddubs512 : PeakClass::kInt8Maddubs256;

@@ -188,8 +188,9 @@ void RegisterAll() {
   for (const Shape& s : llama1b) {
     for (int64_t dtype :
          {0, 1, 2, 3, 4, 5, 7, 6}) {  // fp32, fp16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k
-      // 1 and 16: decode at batch 1 and 16 streams; 64 and 512: prefill.
-      for (int64_t m : {1, 16, 64, 512}) {
+      // 1, 4 and 16: decode at batch 1, 4 and 16 streams (4: also a
+      // speculative verification); 64 and 512: prefill.
+      for (int64_t m : {1, 4, 16, 64, 512}) {
         benchmark::RegisterBenchmark((std::string("MatmulDType/") + s.name).c_str(), BM_MatmulDType)
             ->Args({m, s.n, s.k, dtype})
             ->ArgNames({"M", "N", "K", "dtype"})

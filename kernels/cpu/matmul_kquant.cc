@@ -561,7 +561,10 @@ void Columns(KRows x, int64_t m, const Block* w, const float* bias, int64_t n, f
 
 // Many rows on AVX512-VNNI (m >= kPackedMinRows) run on packed strips
 // (matmul_kquant_packed_avx512.h); below that, or without VNNI, the tiles.
-constexpr int64_t kPackedMinRows = 4;
+// The unpacking is paid per call: on the 1B shapes the 4-row tiles beat the
+// strips at m = 4 (Q4_K qkv 421 vs 356 GOPS) and lose from m = 6 (383 vs
+// 441; at m = 16, 429 vs 821).
+constexpr int64_t kPackedMinRows = 6;
 
 bool UsesPackedStrips(int64_t m) { return m >= kPackedMinRows && QuantizedDotForm() == 2; }
 
@@ -640,3 +643,9 @@ void MatmulKQuant(const float* x, const void* w, const float* bias, int64_t m, i
 }
 
 }  // namespace inferd::kernels::cpu_internal
+
+namespace inferd::kernels {
+
+bool MatmulKQuantUsesVnniStrips(int64_t m) { return cpu_internal::UsesPackedStrips(m); }
+
+}  // namespace inferd::kernels

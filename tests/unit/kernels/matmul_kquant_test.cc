@@ -116,9 +116,9 @@ std::vector<float> Reference(const std::vector<float>& x, const std::vector<uint
 }
 
 // On every CPU path (the zmm forms on avx512, the ymm ones otherwise; with
-// AVX512-VNNI, m >= 4 runs on packed 16-column strips: n = 41 and 48 give
-// whole strips, pairs and a lone one, and columns after them; m = 5 and 9 a
-// 4-row tile and one row left).
+// AVX512-VNNI, m >= 6 runs on packed 16-column strips: n = 41 and 48 give
+// whole strips, pairs and a lone one, and columns after them; m = 9 a 6-row
+// tile and 3 rows left; m = 5 the 4-row zmm tiles).
 TEST(KernelsMatmulKQuant, MatchesReferenceBitForBitOnOddShapes) {
   testing::ForEachCpuIsa([](CpuIsa isa) {
     for (DType t : kKQuantTypes) {
@@ -146,11 +146,11 @@ TEST(KernelsMatmulKQuant, MatchesReferenceBitForBitOnOddShapes) {
 // Every field at the end of its range against activations at +-127 after
 // quantization: codes 15 / 31 / 63 and 0, 6-bit scales and mins 63, Q6_K scales
 // -128 and 127. The 16-bit pair sums must not saturate, nor the int32 sums
-// wrap. m = 3 runs the tiles, m = 5 the packed strips where the CPU has
+// wrap. m = 3 runs the tiles, m = 7 the packed strips where the CPU has
 // AVX512-VNNI (n = 19: one strip and 3 columns after it).
 TEST(KernelsMatmulKQuant, ExtremeValuesDoNotSaturate) {
   testing::ForEachCpuIsa([](CpuIsa isa) {
-    for (const int64_t m : {3, 5}) {
+    for (const int64_t m : {3, 7}) {
       const int64_t n = 19, k = 512;
       std::vector<float> x(static_cast<size_t>(m * k));
       for (int64_t e = 0; e < m * k; ++e) x[e] = (e % 3 == 0) ? -1.0f : 1.0f;
@@ -246,7 +246,7 @@ TEST(KernelsMatmulKQuant, BatchInvariantBitForBit) {
 // Every path gives the same bits (the forms differ only in how many
 // elements a register holds; the integer sums are the same).
 TEST(KernelsMatmulKQuant, EveryPathGivesTheSameBits) {
-  const int64_t m = 5, n = 37, k = 768;
+  const int64_t m = 7, n = 37, k = 768;
   const auto x = RandomVector(m * k, 71);
   for (DType t : kKQuantTypes) {
     const auto w = RandomBlocks(t, n, k, 72);
