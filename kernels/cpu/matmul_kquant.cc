@@ -32,11 +32,17 @@
 // int32 lanes, so each 32 elements cost 2 instructions and a shuffle of the
 // scales. 8 columns run together, one lane per column after an exact
 // lane-sum tree per super-block (lane_sums.h): for one row 8 streams of
-// columns with a software prefetch (Columns below); for more, 8 adjacent
-// columns, 4 rows at a time on zmm.
+// columns with a software prefetch (Columns below); for 2-3 rows (ymm) or
+// 2-5 (zmm), 8 adjacent columns, 4 rows at a time on zmm.
 //
-// Threading: like Matmul, the pool splits output columns in tiles of 8; x is
-// quantized first, rows split over the pool.
+// More rows run on strips that unpack w once per call, one column per lane:
+// 8 columns with vpmaddubsw + vpmaddwd by the scale on the ymm paths
+// (matmul_kquant_strips_ymm.h, from 4 rows), 16 with vpdpbusd + vpmulld on
+// AVX512-VNNI (matmul_kquant_packed_avx512.h, from 6 rows). The same
+// integers and fp32 steps, so the same bits as the tiles.
+//
+// Threading: like Matmul, the pool splits output columns in tiles of 8 (the
+// strips: whole strips); x is quantized first, rows split over the pool.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -52,6 +58,7 @@
 #include "kernels/cpu/int8_activations.h"
 #include "kernels/cpu/lane_sums.h"
 #include "kernels/cpu/matmul_kquant_packed_avx512.h"
+#include "kernels/cpu/matmul_kquant_strips_ymm.h"
 #include "kernels/cpu/matmul_panel.h"
 #include "kernels/cpu/simd_avx512.h"
 #include "kernels/cpu_isa.h"
@@ -175,14 +182,7 @@ inline void PrefetchAhead(const Block* b) {
   for (size_t off = 0; off < sizeof(Block); off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
 }
 
-// Bit j (0..7) of each byte of qh moved to bit 4, the others cleared: Q5_K's
-// fifth code bit for sub-block j. The 16-bit shifts move bits across the
-// bytes of a pair, but never into or out of bit 4 for these counts.
-inline __m256i FifthBit(__m256i qh, int j) {
-  const __m256i bit4 = _mm256_set1_epi8(0x10);
-  return _mm256_and_si256(j <= 4 ? _mm256_slli_epi16(qh, 4 - j) : _mm256_srli_epi16(qh, j - 4),
-                          bit4);
-}
+using kquant_strips::FifthBit;
 
 // Whether Block is Q5_K (Q4_K's layout plus a fifth code bit).
 template <typename Block>
@@ -210,7 +210,7 @@ void RowTileScaleMin(const int8_t* xq, const float* xd, const int16_t* s32, cons
       const Block& blk = w[c * cols.w_step + sb];
       if constexpr (kPrefetch) PrefetchAhead(&blk);
       uint64_t sc, mn;
-      kquant_avx512::ScalesMinsQ4_K(blk.scales, &sc, &mn);
+      kquant_strips::ScalesMinsQ4_K(blk.scales, &sc, &mn);
       const __m256i sc16 = _mm256_broadcastsi128_si256(
           _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(sc))));
       __m256i qh = _mm256_setzero_si256();
@@ -374,7 +374,7 @@ INFERD_AVX512 void RowsTileScaleMinZmm(KRows x, int64_t i0, const Block* w, Tile
       const Block& blk = w[c * cols.w_step + sb];
       if constexpr (kPrefetch) PrefetchAhead(&blk);
       uint64_t sc, mn;
-      kquant_avx512::ScalesMinsQ4_K(blk.scales, &sc, &mn);
+      kquant_strips::ScalesMinsQ4_K(blk.scales, &sc, &mn);
       const __m512i sc16 =
           _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(sc))));
       const __m128i mn16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(mn)));
@@ -565,31 +565,47 @@ void Columns(KRows x, int64_t m, const Block* w, const float* bias, int64_t n, f
 // strips at m = 4 (Q4_K qkv 421 vs 356 GOPS) and lose from m = 6 (383 vs
 // 441; at m = 16, 429 vs 821).
 constexpr int64_t kPackedMinRows = 6;
+// The ymm strips (avx2, avx-vnni paths; matmul_kquant_strips_ymm.h) from
+// this many rows: at m = 4 they already match or beat the ymm tiles on the
+// 1B shapes (Q6_K qkv 211 vs 172 GOPS, Q4_K 235 vs 232), at m = 16 1.6-2x.
+constexpr int64_t kYmmStripMinRows = 4;
 
-bool UsesPackedStrips(int64_t m) { return m >= kPackedMinRows && QuantizedDotForm() == 2; }
+// Which form m rows run on.
+enum class Form { kTiles, kYmmStrips, kZmmStrips };
+Form FormFor(int64_t m) {
+  if (QuantizedDotForm() == 2) return m >= kPackedMinRows ? Form::kZmmStrips : Form::kTiles;
+  return m >= kYmmStripMinRows ? Form::kYmmStrips : Form::kTiles;
+}
 
-// packed: UsesPackedStrips(m), with px the same rows (and Q6_K's group
-// starts); the pool then splits columns in whole strips of 16, and the
-// columns after the last whole strip run on the tiles.
+bool UsesPackedStrips(int64_t m) { return FormFor(m) == Form::kZmmStrips; }
+
+// The strips (sx: the same rows, with Q6_K's group starts for the zmm
+// ones): the pool splits columns in whole strips, and the columns after
+// the last whole strip run on the tiles.
 template <typename Block>
-void Run(KRows x, const kquant_avx512::PackedX* px, int64_t m, const void* w, const float* bias,
-         int64_t n, float* out) {
+void Run(KRows x, Form form, const kquant_strips::StripX& sx, int64_t m, const void* w,
+         const float* bias, int64_t n, float* out) {
   const auto* blocks = static_cast<const Block*>(w);
-  if (px == nullptr) {
+  if (form == Form::kTiles) {
     const int64_t tiles = (n + kCols - 1) / kCols;
     ParallelFor(tiles, GrainFor(2 * m * x.k * kCols), [&](int64_t b, int64_t e) {
       Columns<Block>(x, m, blocks, bias, n, out, b * kCols, std::min(n, e * kCols));
     });
     return;
   }
-  constexpr int64_t kStrip = kquant_avx512::kStripCols;
-  const int64_t tiles = (n + kStrip - 1) / kStrip;
-  ParallelFor(tiles, GrainFor(2 * m * x.k * kStrip), [&](int64_t b, int64_t e) {
-    const int64_t j_begin = b * kStrip, j_end = std::min(n, e * kStrip);
-    const int64_t strips = (j_end - j_begin) / kStrip;
-    kquant_avx512::PackedColumns(*px, m, blocks, bias, n, out, j_begin, strips);
-    if (j_begin + strips * kStrip < j_end) {
-      Columns<Block>(x, m, blocks, bias, n, out, j_begin + strips * kStrip, j_end);
+  const int64_t strip =
+      form == Form::kZmmStrips ? kquant_avx512::kStripCols : kquant_strips::kStripCols;
+  const int64_t tiles = (n + strip - 1) / strip;
+  ParallelFor(tiles, GrainFor(2 * m * x.k * strip), [&](int64_t b, int64_t e) {
+    const int64_t j_begin = b * strip, j_end = std::min(n, e * strip);
+    const int64_t strips = (j_end - j_begin) / strip;
+    if (form == Form::kZmmStrips) {
+      kquant_avx512::PackedColumns(sx, m, blocks, bias, n, out, j_begin, strips);
+    } else {
+      kquant_strips::StripColumns(sx, m, blocks, bias, n, out, j_begin, strips);
+    }
+    if (j_begin + strips * strip < j_end) {
+      Columns<Block>(x, m, blocks, bias, n, out, j_begin + strips * strip, j_end);
     }
   });
 }
@@ -620,9 +636,9 @@ void MatmulKQuant(const float* x, const void* w, const float* bias, int64_t m, i
   ParallelFor(m, GrainFor(16 * k),
               [&](int64_t i0, int64_t i1) { QuantizeRowsK(x, k, i0, i1, q, d, g16, g32); });
   const KRows rows{q, d, g16, g32, k, ActiveCpuIsa() == CpuIsa::kAvx512};
-  kquant_avx512::PackedX packed{q, d, g32, nullptr, k};
-  const bool use_packed = UsesPackedStrips(m);
-  if (use_packed && w_dtype == DType::kQ6_K) {
+  kquant_strips::StripX strip_x{q, d, g16, g32, nullptr, k};
+  const Form form = FormFor(m);
+  if (form == Form::kZmmStrips && w_dtype == DType::kQ6_K) {
     // Q6_K's group starts: -32 * S16, as int32 (broadcast per group).
     thread_local std::vector<int32_t> init16;
     grow(init16, m * (k / 16));
@@ -630,15 +646,14 @@ void MatmulKQuant(const float* x, const void* w, const float* bias, int64_t m, i
     ParallelFor(m, GrainFor(k), [&](int64_t i0, int64_t i1) {
       for (int64_t t = i0 * (k / 16); t < i1 * (k / 16); ++t) p[t] = -32 * g16[t];
     });
-    packed.init16 = p;
+    strip_x.init16 = p;
   }
-  const kquant_avx512::PackedX* px = use_packed ? &packed : nullptr;
   if (w_dtype == DType::kQ4_K) {
-    Run<BlockQ4_K>(rows, px, m, w, bias, n, out);
+    Run<BlockQ4_K>(rows, form, strip_x, m, w, bias, n, out);
   } else if (w_dtype == DType::kQ5_K) {
-    Run<BlockQ5_K>(rows, px, m, w, bias, n, out);
+    Run<BlockQ5_K>(rows, form, strip_x, m, w, bias, n, out);
   } else {
-    Run<BlockQ6_K>(rows, px, m, w, bias, n, out);
+    Run<BlockQ6_K>(rows, form, strip_x, m, w, bias, n, out);
   }
 }
 

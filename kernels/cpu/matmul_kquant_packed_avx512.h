@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "kernels/cpu/dword_transpose_avx512.h"
+#include "kernels/cpu/matmul_kquant_strips_ymm.h"
 #include "kernels/cpu/matmul_quant_avx512.h"
 #include "kernels/cpu/prefetch.h"
 #include "kernels/quant_kblocks.h"
@@ -53,16 +54,8 @@ struct alignas(64) Line {
   uint8_t bytes[64];
 };
 
-// x quantized per super-block (matmul_kquant.cc's KRows, plus Q6_K's group
-// starts): q [m, k] int8, d [m, k / 256], s32 [m, k / 32] int16 sums, init16
-// [m, k / 16] int32 = -32 * the sums of 16 (Q6_K only).
-struct PackedX {
-  const int8_t* q;
-  const float* d;
-  const int16_t* s32;
-  const int32_t* init16;
-  int64_t k;
-};
+// x quantized per super-block, with Q6_K's group starts (init16).
+using PackedX = kquant_strips::StripX;
 
 // Lines per super-block of a strip: 64 of codes, then the type's scales.
 template <typename Block>
@@ -85,17 +78,7 @@ struct Layout<BlockQ4_K> : ScaleMinLayout {};
 template <>
 struct Layout<BlockQ5_K> : ScaleMinLayout {};
 
-// The 6-bit scales (low 8 bytes) and mins (high 8 bytes) of a Q4_K
-// super-block, one byte per sub-block (ScaleMinQ4_K, 4 bytes at a time).
-inline void ScalesMinsQ4_K(const uint8_t* s, uint64_t* scales, uint64_t* mins) {
-  uint32_t u[3];
-  std::memcpy(u, s, sizeof(u));
-  const uint32_t k6 = 0x3F3F3F3Fu, k4 = 0x0F0F0F0Fu, k2 = 0x03030303u;
-  const uint32_t sc_hi = (u[2] & k4) | (((u[0] >> 6) & k2) << 4);
-  const uint32_t mn_hi = ((u[2] >> 4) & k4) | (((u[1] >> 6) & k2) << 4);
-  *scales = (u[0] & k6) | (static_cast<uint64_t>(sc_hi) << 32);
-  *mins = (u[1] & k6) | (static_cast<uint64_t>(mn_hi) << 32);
-}
+using kquant_strips::ScalesMinsQ4_K;
 
 // Two ymm values as the halves of a zmm.
 INFERD_AVX512 inline __m512i Halves(__m256i lo, __m256i hi) {
