@@ -30,7 +30,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "kernels/cpu/dword_transpose_avx512.h"
+#include "kernels/cpu/dword_transpose.h"
 #include "kernels/cpu/matmul_kquant_strips_ymm.h"
 #include "kernels/cpu/matmul_quant_avx512.h"
 #include "kernels/cpu/prefetch.h"
@@ -85,64 +85,23 @@ INFERD_AVX512 inline __m512i Halves(__m256i lo, __m256i hi) {
   return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
 
-// Bit j of each byte of v at bit 4, the rest cleared (Q5_K's fifth bit).
-INFERD_AVX512 inline __m512i FifthBit(__m512i v, int j) {
-  const __m512i bit4 = _mm512_set1_epi8(0x10);
-  return _mm512_and_si512(j <= 4 ? _mm512_slli_epi16(v, 4 - j) : _mm512_srli_epi16(v, j - 4), bit4);
-}
-
-// A super-block's 256 unsigned codes as 4 zmm; register t holds sub-blocks
-// kCodePlace<Block>[t][0] (low half) and [t][1] (high half).
+// A super-block's 256 unsigned codes as 4 zmm for the zmm tiles in
+// matmul_kquant.cc (kquant_strips::UnpackSubBlocks, paired): register t holds
+// sub-blocks kCodePlace<Block>[t][0] (low half) and [t][1] (high half), the
+// pairs whose scales one shuffle of the tiles places.
 template <typename Block>
 inline constexpr int kCodePlace[4][2] = {{0, 2}, {1, 3}, {4, 6}, {5, 7}};  // Q4_K, Q5_K
 template <>
 inline constexpr int kCodePlace<BlockQ6_K>[4][2] = {{0, 4}, {1, 5}, {2, 6}, {3, 7}};
 
-// Q4_K/Q5_K: qs bytes 0-63 hold sub-blocks 0 and 2 (low nibbles), 1 and 3
-// (high); bytes 64-127 sub-blocks 4 and 6, 5 and 7. Q5_K's qh (bit j of
-// byte e: element e of sub-block j) goes in the low half as is and in the
-// high half shifted by 2, so bit j serves sub-block j low and j + 2 high.
 template <typename Block>
 INFERD_AVX512 inline void UnpackCodes(const Block& blk, __m512i codes[4]) {
-  const __m512i low4 = _mm512_set1_epi8(0x0F);
-  __m512i qh = _mm512_setzero_si512();
-  if constexpr (std::is_same_v<Block, BlockQ5_K>) {
-    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh));
-    qh = Halves(h, _mm256_srli_epi16(h, 2));
+  __m256i sub[8];
+  kquant_strips::UnpackSubBlocks(blk, sub);
+#pragma GCC unroll 4
+  for (int t = 0; t < 4; ++t) {
+    codes[t] = Halves(sub[kCodePlace<Block>[t][0]], sub[kCodePlace<Block>[t][1]]);
   }
-#pragma GCC unroll 2
-  for (int half = 0; half < 2; ++half) {
-    const __m512i q = _mm512_loadu_si512(blk.qs + 64 * half);
-    codes[2 * half] = _mm512_and_si512(q, low4);
-    codes[2 * half + 1] = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
-    if constexpr (std::is_same_v<Block, BlockQ5_K>) {
-      codes[2 * half] = _mm512_or_si512(codes[2 * half], FifthBit(qh, 4 * half));
-      codes[2 * half + 1] = _mm512_or_si512(codes[2 * half + 1], FifthBit(qh, 4 * half + 1));
-    }
-  }
-}
-
-// Q6_K: ql bytes 0-31 and 64-95 hold the low 4 bits of sub-blocks 0 and 4
-// (low nibbles) and 2 and 6 (high), bytes 32-63 and 96-127 those of 1 and 5,
-// 3 and 7; qh bits 2t, 2t + 1 of bytes 0-31 (32-63) are the high 2 bits of
-// sub-block t (4 + t), placed at bits 4-5.
-template <>
-INFERD_AVX512 inline void UnpackCodes(const BlockQ6_K& blk, __m512i codes[4]) {
-  const __m512i low4 = _mm512_set1_epi8(0x0F);
-  const __m512i bits45 = _mm512_set1_epi8(0x30);
-  const __m512i ql0 = Halves(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql)),
-                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64)));
-  const __m512i ql1 = Halves(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 32)),
-                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 96)));
-  const __m512i qh = _mm512_loadu_si512(blk.qh);
-  codes[0] = _mm512_or_si512(_mm512_and_si512(ql0, low4),
-                             _mm512_and_si512(_mm512_slli_epi16(qh, 4), bits45));
-  codes[1] = _mm512_or_si512(_mm512_and_si512(ql1, low4),
-                             _mm512_and_si512(_mm512_slli_epi16(qh, 2), bits45));
-  codes[2] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql0, 4), low4),
-                             _mm512_and_si512(qh, bits45));
-  codes[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql1, 4), low4),
-                             _mm512_and_si512(_mm512_srli_epi16(qh, 2), bits45));
 }
 
 // The 16 columns of one strip (w: the first column's super-blocks, rows nsb
@@ -156,20 +115,22 @@ INFERD_AVX512 inline void UnpackCodes(const BlockQ6_K& blk, __m512i codes[4]) {
 template <typename Block>
 INFERD_AVX512_VNNI void PackStrip(const Block* w, int64_t nsb, Line* out, int64_t stride) {
   using L = Layout<Block>;
-  thread_local std::vector<Line> column_codes;  // [column][super-block][4 registers]
-  const int64_t per_column = nsb * 4;
+  thread_local std::vector<kquant_strips::Line> column_codes;  // [column][super-block][sub-block]
+  const int64_t per_column = nsb * 8;
   if (static_cast<int64_t>(column_codes.size()) < kStripCols * per_column) {
     column_codes.resize(static_cast<size_t>(kStripCols * per_column));
   }
   for (int c = 0; c < kStripCols; ++c) {
     const Block* col = w + c * nsb;
-    Line* codes = column_codes.data() + c * per_column;
+    kquant_strips::Line* codes = column_codes.data() + c * per_column;
     for (int64_t sb = 0; sb < nsb; ++sb) {
       const Block& blk = col[sb];
-      __m512i regs[4];
-      UnpackCodes(blk, regs);
-#pragma GCC unroll 4
-      for (int t = 0; t < 4; ++t) _mm512_store_si512(codes + 4 * sb + t, regs[t]);
+      __m256i sub[8];
+      kquant_strips::UnpackSubBlocks(blk, sub);
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) {
+        _mm256_store_si256(reinterpret_cast<__m256i*>(codes + 8 * sb + j), sub[j]);
+      }
       Line* lines = out + sb * stride;
       auto* scales = reinterpret_cast<int32_t*>(lines + L::kScales);  // [line][column]
       reinterpret_cast<float*>(lines + L::kD)[c] = _cvtsh_ss(blk.d);
@@ -193,22 +154,18 @@ INFERD_AVX512_VNNI void PackStrip(const Block* w, int64_t nsb, Line* out, int64_
   }
   // Sub-block j (32 bytes a column) of the 16 columns: 8 lines.
   for (int64_t sb = 0; sb < nsb; ++sb) {
-#pragma GCC unroll 4
-    for (int t = 0; t < 4; ++t) {
-#pragma GCC unroll 2
-      for (int h = 0; h < 2; ++h) {
-        const int j = kCodePlace<Block>[t][h];
-        __m512i z[8];
+#pragma GCC unroll 1
+    for (int j = 0; j < 8; ++j) {
+      __m512i z[8];
 #pragma GCC unroll 8
-        for (int p = 0; p < 8; ++p) {
-          const auto* lo = reinterpret_cast<const __m256i*>(
-              column_codes[(2 * p) * per_column + 4 * sb + t].bytes + 32 * h);
-          const auto* hi = reinterpret_cast<const __m256i*>(
-              column_codes[(2 * p + 1) * per_column + 4 * sb + t].bytes + 32 * h);
-          z[p] = Halves(_mm256_load_si256(lo), _mm256_load_si256(hi));
-        }
-        avx512::TransposeDwords16x8(z, reinterpret_cast<__m512i*>(out + sb * stride + 8 * j));
+      for (int p = 0; p < 8; ++p) {
+        const auto* lo = reinterpret_cast<const __m256i*>(column_codes.data() +
+                                                          (2 * p) * per_column + 8 * sb + j);
+        const auto* hi = reinterpret_cast<const __m256i*>(column_codes.data() +
+                                                          (2 * p + 1) * per_column + 8 * sb + j);
+        z[p] = Halves(_mm256_load_si256(lo), _mm256_load_si256(hi));
       }
+      avx512::TransposeDwords16x8(z, reinterpret_cast<__m512i*>(out + sb * stride + 8 * j));
     }
   }
 }
@@ -249,38 +206,45 @@ INFERD_AVX512_VNNI inline void PackedTile(PackedX x, int64_t i, const Line* stri
 #pragma GCC unroll 2
       for (int v = 0; v < NV; ++v) sq[r][v] = _mm512_setzero_si512();
     }
-    if constexpr (std::is_same_v<Block, BlockQ6_K>) {
-      // Group g: 4 lines from -32 * S16[g], then times scale_g.
+    // Scale line s covers 32 elements (Q4_K, Q5_K: sub-block s, its dot
+    // products started from 0) or 16 (Q6_K: group s, started from -32 *
+    // S16[s]); kLinesPerScale vpdpbusd lines, then times the scale.
+    constexpr bool kQ6 = std::is_same_v<Block, BlockQ6_K>;
+    constexpr int kScaleLines = kQ6 ? 16 : 8;
+    constexpr int kLinesPerScale = 64 / kScaleLines;
 #pragma GCC unroll 1
-      for (int g = 0; g < 16; ++g) {
-        __m512i dot[NR][NV];
+    for (int s = 0; s < kScaleLines; ++s) {
+      __m512i dot[NR][NV];
+#pragma GCC unroll 8
+      for (int r = 0; r < NR; ++r) {
+        const __m512i start = kQ6 ? _mm512_set1_epi32(x.init16[(i + r) * (k / 16) + sb * 16 + s])
+                                  : _mm512_setzero_si512();
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; ++v) dot[r][v] = start;
+      }
+#pragma GCC unroll 8
+      for (int q = 0; q < kLinesPerScale; ++q) {
+        const int line = s * kLinesPerScale + q;
+        __m512i wv[NV];
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; ++v) wv[v] = LineAt<Block>(lines, v, line);
 #pragma GCC unroll 8
         for (int r = 0; r < NR; ++r) {
-          const __m512i start = _mm512_set1_epi32(x.init16[(i + r) * (k / 16) + sb * 16 + g]);
+          const __m512i xb = Broadcast4(xq + r * k + 4 * line);
 #pragma GCC unroll 2
-          for (int v = 0; v < NV; ++v) dot[r][v] = start;
-        }
-#pragma GCC unroll 4
-        for (int q = 0; q < 4; ++q) {
-          __m512i wv[NV];
-#pragma GCC unroll 2
-          for (int v = 0; v < NV; ++v) wv[v] = LineAt<Block>(lines, v, 4 * g + q);
-#pragma GCC unroll 8
-          for (int r = 0; r < NR; ++r) {
-            const __m512i xb = Broadcast4(xq + r * k + 16 * g + 4 * q);
-#pragma GCC unroll 2
-            for (int v = 0; v < NV; ++v) dot[r][v] = _mm512_dpbusd_epi32(dot[r][v], wv[v], xb);
-          }
-        }
-#pragma GCC unroll 2
-        for (int v = 0; v < NV; ++v) {
-          const __m512i sc = LineAt<Block>(lines, v, L::kScales + g);
-#pragma GCC unroll 8
-          for (int r = 0; r < NR; ++r) {
-            sq[r][v] = _mm512_add_epi32(sq[r][v], _mm512_mullo_epi32(dot[r][v], sc));
-          }
+          for (int v = 0; v < NV; ++v) dot[r][v] = _mm512_dpbusd_epi32(dot[r][v], wv[v], xb);
         }
       }
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) {
+        const __m512i sc = LineAt<Block>(lines, v, L::kScales + s);
+#pragma GCC unroll 8
+        for (int r = 0; r < NR; ++r) {
+          sq[r][v] = _mm512_add_epi32(sq[r][v], _mm512_mullo_epi32(dot[r][v], sc));
+        }
+      }
+    }
+    if constexpr (kQ6) {
 #pragma GCC unroll 8
       for (int r = 0; r < NR; ++r) {
         const __m512 dx = _mm512_set1_ps(x.d[(i + r) * nsb + sb]);
@@ -291,36 +255,6 @@ INFERD_AVX512_VNNI inline void PackedTile(PackedX x, int64_t i, const Line* stri
         }
       }
     } else {
-      // Sub-block j: 8 lines from 0, then times scale_j.
-#pragma GCC unroll 1
-      for (int j = 0; j < 8; ++j) {
-        __m512i dot[NR][NV];
-#pragma GCC unroll 8
-        for (int r = 0; r < NR; ++r) {
-#pragma GCC unroll 2
-          for (int v = 0; v < NV; ++v) dot[r][v] = _mm512_setzero_si512();
-        }
-#pragma GCC unroll 8
-        for (int q = 0; q < 8; ++q) {
-          __m512i wv[NV];
-#pragma GCC unroll 2
-          for (int v = 0; v < NV; ++v) wv[v] = LineAt<Block>(lines, v, 8 * j + q);
-#pragma GCC unroll 8
-          for (int r = 0; r < NR; ++r) {
-            const __m512i xb = Broadcast4(xq + r * k + 32 * j + 4 * q);
-#pragma GCC unroll 2
-            for (int v = 0; v < NV; ++v) dot[r][v] = _mm512_dpbusd_epi32(dot[r][v], wv[v], xb);
-          }
-        }
-#pragma GCC unroll 2
-        for (int v = 0; v < NV; ++v) {
-          const __m512i sc = LineAt<Block>(lines, v, L::kScales + j);
-#pragma GCC unroll 8
-          for (int r = 0; r < NR; ++r) {
-            sq[r][v] = _mm512_add_epi32(sq[r][v], _mm512_mullo_epi32(dot[r][v], sc));
-          }
-        }
-      }
 #pragma GCC unroll 8
       for (int r = 0; r < NR; ++r) {
         const int16_t* s32 = x.s32 + (i + r) * (k / 32) + 8 * sb;

@@ -27,6 +27,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/cpu/dword_transpose.h"
 #include "kernels/cpu/prefetch.h"
 #include "kernels/quant_kblocks.h"
 
@@ -110,29 +111,6 @@ inline void UnpackSubBlocks(const BlockQ6_K& blk, __m256i codes[8]) {
                                        _mm256_and_si256(qh, bits45));
     codes[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
                                        _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits45));
-  }
-}
-
-// r[c] = 8 dwords of column c; out[g] lane c = dword g of r[c] (8 x 8).
-inline void TransposeDwords8x8(const __m256i r[8], __m256i* out) {
-  __m256i t[8], u[8];
-#pragma GCC unroll 4
-  for (int p = 0; p < 4; ++p) {
-    t[2 * p] = _mm256_unpacklo_epi32(r[2 * p], r[2 * p + 1]);
-    t[2 * p + 1] = _mm256_unpackhi_epi32(r[2 * p], r[2 * p + 1]);
-  }
-  // u[4h + q]: columns 4h..4h+3, dwords {q, q + 4} (q = 0..3).
-#pragma GCC unroll 2
-  for (int h = 0; h < 2; ++h) {
-    u[4 * h + 0] = _mm256_unpacklo_epi64(t[4 * h], t[4 * h + 2]);
-    u[4 * h + 1] = _mm256_unpackhi_epi64(t[4 * h], t[4 * h + 2]);
-    u[4 * h + 2] = _mm256_unpacklo_epi64(t[4 * h + 1], t[4 * h + 3]);
-    u[4 * h + 3] = _mm256_unpackhi_epi64(t[4 * h + 1], t[4 * h + 3]);
-  }
-#pragma GCC unroll 4
-  for (int q = 0; q < 4; ++q) {
-    _mm256_store_si256(out + q, _mm256_permute2x128_si256(u[q], u[4 + q], 0x20));
-    _mm256_store_si256(out + 4 + q, _mm256_permute2x128_si256(u[q], u[4 + q], 0x31));
   }
 }
 
@@ -233,7 +211,7 @@ void PackStrip(const Block* w, int64_t nsb, Line* out) {
         r[c] = _mm256_load_si256(
             reinterpret_cast<const __m256i*>(column_codes.data() + c * per_column + 8 * sb + j));
       }
-      TransposeDwords8x8(r, reinterpret_cast<__m256i*>(out + sb * L::kLines + 8 * j));
+      cpu_internal::TransposeDwords8x8(r, reinterpret_cast<__m256i*>(out + sb * L::kLines + 8 * j));
     }
   }
 }

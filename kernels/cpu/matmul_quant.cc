@@ -49,6 +49,7 @@
 
 #include "common/check.h"
 #include "common/thread_pool.h"
+#include "kernels/cpu/dword_transpose.h"
 #include "kernels/cpu/int8_activations.h"
 #include "kernels/cpu/lane_sums.h"
 #include "kernels/cpu/matmul_panel.h"
@@ -303,26 +304,7 @@ inline void PackBlock8(const typename Q::Block* w, int64_t col_step, int64_t b, 
       r[c] = Q::Load(w[c * col_step + b]).codes;
     }
   }
-  __m256i t[8], u[8];
-#pragma GCC unroll 4
-  for (int p = 0; p < 4; ++p) {
-    t[2 * p] = _mm256_unpacklo_epi32(r[2 * p], r[2 * p + 1]);
-    t[2 * p + 1] = _mm256_unpackhi_epi32(r[2 * p], r[2 * p + 1]);
-  }
-  // u[4h + q]: columns 4h..4h+3, groups {q, q + 4} (q = 0..3).
-#pragma GCC unroll 2
-  for (int h = 0; h < 2; ++h) {
-    u[4 * h + 0] = _mm256_unpacklo_epi64(t[4 * h], t[4 * h + 2]);
-    u[4 * h + 1] = _mm256_unpackhi_epi64(t[4 * h], t[4 * h + 2]);
-    u[4 * h + 2] = _mm256_unpacklo_epi64(t[4 * h + 1], t[4 * h + 3]);
-    u[4 * h + 3] = _mm256_unpackhi_epi64(t[4 * h + 1], t[4 * h + 3]);
-  }
-  auto* lines = reinterpret_cast<__m256i*>(out);
-#pragma GCC unroll 4
-  for (int q = 0; q < 4; ++q) {
-    _mm256_store_si256(lines + q, _mm256_permute2x128_si256(u[q], u[4 + q], 0x20));
-    _mm256_store_si256(lines + 4 + q, _mm256_permute2x128_si256(u[q], u[4 + q], 0x31));
-  }
+  TransposeDwords8x8(r, reinterpret_cast<__m256i*>(out));
   _mm256_store_ps(reinterpret_cast<float*>(out + 8),
                   _mm256_cvtph_ps(GatherScales<8>(w, col_step, b)));
 }

@@ -29,7 +29,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "kernels/cpu/dword_transpose_avx512.h"
+#include "kernels/cpu/dword_transpose.h"
 #include "kernels/cpu/matmul_quant_avx512.h"
 #include "kernels/cpu/prefetch.h"
 #include "kernels/quant_blocks.h"

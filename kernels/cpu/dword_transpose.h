@@ -1,16 +1,46 @@
-// kernels/cpu/dword_transpose_avx512.h — internal to the packed-strip
-// Matmuls (matmul_quant_packed_avx512.h, matmul_kquant_packed_avx512.h): 16
-// columns of 8 dwords (32 bytes each) turned into 8 zmm lines of 16 dwords,
-// so that lane c of line g is dword g of column c (one vpdpbusd on a line
-// then advances 16 columns' dot products by 4 bytes each).
-#ifndef INFERD_KERNELS_CPU_DWORD_TRANSPOSE_AVX512_H_
-#define INFERD_KERNELS_CPU_DWORD_TRANSPOSE_AVX512_H_
+// kernels/cpu/dword_transpose.h — internal to the packed-strip Matmuls
+// (matmul_quant.cc's ymm strips, matmul_quant_packed_avx512.h,
+// matmul_kquant_packed_avx512.h, matmul_kquant_strips_ymm.h): columns of 8
+// dwords (32 bytes each) turned into 8 lines, so that lane c of line g is
+// dword g of column c (one integer dot-product instruction on a line then
+// advances every column's dot product by 4 bytes): 8 columns into ymm
+// lines, 16 into zmm lines.
+#ifndef INFERD_KERNELS_CPU_DWORD_TRANSPOSE_H_
+#define INFERD_KERNELS_CPU_DWORD_TRANSPOSE_H_
 
 #include <immintrin.h>
 
 #include <cstdint>
 
 #include "kernels/cpu/simd_avx512.h"
+
+namespace inferd::kernels::cpu_internal {
+
+// r[c] = 8 dwords of column c; out[g] lane c = dword g of r[c] (8 x 8, 24
+// shuffles; out 32-byte aligned).
+inline void TransposeDwords8x8(const __m256i r[8], __m256i* out) {
+  __m256i t[8], u[8];
+#pragma GCC unroll 4
+  for (int p = 0; p < 4; ++p) {
+    t[2 * p] = _mm256_unpacklo_epi32(r[2 * p], r[2 * p + 1]);
+    t[2 * p + 1] = _mm256_unpackhi_epi32(r[2 * p], r[2 * p + 1]);
+  }
+  // u[4h + q]: columns 4h..4h+3, dwords {q, q + 4} (q = 0..3).
+#pragma GCC unroll 2
+  for (int h = 0; h < 2; ++h) {
+    u[4 * h + 0] = _mm256_unpacklo_epi64(t[4 * h], t[4 * h + 2]);
+    u[4 * h + 1] = _mm256_unpackhi_epi64(t[4 * h], t[4 * h + 2]);
+    u[4 * h + 2] = _mm256_unpacklo_epi64(t[4 * h + 1], t[4 * h + 3]);
+    u[4 * h + 3] = _mm256_unpackhi_epi64(t[4 * h + 1], t[4 * h + 3]);
+  }
+#pragma GCC unroll 4
+  for (int q = 0; q < 4; ++q) {
+    _mm256_store_si256(out + q, _mm256_permute2x128_si256(u[q], u[4 + q], 0x20));
+    _mm256_store_si256(out + 4 + q, _mm256_permute2x128_si256(u[q], u[4 + q], 0x31));
+  }
+}
+
+}  // namespace inferd::kernels::cpu_internal
 
 INFERD_ZMM_CODE_BEGIN
 
@@ -81,4 +111,4 @@ INFERD_AVX512 inline void TransposeDwords16x8(const __m512i z[8], __m512i* out) 
 
 INFERD_ZMM_CODE_END
 
-#endif  // INFERD_KERNELS_CPU_DWORD_TRANSPOSE_AVX512_H_
+#endif  // INFERD_KERNELS_CPU_DWORD_TRANSPOSE_H_
