@@ -115,43 +115,29 @@ INFERD_AVX512 inline void UnpackCodes(const Block& blk, __m512i codes[4]) {
 template <typename Block>
 INFERD_AVX512_VNNI void PackStrip(const Block* w, int64_t nsb, Line* out, int64_t stride) {
   using L = Layout<Block>;
-  thread_local std::vector<kquant_strips::Line> column_codes;  // [column][super-block][sub-block]
   const int64_t per_column = nsb * 8;
-  if (static_cast<int64_t>(column_codes.size()) < kStripCols * per_column) {
-    column_codes.resize(static_cast<size_t>(kStripCols * per_column));
-  }
-  for (int c = 0; c < kStripCols; ++c) {
-    const Block* col = w + c * nsb;
-    kquant_strips::Line* codes = column_codes.data() + c * per_column;
-    for (int64_t sb = 0; sb < nsb; ++sb) {
-      const Block& blk = col[sb];
-      __m256i sub[8];
-      kquant_strips::UnpackSubBlocks(blk, sub);
-#pragma GCC unroll 8
-      for (int j = 0; j < 8; ++j) {
-        _mm256_store_si256(reinterpret_cast<__m256i*>(codes + 8 * sb + j), sub[j]);
-      }
-      Line* lines = out + sb * stride;
-      auto* scales = reinterpret_cast<int32_t*>(lines + L::kScales);  // [line][column]
-      reinterpret_cast<float*>(lines + L::kD)[c] = _cvtsh_ss(blk.d);
-      if constexpr (std::is_same_v<Block, BlockQ6_K>) {
-        for (int g = 0; g < 16; ++g) scales[g * kStripCols + c] = blk.scales[g];
-      } else {
-        auto* mins = reinterpret_cast<uint32_t*>(lines + L::kMins);
-        uint64_t sc, mn;
-        ScalesMinsQ4_K(blk.scales, &sc, &mn);
-#pragma GCC unroll 8
-        for (int j = 0; j < 8; ++j)
-          scales[j * kStripCols + c] = static_cast<int32_t>((sc >> (8 * j)) & 0xFF);
-#pragma GCC unroll 4
-        for (int p = 0; p < 4; ++p) {
-          mins[p * kStripCols + c] = static_cast<uint32_t>(((mn >> (16 * p)) & 0xFF) |
-                                                           (((mn >> (16 * p + 8)) & 0xFF) << 16));
+  const kquant_strips::Line* column_codes =
+      kquant_strips::UnpackColumns(w, nsb, kStripCols, [&](int c, int64_t sb, const Block& blk) {
+        Line* lines = out + sb * stride;
+        auto* scales = reinterpret_cast<int32_t*>(lines + L::kScales);  // [line][column]
+        reinterpret_cast<float*>(lines + L::kD)[c] = _cvtsh_ss(blk.d);
+        if constexpr (std::is_same_v<Block, BlockQ6_K>) {
+          for (int g = 0; g < 16; ++g) scales[g * kStripCols + c] = blk.scales[g];
+        } else {
+          auto* mins = reinterpret_cast<uint32_t*>(lines + L::kMins);
+          uint64_t sc, mn;
+          ScalesMinsQ4_K(blk.scales, &sc, &mn);
+          for (int j = 0; j < 8; ++j) {
+            scales[j * kStripCols + c] = static_cast<int32_t>((sc >> (8 * j)) & 0xFF);
+          }
+          for (int p = 0; p < 4; ++p) {
+            mins[p * kStripCols + c] =
+                kquant_strips::Pair(static_cast<int>((mn >> (16 * p)) & 0xFF),
+                                    static_cast<int>((mn >> (16 * p + 8)) & 0xFF));
+          }
+          reinterpret_cast<float*>(lines + L::kDmin)[c] = _cvtsh_ss(blk.dmin);
         }
-        reinterpret_cast<float*>(lines + L::kDmin)[c] = _cvtsh_ss(blk.dmin);
-      }
-    }
-  }
+      });
   // Sub-block j (32 bytes a column) of the 16 columns: 8 lines.
   for (int64_t sb = 0; sb < nsb; ++sb) {
 #pragma GCC unroll 1
@@ -159,10 +145,10 @@ INFERD_AVX512_VNNI void PackStrip(const Block* w, int64_t nsb, Line* out, int64_
       __m512i z[8];
 #pragma GCC unroll 8
       for (int p = 0; p < 8; ++p) {
-        const auto* lo = reinterpret_cast<const __m256i*>(column_codes.data() +
-                                                          (2 * p) * per_column + 8 * sb + j);
-        const auto* hi = reinterpret_cast<const __m256i*>(column_codes.data() +
-                                                          (2 * p + 1) * per_column + 8 * sb + j);
+        const auto* lo =
+            reinterpret_cast<const __m256i*>(column_codes + (2 * p) * per_column + 8 * sb + j);
+        const auto* hi =
+            reinterpret_cast<const __m256i*>(column_codes + (2 * p + 1) * per_column + 8 * sb + j);
         z[p] = Halves(_mm256_load_si256(lo), _mm256_load_si256(hi));
       }
       avx512::TransposeDwords16x8(z, reinterpret_cast<__m512i*>(out + sb * stride + 8 * j));

@@ -150,58 +150,72 @@ inline uint32_t Pair(int lo, int hi) {
          (static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16);
 }
 
+// The codes of `cols` columns (w: the first column's super-blocks, rows nsb
+// apart) into this thread's buffer, returned: [column][super-block][sub-block],
+// 32 bytes each. Each column's super-blocks are read in memory order (one
+// sequential stream a column, which the hardware prefetchers follow;
+// walking the columns super-block by super-block stalled on every load);
+// each(c, sb, block) runs once per super-block, for its scales.
+template <typename Block, typename Each>
+const Line* UnpackColumns(const Block* w, int64_t nsb, int cols, Each each) {
+  thread_local std::vector<Line> codes;
+  const int64_t per_column = nsb * 8;
+  if (static_cast<int64_t>(codes.size()) < cols * per_column) {
+    codes.resize(static_cast<size_t>(cols * per_column));
+  }
+  for (int c = 0; c < cols; ++c) {
+    const Block* col = w + c * nsb;
+    Line* out = codes.data() + c * per_column;
+    for (int64_t sb = 0; sb < nsb; ++sb) {
+      __m256i sub[8];
+      UnpackSubBlocks(col[sb], sub);
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) {
+        _mm256_store_si256(reinterpret_cast<__m256i*>(out + 8 * sb + j), sub[j]);
+      }
+      each(c, sb, col[sb]);
+    }
+  }
+  return codes.data();
+}
+
 // The 8 columns of one strip (w: the first column's super-blocks, rows nsb
 // apart), every super-block, into Layout<Block>::kLines lines per
-// super-block at out: each column's super-blocks read in memory order into
-// this thread's column buffer (scales straight to the lines), then the
-// codes transposed 8 columns at a time.
+// super-block at out: unpacked (UnpackColumns, scales straight to the
+// lines), then the codes transposed 8 columns at a time.
 template <typename Block>
 void PackStrip(const Block* w, int64_t nsb, Line* out) {
   using L = Layout<Block>;
-  thread_local std::vector<Line> column_codes;  // [column][super-block][sub-block]
   const int64_t per_column = nsb * 8;
-  if (static_cast<int64_t>(column_codes.size()) < kStripCols * per_column) {
-    column_codes.resize(static_cast<size_t>(kStripCols * per_column));
-  }
-  for (int c = 0; c < kStripCols; ++c) {
-    const Block* col = w + c * nsb;
-    Line* codes = column_codes.data() + c * per_column;
-    for (int64_t sb = 0; sb < nsb; ++sb) {
-      const Block& blk = col[sb];
-      __m256i regs[8];
-      UnpackSubBlocks(blk, regs);
+  const Line* column_codes =
+      UnpackColumns(w, nsb, kStripCols, [&](int c, int64_t sb, const Block& blk) {
+        Line* lines = out + sb * L::kLines;
+        auto* scales = reinterpret_cast<uint32_t*>(lines + L::kScales);  // [line][column]
+        reinterpret_cast<float*>(lines + L::kD)[c] = _cvtsh_ss(blk.d);
+        if constexpr (std::is_same_v<Block, BlockQ6_K>) {
+          auto* corr = reinterpret_cast<uint32_t*>(lines + L::kCorr);
+          for (int g = 0; g < 16; ++g)
+            scales[g * kStripCols + c] = Pair(blk.scales[g], blk.scales[g]);
+          for (int p = 0; p < 8; ++p) {
+            corr[p * kStripCols + c] = Pair(blk.scales[2 * p], blk.scales[2 * p + 1]);
+          }
+        } else {
+          auto* mins = reinterpret_cast<uint32_t*>(lines + L::kMins);
+          uint64_t sc, mn;
+          ScalesMinsQ4_K(blk.scales, &sc, &mn);
 #pragma GCC unroll 8
-      for (int j = 0; j < 8; ++j) {
-        _mm256_store_si256(reinterpret_cast<__m256i*>(codes + 8 * sb + j), regs[j]);
-      }
-      Line* lines = out + sb * L::kLines;
-      auto* scales = reinterpret_cast<uint32_t*>(lines + L::kScales);  // [line][column]
-      reinterpret_cast<float*>(lines + L::kD)[c] = _cvtsh_ss(blk.d);
-      if constexpr (std::is_same_v<Block, BlockQ6_K>) {
-        auto* corr = reinterpret_cast<uint32_t*>(lines + L::kCorr);
-        for (int g = 0; g < 16; ++g)
-          scales[g * kStripCols + c] = Pair(blk.scales[g], blk.scales[g]);
-        for (int p = 0; p < 8; ++p) {
-          corr[p * kStripCols + c] = Pair(blk.scales[2 * p], blk.scales[2 * p + 1]);
-        }
-      } else {
-        auto* mins = reinterpret_cast<uint32_t*>(lines + L::kMins);
-        uint64_t sc, mn;
-        ScalesMinsQ4_K(blk.scales, &sc, &mn);
-#pragma GCC unroll 8
-        for (int j = 0; j < 8; ++j) {
-          const int s = static_cast<int>((sc >> (8 * j)) & 0xFF);
-          scales[j * kStripCols + c] = Pair(s, s);
-        }
+          for (int j = 0; j < 8; ++j) {
+            const int s = static_cast<int>((sc >> (8 * j)) & 0xFF);
+            scales[j * kStripCols + c] = Pair(s, s);
+          }
 #pragma GCC unroll 4
-        for (int p = 0; p < 4; ++p) {
-          mins[p * kStripCols + c] = Pair(static_cast<int>((mn >> (16 * p)) & 0xFF),
-                                          static_cast<int>((mn >> (16 * p + 8)) & 0xFF));
+          for (int p = 0; p < 4; ++p) {
+            mins[p * kStripCols + c] = Pair(static_cast<int>((mn >> (16 * p)) & 0xFF),
+                                            static_cast<int>((mn >> (16 * p + 8)) & 0xFF));
+          }
+          reinterpret_cast<float*>(lines + L::kDmin)[c] = _cvtsh_ss(blk.dmin);
         }
-        reinterpret_cast<float*>(lines + L::kDmin)[c] = _cvtsh_ss(blk.dmin);
-      }
-    }
-  }
+      });
   for (int64_t sb = 0; sb < nsb; ++sb) {
 #pragma GCC unroll 1
     for (int j = 0; j < 8; ++j) {
@@ -209,7 +223,7 @@ void PackStrip(const Block* w, int64_t nsb, Line* out) {
 #pragma GCC unroll 8
       for (int c = 0; c < kStripCols; ++c) {
         r[c] = _mm256_load_si256(
-            reinterpret_cast<const __m256i*>(column_codes.data() + c * per_column + 8 * sb + j));
+            reinterpret_cast<const __m256i*>(column_codes + c * per_column + 8 * sb + j));
       }
       cpu_internal::TransposeDwords8x8(r, reinterpret_cast<__m256i*>(out + sb * L::kLines + 8 * j));
     }
