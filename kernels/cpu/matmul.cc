@@ -45,10 +45,13 @@
 namespace inferd::kernels {
 namespace {
 
-// 3 x 4 tiles: 12 accumulators + 4 w vectors in the 16 ymm registers; each
-// k step is 12 FMAs (6 cycles on 2 ports) against 7 loads.
-constexpr int kMr = 3;    // rows of x per tile
-constexpr int kNr = 4;    // rows of w (output columns) per tile
+// 4 x 3 tiles: 12 accumulators, 3 w vectors and the x vector fill the 16
+// ymm registers exactly; each k step is 12 FMAs (6 cycles on 2 ports)
+// against 7 loads. (3 x 4 tiles needed 17 registers, and the compiler
+// re-read one w vector from memory for every row: 9 loads a step; 4 x 3
+// measured 15-25% faster on the 1B shapes at M = 64 and 512, avx2 path.)
+constexpr int kMr = 4;    // rows of x per tile
+constexpr int kNr = 3;    // rows of w (output columns) per tile
 constexpr int kWide = 8;  // columns per tile for a lone leftover row
 // Bytes of w per panel (kept in L2 while every row block passes over it) and
 // of x per row block (kept in L1 while the panel's columns pass over it).
