@@ -141,24 +141,53 @@ TEST(KernelsDtypeMatmul, EqualsReferenceManyPanels) {
   });
 }
 
-// k longer than one k block of the vdpbf16ps tiles (2048: accumulators parked
-// between blocks, a zero-filled tail only in the last one): still the path's
-// fixed order, and each row alone (the one-row streams, never blocked) gives
-// the same bits.
+// Long k (the 1B model's down projection has k = 8192) through every tile
+// form (the zmm tiles for fp16, and bf16 without vdpbf16ps; the vdpbf16ps
+// tiles; the AVX2 tiles on a widened panel): each element is the path's
+// fixed order, and each row alone (the one-row streams) gives the same bits.
 TEST(KernelsDtypeMatmul, LongKEqualsReferenceAndRowsAlone) {
   ForEachCpuIsa([](CpuIsa) {
     uint32_t seed = 600;
-    for (int64_t k : {2048, 2049, 4133, 8192}) {
+    for (DType t : kNarrowTypes) {
+      for (int64_t k : {2048, 2049, 4133, 8192}) {
+        for (int64_t m : {7, 13}) {
+          const int64_t n = 9;
+          const RandomMatmul c(m, n, k, t, seed);
+          ASSERT_TRUE(c.MatchesReference(m, n, k, t)) << DTypeName(t) << " m=" << m << " k=" << k;
+          for (int64_t i = 0; i < m; ++i) {
+            std::vector<float> single(static_cast<size_t>(n));
+            Matmul(c.x.data() + i * k, c.narrow.data(), c.bias.data(), 1, n, k, single.data(), t);
+            ASSERT_TRUE(BitEqual(single.data(), c.got.data() + i * n, n))
+                << DTypeName(t) << " row " << i << " k=" << k;
+          }
+        }
+      }
+    }
+  });
+}
+
+// The same for fp32 weights (k = 8192 also takes the copy of x with rows 64
+// bytes apart): simd::Dot's order, rows alone equal.
+TEST(KernelsDtypeMatmul, LongKFp32EqualsDotAndRowsAlone) {
+  ForEachCpuIsa([](CpuIsa) {
+    uint32_t seed = 650;
+    for (int64_t k : {2049, 4133, 8192}) {
       for (int64_t m : {7, 13}) {
         const int64_t n = 9;
-        const RandomMatmul c(m, n, k, DType::kBF16, seed);
-        ASSERT_TRUE(c.MatchesReference(m, n, k, DType::kBF16)) << "m=" << m << " k=" << k;
+        const auto x = RandomVector(m * k, seed++);
+        const auto w = RandomVector(n * k, seed++);
+        const auto bias = RandomVector(n, seed++);
+        std::vector<float> got(static_cast<size_t>(m * n), NAN);
+        Matmul(x.data(), w.data(), bias.data(), m, n, k, got.data());
         for (int64_t i = 0; i < m; ++i) {
+          std::vector<float> want(static_cast<size_t>(n));
+          for (int64_t j = 0; j < n; ++j) {
+            want[j] = simd::Dot(x.data() + i * k, w.data() + j * k, k) + bias[j];
+          }
+          ASSERT_TRUE(BitEqual(want.data(), got.data() + i * n, n)) << "row " << i << " k=" << k;
           std::vector<float> single(static_cast<size_t>(n));
-          Matmul(c.x.data() + i * k, c.narrow.data(), c.bias.data(), 1, n, k, single.data(),
-                 DType::kBF16);
-          ASSERT_TRUE(BitEqual(single.data(), c.got.data() + i * n, n))
-              << "row " << i << " k=" << k;
+          Matmul(x.data() + i * k, w.data(), bias.data(), 1, n, k, single.data());
+          ASSERT_TRUE(BitEqual(single.data(), got.data() + i * n, n)) << "row " << i << " k=" << k;
         }
       }
     }
