@@ -602,7 +602,11 @@ void Run(KRows x, Form form, const kquant_strips::StripX& sx, int64_t m, const v
     if (form == Form::kZmmStrips) {
       kquant_avx512::PackedColumns(sx, m, blocks, bias, n, out, j_begin, strips);
     } else {
-      kquant_strips::StripColumns(sx, m, blocks, bias, n, out, j_begin, strips);
+      if (QuantizedDotForm() == 1) {  // AVX-VNNI: vpdpwssd
+        kquant_strips::StripColumns<Block, true>(sx, m, blocks, bias, n, out, j_begin, strips);
+      } else {
+        kquant_strips::StripColumns<Block, false>(sx, m, blocks, bias, n, out, j_begin, strips);
+      }
     }
     if (j_begin + strips * strip < j_end) {
       Columns<Block>(x, m, blocks, bias, n, out, j_begin + strips * strip, j_end);

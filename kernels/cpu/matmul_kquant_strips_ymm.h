@@ -12,10 +12,10 @@
 // group's) scale as an int16 pair per lane, and every row reuses them: per
 // 4 elements of 8 columns one vpmaddubsw (codes x xq, int16 pair sums, no
 // saturation: 2 * 63 * 127), one vpmaddwd by the scale pair and one add into
-// sq. Q4_K/Q5_K's sm and Q6_K's sum of scale_g * S16[g] take 4 and 8 more
-// vpmaddwd per super-block and 8 columns. Every integer is the one
-// matmul_kquant.cc's header defines and the fp32 steps are the same, so
-// the bits equal the other forms' (tests compare with a scalar reference).
+// sq (with AVX-VNNI one vpdpwssd for both). Q4_K/Q5_K's sm and Q6_K's sum of scale_g * S16[g] take
+// 4 and 8 more vpmaddwd per super-block and 8 columns. Every integer is the one matmul_kquant.cc's
+// header defines and the fp32 steps are the same, so the bits equal the other forms' (tests compare
+// with a scalar reference).
 #ifndef INFERD_KERNELS_CPU_MATMUL_KQUANT_STRIPS_YMM_H_
 #define INFERD_KERNELS_CPU_MATMUL_KQUANT_STRIPS_YMM_H_
 
@@ -237,15 +237,26 @@ inline __m256i Broadcast4(const void* p) {
   return _mm256_set1_epi32(v);
 }
 
-// The int16 pair sums of codes (unsigned) and x (signed), times the scale
-// pair and added in pairs: one int32 per lane.
-inline __m256i ScaledDot(__m256i codes, __m256i x, __m256i scale) {
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(codes, x), scale);
+// acc + the int16 pair sums of codes (unsigned) and x (signed), times the
+// scale pair and added in pairs: one int32 per lane. kVnni: AVX-VNNI's
+// vpdpwssd does the multiply and both adds (no saturation; the same
+// integer), else vpmaddwd and an add.
+template <bool kVnni>
+inline __m256i AddScaledDot(__m256i acc, __m256i codes, __m256i x, __m256i scale) {
+  const __m256i pairs = _mm256_maddubs_epi16(codes, x);
+  if constexpr (kVnni) {
+    // Inline assembly: the build's baseline is AVX2, and the form is chosen
+    // at run time (as matmul_quant.cc's vpdpbusd).
+    asm("%{vex%} vpdpwssd %2, %1, %0" : "+x"(acc) : "x"(pairs), "x"(scale));
+    return acc;
+  } else {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, scale));
+  }
 }
 
 // NR rows from row i by one packed strip; out at row i and the strip's first
 // column, rows n apart.
-template <typename Block, int NR>
+template <typename Block, bool kVnni, int NR>
 inline void StripTile(StripX x, int64_t i, const Line* strip, const float* bias, float* out,
                       int64_t n) {
   using L = Layout<Block>;
@@ -273,7 +284,7 @@ inline void StripTile(StripX x, int64_t i, const Line* strip, const float* bias,
         const __m256i wv = _mm256_load_si256(lines + line);
 #pragma GCC unroll 4
         for (int r = 0; r < NR; ++r) {
-          sq[r] = _mm256_add_epi32(sq[r], ScaledDot(wv, Broadcast4(xq + r * k + 4 * line), sc));
+          sq[r] = AddScaledDot<kVnni>(sq[r], wv, Broadcast4(xq + r * k + 4 * line), sc);
         }
       }
     }
@@ -314,13 +325,13 @@ inline void StripTile(StripX x, int64_t i, const Line* strip, const float* bias,
 }
 
 // The last `rows` (< kTileRows) rows: one tile of that many rows.
-template <typename Block, int R = kTileRows - 1>
+template <typename Block, bool kVnni, int R = kTileRows - 1>
 inline void LastRows(int64_t rows, StripX x, int64_t i, const Line* strip, const float* bias,
                      float* out, int64_t n) {
   if (rows == R) {
-    StripTile<Block, R>(x, i, strip, bias, out, n);
+    StripTile<Block, kVnni, R>(x, i, strip, bias, out, n);
   } else if constexpr (R > 1) {
-    LastRows<Block, R - 1>(rows, x, i, strip, bias, out, n);
+    LastRows<Block, kVnni, R - 1>(rows, x, i, strip, bias, out, n);
   }
 }
 
@@ -328,7 +339,7 @@ inline void LastRows(int64_t rows, StripX x, int64_t i, const Line* strip, const
 // unpacked once into this thread's buffer, then every row, kTileRows at a
 // time; each row tile prefetches a share of the next strip's weights into
 // L2. w: column 0's super-blocks (rows k / 256 super-blocks apart).
-template <typename Block>
+template <typename Block, bool kVnni>
 void StripColumns(StripX x, int64_t m, const Block* w, const float* bias, int64_t n, float* out,
                   int64_t j_begin, int64_t strips) {
   using L = Layout<Block>;
@@ -348,9 +359,9 @@ void StripColumns(StripX x, int64_t m, const Block* w, const float* bias, int64_
     int64_t i = 0;
     for (; i + kTileRows <= m; i += kTileRows) {
       cpu_internal::PrefetchShareToL2(next, next_bytes, i / kTileRows, tiles);
-      StripTile<Block, kTileRows>(x, i, buffer.data(), bj, out + i * n + j, n);
+      StripTile<Block, kVnni, kTileRows>(x, i, buffer.data(), bj, out + i * n + j, n);
     }
-    if (i < m) LastRows<Block>(m - i, x, i, buffer.data(), bj, out + i * n + j, n);
+    if (i < m) LastRows<Block, kVnni>(m - i, x, i, buffer.data(), bj, out + i * n + j, n);
   }
 }
 
