@@ -287,19 +287,26 @@ TEST(OverloadTest, BurstAtTenTimesCapacityCompletesOrIsRefusedQuickly) {
   }
 
   // TTFT comes back: windows of kProbes sequential probes, half a second
-  // apart, until one's median is within 1.5x of the value before (up to 10
-  // windows: other load on the machine may come and go meanwhile).
+  // apart, until one's median is within 1.5x of the value before plus 0.5
+  // ms (x10 sanitized) of scheduling jitter (up to 10 windows: other load on
+  // the machine may come and go meanwhile). The slack matters where TTFT is
+  // under 2 ms (a release build: 1.65 ms here, where one run in about 30
+  // failed the bare 1.5x after all ten windows); a server that kept a
+  // backlog or a slow path would be tens of ms over.
+  const double ttft_bound = 1.5 * ttft_before + 0.0005 * TimeScale();
   double ttft_after = 0;
   int windows = 0;
   while (windows < 10) {
     if (windows > 0) std::this_thread::sleep_for(std::chrono::milliseconds(500));
     ttft_after = ProbeTtftP50(*stub, rng, kProbes);
     ++windows;
-    std::printf("[overload] TTFT p50 after the bursts, window %d: %.2f ms (before: %.2f ms)\n",
-                windows, ttft_after * 1e3, ttft_before * 1e3);
-    if (ttft_after <= 1.5 * ttft_before) break;
+    std::printf(
+        "[overload] TTFT p50 after the bursts, window %d: %.2f ms (before: %.2f ms, bound %.2f "
+        "ms)\n",
+        windows, ttft_after * 1e3, ttft_before * 1e3, ttft_bound * 1e3);
+    if (ttft_after <= ttft_bound) break;
   }
-  EXPECT_LE(ttft_after, 1.5 * ttft_before);
+  EXPECT_LE(ttft_after, ttft_bound);
   std::fflush(stdout);
   EXPECT_EQ(server->Stop(), 0);
 }
