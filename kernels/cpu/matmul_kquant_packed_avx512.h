@@ -55,7 +55,7 @@ struct alignas(64) Line {
 };
 
 // x quantized per super-block, with Q6_K's group starts (init16).
-using PackedX = kquant_strips::StripX;
+using kquant_strips::StripX;
 
 // Lines per super-block of a strip: 64 of codes, then the type's scales.
 template <typename Block>
@@ -77,8 +77,6 @@ template <>
 struct Layout<BlockQ4_K> : ScaleMinLayout {};
 template <>
 struct Layout<BlockQ5_K> : ScaleMinLayout {};
-
-using kquant_strips::ScalesMinsQ4_K;
 
 // Two ymm values as the halves of a zmm.
 INFERD_AVX512 inline __m512i Halves(__m256i lo, __m256i hi) {
@@ -125,16 +123,9 @@ INFERD_AVX512_VNNI void PackStrip(const Block* w, int64_t nsb, Line* out, int64_
           for (int g = 0; g < 16; ++g) scales[g * kStripCols + c] = blk.scales[g];
         } else {
           auto* mins = reinterpret_cast<uint32_t*>(lines + L::kMins);
-          uint64_t sc, mn;
-          ScalesMinsQ4_K(blk.scales, &sc, &mn);
-          for (int j = 0; j < 8; ++j) {
-            scales[j * kStripCols + c] = static_cast<int32_t>((sc >> (8 * j)) & 0xFF);
-          }
-          for (int p = 0; p < 4; ++p) {
-            mins[p * kStripCols + c] =
-                kquant_strips::Pair(static_cast<int>((mn >> (16 * p)) & 0xFF),
-                                    static_cast<int>((mn >> (16 * p + 8)) & 0xFF));
-          }
+          const kquant_strips::ScaleMinLanes sm = kquant_strips::ScaleMinLanesQ4_K(blk.scales);
+          for (int j = 0; j < 8; ++j) scales[j * kStripCols + c] = sm.scale[j];
+          for (int p = 0; p < 4; ++p) mins[p * kStripCols + c] = sm.min_pair[p];
           reinterpret_cast<float*>(lines + L::kDmin)[c] = _cvtsh_ss(blk.dmin);
         }
       });
@@ -172,7 +163,7 @@ INFERD_AVX512 inline __m512i LineAt(const Line* lines, int v, int l) {
 // NR rows from row i by NV packed strips (lines: NV x kLines per
 // super-block); out at row i and the strips' first column, rows n apart.
 template <typename Block, int NR, int NV>
-INFERD_AVX512_VNNI inline void PackedTile(PackedX x, int64_t i, const Line* strips,
+INFERD_AVX512_VNNI inline void PackedTile(StripX x, int64_t i, const Line* strips,
                                           const float* bias, float* out, int64_t n) {
   using L = Layout<Block>;
   const int64_t k = x.k;
@@ -276,7 +267,7 @@ INFERD_AVX512_VNNI inline void PackedTile(PackedX x, int64_t i, const Line* stri
 
 // The last `rows` (< kTileRows) rows: one tile of that many rows.
 template <typename Block, int NV, int R = kTileRows - 1>
-INFERD_AVX512_VNNI inline void LastRows(int64_t rows, PackedX x, int64_t i, const Line* strips,
+INFERD_AVX512_VNNI inline void LastRows(int64_t rows, StripX x, int64_t i, const Line* strips,
                                         const float* bias, float* out, int64_t n) {
   if (rows == R) {
     PackedTile<Block, R, NV>(x, i, strips, bias, out, n);
@@ -287,7 +278,7 @@ INFERD_AVX512_VNNI inline void LastRows(int64_t rows, PackedX x, int64_t i, cons
 
 // All m rows of NV packed strips, kTileRows at a time, then the rest.
 template <typename Block, int NV>
-INFERD_AVX512_VNNI inline void PackedRows(PackedX x, int64_t m, const Line* strips,
+INFERD_AVX512_VNNI inline void PackedRows(StripX x, int64_t m, const Line* strips,
                                           const float* bias, float* out, int64_t n,
                                           const char* next, int64_t next_bytes) {
   int64_t i = 0;
@@ -304,7 +295,7 @@ INFERD_AVX512_VNNI inline void PackedRows(PackedX x, int64_t m, const Line* stri
 // strips at a time: unpacked once into this thread's buffer, then every row.
 // w: column 0's super-blocks (rows k / 256 super-blocks apart).
 template <typename Block>
-INFERD_AVX512_VNNI void PackedColumns(PackedX x, int64_t m, const Block* w, const float* bias,
+INFERD_AVX512_VNNI void PackedColumns(StripX x, int64_t m, const Block* w, const float* bias,
                                       int64_t n, float* out, int64_t j_begin, int64_t strips) {
   using L = Layout<Block>;
   const int64_t nsb = x.k / kSuper;

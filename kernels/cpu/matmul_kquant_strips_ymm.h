@@ -59,6 +59,33 @@ inline void ScalesMinsQ4_K(const uint8_t* s, uint64_t* scales, uint64_t* mins) {
   *mins = (u[1] & k6) | (static_cast<uint64_t>(mn_hi) << 32);
 }
 
+// Two int16 as one dword: lo in the low half (what vpmaddwd pairs).
+inline uint32_t Pair(int lo, int hi) {
+  return static_cast<uint32_t>(static_cast<uint16_t>(lo)) |
+         (static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16);
+}
+
+// A Q4_K/Q5_K super-block's scales as the strips hold them: scale[j] of
+// sub-block j, and the mins as the int16 pairs (min_2p, min_2p+1) that
+// vpmaddwd / vpdpwssd take against the x sums (S32[2p], S32[2p+1]).
+struct ScaleMinLanes {
+  int scale[8];
+  uint32_t min_pair[4];
+};
+inline ScaleMinLanes ScaleMinLanesQ4_K(const uint8_t* s) {
+  uint64_t sc, mn;
+  ScalesMinsQ4_K(s, &sc, &mn);
+  ScaleMinLanes out;
+#pragma GCC unroll 8
+  for (int j = 0; j < 8; ++j) out.scale[j] = static_cast<int>((sc >> (8 * j)) & 0xFF);
+#pragma GCC unroll 4
+  for (int p = 0; p < 4; ++p) {
+    out.min_pair[p] = Pair(static_cast<int>((mn >> (16 * p)) & 0xFF),
+                           static_cast<int>((mn >> (16 * p + 8)) & 0xFF));
+  }
+  return out;
+}
+
 // Bit j (0..7) of each byte of qh moved to bit 4, the others cleared: Q5_K's
 // fifth code bit for sub-block j. The 16-bit shifts move bits across the
 // bytes of a pair, but never into or out of bit 4 for these counts.
@@ -145,11 +172,6 @@ struct Layout<BlockQ4_K> : ScaleMinLayout {};
 template <>
 struct Layout<BlockQ5_K> : ScaleMinLayout {};
 
-inline uint32_t Pair(int lo, int hi) {
-  return static_cast<uint32_t>(static_cast<uint16_t>(lo)) |
-         (static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16);
-}
-
 // The codes of `cols` columns (w: the first column's super-blocks, rows nsb
 // apart) into this thread's buffer, returned: [column][super-block][sub-block],
 // 32 bytes each. Each column's super-blocks are read in memory order (one
@@ -201,18 +223,11 @@ void PackStrip(const Block* w, int64_t nsb, Line* out) {
           }
         } else {
           auto* mins = reinterpret_cast<uint32_t*>(lines + L::kMins);
-          uint64_t sc, mn;
-          ScalesMinsQ4_K(blk.scales, &sc, &mn);
+          const ScaleMinLanes sm = ScaleMinLanesQ4_K(blk.scales);
 #pragma GCC unroll 8
-          for (int j = 0; j < 8; ++j) {
-            const int s = static_cast<int>((sc >> (8 * j)) & 0xFF);
-            scales[j * kStripCols + c] = Pair(s, s);
-          }
+          for (int j = 0; j < 8; ++j) scales[j * kStripCols + c] = Pair(sm.scale[j], sm.scale[j]);
 #pragma GCC unroll 4
-          for (int p = 0; p < 4; ++p) {
-            mins[p * kStripCols + c] = Pair(static_cast<int>((mn >> (16 * p)) & 0xFF),
-                                            static_cast<int>((mn >> (16 * p + 8)) & 0xFF));
-          }
+          for (int p = 0; p < 4; ++p) mins[p * kStripCols + c] = sm.min_pair[p];
           reinterpret_cast<float*>(lines + L::kDmin)[c] = _cvtsh_ss(blk.dmin);
         }
       });
@@ -235,6 +250,20 @@ inline __m256i Broadcast4(const void* p) {
   int32_t v;
   std::memcpy(&v, p, sizeof(v));
   return _mm256_set1_epi32(v);
+}
+
+// The sum over p < P of the int16 pairs of lines[p] times the pair of x
+// sums (sums[2p], sums[2p + 1]), one int32 per lane: Q4_K/Q5_K's sm (mins
+// by S32), Q6_K's sum of scale_g * S16[g].
+template <int P>
+inline __m256i PairSums(const __m256i* lines, const int16_t* sums) {
+  __m256i acc = _mm256_setzero_si256();
+#pragma GCC unroll 8
+  for (int p = 0; p < P; ++p) {
+    acc = _mm256_add_epi32(
+        acc, _mm256_madd_epi16(_mm256_load_si256(lines + p), Broadcast4(sums + 2 * p)));
+  }
+  return acc;
 }
 
 // acc + the int16 pair sums of codes (unsigned) and x (signed), times the
@@ -294,23 +323,11 @@ inline void StripTile(StripX x, int64_t i, const Line* strip, const float* bias,
       const __m256 dx = _mm256_set1_ps(x.d[(i + r) * nsb + sb]);
       if constexpr (std::is_same_v<Block, BlockQ6_K>) {
         // s = sq - 32 * sum over g of scale_g * S16[g].
-        const int16_t* s16 = x.s16 + (i + r) * (k / 16) + 16 * sb;
-        __m256i corr = _mm256_setzero_si256();
-#pragma GCC unroll 8
-        for (int p = 0; p < 8; ++p) {
-          corr = _mm256_add_epi32(corr, _mm256_madd_epi16(_mm256_load_si256(lines + L::kCorr + p),
-                                                          Broadcast4(s16 + 2 * p)));
-        }
+        const __m256i corr = PairSums<8>(lines + L::kCorr, x.s16 + (i + r) * (k / 16) + 16 * sb);
         const __m256i s = _mm256_sub_epi32(sq[r], _mm256_slli_epi32(corr, 5));
         acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, dx), acc[r]);
       } else {
-        const int16_t* s32 = x.s32 + (i + r) * (k / 32) + 8 * sb;
-        __m256i sm = _mm256_setzero_si256();
-#pragma GCC unroll 4
-        for (int p = 0; p < 4; ++p) {
-          sm = _mm256_add_epi32(sm, _mm256_madd_epi16(_mm256_load_si256(lines + L::kMins + p),
-                                                      Broadcast4(s32 + 2 * p)));
-        }
+        const __m256i sm = PairSums<4>(lines + L::kMins, x.s32 + (i + r) * (k / 32) + 8 * sb);
         const __m256 dmin = _mm256_load_ps(reinterpret_cast<const float*>(lines + L::kDmin));
         acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sq[r]), _mm256_mul_ps(dw, dx), acc[r]);
         acc[r] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(sm), _mm256_mul_ps(dmin, dx), acc[r]);
