@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "kernels/cpu/simd.h"
 #include "kernels/cpu/simd_avx512.h"
@@ -75,15 +76,22 @@ INFERD_AVX512 inline void Store(const __m512 (&acc)[MR][NP], const float* bias, 
   }
 }
 
-// out[i, j] for i < MR, j < cols (<= 2 * NP) of one tile: x rows ldx apart,
-// w rows (widened in registers where 16-bit) k apart; a missing odd column
-// reads the previous one and is not stored. While it runs it prefetches from
-// `pf` (when not null) two cache lines per 8 k, from pf and pf + 4k bytes:
-// 16k bytes in all.
+// One k block [t_begin, t_end) of a tile: out[i, j] for i < MR, j < cols
+// (<= 2 * NP); x rows ldx apart, w rows (widened in registers where 16-bit)
+// k apart; a missing odd column reads the previous one and is not stored.
+// The accumulators start at zero (first) or from `park` (MR * NP zmm, the
+// previous block's), and end in `park` or, after the last block, reduced
+// into out (last). Parking is a store and a load of the same floats, so the
+// lanes see the unblocked loop's FMAs in the same order: the same bits. The
+// k tail (kTail) belongs to the last block. While it runs it prefetches the
+// same k block of `pf`'s 2 * NP rows (k apart; when not null), one line of
+// each row per line of k.
 template <int MR, int NP, bool kTail, typename W>
-INFERD_AVX512 inline void Tile(const float* x, int64_t ldx, const W* w, int64_t k,
+INFERD_AVX512 inline void Tile(const float* x, int64_t ldx, const W* w, int64_t k, int64_t t_begin,
+                               int64_t t_end, __m512* park, bool first, bool last,
                                const float* bias, float* out, int64_t ldo, int64_t cols,
-                               const char* pf) {
+                               const W* pf) {
+  constexpr int64_t kLine = 64 / static_cast<int64_t>(sizeof(W));  // elements per line
   const W* row[2 * NP];
 #pragma GCC unroll 8
   for (int j = 0; j < 2 * NP; ++j) row[j] = w + std::min<int64_t>(j, cols - 1) * k;
@@ -91,13 +99,15 @@ INFERD_AVX512 inline void Tile(const float* x, int64_t ldx, const W* w, int64_t 
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
 #pragma GCC unroll 4
-    for (int q = 0; q < NP; ++q) acc[i][q] = _mm512_setzero_ps();
+    for (int q = 0; q < NP; ++q) {
+      acc[i][q] = first ? _mm512_setzero_ps() : _mm512_load_ps(park + i * NP + q);
+    }
   }
-  int64_t t = 0;
-  for (; t + 8 <= k; t += 8) {
-    if (pf != nullptr) {
-      _mm_prefetch(pf + 8 * t, _MM_HINT_T0);
-      _mm_prefetch(pf + 8 * t + 4 * k, _MM_HINT_T0);
+  int64_t t = t_begin;
+  for (; t + 8 <= t_end; t += 8) {
+    if (pf != nullptr && (t % kLine) == 0) {
+#pragma GCC unroll 8
+      for (int j = 0; j < 2 * NP; ++j) _mm_prefetch(pf + j * k + t, _MM_HINT_T0);
     }
     __m512 wv[NP];
 #pragma GCC unroll 4
@@ -109,7 +119,7 @@ INFERD_AVX512 inline void Tile(const float* x, int64_t ldx, const W* w, int64_t 
       for (int q = 0; q < NP; ++q) acc[i][q] = _mm512_fmadd_ps(xv, wv[q], acc[i][q]);
     }
   }
-  if (kTail && t < k) {
+  if (kTail && last && t < k) {
     const __mmask8 mask = static_cast<__mmask8>((1u << (k - t)) - 1);
     __m512 wv[NP];
 #pragma GCC unroll 4
@@ -121,46 +131,95 @@ INFERD_AVX512 inline void Tile(const float* x, int64_t ldx, const W* w, int64_t 
       for (int q = 0; q < NP; ++q) acc[i][q] = _mm512_fmadd_ps(xv, wv[q], acc[i][q]);
     }
   }
-  Store<MR, NP>(acc, bias, out, ldo, cols);
+  if (last) {
+    Store<MR, NP>(acc, bias, out, ldo, cols);
+    return;
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 4
+    for (int q = 0; q < NP; ++q) _mm512_store_ps(park + i * NP + q, acc[i][q]);
+  }
 }
 
 // A tile of `rows` (1..MR) rows.
 template <bool kTail, int NP, typename W, int MR = kMr>
 INFERD_AVX512 inline void TileRows(int64_t rows, const float* x, int64_t ldx, const W* w, int64_t k,
-                                   const float* bias, float* out, int64_t ldo, int64_t cols,
-                                   const char* pf) {
+                                   int64_t t_begin, int64_t t_end, __m512* park, bool first,
+                                   bool last, const float* bias, float* out, int64_t ldo,
+                                   int64_t cols, const W* pf) {
   if (rows == MR) {
-    Tile<MR, NP, kTail>(x, ldx, w, k, bias, out, ldo, cols, pf);
+    Tile<MR, NP, kTail>(x, ldx, w, k, t_begin, t_end, park, first, last, bias, out, ldo, cols, pf);
   } else if constexpr (MR > 1) {
-    TileRows<kTail, NP, W, MR - 1>(rows, x, ldx, w, k, bias, out, ldo, cols, pf);
+    TileRows<kTail, NP, W, MR - 1>(rows, x, ldx, w, k, t_begin, t_end, park, first, last, bias, out,
+                                   ldo, cols, pf);
   }
 }
 
-// Output columns [j_begin, j_end) of all m rows (x rows ldx apart), in
-// panels of panel_cols columns (sized so the panel's w stays in L2 while
-// every row tile passes over it). In a panel each row tile sweeps the column tiles; the first row
-// tile also prefetches the next column tile's rows (w streams from DRAM the
-// first time), 16k bytes of them spread over its k loop.
+// How Columns blocks the work: output columns in panels of panel_cols, k in
+// blocks of k_block (a multiple of 8), rows in blocks of block_rows (a
+// multiple of kMr).
+struct Blocking {
+  int64_t panel_cols;
+  int64_t k_block;
+  int64_t block_rows;
+};
+
+// Output columns [j_begin, j_end) of all m rows (x rows ldx apart). For each
+// block of rows and panel of columns, k block by k block: every row tile
+// sweeps the panel's column tiles over one k block, while the panel's w
+// slice (panel_cols x k_block) stays in L2 and so does the block's x slice
+// (rows x k_block) once the panel's first pass brought it; the accumulators
+// of the block's tiles are parked between k blocks (a per-thread buffer).
+// The first row tile of a block also prefetches the next column tile's
+// slice of w (it streams from DRAM the first time).
 template <bool kTail, typename W>
 INFERD_AVX512 void Columns(const float* x, int64_t ldx, const W* w, const float* bias, int64_t m,
                            int64_t n, int64_t k, float* out, int64_t j_begin, int64_t j_end,
-                           int64_t panel_cols) {
-  for (int64_t jp = j_begin; jp < j_end; jp += panel_cols) {
-    const int64_t jp_end = std::min(j_end, jp + panel_cols);
-    for (int64_t i = 0; i < m; i += kMr) {
-      const int64_t rows = std::min<int64_t>(kMr, m - i);
-      for (int64_t j = jp; j < jp_end; j += kNr) {
-        const int64_t cols = std::min<int64_t>(kNr, jp_end - j);
-        const W* wj = w + j * k;
-        const float* bj = bias != nullptr ? bias + j : nullptr;
-        const char* pf =
-            i == 0 && j + kNr < j_end ? reinterpret_cast<const char*>(wj + kNr * k) : nullptr;
-        if (cols > 4) {
-          TileRows<kTail, 3>(rows, x + i * ldx, ldx, wj, k, bj, out + i * n + j, n, cols, pf);
-        } else if (cols > 2) {
-          TileRows<kTail, 2>(rows, x + i * ldx, ldx, wj, k, bj, out + i * n + j, n, cols, pf);
-        } else {
-          TileRows<kTail, 1>(rows, x + i * ldx, ldx, wj, k, bj, out + i * n + j, n, cols, pf);
+                           Blocking blocking) {
+  const int64_t kb_size = std::max<int64_t>(8, blocking.k_block);
+  const int64_t k_blocks = std::max<int64_t>(1, (k + kb_size - 1) / kb_size);
+  const int64_t row_tiles = (std::min(m, blocking.block_rows) + kMr - 1) / kMr;
+  const int64_t col_tiles = (blocking.panel_cols + kNr - 1) / kNr;
+  struct alignas(64) Slot {  // one parked zmm
+    float lanes[16];
+  };
+  thread_local std::vector<Slot> parked;
+  if (k_blocks > 1 && static_cast<int64_t>(parked.size()) < row_tiles * col_tiles * kMr * kNp) {
+    parked.resize(static_cast<size_t>(row_tiles * col_tiles * kMr * kNp));
+  }
+  for (int64_t ib = 0; ib < m; ib += blocking.block_rows) {
+    const int64_t ib_end = std::min(m, ib + blocking.block_rows);
+    for (int64_t jp = j_begin; jp < j_end; jp += blocking.panel_cols) {
+      const int64_t jp_end = std::min(j_end, jp + blocking.panel_cols);
+      for (int64_t kb = 0; kb < k_blocks; ++kb) {
+        const int64_t t0 = kb * kb_size;
+        const int64_t t1 = std::min(k, t0 + kb_size);
+        const bool first = kb == 0, last = kb + 1 == k_blocks;
+        for (int64_t i = ib; i < ib_end; i += kMr) {
+          const int64_t rows = std::min<int64_t>(kMr, ib_end - i);
+          for (int64_t j = jp; j < jp_end; j += kNr) {
+            const int64_t cols = std::min<int64_t>(kNr, jp_end - j);
+            const W* wj = w + j * k;
+            const float* bj = bias != nullptr ? bias + j : nullptr;
+            const W* pf = i == ib && j + kNr < j_end ? wj + kNr * k : nullptr;
+            const int64_t tile = ((i - ib) / kMr) * col_tiles + (j - jp) / kNr;
+            __m512* park = k_blocks > 1
+                               ? reinterpret_cast<__m512*>(parked.data() + tile * kMr * kNp)
+                               : nullptr;
+            const float* xi = x + i * ldx;
+            float* oij = out + i * n + j;
+            if (cols > 4) {
+              TileRows<kTail, 3>(rows, xi, ldx, wj, k, t0, t1, park, first, last, bj, oij, n, cols,
+                                 pf);
+            } else if (cols > 2) {
+              TileRows<kTail, 2>(rows, xi, ldx, wj, k, t0, t1, park, first, last, bj, oij, n, cols,
+                                 pf);
+            } else {
+              TileRows<kTail, 1>(rows, xi, ldx, wj, k, t0, t1, park, first, last, bj, oij, n, cols,
+                                 pf);
+            }
+          }
         }
       }
     }

@@ -150,8 +150,8 @@ TEST(KernelsDtypeMatmul, LongKEqualsReferenceAndRowsAlone) {
     uint32_t seed = 600;
     for (DType t : kNarrowTypes) {
       for (int64_t k : {2048, 2049, 4133, 8192}) {
-        for (int64_t m : {7, 13}) {
-          const int64_t n = 9;
+        // n = 71: several panels of k-blocked zmm tiles (fp16: 60 columns).
+        for (auto [m, n] : {std::pair<int64_t, int64_t>{7, 9}, {13, 9}, {21, 71}}) {
           const RandomMatmul c(m, n, k, t, seed);
           ASSERT_TRUE(c.MatchesReference(m, n, k, t)) << DTypeName(t) << " m=" << m << " k=" << k;
           for (int64_t i = 0; i < m; ++i) {
@@ -167,13 +167,15 @@ TEST(KernelsDtypeMatmul, LongKEqualsReferenceAndRowsAlone) {
 }
 
 // The same for fp32 weights (k = 8192 also takes the copy of x with rows 64
-// bytes apart): simd::Dot's order, rows alone equal.
+// bytes apart; past k = 2048 the zmm tiles block k, parking accumulators,
+// over panels of 30 columns and blocks of 512 rows): simd::Dot's order,
+// rows alone equal.
 TEST(KernelsDtypeMatmul, LongKFp32EqualsDotAndRowsAlone) {
   ForEachCpuIsa([](CpuIsa) {
     uint32_t seed = 650;
     for (int64_t k : {2049, 4133, 8192}) {
-      for (int64_t m : {7, 13}) {
-        const int64_t n = 9;
+      for (auto [m, n] : {std::pair<int64_t, int64_t>{7, 9}, {13, 9}, {21, 71}, {517, 7}}) {
+        if (m == 517 && k != 4133) continue;  // one shape across two row blocks
         const auto x = RandomVector(m * k, seed++);
         const auto w = RandomVector(n * k, seed++);
         const auto bias = RandomVector(n, seed++);
