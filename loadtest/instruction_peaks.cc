@@ -91,17 +91,135 @@ INFERD_PEAK_LOOP(INFERD_AVX2, Maddubs256, __m256i, _mm256_set1_epi32(1), MADDUBS
   _mm512_madd_epi16(_mm512_maddubs_epi16(a, _mm512_set1_epi8(5)), _mm512_set1_epi16(1))
 INFERD_PEAK_LOOP(INFERD_AVX512, Maddubs512, __m512i, _mm512_set1_epi32(1), MADDUBS512)
 
+// The block formats' instruction mixes on AVX512-VNNI, every operand in
+// L1: what the packed-strip kernels would reach if memory cost nothing.
+// One iteration is one block of a 4-row x 2-strip tile, in the kernel's
+// order (matmul_quant_packed_avx512.h): for each of the block's 8 groups of
+// 4 bytes, each row's x broadcast from memory and one vpdpbusd per strip
+// over that group's w line (8 chains); then per chain the vcvtdq2ps, the
+// scale multiply and the FMA.
+INFERD_AVX512VNNI double Q8BlockMix(int64_t iters) {
+  alignas(64) static int8_t lines[2][9][64];
+  alignas(64) static int8_t xq[4][32];
+  __m512 acc[4][2];
+  for (auto& r : acc) r[0] = r[1] = _mm512_set1_ps(0.5f);
+  const __m512 dx = _mm512_set1_ps(1.0001f);
+  __m512i start = _mm512_set1_epi32(-3);
+  const auto t0 = Clock::now();
+  for (int64_t i = 0; i < iters; ++i) {
+    __asm__ volatile("" : "+v"(start));
+    __m512i dot[4][2];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; ++r) dot[r][0] = dot[r][1] = start;
+#pragma GCC unroll 8
+    for (int g = 0; g < 8; ++g) {
+#pragma GCC unroll 4
+      for (int r = 0; r < 4; ++r) {
+        int32_t x4;
+        __builtin_memcpy(&x4, xq[r] + 4 * g, 4);
+        const __m512i xb = _mm512_set1_epi32(x4);
+#pragma GCC unroll 2
+        for (int v = 0; v < 2; ++v) {
+          dot[r][v] = _mm512_dpbusd_epi32(dot[r][v], _mm512_load_si512(lines[v][g]), xb);
+        }
+      }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; ++r) {
+#pragma GCC unroll 2
+      for (int v = 0; v < 2; ++v) {
+        const __m512 scale = _mm512_mul_ps(_mm512_load_ps(lines[v][8]), dx);
+        acc[r][v] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[r][v]), scale, acc[r][v]);
+      }
+    }
+  }
+  for (auto& r : acc) __asm__ volatile("" : "+v"(r[0]), "+v"(r[1]));
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// A Q4_K/Q5_K sub-block of a 6-row x 2-strip tile in the kernel's order
+// (matmul_kquant_packed_avx512.h): for each of its 8 groups of 4 bytes, the
+// two strips' w lines, each row's x broadcast from memory and one vpdpbusd
+// per strip (12 chains); then per chain a vpmulld by the sub-block's scale
+// and a vpaddd into the super-block's sum. Every 8th iteration (a
+// super-block's end), per chain: the mins' 4 vpdpwssd, two multiplies, two
+// conversions and two FMAs.
+INFERD_AVX512VNNI double KQuantSubBlockMix(int64_t iters) {
+  constexpr int kRows = 6;
+  alignas(64) static int8_t lines[2][16][64];
+  alignas(64) static int8_t xq[kRows][32];
+  __m512i sq[kRows][2];
+  __m512 acc[kRows][2];
+  for (int r = 0; r < kRows; ++r) {
+    for (int v = 0; v < 2; ++v) {
+      sq[r][v] = _mm512_setzero_si512();
+      acc[r][v] = _mm512_set1_ps(0.5f);
+    }
+  }
+  const __m512 dx = _mm512_set1_ps(1.0001f);
+  __m512i start = _mm512_setzero_si512();
+  const auto t0 = Clock::now();
+  for (int64_t i = 0; i < iters; ++i) {
+    __asm__ volatile("" : "+v"(start));
+    __m512i dot[kRows][2];
+#pragma GCC unroll 6
+    for (int r = 0; r < kRows; ++r) dot[r][0] = dot[r][1] = start;
+#pragma GCC unroll 8
+    for (int g = 0; g < 8; ++g) {
+      const __m512i w0 = _mm512_load_si512(lines[0][g]), w1 = _mm512_load_si512(lines[1][g]);
+#pragma GCC unroll 6
+      for (int r = 0; r < kRows; ++r) {
+        int32_t x4;
+        __builtin_memcpy(&x4, xq[r] + 4 * g, 4);
+        const __m512i xb = _mm512_set1_epi32(x4);
+        dot[r][0] = _mm512_dpbusd_epi32(dot[r][0], w0, xb);
+        dot[r][1] = _mm512_dpbusd_epi32(dot[r][1], w1, xb);
+      }
+    }
+#pragma GCC unroll 2
+    for (int v = 0; v < 2; ++v) {
+      const __m512i sc = _mm512_load_si512(lines[v][8]);
+#pragma GCC unroll 6
+      for (int r = 0; r < kRows; ++r) {
+        sq[r][v] = _mm512_add_epi32(sq[r][v], _mm512_mullo_epi32(dot[r][v], sc));
+      }
+    }
+    if ((i & 7) == 7) {
+#pragma GCC unroll 6
+      for (int r = 0; r < kRows; ++r) {
+#pragma GCC unroll 2
+        for (int v = 0; v < 2; ++v) {
+          __m512i sm = _mm512_setzero_si512();
+#pragma GCC unroll 4
+          for (int p = 0; p < 4; ++p) {
+            int32_t s2;
+            __builtin_memcpy(&s2, xq[r] + 4 * p, 4);
+            sm = _mm512_dpwssd_epi32(sm, _mm512_load_si512(lines[v][9 + p]), _mm512_set1_epi32(s2));
+          }
+          const __m512 d = _mm512_mul_ps(_mm512_load_ps(lines[v][13]), dx);
+          const __m512 dmin = _mm512_mul_ps(_mm512_load_ps(lines[v][14]), dx);
+          acc[r][v] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sq[r][v]), d, acc[r][v]);
+          acc[r][v] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(sm), dmin, acc[r][v]);
+          sq[r][v] = _mm512_setzero_si512();
+        }
+      }
+    }
+  }
+  for (auto& r : acc) __asm__ volatile("" : "+v"(r[0]), "+v"(r[1]));
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
 // Best rate over 3 tries of `threads` threads at once, ops/s.
-double Measure(double (*loop)(int64_t), double ops_per_instruction, int threads) {
-  constexpr int64_t kIters = 10'000'000;
+double Measure(double (*loop)(int64_t), double ops_per_iteration, int threads,
+               int64_t iters = 10'000'000) {
   double best = 0;
   for (int rep = 0; rep < 3; ++rep) {
     std::vector<double> secs(static_cast<size_t>(threads));
     std::vector<std::thread> ts;
-    for (int t = 0; t < threads; ++t) ts.emplace_back([&, t] { secs[t] = loop(kIters); });
+    for (int t = 0; t < threads; ++t) ts.emplace_back([&, t] { secs[t] = loop(iters); });
     for (auto& t : ts) t.join();
     const double worst = *std::max_element(secs.begin(), secs.end());
-    best = std::max(best, threads * kIters * kChains * ops_per_instruction / worst);
+    best = std::max(best, threads * static_cast<double>(iters) * ops_per_iteration / worst);
   }
   return best;
 }
@@ -153,14 +271,40 @@ std::vector<InstructionPeak> MeasureInstructionPeaks(int cores) {
     p.instruction = cand.instruction;
     p.available = cand.available;
     if (cand.available) {
-      p.one_thread = Measure(cand.loop, cand.ops, 1);
-      p.all_threads = Measure(cand.loop, cand.ops, cores);
+      p.one_thread = Measure(cand.loop, kChains * cand.ops, 1);
+      p.all_threads = Measure(cand.loop, kChains * cand.ops, cores);
       // Another process may hold a core while all_threads runs.
       p.peak = std::max(p.all_threads, cores * p.one_thread);
     }
     peaks.push_back(p);
   }
   return peaks;
+}
+
+std::vector<MixCeiling> MeasureMixCeilings(int cores) {
+  std::vector<MixCeiling> out;
+  if (!DetectedCpuFeatures().avx512_vnni) return out;
+  struct Mix {
+    const char* name;
+    const char* mix;
+    double ops;  // per iteration: the vpdpbusd lanes' int8 multiply-adds x 2
+    double (*loop)(int64_t);
+  };
+  const Mix mixes[] = {
+      {"q8_0/q4_0 strips", "8 vpdpbusd + cvt + mul + fma a block", 8 * 8 * 128.0, Q8BlockMix},
+      {"q4_k/q5_k strips", "8 vpdpbusd + vpmulld + vpaddd a sub-block", 12 * 8 * 128.0,
+       KQuantSubBlockMix},
+  };
+  for (const Mix& m : mixes) {
+    MixCeiling c;
+    c.name = m.name;
+    c.mix = m.mix;
+    c.one_thread = Measure(m.loop, m.ops, 1, 2'000'000);
+    c.all_threads = Measure(m.loop, m.ops, cores, 2'000'000);
+    c.ceiling = std::max(c.all_threads, cores * c.one_thread);
+    out.push_back(c);
+  }
+  return out;
 }
 
 PeakClass MatmulPeakClass(DType w_dtype, int64_t m) {

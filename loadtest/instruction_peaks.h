@@ -26,6 +26,8 @@ enum class PeakClass {
   kInt8Vnni256,     // vpdpbusd ymm (AVX-VNNI): 64 ops
   kInt8Vnni512,     // vpdpbusd zmm (AVX512-VNNI): 128 ops
 };
+// How many classes (arrays indexed by PeakClass).
+inline constexpr int kNumPeakClasses = static_cast<int>(PeakClass::kInt8Vnni512) + 1;
 
 // "fma256", "fma512", "bf16dot512", "int8maddubs256", "int8vnni256",
 // "int8vnni512".
@@ -42,6 +44,20 @@ struct InstructionPeak {
 
 // Every class, measured where the CPU has it (a few seconds).
 std::vector<InstructionPeak> MeasureInstructionPeaks(int cores);
+
+// The block formats' instruction mixes, as the AVX512-VNNI packed-strip
+// Matmuls run them (a block's or sub-block's vpdpbusd with its per-block
+// integer or fp32 steps) with every operand in L1: the most those kernels
+// could reach if memory cost nothing, counted like the int8 classes (only
+// the vpdpbusd lanes' work). Empty without AVX512-VNNI.
+struct MixCeiling {
+  const char* name = "";
+  const char* mix = "";
+  double one_thread = 0;   // ops/s
+  double all_threads = 0;  // ops/s
+  double ceiling = 0;      // max(all_threads, cores x one_thread)
+};
+std::vector<MixCeiling> MeasureMixCeilings(int cores);
 
 // The class a Matmul with w_dtype and m rows runs on the active path.
 PeakClass MatmulPeakClass(DType w_dtype, int64_t m);

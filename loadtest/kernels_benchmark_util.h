@@ -16,7 +16,7 @@ namespace inferd::kernels {
 // Measured peak per instruction class, ops/s, all cores (set by
 // kernels_benchmark's main; loadtest/instruction_peaks.h), indexed by
 // PeakClass; 0 where the CPU lacks the class.
-inline double g_peaks[6] = {};
+inline double g_peaks[kNumPeakClasses] = {};
 
 // Uniform in [-1, 1).
 inline std::vector<float> Random(int64_t n, uint32_t seed) {
