@@ -70,7 +70,8 @@ constexpr int64_t kWidenMinRows = 4;
 // GFLOP/s on that shape.)
 constexpr int64_t kZmmKBlock = 2048;
 // Rows per block of the zmm tiles when k is blocked: bounds the parked
-// accumulators (512 rows x a panel: 480 KiB a thread).
+// accumulators (512 rows x a panel: 480 KiB a thread for fp32 w, 960 KiB
+// for fp16, whose panels hold twice the columns).
 constexpr int64_t kZmmBlockRows = 512;
 
 // Whether m rows go to matmul_avx512.h's zmm tiles (which alone take x rows
