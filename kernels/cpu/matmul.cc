@@ -71,7 +71,8 @@ constexpr int64_t kWidenMinRows = 4;
 constexpr int64_t kZmmKBlock = 2048;
 // Rows per block of the zmm tiles when k is blocked: bounds the parked
 // accumulators (512 rows x a panel: 480 KiB a thread for fp32 w, 960 KiB
-// for fp16, whose panels hold twice the columns).
+// for fp16, whose panels hold twice the columns). Unblocked k keeps all m
+// rows in one block, so each panel's w is read once.
 constexpr int64_t kZmmBlockRows = 512;
 
 // Whether m rows go to matmul_avx512.h's zmm tiles (which alone take x rows
@@ -306,7 +307,7 @@ void MatmulColumns(const float* x, int64_t ldx, const W* w, const float* bias, i
     const int64_t panel_cols =
         std::max<int64_t>(avx512::kNr, kPanelBytes / row_bytes / avx512::kNr * avx512::kNr);
     avx512::Columns<kTail>(x, ldx, w, bias, m, n, k, out, j_begin, j_end,
-                           avx512::Blocking{panel_cols, kb, kZmmBlockRows});
+                           avx512::Blocking{panel_cols, kb, k > kb ? kZmmBlockRows : m});
     return;
   }
   const int64_t w_row_bytes =
