@@ -299,9 +299,8 @@ void MatmulColumns(const float* x, int64_t ldx, const W* w, const float* bias, i
   // A widened panel is fp32: size panels by the bytes the tiles will read.
   const bool widen = !std::is_same_v<W, float> && m >= kWidenMinRows;
   if (UsesZmmTiles(m)) {
-    // The zmm tiles read w as stored (widened in registers); panels sized by
-    // w's own bytes.
-    // w's own bytes per panel row; k in blocks of kZmmKBlock past it.
+    // The zmm tiles read w as stored (widened in registers): panels sized by
+    // w's own bytes over one k block (all of k up to kZmmKBlock).
     const int64_t kb = k > kZmmKBlock ? kZmmKBlock : std::max<int64_t>(k, 1);
     const int64_t row_bytes = kb * static_cast<int64_t>(sizeof(W));
     const int64_t panel_cols =

@@ -157,8 +157,8 @@ INFERD_AVX512 inline void TileRows(int64_t rows, const float* x, int64_t ldx, co
 }
 
 // How Columns blocks the work: output columns in panels of panel_cols, k in
-// blocks of k_block (a multiple of 8), rows in blocks of block_rows (a
-// multiple of kMr).
+// blocks of k_block (a multiple of 8, or all of k in one block), rows in
+// blocks of block_rows (a multiple of kMr, or all of m).
 struct Blocking {
   int64_t panel_cols;
   int64_t k_block;
