@@ -72,6 +72,10 @@ const char* MatmulQuantizedDotIsa();
 // peak of the instruction class it uses.
 bool MatmulKQuantUsesVnniStrips(int64_t m);
 
+// The same for Q8_0/Q4_0 w: whether m rows run on vpdpbusd zmm strips
+// (AVX512-VNNI and 2 rows or more; else the one-row form or ymm strips).
+bool MatmulQuantUsesVnniStrips(int64_t m);
+
 // out[i] = x[i] / sqrt(mean(x[i]^2) + eps) * weight   (Llama RMSNorm)
 //   x, out: [n, hidden] (may alias)   weight: [hidden]
 void RmsNorm(const float* x, const float* weight, int64_t n, int64_t hidden, float eps, float* out);

@@ -93,28 +93,37 @@ INFERD_PEAK_LOOP(INFERD_AVX512, Maddubs512, __m512i, _mm512_set1_epi32(1), MADDU
 
 // The block formats' instruction mixes on AVX512-VNNI, every operand in
 // L1: what the packed-strip kernels would reach if memory cost nothing.
+// Each iteration starts with a compiler memory barrier, so every operand is
+// loaded again as the kernels load it (without it GCC hoisted the scale
+// lines' loads and their multiplies by a dx shared by all rows out of the
+// loop: the first version of these ceilings had no vmulps in its loop and
+// read 84% where the kernels' real mix runs at about 75%). Check with
+// objdump that the loop holds the counts its comment gives.
+//
 // One iteration is one block of a 4-row x 2-strip tile, in the kernel's
-// order (matmul_quant_packed_avx512.h): for each of the block's 8 groups of
-// 4 bytes, each row's x broadcast from memory and one vpdpbusd per strip
-// over that group's w line (8 chains); then per chain the vcvtdq2ps, the
-// scale multiply and the FMA.
+// order (matmul_quant_packed_avx512.h): each row's start (the block's init)
+// broadcast from memory; for each of the block's 8 groups of 4 bytes, each
+// row's x broadcast and one vpdpbusd per strip over that group's w line (8
+// chains); then per row its dx broadcast and per chain the vcvtdq2ps, the
+// scale multiply and the FMA: 64 vpdpbusd, 8 vcvtdq2ps, 8 vmulps, 8 FMAs.
 INFERD_AVX512VNNI double Q8BlockMix(int64_t iters) {
+  constexpr int kRows = 4;
   alignas(64) static int8_t lines[2][9][64];
-  alignas(64) static int8_t xq[4][32];
-  __m512 acc[4][2];
+  alignas(64) static int8_t xq[kRows][32];
+  alignas(64) static float xd[kRows] = {1.0001f, 0.9999f, 1.0002f, 0.9998f};
+  alignas(64) static int32_t init[kRows] = {-3, 5, -7, 9};
+  __m512 acc[kRows][2];
   for (auto& r : acc) r[0] = r[1] = _mm512_set1_ps(0.5f);
-  const __m512 dx = _mm512_set1_ps(1.0001f);
-  __m512i start = _mm512_set1_epi32(-3);
   const auto t0 = Clock::now();
   for (int64_t i = 0; i < iters; ++i) {
-    __asm__ volatile("" : "+v"(start));
-    __m512i dot[4][2];
+    __asm__ volatile("" ::: "memory");
+    __m512i dot[kRows][2];
 #pragma GCC unroll 4
-    for (int r = 0; r < 4; ++r) dot[r][0] = dot[r][1] = start;
+    for (int r = 0; r < kRows; ++r) dot[r][0] = dot[r][1] = _mm512_set1_epi32(init[r]);
 #pragma GCC unroll 8
     for (int g = 0; g < 8; ++g) {
 #pragma GCC unroll 4
-      for (int r = 0; r < 4; ++r) {
+      for (int r = 0; r < kRows; ++r) {
         int32_t x4;
         __builtin_memcpy(&x4, xq[r] + 4 * g, 4);
         const __m512i xb = _mm512_set1_epi32(x4);
@@ -125,7 +134,8 @@ INFERD_AVX512VNNI double Q8BlockMix(int64_t iters) {
       }
     }
 #pragma GCC unroll 4
-    for (int r = 0; r < 4; ++r) {
+    for (int r = 0; r < kRows; ++r) {
+      const __m512 dx = _mm512_set1_ps(xd[r]);
 #pragma GCC unroll 2
       for (int v = 0; v < 2; ++v) {
         const __m512 scale = _mm512_mul_ps(_mm512_load_ps(lines[v][8]), dx);
@@ -141,13 +151,15 @@ INFERD_AVX512VNNI double Q8BlockMix(int64_t iters) {
 // (matmul_kquant_packed_avx512.h): for each of its 8 groups of 4 bytes, the
 // two strips' w lines, each row's x broadcast from memory and one vpdpbusd
 // per strip (12 chains); then per chain a vpmulld by the sub-block's scale
-// and a vpaddd into the super-block's sum. Every 8th iteration (a
-// super-block's end), per chain: the mins' 4 vpdpwssd, two multiplies, two
+// and a vpaddd into the super-block's sum: 96 vpdpbusd, 12 vpmulld, 12
+// vpaddd. Every 8th iteration (a super-block's end), per row its dx
+// broadcast and per chain: the mins' 4 vpdpwssd, two multiplies, two
 // conversions and two FMAs.
 INFERD_AVX512VNNI double KQuantSubBlockMix(int64_t iters) {
   constexpr int kRows = 6;
   alignas(64) static int8_t lines[2][16][64];
   alignas(64) static int8_t xq[kRows][32];
+  alignas(64) static float xd[kRows] = {1.0001f, 0.9999f, 1.0002f, 0.9998f, 1.0003f, 0.9997f};
   __m512i sq[kRows][2];
   __m512 acc[kRows][2];
   for (int r = 0; r < kRows; ++r) {
@@ -156,14 +168,12 @@ INFERD_AVX512VNNI double KQuantSubBlockMix(int64_t iters) {
       acc[r][v] = _mm512_set1_ps(0.5f);
     }
   }
-  const __m512 dx = _mm512_set1_ps(1.0001f);
-  __m512i start = _mm512_setzero_si512();
   const auto t0 = Clock::now();
   for (int64_t i = 0; i < iters; ++i) {
-    __asm__ volatile("" : "+v"(start));
+    __asm__ volatile("" ::: "memory");
     __m512i dot[kRows][2];
 #pragma GCC unroll 6
-    for (int r = 0; r < kRows; ++r) dot[r][0] = dot[r][1] = start;
+    for (int r = 0; r < kRows; ++r) dot[r][0] = dot[r][1] = _mm512_setzero_si512();
 #pragma GCC unroll 8
     for (int g = 0; g < 8; ++g) {
       const __m512i w0 = _mm512_load_si512(lines[0][g]), w1 = _mm512_load_si512(lines[1][g]);
@@ -196,6 +206,7 @@ INFERD_AVX512VNNI double KQuantSubBlockMix(int64_t iters) {
             __builtin_memcpy(&s2, xq[r] + 4 * p, 4);
             sm = _mm512_dpwssd_epi32(sm, _mm512_load_si512(lines[v][9 + p]), _mm512_set1_epi32(s2));
           }
+          const __m512 dx = _mm512_set1_ps(xd[r]);
           const __m512 d = _mm512_mul_ps(_mm512_load_ps(lines[v][13]), dx);
           const __m512 dmin = _mm512_mul_ps(_mm512_load_ps(lines[v][14]), dx);
           acc[r][v] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sq[r][v]), d, acc[r][v]);
@@ -285,18 +296,21 @@ std::vector<MixCeiling> MeasureMixCeilings(int cores) {
   std::vector<MixCeiling> out;
   if (!DetectedCpuFeatures().avx512_vnni) return out;
   struct Mix {
+    MixFormat format;
     const char* name;
     const char* mix;
     double ops;  // per iteration: the vpdpbusd lanes' int8 multiply-adds x 2
     double (*loop)(int64_t);
   };
   const Mix mixes[] = {
-      {"q8_0/q4_0 strips", "8 vpdpbusd + cvt + mul + fma a block", 8 * 8 * 128.0, Q8BlockMix},
-      {"q4_k/q5_k strips", "8 vpdpbusd + vpmulld + vpaddd a sub-block", 12 * 8 * 128.0,
-       KQuantSubBlockMix},
+      {MixFormat::kQ8Block, "q8_0/q4_0 strips", "8 vpdpbusd + cvt + mul + fma a block",
+       8 * 8 * 128.0, Q8BlockMix},
+      {MixFormat::kKQuantSubBlock, "q4_k/q5_k strips", "8 vpdpbusd + vpmulld + vpaddd a sub-block",
+       12 * 8 * 128.0, KQuantSubBlockMix},
   };
   for (const Mix& m : mixes) {
     MixCeiling c;
+    c.format = m.format;
     c.name = m.name;
     c.mix = m.mix;
     c.one_thread = Measure(m.loop, m.ops, 1, 2'000'000);
@@ -327,6 +341,16 @@ PeakClass MatmulPeakClass(DType w_dtype, int64_t m) {
   // Fewer than 4 rows run 256-bit FMAs on every path (memory-bound); more
   // rows on the avx512 path run zmm tiles.
   return isa == CpuIsa::kAvx512 && m >= 4 ? PeakClass::kFma512 : PeakClass::kFma256;
+}
+
+int MatmulMixFormat(DType w_dtype, int64_t m) {
+  if ((w_dtype == DType::kQ8_0 || w_dtype == DType::kQ4_0) && MatmulQuantUsesVnniStrips(m)) {
+    return static_cast<int>(MixFormat::kQ8Block);
+  }
+  if ((w_dtype == DType::kQ4_K || w_dtype == DType::kQ5_K) && MatmulKQuantUsesVnniStrips(m)) {
+    return static_cast<int>(MixFormat::kKQuantSubBlock);
+  }
+  return -1;
 }
 
 }  // namespace inferd::kernels

@@ -50,7 +50,14 @@ std::vector<InstructionPeak> MeasureInstructionPeaks(int cores);
 // integer or fp32 steps) with every operand in L1: the most those kernels
 // could reach if memory cost nothing, counted like the int8 classes (only
 // the vpdpbusd lanes' work). Empty without AVX512-VNNI.
+enum class MixFormat {
+  kQ8Block,        // Q8_0, Q4_0: a block of 32
+  kKQuantSubBlock  // Q4_K, Q5_K: a sub-block of 32 (Q6_K's groups of 16 are not measured)
+};
+inline constexpr int kNumMixFormats = 2;
+
 struct MixCeiling {
+  MixFormat format = MixFormat::kQ8Block;
   const char* name = "";
   const char* mix = "";
   double one_thread = 0;   // ops/s
@@ -61,6 +68,10 @@ std::vector<MixCeiling> MeasureMixCeilings(int cores);
 
 // The class a Matmul with w_dtype and m rows runs on the active path.
 PeakClass MatmulPeakClass(DType w_dtype, int64_t m);
+
+// The measured mix a Matmul with w_dtype and m rows runs (packed strips on
+// AVX512-VNNI), or -1 where none is measured: an index into MixFormat.
+int MatmulMixFormat(DType w_dtype, int64_t m);
 
 }  // namespace inferd::kernels
 

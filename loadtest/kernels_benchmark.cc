@@ -4,8 +4,10 @@
 // The peaks are measured first (loadtest/instruction_peaks.h: 256- and
 // 512-bit FMA, vdpbf16ps, the int8 dot products) and printed; each Matmul
 // case reports GFLOP/s and % of its class's peak (the class is the case's
-// label: it follows the active CPU path and the weight dtype); RmsNorm and
-// PagedAttention decode report bytes/s.
+// label: it follows the active CPU path and the weight dtype), and the
+// int8 packed-strip cases also % of their block format's measured
+// instruction-mix ceiling (%ceiling); RmsNorm and PagedAttention decode
+// report bytes/s.
 //   build/kernels_benchmark --benchmark_min_time=0.2
 //   INFERD_CPU_ISA=avx2 build/kernels_benchmark ...   (the AVX2 path forced)
 // The MoE and dense-MLP cases live in moe_benchmark.cc.
@@ -92,6 +94,12 @@ void BM_MatmulDType(benchmark::State& state) {
   }
   state.SetBytesProcessed(state.iterations() * DTypeBytes(dtype, n * k));
   SetFlopCounters(state, 2.0 * m * n * k, MatmulPeakClass(dtype, m));
+  // The packed-strip kernels also against their format's mix ceiling.
+  if (const int f = MatmulMixFormat(dtype, m); f >= 0 && g_mix_ceilings[f] > 0) {
+    state.counters["%ceiling"] = benchmark::Counter(
+        2.0 * m * n * k * static_cast<double>(state.iterations()) / g_mix_ceilings[f] * 100.0,
+        benchmark::Counter::kIsRate);
+  }
 }
 
 void BM_RmsNorm(benchmark::State& state) {
@@ -244,10 +252,12 @@ int main(int argc, char** argv) {
                 p.instruction, p.one_thread / 1e9, p.all_threads / 1e9);
   }
   // (Empty without AVX512-VNNI, whose vpdpbusd zmm peak is then 0.)
+  // %ceiling divides a packed-strip int8 kernel by its format's ceiling.
   const double vnni512 = g_peaks[static_cast<int>(inferd::kernels::PeakClass::kInt8Vnni512)];
   for (const inferd::kernels::MixCeiling& c : inferd::kernels::MeasureMixCeilings(cores)) {
-    std::printf("  ceiling: %-17s %-41s %7.1f G/s = %.0f%% of int8vnni512\n", c.name, c.mix,
-                c.ceiling / 1e9, 100 * c.ceiling / vnni512);
+    inferd::kernels::g_mix_ceilings[static_cast<int>(c.format)] = c.ceiling;
+    std::printf("  ceiling: %-17s %-41s %7.1f G/s = %.0f%% of int8vnni512 (%%ceiling)\n", c.name,
+                c.mix, c.ceiling / 1e9, 100 * c.ceiling / vnni512);
   }
   if (const char* env = std::getenv("INFERD_KERNEL_THREADS"); env != nullptr) {
     ::inferd::SetNumThreads(std::atoi(env));

@@ -17,6 +17,8 @@ namespace inferd::kernels {
 // kernels_benchmark's main; loadtest/instruction_peaks.h), indexed by
 // PeakClass; 0 where the CPU lacks the class.
 inline double g_peaks[kNumPeakClasses] = {};
+// Measured mix ceilings by MixFormat (0 where not measured).
+inline double g_mix_ceilings[kNumMixFormats] = {};
 
 // Uniform in [-1, 1).
 inline std::vector<float> Random(int64_t n, uint32_t seed) {

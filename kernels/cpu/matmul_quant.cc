@@ -445,6 +445,11 @@ void RunIsa(XRows x, int64_t m, const void* w, const float* bias, int64_t n, flo
 
 namespace inferd::kernels {
 
+bool MatmulQuantUsesVnniStrips(int64_t m) {
+  return cpu_internal::ActiveDotIsa() == cpu_internal::DotIsa::kAvx512Vnni &&
+         m >= cpu_internal::kPackedMinRows;
+}
+
 const char* MatmulQuantizedDotIsa() {
   using cpu_internal::DotIsa;
   switch (cpu_internal::ActiveDotIsa()) {
