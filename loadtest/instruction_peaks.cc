@@ -220,6 +220,70 @@ INFERD_AVX512VNNI double KQuantSubBlockMix(int64_t iters) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// A Q6_K group of 16 of a 6-row x 2-strip tile in the kernel's order: each
+// row's start (-32 times the group's sum of x) broadcast from memory; for
+// each of its 4 groups of 4 bytes, the two strips' w lines, each row's x
+// broadcast and one vpdpbusd per strip; then per chain a vpmulld by the
+// group's scale and a vpaddd: 48 vpdpbusd, 12 vpmulld, 12 vpaddd. Every
+// 16th iteration (a super-block's end), per row its dx broadcast and per
+// chain a multiply, a conversion and an FMA.
+INFERD_AVX512VNNI double Q6KGroupMix(int64_t iters) {
+  constexpr int kRows = 6;
+  alignas(64) static int8_t lines[2][5][64];
+  alignas(64) static int8_t xq[kRows][16];
+  alignas(64) static int32_t init[kRows] = {-3, 5, -7, 9, -11, 13};
+  alignas(64) static float xd[kRows] = {1.0001f, 0.9999f, 1.0002f, 0.9998f, 1.0003f, 0.9997f};
+  __m512i sq[kRows][2];
+  __m512 acc[kRows][2];
+  for (int r = 0; r < kRows; ++r) {
+    for (int v = 0; v < 2; ++v) {
+      sq[r][v] = _mm512_setzero_si512();
+      acc[r][v] = _mm512_set1_ps(0.5f);
+    }
+  }
+  const auto t0 = Clock::now();
+  for (int64_t i = 0; i < iters; ++i) {
+    __asm__ volatile("" ::: "memory");
+    __m512i dot[kRows][2];
+#pragma GCC unroll 6
+    for (int r = 0; r < kRows; ++r) dot[r][0] = dot[r][1] = _mm512_set1_epi32(init[r]);
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; ++g) {
+      const __m512i w0 = _mm512_load_si512(lines[0][g]), w1 = _mm512_load_si512(lines[1][g]);
+#pragma GCC unroll 6
+      for (int r = 0; r < kRows; ++r) {
+        int32_t x4;
+        __builtin_memcpy(&x4, xq[r] + 4 * g, 4);
+        const __m512i xb = _mm512_set1_epi32(x4);
+        dot[r][0] = _mm512_dpbusd_epi32(dot[r][0], w0, xb);
+        dot[r][1] = _mm512_dpbusd_epi32(dot[r][1], w1, xb);
+      }
+    }
+#pragma GCC unroll 2
+    for (int v = 0; v < 2; ++v) {
+      const __m512i sc = _mm512_load_si512(lines[v][4]);
+#pragma GCC unroll 6
+      for (int r = 0; r < kRows; ++r) {
+        sq[r][v] = _mm512_add_epi32(sq[r][v], _mm512_mullo_epi32(dot[r][v], sc));
+      }
+    }
+    if ((i & 15) == 15) {
+#pragma GCC unroll 6
+      for (int r = 0; r < kRows; ++r) {
+        const __m512 dx = _mm512_set1_ps(xd[r]);
+#pragma GCC unroll 2
+        for (int v = 0; v < 2; ++v) {
+          const __m512 d = _mm512_mul_ps(_mm512_load_ps(lines[v][4]), dx);
+          acc[r][v] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sq[r][v]), d, acc[r][v]);
+          sq[r][v] = _mm512_setzero_si512();
+        }
+      }
+    }
+  }
+  for (auto& r : acc) __asm__ volatile("" : "+v"(r[0]), "+v"(r[1]));
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
 // Best rate over 3 tries of `threads` threads at once, ops/s.
 double Measure(double (*loop)(int64_t), double ops_per_iteration, int threads,
                int64_t iters = 10'000'000) {
@@ -307,6 +371,8 @@ std::vector<MixCeiling> MeasureMixCeilings(int cores) {
        8 * 8 * 128.0, Q8BlockMix},
       {MixFormat::kKQuantSubBlock, "q4_k/q5_k strips", "8 vpdpbusd + vpmulld + vpaddd a sub-block",
        12 * 8 * 128.0, KQuantSubBlockMix},
+      {MixFormat::kQ6KGroup, "q6_k strips", "4 vpdpbusd + vpmulld + vpaddd a group of 16",
+       12 * 4 * 128.0, Q6KGroupMix},
   };
   for (const Mix& m : mixes) {
     MixCeiling c;
@@ -349,6 +415,9 @@ int MatmulMixFormat(DType w_dtype, int64_t m) {
   }
   if ((w_dtype == DType::kQ4_K || w_dtype == DType::kQ5_K) && MatmulKQuantUsesVnniStrips(m)) {
     return static_cast<int>(MixFormat::kKQuantSubBlock);
+  }
+  if (w_dtype == DType::kQ6_K && MatmulKQuantUsesVnniStrips(m)) {
+    return static_cast<int>(MixFormat::kQ6KGroup);
   }
   return -1;
 }

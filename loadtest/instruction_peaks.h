@@ -51,10 +51,11 @@ std::vector<InstructionPeak> MeasureInstructionPeaks(int cores);
 // could reach if memory cost nothing, counted like the int8 classes (only
 // the vpdpbusd lanes' work). Empty without AVX512-VNNI.
 enum class MixFormat {
-  kQ8Block,        // Q8_0, Q4_0: a block of 32
-  kKQuantSubBlock  // Q4_K, Q5_K: a sub-block of 32 (Q6_K's groups of 16 are not measured)
+  kQ8Block,         // Q8_0, Q4_0: a block of 32
+  kKQuantSubBlock,  // Q4_K, Q5_K: a sub-block of 32
+  kQ6KGroup,        // Q6_K: a group of 16
 };
-inline constexpr int kNumMixFormats = 2;
+inline constexpr int kNumMixFormats = 3;
 
 struct MixCeiling {
   MixFormat format = MixFormat::kQ8Block;

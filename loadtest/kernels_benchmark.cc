@@ -256,7 +256,7 @@ int main(int argc, char** argv) {
   const double vnni512 = g_peaks[static_cast<int>(inferd::kernels::PeakClass::kInt8Vnni512)];
   for (const inferd::kernels::MixCeiling& c : inferd::kernels::MeasureMixCeilings(cores)) {
     inferd::kernels::g_mix_ceilings[static_cast<int>(c.format)] = c.ceiling;
-    std::printf("  ceiling: %-17s %-41s %7.1f G/s = %.0f%% of int8vnni512 (%%ceiling)\n", c.name,
+    std::printf("  ceiling: %-17s %-44s %7.1f G/s = %.0f%% of int8vnni512 (%%ceiling)\n", c.name,
                 c.mix, c.ceiling / 1e9, 100 * c.ceiling / vnni512);
   }
   if (const char* env = std::getenv("INFERD_KERNEL_THREADS"); env != nullptr) {
