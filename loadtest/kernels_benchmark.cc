@@ -36,7 +36,7 @@ namespace {
 void BM_Matmul(benchmark::State& state) {
   const int64_t m = state.range(0), n = state.range(1), k = state.range(2);
   const auto x = Random(m * k, 1);
-  const auto w = Random(n * k, 2);
+  const HostBuffer w = RandomInEngineMemory(n * k, 2);
   std::vector<float> out(static_cast<size_t>(m * n));
   for (auto _ : state) {
     Matmul(x.data(), w.data(), nullptr, m, n, k, out.data());
@@ -76,19 +76,20 @@ void BM_MatmulDType(benchmark::State& state) {
   const DType dtype = static_cast<DType>(state.range(3));
   const auto x = Random(m * k, 1);
   const auto w32 = Random(n * k, 2);
-  std::vector<uint8_t> w(static_cast<size_t>(DTypeBytes(dtype, n * k)));
+  HostBuffer buffer = EngineMemory(DTypeBytes(dtype, n * k));
+  auto* w = static_cast<uint8_t*>(buffer.data());
   if (IsKQuant(dtype)) {  // nothing here makes k-quants: random super-blocks
-    RandomKQuantBlocks(dtype, n * k, w.data());
+    RandomKQuantBlocks(dtype, n * k, w);
   } else if (IsQuantized(dtype)) {
     for (int64_t j = 0; j < n; ++j) {
-      QuantizeRow(dtype, w32.data() + j * k, k, w.data() + DTypeBytes(dtype, j * k));
+      QuantizeRow(dtype, w32.data() + j * k, k, w + DTypeBytes(dtype, j * k));
     }
   } else {
-    ConvertFromF32(w32.data(), n * k, w.data(), dtype);
+    ConvertFromF32(w32.data(), n * k, w, dtype);
   }
   std::vector<float> out(static_cast<size_t>(m * n));
   for (auto _ : state) {
-    Matmul(x.data(), w.data(), nullptr, m, n, k, out.data(), dtype);
+    Matmul(x.data(), w, nullptr, m, n, k, out.data(), dtype);
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
@@ -132,8 +133,8 @@ void BM_PagedAttention(benchmark::State& state) {
   const int blocks_per_seq = (ctx + bs - 1) / bs;
   const int num_blocks = batch * blocks_per_seq;
   const int64_t cache_elems = int64_t{num_blocks} * bs * hkv * d;
-  std::vector<uint8_t> k_cache(static_cast<size_t>(DTypeBytes(kv_dtype, cache_elems)));
-  std::vector<uint8_t> v_cache(k_cache.size());
+  HostBuffer k_cache = EngineMemory(DTypeBytes(kv_dtype, cache_elems));
+  HostBuffer v_cache = EngineMemory(DTypeBytes(kv_dtype, cache_elems));
   ConvertFromF32(Random(cache_elems, 1).data(), cache_elems, k_cache.data(), kv_dtype);
   ConvertFromF32(Random(cache_elems, 2).data(), cache_elems, v_cache.data(), kv_dtype);
   const auto q = Random(int64_t{batch} * q_len * hq * d, 3);

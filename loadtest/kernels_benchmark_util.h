@@ -1,14 +1,21 @@
 // loadtest/kernels_benchmark_util.h — helpers shared by the kernels_benchmark
-// sources: random inputs and the GFLOP/s + %peak counters (against the
-// measured peak of the instruction class each kernel runs).
+// sources: random inputs, memory held as the engine holds weights, and the
+// GFLOP/s + %peak counters (against the measured peak of the instruction
+// class each kernel runs).
 #ifndef INFERD_LOADTEST_KERNELS_BENCHMARK_UTIL_H_
 #define INFERD_LOADTEST_KERNELS_BENCHMARK_UTIL_H_
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <random>
+#include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "benchmark/benchmark.h"
+#include "common/host_buffer.h"
 #include "loadtest/instruction_peaks.h"
 
 namespace inferd::kernels {
@@ -27,6 +34,28 @@ inline std::vector<float> Random(int64_t n, uint32_t seed) {
   std::vector<float> v(static_cast<size_t>(n));
   for (auto& x : v) x = dist(rng);
   return v;
+}
+
+// `bytes` held as the engine holds weights and the KV cache
+// (common/host_buffer.h: 2 MiB-aligned, transparent huge pages). A kernel
+// reading w from a std::vector's 4 KiB pages measures TLB misses the server
+// never has: the bf16 tiles, which read w as stored, 4 columns at a time,
+// ran 10-20 points of their peak lower on the 1B shapes.
+inline HostBuffer EngineMemory(int64_t bytes) {
+  absl::StatusOr<HostBuffer> b = HostBuffer::Allocate(bytes);
+  if (!b.ok()) {
+    std::fprintf(stderr, "kernels_benchmark: %s\n", b.status().ToString().c_str());
+    std::abort();
+  }
+  return *std::move(b);
+}
+
+// Random(n, seed) in engine memory.
+inline HostBuffer RandomInEngineMemory(int64_t n, uint32_t seed) {
+  HostBuffer b = EngineMemory(n * static_cast<int64_t>(sizeof(float)));
+  const std::vector<float> v = Random(n, seed);
+  std::copy(v.begin(), v.end(), static_cast<float*>(b.data()));
+  return b;
 }
 
 // GFLOP/s and %peak counters for `flops_per_iter` flops (or int8 ops) per

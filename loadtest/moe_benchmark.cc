@@ -17,8 +17,8 @@ void BM_MoeExperts(benchmark::State& state) {
   const int64_t n = state.range(0), ne = state.range(1), k = state.range(2);
   const int64_t hidden = state.range(3), inter = state.range(4);
   const auto x = Random(n * hidden, 1);
-  const auto gate_up = Random(ne * 2 * inter * hidden, 2);
-  const auto down = Random(ne * hidden * inter, 3);
+  const HostBuffer gate_up = RandomInEngineMemory(ne * 2 * inter * hidden, 2);
+  const HostBuffer down = RandomInEngineMemory(ne * hidden * inter, 3);
   const auto logits = Random(n * ne, 4);
   std::vector<int32_t> ids(static_cast<size_t>(n * k));
   std::vector<float> weights(static_cast<size_t>(n * k));
@@ -64,8 +64,8 @@ void BM_MoeRoute(benchmark::State& state) {
 void BM_DenseMlp(benchmark::State& state) {
   const int64_t n = state.range(0), hidden = state.range(1), inter = state.range(2);
   const auto x = Random(n * hidden, 1);
-  const auto gate_up = Random(2 * inter * hidden, 2);
-  const auto down = Random(hidden * inter, 3);
+  const HostBuffer gate_up = RandomInEngineMemory(2 * inter * hidden, 2);
+  const HostBuffer down = RandomInEngineMemory(hidden * inter, 3);
   std::vector<float> gu(static_cast<size_t>(n * 2 * inter)), act(static_cast<size_t>(n * inter));
   std::vector<float> out(static_cast<size_t>(n * hidden));
   for (auto _ : state) {
