@@ -147,90 +147,25 @@ INFERD_AVX512VNNI double Q8BlockMix(int64_t iters) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// A Q4_K/Q5_K sub-block of a 6-row x 2-strip tile in the kernel's order
-// (matmul_kquant_packed_avx512.h): for each of its 8 groups of 4 bytes, the
-// two strips' w lines, each row's x broadcast from memory and one vpdpbusd
-// per strip (12 chains); then per chain a vpmulld by the sub-block's scale
-// and a vpaddd into the super-block's sum: 96 vpdpbusd, 12 vpmulld, 12
-// vpaddd. Every 8th iteration (a super-block's end), per row its dx
-// broadcast and per chain: the mins' 4 vpdpwssd, two multiplies, two
-// conversions and two FMAs.
-INFERD_AVX512VNNI double KQuantSubBlockMix(int64_t iters) {
+// A k-quant scale's lines of a 6-row x 2-strip tile in the kernel's order
+// (matmul_kquant_packed_avx512.h). Q4_K/Q5_K (kQ6 false): a sub-block of
+// 32, 8 groups of 4 bytes, its dot products started from 0; Q6_K: a group
+// of 16, 4 groups of 4 bytes, started from each row's -32 x S16 (broadcast
+// from memory). For each group, the two strips' w lines, each row's x
+// broadcast and one vpdpbusd per strip (12 chains); then per chain a
+// vpmulld by the scale and a vpaddd into the super-block's sum: 96 (Q6_K:
+// 48) vpdpbusd, 12 vpmulld, 12 vpaddd. At a super-block's end (every 8th,
+// Q6_K 16th iteration), per row its dx broadcast and per chain: Q4_K/Q5_K
+// the mins' 4 vpdpwssd, two multiplies, two conversions and two FMAs;
+// Q6_K one multiply, one conversion, one FMA.
+template <bool kQ6>
+INFERD_AVX512VNNI double KQuantScaleMix(int64_t iters) {
   constexpr int kRows = 6;
-  alignas(64) static int8_t lines[2][16][64];
+  constexpr int kGroups = kQ6 ? 4 : 8;
+  constexpr int64_t kSuperEnd = kQ6 ? 15 : 7;  // iteration mask of a super-block's last
+  constexpr int kScaleLine = kGroups;          // then Q4_K's mins (4 lines), d, dmin
+  alignas(64) static int8_t lines[2][kGroups + 7][64];
   alignas(64) static int8_t xq[kRows][32];
-  alignas(64) static float xd[kRows] = {1.0001f, 0.9999f, 1.0002f, 0.9998f, 1.0003f, 0.9997f};
-  __m512i sq[kRows][2];
-  __m512 acc[kRows][2];
-  for (int r = 0; r < kRows; ++r) {
-    for (int v = 0; v < 2; ++v) {
-      sq[r][v] = _mm512_setzero_si512();
-      acc[r][v] = _mm512_set1_ps(0.5f);
-    }
-  }
-  const auto t0 = Clock::now();
-  for (int64_t i = 0; i < iters; ++i) {
-    __asm__ volatile("" ::: "memory");
-    __m512i dot[kRows][2];
-#pragma GCC unroll 6
-    for (int r = 0; r < kRows; ++r) dot[r][0] = dot[r][1] = _mm512_setzero_si512();
-#pragma GCC unroll 8
-    for (int g = 0; g < 8; ++g) {
-      const __m512i w0 = _mm512_load_si512(lines[0][g]), w1 = _mm512_load_si512(lines[1][g]);
-#pragma GCC unroll 6
-      for (int r = 0; r < kRows; ++r) {
-        int32_t x4;
-        __builtin_memcpy(&x4, xq[r] + 4 * g, 4);
-        const __m512i xb = _mm512_set1_epi32(x4);
-        dot[r][0] = _mm512_dpbusd_epi32(dot[r][0], w0, xb);
-        dot[r][1] = _mm512_dpbusd_epi32(dot[r][1], w1, xb);
-      }
-    }
-#pragma GCC unroll 2
-    for (int v = 0; v < 2; ++v) {
-      const __m512i sc = _mm512_load_si512(lines[v][8]);
-#pragma GCC unroll 6
-      for (int r = 0; r < kRows; ++r) {
-        sq[r][v] = _mm512_add_epi32(sq[r][v], _mm512_mullo_epi32(dot[r][v], sc));
-      }
-    }
-    if ((i & 7) == 7) {
-#pragma GCC unroll 6
-      for (int r = 0; r < kRows; ++r) {
-#pragma GCC unroll 2
-        for (int v = 0; v < 2; ++v) {
-          __m512i sm = _mm512_setzero_si512();
-#pragma GCC unroll 4
-          for (int p = 0; p < 4; ++p) {
-            int32_t s2;
-            __builtin_memcpy(&s2, xq[r] + 4 * p, 4);
-            sm = _mm512_dpwssd_epi32(sm, _mm512_load_si512(lines[v][9 + p]), _mm512_set1_epi32(s2));
-          }
-          const __m512 dx = _mm512_set1_ps(xd[r]);
-          const __m512 d = _mm512_mul_ps(_mm512_load_ps(lines[v][13]), dx);
-          const __m512 dmin = _mm512_mul_ps(_mm512_load_ps(lines[v][14]), dx);
-          acc[r][v] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sq[r][v]), d, acc[r][v]);
-          acc[r][v] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(sm), dmin, acc[r][v]);
-          sq[r][v] = _mm512_setzero_si512();
-        }
-      }
-    }
-  }
-  for (auto& r : acc) __asm__ volatile("" : "+v"(r[0]), "+v"(r[1]));
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-// A Q6_K group of 16 of a 6-row x 2-strip tile in the kernel's order: each
-// row's start (-32 times the group's sum of x) broadcast from memory; for
-// each of its 4 groups of 4 bytes, the two strips' w lines, each row's x
-// broadcast and one vpdpbusd per strip; then per chain a vpmulld by the
-// group's scale and a vpaddd: 48 vpdpbusd, 12 vpmulld, 12 vpaddd. Every
-// 16th iteration (a super-block's end), per row its dx broadcast and per
-// chain a multiply, a conversion and an FMA.
-INFERD_AVX512VNNI double Q6KGroupMix(int64_t iters) {
-  constexpr int kRows = 6;
-  alignas(64) static int8_t lines[2][5][64];
-  alignas(64) static int8_t xq[kRows][16];
   alignas(64) static int32_t init[kRows] = {-3, 5, -7, 9, -11, 13};
   alignas(64) static float xd[kRows] = {1.0001f, 0.9999f, 1.0002f, 0.9998f, 1.0003f, 0.9997f};
   __m512i sq[kRows][2];
@@ -246,9 +181,11 @@ INFERD_AVX512VNNI double Q6KGroupMix(int64_t iters) {
     __asm__ volatile("" ::: "memory");
     __m512i dot[kRows][2];
 #pragma GCC unroll 6
-    for (int r = 0; r < kRows; ++r) dot[r][0] = dot[r][1] = _mm512_set1_epi32(init[r]);
-#pragma GCC unroll 4
-    for (int g = 0; g < 4; ++g) {
+    for (int r = 0; r < kRows; ++r) {
+      dot[r][0] = dot[r][1] = kQ6 ? _mm512_set1_epi32(init[r]) : _mm512_setzero_si512();
+    }
+#pragma GCC unroll 8
+    for (int g = 0; g < kGroups; ++g) {
       const __m512i w0 = _mm512_load_si512(lines[0][g]), w1 = _mm512_load_si512(lines[1][g]);
 #pragma GCC unroll 6
       for (int r = 0; r < kRows; ++r) {
@@ -261,20 +198,32 @@ INFERD_AVX512VNNI double Q6KGroupMix(int64_t iters) {
     }
 #pragma GCC unroll 2
     for (int v = 0; v < 2; ++v) {
-      const __m512i sc = _mm512_load_si512(lines[v][4]);
+      const __m512i sc = _mm512_load_si512(lines[v][kScaleLine]);
 #pragma GCC unroll 6
       for (int r = 0; r < kRows; ++r) {
         sq[r][v] = _mm512_add_epi32(sq[r][v], _mm512_mullo_epi32(dot[r][v], sc));
       }
     }
-    if ((i & 15) == 15) {
+    if ((i & kSuperEnd) == kSuperEnd) {
 #pragma GCC unroll 6
       for (int r = 0; r < kRows; ++r) {
         const __m512 dx = _mm512_set1_ps(xd[r]);
 #pragma GCC unroll 2
         for (int v = 0; v < 2; ++v) {
-          const __m512 d = _mm512_mul_ps(_mm512_load_ps(lines[v][4]), dx);
+          const __m512 d = _mm512_mul_ps(_mm512_load_ps(lines[v][kScaleLine + 5]), dx);
           acc[r][v] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sq[r][v]), d, acc[r][v]);
+          if constexpr (!kQ6) {
+            __m512i sm = _mm512_setzero_si512();
+#pragma GCC unroll 4
+            for (int p = 0; p < 4; ++p) {
+              int32_t s2;
+              __builtin_memcpy(&s2, xq[r] + 4 * p, 4);
+              sm = _mm512_dpwssd_epi32(sm, _mm512_load_si512(lines[v][kScaleLine + 1 + p]),
+                                       _mm512_set1_epi32(s2));
+            }
+            const __m512 dmin = _mm512_mul_ps(_mm512_load_ps(lines[v][kScaleLine + 6]), dx);
+            acc[r][v] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(sm), dmin, acc[r][v]);
+          }
           sq[r][v] = _mm512_setzero_si512();
         }
       }
@@ -370,9 +319,9 @@ std::vector<MixCeiling> MeasureMixCeilings(int cores) {
       {MixFormat::kQ8Block, "q8_0/q4_0 strips", "8 vpdpbusd + cvt + mul + fma a block",
        8 * 8 * 128.0, Q8BlockMix},
       {MixFormat::kKQuantSubBlock, "q4_k/q5_k strips", "8 vpdpbusd + vpmulld + vpaddd a sub-block",
-       12 * 8 * 128.0, KQuantSubBlockMix},
+       12 * 8 * 128.0, KQuantScaleMix<false>},
       {MixFormat::kQ6KGroup, "q6_k strips", "4 vpdpbusd + vpmulld + vpaddd a group of 16",
-       12 * 4 * 128.0, Q6KGroupMix},
+       12 * 4 * 128.0, KQuantScaleMix<true>},
   };
   for (const Mix& m : mixes) {
     MixCeiling c;
