@@ -97,7 +97,7 @@ INFERD_PEAK_LOOP(INFERD_AVX512, Maddubs512, __m512i, _mm512_set1_epi32(1), MADDU
 // loaded again as the kernels load it (without it GCC hoisted the scale
 // lines' loads and their multiplies by a dx shared by all rows out of the
 // loop: the first version of these ceilings had no vmulps in its loop and
-// read 84% where the kernels' real mix runs at about 75%). Check with
+// read 84% where the kernels' real mix runs at 76-78%). Check with
 // objdump that the loop holds the counts its comment gives.
 //
 // One iteration is one block of a 4-row x 2-strip tile, in the kernel's

@@ -55,7 +55,8 @@ enum class MixFormat {
   kKQuantSubBlock,  // Q4_K, Q5_K: a sub-block of 32
   kQ6KGroup,        // Q6_K: a group of 16
 };
-inline constexpr int kNumMixFormats = 3;
+// How many formats (arrays indexed by MixFormat).
+inline constexpr int kNumMixFormats = static_cast<int>(MixFormat::kQ6KGroup) + 1;
 
 struct MixCeiling {
   MixFormat format = MixFormat::kQ8Block;
